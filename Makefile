@@ -1,0 +1,69 @@
+# Herald: `make dev` runs the whole system on localhost, `make test` runs every test.
+# Both install what they need first (idempotent: stamps are redone only when inputs change).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TASKS_VENV := .venv-tasks
+CHECKOV_VENV := .venv-checkov
+PIP_FLAGS := --disable-pip-version-check --no-input -q
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+FUNCTIONS := api dispatch post_tweet send_email collect_metrics generate track publish_ads
+PYTEST_ARGS ?=
+
+.PHONY: help setup system dev test lint typecheck unit bench clean
+
+help:
+	@echo "make dev    run Herald on localhost (emulators, functions, scheduler, SMTP sink, admin)"
+	@echo "make test   lint, type-check and run every test"
+	@echo "make bench  run the benchmarks (QUICK=1 for the short variant)"
+
+setup: $(BIN)/.stamp $(TASKS_VENV)/.stamp local/node_modules/.stamp admin/vendor/.stamp
+
+$(BIN)/.stamp: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev]'
+	@touch $@
+
+# The Cloud Tasks emulator needs protobuf<5: it gets a virtualenv of its own.
+$(TASKS_VENV)/.stamp: local/tasks-emulator-requirements.txt
+	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
+	$(TASKS_VENV)/bin/pip install $(PIP_FLAGS) -r local/tasks-emulator-requirements.txt
+	@touch $@
+
+local/node_modules/.stamp: local/package.json local/package-lock.json
+	cd local && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+admin/vendor/.stamp: local/node_modules/.stamp local/vendor_admin.py
+	$(PYTHON) local/vendor_admin.py
+	@touch $@
+
+# Debian packages the tests need (Chromium for the admin page tests).
+system:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver fonts-dejavu-core >/dev/null; }
+
+dev: setup
+	@$(BIN)/herald dev $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+	@for f in $(FUNCTIONS); do $(BIN)/mypy --no-error-summary functions/$$f/main.py || exit 1; done
+
+test: setup system lint typecheck
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench $(if $(QUICK),--quick,)
+
+clean:
+	rm -rf .herald .mypy_cache .ruff_cache

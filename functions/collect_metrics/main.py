@@ -1,0 +1,11 @@
+"""collect_metrics: entry point (filled in by its pipeline)."""
+
+import functions_framework
+from flask import Request
+
+from shared.http import error_response
+
+
+@functions_framework.http
+def collect_metrics(request: Request):  # type: ignore[no-untyped-def]
+    return error_response("not_implemented", "collect_metrics is not implemented yet", 501)

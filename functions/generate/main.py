@@ -1,0 +1,11 @@
+"""generate: entry point (filled in by its pipeline)."""
+
+import functions_framework
+from flask import Request
+
+from shared.http import error_response
+
+
+@functions_framework.http
+def generate(request: Request):  # type: ignore[no-untyped-def]
+    return error_response("not_implemented", "generate is not implemented yet", 501)

@@ -1,0 +1,365 @@
+"""Starts and stops the whole system on one machine, everything bound to 127.0.0.1.
+
+Used by `herald dev` (foreground, Ctrl-C stops everything) and by the end-to-end test
+fixtures (free ports, a per-session data directory). Every child runs in its own
+process group with a parent-death signal, so no process outlives the stack.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from shared.settings import FUNCTION_NAMES, QUEUE_KINDS
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+TASKS_PYTHON = ROOT / ".venv-tasks" / "bin" / "python"
+NODE_MODULES = ROOT / "local" / "node_modules"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: new process group, SIGTERM when the parent dies."""
+    os.setpgrp()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+@dataclass
+class Ports:
+    firestore: int
+    tasks: int
+    smtp: int
+    admin: int
+    functions: dict[str, int]
+
+    @classmethod
+    def fixed(cls, base: int = 8680) -> Ports:
+        return cls(
+            firestore=base + 1,
+            tasks=base + 2,
+            smtp=2525,
+            admin=8700,
+            functions={name: 8701 + i for i, name in enumerate(FUNCTION_NAMES)},
+        )
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(
+            firestore=free_port(),
+            tasks=free_port(),
+            smtp=free_port(),
+            admin=free_port(),
+            functions={name: free_port() for name in FUNCTION_NAMES},
+        )
+
+    def all(self) -> dict[str, int]:
+        return {
+            "firestore": self.firestore,
+            "tasks": self.tasks,
+            "smtp": self.smtp,
+            "admin": self.admin,
+            **self.functions,
+        }
+
+
+@dataclass
+class StackConfig:
+    ports: Ports
+    data_dir: Path
+    project_id: str = "herald-local"
+    region: str = "local"
+    tick_s: float = 60.0
+    scheduler: bool = True
+    smtp_sink: bool = True
+    admin: bool = True
+    functions: tuple[str, ...] = FUNCTION_NAMES
+    snapshot: bool = False  # save Firestore state on stop and restore it on start
+    quiet: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+class Stack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.services: list[Service] = []
+        self._logs: list[IO[bytes]] = []
+
+    # -- environment ------------------------------------------------------------------
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.config.ports.functions[name]}"
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.ports.admin}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.config.data_dir / "mail"
+
+    def env(self) -> dict[str, str]:
+        """The environment every function process (and an in-process test client) uses."""
+        c = self.config
+        env = {
+            "HERALD_ENV": "local",
+            "HERALD_SANDBOX": "1",
+            "GOOGLE_CLOUD_PROJECT": c.project_id,
+            "HERALD_REGION": c.region,
+            "FIRESTORE_EMULATOR_HOST": f"127.0.0.1:{c.ports.firestore}",
+            "HERALD_TASKS_EMULATOR_HOST": f"127.0.0.1:{c.ports.tasks}",
+            "HERALD_SECRETS_DIR": str(c.data_dir / "secrets"),
+            "HERALD_MEDIA_DIR": str(c.data_dir / "media"),
+            "HERALD_TRACK_URL": self.url("track"),
+            "HERALD_ADMIN_ORIGIN": self.admin_url,
+            "HERALD_LOCAL_SMTP": f"127.0.0.1:{c.ports.smtp}",
+            **{f"HERALD_URL_{n.upper()}": self.url(n) for n in FUNCTION_NAMES},
+            **c.extra_env,
+        }
+        return env
+
+    def queue_paths(self) -> list[str]:
+        c = self.config
+        return [
+            f"projects/{c.project_id}/locations/{c.region}/queues/herald-{kind}"
+            for kind in QUEUE_KINDS
+        ]
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def _spawn(
+        self, name: str, argv: list[str], url: str, env: dict[str, str] | None = None
+    ) -> None:
+        log_dir = self.config.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        out: IO[bytes] = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(out)
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls
+        )
+        self.services.append(Service(name, url, proc))
+
+    def _wait_port(self, name: str, port: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        service = next(s for s in self.services if s.name == name)
+        while time.monotonic() < deadline:
+            if service.process.poll() is not None:
+                raise StackError(
+                    f"{name} exited with {service.process.returncode}; see "
+                    f"{self.config.data_dir / 'logs' / (name + '.log')}"
+                )
+            if port_open(port):
+                return
+            time.sleep(0.05)
+        raise StackError(f"{name} did not listen on 127.0.0.1:{port} within {timeout:.0f}s")
+
+    def check_prerequisites(self) -> None:
+        missing = []
+        if not (NODE_MODULES / "@firestore-emulator" / "server").exists():
+            missing.append("local/node_modules (run `make setup`)")
+        if not TASKS_PYTHON.exists():
+            missing.append(".venv-tasks (run `make setup`)")
+        if not shutil.which("node"):
+            missing.append("node")
+        if missing:
+            raise StackError("missing: " + ", ".join(missing))
+        busy = [f"{n}:{p}" for n, p in self.config.ports.all().items() if port_open(p)]
+        if busy:
+            raise StackError("ports already in use: " + ", ".join(busy))
+
+    def start(self) -> Stack:
+        c = self.config
+        self.check_prerequisites()
+        c.data_dir.mkdir(parents=True, exist_ok=True)
+        env = self.env()
+        try:
+            snapshot = c.data_dir / "firestore-snapshot.json"
+            fs_argv = [
+                "node",
+                str(ROOT / "local" / "firestore_emulator.js"),
+                "--port",
+                str(c.ports.firestore),
+            ]
+            if c.snapshot:
+                fs_argv += ["--snapshot", str(snapshot)]
+            self._spawn("firestore", fs_argv, f"127.0.0.1:{c.ports.firestore}")
+            tasks_argv = [
+                str(TASKS_PYTHON),
+                str(ROOT / "local" / "tasks_emulator.py"),
+                "--port",
+                str(c.ports.tasks),
+                "--quiet",
+            ]
+            for q in self.queue_paths():
+                tasks_argv += ["--queue", q]
+            self._spawn("cloud-tasks", tasks_argv, f"127.0.0.1:{c.ports.tasks}")
+            if c.smtp_sink:
+                self._spawn(
+                    "smtp-sink",
+                    [
+                        sys.executable,
+                        "-m",
+                        "local.smtp_sink",
+                        "--port",
+                        str(c.ports.smtp),
+                        "--dir",
+                        str(self.mail_dir),
+                    ],
+                    f"smtp://127.0.0.1:{c.ports.smtp}",
+                )
+            for name in c.functions:
+                self._spawn(
+                    name,
+                    [
+                        str(VENV_BIN / "functions-framework"),
+                        "--target",
+                        name,
+                        "--source",
+                        str(ROOT / "functions" / name / "main.py"),
+                        "--signature-type",
+                        "http",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(c.ports.functions[name]),
+                    ],
+                    self.url(name),
+                    env,
+                )
+            if c.admin:
+                self._spawn(
+                    "admin",
+                    [
+                        sys.executable,
+                        "-m",
+                        "local.admin_server",
+                        "--port",
+                        str(c.ports.admin),
+                        "--api-url",
+                        self.url("api"),
+                    ],
+                    self.admin_url,
+                    env,
+                )
+            self._wait_port("firestore", c.ports.firestore)
+            if c.snapshot and snapshot.exists():
+                self._restore(snapshot, env)
+            self._wait_port("cloud-tasks", c.ports.tasks)
+            if c.smtp_sink:
+                self._wait_port("smtp-sink", c.ports.smtp)
+            for name in c.functions:
+                self._wait_port(name, c.ports.functions[name])
+            if c.admin:
+                self._wait_port("admin", c.ports.admin)
+            if c.scheduler and "dispatch" in c.functions:
+                self._spawn(
+                    "scheduler",
+                    [
+                        sys.executable,
+                        "-m",
+                        "local.scheduler",
+                        "--url",
+                        self.url("dispatch"),
+                        "--tick",
+                        str(c.tick_s),
+                    ],
+                    f"every {c.tick_s:g}s -> dispatch",
+                )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _restore(self, snapshot: Path, env: dict[str, str]) -> None:
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import firestore
+
+        from local.snapshot import restore
+
+        os.environ["FIRESTORE_EMULATOR_HOST"] = env["FIRESTORE_EMULATOR_HOST"]
+        count = restore(
+            snapshot,
+            self.config.project_id,
+            lambda db_name: firestore.Client(
+                project=self.config.project_id,
+                database=db_name,
+                credentials=AnonymousCredentials(),
+            ),
+        )
+        print(f"restored {count} documents from {snapshot}", flush=True)
+
+    def stop(self, timeout: float = 8.0) -> None:
+        # Scheduler first, then functions, emulators last (the snapshot is written on TERM).
+        for service in reversed(self.services):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for service in self.services:
+            try:
+                service.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait(5)
+        self.services.clear()
+        for fh in self._logs:
+            fh.close()
+        self._logs.clear()
+
+    def table(self) -> str:
+        rows = [(s.name, s.url, str(s.process.pid)) for s in self.services]
+        width = max(len(r[0]) for r in rows)
+        uwidth = max(len(r[1]) for r in rows)
+        lines = [f"{'service':<{width}}  {'address':<{uwidth}}  pid", "-" * (width + uwidth + 9)]
+        lines += [f"{n:<{width}}  {u:<{uwidth}}  {p}" for n, u, p in rows]
+        return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def running(config: StackConfig) -> Iterator[Stack]:
+    stack = Stack(config).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

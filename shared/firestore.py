@@ -1,0 +1,79 @@
+"""Firestore client factory and the small helpers every collection shares.
+
+Data model rules (see README, "Data model"): flat top-level collections with a
+`workspace_id` field, queried fields at the top level (no dotted paths), keyset paging
+(`where(field > last) + order_by + limit`, never cursors), and `create()` claim
+documents for idempotency.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+    from shared.settings import Settings
+
+_clients: dict[tuple[str, str, str | None], Any] = {}
+_lock = threading.Lock()
+
+
+def client(settings: Settings) -> firestore.Client:
+    """A cached Firestore client; honours FIRESTORE_EMULATOR_HOST for the local stack."""
+    from google.cloud import firestore
+
+    key = (settings.project_id, settings.firestore_database, settings.firestore_emulator_host)
+    with _lock:
+        db = _clients.get(key)
+        if db is None:
+            if settings.firestore_emulator_host:
+                # The client reads the variable itself; keep it consistent with settings.
+                os.environ["FIRESTORE_EMULATOR_HOST"] = settings.firestore_emulator_host
+                from google.auth.credentials import AnonymousCredentials
+
+                db = firestore.Client(
+                    project=settings.project_id,
+                    database=settings.firestore_database,
+                    credentials=AnonymousCredentials(),
+                )
+            else:
+                db = firestore.Client(
+                    project=settings.project_id, database=settings.firestore_database
+                )
+            _clients[key] = db
+        return db
+
+
+def keyset_pages(
+    query: Any, field: str, page_size: int = 300, start_after: Any = None
+) -> Iterator[list[Any]]:
+    """Page through `query` ordered by `field` with `where(field > last)`.
+
+    `field` must be unique per document (or end with the document id) so no row is
+    skipped; callers usually order by a composite key such as `due_key`.
+    Cursors (`start_after`) are not used: the emulator ignores them.
+    """
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    last = start_after
+    while True:
+        page_query = query
+        if last is not None:
+            page_query = page_query.where(filter=FieldFilter(field, ">", last))
+        docs = list(page_query.order_by(field).limit(page_size).stream())
+        if not docs:
+            return
+        yield docs
+        if len(docs) < page_size:
+            return
+        last = docs[-1].get(field)
+
+
+def is_already_exists(exc: BaseException) -> bool:
+    from google.api_core import exceptions
+
+    return isinstance(exc, exceptions.AlreadyExists | exceptions.Conflict)

@@ -1,0 +1,107 @@
+"""Structured JSON logs in the shape Cloud Logging reads from stdout.
+
+Every entry carries `severity` and `message`; request-scoped fields (trace, workspace,
+item ids) come from a context bound once per request. Values under keys that look
+like secrets are redacted, so a careless `log.info(..., password=...)` cannot leak.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import IO, Any
+
+_SENSITIVE_KEY = re.compile(
+    r"pass(word)?|secret|token|authorization|api[_-]?key|credential|cookie", re.I
+)
+# Keys that name a secret without holding it.
+_SAFE_KEYS = frozenset({"secret_ref", "token_id", "alert"})
+SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT")
+
+_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "herald_log_context", default=MappingProxyType({})
+)
+
+
+def _redact(key: str, value: Any) -> Any:
+    if key not in _SAFE_KEYS and _SENSITIVE_KEY.search(key):
+        return "[redacted]"
+    if isinstance(value, Mapping):
+        return {str(k): _redact(str(k), v) for k, v in value.items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def trace_field(header: str | None, project_id: str) -> dict[str, str]:
+    """Map an `X-Cloud-Trace-Context: TRACE/SPAN;o=1` header to Cloud Logging's fields."""
+    if not header:
+        return {}
+    trace_id = header.split("/", 1)[0].strip()
+    if not re.fullmatch(r"[0-9a-fA-F]{16,32}", trace_id):
+        return {}
+    return {"logging.googleapis.com/trace": f"projects/{project_id}/traces/{trace_id}"}
+
+
+@contextmanager
+def bound(**fields: Any) -> Iterator[None]:
+    """Add fields to every entry logged inside the block (e.g. workspace_id, post_id)."""
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+class Logger:
+    def __init__(self, component: str, stream: IO[str] | None = None) -> None:
+        self.component = component
+        self._stream = stream
+
+    def log(self, severity: str, message: str, **fields: Any) -> None:
+        if severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {severity!r}")
+        entry: dict[str, Any] = {
+            "severity": severity,
+            "message": message,
+            "time": datetime.now(UTC).isoformat(),
+            "component": self.component,
+        }
+        for key, value in {**_context.get(), **fields}.items():
+            if value is not None:
+                entry[key] = _redact(key, value)
+        stream = self._stream or sys.stdout
+        stream.write(json.dumps(entry, default=str, ensure_ascii=False) + "\n")
+        stream.flush()
+
+    def debug(self, message: str, **fields: Any) -> None:
+        self.log("DEBUG", message, **fields)
+
+    def info(self, message: str, **fields: Any) -> None:
+        self.log("INFO", message, **fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self.log("WARNING", message, **fields)
+
+    def error(self, message: str, **fields: Any) -> None:
+        self.log("ERROR", message, **fields)
+
+    def exception(self, message: str, *, exc: BaseException, **fields: Any) -> None:
+        stack = "".join(traceback.format_exception(exc))
+        # Error Reporting picks up entries whose message carries a stack trace.
+        self.log("ERROR", f"{message}\n{stack}", error_type=type(exc).__name__, **fields)
+
+    def alert(self, alert_type: str, message: str, **fields: Any) -> None:
+        """One ERROR entry with a stable `alert` type that a log-based alert policy matches."""
+        self.log("ERROR", message, alert=alert_type, **fields)
+
+
+def get_logger(component: str) -> Logger:
+    return Logger(component)

@@ -1,0 +1,147 @@
+"""One typed settings object, read from the environment once per process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+FUNCTION_NAMES = (
+    "api",
+    "dispatch",
+    "post_tweet",
+    "send_email",
+    "collect_metrics",
+    "generate",
+    "track",
+    "publish_ads",
+)
+QUEUE_KINDS = ("tweets", "emails", "ads", "metrics")
+ENVIRONMENTS = ("local", "test", "production")
+
+
+class SettingsError(ValueError):
+    """The environment describes a configuration Herald refuses to run with."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"expected a boolean (1/0, true/false), got {value!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the environment variable that sets it in comments."""
+
+    env: str = "local"  # HERALD_ENV: local | test | production
+    project_id: str = "herald-local"  # GOOGLE_CLOUD_PROJECT
+    region: str = "europe-west1"  # HERALD_REGION (Cloud Functions and Cloud Tasks location)
+    firestore_database: str = "(default)"  # HERALD_FIRESTORE_DATABASE
+    firestore_emulator_host: str | None = None  # FIRESTORE_EMULATOR_HOST
+    tasks_emulator_host: str | None = None  # HERALD_TASKS_EMULATOR_HOST
+    # Service account whose OIDC token Cloud Tasks attaches when calling workers.
+    tasks_service_account: str | None = None  # HERALD_TASKS_SERVICE_ACCOUNT
+    queue_prefix: str = "herald-"  # HERALD_QUEUE_PREFIX: queue id = prefix + kind
+    function_urls: Mapping[str, str] = field(default_factory=dict)  # HERALD_URL_<FUNCTION>
+    # Sandbox providers record instead of publishing; never allowed in production.
+    sandbox: bool = False  # HERALD_SANDBOX
+    secrets_dir: str = ".herald/secrets"  # HERALD_SECRETS_DIR (local encrypted store)
+    secrets_key: str | None = None  # HERALD_SECRETS_KEY (Fernet key; else a key file)
+    track_base_url: str = "http://127.0.0.1:8707"  # HERALD_TRACK_URL (public)
+    admin_origin: str = "http://127.0.0.1:8700"  # HERALD_ADMIN_ORIGIN (CORS)
+    media_bucket: str | None = None  # HERALD_MEDIA_BUCKET (production image store)
+    media_dir: str = ".herald/media"  # HERALD_MEDIA_DIR (local image store)
+    dispatch_lookahead_s: int = 90  # HERALD_DISPATCH_LOOKAHEAD_S
+    email_batch_size: int = 50  # HERALD_EMAIL_BATCH_SIZE
+    gemini_model: str = "gemini-2.5-flash"  # HERALD_GEMINI_MODEL
+    log_level: str = "INFO"  # HERALD_LOG_LEVEL
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def queue_id(self, kind: str) -> str:
+        if kind not in QUEUE_KINDS:
+            raise SettingsError(f"unknown queue kind {kind!r}; expected one of {QUEUE_KINDS}")
+        return f"{self.queue_prefix}{kind}"
+
+    def function_url(self, name: str) -> str:
+        if name not in FUNCTION_NAMES:
+            raise SettingsError(f"unknown function {name!r}")
+        url = self.function_urls.get(name)
+        if url:
+            return url
+        # Cloud Functions (2nd gen) default URL shape.
+        return f"https://{self.region}-{self.project_id}.cloudfunctions.net/{name}"
+
+    def check(self) -> Settings:
+        """Refuse configurations that would silently do the wrong thing."""
+        if self.env not in ENVIRONMENTS:
+            raise SettingsError(f"HERALD_ENV must be one of {ENVIRONMENTS}, got {self.env!r}")
+        if self.is_production:
+            if self.sandbox:
+                raise SettingsError(
+                    "HERALD_SANDBOX is on in production: sandbox providers record posts and "
+                    "emails instead of sending them. Unset HERALD_SANDBOX."
+                )
+            if self.firestore_emulator_host or self.tasks_emulator_host:
+                raise SettingsError("emulator hosts are set in production")
+        if self.email_batch_size < 1 or self.email_batch_size > 500:
+            raise SettingsError("HERALD_EMAIL_BATCH_SIZE must be between 1 and 500")
+        if self.dispatch_lookahead_s < 60:
+            # Scheduler ticks every minute: a shorter window would leave gaps.
+            raise SettingsError("HERALD_DISPATCH_LOOKAHEAD_S must be at least 60")
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        urls = {
+            name: env[f"HERALD_URL_{name.upper()}"]
+            for name in FUNCTION_NAMES
+            if env.get(f"HERALD_URL_{name.upper()}")
+        }
+        defaults = cls()
+        return cls(
+            env=env.get("HERALD_ENV", defaults.env),
+            project_id=env.get("GOOGLE_CLOUD_PROJECT", defaults.project_id),
+            region=env.get("HERALD_REGION", defaults.region),
+            firestore_database=env.get("HERALD_FIRESTORE_DATABASE", defaults.firestore_database),
+            firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST") or None,
+            tasks_emulator_host=env.get("HERALD_TASKS_EMULATOR_HOST") or None,
+            tasks_service_account=env.get("HERALD_TASKS_SERVICE_ACCOUNT") or None,
+            queue_prefix=env.get("HERALD_QUEUE_PREFIX", defaults.queue_prefix),
+            function_urls=urls,
+            sandbox=_bool(env.get("HERALD_SANDBOX")),
+            secrets_dir=env.get("HERALD_SECRETS_DIR", defaults.secrets_dir),
+            secrets_key=env.get("HERALD_SECRETS_KEY") or None,
+            track_base_url=env.get("HERALD_TRACK_URL", defaults.track_base_url).rstrip("/"),
+            admin_origin=env.get("HERALD_ADMIN_ORIGIN", defaults.admin_origin).rstrip("/"),
+            media_bucket=env.get("HERALD_MEDIA_BUCKET") or None,
+            media_dir=env.get("HERALD_MEDIA_DIR", defaults.media_dir),
+            dispatch_lookahead_s=_int(env, "HERALD_DISPATCH_LOOKAHEAD_S", 90),
+            email_batch_size=_int(env, "HERALD_EMAIL_BATCH_SIZE", 50),
+            gemini_model=env.get("HERALD_GEMINI_MODEL", defaults.gemini_model),
+            log_level=env.get("HERALD_LOG_LEVEL", defaults.log_level).upper(),
+        ).check()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,101 @@
+"""Shared fixtures: real emulators, a fresh Firestore project per test, the local stack.
+
+- `emulators`: a Firestore emulator and a Cloud Tasks emulator for the session.
+- `runtime` / `db`: a Runtime on a fresh Firestore project (an empty database) with a
+  frozen clock and a recording enqueuer; tests that need the real Cloud Tasks emulator
+  build a `CloudTasksEnqueuer` from `emulators`.
+- `stack`: the whole system (every function as a functions-framework process, the
+  scheduler loop on a 1 s tick, the SMTP sink, the admin page) on free ports.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from local.stack import Ports, Stack, StackConfig
+from shared.clock import FrozenClock
+from shared.runtime import Runtime
+from shared.secrets import Secrets
+from shared.settings import Settings
+from shared.tasks import RecordingEnqueuer
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = StackConfig(
+        ports=Ports.free(),
+        data_dir=tmp_path_factory.mktemp("emulators"),
+        project_id="herald-test",
+        functions=(),
+        scheduler=False,
+        smtp_sink=False,
+        admin=False,
+    )
+    stack = Stack(config).start()
+    os.environ["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{config.ports.firestore}"
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def make_settings(emulators: Stack, tmp_path: Path, **overrides: object) -> Settings:
+    ports = emulators.config.ports
+    values: dict[str, object] = {
+        "env": "test",
+        "project_id": f"test-{uuid.uuid4().hex[:12]}",
+        "region": emulators.config.region,
+        "firestore_emulator_host": f"127.0.0.1:{ports.firestore}",
+        "tasks_emulator_host": f"127.0.0.1:{ports.tasks}",
+        "sandbox": True,
+        "secrets_dir": str(tmp_path / "secrets"),
+        "media_dir": str(tmp_path / "media"),
+        "function_urls": {},
+    }
+    values.update(overrides)
+    return Settings(**values).check()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(emulators: Stack, tmp_path: Path) -> Settings:
+    return make_settings(emulators, tmp_path)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def enqueuer() -> RecordingEnqueuer:
+    return RecordingEnqueuer()
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: FrozenClock, enqueuer: RecordingEnqueuer) -> Runtime:
+    return Runtime(settings=settings, clock=clock, _enqueuer=enqueuer, _secrets=Secrets(settings))
+
+
+@pytest.fixture
+def db(runtime: Runtime):  # type: ignore[no-untyped-def]
+    return runtime.db
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    config = StackConfig(
+        ports=Ports.free(),
+        data_dir=tmp_path_factory.mktemp("stack"),
+        project_id="herald-e2e",
+        tick_s=1.0,
+    )
+    stack = Stack(config).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
