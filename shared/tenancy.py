@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.errors import ValidationError
 from shared.firestore import is_already_exists
 
 WORKSPACES = "workspaces"
@@ -41,12 +42,13 @@ class Role(enum.StrEnum):
         return self.rank >= needed.rank
 
 
-class TenancyError(ValueError):
+class TenancyError(ValidationError):
     """A request about workspaces or users that cannot be honoured; message is user-facing."""
 
 
 class Conflict(TenancyError):
-    pass
+    code = "conflict"
+    status = 409
 
 
 def new_id() -> str:
