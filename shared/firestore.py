@@ -35,7 +35,7 @@ def client(settings: Settings) -> firestore.Client:
                 os.environ["FIRESTORE_EMULATOR_HOST"] = settings.firestore_emulator_host
                 from google.auth.credentials import AnonymousCredentials
 
-                db = firestore.Client(
+                db = _emulator_client_class()(
                     project=settings.project_id,
                     database=settings.firestore_database,
                     credentials=AnonymousCredentials(),
@@ -46,6 +46,43 @@ def client(settings: Settings) -> firestore.Client:
                 )
             _clients[key] = db
         return db
+
+
+def _emulator_client_class() -> Any:
+    """The client class for the emulator: counts reads and writes when asked to.
+
+    HERALD_FIRESTORE_STATS_DIR turns on a gRPC interceptor (shared.firestore_stats)
+    that the benchmarks read; without it this is the stock client.
+    """
+    from google.cloud import firestore
+
+    from shared.firestore_stats import interceptor_from_env
+
+    interceptor = interceptor_from_env()
+    if interceptor is None:
+        return firestore.Client
+
+    class CountingClient(firestore.Client):  # type: ignore[misc]
+        def _emulator_channel(self, transport: Any) -> Any:
+            import grpc
+
+            return grpc.intercept_channel(super()._emulator_channel(transport), interceptor)
+
+    return CountingClient
+
+
+def counting_client(project: str, interceptor: Any, database: str = "(default)") -> Any:
+    """A client for the emulator whose traffic passes through `interceptor` (tests, bench)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import firestore
+
+    class CountingClient(firestore.Client):  # type: ignore[misc]
+        def _emulator_channel(self, transport: Any) -> Any:
+            import grpc
+
+            return grpc.intercept_channel(super()._emulator_channel(transport), interceptor)
+
+    return CountingClient(project=project, database=database, credentials=AnonymousCredentials())
 
 
 def keyset_pages(

@@ -1,0 +1,42 @@
+"""The read/write counter the benchmarks rely on counts what Firestore bills."""
+
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.firestore import counting_client, keyset_pages
+from shared.firestore_stats import CountingInterceptor, FirestoreCounter
+
+
+def test_counts_reads_and_writes(settings) -> None:  # type: ignore[no-untyped-def]
+    counter = FirestoreCounter()
+    db = counting_client(settings.project_id, CountingInterceptor(counter))
+    batch = db.batch()
+    for i in range(7):
+        batch.set(db.collection("items").document(f"i{i}"), {"n": i, "ws": "a"})
+    batch.commit()
+    assert counter.writes == 7 and counter.reads == 0
+    db.collection("items").document("i1").get()
+    db.collection("items").document("nope").get()  # a missing document still bills a read
+    assert counter.reads == 2
+    docs = list(db.collection("items").where(filter=FieldFilter("n", ">=", 3)).stream())
+    assert len(docs) == 4 and counter.reads == 6
+    list(db.collection("items").where(filter=FieldFilter("n", ">", 99)).stream())
+    assert counter.reads == 7  # an empty query bills one read
+    list(db.get_all([db.collection("items").document("i2"), db.collection("items").document("i3")]))
+    assert counter.reads == 9
+    db.collection("items").document("i1").update({"n": 10})
+    assert counter.writes == 8
+
+
+def test_keyset_pages_walks_every_document_once(settings) -> None:  # type: ignore[no-untyped-def]
+    counter = FirestoreCounter()
+    db = counting_client(settings.project_id, CountingInterceptor(counter))
+    batch = db.batch()
+    for i in range(25):
+        batch.set(db.collection("rows").document(f"r{i:03d}"), {"key": f"k{i:03d}", "ws": "a"})
+    batch.commit()
+    query = db.collection("rows").where(filter=FieldFilter("ws", "==", "a"))
+    pages = list(keyset_pages(query, "key", page_size=10))
+    keys = [d.get("key") for page in pages for d in page]
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert keys == sorted(keys) and len(set(keys)) == 25
+    assert counter.reads == 25
