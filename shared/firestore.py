@@ -62,7 +62,7 @@ def _emulator_client_class() -> Any:
     if interceptor is None:
         return firestore.Client
 
-    class CountingClient(firestore.Client):  # type: ignore[misc]
+    class CountingClient(firestore.Client):
         def _emulator_channel(self, transport: Any) -> Any:
             import grpc
 
@@ -76,7 +76,7 @@ def counting_client(project: str, interceptor: Any, database: str = "(default)")
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import firestore
 
-    class CountingClient(firestore.Client):  # type: ignore[misc]
+    class CountingClient(firestore.Client):
         def _emulator_channel(self, transport: Any) -> Any:
             import grpc
 
