@@ -7,6 +7,7 @@ No CDN at run time: the page loads only files served from its own origin. Run by
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +23,40 @@ ASSETS: list[tuple[str, str]] = [
     ("chart.js/dist/chart.umd.min.js", "chart.js/chart.umd.min.js"),
 ]
 
+# twitter-text ships CommonJS and a Babel ESM tree that imports core-js, punycode and
+# twemoji-parser by bare name, which a browser cannot resolve: esbuild bundles the two
+# exports the composer needs into one self-contained ES module. Same library and config
+# (version3) as the server's twitter-text-parser, so both count the same.
+TWITTER_TEXT_ENTRY = (
+    "export { default as parseTweet } from 'twitter-text/dist/esm/parseTweet';\n"
+    "export { default as configs } from 'twitter-text/dist/esm/configs';\n"
+)
+TWITTER_TEXT_OUT = "twitter-text/twitter-text.mjs"
+
+
+def bundle_twitter_text() -> None:
+    esbuild = NODE / ".bin" / "esbuild"
+    if not esbuild.exists():
+        raise SystemExit(f"vendor_admin: {esbuild} is missing; run `npm ci` in local/")
+    out = VENDOR / TWITTER_TEXT_OUT
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            str(esbuild),
+            "--bundle",
+            "--format=esm",
+            "--minify",
+            "--target=es2020",
+            "--legal-comments=inline",
+            "--log-level=warning",
+            f"--outfile={out}",
+        ],
+        input=TWITTER_TEXT_ENTRY,
+        text=True,
+        cwd=NODE.parent,  # bare imports resolve from local/node_modules
+        check=True,
+    )
+
 
 def main() -> int:
     VENDOR.mkdir(parents=True, exist_ok=True)
@@ -34,7 +69,8 @@ def main() -> int:
             shutil.copytree(src, dst, dirs_exist_ok=True)
         else:
             shutil.copy2(src, dst)
-    print(f"vendor_admin: {len(ASSETS)} assets in {VENDOR.relative_to(ROOT)}")
+    bundle_twitter_text()
+    print(f"vendor_admin: {len(ASSETS) + 1} assets in {VENDOR.relative_to(ROOT)}")
     return 0
 
 
