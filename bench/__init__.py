@@ -1,0 +1,1 @@
+"""Herald's benchmarks: measurements printed as JSON lines, never assertions."""
