@@ -1,0 +1,93 @@
+"""A monthly cost model on Google Cloud list prices for 10,000 posts and 1,000,000
+emails, from the per-item figures measured by the precision and email benchmarks.
+
+List prices (USD, Google Cloud price pages; free tiers ignored so the figure is an
+upper bound): Firestore Standard multi-region reads $0.06 / 100k, writes $0.18 / 100k;
+Cloud Tasks $0.40 / million operations; Cloud Run functions $0.40 / million requests,
+$0.000024 / vCPU-second, $0.0000025 / GiB-second; Cloud Scheduler $0.10 / job / month.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.report import Figure, Reporter
+from local.stack import Stack
+
+PRICES = {
+    "firestore_read": 0.06 / 100_000,
+    "firestore_write": 0.18 / 100_000,
+    "task": 0.40 / 1_000_000,
+    "request": 0.40 / 1_000_000,
+    "vcpu_s": 0.000024,
+    "gib_s": 0.0000025,
+    "scheduler_job_month": 0.10,
+}
+# A worker instance as deployed by infra/: 1 vCPU, 512 MiB.
+VCPU, GIB = 1.0, 0.5
+MONTH_TICKS = 60 * 24 * 30  # dispatch every minute
+
+
+def monthly_cost(
+    items: int, *, reads: float, writes: float, tasks: float, invocations: float, handler_s: float
+) -> dict[str, float]:
+    compute_s = items * invocations * handler_s
+    parts = {
+        "firestore": items
+        * (reads * PRICES["firestore_read"] + writes * PRICES["firestore_write"]),
+        "tasks": items * tasks * PRICES["task"],
+        "functions": items * invocations * PRICES["request"]
+        + compute_s * (VCPU * PRICES["vcpu_s"] + GIB * PRICES["gib_s"]),
+    }
+    parts["total"] = sum(parts.values())
+    return parts
+
+
+def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
+    results: dict[str, float] = context["results"]
+    base = MONTH_TICKS * (
+        PRICES["request"] + 0.2 * (VCPU * PRICES["vcpu_s"] + GIB * PRICES["gib_s"])
+    )
+    base += 2 * PRICES["scheduler_job_month"]
+    reporter.add(
+        Figure(
+            "monthly_cost_usd_baseline",
+            base,
+            "USD",
+            note="dispatch every minute + 2 scheduler jobs, no traffic",
+        )
+    )
+    if "firestore_reads_per_post" in results:
+        posts = monthly_cost(
+            10_000,
+            reads=results["firestore_reads_per_post"],
+            writes=results["firestore_writes_per_post"],
+            tasks=results.get("tasks_per_post", 1.0),
+            invocations=results.get("tasks_per_post", 1.0),
+            handler_s=results.get("post_handler_s", 0.5),
+        )
+        reporter.add(
+            Figure(
+                "monthly_cost_usd_10k_posts",
+                posts["total"],
+                "USD",
+                note=", ".join(f"{k} {v:.4f}" for k, v in posts.items() if k != "total"),
+            )
+        )
+    if "firestore_reads_per_email" in results:
+        emails = monthly_cost(
+            1_000_000,
+            reads=results["firestore_reads_per_email"],
+            writes=results["firestore_writes_per_email"],
+            tasks=results.get("tasks_per_email", 0.02),
+            invocations=results.get("tasks_per_email", 0.02),
+            handler_s=results.get("email_batch_handler_s", 5.0) / 50,
+        )
+        reporter.add(
+            Figure(
+                "monthly_cost_usd_1m_emails",
+                emails["total"],
+                "USD",
+                note=", ".join(f"{k} {v:.4f}" for k, v in emails.items() if k != "total"),
+            )
+        )
