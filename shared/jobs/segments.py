@@ -1,0 +1,99 @@
+"""Segmentation runs and their segments (the light half: no scikit-learn here).
+
+`segment_runs/{id}`: workspace_id, status (queued | running | done | failed), k_requested
+(None = chosen by silhouette), k, criterion, scores {k: silhouette}, candidate_count,
+error, created_at, finished_at, sort_key.
+`segments/{run_id}-{index}`: workspace_id, run_id, index, label, size, share, profile
+{median_years, p25_years, p75_years, top_skills, top_locations, top_education,
+top_sources}, keywords, locations, created_at, sort_key.
+
+The computation runs in the `segment` function (shared.jobs.segmentation), enqueued on
+the "ads" queue, so no other function imports scikit-learn.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import ValidationError
+from shared.jobs.store import get_or_404, page, public, sort_key
+from shared.tasks import TaskSpec
+from shared.tenancy import new_id
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+RUNS = "segment_runs"
+SEGMENTS = "segments"
+K_MIN, K_MAX_AUTO, K_MAX = 2, 8, 20
+
+
+def start_segmentation(runtime: Runtime, workspace_id: str, k: int | None = None) -> dict[str, Any]:
+    """Queue a run; the `segment` function computes it. k=None: best silhouette over 2..8."""
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= K_MAX):
+        raise ValidationError(f"k must be a whole number from 1 to {K_MAX}", {"field": "k"})
+    now = runtime.clock.now()
+    run_id = new_id()
+    doc = {
+        "workspace_id": workspace_id,
+        "status": "queued",
+        "k_requested": k,
+        "created_at": now,
+        "sort_key": sort_key(now, run_id),
+    }
+    runtime.db.collection(RUNS).document(run_id).set(doc)
+    runtime.enqueuer.enqueue(
+        TaskSpec(
+            kind="ads",
+            target="segment",
+            payload={"workspace_id": workspace_id, "run_id": run_id},
+            task_id=f"segment-{run_id}",
+        )
+    )
+    return public({**doc, "id": run_id})
+
+
+def get_run(runtime: Runtime, workspace_id: str, run_id: str) -> dict[str, Any]:
+    return public(get_or_404(runtime.db, RUNS, workspace_id, run_id, "segmentation run"))
+
+
+def list_runs(
+    runtime: Runtime, workspace_id: str, *, after: str | None = None, limit: int = 20
+) -> dict[str, Any]:
+    return page(runtime.db, RUNS, workspace_id, after=after, limit=limit)
+
+
+def latest_done_run_id(runtime: Runtime, workspace_id: str) -> str | None:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    docs = list(
+        runtime.db.collection(RUNS)
+        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
+        .where(filter=FieldFilter("status", "==", "done"))
+        .order_by("sort_key", direction="DESCENDING")
+        .limit(1)
+        .stream()
+    )
+    return docs[0].id if docs else None
+
+
+def list_segments(runtime: Runtime, workspace_id: str, run_id: str | None = None) -> dict[str, Any]:
+    """The segments of one run (default: the latest finished run), largest first."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    run_id = run_id or latest_done_run_id(runtime, workspace_id)
+    if run_id is None:
+        return {"run_id": None, "items": []}
+    get_or_404(runtime.db, RUNS, workspace_id, run_id, "segmentation run")
+    docs = (
+        runtime.db.collection(SEGMENTS)
+        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
+        .where(filter=FieldFilter("run_id", "==", run_id))
+        .stream()
+    )
+    items = sorted((public({**d.to_dict(), "id": d.id}) for d in docs), key=lambda s: -s["size"])
+    return {"run_id": run_id, "items": items}
+
+
+def get_segment(runtime: Runtime, workspace_id: str, segment_id: str) -> dict[str, Any]:
+    return public(get_or_404(runtime.db, SEGMENTS, workspace_id, segment_id, "segment"))

@@ -1,0 +1,80 @@
+"""Small Firestore helpers shared by the jobs and ads packages.
+
+Every listed collection carries `sort_key` = "<created_at ISO>|<id>": unique and
+time-ordered, so keyset paging (`where(sort_key > last) + order_by + limit`) never
+skips or repeats a row (the emulator ignores cursors).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from shared.errors import NotFound, ValidationError
+from shared.tenancy import scoped_get
+
+MAX_PAGE = 200
+
+
+def sort_key(created_at: datetime, doc_id: str) -> str:
+    return f"{created_at.isoformat()}|{doc_id}"
+
+
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """A plain JSON-able dict: datetimes as ISO strings, internal keys dropped."""
+
+    def conv(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {k: conv(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [conv(v) for v in value]
+        return value
+
+    return {k: conv(v) for k, v in doc.items() if k != "sort_key"}
+
+
+def get_or_404(
+    db: Any, collection: str, workspace_id: str, doc_id: str, what: str
+) -> dict[str, Any]:
+    doc = scoped_get(db, collection, workspace_id, doc_id)
+    if doc is None:
+        raise NotFound(f"{what} {doc_id!r} not found", {"id": doc_id})
+    return doc
+
+
+def page(
+    db: Any,
+    collection: str,
+    workspace_id: str,
+    *,
+    after: str | None = None,
+    limit: int = 50,
+    filters: tuple[tuple[str, str, Any], ...] = (),
+) -> dict[str, Any]:
+    """One keyset page: {"items": [...], "next": sort_key of the last item or None}."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    if limit < 1 or limit > MAX_PAGE:
+        raise ValidationError(f"limit must be between 1 and {MAX_PAGE}")
+    query = db.collection(collection).where(filter=FieldFilter("workspace_id", "==", workspace_id))
+    for field, op, value in filters:
+        query = query.where(filter=FieldFilter(field, op, value))
+    if after:
+        query = query.where(filter=FieldFilter("sort_key", ">", after))
+    docs = list(query.order_by("sort_key").limit(limit).stream())
+    items = [public({**d.to_dict(), "id": d.id}) for d in docs]
+    nxt = docs[-1].get("sort_key") if len(docs) == limit else None
+    return {"items": items, "next": nxt}
+
+
+def status_filters(
+    status: str | None, allowed: tuple[str, ...]
+) -> tuple[tuple[str, str, Any], ...]:
+    """The `page` filter for an optional status, refusing unknown ones."""
+    if status is None:
+        return ()
+    if status not in allowed:
+        raise ValidationError(f"status must be one of {', '.join(allowed)}")
+    return (("status", "==", status),)
