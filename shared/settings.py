@@ -16,6 +16,7 @@ FUNCTION_NAMES = (
     "generate",
     "track",
     "publish_ads",
+    "segment",
 )
 QUEUE_KINDS = ("tweets", "emails", "ads", "metrics")
 ENVIRONMENTS = ("local", "test", "production")
