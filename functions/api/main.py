@@ -1,11 +1,16 @@
-"""api: entry point (filled in by its pipeline)."""
+"""api: the admin API (JSON REST under /api/v1), one function for every path.
+
+Thin on purpose: routing, auth, roles and errors live in shared.api; the domain logic
+in the pipelines' service modules, imported by the route handlers when first used.
+"""
 
 import functions_framework
-from flask import Request
+from flask import Request, Response
 
-from shared.http import error_response
+from shared.api.app import handle
 
 
 @functions_framework.http
-def api(request: Request):  # type: ignore[no-untyped-def]
-    return error_response("not_implemented", "api is not implemented yet", 501)
+def api(request: Request) -> Response:
+    response: Response = handle(request)
+    return response

@@ -1,0 +1,3 @@
+"""Every routes module; importing this package registers all routes on the router."""
+
+from shared.api.routes import core  # noqa: F401
