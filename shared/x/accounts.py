@@ -1,0 +1,272 @@
+"""X accounts: three-legged OAuth 1.0a with tweepy, sandbox accounts, CRUD.
+
+The app's consumer key and secret are app secrets (`x-consumer-key`,
+`x-consumer-secret`: env HERALD_SECRET_X_CONSUMER_KEY / _SECRET locally, Secret
+Manager in production). A user's access token pair is stored as one JSON secret;
+Firestore keeps only its `secret_ref`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import Conflict, NotFound, ProviderError, ValidationError
+from shared.log import get_logger
+from shared.secrets import SecretNotFound, user_secret_name
+from shared.x import store
+from shared.x.models import (
+    OAUTH_REQUESTS,
+    TIER_PRICING,
+    TIERS,
+    X_ACCOUNTS,
+    AccountKind,
+    AccountStatus,
+    Limits,
+    Pricing,
+    XAccount,
+)
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+log = get_logger("x.accounts")
+OAUTH_REQUEST_TTL = timedelta(minutes=30)
+
+
+def consumer_credentials(runtime: Runtime) -> tuple[str, str]:
+    try:
+        return (
+            runtime.secrets.app_secret("x-consumer-key"),
+            runtime.secrets.app_secret("x-consumer-secret"),
+        )
+    except SecretNotFound as exc:
+        raise ProviderError(
+            "the X app is not configured: set the x-consumer-key and x-consumer-secret "
+            "app secrets (HERALD_SECRET_X_CONSUMER_KEY / _SECRET locally)"
+        ) from exc
+
+
+def account_tokens(runtime: Runtime, account: XAccount) -> tuple[str, str]:
+    if not account.secret_ref:
+        raise ProviderError(f"account @{account.handle} has no stored tokens; reconnect it")
+    data = json.loads(runtime.secrets.get(account.secret_ref))
+    return data["access_token"], data["access_token_secret"]
+
+
+def _tier(tier: str) -> str:
+    if tier not in TIERS:
+        raise ValidationError(f"unknown X API tier {tier!r}", {"tiers": sorted(TIERS)})
+    return tier
+
+
+def _limits(tier: str, overrides: dict[str, Any] | None) -> dict[str, int]:
+    limits = asdict(TIERS[tier])
+    for key, value in (overrides or {}).items():
+        if key not in limits:
+            raise ValidationError(f"unknown limit {key!r}", {"limits": sorted(limits)})
+        if not isinstance(value, int) or value < 1:
+            raise ValidationError(f"limit {key} must be a positive integer")
+        limits[key] = value
+    return limits
+
+
+def _pricing(tier: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    pricing = asdict(TIER_PRICING.get(tier, Pricing()))
+    for key, value in (overrides or {}).items():
+        if key not in pricing:
+            raise ValidationError(f"unknown pricing field {key!r}", {"pricing": sorted(pricing)})
+        if key != "model" and (not isinstance(value, int | float) or value < 0):
+            raise ValidationError(f"price {key} must be a number ≥ 0")
+        pricing[key] = value
+    return pricing
+
+
+def begin_connection(
+    runtime: Runtime, workspace_id: str, callback_url: str, tier: str = "pay_per_use"
+) -> dict[str, Any]:
+    """Step 1: a request token and the URL where the user authorizes Herald on X."""
+    import tweepy
+
+    _tier(tier)
+    key, secret = consumer_credentials(runtime)
+    handler = tweepy.OAuth1UserHandler(key, secret, callback=callback_url)
+    try:
+        url = handler.get_authorization_url()
+    except tweepy.TweepyException as exc:
+        raise ProviderError(f"X refused to start the connection: {exc}") from exc
+    token = handler.request_token["oauth_token"]
+    ref = runtime.secrets.put(
+        user_secret_name(workspace_id, "x-request", store.new_id()),
+        handler.request_token["oauth_token_secret"],
+    )
+    now = runtime.clock.now()
+    runtime.db.collection(OAUTH_REQUESTS).document(token).set(
+        {
+            "workspace_id": workspace_id,
+            "secret_ref": ref,
+            "tier": tier,
+            "created_at": now,
+            "expires_at": now + OAUTH_REQUEST_TTL,
+        }
+    )
+    return {"authorization_url": url, "oauth_token": token}
+
+
+def complete_connection(
+    runtime: Runtime, workspace_id: str, oauth_token: str, oauth_verifier: str
+) -> dict[str, Any]:
+    """Step 2: exchange the verifier for the user's tokens; creates the account."""
+    import tweepy
+
+    if not oauth_token or "/" in oauth_token:
+        raise ValidationError("oauth_token is missing")
+    ref = runtime.db.collection(OAUTH_REQUESTS).document(oauth_token)
+    snap = ref.get()
+    pending = snap.to_dict() if snap.exists else None
+    now = runtime.clock.now()
+    if not pending or pending.get("workspace_id") != workspace_id:
+        raise NotFound("this X authorization is unknown or was already used; start again")
+    if pending["expires_at"] < now:
+        raise Conflict("this X authorization expired; start again")
+    key, secret = consumer_credentials(runtime)
+    handler = tweepy.OAuth1UserHandler(key, secret)
+    handler.request_token = {
+        "oauth_token": oauth_token,
+        "oauth_token_secret": runtime.secrets.get(pending["secret_ref"]),
+    }
+    try:
+        access_token, access_secret = handler.get_access_token(oauth_verifier)
+        me = tweepy.Client(
+            consumer_key=key,
+            consumer_secret=secret,
+            access_token=access_token,
+            access_token_secret=access_secret,
+        ).get_me(user_auth=True)
+    except tweepy.TweepyException as exc:
+        raise ProviderError(f"X did not complete the connection: {exc}") from exc
+    account = XAccount(
+        id=store.new_id(),
+        workspace_id=workspace_id,
+        kind=AccountKind.X.value,
+        handle=me.data.username,
+        x_user_id=str(me.data.id),
+        display_name=me.data.name,
+        tier=pending["tier"],
+        limits=_limits(pending["tier"], None),
+        pricing=_pricing(pending["tier"], None),
+        status=AccountStatus.ACTIVE.value,
+        created_at=now,
+        updated_at=now,
+    )
+    account.secret_ref = runtime.secrets.put(
+        user_secret_name(workspace_id, "x-token", account.id),
+        json.dumps({"access_token": access_token, "access_token_secret": access_secret}),
+    )
+    doc = account.to_doc()
+    doc["created_key"] = store.order_key(now, account.id)
+    runtime.db.collection(X_ACCOUNTS).document(account.id).set(doc)
+    runtime.secrets.delete(pending["secret_ref"])
+    ref.delete()
+    log.info("x account connected", workspace_id=workspace_id, account_id=account.id)
+    return account.to_dict()
+
+
+def create_sandbox_account(
+    runtime: Runtime,
+    workspace_id: str,
+    handle: str = "herald_sandbox",
+    tier: str = "sandbox",
+    limits: dict[str, Any] | None = None,
+    pricing: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An account that records what would be posted (collection sandbox_posts)."""
+    if not runtime.settings.sandbox:
+        raise ValidationError("sandbox accounts are only available when HERALD_SANDBOX is on")
+    now = runtime.clock.now()
+    tier = _tier(tier)
+    account = XAccount(
+        id=store.new_id(),
+        workspace_id=workspace_id,
+        kind=AccountKind.SANDBOX.value,
+        handle=handle.lstrip("@") or "herald_sandbox",
+        x_user_id=f"sandbox-{store.new_id()[:8]}",
+        display_name=f"Sandbox @{handle.lstrip('@')}",
+        tier=tier,
+        limits=_limits(tier, limits),
+        pricing=_pricing(tier, pricing),
+        sandbox=True,
+        created_at=now,
+        updated_at=now,
+    )
+    doc = account.to_doc()
+    doc["created_key"] = store.order_key(now, account.id)
+    runtime.db.collection(X_ACCOUNTS).document(account.id).set(doc)
+    return account.to_dict()
+
+
+def _public(account: XAccount) -> dict[str, Any]:
+    data = account.to_dict()
+    data.pop("secret_ref", None)  # a reference, not the secret, but the UI has no use for it
+    return data
+
+
+def get_account(runtime: Runtime, workspace_id: str, account_id: str) -> dict[str, Any]:
+    return _public(store.load(runtime, XAccount, workspace_id, account_id, "X account"))
+
+
+def list_accounts(
+    runtime: Runtime, workspace_id: str, limit: int = 50, after: str | None = None
+) -> dict[str, Any]:
+    result = store.page(
+        runtime, XAccount, workspace_id, order_field="created_key", limit=limit, after=after
+    )
+    for item in result["items"]:
+        item.pop("secret_ref", None)
+    return result
+
+
+def update_account(
+    runtime: Runtime, workspace_id: str, account_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Tier, limits, pricing, display name; a flagged account is reactivated by reconnecting."""
+    account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
+    allowed = {"tier", "limits", "pricing", "display_name"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"cannot change {sorted(unknown)}", {"allowed": sorted(allowed)})
+    update: dict[str, Any] = {"updated_at": runtime.clock.now()}
+    tier = _tier(changes.get("tier", account.tier))
+    if "tier" in changes or "limits" in changes:
+        update["tier"] = tier
+        base = account.limits if "tier" not in changes else None
+        update["limits"] = _limits(tier, {**(base or {}), **(changes.get("limits") or {})})
+    if "tier" in changes or "pricing" in changes:
+        base = account.pricing if "tier" not in changes else None
+        update["pricing"] = _pricing(tier, {**(base or {}), **(changes.get("pricing") or {})})
+    if "display_name" in changes:
+        update["display_name"] = str(changes["display_name"])[:100]
+    runtime.db.collection(X_ACCOUNTS).document(account_id).update(update)
+    return get_account(runtime, workspace_id, account_id)
+
+
+def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None:
+    """Disconnect: the tokens are deleted; the document stays so history keeps its handle."""
+    account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
+    if account.secret_ref:
+        runtime.secrets.delete(account.secret_ref)
+    runtime.db.collection(X_ACCOUNTS).document(account_id).update(
+        {
+            "status": AccountStatus.DISCONNECTED.value,
+            "status_reason": "disconnected by a user",
+            "secret_ref": None,
+            "updated_at": runtime.clock.now(),
+        }
+    )
+
+
+def limits_of(account: XAccount) -> Limits:
+    known = Limits.__dataclass_fields__
+    return Limits(**{k: v for k, v in account.limits.items() if k in known})

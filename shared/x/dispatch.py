@@ -1,0 +1,160 @@
+"""The X dispatch source: enqueue posts due within the lookahead, recover lost tasks.
+
+Cost: one query whose results are only the due posts (`status == "scheduled"` and
+`next_key <= horizon`, ordered by `next_key`, keyset pages), then per post one
+`create()` claim and one update. Recovery runs at most every RECOVERY_EVERY per
+process and reads only posts whose task should have run long ago (the Cloud Tasks
+emulator loses its tasks on restart; a worker may die between claim and answer).
+
+Light imports only: this module is loaded by the dispatch function on cold start.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.claims import claim_id, try_claim
+from shared.log import get_logger
+from shared.tasks import TaskSpec, safe_task_id
+from shared.x.models import POSTS, PostStatus
+from shared.x.store import instant_key, order_key
+
+if TYPE_CHECKING:
+    from shared.dispatch import DispatchContext
+    from shared.runtime import Runtime
+
+log = get_logger("x.dispatch")
+
+# A queued post whose task instant is this far past with no progress lost its task.
+RECOVERY_GRACE = timedelta(minutes=2)
+RECOVERY_EVERY_S = 30.0
+PAGE = 200
+
+
+def enqueue_publish(
+    runtime: Runtime,
+    post_id: str,
+    workspace_id: str,
+    *,
+    try_n: int,
+    at: datetime,
+    reason: str,
+) -> bool:
+    """Claim (post, try, instant) once, enqueue its post_tweet task, mark it queued.
+
+    Returns False when another caller already claimed it. If enqueueing fails the
+    claim is released so the next tick tries again.
+    """
+    db = runtime.db
+    now = runtime.clock.now()
+    key = claim_id("xq", post_id, str(try_n), instant_key(at))
+    if not try_claim(db, key, owner=reason, now=now, workspace_id=workspace_id):
+        return False
+    spec = TaskSpec(
+        kind="tweets",
+        target="post_tweet",
+        payload={"post_id": post_id, "workspace_id": workspace_id, "try_n": try_n},
+        schedule_time=at if at > now else None,
+        # Unique per instant: real Cloud Tasks refuses a reused name for a while.
+        task_id=safe_task_id("post", post_id, str(try_n), str(int(at.timestamp() * 1000))),
+    )
+    try:
+        runtime.enqueuer.enqueue(spec)
+    except Exception:
+        db.collection("claims").document(key).delete()
+        raise
+    db.collection(POSTS).document(post_id).update(
+        {
+            "status": PostStatus.QUEUED.value,
+            "next_at": at,
+            "next_key": order_key(at, post_id),
+            "queued_at": now,
+        }
+    )
+    return True
+
+
+def _due(runtime: Runtime, statuses: list[str], upto: datetime) -> Any:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    from shared.firestore import keyset_pages
+
+    query = runtime.db.collection(POSTS)
+    if len(statuses) == 1:
+        query = query.where(filter=FieldFilter("status", "==", statuses[0]))
+    else:
+        query = query.where(filter=FieldFilter("status", "in", statuses))
+    # "|~" sorts after every "|<id>", so every post due at or before `upto` is included.
+    query = query.where(filter=FieldFilter("next_key", "<=", instant_key(upto) + "|~"))
+    return keyset_pages(query, "next_key", page_size=PAGE)
+
+
+class XSource:
+    name = "x"
+
+    def __init__(self) -> None:
+        self._last_recovery = 0.0
+        self._lock = threading.Lock()
+
+    def run(self, ctx: DispatchContext) -> dict[str, int]:
+        runtime = ctx.runtime
+        counts = {"enqueued": 0, "skipped": 0, "recovered": 0}
+        for docs in _due(runtime, [PostStatus.SCHEDULED.value], ctx.horizon):
+            for snap in docs:
+                data = snap.to_dict()
+                won = enqueue_publish(
+                    runtime,
+                    snap.id,
+                    data["workspace_id"],
+                    try_n=int(data.get("try_n") or 0),
+                    at=data["next_at"],
+                    reason="dispatch",
+                )
+                counts["enqueued" if won else "skipped"] += 1
+        if self._recovery_due():
+            counts["recovered"] = recover(runtime, ctx.now)
+        return counts
+
+    def _recovery_due(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_recovery < RECOVERY_EVERY_S:
+                return False
+            self._last_recovery = now
+            return True
+
+
+def recover(runtime: Runtime, now: datetime) -> int:
+    """Re-enqueue posts stuck in queued/publishing/unconfirmed long past their instant.
+
+    The worker's per-part claim keeps this safe: a post that is in fact being published
+    is not posted twice, and a claim left by a dead worker turns into `unconfirmed`
+    and reconciliation instead of a blind second post.
+    """
+    stuck = [PostStatus.QUEUED.value, PostStatus.PUBLISHING.value, PostStatus.UNCONFIRMED.value]
+    count = 0
+    for docs in _due(runtime, stuck, now - RECOVERY_GRACE):
+        for snap in docs:
+            data = snap.to_dict()
+            if enqueue_publish(
+                runtime,
+                snap.id,
+                data["workspace_id"],
+                try_n=int(data.get("try_n") or 0),
+                at=now,
+                reason="recovery",
+            ):
+                log.warning(
+                    "re-enqueued a post whose task was lost",
+                    post_id=snap.id,
+                    status=data.get("status"),
+                    next_at=data.get("next_at"),
+                )
+                count += 1
+    return count
+
+
+SOURCE = XSource()

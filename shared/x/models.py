@@ -1,0 +1,300 @@
+"""The X pipeline's data model: collection names, status machine, tiers, typed records.
+
+Every collection is flat and top level with a `workspace_id` field; fields that are
+queried sit at the top level. Documents stay open: a record keeps unknown fields in
+`extra` and writes them back, so other teams can add fields (e.g. campaign `tone`)
+without this module knowing them.
+
+Collections
+- `x_accounts`: connected X accounts (kind "x") and sandbox accounts (kind "sandbox").
+  Tokens live in the secrets store; the document only holds `secret_ref`.
+- `campaigns`: what a set of posts is about, with its IANA timezone.
+- `posts`: one X post or thread; the unit the dispatcher and post_tweet work on.
+- `post_templates`: text with `{placeholders}`.
+- `post_series`: recurring / evergreen series that materialize posts.
+- `posting_plans`: N posts a day over a campaign's active hours.
+- `x_oauth_requests`: pending three-legged OAuth handshakes (request token secret ref).
+- `sandbox_posts`: what a sandbox account would have posted, with generated ids.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+X_ACCOUNTS = "x_accounts"
+CAMPAIGNS = "campaigns"
+POSTS = "posts"
+TEMPLATES = "post_templates"
+SERIES = "post_series"
+PLANS = "posting_plans"
+OAUTH_REQUESTS = "x_oauth_requests"
+SANDBOX_POSTS = "sandbox_posts"
+
+MAX_MEDIA = 4
+MAX_THREAD_PARTS = 25
+DEFAULT_WEIGHTED_LIMIT = 280
+
+
+class AccountKind(enum.StrEnum):
+    X = "x"
+    SANDBOX = "sandbox"  # records instead of posting; only when settings.sandbox
+
+
+class AccountStatus(enum.StrEnum):
+    PENDING = "pending"  # OAuth handshake begun, not completed
+    ACTIVE = "active"
+    REVOKED = "revoked"  # X answered 401: tokens no longer valid
+    SUSPENDED = "suspended"  # X answered 403 for the account itself
+    DISCONNECTED = "disconnected"
+
+
+class PostStatus(enum.StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    SCHEDULED = "scheduled"  # waiting for its due instant; dispatch looks here
+    QUEUED = "queued"  # a Cloud Task exists for `next_at`
+    PUBLISHING = "publishing"  # some thread parts are out, the rest is on its way
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"  # request sent, answer lost; reconciliation settles it
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.CANCELLED})
+EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.SCHEDULED})
+# Allowed transitions; the worker's own moves (queued -> publishing -> ...) included.
+TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
+    PostStatus.DRAFT: frozenset({PostStatus.APPROVED, PostStatus.SCHEDULED, PostStatus.CANCELLED}),
+    PostStatus.APPROVED: frozenset({PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.CANCELLED}),
+    PostStatus.SCHEDULED: frozenset(
+        {PostStatus.SCHEDULED, PostStatus.QUEUED, PostStatus.DRAFT, PostStatus.CANCELLED}
+    ),
+    PostStatus.QUEUED: frozenset(
+        {
+            PostStatus.QUEUED,
+            PostStatus.PUBLISHING,
+            PostStatus.PUBLISHED,
+            PostStatus.FAILED,
+            PostStatus.UNCONFIRMED,
+            PostStatus.CANCELLED,
+        }
+    ),
+    PostStatus.PUBLISHING: frozenset(
+        {PostStatus.PUBLISHING, PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.UNCONFIRMED}
+    ),
+    PostStatus.UNCONFIRMED: frozenset(
+        {PostStatus.QUEUED, PostStatus.PUBLISHING, PostStatus.PUBLISHED, PostStatus.FAILED}
+    ),
+    PostStatus.PUBLISHED: frozenset(),
+    PostStatus.FAILED: frozenset({PostStatus.DRAFT}),  # a person may edit and retry
+    PostStatus.CANCELLED: frozenset({PostStatus.DRAFT}),
+}
+
+
+class PostSource(enum.StrEnum):
+    MANUAL = "manual"
+    GENERATED = "generated"
+    SERIES = "series"
+    PLAN = "plan"
+    TEMPLATE = "template"
+
+
+class CampaignStatus(enum.StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What X bills per post. Pay-per-use bills a post with a URL far more than one without.
+
+    Defaults are Herald's placeholders, not a quote: set the account's real prices.
+    """
+
+    model: str = "pay_per_use"  # pay_per_use | subscription | free
+    post_usd: float = 0.015
+    post_with_url_usd: float = 0.2
+    media_upload_usd: float = 0.0
+    monthly_usd: float = 0.0  # subscription fee, shown apart from per-post cost
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Posting quotas of the account's API tier and its weighted length limit."""
+
+    weighted_length: int = DEFAULT_WEIGHTED_LIMIT
+    posts_per_15min: int = 100
+    posts_per_24h: int = 100
+
+
+# Per-user POST /2/tweets quotas of X's tiers (developer.x.com rate-limit tables).
+TIERS: dict[str, Limits] = {
+    "free": Limits(posts_per_15min=17, posts_per_24h=17),
+    "basic": Limits(posts_per_15min=100, posts_per_24h=100),
+    "pro": Limits(posts_per_15min=100, posts_per_24h=10_000),
+    "pay_per_use": Limits(posts_per_15min=100, posts_per_24h=10_000),
+    "enterprise": Limits(posts_per_15min=300, posts_per_24h=50_000),
+    "sandbox": Limits(posts_per_15min=300, posts_per_24h=10_000),
+}
+TIER_PRICING: dict[str, Pricing] = {
+    "free": Pricing(model="free", post_usd=0.0, post_with_url_usd=0.0),
+    "basic": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0, monthly_usd=200),
+    "pro": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0, monthly_usd=5000),
+    "pay_per_use": Pricing(),
+    "enterprise": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0),
+    "sandbox": Pricing(model="pay_per_use"),  # shows what the flow would cost
+}
+
+
+_R = TypeVar("_R", bound="Record")
+
+
+@dataclass
+class Record:
+    """A Firestore document with typed known fields and the unknown ones kept in `extra`."""
+
+    collection: ClassVar[str] = ""
+    id: str = ""
+    workspace_id: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_doc(cls: type[_R], doc_id: str, data: dict[str, Any]) -> _R:
+        known = {f.name for f in fields(cls)} - {"id", "extra"}
+        values = {k: v for k, v in data.items() if k in known}
+        extra = {k: v for k, v in data.items() if k not in known and k != "id"}
+        return cls(id=doc_id, extra=extra, **values)
+
+    def to_doc(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("id")
+        extra = data.pop("extra")
+        return {**extra, **data}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain dict the API returns (id included)."""
+        return {"id": self.id, **self.to_doc()}
+
+
+@dataclass
+class XAccount(Record):
+    collection: ClassVar[str] = X_ACCOUNTS
+    kind: str = AccountKind.X.value
+    handle: str = ""
+    x_user_id: str | None = None
+    display_name: str | None = None
+    tier: str = "pay_per_use"
+    limits: dict[str, int] = field(default_factory=lambda: asdict(TIERS["pay_per_use"]))
+    pricing: dict[str, Any] = field(default_factory=lambda: asdict(Pricing()))
+    status: str = AccountStatus.ACTIVE.value
+    status_reason: str | None = None
+    secret_ref: str | None = None  # JSON {access_token, access_token_secret} in secrets
+    sandbox: bool = False
+    # Rate governor: last x-rate-limit-* / x-user-limit-24hour-* seen. Written only when
+    # they say the budget is nearly spent (see governor.py), so posting costs no write.
+    rl_remaining: int | None = None
+    rl_reset_at: datetime | None = None
+    day_remaining: int | None = None
+    day_reset_at: datetime | None = None
+
+
+@dataclass
+class Campaign(Record):
+    collection: ClassVar[str] = CAMPAIGNS
+    name: str = ""
+    description: str = ""
+    keywords: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    target_audience: str = ""
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    timezone: str = "UTC"
+    status: str = CampaignStatus.DRAFT.value
+    # Fields other teams fill (generation, autopilot); kept here so they round-trip.
+    topics: list[str] = field(default_factory=list)
+    tone: str | None = None
+    language: str | None = None
+    call_to_action: str | None = None
+    links: list[str] = field(default_factory=list)
+    approval_required: bool = True
+    autopilot: dict[str, Any] = field(default_factory=dict)
+    account_id: str | None = None
+    estimated_cost_usd: float = 0.0  # sum over its posts, kept by the service
+
+
+@dataclass
+class Post(Record):
+    collection: ClassVar[str] = POSTS
+    account_id: str = ""
+    campaign_id: str | None = None
+    text: str = ""
+    # Thread continuation: parts[0] == text; a single post has one part.
+    parts: list[str] = field(default_factory=list)
+    media: list[str] = field(default_factory=list)  # shared.media refs, first part only
+    due_at: datetime | None = None  # UTC instant
+    timezone: str = "UTC"  # the author's IANA zone, for display and plans
+    status: str = PostStatus.DRAFT.value
+    # The instant the post next needs the pipeline (due, retry, rate-limit reset):
+    # `next_key` = ISO(next_at) + "|" + id, unique and ordered, for keyset paging.
+    next_at: datetime | None = None
+    next_key: str | None = None
+    try_n: int = 0  # which publishing try is current; tasks of other tries are stale
+    attempts: int = 0  # tries that failed (retries spent); 429 deferrals do not count
+    last_error: dict[str, Any] | None = None  # {reason, code, at}
+    x_ids: list[str] = field(default_factory=list)  # X id of each part, as soon as known
+    unknown_outcome: bool = False  # a create request's answer was lost
+    published_at: datetime | None = None
+    estimated_cost_usd: float = 0.0
+    source: str = PostSource.MANUAL.value
+    content_hash: str = ""  # normalized text hash: duplicate check by equality query
+    series_id: str | None = None
+    template_id: str | None = None
+    sandbox: bool = False
+
+
+@dataclass
+class Template(Record):
+    collection: ClassVar[str] = TEMPLATES
+    name: str = ""
+    text: str = ""  # with {placeholders}
+    placeholders: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Series(Record):
+    """Recurring (fixed texts) or evergreen (recycled texts) posts on a cadence."""
+
+    collection: ClassVar[str] = SERIES
+    name: str = ""
+    account_id: str = ""
+    campaign_id: str | None = None
+    kind: str = "recurring"  # recurring | evergreen
+    texts: list[str] = field(default_factory=list)  # variants, rotated
+    every: str = "daily"  # hours | daily | weekly
+    every_hours: int = 24
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    timezone: str = "UTC"
+    next_index: int = 0
+    active: bool = True
+
+
+@dataclass
+class PostingPlan(Record):
+    """N posts a day spread over the campaign's active hours, in its timezone."""
+
+    collection: ClassVar[str] = PLANS
+    campaign_id: str = ""
+    account_id: str = ""
+    posts_per_day: int = 3
+    active_from: str = "09:00"  # local time in the campaign's zone
+    active_to: str = "18:00"
+    timezone: str = "UTC"
+    slots: list[str] = field(default_factory=list)  # ISO UTC instants of the next 24 h

@@ -1,0 +1,250 @@
+"""Recurring / evergreen series and 24-hour posting plans.
+
+A series materializes scheduled posts on its cadence (every N hours, daily, weekly,
+until `end_at`), rotating its text variants; when every variant was posted recently
+it adds a dated variation, so no exact duplicate goes out. A posting plan spreads N
+posts a day over a campaign's active hours in the campaign's timezone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from shared.errors import ValidationError
+from shared.tenancy import check_timezone
+from shared.x import store
+from shared.x.models import PLANS, SERIES, Campaign, PostingPlan, PostSource, Series
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+CADENCES = {"hours", "daily", "weekly"}
+
+
+def _step(series: Series) -> timedelta:
+    if series.every == "hours":
+        return timedelta(hours=series.every_hours)
+    return timedelta(days=7 if series.every == "weekly" else 1)
+
+
+def create_series(
+    runtime: Runtime,
+    workspace_id: str,
+    *,
+    name: str,
+    account_id: str,
+    texts: list[str],
+    start_at: datetime | str,
+    every: str = "daily",
+    every_hours: int = 24,
+    end_at: datetime | str | None = None,
+    kind: str = "recurring",
+    campaign_id: str | None = None,
+    timezone: str = "UTC",
+) -> dict[str, Any]:
+    from shared.x.service import get_account
+
+    get_account(runtime, workspace_id, account_id)
+    if every not in CADENCES:
+        raise ValidationError(f"every must be one of {sorted(CADENCES)}")
+    if every == "hours" and not 1 <= every_hours <= 24 * 7:
+        raise ValidationError("every_hours must be between 1 and 168")
+    if kind not in ("recurring", "evergreen"):
+        raise ValidationError("kind must be recurring or evergreen")
+    variants = [t.strip() for t in texts if isinstance(t, str) and t.strip()]
+    if not variants:
+        raise ValidationError("a series needs at least one text")
+    start = store.parse_instant(start_at, "start_at")
+    end = store.parse_instant(end_at, "end_at") if end_at else None
+    if end and end <= start:
+        raise ValidationError("the series must end after it starts")
+    if kind == "recurring" and end is None:
+        raise ValidationError("a recurring series needs an end (end_at)")
+    now = runtime.clock.now()
+    series = Series(
+        id=store.new_id(),
+        workspace_id=workspace_id,
+        name=name.strip() or "series",
+        account_id=account_id,
+        campaign_id=campaign_id,
+        kind=kind,
+        texts=variants,
+        every=every,
+        every_hours=every_hours,
+        start_at=start,
+        end_at=end,
+        timezone=check_timezone(timezone),
+        created_at=now,
+        updated_at=now,
+    )
+    doc = series.to_doc()
+    doc["created_key"] = store.order_key(now, series.id)
+    doc["next_at"] = start
+    runtime.db.collection(SERIES).document(series.id).set(doc)
+    return series.to_dict() | {"next_at": start}
+
+
+def get_series(runtime: Runtime, workspace_id: str, series_id: str) -> dict[str, Any]:
+    return store.load(runtime, Series, workspace_id, series_id, "series").to_dict()
+
+
+def list_series(
+    runtime: Runtime, workspace_id: str, limit: int = 50, after: str | None = None
+) -> dict[str, Any]:
+    return store.page(
+        runtime, Series, workspace_id, order_field="created_key", limit=limit, after=after
+    )
+
+
+def delete_series(runtime: Runtime, workspace_id: str, series_id: str) -> None:
+    """Stops the series; posts it already scheduled stay (cancel them one by one)."""
+    store.load(runtime, Series, workspace_id, series_id, "series")
+    runtime.db.collection(SERIES).document(series_id).update(
+        {"active": False, "updated_at": runtime.clock.now()}
+    )
+
+
+def _variant(series: Series, index: int, when: datetime, taken: set[str]) -> str:
+    """The next text variant not taken; else the least recent one with a dated variation."""
+    from shared.text import content_hash
+
+    n = len(series.texts)
+    for k in range(n):
+        text = series.texts[(index + k) % n]
+        if content_hash(text) not in taken:
+            return text
+    local = when.astimezone(ZoneInfo(series.timezone))
+    return f"{series.texts[index % n]} ({local:%a %d %b %H:%M})"
+
+
+def materialize_series(
+    runtime: Runtime, workspace_id: str, series_id: str, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Create and schedule the series' posts due before `until` (default: 24 h ahead)."""
+    from shared.x.service import create_post, schedule_post
+    from shared.x.validation import duplicates
+
+    series = store.load(runtime, Series, workspace_id, series_id, "series")
+    now = runtime.clock.now()
+    until = until or now + timedelta(hours=24)
+    raw = runtime.db.collection(SERIES).document(series_id).get().to_dict() or {}
+    next_at: datetime = raw.get("next_at") or series.start_at or now
+    created: list[dict[str, Any]] = []
+    index = series.next_index
+    while series.active and next_at <= until and (not series.end_at or next_at <= series.end_at):
+        if next_at >= now:
+            taken: set[str] = set()
+            for text in series.texts:
+                if duplicates(runtime.db, series.account_id, [text], "", next_at):
+                    from shared.text import content_hash
+
+                    taken.add(content_hash(text))
+            text = _variant(series, index, next_at, taken)
+            post = create_post(
+                runtime,
+                workspace_id,
+                account_id=series.account_id,
+                text=text,
+                campaign_id=series.campaign_id,
+                due_at=next_at,
+                timezone=series.timezone,
+                source=PostSource.SERIES.value,
+                series_id=series.id,
+            )
+            created.append(schedule_post(runtime, workspace_id, post["id"]))
+            index += 1
+        next_at = next_at + _step(series)
+    runtime.db.collection(SERIES).document(series_id).update(
+        {"next_at": next_at, "next_index": index, "updated_at": now}
+    )
+    return created
+
+
+# ------------------------------------------------------------------------ posting plans
+
+
+def _clock_time(value: str, field: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{field} must be a local time like 09:00") from exc
+
+
+def plan_slots(
+    posts_per_day: int,
+    active_from: str,
+    active_to: str,
+    timezone: str,
+    start: datetime,
+) -> list[datetime]:
+    """N instants in the 24 hours from `start`, evenly spread over the local active hours.
+
+    Each local day's window [from, to) is split into N equal intervals and a post goes
+    in the middle of each; windows are computed per local date, so DST days are right.
+    """
+    if not 1 <= posts_per_day <= 100:
+        raise ValidationError("posts_per_day must be between 1 and 100")
+    zone = ZoneInfo(check_timezone(timezone))
+    t_from, t_to = _clock_time(active_from, "active_from"), _clock_time(active_to, "active_to")
+    if t_to <= t_from:
+        raise ValidationError("active hours must end after they start (same local day)")
+    end = start + timedelta(hours=24)
+    slots: list[datetime] = []
+    local_day = start.astimezone(zone).date()
+    for offset in (0, 1):
+        day = local_day + timedelta(days=offset)
+        w_start = datetime.combine(day, t_from, zone).astimezone(UTC)
+        w_end = datetime.combine(day, t_to, zone).astimezone(UTC)
+        step = (w_end - w_start) / posts_per_day
+        for i in range(posts_per_day):
+            slot = w_start + step * i + step / 2
+            if start <= slot < end:
+                slots.append(slot.replace(microsecond=0))
+    return slots[:posts_per_day] if len(slots) > posts_per_day else slots
+
+
+def create_plan(
+    runtime: Runtime,
+    workspace_id: str,
+    *,
+    campaign_id: str,
+    account_id: str,
+    posts_per_day: int,
+    active_from: str = "09:00",
+    active_to: str = "18:00",
+) -> dict[str, Any]:
+    """A 24-hour plan in the campaign's timezone; `slots` are the next posting instants."""
+    from shared.x.service import get_account
+
+    campaign = store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
+    get_account(runtime, workspace_id, account_id)
+    now = runtime.clock.now()
+    slots = plan_slots(posts_per_day, active_from, active_to, campaign.timezone, now)
+    plan = PostingPlan(
+        id=store.new_id(),
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        account_id=account_id,
+        posts_per_day=posts_per_day,
+        active_from=active_from,
+        active_to=active_to,
+        timezone=campaign.timezone,
+        slots=[store.instant_key(s) for s in slots],
+        created_at=now,
+        updated_at=now,
+    )
+    doc = plan.to_doc()
+    doc["created_key"] = store.order_key(now, plan.id)
+    runtime.db.collection(PLANS).document(plan.id).set(doc)
+    return plan.to_dict()
+
+
+def get_plan(runtime: Runtime, workspace_id: str, plan_id: str) -> dict[str, Any]:
+    """The plan with its slots recomputed for the next 24 hours from now."""
+    plan = store.load(runtime, PostingPlan, workspace_id, plan_id, "posting plan")
+    slots = plan_slots(
+        plan.posts_per_day, plan.active_from, plan.active_to, plan.timezone, runtime.clock.now()
+    )
+    return plan.to_dict() | {"slots": [store.instant_key(s) for s in slots]}

@@ -1,0 +1,96 @@
+"""Document helpers for the X collections: ordered keys, scoped reads, keyset pages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from shared.errors import NotFound, ValidationError
+from shared.x.models import Record
+
+R = TypeVar("R", bound=Record)
+
+MAX_PAGE = 200
+# Sorts after every ISO instant: drafts without a due instant list last.
+NO_INSTANT = "9999-12-31T23:59:59.999999Z"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:20]
+
+
+def instant_key(instant: datetime) -> str:
+    """Fixed-width UTC ISO form: lexicographic order equals time order."""
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime")
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def order_key(instant: datetime | None, doc_id: str) -> str:
+    """Unique, time-ordered key `<instant>|<id>` used for keyset paging."""
+    return f"{instant_key(instant) if instant else NO_INSTANT}|{doc_id}"
+
+
+def parse_instant(value: Any, field: str) -> datetime:
+    """An aware datetime from a datetime or an ISO 8601 string with an offset."""
+    if isinstance(value, datetime):
+        instant = value
+    elif isinstance(value, str):
+        try:
+            instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationError(f"{field} is not an ISO 8601 instant: {value!r}") from exc
+    else:
+        raise ValidationError(f"{field} must be an ISO 8601 instant")
+    if instant.tzinfo is None:
+        raise ValidationError(f"{field} needs a timezone offset (e.g. 2026-01-05T09:00:00Z)")
+    return instant.astimezone(UTC)
+
+
+def load(runtime: Any, cls: type[R], workspace_id: str, doc_id: str, what: str) -> R:
+    """The workspace's document as a record; NotFound also for another workspace's."""
+    if not doc_id or "/" in doc_id:
+        raise NotFound(f"{what} {doc_id!r} not found")
+    snap = runtime.db.collection(cls.collection).document(doc_id).get()
+    data = snap.to_dict() if snap.exists else None
+    if not data or data.get("workspace_id") != workspace_id:
+        raise NotFound(f"{what} {doc_id!r} not found")
+    return cls.from_doc(snap.id, data)
+
+
+def page(
+    runtime: Any,
+    cls: type[R],
+    workspace_id: str,
+    *,
+    order_field: str,
+    limit: int = 50,
+    after: str | None = None,
+    equals: dict[str, Any] | None = None,
+    at_least: str | None = None,
+    below: str | None = None,
+) -> dict[str, Any]:
+    """One keyset page: `{"items": [...], "next": <key or None>}`.
+
+    `order_field` must be unique per document (an `order_key`); `after` is the previous
+    page's `next`. Filters: equality on top-level fields and a range on the order field.
+    """
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    limit = max(1, min(int(limit), MAX_PAGE))
+    query = runtime.db.collection(cls.collection).where(
+        filter=FieldFilter("workspace_id", "==", workspace_id)
+    )
+    for name, value in (equals or {}).items():
+        if value is not None:
+            query = query.where(filter=FieldFilter(name, "==", value))
+    lower = max(k for k in (after, at_least) if k) if (after or at_least) else None
+    if lower is not None:
+        query = query.where(filter=FieldFilter(order_field, ">" if lower == after else ">=", lower))
+    if below:
+        query = query.where(filter=FieldFilter(order_field, "<", below))
+    docs = list(query.order_by(order_field).limit(limit).stream())
+    items = [cls.from_doc(d.id, d.to_dict()).to_dict() for d in docs]
+    next_key = docs[-1].get(order_field) if len(docs) == limit else None
+    return {"items": items, "next": next_key}
