@@ -1,0 +1,422 @@
+"""Templates and campaigns: CRUD, scheduling, pause/resume/cancel, progress, outcomes.
+
+`email_campaigns/{id}`: workspace_id, name, subject, html, text, list_id, track_opens,
+track_clicks, defaults, version, links (fixed when scheduled: the only click targets),
+status (draft | scheduled | sending | paused | done | cancelled), paused_from,
+scheduled_at, timezone, local_hour, due_at, expanded, expand_after, next_seq, counters
+(total, sent, failed, deferred, suppressed, unconfirmed, cancelled, batches_total,
+batches_done; top-level so they can be incremented), created_at, updated_at.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.email.model import BATCHES, CAMPAIGNS, CONTACT_LISTS, TEMPLATES, public
+from shared.email.render import check_template, extract_links
+from shared.errors import Conflict, NotFound, ValidationError
+from shared.tenancy import new_id, scoped_get
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+COUNTERS = ("total", "sent", "failed", "deferred", "suppressed", "unconfirmed", "cancelled",
+            "batches_total", "batches_done")  # fmt: skip
+TERMINAL = ("sent", "failed", "suppressed", "unconfirmed", "cancelled")
+EDITABLE = ("draft",)
+# The earliest UTC offset on Earth: local-hour campaigns start expanding when it is due there.
+EARLIEST_OFFSET = timezone(timedelta(hours=14))
+
+
+def _text_field(body: dict[str, Any], key: str, limit: int, default: str = "") -> str:
+    value = body.get(key, default)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationError(f"{key} must be text", {"field": key})
+    if len(value) > limit:
+        raise ValidationError(f"{key} is longer than {limit} characters", {"field": key})
+    return value
+
+
+def _content(body: dict[str, Any], partial: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, limit in (("name", 200), ("subject", 998), ("html", 200_000), ("text", 200_000)):
+        if partial and key not in body:
+            continue
+        out[key] = _text_field(body, key, limit)
+        if key != "name":
+            check_template(out[key], key)
+    if "subject" in out and ("\n" in out["subject"] or "\r" in out["subject"]):
+        raise ValidationError("subject must be one line", {"field": "subject"})
+    if "defaults" in body or not partial:
+        defaults = body.get("defaults") or {}
+        if not isinstance(defaults, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | int | float) for k, v in defaults.items()
+        ):
+            raise ValidationError("defaults must map variable names to values")
+        out["defaults"] = defaults
+    return out
+
+
+# -- templates ---------------------------------------------------------------------------
+
+
+def create_template(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    data = _content(body, partial=False)
+    if not data["name"].strip():
+        raise ValidationError("name is required", {"field": "name"})
+    now = runtime.clock.now()
+    data |= {"workspace_id": workspace_id, "created_at": now, "updated_at": now}
+    template_id = new_id()
+    runtime.db.collection(TEMPLATES).document(template_id).set(data)
+    return public(template_id, data)
+
+
+def get_template(runtime: Runtime, workspace_id: str, template_id: str) -> dict[str, Any]:
+    data = scoped_get(runtime.db, TEMPLATES, workspace_id, template_id)
+    if data is None:
+        raise NotFound("no such template")
+    return public(data.pop("id"), data)
+
+
+def list_templates(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    docs = (
+        runtime.db.collection(TEMPLATES)
+        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
+        .stream()
+    )
+    return sorted((public(d.id, d.to_dict()) for d in docs), key=lambda t: t["name"])
+
+
+def update_template(
+    runtime: Runtime, workspace_id: str, template_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    get_template(runtime, workspace_id, template_id)
+    data = _content(body, partial=True) | {"updated_at": runtime.clock.now()}
+    runtime.db.collection(TEMPLATES).document(template_id).update(data)
+    return get_template(runtime, workspace_id, template_id)
+
+
+def delete_template(runtime: Runtime, workspace_id: str, template_id: str) -> None:
+    get_template(runtime, workspace_id, template_id)
+    runtime.db.collection(TEMPLATES).document(template_id).delete()
+
+
+# -- campaigns ---------------------------------------------------------------------------
+
+
+def _load(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    data = scoped_get(runtime.db, CAMPAIGNS, workspace_id, campaign_id)
+    if data is None:
+        raise NotFound("no such campaign")
+    return data
+
+
+def _view(data: dict[str, Any]) -> dict[str, Any]:
+    out = public(data["id"], {k: v for k, v in data.items() if k != "id"})
+    out["progress"] = progress_of(data)
+    return out
+
+
+def progress_of(data: dict[str, Any]) -> dict[str, int]:
+    counts = {k: int(data.get(k) or 0) for k in COUNTERS}
+    done = sum(counts[k] for k in TERMINAL)
+    counts["pending"] = max(0, counts["total"] - done - counts["deferred"])
+    return counts
+
+
+def _check_list(runtime: Runtime, workspace_id: str, list_id: Any) -> None:
+    if list_id is not None and (
+        not isinstance(list_id, str)
+        or scoped_get(runtime.db, CONTACT_LISTS, workspace_id, list_id) is None
+    ):
+        raise ValidationError(
+            "list_id does not name a contact list of this workspace", {"field": "list_id"}
+        )
+
+
+def create_campaign(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A draft; `template_id` copies a saved template's subject and bodies."""
+    body = dict(body)
+    if body.get("template_id"):
+        tpl = get_template(runtime, workspace_id, str(body["template_id"]))
+        for key in ("subject", "html", "text", "defaults"):
+            body.setdefault(key, tpl.get(key))
+    data = _content(body, partial=False)
+    if not data["name"].strip():
+        raise ValidationError("name is required", {"field": "name"})
+    _check_list(runtime, workspace_id, body.get("list_id"))
+    now = runtime.clock.now()
+    data |= {
+        "workspace_id": workspace_id,
+        "list_id": body.get("list_id"),
+        "template_id": body.get("template_id"),
+        "track_opens": bool(body.get("track_opens", False)),
+        "track_clicks": bool(body.get("track_clicks", False)),
+        "status": "draft",
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        **dict.fromkeys(COUNTERS, 0),
+    }
+    campaign_id = new_id()
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).set(data)
+    return _view({**data, "id": campaign_id})
+
+
+def get_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    return _view(_load(runtime, workspace_id, campaign_id))
+
+
+def list_campaigns(
+    runtime: Runtime, workspace_id: str, *, after: str | None = None, limit: int = 50
+) -> dict[str, Any]:
+    """Keyset page ordered by id (ids are random: stable, not chronological)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    limit = max(1, min(int(limit), 200))
+    query = runtime.db.collection(CAMPAIGNS).where(
+        filter=FieldFilter("workspace_id", "==", workspace_id)
+    )
+    if after:
+        query = query.where(
+            filter=FieldFilter("__name__", ">", runtime.db.collection(CAMPAIGNS).document(after))
+        )
+    docs = list(query.order_by("__name__").limit(limit).stream())
+    items = [_view({**d.to_dict(), "id": d.id}) for d in docs]
+    return {"items": items, "next": docs[-1].id if len(docs) == limit else None}
+
+
+def update_campaign(
+    runtime: Runtime, workspace_id: str, campaign_id: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    data = _load(runtime, workspace_id, campaign_id)
+    if data["status"] not in EDITABLE:
+        raise Conflict(f"a {data['status']} campaign cannot be edited; unschedule it first")
+    changes = _content(body, partial=True)
+    if "list_id" in body:
+        _check_list(runtime, workspace_id, body["list_id"])
+        changes["list_id"] = body["list_id"]
+    for key in ("track_opens", "track_clicks"):
+        if key in body:
+            changes[key] = bool(body[key])
+    changes |= {"updated_at": runtime.clock.now(), "version": int(data.get("version", 1)) + 1}
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).update(changes)
+    return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def delete_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> None:
+    data = _load(runtime, workspace_id, campaign_id)
+    if data["status"] not in ("draft", "cancelled", "done"):
+        raise Conflict("cancel the campaign before deleting it")
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).delete()
+
+
+def _instant(at: Any, tz: ZoneInfo) -> datetime:
+    if isinstance(at, datetime):
+        value = at
+    elif isinstance(at, str):
+        try:
+            value = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ValidationError("at must be an ISO 8601 date and time", {"field": "at"}) from exc
+    else:
+        raise ValidationError("at is required (ISO 8601)", {"field": "at"})
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)  # a wall-clock time in the user's zone
+    return value.astimezone(UTC)
+
+
+def schedule_campaign(
+    runtime: Runtime,
+    workspace_id: str,
+    campaign_id: str,
+    at: Any,
+    timezone_name: str = "UTC",
+    local_hour: int | None = None,
+) -> dict[str, Any]:
+    """Schedule at an instant, or at `local_hour` on that date in each recipient's zone."""
+    from shared.email.smtp_settings import sender_for
+
+    data = _load(runtime, workspace_id, campaign_id)
+    if data["status"] not in ("draft", "scheduled") or data.get("batches_total"):
+        raise Conflict(f"a {data['status']} campaign cannot be rescheduled")
+    try:
+        tz = ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(
+            f"unknown timezone {timezone_name!r}; use an IANA name", {"field": "timezone"}
+        ) from exc
+    if not data.get("list_id"):
+        raise ValidationError("choose a contact list before scheduling", {"field": "list_id"})
+    if not (data.get("subject") or "").strip() or not (data.get("html") or "").strip():
+        raise ValidationError("a campaign needs a subject and an HTML body")
+    sender_for(runtime, workspace_id)  # refuse early when SMTP is not configured
+    instant = _instant(at, tz)
+    now = runtime.clock.now()
+    if instant < now - timedelta(minutes=5):
+        raise ValidationError("the scheduled time is in the past", {"field": "at"})
+    due = instant
+    if local_hour is not None:
+        if (
+            isinstance(local_hour, bool)
+            or not isinstance(local_hour, int)
+            or not (0 <= local_hour <= 23)
+        ):
+            raise ValidationError("local_hour must be 0-23", {"field": "local_hour"})
+        day = instant.astimezone(tz).date()
+        due = max(now, datetime(day.year, day.month, day.day, local_hour,
+                                tzinfo=EARLIEST_OFFSET).astimezone(UTC))  # fmt: skip
+    changes = {
+        "status": "scheduled",
+        "scheduled_at": instant,
+        "timezone": timezone_name,
+        "local_hour": local_hour,
+        "due_at": due,
+        "links": extract_links(data.get("html") or ""),
+        "expanded": False,
+        "expand_after": "",
+        "next_seq": 0,
+        "updated_at": now,
+    }
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).update(changes)
+    return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def unschedule_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    data = _load(runtime, workspace_id, campaign_id)
+    if data["status"] != "scheduled" or data.get("batches_total"):
+        raise Conflict("only a scheduled campaign that has not started can be unscheduled")
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
+        {"status": "draft", "updated_at": runtime.clock.now()}
+    )
+    return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def pause_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    data = _load(runtime, workspace_id, campaign_id)
+    if data["status"] not in ("scheduled", "sending"):
+        raise Conflict(f"a {data['status']} campaign cannot be paused")
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
+        {"status": "paused", "paused_from": data["status"], "updated_at": runtime.clock.now()}
+    )
+    return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def _batches_with_status(runtime: Runtime, campaign_id: str, status: str) -> list[Any]:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        runtime.db.collection(BATCHES)
+        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
+        .where(filter=FieldFilter("status", "==", status))
+    )
+    return [d for page in _pages(query) for d in page]
+
+
+def _pages(query: Any) -> Any:
+    from shared.firestore import keyset_pages
+
+    return keyset_pages(query, "__name__")
+
+
+def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    """Back to where it was; batches held while paused are queued again."""
+    from shared.email.queue import enqueue_batch
+
+    data = _load(runtime, workspace_id, campaign_id)
+    if data["status"] != "paused":
+        raise Conflict(f"a {data['status']} campaign is not paused")
+    now = runtime.clock.now()
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
+        {"status": data.get("paused_from") or "scheduled", "updated_at": now}
+    )
+    for doc in _batches_with_status(runtime, campaign_id, "held"):
+        doc.reference.update({"status": "queued", "due_at": now, "enqueued_at": now})
+        enqueue_batch(
+            runtime, doc.id, workspace_id, now, attempt_tag=f"resume{int(now.timestamp())}"
+        )
+    return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def cancel_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    """Stop for good: queued batches end as `cancelled` when their task runs; held ones now."""
+    from google.cloud import firestore
+
+    data = _load(runtime, workspace_id, campaign_id)
+    if data["status"] in ("done", "cancelled"):
+        raise Conflict(f"the campaign is already {data['status']}")
+    now = runtime.clock.now()
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
+        {"status": "cancelled", "updated_at": now}
+    )
+    cancelled = 0
+    for doc in _batches_with_status(runtime, campaign_id, "held"):
+        batch = doc.to_dict()
+        outcomes = dict(batch.get("outcomes") or {})
+        n = 0
+        for i in range(len(batch["recipients"])):
+            if str(i) not in outcomes:
+                outcomes[str(i)] = {"status": "cancelled", "at": now}
+                n += 1
+        doc.reference.update({"status": "done", "outcomes": outcomes, "finished_at": now})
+        cancelled += n
+        runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
+            {"cancelled": firestore.Increment(n), "batches_done": firestore.Increment(1)}
+        )
+    return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def campaign_progress(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    data = _load(runtime, workspace_id, campaign_id)
+    return {"status": data["status"], **progress_of(data)}
+
+
+def list_outcomes(
+    runtime: Runtime,
+    workspace_id: str,
+    campaign_id: str,
+    *,
+    status: str | None = None,
+    after: str | None = None,
+    limit: int = 20,
+) -> dict[str, Any]:
+    """Per-recipient outcomes, a page of batches at a time (batch ids are the keyset)."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    _load(runtime, workspace_id, campaign_id)
+    limit = max(1, min(int(limit), 100))
+    query = (
+        runtime.db.collection(BATCHES)
+        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
+        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
+    )
+    if after:
+        query = query.where(
+            filter=FieldFilter("__name__", ">", runtime.db.collection(BATCHES).document(after))
+        )
+    docs = list(query.order_by("__name__").limit(limit).stream())
+    items = []
+    for doc in docs:
+        batch = doc.to_dict()
+        outcomes = batch.get("outcomes") or {}
+        for i, rcpt in enumerate(batch.get("recipients") or []):
+            outcome = outcomes.get(str(i)) or {"status": (batch.get("status") == "held" and "held")
+                                               or "pending"}  # fmt: skip
+            if status and outcome.get("status") != status:
+                continue
+            items.append(
+                {
+                    "batch_id": doc.id,
+                    "recipient_id": rcpt["id"],
+                    "email": rcpt["email"],
+                    **{k: (v.isoformat() if isinstance(v, datetime) else v)
+                       for k, v in outcome.items()},
+                }
+            )  # fmt: skip
+    return {"items": items, "next": docs[-1].id if len(docs) == limit else None}

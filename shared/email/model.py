@@ -1,0 +1,89 @@
+"""Collection names, ids and address helpers shared by the email modules.
+
+Every collection is flat and top level with a `workspace_id` field (see shared.firestore).
+Ids that must be unique per workspace (contacts, suppressions) are derived from the
+normalized address, so dedupe needs no query and a re-import updates in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from typing import Any
+
+SETTINGS = "email_settings"  # {workspace_id}
+CONTACTS = "contacts"  # {workspace_id}__{hash(email)}
+CONTACT_LISTS = "contact_lists"
+CONTACT_IMPORTS = "contact_imports"
+TEMPLATES = "email_templates"
+CAMPAIGNS = "email_campaigns"
+BATCHES = "email_batches"  # {campaign_id}__{seq} (retries: __r{n}, resends: __s{n}_{k})
+SUPPRESSIONS = "email_suppressions"  # {workspace_id}__{hash(email)}
+EVENTS = "email_events"  # flat engagement events, id = dedupe key
+ENGAGEMENT = "email_engagement"  # {campaign_id}__{recipient_id}: opens/clicks per recipient
+QUOTAS = "email_quotas"  # {workspace_id}: sliding-window reservations per minute
+
+# Firestore `in` accepts at most 30 values per query.
+IN_LIMIT = 30
+
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+def normalize_email(raw: str) -> str:
+    """Lower-case, trimmed address; the key for dedupe and suppression."""
+    return raw.strip().lower()
+
+
+def valid_email(address: str) -> bool:
+    """A deliverable-looking addr-spec: one @, dot-atom local part, a domain with a dot.
+
+    Stricter than RFC 5322 on purpose (no quoted local parts, no comments): an address
+    that passes is safe to put in an SMTP envelope and a header.
+    """
+    if not address or len(address) > 254 or any(c.isspace() for c in address):
+        return False
+    local, sep, domain = address.rpartition("@")
+    if not sep or not local or len(local) > 64 or not _LOCAL.match(local):
+        return False
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        return False
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        return False
+    try:
+        Address(addr_spec=address)
+    except (HeaderParseError, ValueError, IndexError):
+        return False
+    return True
+
+
+def email_hash(email_norm: str) -> str:
+    return hashlib.sha256(email_norm.encode()).hexdigest()[:32]
+
+
+def contact_id(workspace_id: str, email_norm: str) -> str:
+    return f"{workspace_id}__{email_hash(email_norm)}"
+
+
+def suppression_id(workspace_id: str, email_norm: str) -> str:
+    return f"{workspace_id}__{email_hash(email_norm)}"
+
+
+def batch_id(campaign_id: str, seq: int) -> str:
+    return f"{campaign_id}__{seq:06d}"
+
+
+def public(doc_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A document as the API returns it: its id plus plain JSON-able values."""
+    out: dict[str, Any] = {"id": doc_id}
+    for key, value in data.items():
+        out[key] = value.isoformat() if isinstance(value, datetime) else value
+    return out

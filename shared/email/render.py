@@ -1,0 +1,261 @@
+"""Templates and messages: sandboxed Jinja2, text derived from HTML, tracked links, MIME.
+
+A campaign is compiled once per batch (and cached per process by its version): the
+tracked links are rewritten in the template source to per-recipient placeholders, the
+open pixel is added, and the plain-text part is derived from the HTML source when the
+campaign has none. Per recipient only `render()` and the MIME serialization run.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import threading
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from html.parser import HTMLParser
+from typing import Any
+
+from shared.errors import ValidationError
+
+_HREF = re.compile(r"""(href\s*=\s*)(["'])(https?://[^"'<>{}\s]+)\2""", re.IGNORECASE)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+_BLOCK = frozenset(
+    {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
+     "blockquote", "section", "article", "header", "footer", "hr"}
+)  # fmt: skip
+MAX_TEMPLATE_CHARS = 200_000
+
+
+class _TextExtractor(HTMLParser):
+    """HTML to readable text: blocks become lines, links become "text (url)".
+
+    html2text would do this but is GPL-3.0 (Herald is Apache-2.0); the rules needed
+    for an email's text part are few.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+        self._href: list[str | None] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "head", "title"):
+            self._skip += 1
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+        if tag == "a":
+            self._href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head", "title"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+        if tag == "a" and self._href:
+            href = self._href.pop()
+            if href and not href.startswith(("mailto:", "#")):
+                self.parts.append(f" ({href})")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(" ".join(data.split()) if data.strip() else " ")
+
+
+def html_to_text(source: str) -> str:
+    parser = _TextExtractor()
+    parser.feed(source)
+    parser.close()
+    lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def extract_links(source: str) -> list[str]:
+    """Static http(s) links of an HTML template, in order, unescaped, each once."""
+    seen: dict[str, None] = {}
+    for match in _HREF.finditer(source):
+        seen.setdefault(htmllib.unescape(match.group(3)), None)
+    return list(seen)
+
+
+_envs: dict[bool, Any] = {}
+_env_lock = threading.Lock()
+
+
+def environment(autoescape: bool) -> Any:
+    """A shared SandboxedEnvironment: templates cannot reach Python internals."""
+    with _env_lock:
+        env = _envs.get(autoescape)
+        if env is None:
+            from jinja2.sandbox import SandboxedEnvironment
+
+            env = SandboxedEnvironment(autoescape=autoescape, keep_trailing_newline=True)
+            _envs[autoescape] = env
+        return env
+
+
+def check_template(source: str, what: str) -> None:
+    """Raise ValidationError (with the line) if `source` is not a valid template."""
+    from jinja2 import TemplateSyntaxError
+
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise ValidationError(f"{what} is longer than {MAX_TEMPLATE_CHARS} characters")
+    try:
+        environment(False).parse(source)
+    except TemplateSyntaxError as exc:
+        raise ValidationError(
+            f"{what} has a template error on line {exc.lineno}: {exc.message}",
+            {"field": what, "line": exc.lineno},
+        ) from exc
+
+
+@dataclass
+class Compiled:
+    subject: Any
+    html: Any
+    text: Any
+    links: list[str]
+    defaults: dict[str, Any]
+    track_opens: bool
+    track_clicks: bool
+
+
+@dataclass
+class _Cache:
+    items: dict[tuple[str, str], Compiled] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_cache = _Cache()
+
+
+def compile_campaign(campaign: dict[str, Any]) -> Compiled:
+    """Compile subject/HTML/text once; cached per (campaign id, version)."""
+    key = (str(campaign.get("id")), str(campaign.get("version", 0)))
+    with _cache.lock:
+        hit = _cache.items.get(key)
+    if hit is not None:
+        return hit
+    html_source: str = campaign.get("html") or ""
+    links: list[str] = list(campaign.get("links") or extract_links(html_source))
+    text_source: str = campaign.get("text") or html_to_text(html_source)
+    track_clicks = bool(campaign.get("track_clicks"))
+    track_opens = bool(campaign.get("track_opens"))
+    if track_clicks and links:
+        index = {url: i for i, url in enumerate(links)}
+
+        def _rewrite(m: re.Match[str]) -> str:
+            i = index.get(htmllib.unescape(m.group(3)))
+            if i is None:
+                return m.group(0)
+            return f"{m.group(1)}{m.group(2)}{{{{ __links[{i}] }}}}{m.group(2)}"
+
+        html_source = _HREF.sub(_rewrite, html_source)
+        text_source = _rewrite_text_links(text_source, links)
+    if track_opens:
+        pixel = '<img src="{{ __open }}" width="1" height="1" alt="" style="display:none">'
+        html_source, n = _BODY_END.subn(pixel + "</body>", html_source, count=1)
+        if not n:
+            html_source += pixel
+    compiled = Compiled(
+        subject=environment(False).from_string(campaign.get("subject") or ""),
+        html=environment(True).from_string(html_source),
+        text=environment(False).from_string(text_source),
+        links=links,
+        defaults=dict(campaign.get("defaults") or {}),
+        track_opens=track_opens,
+        track_clicks=track_clicks,
+    )
+    with _cache.lock:
+        if len(_cache.items) > 64:
+            _cache.items.clear()
+        _cache.items[key] = compiled
+    return compiled
+
+
+def _rewrite_text_links(text: str, links: list[str]) -> str:
+    # Longest first so a URL that prefixes another is not replaced inside it.
+    for i in sorted(range(len(links)), key=lambda j: -len(links[j])):
+        text = text.replace(f"({links[i]})", f"({{{{ __links[{i}] }}}})")
+    return text
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def context_for(compiled: Compiled, recipient: dict[str, Any]) -> dict[str, Any]:
+    """Template variables: campaign defaults, overridden by the recipient's non-empty values."""
+    ctx = dict(compiled.defaults)
+    fields = recipient.get("fields") or {}
+    for key, value in {**fields, "email": recipient.get("email"),
+                       "first_name": recipient.get("first_name"),
+                       "last_name": recipient.get("last_name")}.items():  # fmt: skip
+        if value not in (None, ""):
+            ctx[key] = value
+    return ctx
+
+
+def render(compiled: Compiled, ctx: dict[str, Any]) -> Rendered:
+    subject = " ".join(compiled.subject.render(ctx).split())
+    return Rendered(subject=subject, text=compiled.text.render(ctx), html=compiled.html.render(ctx))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    from_name: str
+    from_address: str
+    reply_to: str | None
+
+
+def build_message(
+    env: Envelope,
+    to_address: str,
+    to_name: str,
+    rendered: Rendered,
+    *,
+    now: Any,
+    unsubscribe_url: str | None = None,
+    unsubscribe_mailto: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> EmailMessage:
+    """multipart/alternative (text, then HTML), with the headers bulk mail needs.
+
+    Every header value goes through EmailMessage with policy SMTP, which refuses CR/LF
+    in values: user data cannot inject headers.
+    """
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = Address(display_name=env.from_name, addr_spec=env.from_address)
+    try:
+        msg["To"] = Address(display_name=" ".join(to_name.split()), addr_spec=to_address)
+    except (ValueError, IndexError):
+        msg["To"] = Address(addr_spec=to_address)
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=env.from_address.rpartition("@")[2])
+    if env.reply_to:
+        msg["Reply-To"] = env.reply_to
+    targets = []
+    if unsubscribe_url:
+        targets.append(f"<{unsubscribe_url}>")
+    if unsubscribe_mailto:
+        targets.append(f"<{unsubscribe_mailto}>")
+    if targets:
+        msg["List-Unsubscribe"] = ", ".join(targets)
+    if unsubscribe_url:
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in (extra_headers or {}).items():
+        msg[name] = value
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    return msg

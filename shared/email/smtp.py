@@ -1,0 +1,139 @@
+"""SMTP connections (implicit TLS, STARTTLS or plain) and reply classification.
+
+smtplib does the protocol; this module opens a connection the way the workspace's
+settings say, turns the ways it fails into messages a person understands, and sorts
+replies into sent / deferred (4xx, retry later) / failed (5xx).
+"""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass
+
+from shared.errors import ProviderError
+
+SECURITY_MODES = ("ssl", "starttls", "none")
+CONNECT_TIMEOUT_S = 20.0
+# Mailbox does not exist / not allowed: the address will never work, so it is suppressed.
+HARD_BOUNCE_CODES = frozenset({550, 551, 553})
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str
+    username: str | None
+    password: str | None
+    timeout: float = CONNECT_TIMEOUT_S
+
+
+def tls_context() -> ssl.SSLContext:
+    """System trust store, plus HERALD_SMTP_CA_FILE for servers behind a private CA."""
+    context = ssl.create_default_context()
+    extra = os.environ.get("HERALD_SMTP_CA_FILE")
+    if extra:
+        context.load_verify_locations(cafile=extra)
+    return context
+
+
+def _describe(cfg: SmtpConfig) -> str:
+    return f"{cfg.host}:{cfg.port} ({cfg.security})"
+
+
+def connect(cfg: SmtpConfig) -> smtplib.SMTP:
+    """An authenticated connection, or ProviderError with a reason a person can act on."""
+    where = _describe(cfg)
+    conn: smtplib.SMTP | None = None
+    try:
+        if cfg.security == "ssl":
+            conn = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=tls_context())
+        else:
+            conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+        conn.ehlo()
+        if cfg.security == "starttls":
+            conn.starttls(context=tls_context())
+            conn.ehlo()
+        if cfg.username:
+            conn.login(cfg.username, cfg.password or "")
+        return conn
+    except smtplib.SMTPAuthenticationError as exc:
+        _close(conn)
+        raise ProviderError(
+            f"the SMTP server {where} rejected the username or password "
+            f"({exc.smtp_code} {_text(exc.smtp_error)})",
+            {"reason": "auth", "smtp_code": exc.smtp_code},
+        ) from exc
+    except smtplib.SMTPNotSupportedError as exc:
+        _close(conn)
+        if cfg.security == "starttls":
+            msg = (
+                f"the SMTP server {where} does not offer STARTTLS; choose SSL/TLS "
+                "(usually port 465) if it expects TLS from the start"
+            )
+        else:
+            msg = f"the SMTP server {where} does not offer login (AUTH) on this connection"
+        raise ProviderError(msg, {"reason": "tls_mode"}) from exc
+    except ssl.SSLCertVerificationError as exc:
+        _close(conn)
+        raise ProviderError(
+            f"the TLS certificate of {where} is not trusted ({exc.verify_message})",
+            {"reason": "certificate"},
+        ) from exc
+    except ssl.SSLError as exc:
+        _close(conn)
+        raise ProviderError(
+            f"TLS handshake with {where} failed ({exc.reason}): the port probably expects "
+            "STARTTLS (usually 587) rather than SSL/TLS from the start",
+            {"reason": "tls_mode"},
+        ) from exc
+    except (smtplib.SMTPServerDisconnected, TimeoutError) as exc:
+        _close(conn)
+        hint = (
+            "; if the port expects TLS from the start (465), choose SSL/TLS"
+            if cfg.security != "ssl"
+            else ""
+        )
+        raise ProviderError(
+            f"the SMTP server {where} closed the connection or did not answer{hint}",
+            {"reason": "tls_mode" if hint else "disconnected"},
+        ) from exc
+    except smtplib.SMTPException as exc:
+        _close(conn)
+        raise ProviderError(
+            f"the SMTP server {where} refused the session: {exc}", {"reason": "smtp"}
+        ) from exc
+    except OSError as exc:
+        _close(conn)
+        raise ProviderError(
+            f"could not connect to the SMTP server {where}: {exc.strerror or exc}",
+            {"reason": "connect"},
+        ) from exc
+
+
+def _close(conn: smtplib.SMTP | None) -> None:
+    if conn is None:
+        return
+    try:
+        conn.quit()
+    except (smtplib.SMTPException, OSError):
+        conn.close()
+
+
+def close(conn: smtplib.SMTP | None) -> None:
+    _close(conn)
+
+
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+
+
+def reply_text(raw: bytes | str) -> str:
+    """An SMTP reply's text on one line, bounded (it is stored with the outcome)."""
+    return " ".join(_text(raw).split())[:300]
+
+
+def is_transient(code: int) -> bool:
+    return 400 <= code < 500
