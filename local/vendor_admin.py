@@ -24,12 +24,14 @@ ASSETS: list[tuple[str, str]] = [
 ]
 
 # twitter-text ships CommonJS and a Babel ESM tree that imports core-js, punycode and
-# twemoji-parser by bare name, which a browser cannot resolve: esbuild bundles the two
-# exports the composer needs into one self-contained ES module. Same library and config
-# (version3) as the server's twitter-text-parser, so both count the same.
+# twemoji-parser by bare name, which a browser cannot resolve: esbuild bundles the
+# exports the composer needs (counting, entities for the preview) into one ES module.
+# Same library and config (version3) as the server's twitter-text-parser: same counts.
 TWITTER_TEXT_ENTRY = (
     "export { default as parseTweet } from 'twitter-text/dist/esm/parseTweet';\n"
     "export { default as configs } from 'twitter-text/dist/esm/configs';\n"
+    "export { default as extractEntitiesWithIndices } "
+    "from 'twitter-text/dist/esm/extractEntitiesWithIndices';\n"
 )
 TWITTER_TEXT_OUT = "twitter-text/twitter-text.mjs"
 

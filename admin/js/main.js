@@ -1,0 +1,214 @@
+// Entry point: configuration, login, the application shell and the hash router.
+import { ApiError, get, loadConfig, onUnauthenticated, post, session, setToken, setWorkspace } from "./api.js";
+import { $, clear, h, icon } from "./dom.js";
+import { showError, toast } from "./ui.js";
+
+const ROUTES = {
+  dashboard: () => import("./views/dashboard.js"),
+  campaigns: () => import("./views/campaigns.js"),
+  compose: () => import("./views/compose.js"),
+  calendar: () => import("./views/calendar.js"),
+  drafts: () => import("./views/drafts.js"),
+  history: () => import("./views/history.js"),
+  email: () => import("./views/email.js"),
+  jobs: () => import("./views/jobs.js"),
+  settings: () => import("./views/settings.js"),
+};
+
+let current = null; // {timers, cleanups}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#\/?/, "");
+  const [path, qs] = raw.split("?");
+  const [name, ...rest] = path.split("/").filter(Boolean);
+  return { name: name && ROUTES[name] ? name : "dashboard", rest, params: new URLSearchParams(qs || "") };
+}
+
+function leaveView() {
+  if (!current) return;
+  current.timers.forEach(clearInterval);
+  current.cleanups.forEach((fn) => {
+    try {
+      fn();
+    } catch {
+      /* a view's cleanup must not block navigation */
+    }
+  });
+  current = null;
+}
+
+async function route() {
+  if (!session.token || !session.me) return;
+  leaveView();
+  const { name, rest, params } = parseHash();
+  document.querySelectorAll("[data-route]").forEach((a) => a.classList.toggle("active", a.dataset.route === name));
+  const view = $("#view");
+  clear(view).append(h("div", { class: "text-body-secondary" }, h("span", { class: "spinner-border spinner-border-sm me-2" }), "Loading…"));
+  const ctx = {
+    rest,
+    params,
+    timers: [],
+    cleanups: [],
+    /** Runs fn now and every ms while the view is shown; errors go to the console only. */
+    every(fn, ms) {
+      const tick = async () => {
+        if (document.hidden) return;
+        try {
+          await fn();
+        } catch (exc) {
+          if (!(exc instanceof ApiError) || exc.status !== 401) console.warn(exc);
+        }
+      };
+      this.timers.push(setInterval(tick, ms));
+      return tick();
+    },
+    onLeave(fn) {
+      this.cleanups.push(fn);
+    },
+  };
+  current = ctx;
+  try {
+    const mod = await ROUTES[name]();
+    if (current !== ctx) return;
+    const root = h("div", { id: `view-${name}`, class: "view" });
+    clear(view).append(root);
+    await mod.render(root, ctx);
+  } catch (exc) {
+    if (current !== ctx) return;
+    clear(view);
+    showError(view, exc);
+  }
+}
+
+async function loadMe() {
+  const me = await get("/auth/me");
+  session.me = me;
+  const workspaces = me.workspaces || [];
+  if (!workspaces.length) throw new ApiError(403, "no_workspace", "This account is not a member of any workspace. Ask an owner to add you.");
+  const chosen = workspaces.find((w) => (w.id || w.workspace_id) === session.workspaceId) || workspaces[0];
+  applyWorkspace(chosen);
+  const select = clear($("#workspace-select"));
+  for (const w of workspaces) {
+    const id = w.id || w.workspace_id;
+    select.append(h("option", { value: id, selected: id === session.workspaceId }, w.name || id));
+  }
+  $("#whoami").textContent = me.user?.username || me.username || "";
+  get(`/workspaces/${encodeURIComponent(session.workspaceId)}/system`)
+    .then((sys) => {
+      session.sandbox = Boolean(sys?.sandbox);
+      $("#sandbox-badge").classList.toggle("d-none", !session.sandbox);
+    })
+    .catch(() => {});
+}
+
+function applyWorkspace(w) {
+  setWorkspace(w.id || w.workspace_id);
+  session.workspace = w;
+  session.role = w.role || "viewer";
+  document.body.dataset.role = session.role;
+  document.body.classList.toggle("read-only", session.role === "viewer");
+  $("#role-badge").textContent = session.role;
+}
+
+function showLogin(message) {
+  leaveView();
+  session.me = null;
+  $("#app-view").classList.add("d-none");
+  $("#login-view").classList.remove("d-none");
+  const err = $("#login-error");
+  err.textContent = message || "";
+  err.classList.toggle("d-none", !message);
+  $("#login-username").focus();
+}
+
+async function showApp() {
+  await loadMe();
+  $("#login-view").classList.add("d-none");
+  $("#app-view").classList.remove("d-none");
+  if (!location.hash) location.hash = "#/dashboard";
+  await route();
+}
+
+async function onLogin(event) {
+  event.preventDefault();
+  const button = $("#login-submit");
+  const err = $("#login-error");
+  err.classList.add("d-none");
+  const username = $("#login-username").value.trim();
+  const password = $("#login-password").value;
+  if (!username || !password) {
+    err.textContent = "Enter your username and password.";
+    err.classList.remove("d-none");
+    return;
+  }
+  button.disabled = true;
+  try {
+    const data = await post("/auth/login", { username, password });
+    setToken(data.token || data.access_token);
+    $("#login-password").value = "";
+    await showApp();
+  } catch (exc) {
+    setToken("");
+    err.textContent = exc instanceof ApiError ? exc.describe() : String(exc);
+    err.classList.remove("d-none");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function onLogout() {
+  try {
+    await post("/auth/logout", {});
+  } catch {
+    /* the token is dropped locally either way */
+  }
+  setToken("");
+  showLogin("");
+}
+
+async function start() {
+  $("#login-form").addEventListener("submit", onLogin);
+  $("#logout").addEventListener("click", onLogout);
+  $("#workspace-select").addEventListener("change", (e) => {
+    const w = (session.me?.workspaces || []).find((x) => (x.id || x.workspace_id) === e.target.value);
+    if (w) {
+      applyWorkspace(w);
+      route();
+    }
+  });
+  window.addEventListener("hashchange", route);
+  onUnauthenticated(() => {
+    setToken("");
+    showLogin("Your session has ended. Please sign in again.");
+  });
+  try {
+    await loadConfig();
+  } catch (exc) {
+    showLogin(String(exc.message || exc));
+    return;
+  }
+  if (!session.token) {
+    showLogin("");
+    return;
+  }
+  try {
+    await showApp();
+  } catch (exc) {
+    setToken("");
+    showLogin(exc instanceof ApiError && exc.status !== 401 ? exc.describe() : "");
+  }
+}
+
+export { route };
+export const refreshRole = loadMe;
+window.addEventListener("unhandledrejection", (e) => {
+  if (e.reason instanceof ApiError) {
+    toast(e.reason.describe(), "danger");
+    e.preventDefault();
+  }
+});
+document.documentElement.dataset.ready = "loading";
+start().finally(() => {
+  document.documentElement.dataset.ready = "1";
+});
+void icon;

@@ -1,0 +1,89 @@
+// Feedback for people: error alerts from the API's error shape, toasts, confirmations,
+// and the read-only mode for viewers.
+import { ApiError, canEdit } from "./api.js";
+import { $, h, icon } from "./dom.js";
+
+export function errorText(exc) {
+  if (exc instanceof ApiError) return exc.describe();
+  return exc && exc.message ? exc.message : String(exc);
+}
+
+/** An alert inside `container` (replacing an earlier one there). */
+export function showError(container, exc) {
+  const old = container.querySelector(":scope > .api-error");
+  if (old) old.remove();
+  const title = exc instanceof ApiError && exc.status === 403 ? "Not allowed" : "Something went wrong";
+  const alert = h(
+    "div",
+    { class: "alert alert-danger api-error", role: "alert" },
+    h("div", { class: "fw-semibold" }, icon("exclamation-triangle"), " ", title),
+    h("div", { class: "error-message" }, errorText(exc)),
+  );
+  if (exc instanceof ApiError && Array.isArray(exc.details) && exc.details.length > 8) {
+    alert.append(h("div", { class: "small mt-1" }, `…and ${exc.details.length - 8} more.`));
+  }
+  container.prepend(alert);
+  return alert;
+}
+
+export function toast(message, colour = "success") {
+  const el = h(
+    "div",
+    { class: `toast align-items-center text-bg-${colour} border-0 show`, role: colour === "danger" ? "alert" : "status" },
+    h("div", { class: "d-flex" }, h("div", { class: "toast-body" }, message), h("button", { type: "button", class: "btn-close btn-close-white me-2 m-auto", "aria-label": "Close", onclick: () => el.remove() })),
+  );
+  $("#toasts").append(el);
+  setTimeout(() => el.remove(), colour === "danger" ? 10000 : 4000);
+}
+
+/**
+ * Runs an API action from a button: disables it meanwhile, shows errors in `errorBox`
+ * (or as a toast), and a success toast if `done` is given.
+ */
+export async function act(button, fn, { errorBox, done } = {}) {
+  if (button) button.disabled = true;
+  if (errorBox) errorBox.querySelectorAll(":scope > .api-error").forEach((e) => e.remove());
+  try {
+    const result = await fn();
+    if (done) toast(done);
+    return result;
+  } catch (exc) {
+    if (errorBox) showError(errorBox, exc);
+    else toast(errorText(exc), "danger");
+    return undefined;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+/** Marks controls that change data; viewers get them disabled (the server refuses too). */
+export function editable(el) {
+  el.dataset.requires = "editor";
+  if (!canEdit()) {
+    el.disabled = true;
+    el.title = "Viewers cannot change anything";
+    el.classList.add("d-none");
+  }
+  return el;
+}
+
+/** A read-only fieldset for forms viewers may look at but not submit. */
+export function lockForViewer(fieldset) {
+  if (!canEdit()) {
+    fieldset.disabled = true;
+    fieldset.dataset.readonly = "1";
+  }
+  return fieldset;
+}
+
+export function viewerNotice() {
+  return canEdit() ? null : h("div", { class: "alert alert-secondary py-2 viewer-notice" }, icon("eye"), " You are a viewer in this workspace: you can look, not change.");
+}
+
+export function pageHeader(title, ...actions) {
+  return h("div", { class: "d-flex align-items-center mb-3 gap-2 flex-wrap" }, h("h1", { class: "h3 mb-0 me-auto" }, title), ...actions);
+}
+
+export function confirmDialog(message) {
+  return window.confirm(message);
+}

@@ -1,0 +1,87 @@
+// Campaigns: list, create, edit, and the brief the generator writes drafts from.
+import { canEdit, get, listAll, patch, post, ws } from "../api.js";
+import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
+import { act, editable, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
+
+function campaignForm(campaign, onSaved) {
+  const name = h("input", { class: "form-control", name: "name", maxlength: 120, required: true, value: campaign?.name || "" });
+  const description = h("textarea", { class: "form-control", name: "description", rows: 3 });
+  description.value = campaign?.description || "";
+  const audience = h("input", { class: "form-control", name: "audience", value: campaign?.audience || "" });
+  const tone = h("input", { class: "form-control", name: "tone", value: campaign?.tone || "" });
+  const hashtags = h("input", { class: "form-control", name: "hashtags", value: (campaign?.hashtags || []).join(" ") });
+  const submit = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon(campaign ? "save" : "plus-lg"), campaign ? "Save" : "Create campaign"));
+  const box = h("div");
+  const fs = lockForViewer(
+    h(
+      "fieldset",
+      {},
+      field("Name", name),
+      field("Description", description, "What the campaign is about; the generator writes drafts from it."),
+      h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Audience", audience)), h("div", { class: "col-md-6" }, field("Tone", tone))),
+      field("Hashtags", hashtags, "Separated by spaces, e.g. #hiring #python"),
+      submit,
+    ),
+  );
+  const form = h("form", { id: campaign ? "campaign-edit" : "campaign-create", novalidate: true }, box, fs);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = {
+      name: name.value.trim(),
+      description: description.value.trim(),
+      audience: audience.value.trim(),
+      tone: tone.value.trim(),
+      hashtags: hashtags.value.split(/[\s,]+/).filter(Boolean),
+    };
+    act(submit, () => (campaign ? patch(ws(`/campaigns/${encodeURIComponent(campaign.id)}`), body) : post(ws("/campaigns"), body)), { errorBox: box }).then((saved) => {
+      if (saved) {
+        toast(campaign ? "Campaign saved" : `Campaign “${saved.name || body.name}” created`);
+        onSaved(saved);
+      }
+    });
+  });
+  return form;
+}
+
+async function renderDetail(root, id) {
+  const campaign = await get(ws(`/campaigns/${encodeURIComponent(id)}`));
+  const title = h("h1", { class: "h3 mb-0 me-auto campaign-name" });
+  title.textContent = campaign.name;
+  root.append(
+    h("div", { class: "d-flex align-items-center mb-3 gap-2" }, h("a", { href: "#/campaigns", class: "btn btn-sm btn-outline-secondary" }, icon("arrow-left"), "Campaigns"), title, statusBadge(campaign.status || "active"),
+      editable(h("a", { class: "btn btn-primary", href: `#/compose?campaign=${encodeURIComponent(id)}` }, icon("pencil-square"), "Compose a post")),
+      h("a", { class: "btn btn-outline-info", href: `#/history?campaign=${encodeURIComponent(id)}` }, icon("clock-history"), "History")),
+    viewerNotice(),
+    card("Campaign", campaignForm(campaign, () => location.reload())),
+  );
+}
+
+export async function render(root, ctx) {
+  if (ctx.rest[0]) return renderDetail(root, ctx.rest[0]);
+  const listBox = h("div", { id: "campaign-list" });
+  const refresh = async () => {
+    const items = await listAll(ws("/campaigns"));
+    const rows = items.map((c) =>
+      h(
+        "tr",
+        { dataset: { id: c.id } },
+        h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(c.id)}`, class: "campaign-link" }, c.name)),
+        h("td", { class: "wrap small text-body-secondary" }, c.description || ""),
+        h("td", {}, statusBadge(c.status || "active")),
+        h("td", { class: "small" }, fmtDate(c.created_at)),
+      ),
+    );
+    clear(listBox).append(table(["Name", "Description", "Status", "Created"], rows, "No campaigns yet: create the first one."));
+  };
+  root.append(pageHeader("Campaigns"), viewerNotice());
+  const createCard = card("New campaign", campaignForm(null, (saved) => {
+    refresh();
+    root.querySelector("#campaign-create")?.reset();
+    void saved;
+  }));
+  createCard.id = "new-campaign";
+  if (canEdit()) root.append(createCard);
+  root.append(card("All campaigns", listBox));
+  await refresh();
+
+}

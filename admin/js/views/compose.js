@@ -1,0 +1,270 @@
+// Post composer: thread editor with the live twitter-text weighted counter (the real
+// twitter-text library, config v3, as the server's twitter-text-parser), preview, images,
+// schedule picker with timezone and the estimated X cost.
+import { configs, extractEntitiesWithIndices, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
+import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
+import { card, clear, field, fmtNumber, h, icon } from "../dom.js";
+import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
+import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+
+const MAX_PARTS = 25;
+const MAX_IMAGES = 4;
+
+export function weigh(text) {
+  return parseTweet(text || "", configs.version3);
+}
+
+/** The text as DOM nodes, with URLs, mentions, hashtags and cashtags highlighted. */
+function richText(text) {
+  const out = h("div", { class: "tweet-text" });
+  const cps = Array.from(text); // twitter-text indices are in code points
+  let at = 0;
+  const entities = extractEntitiesWithIndices(text).sort((a, b) => a.indices[0] - b.indices[0]);
+  const utf16ToCp = (i) => Array.from(text.slice(0, i)).length;
+  for (const e of entities) {
+    const [s, t] = e.indices.map(utf16ToCp);
+    if (s < at) continue;
+    out.append(cps.slice(at, s).join(""));
+    out.append(h("span", { class: "ent" }, cps.slice(s, t).join("")));
+    at = t;
+  }
+  out.append(cps.slice(at).join(""));
+  return out;
+}
+
+/** X bills per post (pay-per-use: a post with a URL costs more) plus media uploads. */
+export function estimate(parts, account) {
+  const pricing = account?.pricing;
+  if (!pricing) return null;
+  let total = 0;
+  let withUrl = 0;
+  for (const p of parts) {
+    const hasUrl = extractEntitiesWithIndices(p.text).some((e) => e.url);
+    if (hasUrl) withUrl += 1;
+    total += Number(hasUrl ? pricing.post_with_url_usd : pricing.post_usd) || 0;
+  }
+  const images = parts.reduce((n, p) => n + p.media.length, 0);
+  total += images * (Number(pricing.media_upload_usd) || 0);
+  return { total, withUrl, images, model: pricing.model, tier: account.tier, monthly: Number(pricing.monthly_usd) || 0 };
+}
+
+export async function render(root, ctx) {
+  const wsTz = session.workspace?.timezone || "UTC";
+  const errorBox = h("div", { id: "compose-errors" });
+  const [campaigns, accounts] = await Promise.all([listAll(ws("/campaigns")).catch(() => []), listAll(ws("/x-accounts")).catch(() => [])]);
+  const editing = ctx.params.get("post") ? await get(ws(`/posts/${encodeURIComponent(ctx.params.get("post"))}`)) : null;
+
+  // -- state ------------------------------------------------------------------------
+  // Media ride on the first post of a thread (X attaches them to one post).
+  const texts = editing ? (editing.parts?.length ? editing.parts : [editing.text || ""]) : [""];
+  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((m) => (typeof m === "string" ? { id: m, ref: m } : m)) : [] }));
+
+  // -- controls ---------------------------------------------------------------------
+  const campaignSel = h("select", { class: "form-select", id: "compose-campaign" }, h("option", { value: "" }, "— no campaign —"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
+  campaignSel.value = editing?.campaign_id || ctx.params.get("campaign") || "";
+  const accountSel = h(
+    "select",
+    { class: "form-select", id: "compose-account" },
+    accounts.length ? accounts.map((a) => h("option", { value: a.id }, `@${a.handle || a.id}${a.sandbox ? " (sandbox)" : ""}`)) : h("option", { value: "" }, "no X account connected: see Settings"),
+  );
+  if (editing?.account_id) accountSel.value = editing.account_id;
+  const partsBox = h("div", { id: "thread-parts" });
+  const previewBox = h("div", { id: "tweet-preview" });
+  const costBox = h("div", { id: "cost-estimate", class: "small text-body-secondary" });
+  const whenNow = h("input", { class: "form-check-input", type: "radio", name: "when", id: "when-now", value: "now" });
+  const whenLater = h("input", { class: "form-check-input", type: "radio", name: "when", id: "when-later", value: "later", checked: true });
+  const tzSel = h("select", { class: "form-select", id: "schedule-tz" }, timeZones().map((z) => h("option", { value: z }, z)));
+  tzSel.value = editing?.timezone || wsTz;
+  const inAnHour = new Date(Date.now() + 3600_000);
+  const at = h("input", { class: "form-control", type: "datetime-local", id: "schedule-at", value: utcToZoned(editing?.due_at || inAnHour, tzSel.value) });
+  const utcHint = h("div", { class: "form-text", id: "schedule-utc" });
+  const updateHint = () => {
+    const instant = zonedToUtc(at.value, tzSel.value);
+    utcHint.textContent = instant ? `= ${instant.toISOString().replace(".000Z", "Z")} UTC · your browser: ${instant.toLocaleString()}` : "pick a date and time";
+  };
+  at.addEventListener("input", updateHint);
+  tzSel.addEventListener("change", updateHint);
+  updateHint();
+
+  function renderPreview() {
+    const account = accounts.find((a) => a.id === accountSel.value);
+    clear(previewBox);
+    parts.forEach((p, i) => {
+      const images = h("div", { class: "d-flex gap-2 mt-2 flex-wrap" }, p.media.filter((m) => m.url).map((m) => h("img", { class: "thumb", src: mediaSrc(m.url), alt: m.alt || "image" })));
+      previewBox.append(
+        h(
+          "div",
+          { class: "tweet-preview" },
+          h("div", { class: "small text-body-secondary mb-1" }, h("strong", { class: "text-body" }, account ? account.display_name || account.handle || "" : "Your account"), " ", account ? `@${account.handle || ""}` : "", account?.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null, parts.length > 1 ? ` · ${i + 1}/${parts.length}` : ""),
+          richText(p.text),
+          images,
+        ),
+      );
+    });
+    const est = estimate(parts, account);
+    costBox.textContent = est
+      ? `Estimated X cost: $${est.total.toFixed(3)} for ${parts.length} post${parts.length > 1 ? "s" : ""}${est.withUrl ? ` (${est.withUrl} with a link)` : ""}${est.images ? `, ${est.images} image${est.images > 1 ? "s" : ""}` : ""} · ${est.tier || est.model} tier${est.monthly ? ` (+ $${est.monthly}/month subscription)` : ""}`
+      : "Estimated X cost: connect an X account (Settings) to see its pricing.";
+  }
+
+  function renderParts() {
+    clear(partsBox);
+    parts.forEach((p, i) => {
+      const ta = h("textarea", { class: "form-control tweet-input", id: `part-${i}`, rows: 4, "aria-label": `Post ${i + 1} text`, placeholder: i === 0 ? "What's happening?" : "Continue the thread…" });
+      ta.value = p.text;
+      const counter = h("span", { class: "counter small", id: `counter-${i}`, "aria-live": "polite" });
+      const bar = h("div", { class: "progress mt-1", role: "progressbar", "aria-label": "length" }, h("div", { class: "progress-bar" }));
+      const update = () => {
+        p.text = ta.value;
+        const r = weigh(ta.value);
+        counter.textContent = `${r.weightedLength} / 280`;
+        counter.dataset.weighted = String(r.weightedLength);
+        counter.dataset.valid = r.valid ? "1" : "0";
+        counter.classList.toggle("over", !r.valid && ta.value.length > 0);
+        const bf = bar.firstChild;
+        bf.className = `progress-bar ${r.weightedLength > 280 ? "bg-danger" : r.weightedLength > 260 ? "bg-warning" : ""}`;
+        bf.style.width = `${Math.min(100, r.permillage / 10)}%`; // CSSOM, allowed by the CSP
+        renderPreview();
+      };
+      ta.addEventListener("input", update);
+      const upload = i > 0 ? null : h("input", { class: "form-control form-control-sm", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", id: `media-${i}`, "aria-label": "Add image" });
+      upload?.addEventListener("change", async () => {
+        const file = upload.files[0];
+        if (!file) return;
+        if (p.media.length >= MAX_IMAGES) {
+          showError(errorBox, new Error(`A post can carry at most ${MAX_IMAGES} images.`));
+          return;
+        }
+        const form = new FormData();
+        form.append("file", file);
+        const media = await act(upload, () => request("POST", ws("/media"), form), { errorBox });
+        if (media) {
+          p.media.push(media);
+          renderParts();
+        }
+        upload.value = "";
+      });
+      const thumbs = h(
+        "div",
+        { class: "d-flex gap-2 flex-wrap mt-2" },
+        p.media.map((m, j) =>
+          h(
+            "div",
+            { class: "position-relative" },
+            m.url ? h("img", { class: "thumb", src: mediaSrc(m.url), alt: m.alt || m.filename || "image" }) : h("span", { class: "badge text-bg-secondary" }, m.filename || m.id),
+            editable(h("button", { type: "button", class: "btn btn-sm btn-danger position-absolute top-0 end-0", "aria-label": "Remove image", onclick: () => { p.media.splice(j, 1); renderParts(); } }, icon("x"))),
+          ),
+        ),
+      );
+      const remove = parts.length > 1 ? editable(h("button", { type: "button", class: "btn btn-sm btn-outline-danger", onclick: () => { parts.splice(i, 1); renderParts(); } }, icon("trash"), "Remove")) : null;
+      partsBox.append(
+        h(
+          "div",
+          { class: "thread-part card mb-2" },
+          h("div", { class: "card-body" }, h("div", { class: "d-flex align-items-center mb-1" }, h("span", { class: "small text-body-secondary me-auto" }, parts.length > 1 ? `Post ${i + 1} of ${parts.length}` : "Post"), counter), ta, bar, h("div", { class: "d-flex gap-2 mt-2 align-items-center" }, canEdit() ? upload : null, i > 0 ? h("span", { class: "small text-body-secondary" }, "images go on the first post") : null, remove), thumbs),
+        ),
+      );
+      update();
+    });
+  }
+
+  const addPart = editable(h("button", { type: "button", class: "btn btn-outline-primary btn-sm", id: "add-part" }, icon("plus-lg"), "Add to thread"));
+  addPart.addEventListener("click", () => {
+    if (parts.length >= MAX_PARTS) return;
+    parts.push({ text: "", media: [] });
+    renderParts();
+    partsBox.querySelector(`#part-${parts.length - 1}`)?.focus();
+  });
+  accountSel.addEventListener("change", renderPreview);
+
+  function body(schedule) {
+    const payload = {
+      campaign_id: campaignSel.value || null,
+      account_id: accountSel.value || null,
+      parts: parts.map((p) => p.text),
+      media: parts[0].media.map((m) => m.ref || m.id),
+      timezone: tzSel.value,
+    };
+    if (schedule) {
+      const instant = whenNow.checked ? new Date() : zonedToUtc(at.value, tzSel.value);
+      if (!instant) throw new Error("Pick the date and time to publish.");
+      payload.due_at = instant.toISOString();
+    }
+    return payload;
+  }
+
+  async function save(schedule, button) {
+    const over = parts.findIndex((p) => !weigh(p.text).valid);
+    if (over >= 0) {
+      showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for X (${weigh(parts[over].text).weightedLength} / 280).` : `Post ${over + 1} is empty.`));
+      return;
+    }
+    const saved = await act(
+      button,
+      async () => {
+        const payload = body(false);
+        let p = editing ? await patch(ws(`/posts/${encodeURIComponent(editing.id)}`), payload) : await post(ws("/posts"), payload);
+        if (schedule) {
+          const { due_at: dueAt, timezone } = body(true);
+          p = await post(ws(`/posts/${encodeURIComponent(p.id)}/schedule`), { due_at: dueAt, timezone });
+        }
+        return p;
+      },
+      { errorBox },
+    );
+    if (saved) {
+      toast(schedule ? `Scheduled for ${new Date(saved.due_at || Date.now()).toLocaleString()}` : "Draft saved");
+      location.hash = schedule ? "#/history" : `#/compose?post=${encodeURIComponent(saved.id)}`;
+    }
+  }
+
+  const saveDraft = editable(h("button", { type: "button", class: "btn btn-outline-secondary", id: "save-draft" }, icon("save"), "Save draft"));
+  const schedule = editable(h("button", { type: "button", class: "btn btn-primary", id: "schedule-post" }, icon("calendar-check"), "Schedule"));
+  saveDraft.addEventListener("click", () => save(false, saveDraft));
+  schedule.addEventListener("click", () => save(true, schedule));
+  whenNow.addEventListener("change", () => (schedule.lastChild.textContent = "Post now"));
+  whenLater.addEventListener("change", () => (schedule.lastChild.textContent = "Schedule"));
+
+  root.append(
+    pageHeader(editing ? "Edit post" : "Compose"),
+    viewerNotice(),
+    errorBox,
+    h(
+      "div",
+      { class: "row g-4" },
+      h(
+        "div",
+        { class: "col-lg-7" },
+        lockForViewer(
+          h(
+            "fieldset",
+            {},
+            h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Campaign", campaignSel)), h("div", { class: "col-md-6" }, field("X account", accountSel))),
+            partsBox,
+            addPart,
+            card(
+              "When",
+              h(
+                "div",
+                {},
+                h("div", { class: "mb-2" }, h("div", { class: "form-check form-check-inline" }, whenLater, h("label", { class: "form-check-label", for: "when-later" }, "At a time")), h("div", { class: "form-check form-check-inline" }, whenNow, h("label", { class: "form-check-label", for: "when-now" }, "As soon as possible"))),
+                h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Date and time", at)), h("div", { class: "col-md-6" }, field("Timezone", tzSel))),
+                utcHint,
+              ),
+            ),
+            h("div", { class: "d-flex gap-2 mt-3" }, saveDraft, schedule),
+          ),
+        ),
+      ),
+      h("div", { class: "col-lg-5" }, card("Preview", h("div", {}, previewBox, h("hr"), costBox))),
+    ),
+  );
+  renderParts();
+  void fmtNumber;
+}
+
+/** Media URLs from the API may be relative to it. */
+export function mediaSrc(url) {
+  if (/^(https?:|data:|blob:)/.test(url)) return url;
+  return apiUrl("").replace(/\/api\/v1$/, "") + url;
+}

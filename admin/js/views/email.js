@@ -1,0 +1,401 @@
+// Email: SMTP settings with a test send, contact import with its validation report, the
+// campaign composer (HTML preview in a sandboxed iframe, text part), scheduling, live
+// progress (every 2 s) and analytics.
+import { ApiError, get, list, listAll, post, put, request, session, ws } from "../api.js";
+import { chart, destroyCharts, palette } from "../charts.js";
+import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
+import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
+import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+
+const TABS = [
+  ["campaigns", "Campaigns", "send"],
+  ["contacts", "Contacts", "people"],
+  ["smtp", "SMTP settings", "hdd-network"],
+];
+
+export const P = {
+  settings: () => ws("/email/settings"),
+  test: () => ws("/email/settings/test"),
+  contacts: () => ws("/contacts"),
+  imports: () => ws("/contacts/import"),
+  lists: () => ws("/contact-lists"),
+  campaigns: () => ws("/email-campaigns"),
+  campaign: (id) => ws(`/email-campaigns/${encodeURIComponent(id)}`),
+};
+
+export async function render(root, ctx) {
+  const tab = ctx.rest[0] || "campaigns";
+  const nav = h(
+    "ul",
+    { class: "nav nav-tabs mb-3" },
+    TABS.map(([id, label, i]) => h("li", { class: "nav-item" }, h("a", { class: `nav-link${tab === id || (tab === "campaign" && id === "campaigns") ? " active" : ""}`, href: `#/email/${id}`, id: `tab-${id}` }, icon(i), label))),
+  );
+  root.append(pageHeader("Email"), viewerNotice(), nav);
+  const body = h("div");
+  root.append(body);
+  if (tab === "smtp") return renderSmtp(body);
+  if (tab === "contacts") return renderContacts(body);
+  if (tab === "campaign" && ctx.rest[1]) return renderCampaign(body, ctx, ctx.rest[1]);
+  return renderCampaigns(body, ctx);
+}
+
+// -- SMTP -------------------------------------------------------------------------------
+
+async function renderSmtp(root) {
+  const errorBox = h("div");
+  let current = null;
+  let presets = [];
+  try {
+    current = await get(P.settings());
+  } catch (exc) {
+    if (!(exc instanceof ApiError && exc.status === 404)) throw exc;
+    presets = exc.details?.presets || [];
+  }
+  if (!presets.length) {
+    presets = await get(ws("/email/presets")).then((r) => r?.items || r || []).catch(() => []);
+  }
+  const input = (name, type = "text", value = "") => h("input", { class: "form-control", name, id: `smtp-${name}`, type, value: value ?? "" });
+  const c = current || {};
+  const f = {
+    host: input("host", "text", c.host),
+    port: input("port", "number", c.port || 587),
+    username: input("username", "text", c.username),
+    password: h("input", { class: "form-control", name: "password", id: "smtp-password", type: "password", autocomplete: "new-password", placeholder: c.password_set ? "•••••••• (stored; leave empty to keep)" : "" }),
+    from_name: input("from_name", "text", c.from_name),
+    from_address: input("from_address", "email", c.from_address),
+    reply_to: input("reply_to", "email", c.reply_to),
+    daily_quota: input("daily_quota", "number", c.daily_quota || 2000),
+    per_minute_rate: input("per_minute_rate", "number", c.per_minute_rate || 60),
+  };
+  const security = h("select", { class: "form-select", id: "smtp-security" }, ["starttls", "ssl", "none"].map((s) => h("option", { value: s }, s)));
+  security.value = c.security || "starttls";
+  let preset = c.preset || null;
+  const presetSel = h("select", { class: "form-select", id: "smtp-preset" }, h("option", { value: "" }, "— custom —"), presets.map((p) => h("option", { value: p.id }, p.label + (p.sandbox ? " [sandbox]" : ""))));
+  presetSel.value = preset || "";
+  const sandboxNote = h("div", { class: "alert alert-warning py-2 d-none", id: "smtp-sandbox" }, icon("cone-striped"), " Sandbox: messages go to the local SMTP sink, nothing leaves this machine.");
+  const syncSandbox = () => sandboxNote.classList.toggle("d-none", !(presets.find((p) => p.id === presetSel.value)?.sandbox || c.sandbox));
+  presetSel.addEventListener("change", () => {
+    const p = presets.find((x) => x.id === presetSel.value);
+    preset = p ? p.id : null;
+    if (p) {
+      for (const k of ["host", "port", "username", "from_name", "from_address", "daily_quota", "per_minute_rate"]) if (p[k] !== undefined && p[k] !== null) f[k].value = p[k];
+      security.value = p.security || security.value;
+    }
+    syncSandbox();
+  });
+  syncSandbox();
+  const status = h("div", { class: "mb-3" }, current?.configured ? h("span", { class: "badge text-bg-success" }, "configured") : h("span", { class: "badge text-bg-secondary" }, "not saved yet"));
+  const save = editable(h("button", { class: "btn btn-primary", type: "submit", id: "smtp-save" }, icon("save"), "Save"));
+  const form = h(
+    "form",
+    { id: "smtp-form", novalidate: true },
+    lockForViewer(
+      h(
+        "fieldset",
+        {},
+        status,
+        sandboxNote,
+        field("Provider preset", presetSel),
+        h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Host", f.host)), h("div", { class: "col-md-3" }, field("Port", f.port)), h("div", { class: "col-md-3" }, field("Security", security))),
+        h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Username", f.username)), h("div", { class: "col-md-6" }, field("Password", f.password, "Stored encrypted in the secrets store, never shown again."))),
+        h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("From name", f.from_name)), h("div", { class: "col-md-4" }, field("From address", f.from_address)), h("div", { class: "col-md-4" }, field("Reply-To", f.reply_to))),
+        h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Daily quota", f.daily_quota)), h("div", { class: "col-md-6" }, field("Messages per minute", f.per_minute_rate))),
+        save,
+      ),
+    ),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const bodyData = {
+      preset,
+      host: f.host.value.trim(),
+      port: Number(f.port.value),
+      security: security.value,
+      username: f.username.value.trim(),
+      from_name: f.from_name.value.trim(),
+      from_address: f.from_address.value.trim(),
+      reply_to: f.reply_to.value.trim() || null,
+      daily_quota: Number(f.daily_quota.value),
+      per_minute_rate: Number(f.per_minute_rate.value),
+    };
+    if (f.password.value) bodyData.password = f.password.value;
+    act(save, () => put(P.settings(), bodyData), { errorBox, done: "SMTP settings saved" }).then((saved) => {
+      if (saved) {
+        f.password.value = "";
+        clear(status).append(h("span", { class: "badge text-bg-success" }, "configured"));
+      }
+    });
+  });
+  const testTo = h("input", { class: "form-control", type: "email", id: "smtp-test-to", placeholder: "you@example.com" });
+  const testBtn = editable(h("button", { class: "btn btn-outline-info", type: "button", id: "smtp-test" }, icon("envelope-check"), "Send a test message"));
+  const testResult = h("div", { class: "mt-2", id: "smtp-test-result" });
+  testBtn.addEventListener("click", async () => {
+    clear(testResult);
+    const r = await act(testBtn, () => post(P.test(), { to: testTo.value.trim() }), { errorBox: testResult });
+    if (r) testResult.append(h("div", { class: "alert alert-success py-2" }, icon("check2"), ` Test message accepted by ${r.host || "the server"}${r.message_id ? ` (${r.message_id})` : ""}.`));
+  });
+  root.append(errorBox, card("SMTP server", form), card("Test", h("div", {}, h("div", { class: "input-group" }, testTo, testBtn), testResult)));
+}
+
+// -- contacts ---------------------------------------------------------------------------
+
+export function importReport(r) {
+  const invalid = r.invalid || r.errors || r.rejected || [];
+  const counts = [
+    ["Imported", r.imported ?? r.created ?? 0, "success"],
+    ["Updated", r.updated ?? 0, "info"],
+    ["Duplicates", r.duplicates ?? 0, "secondary"],
+    ["Suppressed", r.suppressed ?? 0, "secondary"],
+    ["Invalid", r.invalid_count ?? invalid.length, "danger"],
+  ];
+  return h(
+    "div",
+    { class: "import-report", id: "import-report" },
+    h("div", { class: "d-flex gap-3 flex-wrap mb-2" }, counts.map(([label, n, colour]) => h("span", { class: `badge text-bg-${colour} fs-6`, dataset: { count: label.toLowerCase() } }, `${label}: ${fmtNumber(n)}`))),
+    invalid.length
+      ? table(
+          ["Row", "Value", "Problem"],
+          invalid.slice(0, 200).map((x) => h("tr", {}, h("td", {}, String(x.row ?? "")), h("td", { class: "wrap" }, x.email ?? x.value ?? ""), h("td", { class: "reason" }, x.reason ?? x.message ?? x.error ?? ""))),
+        )
+      : h("div", { class: "text-success small" }, icon("check2-all"), " Every row was valid."),
+  );
+}
+
+async function renderContacts(root) {
+  const errorBox = h("div");
+  const listsBox = h("div", { id: "contact-lists" });
+  const contactsBox = h("div", { id: "contacts-table" });
+  const reportBox = h("div");
+  const refresh = async () => {
+    const lists = await listAll(P.lists()).catch(() => []);
+    clear(listsBox).append(table(["List", "Contacts", "Created"], lists.map((l) => h("tr", {}, h("td", {}, l.name), h("td", {}, fmtNumber(l.count ?? l.contact_count ?? l.size)), h("td", { class: "small" }, fmtDate(l.created_at)))), "No lists yet: import a file."));
+    const page = await list(P.contacts(), { limit: 50 });
+    clear(contactsBox).append(
+      table(
+        ["Email", "Name", "Status", "Lists"],
+        page.items.map((c) => h("tr", {}, h("td", {}, c.email), h("td", {}, [c.first_name, c.last_name].filter(Boolean).join(" ") || c.name || ""), h("td", {}, statusBadge(c.status || (c.suppressed ? "suppressed" : "active"))), h("td", { class: "small" }, (c.lists || c.list_ids || []).length))),
+      ),
+      page.next_cursor ? h("div", { class: "small text-body-secondary" }, "Showing the first 50.") : null,
+    );
+    return lists;
+  };
+  const file = h("input", { class: "form-control", type: "file", id: "contacts-file", accept: ".csv,.xlsx,text/csv" });
+  const listName = h("input", { class: "form-control", id: "contacts-list", placeholder: "e.g. Newsletter" });
+  const upload = editable(h("button", { class: "btn btn-primary", type: "submit", id: "contacts-import" }, icon("upload"), "Import"));
+  const form = h(
+    "form",
+    { id: "contacts-form" },
+    lockForViewer(h("fieldset", {}, field("CSV or Excel file", file, "A header row with at least an email column; first_name, last_name and other columns become contact fields."), field("Add to list", listName), upload)),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clear(reportBox);
+    if (!file.files[0]) {
+      showError(reportBox, new Error("Choose a CSV or Excel file first."));
+      return;
+    }
+    const fd = new FormData();
+    fd.append("file", file.files[0]);
+    if (listName.value.trim()) fd.append("list_name", listName.value.trim());
+    const report = await act(upload, () => request("POST", P.imports(), fd), { errorBox: reportBox });
+    if (report) {
+      reportBox.append(card("Validation report", importReport(report.report || report)));
+      toast("Contacts imported");
+      await refresh();
+    }
+  });
+  root.append(errorBox, card("Import contacts", h("div", {}, form, reportBox)), h("div", { class: "row g-3" }, h("div", { class: "col-lg-4" }, card("Lists", listsBox)), h("div", { class: "col-lg-8" }, card("Contacts", contactsBox))));
+  await refresh();
+}
+
+// -- campaigns --------------------------------------------------------------------------
+
+function htmlPreview(html) {
+  // Sandboxed with no allow-* tokens: no scripts, no forms, no same-origin access. The
+  // page's CSP is inherited by srcdoc documents, so even inline handlers cannot run.
+  const frame = h("iframe", { class: "email-preview", sandbox: "", title: "HTML preview", id: "email-html-preview", referrerpolicy: "no-referrer" });
+  frame.srcdoc = html;
+  return frame;
+}
+
+async function renderCampaigns(root, ctx) {
+  const errorBox = h("div");
+  const lists = await listAll(P.lists()).catch(() => []);
+  const listBox = h("div", { id: "email-campaigns" });
+  const refresh = async () => {
+    const items = await listAll(P.campaigns());
+    clear(listBox).append(
+      table(
+        ["Name", "Subject", "Status", "Scheduled", "Progress"],
+        items.map((c) => {
+          const p = c.progress || c;
+          const total = Number(p.total ?? p.recipients ?? 0);
+          const done = Number(p.sent ?? 0) + Number(p.failed ?? 0);
+          return h(
+            "tr",
+            { dataset: { id: c.id } },
+            h("td", {}, h("a", { href: `#/email/campaign/${encodeURIComponent(c.id)}`, class: "email-campaign-link" }, c.name)),
+            h("td", { class: "wrap" }, c.subject || ""),
+            h("td", {}, statusBadge(c.status)),
+            h("td", { class: "small" }, fmtDate(c.scheduled_at || c.send_at, session.workspace?.timezone)),
+            h("td", { class: "small" }, total ? `${fmtNumber(done)} / ${fmtNumber(total)}` : "–"),
+          );
+        }),
+        "No email campaigns yet.",
+      ),
+    );
+  };
+
+  // Composer
+  const name = h("input", { class: "form-control", id: "email-name", maxlength: 120 });
+  const subject = h("input", { class: "form-control", id: "email-subject", maxlength: 200 });
+  const listSel = h("select", { class: "form-select", id: "email-list" }, h("option", { value: "" }, "— choose a list —"), lists.map((l) => h("option", { value: l.id }, `${l.name} (${fmtNumber(l.count ?? l.contact_count ?? l.size)})`)));
+  const html = h("textarea", { class: "form-control font-monospace", id: "email-html", rows: 12, spellcheck: "false" });
+  html.value = "<h1>Hello {{ first_name }}</h1>\n<p>Write your message here.</p>\n<p><a href=\"https://example.com\">Read more</a></p>";
+  const text = h("textarea", { class: "form-control font-monospace", id: "email-text", rows: 6 });
+  text.value = "Hello {{ first_name }},\n\nWrite your message here.\n\nRead more: https://example.com";
+  const previewBox = h("div", { id: "email-preview-box" });
+  const textBox = h("div", { class: "text-part border rounded p-2", id: "email-text-preview" });
+  const drawPreview = () => {
+    clear(previewBox).append(htmlPreview(html.value));
+    textBox.textContent = text.value;
+  };
+  let timer = null;
+  html.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(drawPreview, 250);
+  });
+  text.addEventListener("input", () => (textBox.textContent = text.value));
+  const tz = h("select", { class: "form-select", id: "email-tz" }, timeZones().map((z) => h("option", { value: z }, z)));
+  tz.value = session.workspace?.timezone || "UTC";
+  const when = h("input", { class: "form-control", type: "datetime-local", id: "email-at", value: utcToZoned(new Date(Date.now() + 3600_000), tz.value) });
+  const saveBtn = editable(h("button", { class: "btn btn-outline-secondary", type: "button", id: "email-save" }, icon("save"), "Save draft"));
+  const scheduleBtn = editable(h("button", { class: "btn btn-outline-primary", type: "button", id: "email-schedule" }, icon("calendar-check"), "Schedule"));
+  const sendBtn = editable(h("button", { class: "btn btn-primary", type: "button", id: "email-send" }, icon("send"), "Send now"));
+  const payload = () => ({ name: name.value.trim(), subject: subject.value.trim(), list_id: listSel.value || null, html: html.value, text: text.value });
+  const create = async (mode, button) => {
+    const c = await act(
+      button,
+      async () => {
+        const created = await post(P.campaigns(), payload());
+        if (mode === "now") return post(`${P.campaign(created.id)}/send`, {});
+        if (mode === "later") {
+          const at = zonedToUtc(when.value, tz.value);
+          if (!at) throw new Error("Pick the date and time to send.");
+          return post(`${P.campaign(created.id)}/schedule`, { scheduled_at: at.toISOString(), timezone: tz.value });
+        }
+        return created;
+      },
+      { errorBox },
+    );
+    if (c) {
+      toast(mode === "now" ? "Sending started" : mode === "later" ? "Campaign scheduled" : "Draft saved");
+      location.hash = `#/email/campaign/${encodeURIComponent(c.id)}`;
+    }
+  };
+  saveBtn.addEventListener("click", () => create("draft", saveBtn));
+  scheduleBtn.addEventListener("click", () => create("later", scheduleBtn));
+  sendBtn.addEventListener("click", () => create("now", sendBtn));
+
+  const composer = lockForViewer(
+    h(
+      "fieldset",
+      { id: "email-composer" },
+      h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("Name", name)), h("div", { class: "col-md-5" }, field("Subject", subject)), h("div", { class: "col-md-3" }, field("Recipients", listSel))),
+      h(
+        "div",
+        { class: "row g-3" },
+        h("div", { class: "col-lg-6" }, field("HTML part", html, "Placeholders such as {{ first_name }} are filled per contact. Links are tracked; an unsubscribe link is added.")),
+        h("div", { class: "col-lg-6" }, h("div", { class: "form-label" }, "HTML preview (sandboxed, scripts off)"), previewBox),
+      ),
+      h("div", { class: "row g-3" }, h("div", { class: "col-lg-6" }, field("Text part", text)), h("div", { class: "col-lg-6" }, h("div", { class: "form-label" }, "Text preview"), textBox)),
+      h("div", { class: "row align-items-end" }, h("div", { class: "col-md-4" }, field("Send at", when)), h("div", { class: "col-md-4" }, field("Timezone", tz)), h("div", { class: "col-md-4 mb-3 d-flex gap-2" }, saveBtn, scheduleBtn, sendBtn)),
+    ),
+  );
+  root.append(errorBox, card("New email campaign", composer), card("Campaigns", listBox));
+  drawPreview();
+  await ctx.every(refresh, 5000);
+}
+
+async function renderCampaign(root, ctx, id) {
+  const c = await get(P.campaign(id));
+  const errorBox = h("div");
+  const title = h("h2", { class: "h4 mb-0 me-auto", id: "email-campaign-name" });
+  title.textContent = c.name;
+  const statusBox = h("span", { id: "email-status" });
+  const bar = h("div", { class: "progress-bar progress-bar-striped w-pct-0", id: "email-progress-bar" });
+  const progress = h("div", { class: "progress progress-lg", role: "progressbar", "aria-label": "Sending progress", id: "email-progress" }, bar);
+  const pctText = h("div", { class: "fs-4 fw-semibold", id: "email-progress-pct" }, "0 %");
+  const countsText = h("div", { class: "small text-body-secondary", id: "email-progress-counts" });
+  const doughnut = h("canvas", { id: "email-doughnut", role: "img", "aria-label": "Sent, failed, pending" });
+  const bars = h("canvas", { id: "email-status-bars", role: "img", "aria-label": "Delivery status" });
+  const rates = h("div", { class: "row text-center", id: "email-rates" });
+  const actions = h("div", { class: "d-flex gap-2" });
+  ctx.onLeave(() => destroyCharts(root));
+  const previewFrame = htmlPreview(c.html || "");
+  root.append(
+    h("div", { class: "d-flex align-items-center gap-2 mb-3" }, h("a", { href: "#/email/campaigns", class: "btn btn-sm btn-outline-secondary" }, icon("arrow-left"), "Campaigns"), title, statusBox, actions),
+    errorBox,
+    h("div", { class: "row g-3" }, h("div", { class: "col-lg-8" }, card("Progress", h("div", {}, h("div", { class: "d-flex align-items-end gap-3 mb-2" }, pctText, countsText), progress))), h("div", { class: "col-lg-4" }, card("Open and click rates", rates))),
+    h("div", { class: "row g-3" }, h("div", { class: "col-lg-4" }, card("Sent / failed / pending", h("div", { class: "chart-box" }, doughnut))), h("div", { class: "col-lg-8" }, card("Delivery status", h("div", { class: "chart-box" }, bars)))),
+    card("Message", h("div", {}, h("div", { class: "mb-2" }, h("strong", {}, "Subject: "), c.subject || ""), previewFrame)),
+  );
+
+  const drawActions = (data) => {
+    clear(actions);
+    if (["draft", "scheduled"].includes(data.status)) {
+      const send = editable(h("button", { class: "btn btn-primary btn-sm", id: "email-send-now" }, icon("send"), "Send now"));
+      send.addEventListener("click", () => act(send, () => post(`${P.campaign(id)}/send`, {}), { errorBox, done: "Sending started" }).then(tick));
+      actions.append(send);
+    }
+    if (["scheduled", "sending", "queued"].includes(data.status)) {
+      const cancel = editable(h("button", { class: "btn btn-outline-danger btn-sm", id: "email-cancel" }, icon("x-circle"), "Cancel"));
+      cancel.addEventListener("click", () => act(cancel, () => post(`${P.campaign(id)}/cancel`, {}), { errorBox, done: "Campaign cancelled" }).then(tick));
+      actions.append(cancel);
+    }
+  };
+
+  let lastStatus = null;
+  async function tick() {
+    const [data, stats] = await Promise.all([get(P.campaign(id)), get(`${P.campaign(id)}/stats`).catch(() => null)]);
+    const p = { ...(data.progress || data), ...(stats?.progress || stats || {}) };
+    const total = Number(p.total ?? p.recipients ?? 0);
+    const sent = Number(p.sent ?? 0);
+    const failed = Number(p.failed ?? 0);
+    const pending = Number(p.pending ?? Math.max(0, total - sent - failed));
+    const pct = total ? Math.floor(((sent + failed) * 100) / total) : data.status === "sent" || data.status === "done" ? 100 : 0;
+    bar.style.width = `${pct}%`;
+    bar.classList.toggle("progress-bar-animated", pct < 100 && data.status === "sending");
+    bar.classList.toggle("bg-success", pct === 100);
+    pctText.textContent = `${pct} %`;
+    progress.dataset.pct = String(pct);
+    progress.setAttribute("aria-valuenow", String(pct));
+    countsText.textContent = `${fmtNumber(sent)} sent · ${fmtNumber(failed)} failed · ${fmtNumber(pending)} pending of ${fmtNumber(total)}`;
+    if (data.status !== lastStatus) {
+      clear(statusBox).append(statusBadge(data.status));
+      drawActions(data);
+      lastStatus = data.status;
+    }
+    chart(doughnut, {
+      type: "doughnut",
+      data: { labels: ["sent", "failed", "pending"], datasets: [{ data: [sent, failed, pending], backgroundColor: [palette(1), palette(2), palette(7)] }] },
+      options: { plugins: { legend: { position: "bottom" } } },
+    });
+    const delivery = stats?.delivery || stats?.statuses || data.delivery || {};
+    const labels = Object.keys(delivery);
+    chart(bars, {
+      type: "bar",
+      data: { labels, datasets: [{ label: "messages", data: labels.map((k) => delivery[k]), backgroundColor: labels.map((k, i) => (/fail|bounce|reject/.test(k) ? palette(2) : palette(i))) }] },
+      options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
+    const e = stats?.engagement || stats || {};
+    const rate = (n) => (sent ? Number(n || 0) / sent : null);
+    clear(rates).append(
+      h("div", { class: "col-6" }, h("div", { class: "small text-body-secondary" }, "Open rate"), h("div", { class: "fs-3", id: "open-rate" }, fmtPct(e.open_rate ?? rate(e.unique_opens ?? e.opens))), h("div", { class: "small" }, `${fmtNumber(e.unique_opens ?? e.opens ?? 0)} opened`)),
+      h("div", { class: "col-6" }, h("div", { class: "small text-body-secondary" }, "Click rate"), h("div", { class: "fs-3", id: "click-rate" }, fmtPct(e.click_rate ?? rate(e.unique_clicks ?? e.clicks))), h("div", { class: "small" }, `${fmtNumber(e.unique_clicks ?? e.clicks ?? 0)} clicked`)),
+      h("div", { class: "col-12 small text-body-secondary mt-2" }, "Opens are approximate: many mail apps block or pre-load images."),
+    );
+  }
+  await ctx.every(tick, 2000);
+  void lockForViewer;
+}

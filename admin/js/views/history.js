@@ -1,0 +1,90 @@
+// Post history: every post with its status, the reason of a failure, the link to the
+// published post and its metrics. Refreshes every 5 s while shown.
+import { list, listAll, post, ws } from "../api.js";
+import { clear, fmtDate, fmtNumber, h, icon, statusBadge, table } from "../dom.js";
+import { act, editable, pageHeader, toast } from "../ui.js";
+
+const STATUSES = ["", "draft", "approved", "scheduled", "queued", "publishing", "published", "failed", "unconfirmed", "cancelled"];
+
+export function postUrl(p, accounts) {
+  if (p.url) return p.url;
+  const id = (p.x_ids || [])[0];
+  if (!id || p.sandbox) return null;
+  const handle = accounts.get(p.account_id)?.handle || "i/web";
+  return `https://x.com/${encodeURIComponent(handle)}/status/${encodeURIComponent(id)}`;
+}
+
+function metricsCell(p) {
+  const m = p.metrics || {};
+  const keys = [
+    ["impressions", "eye"],
+    ["likes", "heart"],
+    ["reposts", "repeat"],
+    ["replies", "chat"],
+  ];
+  const present = keys.filter(([k]) => m[k] !== undefined && m[k] !== null);
+  if (!present.length) return h("span", { class: "text-body-secondary small" }, "–");
+  return h("span", { class: "small text-nowrap" }, present.map(([k, i]) => h("span", { class: "me-2", title: k }, icon(i), " ", fmtNumber(m[k]))));
+}
+
+export async function render(root, ctx) {
+  const campaigns = await listAll(ws("/campaigns")).catch(() => []);
+  const accounts = new Map((await listAll(ws("/x-accounts")).catch(() => [])).map((a) => [a.id, a]));
+  const names = new Map(campaigns.map((c) => [c.id, c.name]));
+  const campaignSel = h("select", { class: "form-select form-select-sm", id: "history-campaign", "aria-label": "Campaign" }, h("option", { value: "" }, "All campaigns"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
+  campaignSel.value = ctx.params.get("campaign") || "";
+  const statusSel = h("select", { class: "form-select form-select-sm", id: "history-status", "aria-label": "Status" }, STATUSES.map((s) => h("option", { value: s }, s ? s : "Any status")));
+  const box = h("div", { id: "history-table" });
+  const more = h("button", { class: "btn btn-sm btn-outline-secondary d-none", type: "button" }, "Load more");
+  let cursor = null;
+  let rows = [];
+
+  const rowOf = (p) => {
+    const url = postUrl(p, accounts);
+    const reason = p.last_error?.reason || p.last_error?.message || p.status_reason || "";
+    const retry = p.status === "failed" ? editable(h("button", { class: "btn btn-sm btn-outline-warning", type: "button", title: "Back to draft to edit and schedule again" }, icon("arrow-counterclockwise"), "Edit")) : null;
+    retry?.addEventListener("click", () => (location.hash = `#/compose?post=${encodeURIComponent(p.id)}`));
+    const cancel = ["scheduled", "approved", "draft"].includes(p.status) ? editable(h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("x-circle"), "Cancel")) : null;
+    cancel?.addEventListener("click", () => act(cancel, () => post(ws(`/posts/${encodeURIComponent(p.id)}/cancel`), {}), { done: "Post cancelled" }).then(refresh));
+    const text = (p.parts && p.parts.length ? p.parts : [p.text || ""]).join("\n—\n");
+    return h(
+      "tr",
+      { dataset: { id: p.id, status: p.status } },
+      h("td", { class: "small text-nowrap" }, fmtDate(p.published_at || p.due_at || p.created_at, p.timezone)),
+      h("td", { class: "wrap small post-text" }, text),
+      h("td", { class: "small" }, names.get(p.campaign_id) || ""),
+      h("td", {}, statusBadge(p.status), p.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null),
+      h("td", { class: "reason small" }, reason),
+      h("td", { class: "small" }, url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "post-link" }, icon("box-arrow-up-right"), " view") : (p.x_ids || []).length ? h("span", { class: "text-body-secondary post-id", title: "sandbox: recorded, not on X" }, `#${p.x_ids[0]}`) : ""),
+      h("td", {}, metricsCell(p)),
+      h("td", { class: "text-end" }, retry, cancel),
+    );
+  };
+
+  async function refresh() {
+    const page = await list(ws("/posts"), { campaign_id: campaignSel.value, status: statusSel.value, limit: 50 });
+    rows = page.items;
+    cursor = page.next_cursor;
+    draw();
+  }
+  function draw() {
+    clear(box).append(table(["When", "Text", "Campaign", "Status", "Reason", "Link", "Metrics", ""], rows.map(rowOf), "No posts match."));
+    more.classList.toggle("d-none", !cursor);
+  }
+  more.addEventListener("click", async () => {
+    const page = await list(ws("/posts"), { campaign_id: campaignSel.value, status: statusSel.value, limit: 50, cursor });
+    rows.push(...page.items);
+    cursor = page.next_cursor;
+    draw();
+  });
+  campaignSel.addEventListener("change", refresh);
+  statusSel.addEventListener("change", refresh);
+  root.append(
+    pageHeader("Post history", h("div", { class: "d-flex gap-2" }, campaignSel, statusSel)),
+    h("div", { class: "card" }, h("div", { class: "card-body" }, box, more)),
+  );
+  await ctx.every(async () => {
+    if (!cursor || rows.length <= 50) await refresh();
+  }, 5000);
+  void toast;
+}

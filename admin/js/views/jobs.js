@@ -1,0 +1,183 @@
+// Job ads: openings, candidates (import with its report), segments, ad campaigns and
+// their performance.
+import { get, listAll, post, request, ws } from "../api.js";
+import { chart, destroyCharts, palette } from "../charts.js";
+import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
+import { resourceSection, splitList } from "../resource.js";
+import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+
+const TABS = [
+  ["openings", "Openings", "briefcase"],
+  ["candidates", "Candidates", "person-badge"],
+  ["segments", "Segments", "diagram-3"],
+  ["ads", "Ad campaigns", "badge-ad"],
+];
+
+export async function render(root, ctx) {
+  const tab = ctx.rest[0] || "openings";
+  root.append(
+    pageHeader("Job ads"),
+    viewerNotice(),
+    h("ul", { class: "nav nav-tabs mb-3" }, TABS.map(([id, label, i]) => h("li", { class: "nav-item" }, h("a", { class: `nav-link${tab === id ? " active" : ""}`, href: `#/jobs/${id}`, id: `tab-${id}` }, icon(i), label)))),
+  );
+  const body = h("div");
+  root.append(body);
+  ctx.onLeave(() => destroyCharts(root));
+  if (tab === "candidates") return candidates(body);
+  if (tab === "segments") return segments(body);
+  if (tab === "ads") return ads(body);
+  return openings(body);
+}
+
+async function openings(root) {
+  root.append(
+    await resourceSection({
+      id: "openings",
+      title: "Openings",
+      noun: "Opening",
+      path: () => ws("/job-openings"),
+      createLabel: "Create opening",
+      empty: "No openings yet.",
+      fields: [
+        { name: "title", label: "Title", required: true },
+        { name: "company", label: "Company" },
+        { name: "city", label: "City" },
+        { name: "country", label: "Country (ISO code)", col: "col-md-2", help: "e.g. FR" },
+        { name: "salary_min", label: "Salary from", type: "number", col: "col-md-2", parse: Number },
+        { name: "salary_max", label: "Salary to", type: "number", col: "col-md-2", parse: Number },
+        { name: "salary_currency", label: "Currency", col: "col-md-2", value: "EUR" },
+        { name: "salary_period", label: "Per", col: "col-md-2", options: () => ["year", "month", "week", "day", "hour"].map((x) => [x, x]) },
+        { name: "apply_url", label: "Apply URL", type: "url", col: "col-md-6" },
+        { name: "description", label: "Description", type: "textarea", col: "col-12" },
+      ],
+      transform: (b) => {
+        const { city, country, ...rest } = b;
+        if (city || country) rest.location = { city: city || null, country: country || null };
+        return rest;
+      },
+      columns: [
+        ["Title", (r) => r.title],
+        ["Company", (r) => r.company],
+        ["Location", (r) => [r.location?.city, r.location?.region, r.location?.country].filter(Boolean).join(", ")],
+        ["Salary", (r) => (r.salary_min || r.salary_max ? `${fmtNumber(r.salary_min)}–${fmtNumber(r.salary_max)} ${r.salary_currency || ""}/${r.salary_period || ""}` : "")],
+        ["Status", (r) => statusBadge(r.status)],
+      ],
+    }),
+  );
+}
+
+async function candidates(root) {
+  const reportBox = h("div");
+  const file = h("input", { class: "form-control", type: "file", id: "candidates-file", accept: ".csv,.xlsx" });
+  const upload = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon("upload"), "Import"));
+  const form = h("form", {}, lockForViewer(h("fieldset", {}, field("CSV or Excel file", file, "Columns: name, email, skills, years_experience, location, education, source."), upload)));
+  const section = await resourceSection({
+    id: "candidates",
+    title: "Candidates",
+    path: () => ws("/candidates"),
+    empty: "No candidates yet: import a file.",
+    columns: [
+      ["Name", (r) => r.name],
+      ["Skills", (r) => (r.skills || []).join(", ")],
+      ["Experience", (r) => (r.years_experience ?? "") + (r.years_experience !== undefined && r.years_experience !== null ? " y" : "")],
+      ["Location", (r) => r.location],
+      ["Segment", (r) => r.segment_name || r.segment_id || ""],
+    ],
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clear(reportBox);
+    if (!file.files[0]) return showError(reportBox, new Error("Choose a file first."));
+    const fd = new FormData();
+    fd.append("file", file.files[0]);
+    const r = await act(upload, () => request("POST", ws("/candidates/import"), fd), { errorBox: reportBox });
+    if (r) {
+      reportBox.append(
+        h("div", { class: "d-flex gap-2 mb-2" }, h("span", { class: "badge text-bg-success fs-6" }, `Imported: ${fmtNumber(r.imported)}`), h("span", { class: "badge text-bg-danger fs-6" }, `Rejected: ${fmtNumber(r.rejected)}`)),
+        (r.rows || []).length ? table(["Row", "Problem"], r.rows.map((x) => h("tr", {}, h("td", {}, String(x.row)), h("td", { class: "reason" }, x.reason)))) : null,
+      );
+      toast("Candidates imported");
+      section.refresh();
+    }
+  });
+  root.append(card("Import candidates", h("div", {}, form, reportBox)), section);
+}
+
+async function segments(root) {
+  const errorBox = h("div");
+  const run = editable(h("button", { class: "btn btn-primary", type: "button", id: "segments-run" }, icon("diagram-3"), "Recompute segments"));
+  const k = h("input", { class: "form-control", type: "number", min: 2, max: 12, value: 4, id: "segments-k" });
+  const section = await resourceSection({
+    id: "segments",
+    title: "Segments",
+    path: () => ws("/segments"),
+    empty: "No segments yet: import candidates, then recompute.",
+    columns: [
+      ["Segment", (r) => r.name || r.label],
+      ["Candidates", (r) => fmtNumber(r.size ?? r.count)],
+      ["Top skills", (r) => (r.top_skills || r.skills || []).slice(0, 6).join(", ")],
+      ["Locations", (r) => (r.top_locations || r.locations || []).slice(0, 4).join(", ")],
+      ["Updated", (r) => fmtDate(r.updated_at || r.created_at)],
+    ],
+  });
+  run.addEventListener("click", () => act(run, () => post(ws("/segments/compute"), { k: Number(k.value) }), { errorBox, done: "Segments recomputed" }).then(() => section.refresh()));
+  root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run))), section);
+}
+
+async function ads(root) {
+  const [openingsList, segmentsList] = await Promise.all([listAll(ws("/job-openings")).catch(() => []), listAll(ws("/segments")).catch(() => [])]);
+  const perf = h("canvas", { id: "ads-performance", role: "img", "aria-label": "Ad performance" });
+  const section = await resourceSection({
+    id: "ads",
+    title: "Ad campaigns",
+    noun: "Ad campaign",
+    path: () => ws("/ad-campaigns"),
+    createLabel: "Create ad campaign",
+    empty: "No ad campaigns yet.",
+    fields: [
+      { name: "name", label: "Name", required: true },
+      { name: "opening_id", label: "Opening", options: () => openingsList.map((o) => [o.id, o.title]) },
+      { name: "segment_ids", label: "Segments (ids, comma-separated)", parse: splitList, value: segmentsList.map((s) => s.id).slice(0, 1).join(",") },
+      { name: "platforms", label: "Platforms", options: () => [["meta", "Meta"], ["google", "Google Ads"], ["meta,google", "Both"]], parse: (v) => v.split(",") },
+      { name: "daily_budget", label: "Daily budget", type: "number", parse: Number, col: "col-md-2" },
+      { name: "currency", label: "Currency", value: "EUR", col: "col-md-2" },
+    ],
+    columns: [
+      ["Name", (r) => r.name],
+      ["Platforms", (r) => (r.platforms || []).join(", ")],
+      ["Budget/day", (r) => `${fmtNumber(r.daily_budget, 2)} ${r.currency || ""}`],
+      ["Status", (r) => [statusBadge(r.status), r.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null]],
+      ["Error", (r) => (r.error ? h("span", { class: "text-danger small" }, r.error.reason || r.error.message || String(r.error)) : "")],
+      ["Actions", (r) => adActions(r, () => section.refresh())],
+    ],
+  });
+  root.append(section, card("Performance (last 30 days)", h("div", { class: "chart-box" }, perf)));
+  const campaigns = await listAll(ws("/ad-campaigns")).catch(() => []);
+  const metrics = await Promise.all(campaigns.slice(0, 10).map((c) => get(ws(`/ad-campaigns/${encodeURIComponent(c.id)}/metrics`)).catch(() => null)));
+  const totals = metrics.map((m) => m?.totals || m || {});
+  chart(perf, {
+    type: "bar",
+    data: {
+      labels: campaigns.slice(0, 10).map((c) => c.name),
+      datasets: [
+        { label: "impressions", data: totals.map((t) => t.impressions || 0), backgroundColor: palette(0) },
+        { label: "clicks", data: totals.map((t) => t.clicks || 0), backgroundColor: palette(1) },
+        { label: "applications", data: totals.map((t) => t.applications || t.conversions || 0), backgroundColor: palette(3) },
+      ],
+    },
+    options: { scales: { y: { beginAtZero: true } } },
+  });
+  void fmtPct;
+}
+
+function adActions(r, refresh) {
+  const out = h("div", { class: "d-flex gap-1" });
+  const btn = (label, iconName, path, colour) => {
+    const b = editable(h("button", { class: `btn btn-sm btn-outline-${colour}`, type: "button" }, icon(iconName), label));
+    b.addEventListener("click", () => act(b, () => post(ws(`/ad-campaigns/${encodeURIComponent(r.id)}/${path}`), {}), { done: `${label}: done` }).then(refresh));
+    return b;
+  };
+  if (["draft", "paused", "failed"].includes(r.status)) out.append(btn(r.status === "paused" ? "Resume" : "Publish", "play", r.status === "paused" ? "resume" : "publish", "success"));
+  if (["active", "scheduled", "publishing"].includes(r.status)) out.append(btn("Pause", "pause", "pause", "warning"));
+  return out;
+}

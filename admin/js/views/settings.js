@@ -1,0 +1,198 @@
+// Settings: X accounts (OAuth or a labelled sandbox account) with tier and pricing,
+// topics, posting plans, the workspace timezone, members and roles.
+import { canEdit, del, get, isOwner, listAll, patch, post, session, ws } from "../api.js";
+import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
+import { timeZones } from "../time.js";
+import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+
+const TIERS = ["free", "basic", "pro", "pay_per_use", "enterprise"];
+
+export async function render(root, ctx) {
+  root.append(pageHeader("Settings"), viewerNotice());
+  const sections = await Promise.all([workspaceSection(), accountsSection(ctx), topicsSection(), plansSection(), membersSection()]);
+  root.append(...sections);
+}
+
+async function workspaceSection() {
+  const w = await get(ws(""));
+  const errorBox = h("div");
+  const name = h("input", { class: "form-control", id: "ws-name", value: w.name });
+  const tz = h("select", { class: "form-select", id: "ws-timezone" }, timeZones().map((z) => h("option", { value: z }, z)));
+  tz.value = w.timezone;
+  const save = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon("save"), "Save"));
+  const form = h("form", { id: "workspace-form" }, errorBox, lockForViewer(h("fieldset", {}, h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Workspace name", name)), h("div", { class: "col-md-6" }, field("Timezone", tz, "Default for schedules, posting plans and the calendar."))), isOwner() ? save : null)));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const saved = await act(save, () => patch(ws(""), { name: name.value.trim(), timezone: tz.value }), { errorBox, done: "Workspace saved" });
+    if (saved) Object.assign(session.workspace, { name: saved.name, timezone: saved.timezone });
+  });
+  return card("Workspace", form);
+}
+
+async function accountsSection() {
+  const errorBox = h("div");
+  const box = h("div", { id: "x-accounts" });
+  const refresh = async () => {
+    const items = await listAll(ws("/x-accounts"));
+    clear(box).append(
+      table(
+        ["Account", "Kind", "Status", "Tier", "Pricing (USD)", ""],
+        items.map((a) => {
+          const tier = h("select", { class: "form-select form-select-sm", "aria-label": "Tier" }, TIERS.concat(a.sandbox ? ["sandbox"] : []).map((t) => h("option", { value: t }, t)));
+          tier.value = a.tier;
+          tier.disabled = !canEdit();
+          const p = a.pricing || {};
+          const num = (k) => {
+            const el = h("input", { class: "form-control form-control-sm", type: "number", step: "0.001", min: 0, value: p[k] ?? 0, "aria-label": k });
+            el.disabled = !canEdit();
+            return el;
+          };
+          const postUsd = num("post_usd");
+          const urlUsd = num("post_with_url_usd");
+          const monthly = num("monthly_usd");
+          const save = editable(h("button", { class: "btn btn-sm btn-outline-primary", type: "button" }, icon("save"), "Save"));
+          save.addEventListener("click", () =>
+            act(save, () => patch(ws(`/x-accounts/${encodeURIComponent(a.id)}`), { tier: tier.value, pricing: { ...p, post_usd: Number(postUsd.value), post_with_url_usd: Number(urlUsd.value), monthly_usd: Number(monthly.value) } }), { errorBox, done: "Account saved" }),
+          );
+          const remove = editable(h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("plug"), "Disconnect"));
+          remove.addEventListener("click", () => act(remove, () => del(ws(`/x-accounts/${encodeURIComponent(a.id)}`)), { errorBox, done: "Account disconnected" }).then(refresh));
+          return h(
+            "tr",
+            { dataset: { id: a.id } },
+            h("td", {}, `@${a.handle || "?"}`, a.display_name ? h("div", { class: "small text-body-secondary" }, a.display_name) : null),
+            h("td", {}, a.sandbox ? h("span", { class: "badge text-bg-warning" }, "sandbox") : h("span", { class: "badge text-bg-primary" }, "X")),
+            h("td", {}, statusBadge(a.status), a.status_reason ? h("div", { class: "small text-danger" }, a.status_reason) : null),
+            h("td", {}, tier),
+            h("td", {}, h("div", { class: "d-flex gap-1" }, h("label", { class: "small" }, "post", postUsd), h("label", { class: "small" }, "with link", urlUsd), h("label", { class: "small" }, "monthly", monthly))),
+            h("td", { class: "text-nowrap" }, save, " ", remove),
+          );
+        }),
+        "No X account yet.",
+      ),
+    );
+  };
+  const connect = editable(h("button", { class: "btn btn-primary", type: "button", id: "x-connect" }, icon("twitter-x"), "Connect an X account"));
+  connect.addEventListener("click", async () => {
+    const r = await act(connect, () => post(ws("/x-accounts/oauth/start"), { callback_url: `${location.origin}${location.pathname}#/settings` }), { errorBox });
+    if (r?.authorize_url) {
+      if (!/^https:\/\//.test(r.authorize_url)) return showError(errorBox, new Error("The API returned an authorization address that is not https."));
+      location.assign(r.authorize_url);
+    }
+  });
+  const sandboxHandle = h("input", { class: "form-control", id: "sandbox-handle", placeholder: "sandbox handle, e.g. herald_demo" });
+  const addSandbox = editable(h("button", { class: "btn btn-outline-warning", type: "button", id: "x-sandbox" }, icon("cone-striped"), "Add a sandbox account"));
+  addSandbox.addEventListener("click", () => act(addSandbox, () => post(ws("/x-accounts/sandbox"), { handle: sandboxHandle.value.trim() || "herald_sandbox" }), { errorBox, done: "Sandbox account added" }).then(refresh));
+  const sandboxRow = session.sandbox ? h("div", { class: "input-group mt-2" }, sandboxHandle, addSandbox) : null;
+  const note = session.sandbox ? h("div", { class: "form-text" }, "Sandbox accounts record posts instead of publishing them; they exist only in the local sandbox.") : null;
+  await refresh().catch((exc) => showError(errorBox, exc));
+  // Coming back from X's consent screen: the API finishes the handshake.
+  const q = new URLSearchParams(location.search);
+  if (q.get("oauth_token") && q.get("oauth_verifier")) {
+    await act(null, () => post(ws("/x-accounts/oauth/callback"), { oauth_token: q.get("oauth_token"), oauth_verifier: q.get("oauth_verifier") }), { errorBox, done: "X account connected" });
+    history.replaceState(null, "", `${location.pathname}#/settings`);
+    await refresh();
+  }
+  return card("X accounts", h("div", {}, errorBox, box, canEdit() ? h("div", { class: "mt-2" }, connect, sandboxRow, note) : null));
+}
+
+async function topicsSection() {
+  const campaigns = await listAll(ws("/campaigns")).catch(() => []);
+  const errorBox = h("div");
+  const sel = h("select", { class: "form-select", id: "topics-campaign" }, campaigns.map((c) => h("option", { value: c.id }, c.name)));
+  const topics = h("textarea", { class: "form-control", id: "topics-text", rows: 4, placeholder: "one topic per line" });
+  const load = () => {
+    const c = campaigns.find((x) => x.id === sel.value);
+    topics.value = (c?.topics || []).map((t) => (typeof t === "string" ? t : t.name)).join("\n");
+  };
+  sel.addEventListener("change", load);
+  load();
+  const save = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon("save"), "Save topics"));
+  const form = h("form", {}, errorBox, lockForViewer(h("fieldset", {}, field("Campaign", sel), field("Topics the generator writes about", topics), save)));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const list = topics.value.split("\n").map((t) => t.trim()).filter(Boolean);
+    const saved = await act(save, () => patch(ws(`/campaigns/${encodeURIComponent(sel.value)}`), { topics: list }), { errorBox, done: "Topics saved" });
+    if (saved) Object.assign(campaigns.find((x) => x.id === sel.value) || {}, { topics: list });
+  });
+  return card("Topics", campaigns.length ? form : h("div", { class: "text-body-secondary" }, "Create a campaign first."));
+}
+
+async function plansSection() {
+  const [campaigns, accounts] = await Promise.all([listAll(ws("/campaigns")).catch(() => []), listAll(ws("/x-accounts")).catch(() => [])]);
+  const names = new Map(campaigns.map((c) => [c.id, c.name]));
+  const errorBox = h("div");
+  const box = h("div", { id: "posting-plans" });
+  const refresh = async () => {
+    const plans = await listAll(ws("/posting-plans")).catch(() => []);
+    clear(box).append(table(["Campaign", "Posts a day", "Hours", "Timezone", "Next slots"], plans.map((p) => h("tr", {}, h("td", {}, names.get(p.campaign_id) || p.campaign_id), h("td", {}, String(p.posts_per_day)), h("td", {}, `${p.active_from}–${p.active_to}`), h("td", {}, p.timezone), h("td", { class: "small" }, (p.slots || []).slice(0, 3).map((s) => fmtDate(s, p.timezone)).join(" · ")))), "No posting plan."));
+  };
+  const campaign = h("select", { class: "form-select" }, campaigns.map((c) => h("option", { value: c.id }, c.name)));
+  const account = h("select", { class: "form-select" }, accounts.map((a) => h("option", { value: a.id }, `@${a.handle}`)));
+  const perDay = h("input", { class: "form-control", type: "number", min: 1, max: 48, value: 3 });
+  const from = h("input", { class: "form-control", type: "time", value: "09:00" });
+  const to = h("input", { class: "form-control", type: "time", value: "18:00" });
+  const tz = h("select", { class: "form-select" }, timeZones().map((z) => h("option", { value: z }, z)));
+  tz.value = session.workspace?.timezone || "UTC";
+  const save = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon("calendar-plus"), "Save plan"));
+  const form = h(
+    "form",
+    {},
+    errorBox,
+    lockForViewer(
+      h(
+        "fieldset",
+        {},
+        h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("Campaign", campaign)), h("div", { class: "col-md-4" }, field("Account", account)), h("div", { class: "col-md-4" }, field("Posts a day", perDay))),
+        h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("From", from)), h("div", { class: "col-md-4" }, field("To", to)), h("div", { class: "col-md-4" }, field("Timezone", tz))),
+        save,
+      ),
+    ),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    await act(save, () => post(ws("/posting-plans"), { campaign_id: campaign.value, account_id: account.value, posts_per_day: Number(perDay.value), active_from: from.value, active_to: to.value, timezone: tz.value }), { errorBox, done: "Posting plan saved" });
+    await refresh();
+  });
+  await refresh();
+  return card("Posting plan", h("div", {}, canEdit() ? form : null, box));
+}
+
+async function membersSection() {
+  const errorBox = h("div");
+  const box = h("div", { id: "members" });
+  const refresh = async () => {
+    const members = await listAll(ws("/members"));
+    clear(box).append(
+      table(
+        ["User", "Role", "Since", ""],
+        members.map((m) => {
+          const role = h("select", { class: "form-select form-select-sm", "aria-label": `Role of ${m.username}` }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
+          role.value = m.role;
+          role.disabled = !isOwner();
+          role.addEventListener("change", () => act(role, () => patch(ws(`/members/${encodeURIComponent(m.user_id)}`), { role: role.value }), { errorBox, done: `${m.username} is now ${role.value}` }).then(refresh));
+          const remove = isOwner() ? h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("person-dash"), "Remove") : null;
+          remove?.addEventListener("click", () => act(remove, () => del(ws(`/members/${encodeURIComponent(m.user_id)}`)), { errorBox, done: `${m.username} removed` }).then(refresh));
+          return h("tr", { dataset: { id: m.user_id } }, h("td", {}, m.username), h("td", {}, role), h("td", { class: "small" }, fmtDate(m.updated_at)), h("td", {}, remove));
+        }),
+      ),
+    );
+  };
+  const username = h("input", { class: "form-control", id: "member-username", placeholder: "username" });
+  const password = h("input", { class: "form-control", id: "member-password", type: "password", autocomplete: "new-password", placeholder: "password (new accounts only)" });
+  const role = h("select", { class: "form-select", id: "member-role" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
+  const add = h("button", { class: "btn btn-primary", type: "submit" }, icon("person-plus"), "Add member");
+  const form = h("form", { id: "member-form" }, h("div", { class: "input-group" }, username, password, role, add));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { username: username.value.trim(), role: role.value };
+    if (password.value) body.password = password.value;
+    const r = await act(add, () => post(ws("/members"), body), { errorBox });
+    if (r) {
+      toast(`${r.username} added as ${r.role}`);
+      form.reset();
+      await refresh();
+    }
+  });
+  await refresh().catch((exc) => showError(errorBox, exc));
+  return card("Members and roles", h("div", {}, errorBox, isOwner() ? h("div", { class: "mb-3" }, form, h("div", { class: "form-text" }, "Owners manage members; editors change content; viewers only look.")) : null, box));
+}
