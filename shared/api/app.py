@@ -202,6 +202,18 @@ def _run(route: Route, ctx: Ctx) -> Any:
     return Reply(result, route.status)
 
 
+# References into the secrets store and hashes: the browser has no use for them.
+_NEVER_SENT = frozenset({"secret_ref", "password_hash", "password_ref"})
+
+
+def scrub(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: scrub(v) for k, v in data.items() if k not in _NEVER_SENT}
+    if isinstance(data, list):
+        return [scrub(v) for v in data]
+    return data
+
+
 def _to_response(route: Route, reply: Reply) -> Any:
     from flask import Response
 
@@ -211,7 +223,7 @@ def _to_response(route: Route, reply: Reply) -> Any:
         return Response(
             reply.data, status=reply.status, headers=reply.headers, mimetype=route.produces
         )
-    return json_response(reply.data, reply.status, reply.headers)
+    return json_response(scrub(reply.data), reply.status, reply.headers)
 
 
 def handle(request: Any) -> Any:

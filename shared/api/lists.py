@@ -41,3 +41,22 @@ def list_page(
     q = ctx.query
     result = page(query, order, cursor=q.cursor, limit=q.limit, descending=descending)
     return {"items": [serialize(d) for d in result.docs], "next_cursor": result.next_cursor}
+
+
+def after_key(ctx: Ctx) -> Any:
+    """The keyset value a service's `after=` wants, from the opaque `cursor`."""
+    from shared.api.paging import decode_cursor
+
+    cursor = ctx.query.cursor
+    return decode_cursor(cursor)[0] if cursor else None
+
+
+def service_page(result: dict[str, Any]) -> dict[str, Any]:
+    """A service's `{"items", "next": <key>}` in the API's shape with an opaque cursor."""
+    from shared.api.paging import encode_cursor
+
+    nxt = result.get("next")
+    return {
+        "items": result.get("items", []),
+        "next_cursor": None if nxt is None else encode_cursor(nxt, []),
+    }
