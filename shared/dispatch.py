@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = get_logger("dispatch")
 
 # "module:attribute" of every source; each pipeline adds its own line.
-SOURCE_PATHS: list[str] = ["shared.x.dispatch:SOURCE"]
+SOURCE_PATHS: list[str] = ["shared.x.dispatch:SOURCE", "shared.generate.dispatch:SOURCE"]
 
 
 @dataclass(frozen=True)

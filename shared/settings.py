@@ -18,7 +18,7 @@ FUNCTION_NAMES = (
     "publish_ads",
     "segment",
 )
-QUEUE_KINDS = ("tweets", "emails", "ads", "metrics")
+QUEUE_KINDS = ("tweets", "emails", "ads", "metrics", "generate")
 ENVIRONMENTS = ("local", "test", "production")
 
 
