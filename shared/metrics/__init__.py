@@ -1,0 +1,14 @@
+"""Metrics and analytics: X post metrics over time, email engagement rollups, ad
+performance, best time to post, dashboard queries and CSV exports.
+
+Modules (all light at import time; tweepy is imported inside the X pull only):
+- `model`: collection names, document ids, day keys.
+- `schedule`: the decaying pull frequency of a post (hourly, then daily, then done).
+- `dispatch`: the dispatch source that finds metric pulls and sweeps due.
+- `x_pull`: the worker that reads X public metrics for one account's posts.
+- `email_rollups`: per-day and per-campaign email rollups, recomputed from events.
+- `best_time`: engagement by hour of week per account.
+- `ads_tasks`: the ad-insights task contract with the ads function, and its writer.
+- `dashboards`: read-only queries for the API (rollups only).
+- `csv_export`: streamed, keyset-paged CSV of every table, formula injection neutralized.
+"""

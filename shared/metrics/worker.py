@@ -1,0 +1,107 @@
+"""collect_metrics' actions: what each task on the metrics queue asks for.
+
+- x_pull:    {"action": "x_pull", "workspace_id", "account_id", "post_ids", "slot", ...}
+- rollup:    {"action": "rollup", "workspace_id"}: email rollups of the late window and
+             the ads_* fields of the recent reporting days, for one workspace
+- rebuild:   {"action": "rebuild", "workspace_id", "start", "end"}: email rollups of a
+             date range, unconditionally (events later than the late window)
+- fanout:    {"action": "fanout", "kind": "rollups" | "ads_insights"}: one task per
+             workspace (metrics queue) or per ad campaign and date (ads queue)
+- sweep:     {"action": "sweep"}: what the dispatch source does for metrics, for a
+             deployment that calls collect_metrics from Cloud Scheduler directly
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import ValidationError
+from shared.metrics.model import WORKSPACES, local_day, parse_day, slot_key, workspace_timezone
+from shared.metrics.paging import id_pages
+from shared.tasks import TaskSpec, safe_task_id
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+ACTIONS = ("x_pull", "rollup", "rebuild", "fanout", "sweep")
+
+
+def _need(payload: dict[str, Any], *names: str) -> None:
+    missing = [n for n in names if not payload.get(n)]
+    if missing:
+        raise ValidationError(f"metrics task is missing {', '.join(missing)}", {"missing": missing})
+
+
+def rollup_task(workspace_id: str, due: str) -> TaskSpec:
+    return TaskSpec(
+        kind="metrics",
+        target="collect_metrics",
+        payload={"action": "rollup", "workspace_id": workspace_id},
+        task_id=safe_task_id("mroll", workspace_id, due),
+    )
+
+
+def fan_out_rollups(runtime: Runtime, due: str) -> dict[str, int]:
+    """One rollup task per workspace (reads ∝ workspaces, once per rollup interval)."""
+    tasks = 0
+    for page in id_pages(runtime.db.collection(WORKSPACES), page_size=300):
+        for snap in page:
+            runtime.enqueuer.enqueue(rollup_task(snap.id, due))
+            tasks += 1
+    return {"tasks": tasks}
+
+
+def rollup(runtime: Runtime, workspace_id: str) -> dict[str, int]:
+    from shared.metrics import ads_tasks, email_rollups
+
+    stats = email_rollups.fold_workspace(runtime, workspace_id)
+    tz = workspace_timezone(runtime.db, workspace_id)
+    today = local_day(runtime.clock.now(), tz)
+    days = [today, *ads_tasks.reporting_days(today)]
+    stats.update(ads_tasks.refresh_ads_days(runtime, workspace_id, days))
+    return stats
+
+
+def handle(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    action = payload.get("action")
+    if action not in ACTIONS:
+        raise ValidationError(
+            f"unknown metrics action {action!r}; expected one of {', '.join(ACTIONS)}",
+            {"action": action},
+        )
+    if action == "x_pull":
+        from shared.metrics import x_pull
+
+        _need(payload, "workspace_id", "account_id", "post_ids", "slot")
+        if not isinstance(payload["post_ids"], list):
+            raise ValidationError("post_ids must be a list of post ids")
+        return x_pull.pull(runtime, payload)
+    if action == "rollup":
+        _need(payload, "workspace_id")
+        return rollup(runtime, str(payload["workspace_id"]))
+    if action == "rebuild":
+        from shared.metrics import email_rollups
+
+        _need(payload, "workspace_id", "start", "end")
+        return email_rollups.rebuild(
+            runtime,
+            str(payload["workspace_id"]),
+            parse_day(str(payload["start"])),
+            parse_day(str(payload["end"])),
+        )
+    if action == "fanout":
+        kind = payload.get("kind")
+        due = str(payload.get("due") or slot_key(runtime.clock.now()))
+        if kind == "rollups":
+            return fan_out_rollups(runtime, due)
+        if kind == "ads_insights":
+            from shared.metrics import ads_tasks
+
+            return ads_tasks.fan_out(runtime)
+        raise ValidationError(f"unknown fanout kind {kind!r}; expected rollups or ads_insights")
+    # sweep
+    from shared.dispatch import DispatchContext
+    from shared.metrics.dispatch import SOURCE
+
+    now = runtime.clock.now()
+    return SOURCE.run(DispatchContext(runtime=runtime, now=now, horizon=now))

@@ -1,0 +1,469 @@
+"""The X metrics pull: public metrics of one account's due posts, 100 ids per request.
+
+Task payload (metrics queue, target collect_metrics):
+    {"action": "x_pull", "workspace_id", "account_id", "post_ids": [...], "slot": ISO,
+     "attempt": 0}
+
+Per post it writes one snapshot (`post_metrics_snapshots/{post_id}_{slot}`: a repeated
+delivery overwrites the same document) and the latest counters plus `next_metrics_at`
+on the post. Only the thread's first part (x_ids[0]) is read: that is where a thread's
+engagement lands, and pay-per-use bills every id looked up.
+
+Failures: 429 stores the reset instant and re-enqueues the unread posts for it (no
+retry spent); 5xx / network errors re-enqueue with backoff up to MAX_ATTEMPTS, then the
+slot is skipped with the reason recorded on the post; 401/403 record the reason. A
+spent read budget stops the pull and records `budget_exhausted` on the posts, which
+come back at the start of the next budget month.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared import claims
+from shared.log import bound, get_logger
+from shared.metrics import budget, schedule
+from shared.metrics.model import (
+    POSTS,
+    SNAPSHOTS,
+    X_ACCOUNTS,
+    X_METRIC_FIELDS,
+    X_READ_RATE,
+    engagements,
+    slot_key,
+)
+from shared.tasks import TaskSpec, safe_task_id
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+log = get_logger("metrics.x")
+
+IDS_PER_REQUEST = 100  # GET /2/tweets accepts up to 100 ids
+MAX_ATTEMPTS = 5
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+# X's read windows are 15 minutes: a 429 without a reset header waits one window.
+DEFAULT_RESET = timedelta(minutes=15)
+TWEET_FIELDS = ["public_metrics", "created_at"]
+SYNTHETIC_SOURCE = "sandbox-synthetic"
+
+
+@dataclass
+class PullResult:
+    read: int = 0
+    snapshots: int = 0
+    deleted: int = 0
+    deferred: int = 0
+    budget_exhausted: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+class RateLimited(Exception):
+    def __init__(self, reset_at: datetime) -> None:
+        super().__init__(f"X read rate limit until {reset_at.isoformat()}")
+        self.reset_at = reset_at
+
+
+class Transient(Exception):
+    """X did not answer usefully (5xx, connection); the pull is retried."""
+
+
+class Refused(Exception):
+    """X refused the credentials or the account (401/403); recorded, not retried now."""
+
+
+def task_spec(
+    workspace_id: str,
+    account_id: str,
+    post_ids: list[str],
+    slot: str,
+    *,
+    attempt: int = 0,
+    hop: int = 0,
+    at: datetime | None = None,
+) -> TaskSpec:
+    digest = hashlib.sha256(",".join(sorted(post_ids)).encode()).hexdigest()[:16]
+    return TaskSpec(
+        kind="metrics",
+        target="collect_metrics",
+        payload={
+            "action": "x_pull",
+            "workspace_id": workspace_id,
+            "account_id": account_id,
+            "post_ids": post_ids,
+            "slot": slot,
+            "attempt": attempt,  # failed tries (5xx); rate-limit deferrals do not count
+            "hop": hop,  # re-enqueues so far: part of the claim key and the task id
+        },
+        schedule_time=at,
+        task_id=safe_task_id("mx", account_id, slot_key(_iso(slot)), digest, str(hop)),
+    )
+
+
+# -- fetching ------------------------------------------------------------------------------
+
+
+def _reset_from(headers: Any, now: datetime) -> datetime:
+    raw: Any = headers.get("x-rate-limit-reset") if headers is not None else None
+    try:
+        return datetime.fromtimestamp(int(raw), UTC) + timedelta(seconds=1)
+    except (TypeError, ValueError):
+        return now + DEFAULT_RESET
+
+
+def _x_client(runtime: Runtime, account_id: str, account: dict[str, Any]) -> Any:
+    """A tweepy client with the account's OAuth 1.0a user context (the X pipeline's
+    credential helpers: consumer pair from app secrets, token pair from `secret_ref`)."""
+    import requests
+    import tweepy
+
+    from shared.errors import ProviderError
+    from shared.x.accounts import account_tokens, consumer_credentials
+    from shared.x.models import XAccount
+
+    try:
+        key, secret = consumer_credentials(runtime)
+        token, token_secret = account_tokens(runtime, XAccount.from_doc(account_id, account))
+    except ProviderError as exc:
+        raise Refused(exc.message) from exc
+    return tweepy.Client(
+        consumer_key=key,
+        consumer_secret=secret,
+        access_token=token,
+        access_token_secret=token_secret,
+        return_type=requests.Response,
+    )
+
+
+@dataclass
+class Fetch:
+    """What the pages that went through returned, and why the others did not."""
+
+    found: dict[str, dict[str, int]] = field(default_factory=dict)
+    missing: set[str] = field(default_factory=set)
+    fetched: list[str] = field(default_factory=list)  # ids of the pages answered
+    requests: int = 0
+    failure: RateLimited | Transient | Refused | None = None
+
+
+def fetch_x(client: Any, x_ids: list[str], now: datetime) -> Fetch:
+    """Public metrics of `x_ids`, 100 per request; stops at the first failing page."""
+    import requests
+    import tweepy
+
+    out = Fetch()
+    for i in range(0, len(x_ids), IDS_PER_REQUEST):
+        chunk = x_ids[i : i + IDS_PER_REQUEST]
+        try:
+            response = client.get_tweets(ids=chunk, tweet_fields=TWEET_FIELDS, user_auth=True)
+        except tweepy.TooManyRequests as exc:
+            out.failure = RateLimited(_reset_from(exc.response.headers, now))
+        except tweepy.TwitterServerError as exc:
+            out.failure = Transient(f"X answered {exc.response.status_code}")
+        except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
+            out.failure = Refused(f"X refused the read ({exc.response.status_code}): {exc}")
+        except requests.RequestException as exc:
+            out.failure = Transient(f"X did not answer: {type(exc).__name__}")
+        if out.failure:
+            return out
+        out.requests += 1
+        out.fetched += chunk
+        body = response.json()
+        for tweet in body.get("data", []):
+            pm = tweet.get("public_metrics", {})
+            out.found[str(tweet["id"])] = {
+                k: int(pm.get(v, 0) or 0) for k, v in X_METRIC_FIELDS.items()
+            }
+        for err in body.get("errors", []):
+            # "Not Found Error" / "Authorization Error": deleted or protected post.
+            if err.get("resource_type") == "tweet" and err.get("resource_id"):
+                out.missing.add(str(err["resource_id"]))
+        if response.headers.get("x-rate-limit-remaining") == "0" and i + len(chunk) < len(x_ids):
+            # The window is spent: asking again would only earn a 429.
+            out.failure = RateLimited(_reset_from(response.headers, now))
+            return out
+    return out
+
+
+def synthetic_metrics(post_id: str, published_at: datetime, now: datetime) -> dict[str, int]:
+    """Deterministic, plausible growth curves for sandbox accounts (never real data)."""
+    seed = int(hashlib.sha256(post_id.encode()).hexdigest()[:8], 16)
+    hours = max(0.0, (now - published_at).total_seconds() / 3600)
+    reach = 200 + seed % 1800
+    grown = reach * (1 - 0.5 ** (hours / 6))  # half of the remaining reach every 6 h
+    impressions = int(grown)
+    return {
+        "impressions": impressions,
+        "likes": impressions * (2 + seed % 5) // 100,
+        "reposts": impressions * (seed % 3) // 200,
+        "replies": impressions // 250,
+        "quotes": impressions // 700,
+        "bookmarks": impressions * (seed % 4) // 300,
+    }
+
+
+# -- the pull --------------------------------------------------------------------------------
+
+
+def _load_posts(db: Any, workspace_id: str, account_id: str, post_ids: list[str]) -> list[Any]:
+    refs = [db.collection(POSTS).document(pid) for pid in post_ids if pid and "/" not in pid]
+    out = []
+    for snap in db.get_all(refs):
+        data = snap.to_dict() if snap.exists else None
+        if (
+            data
+            and data.get("workspace_id") == workspace_id
+            and data.get("account_id") == account_id
+        ):
+            out.append(snap)
+    return out
+
+
+def _record(
+    runtime: Runtime, posts: Iterable[Any], status: str, reason: str, next_at: datetime
+) -> None:
+    now = runtime.clock.now()
+    batch = runtime.db.batch()
+    for snap in posts:
+        batch.update(
+            snap.reference,
+            {
+                "metrics_status": status,
+                "metrics_error": {"reason": reason, "at": now},
+                "next_metrics_at": next_at,
+            },
+        )
+    batch.commit()
+
+
+def _requeue(
+    runtime: Runtime, payload: dict[str, Any], post_ids: list[str], at: datetime, attempt: int
+) -> None:
+    runtime.enqueuer.enqueue(
+        task_spec(
+            payload["workspace_id"],
+            payload["account_id"],
+            post_ids,
+            payload["slot"],
+            attempt=attempt,
+            hop=int(payload.get("hop", 0)) + 1,
+            at=at,
+        )
+    )
+
+
+def pull(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    workspace_id = str(payload["workspace_id"])
+    account_id = str(payload["account_id"])
+    post_ids = [str(p) for p in payload["post_ids"]][: 10 * IDS_PER_REQUEST]
+    slot = str(payload["slot"])
+    attempt = int(payload.get("attempt", 0))
+    with bound(workspace_id=workspace_id, account_id=account_id, slot=slot):
+        return _pull(runtime, payload, workspace_id, account_id, post_ids, slot, attempt)
+
+
+def _pull(
+    runtime: Runtime,
+    payload: dict[str, Any],
+    workspace_id: str,
+    account_id: str,
+    post_ids: list[str],
+    slot: str,
+    attempt: int,
+) -> dict[str, Any]:
+    db, now = runtime.db, runtime.clock.now()
+    result = PullResult()
+    digest = hashlib.sha256(",".join(sorted(post_ids)).encode()).hexdigest()[:16]
+    hop = str(int(payload.get("hop", 0)))
+    key = claims.claim_id("mxpull", account_id, slot_key(_iso(slot)), digest, hop)
+    if not claims.try_claim(db, key, owner="collect_metrics", now=now, workspace_id=workspace_id):
+        return {"duplicate": True}
+    posts = _load_posts(db, workspace_id, account_id, post_ids)
+    account_snap = db.collection(X_ACCOUNTS).document(account_id).get()
+    account = account_snap.to_dict() if account_snap.exists else None
+    if not account or account.get("workspace_id") != workspace_id:
+        _record(runtime, posts, "error", "the X account no longer exists", schedule.NEVER)
+        return {"error": "account_missing", "posts": len(posts)}
+    sandbox = bool(account.get("sandbox")) or account.get("kind") == "sandbox"
+    if sandbox and not runtime.settings.sandbox:
+        _record(runtime, posts, "error", "sandbox accounts are not allowed here", schedule.NEVER)
+        log.alert("metrics_sandbox_refused", "sandbox account in a non-sandbox deployment")
+        return {"error": "sandbox_refused", "posts": len(posts)}
+    if not sandbox:
+        rate = db.collection(X_READ_RATE).document(account_id).get()
+        reset_at = (rate.to_dict() or {}).get("reset_at") if rate.exists else None
+        if reset_at and reset_at > now:
+            _requeue(runtime, payload, [p.id for p in posts], reset_at, attempt)
+            return {"deferred": len(posts), "until": reset_at.isoformat()}
+
+    by_x_id: dict[str, Any] = {}
+    for snap in posts:
+        x_ids = snap.to_dict().get("x_ids")
+        if x_ids and snap.to_dict().get("published_at"):
+            by_x_id[str(x_ids[0])] = snap
+    if sandbox:
+        readings = {
+            x: synthetic_metrics(s.id, s.get("published_at"), now) for x, s in by_x_id.items()
+        }
+        _store(runtime, readings, set(), by_x_id, slot, SYNTHETIC_SOURCE, result)
+        return result.as_dict()
+
+    reservation = budget.reserve(runtime, workspace_id, len(by_x_id))
+    wanted = list(by_x_id)
+    granted, refused = wanted[: reservation.granted], wanted[reservation.granted :]
+    if refused:
+        result.budget_exhausted = len(refused)
+        _record(
+            runtime,
+            [by_x_id[x] for x in refused],
+            "budget_exhausted",
+            f"monthly X read budget of {reservation.limit} is spent",
+            budget.next_period_start(now),
+        )
+        log.alert(
+            "metrics_budget_exhausted",
+            "X read budget exhausted; metrics pulls stop until next month",
+            limit=reservation.limit,
+            refused=len(refused),
+        )
+    if not granted:
+        return result.as_dict()
+
+    try:
+        client = _x_client(runtime, account_id, account)
+    except Refused as exc:
+        got = Fetch(failure=exc)
+    else:
+        got = fetch_x(client, granted, now)
+    result.requests = got.requests
+    # What was answered is kept whatever happened to the pages after it.
+    _store(runtime, got.found, got.missing, {x: by_x_id[x] for x in got.fetched}, slot, "x", result)
+    if got.failure is None:
+        return result.as_dict()
+    done = set(got.fetched)
+    rest = [by_x_id[x] for x in granted if x not in done]
+    budget.refund(runtime, workspace_id, len(rest))  # X bills only what it answered
+    failure = got.failure
+    if isinstance(failure, RateLimited):
+        db.collection(X_READ_RATE).document(account_id).set(
+            {"workspace_id": workspace_id, "reset_at": failure.reset_at, "updated_at": now}
+        )
+        _requeue(runtime, payload, [s.id for s in rest], failure.reset_at, attempt)
+        log.warning("X read rate limited", until=failure.reset_at, deferred=len(rest))
+        result.deferred = len(rest)
+    elif isinstance(failure, Transient) and attempt + 1 < MAX_ATTEMPTS:
+        delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+        _requeue(runtime, payload, [s.id for s in rest], now + delay, attempt + 1)
+        log.warning("X metrics read failed; retrying", reason=str(failure), attempt=attempt)
+        result.deferred = len(rest)
+        result.errors["transient"] = str(failure)
+    else:
+        reason = str(failure)
+        if isinstance(failure, Transient):
+            reason = f"X unavailable after {MAX_ATTEMPTS} tries: {failure}"
+        _skip_slot(runtime, rest, reason)
+        log.alert("metrics_pull_failed", "X metrics pull failed; slot skipped", reason=reason)
+        result.errors["failed"] = reason
+    return result.as_dict()
+
+
+def _skip_slot(runtime: Runtime, posts: list[Any], reason: str) -> None:
+    """Record the failure and move each post to its next slot (the schedule goes on)."""
+    now = runtime.clock.now()
+    batch = runtime.db.batch()
+    for snap in posts:
+        batch.update(
+            snap.reference,
+            {
+                "metrics_status": "error",
+                "metrics_error": {"reason": reason, "at": now},
+                "next_metrics_at": schedule.next_pull_at(snap.get("published_at"), now),
+            },
+        )
+    batch.commit()
+
+
+def _iso(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _store(
+    runtime: Runtime,
+    readings: dict[str, dict[str, int]],
+    missing: set[str],
+    by_x_id: dict[str, Any],
+    slot: str,
+    source: str,
+    result: PullResult,
+) -> None:
+    from shared.metrics import best_time, x_daily
+
+    if not by_x_id:
+        return
+    db, now = runtime.db, runtime.clock.now()
+    slot_at = _iso(slot)
+    batch = db.batch()
+    days: set[tuple[str, datetime]] = set()
+    accounts: set[tuple[str, str]] = set()
+    for x_id, snap in by_x_id.items():
+        post = snap.to_dict()
+        if x_id in readings:
+            metrics = readings[x_id]
+            next_at = schedule.next_pull_at(post["published_at"], now)
+            batch.set(
+                db.collection(SNAPSHOTS).document(f"{snap.id}_{slot_key(slot_at)}"),
+                {
+                    "workspace_id": post["workspace_id"],
+                    "post_id": snap.id,
+                    "account_id": post.get("account_id"),
+                    "x_id": x_id,
+                    "at": now,
+                    "slot": slot_at,
+                    "source": source,
+                    **metrics,
+                    "engagements": engagements(metrics),
+                },
+            )
+            batch.update(
+                snap.reference,
+                {
+                    **{f"metrics_{k}": v for k, v in metrics.items()},
+                    "metrics_engagements": engagements(metrics),
+                    "metrics_at": now,
+                    "metrics_source": source,
+                    "metrics_status": "final" if schedule.is_final(next_at) else "active",
+                    "next_metrics_at": next_at,
+                },
+            )
+            result.snapshots += 1
+            days.add((post["workspace_id"], post["published_at"]))
+            accounts.add((post["workspace_id"], str(post.get("account_id"))))
+        elif x_id in missing:
+            batch.update(
+                snap.reference,
+                {
+                    "metrics_status": "deleted",
+                    "metrics_error": {"reason": "X reports the post deleted or hidden", "at": now},
+                    "next_metrics_at": schedule.NEVER,
+                },
+            )
+            result.deleted += 1
+        else:
+            # Neither returned nor reported: try again at the next slot.
+            batch.update(
+                snap.reference,
+                {"next_metrics_at": schedule.next_pull_at(post["published_at"], now)},
+            )
+    batch.commit()
+    result.read = len(readings)
+    x_daily.refresh_days(runtime, days)
+    for workspace_id, account_id in accounts:
+        best_time.refresh_if_stale(runtime, workspace_id, account_id)
