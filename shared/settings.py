@@ -72,6 +72,11 @@ class Settings:
     email_batch_size: int = 50  # HERALD_EMAIL_BATCH_SIZE
     gemini_model: str = "gemini-2.5-flash"  # HERALD_GEMINI_MODEL
     log_level: str = "INFO"  # HERALD_LOG_LEVEL
+    # X reads (posts looked up) a workspace may spend per calendar month; a workspace
+    # document's `metrics_read_budget` overrides it. 0 stops X metric pulls.
+    metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
+    metrics_rollup_interval_s: int = 3600  # HERALD_METRICS_ROLLUP_INTERVAL_S
+    metrics_late_days: int = 7  # HERALD_METRICS_LATE_DAYS (email events folded this late)
 
     @property
     def is_production(self) -> bool:
@@ -140,6 +145,9 @@ class Settings:
             email_batch_size=_int(env, "HERALD_EMAIL_BATCH_SIZE", 50),
             gemini_model=env.get("HERALD_GEMINI_MODEL", defaults.gemini_model),
             log_level=env.get("HERALD_LOG_LEVEL", defaults.log_level).upper(),
+            metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
+            metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
+            metrics_late_days=_int(env, "HERALD_METRICS_LATE_DAYS", 7),
         ).check()
 
 
