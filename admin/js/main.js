@@ -125,7 +125,9 @@ async function showApp() {
   await loadMe();
   $("#login-view").classList.add("d-none");
   $("#app-view").classList.remove("d-none");
-  if (!location.hash) location.hash = "#/dashboard";
+  // Back from X's consent screen (?oauth_token=…&oauth_verifier=…): Settings finishes it.
+  if (new URLSearchParams(location.search).has("oauth_verifier")) location.hash = "#/settings";
+  else if (!location.hash) location.hash = "#/dashboard";
   await route();
 }
 

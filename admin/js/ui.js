@@ -77,7 +77,8 @@ export function lockForViewer(fieldset) {
 }
 
 export function viewerNotice() {
-  return canEdit() ? null : h("div", { class: "alert alert-secondary py-2 viewer-notice" }, icon("eye"), " You are a viewer in this workspace: you can look, not change.");
+  // An empty element rather than null: Element.append() would print "null".
+  return canEdit() ? h("span", { class: "d-none" }) : h("div", { class: "alert alert-secondary py-2 viewer-notice" }, icon("eye"), " You are a viewer in this workspace: you can look, not change.");
 }
 
 export function pageHeader(title, ...actions) {

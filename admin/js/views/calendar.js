@@ -1,6 +1,6 @@
 // Calendar (week and month) of scheduled and published posts; drag a post to another day
 // to reschedule it (same wall-clock time, in the workspace's timezone).
-import { canEdit, get, post, session, ws } from "../api.js";
+import { canEdit, listAll, post, session, ws } from "../api.js";
 import { clear, h, icon } from "../dom.js";
 import { dayKey, utcToZoned, zonedToUtc } from "../time.js";
 import { act, pageHeader, toast } from "../ui.js";
@@ -64,8 +64,7 @@ export async function render(root, ctx) {
     const to = zonedToUtc(`${addDays(first, days)}T00:00`, tz);
     let items = [];
     try {
-      const data = await get(ws("/posts/calendar"), { from: from.toISOString(), to: to.toISOString() });
-      items = data?.items || data || [];
+      items = await listAll(ws("/calendar"), { start: from.toISOString(), end: to.toISOString(), limit: 200 });
     } catch (exc) {
       clear(errorBox);
       const { showError } = await import("../ui.js");
@@ -94,7 +93,7 @@ export async function render(root, ctx) {
           h("span", { class: `badge me-1 text-bg-${p.status === "published" ? "success" : p.status === "failed" ? "danger" : "primary"}` }, utcToZoned(when, tz).slice(11)),
           p.text || (p.parts || [])[0] || "",
         );
-        if (movable) item.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", JSON.stringify({ id: p.id, when })));
+        if (movable) item.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", JSON.stringify({ id: p.id, when, status: p.status })));
         cell.append(item);
       }
       if (canEdit()) {
@@ -115,7 +114,7 @@ export async function render(root, ctx) {
           const time = utcToZoned(moved.when, tz).slice(11);
           const due = zonedToUtc(`${key}T${time}`, tz);
           if (due.getTime() === new Date(moved.when).getTime()) return;
-          const done = await act(null, () => post(ws(`/posts/${encodeURIComponent(moved.id)}/schedule`), { due_at: due.toISOString(), timezone: tz }), { errorBox });
+          const done = await act(null, () => post(ws(`/posts/${encodeURIComponent(moved.id)}/${moved.status === "scheduled" ? "reschedule" : "schedule"}`), { due_at: due.toISOString(), timezone: tz }), { errorBox });
           if (done) {
             toast(`Moved to ${key} ${time}`);
             draw();

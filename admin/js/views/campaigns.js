@@ -1,5 +1,6 @@
 // Campaigns: list, create, edit, and the brief the generator writes drafts from.
-import { canEdit, get, listAll, patch, post, ws } from "../api.js";
+import { canEdit, get, listAll, patch, post, session, ws } from "../api.js";
+import { timeZones } from "../time.js";
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { act, editable, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
 
@@ -7,7 +8,11 @@ function campaignForm(campaign, onSaved) {
   const name = h("input", { class: "form-control", name: "name", maxlength: 120, required: true, value: campaign?.name || "" });
   const description = h("textarea", { class: "form-control", name: "description", rows: 3 });
   description.value = campaign?.description || "";
-  const audience = h("input", { class: "form-control", name: "audience", value: campaign?.audience || "" });
+  const audience = h("input", { class: "form-control", name: "target_audience", value: campaign?.target_audience || "" });
+  const tz = h("select", { class: "form-select", name: "timezone" }, timeZones().map((z) => h("option", { value: z }, z)));
+  tz.value = campaign?.timezone || session.workspace?.timezone || "UTC";
+  const status = h("select", { class: "form-select", name: "status" }, ["draft", "active", "paused", "ended"].map((x) => h("option", { value: x }, x)));
+  status.value = campaign?.status || "active";
   const tone = h("input", { class: "form-control", name: "tone", value: campaign?.tone || "" });
   const hashtags = h("input", { class: "form-control", name: "hashtags", value: (campaign?.hashtags || []).join(" ") });
   const submit = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon(campaign ? "save" : "plus-lg"), campaign ? "Save" : "Create campaign"));
@@ -19,6 +24,7 @@ function campaignForm(campaign, onSaved) {
       field("Name", name),
       field("Description", description, "What the campaign is about; the generator writes drafts from it."),
       h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Audience", audience)), h("div", { class: "col-md-6" }, field("Tone", tone))),
+      h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Timezone", tz)), h("div", { class: "col-md-6" }, field("Status", status))),
       field("Hashtags", hashtags, "Separated by spaces, e.g. #hiring #python"),
       submit,
     ),
@@ -29,8 +35,10 @@ function campaignForm(campaign, onSaved) {
     const body = {
       name: name.value.trim(),
       description: description.value.trim(),
-      audience: audience.value.trim(),
-      tone: tone.value.trim(),
+      target_audience: audience.value.trim(),
+      tone: tone.value.trim() || null,
+      timezone: tz.value,
+      status: status.value,
       hashtags: hashtags.value.split(/[\s,]+/).filter(Boolean),
     };
     act(submit, () => (campaign ? patch(ws(`/campaigns/${encodeURIComponent(campaign.id)}`), body) : post(ws("/campaigns"), body)), { errorBox: box }).then((saved) => {

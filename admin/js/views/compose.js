@@ -51,13 +51,15 @@ export function estimate(parts, account) {
 export async function render(root, ctx) {
   const wsTz = session.workspace?.timezone || "UTC";
   const errorBox = h("div", { id: "compose-errors" });
-  const [campaigns, accounts] = await Promise.all([listAll(ws("/campaigns")).catch(() => []), listAll(ws("/x-accounts")).catch(() => [])]);
-  const editing = ctx.params.get("post") ? await get(ws(`/posts/${encodeURIComponent(ctx.params.get("post"))}`)) : null;
+  const [campaigns, accounts] = await Promise.all([listAll(ws("/campaigns")).catch(() => []), listAll(ws("/x/accounts")).catch(() => [])]);
+  let editing = ctx.params.get("post") ? await get(ws(`/posts/${encodeURIComponent(ctx.params.get("post"))}`)) : null;
 
   // -- state ------------------------------------------------------------------------
   // Media ride on the first post of a thread (X attaches them to one post).
   const texts = editing ? (editing.parts?.length ? editing.parts : [editing.text || ""]) : [""];
-  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((m) => (typeof m === "string" ? { id: m, ref: m } : m)) : [] }));
+  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((ref) => ({ ref })) : [] }));
+  await Promise.all(parts[0].media.map(async (m) => (m.url = await mediaBlobUrl(m.ref).catch(() => null))));
+  ctx.onLeave(() => parts.forEach((p) => p.media.forEach((m) => m.url && URL.revokeObjectURL(m.url))));
 
   // -- controls ---------------------------------------------------------------------
   const campaignSel = h("select", { class: "form-select", id: "compose-campaign" }, h("option", { value: "" }, "— no campaign —"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
@@ -90,7 +92,7 @@ export async function render(root, ctx) {
     const account = accounts.find((a) => a.id === accountSel.value);
     clear(previewBox);
     parts.forEach((p, i) => {
-      const images = h("div", { class: "d-flex gap-2 mt-2 flex-wrap" }, p.media.filter((m) => m.url).map((m) => h("img", { class: "thumb", src: mediaSrc(m.url), alt: m.alt || "image" })));
+      const images = h("div", { class: "d-flex gap-2 mt-2 flex-wrap" }, p.media.filter((m) => m.url).map((m) => h("img", { class: "thumb", src: m.url, alt: "image" })));
       previewBox.append(
         h(
           "div",
@@ -102,9 +104,27 @@ export async function render(root, ctx) {
       );
     });
     const est = estimate(parts, account);
+    scheduleServerEstimate(account);
     costBox.textContent = est
       ? `Estimated X cost: $${est.total.toFixed(3)} for ${parts.length} post${parts.length > 1 ? "s" : ""}${est.withUrl ? ` (${est.withUrl} with a link)` : ""}${est.images ? `, ${est.images} image${est.images > 1 ? "s" : ""}` : ""} · ${est.tier || est.model} tier${est.monthly ? ` (+ $${est.monthly}/month subscription)` : ""}`
       : "Estimated X cost: connect an X account (Settings) to see its pricing.";
+  }
+
+  let estimateTimer = null;
+  function scheduleServerEstimate(account) {
+    clearTimeout(estimateTimer);
+    if (!account || !canEdit()) return;
+    estimateTimer = setTimeout(async () => {
+      const texts = parts.map((p) => p.text);
+      if (!texts[0].trim()) return;
+      try {
+        const r = await post(ws("/posts/estimate"), { account_id: account.id, text: texts[0], parts: texts, media_count: parts[0].media.length });
+        costBox.textContent = `Estimated X cost: $${Number(r.total_usd).toFixed(3)} for ${texts.length} post${texts.length > 1 ? "s" : ""}${r.parts_with_url ? ` (${r.parts_with_url} with a link)` : ""}${r.media_usd ? `, images $${Number(r.media_usd).toFixed(3)}` : ""} · ${account.tier} tier${r.monthly_usd ? ` (+ $${r.monthly_usd}/month subscription)` : ""}`;
+        costBox.dataset.source = "server";
+      } catch {
+        /* the local estimate stays */
+      }
+    }, 500);
   }
 
   function renderParts() {
@@ -139,7 +159,7 @@ export async function render(root, ctx) {
         form.append("file", file);
         const media = await act(upload, () => request("POST", ws("/media"), form), { errorBox });
         if (media) {
-          p.media.push(media);
+          p.media.push({ ref: media.ref, url: URL.createObjectURL(file) });
           renderParts();
         }
         upload.value = "";
@@ -151,7 +171,7 @@ export async function render(root, ctx) {
           h(
             "div",
             { class: "position-relative" },
-            m.url ? h("img", { class: "thumb", src: mediaSrc(m.url), alt: m.alt || m.filename || "image" }) : h("span", { class: "badge text-bg-secondary" }, m.filename || m.id),
+            m.url ? h("img", { class: "thumb", src: m.url, alt: "image" }) : h("span", { class: "badge text-bg-secondary" }, "image"),
             editable(h("button", { type: "button", class: "btn btn-sm btn-danger position-absolute top-0 end-0", "aria-label": "Remove image", onclick: () => { p.media.splice(j, 1); renderParts(); } }, icon("x"))),
           ),
         ),
@@ -178,11 +198,13 @@ export async function render(root, ctx) {
   accountSel.addEventListener("change", renderPreview);
 
   function body(schedule) {
+    if (!accountSel.value) throw new Error("Connect an X account (or add a sandbox account) in Settings first.");
     const payload = {
       campaign_id: campaignSel.value || null,
-      account_id: accountSel.value || null,
+      account_id: accountSel.value,
+      text: parts[0].text,
       parts: parts.map((p) => p.text),
-      media: parts[0].media.map((m) => m.ref || m.id),
+      media: parts[0].media.map((m) => m.ref),
       timezone: tzSel.value,
     };
     if (schedule) {
@@ -204,6 +226,7 @@ export async function render(root, ctx) {
       async () => {
         const payload = body(false);
         let p = editing ? await patch(ws(`/posts/${encodeURIComponent(editing.id)}`), payload) : await post(ws("/posts"), payload);
+        editing = p; // a second click edits the same post instead of creating another
         if (schedule) {
           const { due_at: dueAt, timezone } = body(true);
           p = await post(ws(`/posts/${encodeURIComponent(p.id)}/schedule`), { due_at: dueAt, timezone });
@@ -263,8 +286,9 @@ export async function render(root, ctx) {
   void fmtNumber;
 }
 
-/** Media URLs from the API may be relative to it. */
-export function mediaSrc(url) {
-  if (/^(https?:|data:|blob:)/.test(url)) return url;
-  return apiUrl("").replace(/\/api\/v1$/, "") + url;
+/** An uploaded image as a blob: URL (the media route needs the bearer token, so no <img src>). */
+export async function mediaBlobUrl(ref) {
+  const resp = await fetch(apiUrl(ws(`/media/content?ref=${encodeURIComponent(ref)}`)), { headers: { Authorization: `Bearer ${session.token}` } });
+  if (!resp.ok) throw new Error(`image ${ref}: HTTP ${resp.status}`);
+  return URL.createObjectURL(await resp.blob());
 }

@@ -1,5 +1,6 @@
 // Dashboard: what Herald is doing now, today's numbers, the last 7 days, top campaigns.
-import { get, session, ws } from "../api.js";
+import { list, listAll, session, ws } from "../api.js";
+import { dayKey } from "../time.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { clear, fmtNumber, h, icon, table } from "../dom.js";
 import { pageHeader, showError } from "../ui.js";
@@ -50,37 +51,98 @@ export async function render(root, ctx) {
   );
   ctx.onLeave(() => destroyCharts(root));
 
+  const tz = session.workspace?.timezone || "UTC";
+  const names = new Map();
   await ctx.every(async () => {
     let d;
     try {
-      d = await get(ws("/dashboard"));
+      d = await load(tz, names);
     } catch (exc) {
       showError(errors, exc);
       return;
     }
     clear(errors);
-    const today = d.today || {};
-    const activity = d.activity || d.now || {};
-    root.querySelector("#stat-queue").textContent = fmtNumber(today.queued ?? today.queue ?? 0);
-    root.querySelector("#stat-sent").textContent = fmtNumber(today.sent ?? 0);
-    root.querySelector("#stat-failed").textContent = fmtNumber(today.failed ?? 0);
-    root.querySelector("#stat-active").textContent = fmtNumber(Number(activity.sending || 0) + Number(activity.posting || 0));
-    setActivity(activity);
-    const days = d.timeline || d.days || [];
-    const series = d.timeline_series || ["posts", "emails", "failed"];
+    root.querySelector("#stat-queue").textContent = fmtNumber(d.today.queued);
+    root.querySelector("#stat-sent").textContent = fmtNumber(d.today.sent);
+    root.querySelector("#stat-failed").textContent = fmtNumber(d.today.failed);
+    root.querySelector("#stat-active").textContent = fmtNumber(d.activity.sending + d.activity.posting);
+    setActivity(d.activity);
+    const series = [
+      ["x_posts", "X posts", 0],
+      ["email_sent", "emails sent", 1],
+      ["failed", "failed", 2],
+    ];
     chart(timeline, {
       type: "bar",
       data: {
-        labels: days.map((x) => x.date || x.day),
-        datasets: series.map((key, i) => ({ label: key, data: days.map((x) => x[key] || 0), backgroundColor: palette(key === "failed" ? 2 : i) })),
+        labels: d.days.map((x) => x.date),
+        datasets: series.map(([key, label, colour]) => ({ label, data: d.days.map((x) => x[key] || 0), backgroundColor: palette(colour) })),
       },
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
     });
-    const rows = (d.top_campaigns || []).map((c) =>
-      h("tr", {}, h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(c.id)}` }, c.name || c.id)), h("td", { class: "text-end" }, fmtNumber(c.sent ?? c.count ?? c.total ?? 0))),
-    );
-    clear(top).append(table(["Campaign", "Sent"], rows, "No activity yet."));
-    const stamp = root.querySelector("#dash-updated");
-    stamp.textContent = `updated ${new Date().toLocaleTimeString(undefined, { timeZone: session.workspace?.timezone || undefined })}`;
+    const rows = d.top.map((c) => h("tr", {}, h("td", {}, c.href ? h("a", { href: c.href }, c.name) : c.name), h("td", { class: "small text-body-secondary" }, c.kind), h("td", { class: "text-end" }, fmtNumber(c.count))));
+    clear(top).append(table(["Campaign", "", "Sent"], rows, "No activity yet."));
+    root.querySelector("#dash-updated").textContent = `updated ${new Date().toLocaleTimeString(undefined, { timeZone: tz })} · ${tz}`;
   }, 5000);
+}
+
+const POST_STATES = ["scheduled", "queued", "publishing", "published", "failed"];
+
+/** Everything the dashboard shows, from the posts and email campaigns routes. */
+async function load(tz, names) {
+  const today = dayKey(new Date(), tz);
+  const week = Array.from({ length: 7 }, (_, i) => dayKey(new Date(Date.now() - (6 - i) * 86_400_000), tz));
+  const [posts, emails, campaigns] = await Promise.all([
+    Promise.all(POST_STATES.map((status) => list(ws("/posts"), { status, limit: 200 }).then((r) => r.items))).then((x) => x.flat()),
+    listAll(ws("/email-campaigns"), {}, 200).catch(() => []),
+    names.size ? Promise.resolve(null) : listAll(ws("/campaigns")).catch(() => []),
+  ]);
+  if (campaigns) campaigns.forEach((c) => names.set(c.id, c.name));
+  const day = (when) => (when ? dayKey(when, tz) : null);
+  const out = {
+    today: { queued: 0, sent: 0, failed: 0 },
+    activity: { posting: 0, sending: 0 },
+    days: week.map((date) => ({ date, x_posts: 0, email_sent: 0, failed: 0 })),
+    top: [],
+  };
+  const byDay = new Map(out.days.map((x) => [x.date, x]));
+  const perCampaign = new Map();
+  for (const p of posts) {
+    if (["queued", "publishing"].includes(p.status)) out.activity.posting += 1;
+    if (["scheduled", "queued", "publishing"].includes(p.status) && day(p.due_at) === today) out.today.queued += 1;
+    if (p.status === "published") {
+      const k = day(p.published_at);
+      if (k === today) out.today.sent += 1;
+      if (byDay.has(k)) byDay.get(k).x_posts += 1;
+      if (p.campaign_id) perCampaign.set(p.campaign_id, (perCampaign.get(p.campaign_id) || 0) + 1);
+    }
+    if (p.status === "failed") {
+      const k = day(p.updated_at || p.last_error?.at || p.due_at);
+      if (k === today) out.today.failed += 1;
+      if (byDay.has(k)) byDay.get(k).failed += 1;
+    }
+  }
+  for (const c of emails) {
+    const pr = c.progress || {};
+    if (c.status === "sending") {
+      out.activity.sending += 1;
+      out.today.queued += Number(pr.pending || 0);
+    }
+    const k = day(c.finished_at || c.updated_at || c.due_at);
+    if (k === today) {
+      out.today.sent += Number(pr.sent || 0);
+      out.today.failed += Number(pr.failed || 0);
+    }
+    if (byDay.has(k)) {
+      byDay.get(k).email_sent += Number(pr.sent || 0);
+      byDay.get(k).failed += Number(pr.failed || 0);
+    }
+  }
+  out.top = [
+    ...[...perCampaign].map(([id, count]) => ({ name: names.get(id) || id, href: `#/campaigns/${encodeURIComponent(id)}`, kind: "X", count })),
+    ...emails.filter((c) => Number(c.progress?.sent || 0) > 0).map((c) => ({ name: c.name, href: `#/email/campaign/${encodeURIComponent(c.id)}`, kind: "email", count: Number(c.progress.sent) })),
+  ]
+    .sort((a, b) => b.count - a.count)
+    .slice(0, 5);
+  return out;
 }

@@ -1,5 +1,5 @@
 // Generated drafts: ask the generator for drafts of a campaign, edit, approve or reject.
-import { canEdit, list, listAll, post, ws } from "../api.js";
+import { canEdit, list, listAll, patch, post, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { act, editable, lockForViewer, pageHeader, showError, viewerNotice } from "../ui.js";
 import { weigh } from "./compose.js";
@@ -32,8 +32,8 @@ export async function render(root, ctx) {
       approve.addEventListener("click", () =>
         act(approve, async () => {
           const original = p.parts?.length ? p.parts[0] : p.text;
-          if (ta.value !== original) await post(ws(`/posts/${encodeURIComponent(p.id)}`), null).catch(() => null);
-          return post(ws(`/posts/${encodeURIComponent(p.id)}/approve`), ta.value !== original ? { parts: [ta.value, ...(p.parts || []).slice(1)] } : {});
+          if (ta.value !== original) await patch(ws(`/posts/${encodeURIComponent(p.id)}`), { parts: [ta.value, ...(p.parts || []).slice(1)] });
+          return post(ws(`/posts/${encodeURIComponent(p.id)}/approve`), {});
         }, { errorBox, done: "Draft approved" }).then(refresh),
       );
       const reject = editable(h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("x-lg"), "Reject"));

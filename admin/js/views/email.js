@@ -140,24 +140,23 @@ async function renderSmtp(root) {
 // -- contacts ---------------------------------------------------------------------------
 
 export function importReport(r) {
-  const invalid = r.invalid || r.errors || r.rejected || [];
-  const counts = [
-    ["Imported", r.imported ?? r.created ?? 0, "success"],
-    ["Updated", r.updated ?? 0, "info"],
-    ["Duplicates", r.duplicates ?? 0, "secondary"],
-    ["Suppressed", r.suppressed ?? 0, "secondary"],
-    ["Invalid", r.invalid_count ?? invalid.length, "danger"],
-  ];
+  // {total_rows, imported, rejected: {reason: count}, report: [{row, reason, email}]}
+  const rejected = r.rejected && typeof r.rejected === "object" ? r.rejected : {};
+  const rejectedTotal = Object.values(rejected).reduce((a, b) => a + Number(b || 0), 0);
+  const rows = r.report || [];
   return h(
     "div",
     { class: "import-report", id: "import-report" },
-    h("div", { class: "d-flex gap-3 flex-wrap mb-2" }, counts.map(([label, n, colour]) => h("span", { class: `badge text-bg-${colour} fs-6`, dataset: { count: label.toLowerCase() } }, `${label}: ${fmtNumber(n)}`))),
-    invalid.length
-      ? table(
-          ["Row", "Value", "Problem"],
-          invalid.slice(0, 200).map((x) => h("tr", {}, h("td", {}, String(x.row ?? "")), h("td", { class: "wrap" }, x.email ?? x.value ?? ""), h("td", { class: "reason" }, x.reason ?? x.message ?? x.error ?? ""))),
-        )
-      : h("div", { class: "text-success small" }, icon("check2-all"), " Every row was valid."),
+    h(
+      "div",
+      { class: "d-flex gap-2 flex-wrap mb-2" },
+      h("span", { class: "badge text-bg-secondary fs-6", dataset: { count: "rows" } }, `Rows: ${fmtNumber(r.total_rows)}`),
+      h("span", { class: "badge text-bg-success fs-6", dataset: { count: "imported" } }, `Imported: ${fmtNumber(r.imported)}`),
+      h("span", { class: `badge fs-6 ${rejectedTotal ? "text-bg-danger" : "text-bg-secondary"}`, dataset: { count: "rejected" } }, `Rejected: ${fmtNumber(rejectedTotal)}`),
+    ),
+    Object.keys(rejected).length ? h("ul", { class: "small mb-2" }, Object.entries(rejected).map(([reason, n]) => h("li", {}, `${reason}: ${fmtNumber(n)}`))) : h("div", { class: "text-success small" }, icon("check2-all"), " Every row was valid."),
+    rows.length ? table(["Row", "Email", "Problem"], rows.map((x) => h("tr", {}, h("td", {}, String(x.row ?? "")), h("td", { class: "wrap" }, x.email ?? ""), h("td", { class: "reason" }, x.reason ?? "")))) : null,
+    r.report_truncated ? h("div", { class: "small text-body-secondary" }, "Only the first rejected rows are listed.") : null,
   );
 }
 
@@ -169,23 +168,27 @@ async function renderContacts(root) {
   const refresh = async () => {
     const lists = await listAll(P.lists()).catch(() => []);
     clear(listsBox).append(table(["List", "Contacts", "Created"], lists.map((l) => h("tr", {}, h("td", {}, l.name), h("td", {}, fmtNumber(l.count ?? l.contact_count ?? l.size)), h("td", { class: "small" }, fmtDate(l.created_at)))), "No lists yet: import a file."));
+    const keep = listSel.value;
+    clear(listSel).append(h("option", { value: "" }, "— a new list named below —"), lists.map((l) => h("option", { value: l.id }, l.name)));
+    listSel.value = keep;
     const page = await list(P.contacts(), { limit: 50 });
     clear(contactsBox).append(
       table(
         ["Email", "Name", "Status", "Lists"],
         page.items.map((c) => h("tr", {}, h("td", {}, c.email), h("td", {}, [c.first_name, c.last_name].filter(Boolean).join(" ") || c.name || ""), h("td", {}, statusBadge(c.status || (c.suppressed ? "suppressed" : "active"))), h("td", { class: "small" }, (c.lists || c.list_ids || []).length))),
       ),
-      page.next_cursor ? h("div", { class: "small text-body-secondary" }, "Showing the first 50.") : null,
+      h("div", { class: "small text-body-secondary" }, page.next_cursor ? "Showing the first 50." : ""),
     );
     return lists;
   };
   const file = h("input", { class: "form-control", type: "file", id: "contacts-file", accept: ".csv,.xlsx,text/csv" });
+  const listSel = h("select", { class: "form-select", id: "contacts-list-id" });
   const listName = h("input", { class: "form-control", id: "contacts-list", placeholder: "e.g. Newsletter" });
   const upload = editable(h("button", { class: "btn btn-primary", type: "submit", id: "contacts-import" }, icon("upload"), "Import"));
   const form = h(
     "form",
     { id: "contacts-form" },
-    lockForViewer(h("fieldset", {}, field("CSV or Excel file", file, "A header row with at least an email column; first_name, last_name and other columns become contact fields."), field("Add to list", listName), upload)),
+    lockForViewer(h("fieldset", {}, field("CSV or Excel file", file, "A header row with at least an email column; first_name, last_name and other columns become contact fields."), h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Add to list", listSel)), h("div", { class: "col-md-6" }, field("New list name", listName))), upload)),
   );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -194,12 +197,24 @@ async function renderContacts(root) {
       showError(reportBox, new Error("Choose a CSV or Excel file first."));
       return;
     }
-    const fd = new FormData();
-    fd.append("file", file.files[0]);
-    if (listName.value.trim()) fd.append("list_name", listName.value.trim());
-    const report = await act(upload, () => request("POST", P.imports(), fd), { errorBox: reportBox });
+    if (!listSel.value && !listName.value.trim()) {
+      showError(reportBox, new Error("Choose a list or name a new one."));
+      return;
+    }
+    const report = await act(
+      upload,
+      async () => {
+        let listId = listSel.value;
+        if (!listId) listId = (await post(P.lists(), { name: listName.value.trim() })).id;
+        const fd = new FormData();
+        fd.append("file", file.files[0]);
+        fd.append("list_id", listId);
+        return request("POST", P.imports(), fd);
+      },
+      { errorBox: reportBox },
+    );
     if (report) {
-      reportBox.append(card("Validation report", importReport(report.report || report)));
+      reportBox.append(card("Validation report", importReport(report)));
       toast("Contacts imported");
       await refresh();
     }
@@ -278,11 +293,11 @@ async function renderCampaigns(root, ctx) {
       button,
       async () => {
         const created = await post(P.campaigns(), payload());
-        if (mode === "now") return post(`${P.campaign(created.id)}/send`, {});
+        if (mode === "now") return post(`${P.campaign(created.id)}/schedule`, { at: new Date().toISOString(), timezone: tz.value });
         if (mode === "later") {
           const at = zonedToUtc(when.value, tz.value);
           if (!at) throw new Error("Pick the date and time to send.");
-          return post(`${P.campaign(created.id)}/schedule`, { scheduled_at: at.toISOString(), timezone: tz.value });
+          return post(`${P.campaign(created.id)}/schedule`, { at: at.toISOString(), timezone: tz.value });
         }
         return created;
       },
@@ -345,7 +360,7 @@ async function renderCampaign(root, ctx, id) {
     clear(actions);
     if (["draft", "scheduled"].includes(data.status)) {
       const send = editable(h("button", { class: "btn btn-primary btn-sm", id: "email-send-now" }, icon("send"), "Send now"));
-      send.addEventListener("click", () => act(send, () => post(`${P.campaign(id)}/send`, {}), { errorBox, done: "Sending started" }).then(tick));
+      send.addEventListener("click", () => act(send, () => post(`${P.campaign(id)}/schedule`, { at: new Date().toISOString(), timezone: data.timezone || session.workspace?.timezone || "UTC" }), { errorBox, done: "Sending started" }).then(tick));
       actions.append(send);
     }
     if (["scheduled", "sending", "queued"].includes(data.status)) {
@@ -357,20 +372,22 @@ async function renderCampaign(root, ctx, id) {
 
   let lastStatus = null;
   async function tick() {
-    const [data, stats] = await Promise.all([get(P.campaign(id)), get(`${P.campaign(id)}/stats`).catch(() => null)]);
-    const p = { ...(data.progress || data), ...(stats?.progress || stats || {}) };
+    const [data, stats] = await Promise.all([get(P.campaign(id)), get(`${P.campaign(id)}/analytics`).catch(() => null)]);
+    const p = { ...(data.progress || {}), ...(stats?.progress || {}) };
     const total = Number(p.total ?? p.recipients ?? 0);
     const sent = Number(p.sent ?? 0);
     const failed = Number(p.failed ?? 0);
     const pending = Number(p.pending ?? Math.max(0, total - sent - failed));
-    const pct = total ? Math.floor(((sent + failed) * 100) / total) : data.status === "sent" || data.status === "done" ? 100 : 0;
+    // Finished = every recipient reached a terminal state (sent, failed, suppressed, …).
+    const finished = total - pending - Number(p.deferred || 0);
+    const pct = total ? Math.floor((finished * 100) / total) : ["sent", "done", "completed"].includes(data.status) ? 100 : 0;
     bar.style.width = `${pct}%`;
     bar.classList.toggle("progress-bar-animated", pct < 100 && data.status === "sending");
     bar.classList.toggle("bg-success", pct === 100);
     pctText.textContent = `${pct} %`;
     progress.dataset.pct = String(pct);
     progress.setAttribute("aria-valuenow", String(pct));
-    countsText.textContent = `${fmtNumber(sent)} sent · ${fmtNumber(failed)} failed · ${fmtNumber(pending)} pending of ${fmtNumber(total)}`;
+    countsText.textContent = `${fmtNumber(sent)} sent · ${fmtNumber(failed)} failed · ${fmtNumber(pending)} pending of ${fmtNumber(total)} recipients`;
     if (data.status !== lastStatus) {
       clear(statusBox).append(statusBadge(data.status));
       drawActions(data);
@@ -381,11 +398,11 @@ async function renderCampaign(root, ctx, id) {
       data: { labels: ["sent", "failed", "pending"], datasets: [{ data: [sent, failed, pending], backgroundColor: [palette(1), palette(2), palette(7)] }] },
       options: { plugins: { legend: { position: "bottom" } } },
     });
-    const delivery = stats?.delivery || stats?.statuses || data.delivery || {};
+    const delivery = stats?.delivery || Object.fromEntries(["sent", "deferred", "failed", "suppressed", "unconfirmed", "cancelled"].map((k) => [k, Number(p[k] || 0)]));
     const labels = Object.keys(delivery);
     chart(bars, {
       type: "bar",
-      data: { labels, datasets: [{ label: "messages", data: labels.map((k) => delivery[k]), backgroundColor: labels.map((k, i) => (/fail|bounce|reject/.test(k) ? palette(2) : palette(i))) }] },
+      data: { labels, datasets: [{ label: "messages", data: labels.map((k) => delivery[k]), backgroundColor: labels.map((k, i) => (/fail|bounce|reject|unconfirmed/.test(k) ? palette(2) : k === "sent" ? palette(1) : palette(i + 3))) }] },
       options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
     });
     const e = stats?.engagement || stats || {};

@@ -29,7 +29,7 @@ function metricsCell(p) {
 
 export async function render(root, ctx) {
   const campaigns = await listAll(ws("/campaigns")).catch(() => []);
-  const accounts = new Map((await listAll(ws("/x-accounts")).catch(() => [])).map((a) => [a.id, a]));
+  const accounts = new Map((await listAll(ws("/x/accounts")).catch(() => [])).map((a) => [a.id, a]));
   const names = new Map(campaigns.map((c) => [c.id, c.name]));
   const campaignSel = h("select", { class: "form-select form-select-sm", id: "history-campaign", "aria-label": "Campaign" }, h("option", { value: "" }, "All campaigns"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
   campaignSel.value = ctx.params.get("campaign") || "";

@@ -94,7 +94,7 @@ async function candidates(root) {
     if (r) {
       reportBox.append(
         h("div", { class: "d-flex gap-2 mb-2" }, h("span", { class: "badge text-bg-success fs-6" }, `Imported: ${fmtNumber(r.imported)}`), h("span", { class: "badge text-bg-danger fs-6" }, `Rejected: ${fmtNumber(r.rejected)}`)),
-        (r.rows || []).length ? table(["Row", "Problem"], r.rows.map((x) => h("tr", {}, h("td", {}, String(x.row)), h("td", { class: "reason" }, x.reason)))) : null,
+        table(["Row", "Problem"], (r.rows || []).map((x) => h("tr", {}, h("td", {}, String(x.row)), h("td", { class: "reason" }, x.reason))), "No rejected rows."),
       );
       toast("Candidates imported");
       section.refresh();

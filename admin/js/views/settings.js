@@ -33,7 +33,7 @@ async function accountsSection() {
   const errorBox = h("div");
   const box = h("div", { id: "x-accounts" });
   const refresh = async () => {
-    const items = await listAll(ws("/x-accounts"));
+    const items = await listAll(ws("/x/accounts"));
     clear(box).append(
       table(
         ["Account", "Kind", "Status", "Tier", "Pricing (USD)", ""],
@@ -52,10 +52,10 @@ async function accountsSection() {
           const monthly = num("monthly_usd");
           const save = editable(h("button", { class: "btn btn-sm btn-outline-primary", type: "button" }, icon("save"), "Save"));
           save.addEventListener("click", () =>
-            act(save, () => patch(ws(`/x-accounts/${encodeURIComponent(a.id)}`), { tier: tier.value, pricing: { ...p, post_usd: Number(postUsd.value), post_with_url_usd: Number(urlUsd.value), monthly_usd: Number(monthly.value) } }), { errorBox, done: "Account saved" }),
+            act(save, () => patch(ws(`/x/accounts/${encodeURIComponent(a.id)}`), { tier: tier.value, pricing: { ...p, post_usd: Number(postUsd.value), post_with_url_usd: Number(urlUsd.value), monthly_usd: Number(monthly.value) } }), { errorBox, done: "Account saved" }),
           );
           const remove = editable(h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("plug"), "Disconnect"));
-          remove.addEventListener("click", () => act(remove, () => del(ws(`/x-accounts/${encodeURIComponent(a.id)}`)), { errorBox, done: "Account disconnected" }).then(refresh));
+          remove.addEventListener("click", () => act(remove, () => del(ws(`/x/accounts/${encodeURIComponent(a.id)}`)), { errorBox, done: "Account disconnected" }).then(refresh));
           return h(
             "tr",
             { dataset: { id: a.id } },
@@ -71,28 +71,31 @@ async function accountsSection() {
       ),
     );
   };
+  const connectTier = h("select", { class: "form-select flex-grow-0 w-auto", id: "x-connect-tier", "aria-label": "Tier of the account to connect" }, TIERS.map((t) => h("option", { value: t }, t)));
+  connectTier.value = "pay_per_use";
   const connect = editable(h("button", { class: "btn btn-primary", type: "button", id: "x-connect" }, icon("twitter-x"), "Connect an X account"));
   connect.addEventListener("click", async () => {
-    const r = await act(connect, () => post(ws("/x-accounts/oauth/start"), { callback_url: `${location.origin}${location.pathname}#/settings` }), { errorBox });
-    if (r?.authorize_url) {
-      if (!/^https:\/\//.test(r.authorize_url)) return showError(errorBox, new Error("The API returned an authorization address that is not https."));
-      location.assign(r.authorize_url);
+    // X sends the browser back to callback_url?oauth_token=…&oauth_verifier=…
+    const r = await act(connect, () => post(ws("/x/oauth/begin"), { callback_url: `${location.origin}${location.pathname}`, tier: connectTier.value }), { errorBox });
+    if (r?.authorization_url) {
+      if (!/^https:\/\//.test(r.authorization_url)) return showError(errorBox, new Error("The API returned an authorization address that is not https."));
+      location.assign(r.authorization_url);
     }
   });
   const sandboxHandle = h("input", { class: "form-control", id: "sandbox-handle", placeholder: "sandbox handle, e.g. herald_demo" });
   const addSandbox = editable(h("button", { class: "btn btn-outline-warning", type: "button", id: "x-sandbox" }, icon("cone-striped"), "Add a sandbox account"));
-  addSandbox.addEventListener("click", () => act(addSandbox, () => post(ws("/x-accounts/sandbox"), { handle: sandboxHandle.value.trim() || "herald_sandbox" }), { errorBox, done: "Sandbox account added" }).then(refresh));
+  addSandbox.addEventListener("click", () => act(addSandbox, () => post(ws("/x/accounts/sandbox"), { handle: sandboxHandle.value.trim() || "herald_sandbox" }), { errorBox, done: "Sandbox account added" }).then(refresh));
   const sandboxRow = session.sandbox ? h("div", { class: "input-group mt-2" }, sandboxHandle, addSandbox) : null;
   const note = session.sandbox ? h("div", { class: "form-text" }, "Sandbox accounts record posts instead of publishing them; they exist only in the local sandbox.") : null;
   await refresh().catch((exc) => showError(errorBox, exc));
   // Coming back from X's consent screen: the API finishes the handshake.
   const q = new URLSearchParams(location.search);
   if (q.get("oauth_token") && q.get("oauth_verifier")) {
-    await act(null, () => post(ws("/x-accounts/oauth/callback"), { oauth_token: q.get("oauth_token"), oauth_verifier: q.get("oauth_verifier") }), { errorBox, done: "X account connected" });
+    await act(null, () => post(ws("/x/oauth/complete"), { oauth_token: q.get("oauth_token"), oauth_verifier: q.get("oauth_verifier") }), { errorBox, done: "X account connected" });
     history.replaceState(null, "", `${location.pathname}#/settings`);
     await refresh();
   }
-  return card("X accounts", h("div", {}, errorBox, box, canEdit() ? h("div", { class: "mt-2" }, connect, sandboxRow, note) : null));
+  return card("X accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto" }, connectTier, connect), sandboxRow, note) : null));
 }
 
 async function topicsSection() {
@@ -118,21 +121,14 @@ async function topicsSection() {
 }
 
 async function plansSection() {
-  const [campaigns, accounts] = await Promise.all([listAll(ws("/campaigns")).catch(() => []), listAll(ws("/x-accounts")).catch(() => [])]);
-  const names = new Map(campaigns.map((c) => [c.id, c.name]));
+  const [campaigns, accounts] = await Promise.all([listAll(ws("/campaigns")).catch(() => []), listAll(ws("/x/accounts")).catch(() => [])]);
   const errorBox = h("div");
-  const box = h("div", { id: "posting-plans" });
-  const refresh = async () => {
-    const plans = await listAll(ws("/posting-plans")).catch(() => []);
-    clear(box).append(table(["Campaign", "Posts a day", "Hours", "Timezone", "Next slots"], plans.map((p) => h("tr", {}, h("td", {}, names.get(p.campaign_id) || p.campaign_id), h("td", {}, String(p.posts_per_day)), h("td", {}, `${p.active_from}–${p.active_to}`), h("td", {}, p.timezone), h("td", { class: "small" }, (p.slots || []).slice(0, 3).map((s) => fmtDate(s, p.timezone)).join(" · ")))), "No posting plan."));
-  };
-  const campaign = h("select", { class: "form-select" }, campaigns.map((c) => h("option", { value: c.id }, c.name)));
-  const account = h("select", { class: "form-select" }, accounts.map((a) => h("option", { value: a.id }, `@${a.handle}`)));
-  const perDay = h("input", { class: "form-control", type: "number", min: 1, max: 48, value: 3 });
-  const from = h("input", { class: "form-control", type: "time", value: "09:00" });
-  const to = h("input", { class: "form-control", type: "time", value: "18:00" });
-  const tz = h("select", { class: "form-select" }, timeZones().map((z) => h("option", { value: z }, z)));
-  tz.value = session.workspace?.timezone || "UTC";
+  const box = h("div", { id: "posting-plan-result" });
+  const campaign = h("select", { class: "form-select", id: "plan-campaign" }, campaigns.map((c) => h("option", { value: c.id }, `${c.name} (${c.timezone})`)));
+  const account = h("select", { class: "form-select", id: "plan-account" }, accounts.map((a) => h("option", { value: a.id }, `@${a.handle}${a.sandbox ? " (sandbox)" : ""}`)));
+  const perDay = h("input", { class: "form-control", type: "number", min: 1, max: 100, value: 3, id: "plan-per-day" });
+  const from = h("input", { class: "form-control", type: "time", value: "09:00", id: "plan-from" });
+  const to = h("input", { class: "form-control", type: "time", value: "18:00", id: "plan-to" });
   const save = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon("calendar-plus"), "Save plan"));
   const form = h(
     "form",
@@ -142,19 +138,21 @@ async function plansSection() {
       h(
         "fieldset",
         {},
-        h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("Campaign", campaign)), h("div", { class: "col-md-4" }, field("Account", account)), h("div", { class: "col-md-4" }, field("Posts a day", perDay))),
-        h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("From", from)), h("div", { class: "col-md-4" }, field("To", to)), h("div", { class: "col-md-4" }, field("Timezone", tz))),
+        h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("Campaign", campaign, "Hours are in the campaign's timezone.")), h("div", { class: "col-md-4" }, field("Account", account)), h("div", { class: "col-md-4" }, field("Posts a day", perDay))),
+        h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("From", from)), h("div", { class: "col-md-4" }, field("To", to))),
         save,
       ),
     ),
   );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    await act(save, () => post(ws("/posting-plans"), { campaign_id: campaign.value, account_id: account.value, posts_per_day: Number(perDay.value), active_from: from.value, active_to: to.value, timezone: tz.value }), { errorBox, done: "Posting plan saved" });
-    await refresh();
+    const plan = await act(save, () => post(ws(`/campaigns/${encodeURIComponent(campaign.value)}/plans`), { account_id: account.value, posts_per_day: Number(perDay.value), active_from: from.value, active_to: to.value }), { errorBox, done: "Posting plan saved" });
+    if (plan) {
+      clear(box).append(h("div", { class: "small" }, `${plan.posts_per_day} posts a day, ${plan.active_from}–${plan.active_to} (${plan.timezone}). Next slots: `, (plan.slots || []).map((s) => fmtDate(s, plan.timezone)).join(" · ") || "none in the next 24 h"));
+    }
   });
-  await refresh();
-  return card("Posting plan", h("div", {}, canEdit() ? form : null, box));
+  if (!campaigns.length || !accounts.length) return card("Posting plan", h("div", { class: "text-body-secondary" }, "Create a campaign and connect an X account first."));
+  return card("Posting plan", h("div", {}, canEdit() ? form : h("div", { class: "text-body-secondary" }, "Editors set posting plans."), box));
 }
 
 async function membersSection() {
