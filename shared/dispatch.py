@@ -24,7 +24,11 @@ if TYPE_CHECKING:
 log = get_logger("dispatch")
 
 # "module:attribute" of every source; each pipeline adds its own line.
-SOURCE_PATHS: list[str] = ["shared.x.dispatch:SOURCE", "shared.generate.dispatch:SOURCE"]
+SOURCE_PATHS: list[str] = [
+    "shared.x.dispatch:SOURCE",
+    "shared.generate.dispatch:SOURCE",
+    "shared.metrics.dispatch:SOURCE",
+]
 
 
 @dataclass(frozen=True)
