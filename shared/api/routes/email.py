@@ -1,0 +1,503 @@
+"""SMTP settings, contacts and lists, email templates and email campaigns.
+
+Thin: every operation is shared.email.service; this module declares routes and shapes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.api.context import Ctx
+from shared.api.lists import after_key, service_page
+from shared.api.models import Body, PageQuery
+from shared.api.router import Upload, router
+from shared.errors import NotFound, ValidationError
+from shared.tenancy import Role
+
+router.object_param("email_campaign_id", "email_campaigns", "email campaign")
+router.object_param("list_id", "contact_lists", "contact list")
+router.object_param("contact_id", "contacts", "contact")
+router.object_param("email_template_id", "email_templates", "email template")
+
+
+def _svc() -> Any:
+    from shared.email import service
+
+    return service
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+_open = {"type": "object"}
+_array = {"type": "array", "items": {"type": "object"}}
+
+# -- models -----------------------------------------------------------------------------
+
+
+class SmtpIn(Body):
+    preset: str | None = Field(None, description="a preset id from .../smtp/presets")
+    host: str = Field(min_length=1, max_length=254)
+    port: int = Field(ge=1, le=65535)
+    security: str = Field("starttls", description="ssl (implicit TLS) | starttls | none")
+    username: str | None = None
+    password: str | None = Field(
+        None, description="stored in the secrets store; omit to keep, empty string to clear"
+    )
+    from_name: str | None = None
+    from_address: str
+    reply_to: str | None = None
+    daily_quota: int | None = Field(None, ge=1)
+    per_minute_rate: int | None = Field(None, ge=1)
+
+
+class SmtpOut(Open):
+    configured: bool
+    password_set: bool = False
+
+
+class TestEmailIn(Body):
+    to: str = Field(min_length=3, max_length=254)
+
+
+class ListIn(Body):
+    name: str = Field(min_length=1, max_length=120)
+
+
+class ContactsQuery(PageQuery):
+    list_id: str | None = None
+
+
+class EmailTemplateIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    subject: str = Field("", max_length=998)
+    html: str = ""
+    text: str = Field("", description="plain-text part; derived from the HTML when empty")
+    defaults: dict[str, str | int | float] = Field(
+        default_factory=dict, description="values of personalization variables when missing"
+    )
+
+
+class EmailTemplatePatch(Body):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    subject: str | None = Field(None, max_length=998)
+    html: str | None = None
+    text: str | None = None
+    defaults: dict[str, str | int | float] | None = None
+
+
+class EmailCampaignIn(EmailTemplateIn):
+    list_id: str | None = None
+    template_id: str | None = Field(None, description="copy subject and bodies from it")
+    track_opens: bool = False
+    track_clicks: bool = False
+
+
+class EmailCampaignPatch(EmailTemplatePatch):
+    list_id: str | None = None
+    track_opens: bool | None = None
+    track_clicks: bool | None = None
+
+
+class ProgressOut(Open):
+    status: str
+    total: int
+    sent: int
+    failed: int
+    pending: int
+
+
+class EmailCampaignOut(Open):
+    id: str
+    name: str
+    status: str = Field(description="draft | scheduled | sending | paused | done | cancelled")
+    progress: dict[str, int]
+
+
+class ScheduleEmailIn(Body):
+    at: AwareDatetime | str = Field(
+        description="ISO 8601 instant; without an offset it is a wall-clock time in `timezone`"
+    )
+    timezone: str = "UTC"
+    local_hour: int | None = Field(
+        None, ge=0, le=23, description="send at this hour in each recipient's own zone"
+    )
+
+
+class TestCampaignIn(Body):
+    to: str = Field(min_length=3, max_length=254)
+    sample: dict[str, Any] | None = Field(None, description="variables to render with")
+
+
+class RecipientsQuery(PageQuery):
+    status: str | None = Field(None, description="sent | failed | deferred | pending | ...")
+    limit: int = Field(20, ge=1, le=100, description="batches per page")
+
+
+# -- SMTP -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/workspaces/{ws}/smtp",
+    summary="The workspace's SMTP settings (never the password)",
+    tag="email",
+    response=SmtpOut,
+)
+def get_smtp(ctx: Ctx) -> Any:
+    try:
+        return _svc().get_smtp_settings(ctx.runtime, ctx.ws)
+    except NotFound:
+        # Not configured yet is a state the settings screen shows, not an error.
+        return {"configured": False, "password_set": False}
+
+
+@router.put(
+    "/workspaces/{ws}/smtp",
+    summary="Set the SMTP settings (password goes to the secrets store)",
+    tag="email",
+    role=Role.OWNER,
+    body=SmtpIn,
+    response=SmtpOut,
+)
+def put_smtp(ctx: Ctx) -> Any:
+    return _svc().put_smtp_settings(ctx.runtime, ctx.ws, ctx.body.model_dump(exclude_unset=True))
+
+
+@router.get(
+    "/workspaces/{ws}/smtp/presets",
+    summary="SMTP presets (Gmail, Workspace, SES, SendGrid, Hostinger; local sink in sandbox)",
+    tag="email",
+    response=_array,
+)
+def smtp_presets(ctx: Ctx) -> Any:
+    return _svc().smtp_presets(ctx.runtime, ctx.ws)
+
+
+@router.post(
+    "/workspaces/{ws}/smtp/test",
+    summary="Send a test email with the saved settings; a clear error says what is wrong",
+    tag="email",
+    role=Role.OWNER,
+    body=TestEmailIn,
+    response=_open,
+)
+def smtp_test(ctx: Ctx) -> Any:
+    return _svc().send_test_email(ctx.runtime, ctx.ws, ctx.body.to)
+
+
+# -- contacts ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/workspaces/{ws}/lists", summary="Contact lists", tag="contacts", response=_array
+)
+def list_contact_lists(ctx: Ctx) -> Any:
+    return _svc().list_contact_lists(ctx.runtime, ctx.ws)
+
+
+@router.post(
+    "/workspaces/{ws}/lists",
+    summary="Create a contact list",
+    tag="contacts",
+    role=Role.EDITOR,
+    body=ListIn,
+    response=_open,
+    status=201,
+)
+def create_contact_list(ctx: Ctx) -> Any:
+    return _svc().create_contact_list(ctx.runtime, ctx.ws, ctx.body.name)
+
+
+@router.get(
+    "/workspaces/{ws}/lists/{list_id}",
+    summary="A contact list with its contact count",
+    tag="contacts",
+    response=_open,
+)
+def get_contact_list(ctx: Ctx) -> Any:
+    return _svc().get_contact_list(ctx.runtime, ctx.ws, ctx.params["list_id"])
+
+
+@router.post(
+    "/workspaces/{ws}/lists/{list_id}/import",
+    summary="Import contacts from CSV or XLSX into a list; answers the validation report",
+    tag="contacts",
+    role=Role.EDITOR,
+    body=Upload(
+        "a .csv or .xlsx file with a header row",
+        fields={
+            "mapping": 'JSON: {"email": "<column>", "first_name": ..., "last_name": ..., '
+            '"timezone": ..., "fields": {"<name>": "<column>"}}; default {"email": "email"}'
+        },
+        max_bytes=40 * 1024 * 1024,
+    ),
+    response=_open,
+    description="The whole file is checked first; a malformed file is refused with nothing "
+    "written. The report lists rejected rows (row, reason: invalid address, duplicate, "
+    "suppressed).",
+)
+def import_contacts(ctx: Ctx) -> Any:
+    name, data = ctx.upload()
+    return _svc().import_contacts(
+        ctx.runtime, ctx.ws, data, name, _mapping(ctx.form("mapping")), ctx.params["list_id"]
+    )
+
+
+def _mapping(raw: str | None) -> dict[str, Any]:
+    if raw is None:
+        return {"email": "email"}
+    try:
+        mapping = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"mapping is not valid JSON: {exc}", [{"field": "mapping", "message": "not JSON"}]
+        ) from exc
+    if not isinstance(mapping, dict):
+        raise ValidationError("mapping must be a JSON object", [{"field": "mapping"}])
+    return mapping
+
+
+@router.get(
+    "/workspaces/{ws}/contacts",
+    summary="Contacts by address (optionally of one list)",
+    tag="contacts",
+    query=ContactsQuery,
+    response=_open,
+    paged=True,
+)
+def list_contacts(ctx: Ctx) -> Any:
+    q: ContactsQuery = ctx.query
+    if q.list_id:
+        from shared.tenancy import scoped_get
+
+        if scoped_get(ctx.db, "contact_lists", ctx.ws, q.list_id) is None:
+            raise NotFound("contact list not found in this workspace")
+    return service_page(
+        _svc().list_contacts(
+            ctx.runtime, ctx.ws, list_id=q.list_id, after=after_key(ctx), limit=q.limit
+        )
+    )
+
+
+@router.get(
+    "/workspaces/{ws}/contacts/{contact_id}", summary="A contact", tag="contacts", response=_open
+)
+def get_contact(ctx: Ctx) -> Any:
+    return _svc().get_contact(ctx.runtime, ctx.ws, ctx.params["contact_id"])
+
+
+# -- email templates --------------------------------------------------------------------
+
+
+@router.get(
+    "/workspaces/{ws}/email/templates", summary="Saved email templates", tag="email",
+    response=_array,
+)
+def list_email_templates(ctx: Ctx) -> Any:
+    return _svc().list_templates(ctx.runtime, ctx.ws)
+
+
+@router.post(
+    "/workspaces/{ws}/email/templates",
+    summary="Save an email template (subject, HTML, text, defaults)",
+    tag="email",
+    role=Role.EDITOR,
+    body=EmailTemplateIn,
+    response=_open,
+    status=201,
+)
+def create_email_template(ctx: Ctx) -> Any:
+    return _svc().create_template(ctx.runtime, ctx.ws, ctx.body.model_dump())
+
+
+@router.get(
+    "/workspaces/{ws}/email/templates/{email_template_id}",
+    summary="An email template",
+    tag="email",
+    response=_open,
+)
+def get_email_template(ctx: Ctx) -> Any:
+    return _svc().get_template(ctx.runtime, ctx.ws, ctx.params["email_template_id"])
+
+
+@router.patch(
+    "/workspaces/{ws}/email/templates/{email_template_id}",
+    summary="Change an email template",
+    tag="email",
+    role=Role.EDITOR,
+    body=EmailTemplatePatch,
+    response=_open,
+)
+def update_email_template(ctx: Ctx) -> Any:
+    return _svc().update_template(
+        ctx.runtime,
+        ctx.ws,
+        ctx.params["email_template_id"],
+        ctx.body.model_dump(exclude_unset=True),
+    )
+
+
+@router.delete(
+    "/workspaces/{ws}/email/templates/{email_template_id}",
+    summary="Delete an email template",
+    tag="email",
+    role=Role.EDITOR,
+    status=204,
+)
+def delete_email_template(ctx: Ctx) -> Any:
+    _svc().delete_template(ctx.runtime, ctx.ws, ctx.params["email_template_id"])
+
+
+# -- email campaigns --------------------------------------------------------------------
+
+
+def _cid(ctx: Ctx) -> str:
+    return ctx.params["email_campaign_id"]
+
+
+@router.get(
+    "/workspaces/{ws}/email/campaigns",
+    summary="Email campaigns with their progress",
+    tag="email",
+    response=EmailCampaignOut,
+    paged=True,
+)
+def list_email_campaigns(ctx: Ctx) -> Any:
+    q = ctx.query
+    return service_page(
+        _svc().list_campaigns(ctx.runtime, ctx.ws, after=after_key(ctx), limit=q.limit)
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/email/campaigns",
+    summary="Create a draft email campaign",
+    tag="email",
+    role=Role.EDITOR,
+    body=EmailCampaignIn,
+    response=EmailCampaignOut,
+    status=201,
+)
+def create_email_campaign(ctx: Ctx) -> Any:
+    return _svc().create_campaign(ctx.runtime, ctx.ws, ctx.body.model_dump(exclude_unset=True))
+
+
+@router.get(
+    "/workspaces/{ws}/email/campaigns/{email_campaign_id}",
+    summary="An email campaign with its progress",
+    tag="email",
+    response=EmailCampaignOut,
+)
+def get_email_campaign(ctx: Ctx) -> Any:
+    return _svc().get_campaign(ctx.runtime, ctx.ws, _cid(ctx))
+
+
+@router.patch(
+    "/workspaces/{ws}/email/campaigns/{email_campaign_id}",
+    summary="Change a draft email campaign",
+    tag="email",
+    role=Role.EDITOR,
+    body=EmailCampaignPatch,
+    response=EmailCampaignOut,
+)
+def update_email_campaign(ctx: Ctx) -> Any:
+    return _svc().update_campaign(
+        ctx.runtime, ctx.ws, _cid(ctx), ctx.body.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete(
+    "/workspaces/{ws}/email/campaigns/{email_campaign_id}",
+    summary="Delete a draft, cancelled or finished email campaign",
+    tag="email",
+    role=Role.EDITOR,
+    status=204,
+)
+def delete_email_campaign(ctx: Ctx) -> Any:
+    _svc().delete_campaign(ctx.runtime, ctx.ws, _cid(ctx))
+
+
+@router.post(
+    "/workspaces/{ws}/email/campaigns/{email_campaign_id}/schedule",
+    summary="Schedule at an instant (or a local hour in each recipient's zone)",
+    tag="email",
+    role=Role.EDITOR,
+    body=ScheduleEmailIn,
+    response=EmailCampaignOut,
+)
+def schedule_email_campaign(ctx: Ctx) -> Any:
+    body: ScheduleEmailIn = ctx.body
+    return _svc().schedule_campaign(
+        ctx.runtime, ctx.ws, _cid(ctx), body.at, body.timezone, body.local_hour
+    )
+
+
+def _action(name: str, summary: str, verb: str) -> None:
+    """A body-less state change `POST .../{email_campaign_id}/<verb>`."""
+
+    def handler(ctx: Ctx) -> Any:
+        return getattr(_svc(), name)(ctx.runtime, ctx.ws, _cid(ctx))
+
+    handler.__name__ = f"{verb.replace('-', '_')}_email_campaign"
+    router.post(
+        f"/workspaces/{{ws}}/email/campaigns/{{email_campaign_id}}/{verb}",
+        summary=summary,
+        tag="email",
+        role=Role.EDITOR,
+        response=_open,
+    )(handler)
+
+
+_action("unschedule_campaign", "Back to draft before sending starts", "unschedule")
+_action("pause_campaign", "Pause sending (batches not yet sent wait)", "pause")
+_action("resume_campaign", "Resume a paused campaign", "resume")
+_action("cancel_campaign", "Cancel: nothing more is sent", "cancel")
+_action(
+    "resend_failed",
+    "Re-queue only the recipients that failed transiently",
+    "resend-failed",
+)
+
+
+@router.post(
+    "/workspaces/{ws}/email/campaigns/{email_campaign_id}/test",
+    summary="Send the campaign rendered for sample values to one address ([TEST] subject)",
+    tag="email",
+    role=Role.EDITOR,
+    body=TestCampaignIn,
+    response=_open,
+)
+def test_email_campaign(ctx: Ctx) -> Any:
+    body: TestCampaignIn = ctx.body
+    return _svc().send_test_campaign(ctx.runtime, ctx.ws, _cid(ctx), body.to, body.sample)
+
+
+@router.get(
+    "/workspaces/{ws}/email/campaigns/{email_campaign_id}/progress",
+    summary="Live progress: total, sent, failed, deferred, pending (poll every 2 s)",
+    tag="email",
+    response=ProgressOut,
+)
+def email_campaign_progress(ctx: Ctx) -> Any:
+    return _svc().campaign_progress(ctx.runtime, ctx.ws, _cid(ctx))
+
+
+@router.get(
+    "/workspaces/{ws}/email/campaigns/{email_campaign_id}/recipients",
+    summary="Each recipient's outcome (status, SMTP code and text), a page of batches at a time",
+    tag="email",
+    query=RecipientsQuery,
+    response=_open,
+    paged=True,
+)
+def email_campaign_recipients(ctx: Ctx) -> Any:
+    q: RecipientsQuery = ctx.query
+    return service_page(
+        _svc().list_outcomes(
+            ctx.runtime, ctx.ws, _cid(ctx), status=q.status, after=after_key(ctx), limit=q.limit
+        )
+    )
