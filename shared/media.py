@@ -102,7 +102,7 @@ _buckets: dict[str, Any] = {}
 def _bucket(name: str) -> Any:
     bucket = _buckets.get(name)
     if bucket is None:
-        from google.cloud import storage
+        from google.cloud import storage  # type: ignore[attr-defined]
 
         bucket = storage.Client().bucket(name)
         _buckets[name] = bucket

@@ -42,21 +42,33 @@ def enqueue_publish(
     try_n: int,
     at: datetime,
     reason: str,
+    action: str = "publish",
+    status: str = PostStatus.QUEUED.value,
+    extra: dict[str, Any] | None = None,
+    once_per_try: bool = False,
 ) -> bool:
-    """Claim (post, try, instant) once, enqueue its post_tweet task, mark it queued.
+    """Claim (post, try, instant) once, enqueue its post_tweet task, record it on the post.
 
     Returns False when another caller already claimed it. If enqueueing fails the
-    claim is released so the next tick tries again.
+    claim is released so the next tick tries again. `extra` fields (try_n, attempts,
+    last_error, ...) go into the same post update: one write. `once_per_try` claims the
+    try alone (not the instant): duplicate deliveries computing different instants
+    still enqueue one task.
     """
     db = runtime.db
     now = runtime.clock.now()
-    key = claim_id("xq", post_id, str(try_n), instant_key(at))
+    key = claim_id("xq", post_id, str(try_n), "next" if once_per_try else instant_key(at))
     if not try_claim(db, key, owner=reason, now=now, workspace_id=workspace_id):
         return False
     spec = TaskSpec(
         kind="tweets",
         target="post_tweet",
-        payload={"post_id": post_id, "workspace_id": workspace_id, "try_n": try_n},
+        payload={
+            "post_id": post_id,
+            "workspace_id": workspace_id,
+            "try_n": try_n,
+            "action": action,
+        },
         schedule_time=at if at > now else None,
         # Unique per instant: real Cloud Tasks refuses a reused name for a while.
         task_id=safe_task_id("post", post_id, str(try_n), str(int(at.timestamp() * 1000))),
@@ -68,10 +80,11 @@ def enqueue_publish(
         raise
     db.collection(POSTS).document(post_id).update(
         {
-            "status": PostStatus.QUEUED.value,
+            "status": status,
             "next_at": at,
             "next_key": order_key(at, post_id),
             "queued_at": now,
+            **(extra or {}),
         }
     )
     return True
@@ -139,6 +152,7 @@ def recover(runtime: Runtime, now: datetime) -> int:
     for docs in _due(runtime, stuck, now - RECOVERY_GRACE):
         for snap in docs:
             data = snap.to_dict()
+            status = data.get("status", PostStatus.QUEUED.value)
             if enqueue_publish(
                 runtime,
                 snap.id,
@@ -146,6 +160,8 @@ def recover(runtime: Runtime, now: datetime) -> int:
                 try_n=int(data.get("try_n") or 0),
                 at=now,
                 reason="recovery",
+                action="reconcile" if status == PostStatus.UNCONFIRMED else "publish",
+                status=status,
             ):
                 log.warning(
                     "re-enqueued a post whose task was lost",

@@ -1,0 +1,333 @@
+"""post_tweet through tweepy over `responses`: every outcome X can give."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import requests
+import responses
+
+from shared.runtime import Runtime
+from shared.x import service, worker
+from shared.x.models import POSTS, X_ACCOUNTS
+from tests.x.conftest import (
+    MEDIA,
+    TWEETS,
+    add_x_account,
+    create_calls,
+    created_reply,
+    oauth1_signed,
+    scheduled_post,
+    task_payload,
+    tweet_bodies,
+)
+
+
+def _doc(runtime: Runtime, collection: str, doc_id: str) -> dict[str, Any]:
+    return runtime.db.collection(collection).document(doc_id).get().to_dict()
+
+
+def _alerts(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if '"alert"' in line]
+
+
+def _deliver(runtime: Runtime, clock: Any, post_id: str) -> dict[str, Any]:
+    """Deliver the post's latest task at its schedule time, as Cloud Tasks would."""
+    payload = task_payload(runtime, post_id)
+    spec = [t for t in runtime.enqueuer.tasks if t.payload == payload][-1]  # type: ignore[attr-defined]
+    if spec.schedule_time and spec.schedule_time > clock.now():
+        clock.set(spec.schedule_time)
+    return worker.handle(runtime, payload)
+
+
+def test_happy_path_posts_once_with_user_auth(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=20)
+    x_api.add(responses.POST, TWEETS, **created_reply("1001"))
+    result = _deliver(runtime, clock, post["id"])
+    assert result["result"] == "published"
+    calls = create_calls(x_api)
+    assert len(calls) == 1 and oauth1_signed(calls[0])
+    assert tweet_bodies(x_api) == [{"text": "Herald ships at the exact second."}]
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "published" and stored["x_ids"] == ["1001"]
+    assert stored["published_at"] >= stored["due_at"]
+    assert stored["estimated_cost_usd"] > 0
+    # A second delivery of the same task after publishing does nothing.
+    assert worker.handle(runtime, task_payload(runtime, post["id"]))["result"] == "noop"
+    assert len(create_calls(x_api)) == 1
+
+
+def test_thread_resumes_at_first_unposted_part(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(
+        runtime, account.id, text="1/3 Threads", parts=["2/3 resume", "3/3 done"], due_in=5
+    )
+    x_api.add(responses.POST, TWEETS, **created_reply("2001"))
+    x_api.add(responses.POST, TWEETS, status=503, json={"title": "Service Unavailable"})
+    first = _deliver(runtime, clock, post["id"])
+    assert first["result"] == "requeued" and first["reason"] == "retry"
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "publishing" and stored["x_ids"] == ["2001"]
+    assert stored["attempts"] == 1 and stored["last_error"]["code"] == 503
+    x_api.add(responses.POST, TWEETS, **created_reply("2002"))
+    x_api.add(responses.POST, TWEETS, **created_reply("2003"))
+    second = _deliver(runtime, clock, post["id"])
+    assert second["result"] == "published"
+    bodies = tweet_bodies(x_api)
+    assert [b["text"] for b in bodies] == ["1/3 Threads", "2/3 resume", "2/3 resume", "3/3 done"]
+    assert bodies[1]["reply"] == {"in_reply_to_tweet_id": "2001"}
+    assert bodies[2]["reply"] == {"in_reply_to_tweet_id": "2001"}
+    assert bodies[3]["reply"] == {"in_reply_to_tweet_id": "2002"}
+    assert _doc(runtime, POSTS, post["id"])["x_ids"] == ["2001", "2002", "2003"]
+
+
+def test_media_upload_flow_then_post(runtime, clock, x_api) -> None:
+    from shared import media
+
+    account = add_x_account(runtime)
+    png = media.put(runtime, "ws1", b"\x89PNG fake image bytes", "image/png")
+    gif = media.put(runtime, "ws1", b"GIF89a fake", "image/gif")
+    post = scheduled_post(runtime, account.id, media=[png, gif], due_in=5)
+    x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "m1"}})
+    x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "m2"}})
+    for media_id in ("m1", "m2"):
+        x_api.add(responses.POST, f"{MEDIA}/{media_id}/append", status=204)
+    x_api.add(responses.POST, f"{MEDIA}/m1/finalize", json={"data": {"id": "m1"}})
+    x_api.add(
+        responses.POST,
+        f"{MEDIA}/m2/finalize",
+        json={"data": {"id": "m2", "processing_info": {"state": "pending", "check_after_secs": 1}}},
+    )
+    x_api.add(
+        responses.GET,
+        MEDIA,
+        json={"data": {"id": "m2", "processing_info": {"state": "succeeded"}}},
+    )
+    x_api.add(responses.POST, TWEETS, **created_reply("3001"))
+    slept: list[float] = []
+
+    def api(rt: Runtime, acct: Any) -> Any:
+        from shared.x.client import TweepyX
+
+        return TweepyX("ck-test", "cs-test", "at-test", "ats-test", acct.x_user_id, slept.append)
+
+    payload = task_payload(runtime, post["id"])
+    clock.advance(5)
+    assert worker.handle(runtime, payload, api_factory=api)["result"] == "published"
+    urls = [(c.request.method, c.request.url.split("?")[0]) for c in x_api.calls]
+    assert urls == [
+        ("POST", f"{MEDIA}/initialize"),
+        ("POST", f"{MEDIA}/m1/append"),
+        ("POST", f"{MEDIA}/m1/finalize"),
+        ("POST", f"{MEDIA}/initialize"),
+        ("POST", f"{MEDIA}/m2/append"),
+        ("POST", f"{MEDIA}/m2/finalize"),
+        ("GET", MEDIA),
+        ("POST", TWEETS),
+    ]
+    assert all(oauth1_signed(c) for c in x_api.calls)
+    init = json.loads(x_api.calls[0].request.body)
+    assert init["media_type"] == "image/png" and init["media_category"] == "tweet_image"
+    assert b"fake image bytes" in x_api.calls[1].request.body
+    assert "command=STATUS" in x_api.calls[6].request.url and slept == [1.0]
+    assert tweet_bodies(x_api)[0]["media"] == {"media_ids": ["m1", "m2"]}
+
+
+def test_429_waits_for_reset_without_spending_a_retry(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=5)
+    reset = int((clock.now() + timedelta(minutes=7)).timestamp())
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        status=429,
+        json={"title": "Too Many Requests"},
+        headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+    )
+    result = _deliver(runtime, clock, post["id"])
+    assert result["result"] == "requeued" and result["reason"] == "rate_limited"
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "queued" and stored["attempts"] == 0
+    task = runtime.enqueuer.tasks[-1]  # type: ignore[attr-defined]
+    assert task.schedule_time >= datetime.fromtimestamp(reset, UTC)
+    assert _doc(runtime, X_ACCOUNTS, account.id)["rl_remaining"] == 0
+    # Another post of the account is deferred by the governor: X is not asked.
+    other = scheduled_post(runtime, account.id, text="another post", due_in=5)
+    clock.advance(5)
+    deferred = worker.handle(runtime, task_payload(runtime, other["id"]))
+    assert deferred["reason"] == "governor" and len(create_calls(x_api)) == 1
+    # At the reset instant the first post goes out.
+    x_api.add(responses.POST, TWEETS, **created_reply("4001"))
+    assert _deliver(runtime, clock, post["id"])["result"] == "published"
+    assert _doc(runtime, POSTS, post["id"])["attempts"] == 0
+
+
+def test_governor_defers_before_x_rejects(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime, tier="free")  # 17 posts a day
+    first = scheduled_post(runtime, account.id, due_in=5)
+    reply = created_reply("5001")
+    day_reset = int((clock.now() + timedelta(hours=3)).timestamp())
+    reply["headers"] |= {
+        "x-user-limit-24hour-limit": "17",
+        "x-user-limit-24hour-remaining": "0",
+        "x-user-limit-24hour-reset": str(day_reset),
+    }
+    x_api.add(responses.POST, TWEETS, **reply)
+    assert _deliver(runtime, clock, first["id"])["result"] == "published"
+    assert _doc(runtime, X_ACCOUNTS, account.id)["day_remaining"] == 0
+    second = scheduled_post(runtime, account.id, text="over quota", due_in=5)
+    result = _deliver(runtime, clock, second["id"])
+    assert result["reason"] == "governor" and len(create_calls(x_api)) == 1
+    assert result["at"] > datetime.fromtimestamp(day_reset, UTC)
+
+
+def test_server_error_then_success(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=5)
+    x_api.add(responses.POST, TWEETS, status=500, json={"title": "Internal Error"})
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        body=requests.exceptions.ConnectionError(
+            "HTTPSConnectionPool: Max retries exceeded (Caused by NewConnectionError: "
+            "Failed to establish a new connection: [Errno 111] Connection refused)"
+        ),
+    )
+    x_api.add(responses.POST, TWEETS, **created_reply("6001"))
+    first = _deliver(runtime, clock, post["id"])
+    assert first["reason"] == "retry"
+    before = clock.now()
+    second = _deliver(runtime, clock, post["id"])
+    assert second["reason"] == "retry"
+    assert clock.now() - before >= timedelta(seconds=5)  # the backoff moved the task out
+    assert _deliver(runtime, clock, post["id"])["result"] == "published"
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["attempts"] == 2 and stored["x_ids"] == ["6001"]
+
+
+def test_timeout_goes_unconfirmed_then_reconciles(runtime, clock, x_api, capsys) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(
+        runtime, account.id, text="Launch & learn: https://example.com/x", due_in=5
+    )
+    x_api.add(responses.POST, TWEETS, body=requests.exceptions.ReadTimeout("read timed out"))
+    result = _deliver(runtime, clock, post["id"])
+    assert result["result"] == "unconfirmed"
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "unconfirmed" and stored["unknown_outcome"] is True
+    alerts = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"alert"' in line
+    ]
+    assert [(a["alert"], a["severity"]) for a in alerts] == [("x_post_unconfirmed", "ERROR")]
+    timeline = f"https://api.twitter.com/2/users/{account.x_user_id}/tweets"
+    x_api.add(
+        responses.GET,
+        timeline,
+        json={"data": [{"id": "7001", "text": "Launch &amp; learn: https://t.co/abc"}]},
+    )
+    assert _deliver(runtime, clock, post["id"])["result"] == "published"
+    assert len(create_calls(x_api)) == 1  # settled by reading, not by posting again
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "published" and stored["x_ids"] == ["7001"]
+
+
+def test_unconfirmed_not_found_retries_and_duplicate_settles(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=5)
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        body=requests.exceptions.ConnectionError(
+            "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))"
+        ),
+    )
+    assert _deliver(runtime, clock, post["id"])["result"] == "unconfirmed"
+    timeline = f"https://api.twitter.com/2/users/{account.x_user_id}/tweets"
+    x_api.add(responses.GET, timeline, json={"meta": {"result_count": 0}})
+    for _ in range(worker.RECONCILE_TRIES):
+        _deliver(runtime, clock, post["id"])
+    assert _doc(runtime, POSTS, post["id"])["status"] == "queued"
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        status=403,
+        json={"detail": "You are not allowed to create a Tweet with duplicate content."},
+    )
+    assert _deliver(runtime, clock, post["id"])["result"] == "published"
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "published" and len(create_calls(x_api)) == 2
+
+
+def test_duplicate_and_concurrent_delivery_posts_once(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=0)
+    entered = threading.Event()
+
+    def slow_create(request: Any) -> tuple[int, dict[str, str], str]:
+        entered.set()
+        threading.Event().wait(0.3)  # keep the request open while the others arrive
+        return 201, {}, json.dumps({"data": {"id": "8001", "text": "x"}})
+
+    x_api.add_callback(responses.POST, TWEETS, callback=slow_create)
+    payload = task_payload(runtime, post["id"])
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        outcome = worker.handle(runtime, dict(payload))
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=deliver) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    deliver()  # and once more after all of them
+    assert len(create_calls(x_api)) == 1
+    assert sorted(r["result"] for r in results).count("published") == 1
+    assert _doc(runtime, POSTS, post["id"])["x_ids"] == ["8001"]
+
+
+def test_revoked_token_fails_post_and_flags_account(runtime, clock, x_api, capsys) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=5)
+    x_api.add(
+        responses.POST, TWEETS, status=401, json={"title": "Unauthorized", "detail": "Unauthorized"}
+    )
+    result = _deliver(runtime, clock, post["id"])
+    assert result["result"] == "failed"
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "failed" and stored["last_error"]["code"] == 401
+    assert "tokens" in stored["last_error"]["reason"]
+    flagged = _doc(runtime, X_ACCOUNTS, account.id)
+    assert flagged["status"] == "revoked" and flagged["status_reason"]
+    alerts = [
+        json.loads(line) for line in capsys.readouterr().out.splitlines() if '"alert"' in line
+    ]
+    assert [a["alert"] for a in alerts] == ["x_post_failed"]
+    # Scheduling on a flagged account is refused with a clear reason.
+    draft = service.create_post(runtime, "ws1", account_id=account.id, text="later")
+    try:
+        service.schedule_post(runtime, "ws1", draft["id"], due_at=clock.now() + timedelta(hours=1))
+    except Exception as exc:
+        assert "revoked" in str(exc)
+    else:
+        raise AssertionError("scheduling on a revoked account was accepted")
+
+
+def test_suspended_account_403(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=5)
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        status=403,
+        json={"detail": "Your account is suspended and is not permitted to access this feature."},
+    )
+    assert _deliver(runtime, clock, post["id"])["result"] == "failed"
+    assert _doc(runtime, X_ACCOUNTS, account.id)["status"] == "suspended"
