@@ -1,0 +1,496 @@
+"""Job openings, candidates, segments, ad platform credentials and ad campaigns.
+
+Thin: every operation is shared.jobs.service or shared.ads.service (both validate the
+domain rules, e.g. employment-ad targeting); this module declares routes and shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.api.context import Ctx
+from shared.api.lists import after_key, service_page
+from shared.api.models import Body, PageQuery
+from shared.api.router import Upload, router
+from shared.tenancy import Role
+
+router.object_param("opening_id", "job_openings", "job opening")
+router.object_param("run_id", "segment_runs", "segmentation run")
+router.object_param("segment_id", "segments", "segment")
+router.object_param("ad_campaign_id", "ad_campaigns", "ad campaign")
+router.plain_param("platform", "ad platform: meta | google")
+
+PLATFORMS = ("meta", "google")
+
+
+def _jobs() -> Any:
+    from shared.jobs import service
+
+    return service
+
+
+def _ads() -> Any:
+    from shared.ads import service
+
+    return service
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+_open = {"type": "object"}
+_array = {"type": "array", "items": {"type": "object"}}
+
+
+def _dump(body: BaseModel) -> dict[str, Any]:
+    return body.model_dump(exclude_unset=True, mode="json")
+
+
+# -- models -----------------------------------------------------------------------------
+
+
+class Location(Body):
+    country: str = Field(description="two-letter ISO code, e.g. US")
+    city: str | None = None
+    region: str | None = None
+    remote: bool | None = None
+
+
+class OpeningIn(Body):
+    title: str = Field(min_length=1, max_length=200)
+    company: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    location: Location
+    apply_url: str = Field(description="https link where candidates apply")
+    status: str = Field("draft", description="draft | open | closed | archived")
+    salary_min: float | None = None
+    salary_max: float | None = None
+    salary_currency: str | None = None
+    salary_period: str | None = Field(None, description="year | month | hour ...")
+
+
+class OpeningPatch(Body):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    company: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    location: Location | None = None
+    apply_url: str | None = None
+    status: str | None = None
+    salary_min: float | None = None
+    salary_max: float | None = None
+    salary_currency: str | None = None
+    salary_period: str | None = None
+
+
+class OpeningOut(Open):
+    id: str
+    title: str
+    company: str
+    status: str
+
+
+class StatusQuery(PageQuery):
+    status: str | None = None
+
+
+class CandidatesQuery(PageQuery):
+    segment_id: str | None = None
+
+
+class SegmentationIn(Body):
+    k: int | None = Field(
+        None, ge=1, le=20, description="number of segments; omit to choose by silhouette"
+    )
+
+
+class SegmentsQuery(BaseModel):
+    run_id: str | None = Field(None, description="default: the latest finished run")
+
+
+class AdCredentialsIn(Body):
+    account_id: str = Field(description="Meta ad account id or Google Ads customer id")
+    page_id: str | None = Field(None, description="Meta: the Facebook Page the ads run as")
+    login_customer_id: str | None = Field(None, description="Google: manager account")
+    access_token: str | None = Field(None, description="Meta")
+    developer_token: str | None = Field(None, description="Google")
+    client_id: str | None = Field(None, description="Google OAuth client")
+    client_secret: str | None = Field(None, description="Google OAuth client")
+    refresh_token: str | None = Field(None, description="Google")
+
+
+class AdCampaignIn(Body):
+    opening_id: str
+    name: str | None = Field(None, max_length=120)
+    segment_ids: list[str] = Field(default_factory=list)
+    platforms: list[str] = Field(description="meta and/or google")
+    daily_budget: float = Field(description="in major units of `currency`")
+    currency: str | None = Field(None, description="ISO 4217; default the salary currency")
+    start_at: AwareDatetime | None = None
+    end_at: AwareDatetime | None = None
+    targeting: dict[str, Any] | None = Field(
+        None, description="employment rules: no age, gender or ZIP targeting"
+    )
+    creative: dict[str, Any] | None = None
+
+
+class AdCampaignPatch(Body):
+    opening_id: str | None = None
+    name: str | None = Field(None, max_length=120)
+    segment_ids: list[str] | None = None
+    platforms: list[str] | None = None
+    daily_budget: float | None = None
+    currency: str | None = None
+    start_at: AwareDatetime | None = None
+    end_at: AwareDatetime | None = None
+    targeting: dict[str, Any] | None = None
+    creative: dict[str, Any] | None = None
+
+
+class AdCampaignOut(Open):
+    id: str
+    name: str
+    status: str = Field(
+        description="draft | scheduled | publishing | active | paused | archived | failed"
+    )
+    desired_status: str
+    platforms: list[str]
+
+
+class TargetingIn(Body):
+    targeting: dict[str, Any]
+
+
+# -- job openings -----------------------------------------------------------------------
+
+
+@router.get(
+    "/workspaces/{ws}/jobs/openings",
+    summary="Job openings",
+    tag="jobs",
+    query=StatusQuery,
+    response=OpeningOut,
+    paged=True,
+)
+def list_openings(ctx: Ctx) -> Any:
+    q: StatusQuery = ctx.query
+    return service_page(
+        _jobs().list_openings(
+            ctx.runtime, ctx.ws, status=q.status, after=after_key(ctx), limit=q.limit
+        )
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/jobs/openings",
+    summary="Create a job opening",
+    tag="jobs",
+    role=Role.EDITOR,
+    body=OpeningIn,
+    response=OpeningOut,
+    status=201,
+)
+def create_opening(ctx: Ctx) -> Any:
+    return _jobs().create_opening(ctx.runtime, ctx.ws, _dump(ctx.body))
+
+
+@router.get(
+    "/workspaces/{ws}/jobs/openings/{opening_id}",
+    summary="A job opening",
+    tag="jobs",
+    response=OpeningOut,
+)
+def get_opening(ctx: Ctx) -> Any:
+    return _jobs().get_opening(ctx.runtime, ctx.ws, ctx.params["opening_id"])
+
+
+@router.patch(
+    "/workspaces/{ws}/jobs/openings/{opening_id}",
+    summary="Change a job opening",
+    tag="jobs",
+    role=Role.EDITOR,
+    body=OpeningPatch,
+    response=OpeningOut,
+)
+def update_opening(ctx: Ctx) -> Any:
+    return _jobs().update_opening(ctx.runtime, ctx.ws, ctx.params["opening_id"], _dump(ctx.body))
+
+
+@router.delete(
+    "/workspaces/{ws}/jobs/openings/{opening_id}",
+    summary="Delete a job opening without ad campaigns",
+    tag="jobs",
+    role=Role.EDITOR,
+    status=204,
+)
+def delete_opening(ctx: Ctx) -> Any:
+    _jobs().delete_opening(ctx.runtime, ctx.ws, ctx.params["opening_id"])
+
+
+# -- candidates and segments ------------------------------------------------------------
+
+
+@router.get(
+    "/workspaces/{ws}/jobs/candidates",
+    summary="Candidates (optionally of one segment)",
+    tag="jobs",
+    query=CandidatesQuery,
+    response=_open,
+    paged=True,
+)
+def list_candidates(ctx: Ctx) -> Any:
+    q: CandidatesQuery = ctx.query
+    return service_page(
+        _jobs().list_candidates(
+            ctx.runtime, ctx.ws, segment_id=q.segment_id, after=after_key(ctx), limit=q.limit
+        )
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/jobs/candidates/import",
+    summary="Import candidates from CSV or XLSX; answers the validation report",
+    tag="jobs",
+    role=Role.EDITOR,
+    body=Upload("a .csv or .xlsx file with a header row (skills, years, location, ...)"),
+    response=_open,
+    status=201,
+)
+def import_candidates(ctx: Ctx) -> Any:
+    name, data = ctx.upload()
+    ctype = ctx.request.files["file"].mimetype or None
+    return _jobs().import_candidates(ctx.runtime, ctx.ws, data, name, ctype)
+
+
+@router.get(
+    "/workspaces/{ws}/jobs/candidates/imports",
+    summary="Past candidate imports and their reports",
+    tag="jobs",
+    response=_open,
+    paged=True,
+)
+def list_candidate_imports(ctx: Ctx) -> Any:
+    q = ctx.query
+    return service_page(
+        _jobs().list_imports(ctx.runtime, ctx.ws, after=after_key(ctx), limit=min(q.limit, 200))
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/jobs/segmentations",
+    summary="Segment the candidate pool (k-means; runs in the background)",
+    tag="jobs",
+    role=Role.EDITOR,
+    body=SegmentationIn,
+    response=_open,
+    status=202,
+)
+def start_segmentation(ctx: Ctx) -> Any:
+    return _jobs().run_segmentation(ctx.runtime, ctx.ws, ctx.body.k)
+
+
+@router.get(
+    "/workspaces/{ws}/jobs/segmentations",
+    summary="Segmentation runs",
+    tag="jobs",
+    response=_open,
+    paged=True,
+)
+def list_segmentations(ctx: Ctx) -> Any:
+    q = ctx.query
+    return service_page(
+        _jobs().list_runs(ctx.runtime, ctx.ws, after=after_key(ctx), limit=q.limit)
+    )
+
+
+@router.get(
+    "/workspaces/{ws}/jobs/segmentations/{run_id}",
+    summary="A segmentation run (status, chosen k, scores)",
+    tag="jobs",
+    response=_open,
+)
+def get_segmentation(ctx: Ctx) -> Any:
+    return _jobs().get_run(ctx.runtime, ctx.ws, ctx.params["run_id"])
+
+
+@router.get(
+    "/workspaces/{ws}/jobs/segments",
+    summary="Segments of a run with readable profiles, largest first",
+    tag="jobs",
+    query=SegmentsQuery,
+    response=_open,
+)
+def list_segments(ctx: Ctx) -> Any:
+    run_id = ctx.query.run_id
+    return _jobs().list_segments(ctx.runtime, ctx.ws, run_id)
+
+
+@router.get(
+    "/workspaces/{ws}/jobs/segments/{segment_id}",
+    summary="A segment",
+    tag="jobs",
+    response=_open,
+)
+def get_segment(ctx: Ctx) -> Any:
+    return _jobs().get_segment(ctx.runtime, ctx.ws, ctx.params["segment_id"])
+
+
+# -- ad platform credentials ------------------------------------------------------------
+
+
+def _platform(ctx: Ctx) -> str:
+    platform = ctx.params["platform"]
+    if platform not in PLATFORMS:
+        from shared.errors import NotFound
+
+        raise NotFound(f"no ad platform {platform!r}; use meta or google")
+    return platform
+
+
+@router.get(
+    "/workspaces/{ws}/ads/accounts",
+    summary="Which ad platforms are connected (never the credentials)",
+    tag="ads",
+    response=_array,
+)
+def list_ad_accounts(ctx: Ctx) -> Any:
+    return _ads().list_accounts(ctx.runtime, ctx.ws)
+
+
+@router.put(
+    "/workspaces/{ws}/ads/accounts/{platform}",
+    summary="Set a platform's credentials (kept in the secrets store)",
+    tag="ads",
+    role=Role.OWNER,
+    body=AdCredentialsIn,
+    response=_open,
+)
+def set_ad_credentials(ctx: Ctx) -> Any:
+    return _ads().set_credentials(ctx.runtime, ctx.ws, _platform(ctx), _dump(ctx.body))
+
+
+@router.delete(
+    "/workspaces/{ws}/ads/accounts/{platform}",
+    summary="Remove a platform's credentials",
+    tag="ads",
+    role=Role.OWNER,
+    status=204,
+)
+def remove_ad_credentials(ctx: Ctx) -> Any:
+    _ads().remove_credentials(ctx.runtime, ctx.ws, _platform(ctx))
+
+
+# -- ad campaigns -----------------------------------------------------------------------
+
+
+def _acid(ctx: Ctx) -> str:
+    return ctx.params["ad_campaign_id"]
+
+
+@router.post(
+    "/workspaces/{ws}/ads/targeting/check",
+    summary="Check targeting against the employment-ad rules before saving",
+    tag="ads",
+    body=TargetingIn,
+    response=_open,
+)
+def check_ad_targeting(ctx: Ctx) -> Any:
+    return _ads().check_targeting(ctx.body.targeting)
+
+
+@router.get(
+    "/workspaces/{ws}/ads/campaigns",
+    summary="Ad campaigns",
+    tag="ads",
+    query=StatusQuery,
+    response=AdCampaignOut,
+    paged=True,
+)
+def list_ad_campaigns(ctx: Ctx) -> Any:
+    q: StatusQuery = ctx.query
+    return service_page(
+        _ads().list_campaigns(
+            ctx.runtime, ctx.ws, status=q.status, after=after_key(ctx), limit=q.limit
+        )
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/ads/campaigns",
+    summary="Create a draft ad campaign for a job opening and segments",
+    tag="ads",
+    role=Role.EDITOR,
+    body=AdCampaignIn,
+    response=AdCampaignOut,
+    status=201,
+)
+def create_ad_campaign(ctx: Ctx) -> Any:
+    return _ads().create_campaign(ctx.runtime, ctx.ws, _dump(ctx.body))
+
+
+@router.get(
+    "/workspaces/{ws}/ads/campaigns/{ad_campaign_id}",
+    summary="An ad campaign with each platform's publication state",
+    tag="ads",
+    response=AdCampaignOut,
+)
+def get_ad_campaign(ctx: Ctx) -> Any:
+    return _ads().get_campaign(ctx.runtime, ctx.ws, _acid(ctx))
+
+
+@router.patch(
+    "/workspaces/{ws}/ads/campaigns/{ad_campaign_id}",
+    summary="Change a draft or scheduled ad campaign",
+    tag="ads",
+    role=Role.EDITOR,
+    body=AdCampaignPatch,
+    response=AdCampaignOut,
+)
+def update_ad_campaign(ctx: Ctx) -> Any:
+    return _ads().update_campaign(ctx.runtime, ctx.ws, _acid(ctx), _dump(ctx.body))
+
+
+@router.delete(
+    "/workspaces/{ws}/ads/campaigns/{ad_campaign_id}",
+    summary="Delete a draft ad campaign",
+    tag="ads",
+    role=Role.EDITOR,
+    status=204,
+)
+def delete_ad_campaign(ctx: Ctx) -> Any:
+    _ads().delete_campaign(ctx.runtime, ctx.ws, _acid(ctx))
+
+
+def _ad_action(name: str, verb: str, summary: str) -> None:
+    """A body-less state change `POST .../ads/campaigns/{ad_campaign_id}/<verb>`."""
+
+    def handler(ctx: Ctx) -> Any:
+        return getattr(_ads(), name)(ctx.runtime, ctx.ws, _acid(ctx))
+
+    handler.__name__ = f"{verb}_ad_campaign"
+    router.post(
+        f"/workspaces/{{ws}}/ads/campaigns/{{ad_campaign_id}}/{verb}",
+        summary=summary,
+        tag="ads",
+        role=Role.EDITOR,
+        response=AdCampaignOut,
+    )(handler)
+
+
+_ad_action("publish_campaign", "publish", "Publish on every chosen platform (at start_at)")
+_ad_action("pause_campaign", "pause", "Pause on every platform")
+_ad_action("resume_campaign", "resume", "Resume on every platform")
+_ad_action("archive_campaign", "archive", "Archive on every platform (final)")
+
+
+@router.get(
+    "/workspaces/{ws}/ads/campaigns/{ad_campaign_id}/performance",
+    summary="Daily impressions, clicks, spend, CTR and CPC per platform, and totals",
+    tag="ads",
+    response=_open,
+)
+def ad_campaign_performance(ctx: Ctx) -> Any:
+    return _ads().performance(ctx.runtime, ctx.ws, _acid(ctx))
+
