@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from local.stack import Stack
 from tests.browser.conftest import Account, Admin
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -82,3 +92,156 @@ def test_campaign_compose_schedule_and_see_it_published_by_the_sandbox(
     expect(row).to_contain_text("sandbox")
     expect(row.locator(".post-id")).to_have_text(re.compile(r"^#\S+"))
     admin.shot("history")
+
+
+def _messages_to(mail_dir: Path, addresses: set[str]) -> dict[str, EmailMessage]:
+    found: dict[str, EmailMessage] = {}
+    for path in mail_dir.glob("**/*.eml"):
+        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        to = str(msg["To"] or "")
+        for address in addresses:
+            if address in to:
+                found[address] = msg  # type: ignore[assignment]
+    return found
+
+
+def test_import_contacts_and_send_an_email_campaign_to_the_sink(
+    admin: Admin, owner: Account
+) -> None:
+    page = admin.page
+    tag = uuid.uuid4().hex[:8]
+    good = {f"ana.{tag}@example.com", f"bo.{tag}@example.org", f"cy.{tag}@example.net"}
+    a, b, c = sorted(good)
+    csv = (
+        "email,first_name,last_name,city\n"
+        f"{a},Ana,Silva,Lisbon\n"
+        f"{b},Bo,Berg,Oslo\n"
+        f"not-an-address-{tag},Nope,Nope,Nowhere\n"
+        f"{c},Cy,Chen,Taipei\n"
+        f"{a.upper()},Ana,Again,Lisbon\n"
+    )
+    admin.login(owner)
+
+    # SMTP: the local sink preset, clearly labelled as sandbox.
+    admin.nav("email/smtp", "#smtp-form")
+    page.select_option("#smtp-preset", "local-sink")
+    expect(page.locator("#smtp-sandbox")).to_be_visible()
+    page.click("#smtp-save")
+    expect(page.locator("#smtp-form")).to_contain_text("configured")
+    admin.shot("email-smtp")
+
+    # Contacts: import with the validation report (1 invalid address, 1 duplicate).
+    admin.nav("email/contacts", "#contacts-form")
+    page.set_input_files(
+        "#contacts-file",
+        files=[{"name": "contacts.csv", "mimeType": "text/csv", "buffer": csv.encode()}],
+    )
+    expect(page.locator("#contacts-mapping")).to_contain_text("first_name")
+    page.fill("#contacts-list", f"Newsletter {tag}")
+    page.click("#contacts-import")
+    report = page.locator("#import-report")
+    expect(report.locator("[data-count=imported]")).to_have_text("Imported: 3")
+    expect(report.locator("[data-count=rejected]")).to_have_text("Rejected: 2")
+    expect(report).to_contain_text(f"not-an-address-{tag}")
+    admin.shot("email-contacts")
+
+    # Compose with HTML preview (sandboxed iframe) and text part; send now.
+    admin.nav("email/campaigns", "#email-composer")
+    page.fill("#email-name", f"November news {tag}")
+    page.fill("#email-subject", "Hello {{ first_name }}")
+    page.select_option("#email-list", label=re.compile(f"Newsletter {tag}"))
+    page.fill("#email-html", "<h1>Hi {{ first_name }}</h1><p>News from <b>Herald</b>.</p>")
+    page.fill("#email-text", "Hi {{ first_name }}, news from Herald.")
+    frame = page.frame_locator("#email-html-preview")
+    expect(frame.locator("h1")).to_have_text("Hi {{ first_name }}")
+    assert page.get_attribute("#email-html-preview", "sandbox") == ""
+    expect(page.locator("#email-text-preview")).to_have_text(
+        "Hi {{ first_name }}, news from Herald."
+    )
+    admin.shot("email-compose")
+    page.click("#email-send")
+
+    # Live progress reaches 100 % (polled every 2 s) and the sink has every message.
+    progress = page.locator("#email-progress")
+    expect(progress).to_have_attribute("data-pct", "100", timeout=60_000)
+    expect(page.locator("#email-progress-counts")).to_contain_text("3 sent")
+    admin.shot("email-progress")
+    deadline = time.monotonic() + 10
+    found: dict[str, EmailMessage] = {}
+    while time.monotonic() < deadline and len(found) < 3:
+        found = _messages_to(admin.stack.mail_dir, good)
+        time.sleep(0.2)
+    assert set(found) == good
+    assert found[a]["Subject"] == "Hello Ana"
+
+
+XSS = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2;alert(2)</script>'
+
+
+def test_an_xss_payload_in_a_campaign_name_stays_text(admin: Admin, owner: Account) -> None:
+    page = admin.page
+    admin.login(owner)
+    admin.nav("campaigns", "#campaign-create")
+    page.fill("#campaign-create [name=name]", XSS)
+    page.click("#campaign-create button[type=submit]")
+    link = page.locator("#campaign-list a.campaign-link", has_text="<script>")
+    expect(link).to_have_text(XSS)
+    # The same name in the composer's campaign picker and the campaign page.
+    admin.nav("compose", "#part-0")
+    expect(page.locator("#compose-campaign option", has_text="onerror")).to_have_count(1)
+    admin.nav("campaigns", "#campaign-list")
+    page.locator("#campaign-list a.campaign-link", has_text="<script>").click()
+    expect(page.locator(".campaign-name")).to_have_text(XSS)
+    page.wait_for_timeout(300)  # give an injected handler the chance to run (it must not)
+    assert page.locator("#view img[src=x], #view script").count() == 0
+    assert page.evaluate("() => window.__xss === undefined")
+    assert admin.dialogs == []
+    admin.shot("xss")
+
+
+def _api(stack: Stack, method: str, path: str, token: str, body: object) -> tuple[int, dict]:
+    req = urllib.request.Request(
+        f"{stack.url('api')}/api/v1{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def test_a_viewer_sees_but_cannot_edit(admin: Admin, owner: Account, viewer: Account) -> None:
+    page = admin.page
+    admin.login(viewer)
+    expect(page.locator("#role-badge")).to_have_text("viewer")
+    assert page.get_attribute("body", "data-role") == "viewer"
+
+    admin.nav("campaigns", "#campaign-list")
+    expect(page.locator(".viewer-notice")).to_be_visible()
+    assert page.locator("#campaign-create").count() == 0
+
+    admin.nav("compose", "#part-0")
+    expect(page.locator("#part-0")).to_be_disabled()  # inside the viewer's disabled fieldset
+    expect(page.locator("#schedule-post")).to_be_hidden()
+    expect(page.locator("#save-draft")).to_be_hidden()
+    expect(page.locator("#add-part")).to_be_hidden()
+
+    admin.nav("settings", "#members")
+    assert page.locator("#member-form").count() == 0
+    assert page.locator("#members select").first.is_disabled()
+
+    admin.nav("email/smtp", "#smtp-form")
+    expect(page.locator("#smtp-host")).to_be_disabled()
+    expect(page.locator("#smtp-save")).to_be_hidden()
+    admin.shot("viewer")
+
+    # The server refuses too, whatever the page shows.
+    token = page.evaluate("() => sessionStorage.getItem('herald.token')")
+    status, body = _api(
+        admin.stack, "POST", f"/workspaces/{owner.workspace_id}/campaigns", token, {"name": "x"}
+    )
+    assert status == 403, body
+    assert body["error"]["code"] == "forbidden"

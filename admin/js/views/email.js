@@ -1,7 +1,7 @@
 // Email: SMTP settings with a test send, contact import with its validation report, the
 // campaign composer (HTML preview in a sandboxed iframe, text part), scheduling, live
 // progress (every 2 s) and analytics.
-import { ApiError, get, list, listAll, post, put, request, session, ws } from "../api.js";
+import { get, list, listAll, post, put, request, session, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
 import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
@@ -14,14 +14,32 @@ const TABS = [
 ];
 
 export const P = {
-  settings: () => ws("/email/settings"),
-  test: () => ws("/email/settings/test"),
+  settings: () => ws("/smtp"),
+  presets: () => ws("/smtp/presets"),
+  test: () => ws("/smtp/test"),
   contacts: () => ws("/contacts"),
-  imports: () => ws("/contacts/import"),
-  lists: () => ws("/contact-lists"),
-  campaigns: () => ws("/email-campaigns"),
-  campaign: (id) => ws(`/email-campaigns/${encodeURIComponent(id)}`),
+  imports: (listId) => ws(`/lists/${encodeURIComponent(listId)}/import`),
+  lists: () => ws("/lists"),
+  campaigns: () => ws("/email/campaigns"),
+  campaign: (id) => ws(`/email/campaigns/${encodeURIComponent(id)}`),
+  metrics: (id) => ws(`/metrics/email/campaigns/${encodeURIComponent(id)}`),
 };
+
+const KNOWN_COLUMNS = ["email", "first_name", "last_name", "timezone"];
+
+/** The column mapping the import route takes, guessed from a CSV header line. */
+export function guessMapping(headerLine) {
+  const cols = headerLine.replace(/^\uFEFF/, "").split(/[,;\t]/).map((c) => c.trim().replace(/^"|"$/g, "")).filter(Boolean);
+  const norm = (c) => c.toLowerCase().replace(/[\s-]+/g, "_");
+  const mapping = { fields: {} };
+  for (const c of cols) {
+    const n = norm(c);
+    const alias = { e_mail: "email", email_address: "email", firstname: "first_name", lastname: "last_name", tz: "timezone", time_zone: "timezone" }[n] || n;
+    if (KNOWN_COLUMNS.includes(alias) && !mapping[alias]) mapping[alias] = c;
+    else mapping.fields[n] = c;
+  }
+  return mapping;
+}
 
 export async function render(root, ctx) {
   const tab = ctx.rest[0] || "campaigns";
@@ -43,17 +61,7 @@ export async function render(root, ctx) {
 
 async function renderSmtp(root) {
   const errorBox = h("div");
-  let current = null;
-  let presets = [];
-  try {
-    current = await get(P.settings());
-  } catch (exc) {
-    if (!(exc instanceof ApiError && exc.status === 404)) throw exc;
-    presets = exc.details?.presets || [];
-  }
-  if (!presets.length) {
-    presets = await get(ws("/email/presets")).then((r) => r?.items || r || []).catch(() => []);
-  }
+  const [current, presets] = await Promise.all([get(P.settings()), get(P.presets()).then((r) => (Array.isArray(r) ? r : r?.items || [])).catch(() => [])]);
   const input = (name, type = "text", value = "") => h("input", { class: "form-control", name, id: `smtp-${name}`, type, value: value ?? "" });
   const c = current || {};
   const f = {
@@ -172,23 +180,40 @@ async function renderContacts(root) {
     clear(listSel).append(h("option", { value: "" }, "— a new list named below —"), lists.map((l) => h("option", { value: l.id }, l.name)));
     listSel.value = keep;
     const page = await list(P.contacts(), { limit: 50 });
+    const listNames = new Map(lists.map((l) => [l.id, l.name]));
     clear(contactsBox).append(
       table(
-        ["Email", "Name", "Status", "Lists"],
-        page.items.map((c) => h("tr", {}, h("td", {}, c.email), h("td", {}, [c.first_name, c.last_name].filter(Boolean).join(" ") || c.name || ""), h("td", {}, statusBadge(c.status || (c.suppressed ? "suppressed" : "active"))), h("td", { class: "small" }, (c.lists || c.list_ids || []).length))),
+        ["Email", "Name", "Timezone", "Lists"],
+        page.items.map((c) => h("tr", {}, h("td", {}, c.email), h("td", {}, [c.first_name, c.last_name].filter(Boolean).join(" ")), h("td", { class: "small" }, c.timezone || ""), h("td", { class: "small" }, (c.list_ids || []).map((id) => listNames.get(id) || id).join(", ")))),
       ),
       h("div", { class: "small text-body-secondary" }, page.next_cursor ? "Showing the first 50." : ""),
     );
     return lists;
   };
   const file = h("input", { class: "form-control", type: "file", id: "contacts-file", accept: ".csv,.xlsx,text/csv" });
+  const mappingBox = h("div", { class: "small text-body-secondary mb-3", id: "contacts-mapping" });
+  let mapping = null;
+  file.addEventListener("change", async () => {
+    mapping = null;
+    clear(mappingBox);
+    const f = file.files[0];
+    if (!f || !/\.csv$/i.test(f.name)) return;
+    const head = (await f.slice(0, 8192).text()).split(/\r?\n/)[0] || "";
+    mapping = guessMapping(head);
+    if (!mapping.email) {
+      mappingBox.append(h("span", { class: "text-danger" }, "No email column found in the header row."));
+      return;
+    }
+    const extra = Object.values(mapping.fields);
+    mappingBox.append(`Columns: email ← “${mapping.email}”`, ...["first_name", "last_name", "timezone"].filter((k) => mapping[k]).map((k) => `, ${k} ← “${mapping[k]}”`), extra.length ? `; also kept: ${extra.join(", ")}` : "");
+  });
   const listSel = h("select", { class: "form-select", id: "contacts-list-id" });
   const listName = h("input", { class: "form-control", id: "contacts-list", placeholder: "e.g. Newsletter" });
   const upload = editable(h("button", { class: "btn btn-primary", type: "submit", id: "contacts-import" }, icon("upload"), "Import"));
   const form = h(
     "form",
     { id: "contacts-form" },
-    lockForViewer(h("fieldset", {}, field("CSV or Excel file", file, "A header row with at least an email column; first_name, last_name and other columns become contact fields."), h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Add to list", listSel)), h("div", { class: "col-md-6" }, field("New list name", listName))), upload)),
+    lockForViewer(h("fieldset", {}, field("CSV or Excel file", file, "A header row with at least an email column; first_name, last_name, timezone and other columns become contact fields."), mappingBox, h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Add to list", listSel)), h("div", { class: "col-md-6" }, field("New list name", listName))), upload)),
   );
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -208,8 +233,8 @@ async function renderContacts(root) {
         if (!listId) listId = (await post(P.lists(), { name: listName.value.trim() })).id;
         const fd = new FormData();
         fd.append("file", file.files[0]);
-        fd.append("list_id", listId);
-        return request("POST", P.imports(), fd);
+        if (mapping) fd.append("mapping", JSON.stringify(mapping));
+        return request("POST", P.imports(listId), fd);
       },
       { errorBox: reportBox },
     );
@@ -287,7 +312,9 @@ async function renderCampaigns(root, ctx) {
   const saveBtn = editable(h("button", { class: "btn btn-outline-secondary", type: "button", id: "email-save" }, icon("save"), "Save draft"));
   const scheduleBtn = editable(h("button", { class: "btn btn-outline-primary", type: "button", id: "email-schedule" }, icon("calendar-check"), "Schedule"));
   const sendBtn = editable(h("button", { class: "btn btn-primary", type: "button", id: "email-send" }, icon("send"), "Send now"));
-  const payload = () => ({ name: name.value.trim(), subject: subject.value.trim(), list_id: listSel.value || null, html: html.value, text: text.value });
+  const trackOpens = h("input", { class: "form-check-input", type: "checkbox", id: "email-track-opens", checked: true });
+  const trackClicks = h("input", { class: "form-check-input", type: "checkbox", id: "email-track-clicks", checked: true });
+  const payload = () => ({ name: name.value.trim(), subject: subject.value.trim(), list_id: listSel.value || null, html: html.value, text: text.value, track_opens: trackOpens.checked, track_clicks: trackClicks.checked });
   const create = async (mode, button) => {
     const c = await act(
       button,
@@ -323,7 +350,8 @@ async function renderCampaigns(root, ctx) {
         h("div", { class: "col-lg-6" }, field("HTML part", html, "Placeholders such as {{ first_name }} are filled per contact. Links are tracked; an unsubscribe link is added.")),
         h("div", { class: "col-lg-6" }, h("div", { class: "form-label" }, "HTML preview (sandboxed, scripts off)"), previewBox),
       ),
-      h("div", { class: "row g-3" }, h("div", { class: "col-lg-6" }, field("Text part", text)), h("div", { class: "col-lg-6" }, h("div", { class: "form-label" }, "Text preview"), textBox)),
+      h("div", { class: "row g-3" }, h("div", { class: "col-lg-6" }, field("Text part", text, "Leave empty to derive it from the HTML.")), h("div", { class: "col-lg-6" }, h("div", { class: "form-label" }, "Text preview"), textBox)),
+      h("div", { class: "mb-3" }, h("div", { class: "form-check form-check-inline" }, trackOpens, h("label", { class: "form-check-label", for: "email-track-opens" }, "Track opens")), h("div", { class: "form-check form-check-inline" }, trackClicks, h("label", { class: "form-check-label", for: "email-track-clicks" }, "Track clicks"))),
       h("div", { class: "row align-items-end" }, h("div", { class: "col-md-4" }, field("Send at", when)), h("div", { class: "col-md-4" }, field("Timezone", tz)), h("div", { class: "col-md-4 mb-3 d-flex gap-2" }, saveBtn, scheduleBtn, sendBtn)),
     ),
   );
@@ -371,9 +399,16 @@ async function renderCampaign(root, ctx, id) {
   };
 
   let lastStatus = null;
+  let stats = null;
+  let statsAt = 0;
   async function tick() {
-    const [data, stats] = await Promise.all([get(P.campaign(id)), get(`${P.campaign(id)}/analytics`).catch(() => null)]);
-    const p = { ...(data.progress || {}), ...(stats?.progress || {}) };
+    // Progress every 2 s (one document read); engagement rollups less often.
+    const data = await get(`${P.campaign(id)}/progress`);
+    const p = data;
+    if (!stats || Date.now() - statsAt > 10_000) {
+      stats = await get(P.metrics(id)).catch(() => stats);
+      statsAt = Date.now();
+    }
     const total = Number(p.total ?? p.recipients ?? 0);
     const sent = Number(p.sent ?? 0);
     const failed = Number(p.failed ?? 0);
@@ -398,15 +433,15 @@ async function renderCampaign(root, ctx, id) {
       data: { labels: ["sent", "failed", "pending"], datasets: [{ data: [sent, failed, pending], backgroundColor: [palette(1), palette(2), palette(7)] }] },
       options: { plugins: { legend: { position: "bottom" } } },
     });
-    const delivery = stats?.delivery || Object.fromEntries(["sent", "deferred", "failed", "suppressed", "unconfirmed", "cancelled"].map((k) => [k, Number(p[k] || 0)]));
+    const delivery = Object.fromEntries(["sent", "deferred", "failed", "suppressed", "unconfirmed", "cancelled"].map((k) => [k, Number(p[k] || 0)]));
     const labels = Object.keys(delivery);
     chart(bars, {
       type: "bar",
       data: { labels, datasets: [{ label: "messages", data: labels.map((k) => delivery[k]), backgroundColor: labels.map((k, i) => (/fail|bounce|reject|unconfirmed/.test(k) ? palette(2) : k === "sent" ? palette(1) : palette(i + 3))) }] },
       options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } },
     });
-    const e = stats?.engagement || stats || {};
-    const rate = (n) => (sent ? Number(n || 0) / sent : null);
+    const e = stats || {};
+    const rate = (n) => (sent ? Number(n || 0) / sent : 0);
     clear(rates).append(
       h("div", { class: "col-6" }, h("div", { class: "small text-body-secondary" }, "Open rate"), h("div", { class: "fs-3", id: "open-rate" }, fmtPct(e.open_rate ?? rate(e.unique_opens ?? e.opens))), h("div", { class: "small" }, `${fmtNumber(e.unique_opens ?? e.opens ?? 0)} opened`)),
       h("div", { class: "col-6" }, h("div", { class: "small text-body-secondary" }, "Click rate"), h("div", { class: "fs-3", id: "click-rate" }, fmtPct(e.click_rate ?? rate(e.unique_clicks ?? e.clicks))), h("div", { class: "small" }, `${fmtNumber(e.unique_clicks ?? e.clicks ?? 0)} clicked`)),
