@@ -192,7 +192,8 @@ class Generation:
             drafts=len(out.drafts),
             rejected=len(out.rejected),
             requests=out.usage.requests,
-            tokens=out.usage.total_tokens,
+            # ("tokens" would be redacted by the logger, which hides anything token-like)
+            usage_total=out.usage.total_tokens,
         )
         return out
 
@@ -206,12 +207,15 @@ class Generation:
         out.usage.add(retry.usage)
         if retry.candidates:
             shorter = retry.candidates[0]
-            shorter.topic_key = cand.topic_key
-            shorter.headline = shorter.headline or cand.headline
-            shorter.chart = shorter.chart or cand.chart
-            if weighted_length(shorter.text()) <= self.limit:
-                return shorter.text()
-            cand = shorter
+            # A rewrite that dropped a link of the brief is not the same post: trim the
+            # original instead.
+            if all(link in shorter.body for link in _links(cand.body)):
+                shorter.topic_key = cand.topic_key
+                shorter.headline = shorter.headline or cand.headline
+                shorter.chart = shorter.chart or cand.chart
+                if weighted_length(shorter.text()) <= self.limit:
+                    return shorter.text()
+                cand = shorter
         return fit(cand, self.limit, min_tags)
 
     def _accept(
@@ -283,6 +287,10 @@ class Generation:
             # The draft is kept for a person to fix; the reason travels with it.
             post = {**xs.get_post(self.runtime, ws, post["id"]), "approval_error": exc.message}
         return post
+
+
+def _links(text: str) -> list[str]:
+    return [w for w in text.split() if w.startswith(("http://", "https://"))]
 
 
 def _match(cands: list[Candidate], key: str, index: int) -> Candidate | None:

@@ -27,10 +27,11 @@ TOPIC_ROTATION = "topic_rotation"
 @dataclass
 class TopicState:
     topic: Topic
-    vtime: float | None  # None: never used in this campaign
+    vtime: float
     uses: int
     last_used_at: datetime | None
-    persisted: bool = False  # a state document exists
+    persisted: bool  # a state document exists
+    picked: int = 0  # order of the last pick in this process (ties within one instant)
 
     @property
     def stride(self) -> float:
@@ -39,12 +40,10 @@ class TopicState:
 
 @dataclass(frozen=True)
 class Taken:
-    """One pick: the topic, how often it was used before (varies the wording), and the
-    vtime it reached in memory (what a first persisted use stores)."""
+    """One pick: the topic, and how often it was used before (varies the wording)."""
 
     topic: Topic
     seq: int
-    vtime: float
 
 
 class Rotation:
@@ -54,24 +53,26 @@ class Rotation:
         if not topics:
             raise ValueError("a rotation needs at least one topic")
         self._order = {t.key: i for i, t in enumerate(topics)}
+        self._picks = 0
+        known = [
+            float(v["vtime"])
+            for t in topics
+            if isinstance((v := states.get(t.key) or {}).get("vtime"), int | float)
+        ]
+        # A topic without state starts at the current minimum: with the others at the
+        # first generation, or "now" in virtual time when it is added later.
+        start = min(known) if known else 0.0
         self.states: dict[str, TopicState] = {}
         for t in topics:
             raw = states.get(t.key) or {}
             vt = raw.get("vtime")
             self.states[t.key] = TopicState(
                 topic=t,
-                vtime=float(vt) if isinstance(vt, int | float) else None,
+                vtime=float(vt) if isinstance(vt, int | float) else start,
                 uses=int(raw.get("uses") or 0),
                 last_used_at=raw.get("last_used_at"),
-                persisted=bool(raw),
+                persisted=isinstance(vt, int | float),
             )
-
-    def _floor(self) -> float:
-        used = [s.vtime for s in self.states.values() if s.vtime is not None]
-        return min(used) if used else 0.0
-
-    def _effective(self, state: TopicState) -> float:
-        return state.vtime if state.vtime is not None else self._floor()
 
     def pick(self) -> Topic:
         # Compare the vtime each topic would have *after* this use, so a higher priority
@@ -79,9 +80,10 @@ class Rotation:
         best = min(
             self.states.values(),
             key=lambda s: (
-                round(self._effective(s) + s.stride, 9),
+                round(s.vtime + s.stride, 9),
                 s.last_used_at is not None,
                 s.last_used_at.timestamp() if s.last_used_at else 0.0,
+                s.picked,
                 self._order[s.topic.key],
             ),
         )
@@ -91,10 +93,12 @@ class Rotation:
         """Pick (or use the given topic) and advance it in memory."""
         state = self.states[(topic or self.pick()).key]
         seq = state.uses
-        state.vtime = self._effective(state) + state.stride
+        state.vtime += state.stride
         state.uses += 1
         state.last_used_at = now
-        return Taken(state.topic, seq, state.vtime)
+        self._picks += 1
+        state.picked = self._picks
+        return Taken(state.topic, seq)
 
     def shares(self) -> dict[str, int]:
         return {k: s.uses for k, s in self.states.items()}
@@ -105,14 +109,39 @@ def state_id(campaign_id: str, topic_key: str) -> str:
 
 
 def load(db: Any, workspace_id: str, campaign_id: str, topics: tuple[Topic, ...]) -> Rotation:
-    refs = [db.collection(TOPIC_ROTATION).document(state_id(campaign_id, t.key)) for t in topics]
+    """The campaign's rotation; topics seen for the first time get their start state
+    persisted now, so their place in the rotation does not drift while they wait."""
+    from shared.firestore import is_already_exists
+
+    col = db.collection(TOPIC_ROTATION)
+    refs = [col.document(state_id(campaign_id, t.key)) for t in topics]
     states: dict[str, dict[str, Any]] = {}
     for snap in db.get_all(refs):
         if snap.exists:
             data = snap.to_dict()
             if data.get("workspace_id") == workspace_id:
                 states[str(data.get("topic_key"))] = data
-    return Rotation(topics, states)
+    rotation = Rotation(topics, states)
+    for state in rotation.states.values():
+        if state.persisted:
+            continue
+        try:
+            col.document(state_id(campaign_id, state.topic.key)).create(
+                {
+                    "workspace_id": workspace_id,
+                    "campaign_id": campaign_id,
+                    "topic_key": state.topic.key,
+                    "topic": state.topic.name,
+                    "vtime": state.vtime,
+                    "uses": 0,
+                    "last_used_at": None,
+                }
+            )
+        except Exception as exc:
+            if not is_already_exists(exc):  # a concurrent generation created it: fine
+                raise
+        state.persisted = True
+    return rotation
 
 
 def record(
@@ -121,35 +150,16 @@ def record(
     """Persist one use of a taken topic (call once its draft is stored)."""
     from google.cloud.firestore import Increment
 
-    from shared.firestore import is_already_exists
-
-    topic = taken.topic
-    state = rotation.states[topic.key]
-    ref = db.collection(TOPIC_ROTATION).document(state_id(campaign_id, topic.key))
-    if not state.persisted:
-        try:
-            ref.create(
-                {
-                    "workspace_id": workspace_id,
-                    "campaign_id": campaign_id,
-                    "topic_key": topic.key,
-                    "topic": topic.name,
-                    "vtime": taken.vtime,
-                    "uses": 1,
-                    "last_used_at": now,
-                }
-            )
-            state.persisted = True
-            return
-        except Exception as exc:
-            if not is_already_exists(exc):
-                raise
-            state.persisted = True  # another generation created it: increment instead
-    ref.update(
+    state = rotation.states[taken.topic.key]
+    db.collection(TOPIC_ROTATION).document(state_id(campaign_id, taken.topic.key)).set(
         {
+            "workspace_id": workspace_id,
+            "campaign_id": campaign_id,
+            "topic_key": taken.topic.key,
+            "topic": taken.topic.name,
             "vtime": Increment(state.stride),
             "uses": Increment(1),
             "last_used_at": now,
-            "topic": topic.name,
-        }
+        },
+        merge=True,
     )

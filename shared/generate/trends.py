@@ -74,11 +74,14 @@ def fetch(runtime: Runtime, account: dict[str, Any], woeid: int) -> list[dict[st
     """One request to X; raises tweepy / ProviderError exceptions."""
     import tweepy
 
+    from shared.x import store
     from shared.x.accounts import account_tokens, consumer_credentials
     from shared.x.models import XAccount
 
     key, secret = consumer_credentials(runtime)
-    token, token_secret = account_tokens(runtime, XAccount.from_doc(account["id"], account))
+    # The full record: the public account dict the service returns has no secret_ref.
+    record = store.load(runtime, XAccount, account["workspace_id"], account["id"], "X account")
+    token, token_secret = account_tokens(runtime, record)
     client = tweepy.Client(
         consumer_key=key,
         consumer_secret=secret,

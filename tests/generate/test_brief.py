@@ -28,7 +28,11 @@ def test_topics_priorities_hashtags_and_autopilot_are_read() -> None:
             "hashtags_per_post": 15,
             "approval_required": False,
             "autopilot": {"enabled": True, "days_ahead": 3, "posts_per_day": 2},
-            "image": {"enabled": True, "size": "square", "palette": ["#000000", "#FFFFFF", "#FF9900"]},
+            "image": {
+                "enabled": True,
+                "size": "square",
+                "palette": ["#000000", "#FFFFFF", "#FF9900"],
+            },
         }
     )
     assert [(t.name, t.priority) for t in brief.topics] == [("Bitcoin", 5), ("Nostr", 3)]

@@ -103,6 +103,10 @@ def test_offline_drafts_fit_a_tight_limit_for_random_briefs() -> None:
         brief = _brief(
             call_to_action=" ".join(words * rng.randint(1, 6)), hashtags_per_post=rng.randint(0, 6)
         )
-        for c in OfflineWriter().write(brief, [Slot(brief.topics[i % 3], i)], WriteContext(200)).candidates:
+        for c in (
+            OfflineWriter()
+            .write(brief, [Slot(brief.topics[i % 3], i)], WriteContext(200))
+            .candidates
+        ):
             text = fit(c, 200, min_hashtags=1 if brief.hashtags_per_post else 0)
             assert text is not None and weighted_length(text) <= 200
