@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared import claims
 from shared.metrics.model import AD_CAMPAIGNS, AD_INSIGHTS, DAILY, daily_id, day_key
-from shared.metrics.paging import id_pages
+from shared.metrics.paging import field_pages
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
@@ -85,7 +85,8 @@ def fan_out(runtime: Runtime) -> dict[str, int]:
     days = reporting_days(now.date())
     query = db.collection(AD_CAMPAIGNS).where(filter=FieldFilter("status", "in", PULL_STATUSES))
     counts = {"campaigns": 0, "tasks": 0}
-    for page in id_pages(query, page_size=300):
+    # `sort_key` ("<created_at ISO>|<id>") is the ads pipeline's unique paging key.
+    for page in field_pages(query, "sort_key", page_size=300, unique=True):
         for snap in page:
             campaign = snap.to_dict()
             workspace_id = campaign.get("workspace_id")

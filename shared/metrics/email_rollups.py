@@ -1,9 +1,10 @@
 """Email engagement rollups: per workspace-day, per campaign-day and per campaign.
 
-The email pipeline writes one raw event per happening to `email_events` (workspace_id,
-campaign_id, recipient_id, type: sent | failed | open | click | unsubscribe | bounce,
-at, url), the document id being the event's dedupe key. A duplicate delivery of an
-event therefore lands on the same document and is counted once.
+The email pipeline writes raw events to `email_events` (workspace_id, campaign_id,
+type: sent | failed | open | click | unsubscribe | bounce, at, url, and recipient_id or,
+for a whole batch, recipient_ids + count), the document id being the event's dedupe
+key. A duplicate delivery of an event therefore lands on the same document and is
+counted once.
 
 Rollups are *recomputed* from a day's events, never incremented: a recompute is a pure
 function of the events stored, so running it twice, concurrently, or after a crash
@@ -38,7 +39,7 @@ from shared.metrics.model import (
     local_day,
     workspace_timezone,
 )
-from shared.metrics.paging import id_pages, pair_pages
+from shared.metrics.paging import field_pages
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -61,9 +62,21 @@ TYPE_FIELD = {
 UNIQUE_TYPES = ("open", "click")
 
 
-def _recipient(event: dict[str, Any]) -> str | None:
-    value = event.get("recipient_id") or event.get("recipient") or event.get("contact_id")
-    return str(value) if value else None
+def _recipients(event: dict[str, Any]) -> list[str]:
+    many = event.get("recipient_ids")
+    if isinstance(many, list):
+        return [str(r) for r in many]
+    one = event.get("recipient_id")
+    return [str(one)] if one else []
+
+
+def _weight(event: dict[str, Any]) -> int:
+    """How many happenings one event document stands for: the send worker writes one
+    `sent` / `failed` event per batch with `count` and `recipient_ids`."""
+    count = event.get("count")
+    if isinstance(count, int) and count >= 0:
+        return count
+    return len(event["recipient_ids"]) if isinstance(event.get("recipient_ids"), list) else 1
 
 
 @dataclass
@@ -82,12 +95,12 @@ class Tally:
         self.events += 1
         if kind not in TYPE_FIELD:
             return  # unknown types are counted in `events` only
-        self.counts[kind] += 1
-        recipient = _recipient(event)
-        if kind in self.uniques and recipient:
-            self.uniques[kind].add(recipient)
+        weight = _weight(event)
+        self.counts[kind] += weight
+        if kind in self.uniques:
+            self.uniques[kind].update(_recipients(event))
         if kind == "click" and event.get("url"):
-            self.links[str(event["url"])] += 1
+            self.links[str(event["url"])] += weight
         at = event.get("at")
         if isinstance(at, datetime):
             self.first_at = at if self.first_at is None else min(self.first_at, at)
@@ -129,7 +142,7 @@ def recompute_day(
     start, end = day_bounds(day, tz)
     total = Tally()
     per_campaign: dict[str, Tally] = {}
-    for page in pair_pages(_events(db, workspace_id), "at", start, end):
+    for page in field_pages(_events(db, workspace_id), "at", start=start, end=end):
         for snap in page:
             event = snap.to_dict()
             total.add(event)
@@ -180,7 +193,7 @@ def recompute_campaign(
     counts: Counter[str] = Counter()
     daily: dict[str, dict[str, int]] = {}
     last_at: datetime | None = None
-    for page in id_pages(days):
+    for page in field_pages(days, "date", unique=True):  # one per campaign and date
         for snap in page:
             d = snap.to_dict()
             for t in EVENT_TYPES:
@@ -192,7 +205,7 @@ def recompute_campaign(
     engaged = Tally()
     events = _events(db, workspace_id).where(filter=FieldFilter("campaign_id", "==", campaign_id))
     events = events.where(filter=FieldFilter("type", "in", list(UNIQUE_TYPES)))
-    for page in id_pages(events):
+    for page in field_pages(events, "at"):
         for snap in page:
             engaged.add(snap.to_dict())
     sent = counts["sent"]

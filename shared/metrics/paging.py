@@ -1,10 +1,12 @@
-"""Keyset paging on (field, document id), for fields that are not unique (event times).
+"""Keyset paging on any orderable field, unique or not, without cursors or `__name__`.
 
-`shared.firestore.keyset_pages` needs a unique field. Events share instants, so a page
-boundary inside a run of equal `at` values would skip or repeat rows. Here the key is
-the pair (value, document id): first the rest of the current value's run
-(`field == last`, `__name__ > last_id`), then everything after it (`field > last`).
-Cursors are never used (the emulator ignores them).
+`shared.firestore.keyset_pages` needs a unique field. Events and rollups are ordered by
+instants or dates that repeat (a send batch writes its events with one `at`), and the
+emulator neither honours cursors nor filters on `__name__`. So a page is: the next
+`page_size` documents with `field >= lower` (or `> lower`), minus the run of documents
+that share the page's last value, plus that whole run fetched by an equality query;
+the next page starts strictly after that value. Nothing is skipped or repeated, and
+only a run of equal values (small: one batch's events) is read in one piece.
 """
 
 from __future__ import annotations
@@ -13,60 +15,33 @@ from collections.abc import Iterator
 from typing import Any
 
 
-def _doc_id_path() -> Any:
-    from google.cloud.firestore_v1.field_path import FieldPath
-
-    return FieldPath.document_id()
-
-
-def id_pages(query: Any, page_size: int = 500) -> Iterator[list[Any]]:
-    """Page `query` (equality filters only) by document id."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    last_ref: Any = None
-    while True:
-        q = query
-        if last_ref is not None:
-            q = q.where(filter=FieldFilter(_doc_id_path(), ">", last_ref))
-        docs = list(q.order_by(_doc_id_path()).limit(page_size).stream())
-        if docs:
-            yield docs
-        if len(docs) < page_size:
-            return
-        last_ref = docs[-1].reference
-
-
-def pair_pages(
-    query: Any, field: str, start: Any, end: Any, page_size: int = 500
+def field_pages(
+    query: Any,
+    field: str,
+    *,
+    start: Any = None,
+    end: Any = None,
+    page_size: int = 500,
+    unique: bool = False,
 ) -> Iterator[list[Any]]:
-    """Page `query` (equality filters only) over `start <= field < end`, ordered by
-    (`field`, document id)."""
+    """Pages of `query` (equality filters only) over `start <= field < end`, in `field`
+    order. `unique=True` skips the equality query when `field` never repeats."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    doc_id = _doc_id_path()
-    last_value: Any = None
-    last_ref: Any = None
+    op, lower = ">=", start
+    bounded = query if end is None else query.where(filter=FieldFilter(field, "<", end))
     while True:
-        if last_ref is None:
-            q = query.where(filter=FieldFilter(field, ">=", start))
-            q = q.where(filter=FieldFilter(field, "<", end)).order_by(field).order_by(doc_id)
-            docs = list(q.limit(page_size).stream())
-        else:
-            # The rest of the run of equal values, then what follows it.
-            tie = (
-                query.where(filter=FieldFilter(field, "==", last_value))
-                .where(filter=FieldFilter(doc_id, ">", last_ref))
-                .order_by(doc_id)
-            )
-            docs = list(tie.limit(page_size).stream())
-            if len(docs) < page_size:
-                after = query.where(filter=FieldFilter(field, ">", last_value))
-                after = after.where(filter=FieldFilter(field, "<", end))
-                after = after.order_by(field).order_by(doc_id)
-                docs += list(after.limit(page_size - len(docs)).stream())
-        if docs:
-            yield docs
+        q = bounded if lower is None else bounded.where(filter=FieldFilter(field, op, lower))
+        docs = list(q.order_by(field).limit(page_size).stream())
         if len(docs) < page_size:
+            if docs:
+                yield docs
             return
-        last_value = docs[-1].get(field)
-        last_ref = docs[-1].reference
+        boundary = docs[-1].get(field)
+        if unique:
+            yield docs
+        else:
+            head = [d for d in docs if d.get(field) != boundary]
+            run = list(query.where(filter=FieldFilter(field, "==", boundary)).stream())
+            yield head + sorted(run, key=lambda d: d.id)
+        op, lower = ">", boundary

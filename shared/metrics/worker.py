@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import ValidationError
 from shared.metrics.model import WORKSPACES, local_day, parse_day, slot_key, workspace_timezone
-from shared.metrics.paging import id_pages
+from shared.metrics.paging import field_pages
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ def rollup_task(workspace_id: str, due: str) -> TaskSpec:
 def fan_out_rollups(runtime: Runtime, due: str) -> dict[str, int]:
     """One rollup task per workspace (reads ∝ workspaces, once per rollup interval)."""
     tasks = 0
-    for page in id_pages(runtime.db.collection(WORKSPACES), page_size=300):
+    # Workspaces carry `created_at` (shared.tenancy); equal instants are paged safely.
+    for page in field_pages(runtime.db.collection(WORKSPACES), "created_at", page_size=300):
         for snap in page:
             runtime.enqueuer.enqueue(rollup_task(snap.id, due))
             tasks += 1

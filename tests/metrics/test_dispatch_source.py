@@ -1,0 +1,150 @@
+"""The metrics dispatch source and fan-outs: found once, enqueued once, never lost."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from shared.clock import FrozenClock
+from shared.dispatch import DispatchContext, load_sources
+from shared.metrics import schedule, worker, x_pull
+from shared.metrics.dispatch import SOURCE
+from shared.runtime import Runtime
+from shared.tasks import RecordingEnqueuer, TaskSpec
+from tests.metrics.conftest import add_account, add_posts
+
+
+class AllTasks(RecordingEnqueuer):
+    """Keeps every enqueue, even a repeated task id: shows double enqueues."""
+
+    def enqueue(self, spec: TaskSpec) -> str:
+        with self._lock:
+            self.tasks.append(spec)
+        return f"t{len(self.tasks)}"
+
+
+def tick(runtime: Runtime) -> dict[str, int]:
+    now = runtime.clock.now()
+    return SOURCE.run(DispatchContext(runtime, now, now + timedelta(seconds=90)))
+
+
+def pulls(enqueuer: RecordingEnqueuer) -> list[TaskSpec]:
+    return [t for t in enqueuer.tasks if t.payload.get("action") == "x_pull"]
+
+
+def test_source_is_registered() -> None:
+    assert SOURCE in load_sources()
+
+
+def test_discover_schedule_enqueue_per_account_and_lease(
+    runtime: Runtime, ws: str, clock: FrozenClock, enqueuer: RecordingEnqueuer
+) -> None:
+    start = clock.now()
+    add_account(runtime, ws, "sand1", sandbox=True)
+    add_account(runtime, ws, "acct2")
+    add_posts(runtime, ws, "sand1", 150, start - timedelta(minutes=30))
+    add_posts(runtime, ws, "acct2", 2, start - timedelta(minutes=30), prefix="b")
+    first = tick(runtime)
+    assert first["discovered"] == 152 and first["tasks"] == 0
+    post = runtime.db.collection("posts").document("p0000").get().to_dict()
+    assert post["next_metrics_at"] == start + timedelta(minutes=30)  # published + 1 h
+
+    clock.advance(minutes=31)
+    due = tick(runtime)
+    assert due["due"] == 152 and due["claimed"] == 152 and due["discovered"] == 0
+    tasks = pulls(enqueuer)
+    by_account = sorted((t.payload["account_id"], len(t.payload["post_ids"])) for t in tasks)
+    assert by_account == [("acct2", 2), ("sand1", 50), ("sand1", 100)]
+    assert all(t.kind == "metrics" and t.target == "collect_metrics" for t in tasks)
+    # Leased: the next tick finds nothing.
+    assert tick(runtime)["due"] == 0
+
+    # The worker runs: sandbox metrics, next slot one hour later.
+    for task in tasks:
+        if task.payload["account_id"] == "sand1":
+            assert x_pull.pull(runtime, task.payload)["snapshots"] in (50, 100)
+    post = runtime.db.collection("posts").document("p0000").get().to_dict()
+    assert post["next_metrics_at"] == start - timedelta(minutes=30) + timedelta(hours=2)
+    assert post["metrics_status"] == "active"
+
+    # acct2's task was lost (never ran): its posts come back when the lease ends.
+    clock.advance(hours=1, minutes=1)
+    again = tick(runtime)
+    lost = [t for t in pulls(enqueuer)[len(tasks) :] if t.payload["account_id"] == "acct2"]
+    assert again["claimed"] >= 2 and len(lost) == 1 and len(lost[0].payload["post_ids"]) == 2
+
+
+def test_racing_ticks_enqueue_each_pull_once(runtime: Runtime, ws: str, clock: FrozenClock) -> None:
+    every = AllTasks()
+    runtime._enqueuer = every
+    now = clock.now()
+    add_account(runtime, ws, "sand1", sandbox=True)
+    add_posts(runtime, ws, "sand1", 40, now - timedelta(hours=2), next_metrics_at=now)
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        barrier.wait()
+        tick(runtime)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ids = [pid for t in pulls(every) for pid in t.payload["post_ids"]]
+    assert sorted(ids) == [f"p{i:04d}" for i in range(40)]  # each exactly once
+
+
+def test_final_posts_are_never_due(runtime: Runtime, ws: str, clock: FrozenClock) -> None:
+    now = clock.now()
+    add_posts(runtime, ws, "acct1", 3, now - timedelta(days=40), next_metrics_at=schedule.NEVER)
+    assert tick(runtime)["due"] == 0
+
+
+def test_sweeps_start_on_their_cadence(
+    runtime: Runtime, ws: str, clock: FrozenClock, enqueuer: RecordingEnqueuer
+) -> None:
+    assert tick(runtime)["sweeps"] == 2
+    kinds = sorted(t.payload["kind"] for t in enqueuer.tasks if t.payload["action"] == "fanout")
+    assert kinds == ["ads_insights", "rollups"]
+    assert tick(runtime)["sweeps"] == 0
+    clock.advance(seconds=runtime.settings.metrics_rollup_interval_s + 1)
+    assert tick(runtime)["sweeps"] == 1  # rollups again; ads insights once a day
+    clock.set(datetime(2026, 1, 6, 6, 0, 1, tzinfo=UTC))
+    assert tick(runtime)["sweeps"] == 2
+
+
+def test_fanouts(
+    runtime: Runtime, ws: str, clock: FrozenClock, enqueuer: RecordingEnqueuer
+) -> None:
+    now = clock.now()
+    db = runtime.db
+    db.collection("workspaces").document("ws2").set({"name": "B", "created_at": now})
+    out = worker.handle(runtime, {"action": "fanout", "kind": "rollups", "due": "x"})
+    assert out["tasks"] == 2
+    rollups = sorted(t.payload["workspace_id"] for t in enqueuer.tasks)
+    assert rollups == ["ws1", "ws2"]
+
+    for i, status in enumerate(["active", "paused", "draft", "archived"]):
+        db.collection("ad_campaigns").document(f"ad{i}").set(
+            {
+                "workspace_id": ws,
+                "status": status,
+                "platforms": ["meta"],
+                "start_at": now - timedelta(days=10),
+                "sort_key": f"2026-01-01T00:00:00Z|ad{i}",
+            }
+        )
+    out = worker.handle(runtime, {"action": "fanout", "kind": "ads_insights"})
+    ads = enqueuer.of_kind("ads")
+    assert out == {"campaigns": 2, "tasks": 6}
+    assert {t.target for t in ads} == {"publish_ads"}
+    assert sorted((t.payload["ad_campaign_id"], t.payload["date"]) for t in ads)[:3] == [
+        ("ad0", "2026-01-02"),
+        ("ad0", "2026-01-03"),
+        ("ad0", "2026-01-04"),
+    ]
+    assert ads[0].payload.keys() == {"action", "workspace_id", "ad_campaign_id", "date"}
+    assert ads[0].payload["action"] == "insights"
+    # The same sweep day again: claimed, nothing enqueued twice.
+    assert worker.handle(runtime, {"action": "fanout", "kind": "ads_insights"})["tasks"] == 0
