@@ -165,9 +165,7 @@ def complete_connection(
         user_secret_name(workspace_id, "x-token", account.id),
         json.dumps({"access_token": access_token, "access_token_secret": access_secret}),
     )
-    doc = account.to_doc()
-    doc["created_key"] = store.order_key(now, account.id)
-    runtime.db.collection(X_ACCOUNTS).document(account.id).set(doc)
+    store.insert(runtime, account)
     runtime.secrets.delete(pending["secret_ref"])
     ref.delete()
     log.info("x account connected", workspace_id=workspace_id, account_id=account.id)
@@ -201,9 +199,7 @@ def create_sandbox_account(
         created_at=now,
         updated_at=now,
     )
-    doc = account.to_doc()
-    doc["created_key"] = store.order_key(now, account.id)
-    runtime.db.collection(X_ACCOUNTS).document(account.id).set(doc)
+    store.insert(runtime, account)
     return account.to_dict()
 
 

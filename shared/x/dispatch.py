@@ -2,9 +2,10 @@
 
 Cost: one query whose results are only the due posts (`status == "scheduled"` and
 `next_key <= horizon`, ordered by `next_key`, keyset pages), then per post one
-`create()` claim and one update. Recovery runs at most every RECOVERY_EVERY per
+`create()` claim and one update. Recovery runs at most every RECOVERY_EVERY_S per
 process and reads only posts whose task should have run long ago (the Cloud Tasks
-emulator loses its tasks on restart; a worker may die between claim and answer).
+emulator loses its tasks on restart; a worker may die between claim and answer);
+on the same cadence, series due within a day get their posts created.
 
 Light imports only: this module is loaded by the dispatch function on cold start.
 """
@@ -129,6 +130,9 @@ class XSource:
                 counts["enqueued" if won else "skipped"] += 1
         if self._recovery_due():
             counts["recovered"] = recover(runtime, ctx.now)
+            from shared.x.series import materialize_due
+
+            counts["series_posts"] = materialize_due(runtime)
         return counts
 
     def _recovery_due(self) -> bool:

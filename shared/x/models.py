@@ -283,6 +283,8 @@ class Series(Record):
     end_at: datetime | None = None
     timezone: str = "UTC"
     next_index: int = 0
+    next_at: datetime | None = None  # next occurrence not yet materialized
+    next_key: str | None = None
     active: bool = True
 
 

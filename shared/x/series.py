@@ -15,12 +15,14 @@ from zoneinfo import ZoneInfo
 from shared.errors import ValidationError
 from shared.tenancy import check_timezone
 from shared.x import store
-from shared.x.models import PLANS, SERIES, Campaign, PostingPlan, PostSource, Series
+from shared.x.models import SERIES, Campaign, PostingPlan, PostSource, Series
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 CADENCES = {"hours", "daily", "weekly"}
+# Posts of a series exist this long before they are due (visible in the calendar).
+MATERIALIZE_AHEAD = timedelta(hours=24)
 
 
 def _step(series: Series) -> timedelta:
@@ -79,11 +81,10 @@ def create_series(
         created_at=now,
         updated_at=now,
     )
-    doc = series.to_doc()
-    doc["created_key"] = store.order_key(now, series.id)
-    doc["next_at"] = start
-    runtime.db.collection(SERIES).document(series.id).set(doc)
-    return series.to_dict() | {"next_at": start}
+    series.next_at, series.next_key = start, store.order_key(start, series.id)
+    store.insert(runtime, series)
+    created = materialize_series(runtime, workspace_id, series.id)
+    return get_series(runtime, workspace_id, series.id) | {"posts": created}
 
 
 def get_series(runtime: Runtime, workspace_id: str, series_id: str) -> dict[str, Any]:
@@ -123,18 +124,22 @@ def materialize_series(
     runtime: Runtime, workspace_id: str, series_id: str, until: datetime | None = None
 ) -> list[dict[str, Any]]:
     """Create and schedule the series' posts due before `until` (default: 24 h ahead)."""
+    from shared.claims import claim_id, try_claim
     from shared.x.service import create_post, schedule_post
     from shared.x.validation import duplicates
 
     series = store.load(runtime, Series, workspace_id, series_id, "series")
     now = runtime.clock.now()
-    until = until or now + timedelta(hours=24)
-    raw = runtime.db.collection(SERIES).document(series_id).get().to_dict() or {}
-    next_at: datetime = raw.get("next_at") or series.start_at or now
+    until = until or now + MATERIALIZE_AHEAD
+    next_at: datetime = series.next_at or series.start_at or now
     created: list[dict[str, Any]] = []
     index = series.next_index
     while series.active and next_at <= until and (not series.end_at or next_at <= series.end_at):
-        if next_at >= now:
+        # One post per occurrence, however many materializers run at once.
+        key = claim_id("xseries", series.id, store.instant_key(next_at))
+        if next_at >= now and try_claim(
+            runtime.db, key, owner="series", now=now, workspace_id=workspace_id
+        ):
             taken: set[str] = set()
             for text in series.texts:
                 if duplicates(runtime.db, series.account_id, [text], "", next_at):
@@ -156,10 +161,40 @@ def materialize_series(
             created.append(schedule_post(runtime, workspace_id, post["id"]))
             index += 1
         next_at = next_at + _step(series)
+    ended = bool(series.end_at and next_at > series.end_at)
     runtime.db.collection(SERIES).document(series_id).update(
-        {"next_at": next_at, "next_index": index, "updated_at": now}
+        {
+            "next_at": next_at,
+            "next_key": store.order_key(next_at, series.id),
+            "next_index": index,
+            "active": series.active and not ended,
+            "updated_at": now,
+        }
     )
     return created
+
+
+def materialize_due(runtime: Runtime) -> int:
+    """Materialize every active series whose next occurrence is within MATERIALIZE_AHEAD.
+
+    Reads only the series that have something to create (`active == True` and
+    `next_key <= now + ahead`, keyset pages); called by the X dispatch source.
+    """
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    from shared.firestore import keyset_pages
+
+    upto = store.instant_key(runtime.clock.now() + MATERIALIZE_AHEAD) + "|~"
+    query = (
+        runtime.db.collection(SERIES)
+        .where(filter=FieldFilter("active", "==", True))
+        .where(filter=FieldFilter("next_key", "<=", upto))
+    )
+    count = 0
+    for docs in keyset_pages(query, "next_key", page_size=100):
+        for snap in docs:
+            count += len(materialize_series(runtime, snap.get("workspace_id"), snap.id))
+    return count
 
 
 # ------------------------------------------------------------------------ posting plans
@@ -235,9 +270,7 @@ def create_plan(
         created_at=now,
         updated_at=now,
     )
-    doc = plan.to_doc()
-    doc["created_key"] = store.order_key(now, plan.id)
-    runtime.db.collection(PLANS).document(plan.id).set(doc)
+    store.insert(runtime, plan)
     return plan.to_dict()
 
 

@@ -163,9 +163,7 @@ def create_campaign(runtime: Runtime, workspace_id: str, **values: Any) -> dict[
     campaign.workspace_id, campaign.created_at, campaign.updated_at = workspace_id, now, now
     if campaign.account_id:
         _account(runtime, workspace_id, campaign.account_id)
-    doc = campaign.to_doc()
-    doc["created_key"] = store.order_key(now, campaign.id)
-    runtime.db.collection(CAMPAIGNS).document(campaign.id).set(doc)
+    store.insert(runtime, campaign)
     return campaign.to_dict()
 
 
@@ -651,9 +649,7 @@ def create_template(
         updated_at=now,
         extra=extra,
     )
-    doc = template.to_doc()
-    doc["created_key"] = store.order_key(now, template.id)
-    runtime.db.collection(TEMPLATES).document(template.id).set(doc)
+    store.insert(runtime, template)
     return template.to_dict()
 
 

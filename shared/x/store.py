@@ -94,3 +94,11 @@ def page(
     items = [cls.from_doc(d.id, d.to_dict()).to_dict() for d in docs]
     next_key = docs[-1].get(order_field) if len(docs) == limit else None
     return {"items": items, "next": next_key}
+
+
+def insert(runtime: Any, record: Record) -> dict[str, Any]:
+    """Write a new record with its `created_key` (the listing order); returns its dict."""
+    doc = record.to_doc()
+    doc["created_key"] = order_key(record.created_at, record.id)
+    runtime.db.collection(record.collection).document(record.id).set(doc)
+    return record.to_dict()

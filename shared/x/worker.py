@@ -156,13 +156,11 @@ def _publish(job: Job) -> dict[str, Any]:
     if post.due_at and now < post.due_at - timedelta(seconds=1):
         # Early delivery (clock skew, a rescheduled post): wait for the due second.
         return _requeue(job, post.due_at, "early", spend=False, error=None)
-    wait = governor.defer_until(job.account, now)
-    if wait is not None:
-        log.info("rate governor defers the post", until=wait)
-        error = job.err("rate_governor", "the account's posting quota is spent until reset")
-        return _requeue(job, wait, "governor", spend=False, error=error)
     media_ids: list[str] = []
     if not job.x_ids and post.media:
+        deferred = _governed(job)  # before uploading media that would then expire unused
+        if deferred:
+            return deferred
         from shared import media
         from shared.errors import NotFound
 
@@ -175,6 +173,10 @@ def _publish(job: Job) -> dict[str, Any]:
         except XError as exc:
             return _on_error(job, exc)
     for index in range(len(job.x_ids), len(post.parts)):
+        # Every part spends quota: check before each one, with the last answer's headers.
+        deferred = _governed(job)
+        if deferred:
+            return deferred
         if job.account.kind != AccountKind.SANDBOX:
             key = claim_id("xp", post.id, str(index), str(job.try_n))
             if not try_claim(
@@ -198,6 +200,15 @@ def _publish(job: Job) -> dict[str, Any]:
         if index < len(post.parts) - 1:
             job.update({"x_ids": job.x_ids, "status": PostStatus.PUBLISHING.value})
     return _published(job)
+
+
+def _governed(job: Job) -> dict[str, Any] | None:
+    wait = governor.defer_until(job.account, job.now)
+    if wait is None:
+        return None
+    log.info("rate governor defers the post", until=wait, part=len(job.x_ids))
+    error = job.err("rate_governor", "the account's posting quota is spent until reset")
+    return _requeue(job, wait, "governor", spend=False, error=error)
 
 
 def _published(job: Job) -> dict[str, Any]:
