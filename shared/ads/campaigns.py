@@ -251,7 +251,14 @@ def publish_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> d
     check_targeting(doc["targeting"])  # rules may have tightened since the draft was saved
     now = runtime.clock.now()
     horizon = now + timedelta(seconds=runtime.settings.dispatch_lookahead_s)
-    changes: dict[str, Any] = {"desired_status": "active", "updated_at": now, "error": None}
+    changes: dict[str, Any] = {
+        "desired_status": "active",
+        "updated_at": now,
+        "error": None,
+        # A new round per publish: a campaign paused back to draft and published again
+        # gets fresh task ids and dispatch claims.
+        "publish_round": int(doc.get("publish_round", 0)) + 1,
+    }
     if doc["start_at"] > horizon:
         changes["status"] = "scheduled"
         runtime.db.collection(CAMPAIGNS).document(campaign_id).update(changes)

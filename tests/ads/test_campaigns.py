@@ -9,27 +9,11 @@ import pytest
 from shared.ads import service
 from shared.errors import Conflict, ValidationError
 from shared.jobs import service as jobs
-
-WS = "ws-ads"
+from tests.ads.conftest import WS, opening_body
 
 
 def make_opening(runtime, **extra):
-    return jobs.create_opening(
-        runtime,
-        WS,
-        {
-            "title": "Data Engineer",
-            "company": "Acme",
-            "location": {"country": "US", "city": "Austin"},
-            "salary_min": 100000,
-            "salary_max": 130000,
-            "salary_currency": "USD",
-            "salary_period": "year",
-            "apply_url": "https://jobs.example.com/de",
-            "status": "open",
-            **extra,
-        },
-    )
+    return jobs.create_opening(runtime, WS, opening_body(**extra))
 
 
 def make_segment(runtime, seg_id="run1-0", keywords=("python", "sql")):
