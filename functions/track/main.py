@@ -1,11 +1,16 @@
-"""track: entry point (filled in by its pipeline)."""
+"""track: the only public worker. Open pixel, click redirect, one-click unsubscribe."""
 
 import functions_framework
-from flask import Request
+from flask import Request, Response
 
-from shared.http import error_response
+from shared.email.track import handle
+from shared.runtime import get_runtime
 
 
 @functions_framework.http
 def track(request: Request):  # type: ignore[no-untyped-def]
-    return error_response("not_implemented", "track is not implemented yet", 501)
+    # RFC 8058 one-click: the body is form-encoded `List-Unsubscribe=One-Click`.
+    form = request.form.to_dict() if request.method == "POST" else {}
+    reply = handle(get_runtime(), request.method, request.path, form)
+    body = b"" if request.method == "HEAD" else reply.body
+    return Response(body, status=reply.status, headers=reply.headers, mimetype=reply.mimetype)

@@ -22,8 +22,17 @@ from shared.tenancy import new_id, scoped_get
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-COUNTERS = ("total", "sent", "failed", "deferred", "suppressed", "unconfirmed", "cancelled",
-            "batches_total", "batches_done")  # fmt: skip
+COUNTERS = (
+    "total",
+    "sent",
+    "failed",
+    "deferred",
+    "suppressed",
+    "unconfirmed",
+    "cancelled",
+    "batches_total",
+    "batches_done",
+)
 TERMINAL = ("sent", "failed", "suppressed", "unconfirmed", "cancelled")
 EDITABLE = ("draft",)
 # The earliest UTC offset on Earth: local-hour campaigns start expanding when it is due there.
@@ -165,6 +174,7 @@ def create_campaign(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -
         **dict.fromkeys(COUNTERS, 0),
     }
     campaign_id = new_id()
+    data["key"] = campaign_id  # keyset paging field (the emulator cannot page on __name__)
     runtime.db.collection(CAMPAIGNS).document(campaign_id).set(data)
     return _view({**data, "id": campaign_id})
 
@@ -184,10 +194,8 @@ def list_campaigns(
         filter=FieldFilter("workspace_id", "==", workspace_id)
     )
     if after:
-        query = query.where(
-            filter=FieldFilter("__name__", ">", runtime.db.collection(CAMPAIGNS).document(after))
-        )
-    docs = list(query.order_by("__name__").limit(limit).stream())
+        query = query.where(filter=FieldFilter("key", ">", after))
+    docs = list(query.order_by("key").limit(limit).stream())
     items = [_view({**d.to_dict(), "id": d.id}) for d in docs]
     return {"items": items, "next": docs[-1].id if len(docs) == limit else None}
 
@@ -270,8 +278,12 @@ def schedule_campaign(
         ):
             raise ValidationError("local_hour must be 0-23", {"field": "local_hour"})
         day = instant.astimezone(tz).date()
-        due = max(now, datetime(day.year, day.month, day.day, local_hour,
-                                tzinfo=EARLIEST_OFFSET).astimezone(UTC))  # fmt: skip
+        due = max(
+            now,
+            datetime(day.year, day.month, day.day, local_hour, tzinfo=EARLIEST_OFFSET).astimezone(
+                UTC
+            ),
+        )
     changes = {
         "status": "scheduled",
         "scheduled_at": instant,
@@ -322,7 +334,7 @@ def _batches_with_status(runtime: Runtime, campaign_id: str, status: str) -> lis
 def _pages(query: Any) -> Any:
     from shared.firestore import keyset_pages
 
-    return keyset_pages(query, "__name__")
+    return keyset_pages(query, "key")
 
 
 def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
@@ -397,17 +409,16 @@ def list_outcomes(
         .where(filter=FieldFilter("workspace_id", "==", workspace_id))
     )
     if after:
-        query = query.where(
-            filter=FieldFilter("__name__", ">", runtime.db.collection(BATCHES).document(after))
-        )
-    docs = list(query.order_by("__name__").limit(limit).stream())
+        query = query.where(filter=FieldFilter("key", ">", after))
+    docs = list(query.order_by("key").limit(limit).stream())
     items = []
     for doc in docs:
         batch = doc.to_dict()
         outcomes = batch.get("outcomes") or {}
         for i, rcpt in enumerate(batch.get("recipients") or []):
-            outcome = outcomes.get(str(i)) or {"status": (batch.get("status") == "held" and "held")
-                                               or "pending"}  # fmt: skip
+            outcome = outcomes.get(str(i)) or {
+                "status": (batch.get("status") == "held" and "held") or "pending"
+            }
             if status and outcome.get("status") != status:
                 continue
             items.append(
@@ -415,8 +426,10 @@ def list_outcomes(
                     "batch_id": doc.id,
                     "recipient_id": rcpt["id"],
                     "email": rcpt["email"],
-                    **{k: (v.isoformat() if isinstance(v, datetime) else v)
-                       for k, v in outcome.items()},
+                    **{
+                        k: (v.isoformat() if isinstance(v, datetime) else v)
+                        for k, v in outcome.items()
+                    },
                 }
-            )  # fmt: skip
+            )
     return {"items": items, "next": docs[-1].id if len(docs) == limit else None}

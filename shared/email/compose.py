@@ -21,8 +21,9 @@ def signer(runtime: Runtime) -> Signer:
 class Composer:
     """Built once per batch; `message()` is the only per-recipient work."""
 
-    def __init__(self, runtime: Runtime, workspace_id: str, campaign: dict[str, Any],
-                 sender: Sender) -> None:  # fmt: skip
+    def __init__(
+        self, runtime: Runtime, workspace_id: str, campaign: dict[str, Any], sender: Sender
+    ) -> None:
         self._runtime = runtime
         self._ws = workspace_id
         self._cid = str(campaign["id"])

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.email import members
 from shared.email.contacts_file import read_rows
 from shared.email.model import (
     CONTACT_IMPORTS,
     CONTACT_LISTS,
     CONTACTS,
-    contact_id,
+    email_hash,
     normalize_email,
     public,
     valid_email,
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 WRITE_BATCH = 400
+# List members accumulated before their bucket documents are merged (bounds memory).
+MEMBER_FLUSH = 5000
 REPORT_LIMIT = 1000
 STANDARD = ("email", "first_name", "last_name", "timezone")
 
@@ -227,6 +230,24 @@ def _contacts(
         }
 
 
+def _write_contacts(db: Any, chunk: list[tuple[Any, dict[str, Any]]], list_id: str | None) -> int:
+    """One batched write; list_ids are merged with the stored ones (ArrayUnion is not
+    supported by the emulator, so the chunk's existing documents are read first)."""
+    if list_id:
+        existing = {
+            snap.id: snap.get("list_ids") or []
+            for snap in db.get_all([ref for ref, _ in chunk])
+            if snap.exists
+        }
+        for ref, doc in chunk:
+            doc["list_ids"] = sorted({*existing.get(ref.id, []), list_id})
+    batch = db.batch()
+    for ref, doc in chunk:
+        batch.set(ref, doc, merge=True)
+    batch.commit()
+    return len(chunk)
+
+
 def import_contacts(
     runtime: Runtime,
     workspace_id: str,
@@ -236,8 +257,6 @@ def import_contacts(
     list_id: str | None = None,
 ) -> dict[str, Any]:
     """Validate the whole file, then write; returns counts and the validation report."""
-    from google.cloud import firestore
-
     db = runtime.db
     if list_id and scoped_get(db, CONTACT_LISTS, workspace_id, list_id) is None:
         raise NotFound("no such contact list")
@@ -262,23 +281,29 @@ def import_contacts(
     }
     record.set(summary)
     written = 0
-    batch = db.batch()
-    pending = 0
+    chunk: list[tuple[Any, dict[str, Any]]] = []
+    buckets: dict[int, dict[str, Any]] = {}
+    buffered = 0
     try:
         for contact in _contacts(data, filename, mapping, suppressed, _Tally()):
             doc: dict[str, Any] = {**contact, "workspace_id": workspace_id, "updated_at": now}
+            digest = email_hash(contact["email_norm"])
+            cid = f"{workspace_id}__{digest}"
             if list_id:
-                doc["list_ids"] = firestore.ArrayUnion([list_id])
-            ref = db.collection(CONTACTS).document(contact_id(workspace_id, contact["email_norm"]))
-            batch.set(ref, doc, merge=True)
-            pending += 1
-            if pending == WRITE_BATCH:
-                batch.commit()
-                written += pending
-                batch, pending = db.batch(), 0
-        if pending:
-            batch.commit()
-            written += pending
+                entry = members.member(cid, contact)
+                buckets.setdefault(members.bucket_of(digest), {})[digest] = entry
+                buffered += 1
+            chunk.append((db.collection(CONTACTS).document(cid), doc))
+            if len(chunk) == WRITE_BATCH:
+                written += _write_contacts(db, chunk, list_id)
+                chunk = []
+            if list_id and buffered >= MEMBER_FLUSH:
+                members.flush(db, workspace_id, list_id, buckets)
+                buffered = 0
+        if chunk:
+            written += _write_contacts(db, chunk, list_id)
+        if list_id and buckets:
+            members.flush(db, workspace_id, list_id, buckets)
     except Exception as exc:
         record.update({"status": "partial", "written": written, "error": str(exc)[:500]})
         raise ProviderError(

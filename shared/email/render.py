@@ -24,9 +24,29 @@ from shared.errors import ValidationError
 _HREF = re.compile(r"""(href\s*=\s*)(["'])(https?://[^"'<>{}\s]+)\2""", re.IGNORECASE)
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 _BLOCK = frozenset(
-    {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
-     "blockquote", "section", "article", "header", "footer", "hr"}
-)  # fmt: skip
+    {
+        "p",
+        "div",
+        "br",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "ul",
+        "ol",
+        "blockquote",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "hr",
+    }
+)
 MAX_TEMPLATE_CHARS = 200_000
 
 
@@ -198,9 +218,12 @@ def context_for(compiled: Compiled, recipient: dict[str, Any]) -> dict[str, Any]
     """Template variables: campaign defaults, overridden by the recipient's non-empty values."""
     ctx = dict(compiled.defaults)
     fields = recipient.get("fields") or {}
-    for key, value in {**fields, "email": recipient.get("email"),
-                       "first_name": recipient.get("first_name"),
-                       "last_name": recipient.get("last_name")}.items():  # fmt: skip
+    for key, value in {
+        **fields,
+        "email": recipient.get("email"),
+        "first_name": recipient.get("first_name"),
+        "last_name": recipient.get("last_name"),
+    }.items():
         if value not in (None, ""):
             ctx[key] = value
     return ctx

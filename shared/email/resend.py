@@ -46,7 +46,7 @@ def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
     size = runtime.settings.email_batch_size
     picked: list[dict[str, Any]] = []
     query = db.collection(BATCHES).where(filter=FieldFilter("campaign_id", "==", campaign_id))
-    for page in keyset_pages(query, "__name__"):
+    for page in keyset_pages(query, "key"):
         for doc in page:
             if doc.id.startswith(prefix):
                 continue
@@ -75,6 +75,7 @@ def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
                 {
                     "workspace_id": workspace_id,
                     "campaign_id": campaign_id,
+                    "key": bid,
                     "kind": "resend",
                     "attempt": 0,
                     "status": "queued",

@@ -115,8 +115,12 @@ def _deliver(runtime: Runtime, workspace_id: str, to: str, message: Any) -> dict
         raise ProviderError(f"sending failed: {exc}", {"reason": "disconnected"}) from exc
     finally:
         smtp.close(conn)
-    return {"sent": not refused, "to": to.strip(), "sandbox": sender.sandbox,
-            "message_id": str(message["Message-ID"])}  # fmt: skip
+    return {
+        "sent": not refused,
+        "to": to.strip(),
+        "sandbox": sender.sandbox,
+        "message_id": str(message["Message-ID"]),
+    }
 
 
 def send_test_email(runtime: Runtime, workspace_id: str, to: str) -> dict[str, Any]:

@@ -47,6 +47,7 @@ def connect(cfg: SmtpConfig) -> smtplib.SMTP:
     """An authenticated connection, or ProviderError with a reason a person can act on."""
     where = _describe(cfg)
     conn: smtplib.SMTP | None = None
+    phase = "connect"
     try:
         if cfg.security == "ssl":
             conn = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=tls_context())
@@ -57,6 +58,7 @@ def connect(cfg: SmtpConfig) -> smtplib.SMTP:
             conn.starttls(context=tls_context())
             conn.ehlo()
         if cfg.username:
+            phase = "login"
             conn.login(cfg.username, cfg.password or "")
         return conn
     except smtplib.SMTPAuthenticationError as exc:
@@ -72,6 +74,11 @@ def connect(cfg: SmtpConfig) -> smtplib.SMTP:
             msg = (
                 f"the SMTP server {where} does not offer STARTTLS; choose SSL/TLS "
                 "(usually port 465) if it expects TLS from the start"
+            )
+        elif cfg.security == "none":
+            msg = (
+                f"the SMTP server {where} does not offer login (AUTH) without encryption; "
+                "choose STARTTLS (usually 587) or SSL/TLS (usually 465)"
             )
         else:
             msg = f"the SMTP server {where} does not offer login (AUTH) on this connection"
@@ -91,6 +98,13 @@ def connect(cfg: SmtpConfig) -> smtplib.SMTP:
         ) from exc
     except (smtplib.SMTPServerDisconnected, TimeoutError) as exc:
         _close(conn)
+        if phase == "login":
+            # Some servers hang up after a failed AUTH instead of answering 535.
+            raise ProviderError(
+                f"the SMTP server {where} rejected the username or password "
+                "(it closed the connection during login)",
+                {"reason": "auth"},
+            ) from exc
         hint = (
             "; if the port expects TLS from the start (465), choose SSL/TLS"
             if cfg.security != "ssl"

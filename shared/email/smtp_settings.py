@@ -24,17 +24,53 @@ if TYPE_CHECKING:
 LOCAL_SINK_PRESET = "local-sink"
 
 PRESETS: list[dict[str, Any]] = [
-    {"id": "gmail", "label": "Gmail (app password)", "host": "smtp.gmail.com", "port": 465,
-     "security": "ssl", "daily_quota": 500, "per_minute_rate": 20},
-    {"id": "google-workspace", "label": "Google Workspace", "host": "smtp.gmail.com",
-     "port": 465, "security": "ssl", "daily_quota": 2000, "per_minute_rate": 60},
-    {"id": "ses", "label": "Amazon SES (eu-west-1)", "host": "email-smtp.eu-west-1.amazonaws.com",
-     "port": 587, "security": "starttls", "daily_quota": 50000, "per_minute_rate": 600},
-    {"id": "sendgrid", "label": "SendGrid", "host": "smtp.sendgrid.net", "port": 587,
-     "security": "starttls", "username": "apikey", "daily_quota": 100, "per_minute_rate": 100},
-    {"id": "hostinger", "label": "Hostinger", "host": "smtp.hostinger.com", "port": 465,
-     "security": "ssl", "daily_quota": 3000, "per_minute_rate": 60},
-]  # fmt: skip
+    {
+        "id": "gmail",
+        "label": "Gmail (app password)",
+        "host": "smtp.gmail.com",
+        "port": 465,
+        "security": "ssl",
+        "daily_quota": 500,
+        "per_minute_rate": 20,
+    },
+    {
+        "id": "google-workspace",
+        "label": "Google Workspace",
+        "host": "smtp.gmail.com",
+        "port": 465,
+        "security": "ssl",
+        "daily_quota": 2000,
+        "per_minute_rate": 60,
+    },
+    {
+        "id": "ses",
+        "label": "Amazon SES (eu-west-1)",
+        "host": "email-smtp.eu-west-1.amazonaws.com",
+        "port": 587,
+        "security": "starttls",
+        "daily_quota": 50000,
+        "per_minute_rate": 600,
+    },
+    {
+        "id": "sendgrid",
+        "label": "SendGrid",
+        "host": "smtp.sendgrid.net",
+        "port": 587,
+        "security": "starttls",
+        "username": "apikey",
+        "daily_quota": 100,
+        "per_minute_rate": 100,
+    },
+    {
+        "id": "hostinger",
+        "label": "Hostinger",
+        "host": "smtp.hostinger.com",
+        "port": 465,
+        "security": "ssl",
+        "daily_quota": 3000,
+        "per_minute_rate": 60,
+    },
+]
 
 DEFAULT_DAILY_QUOTA = 2000
 DEFAULT_PER_MINUTE = 60

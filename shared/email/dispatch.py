@@ -1,0 +1,286 @@
+"""The email dispatcher source: due campaigns become batches of recipients, one task each.
+
+Per tick:
+1. Campaigns `scheduled` and due within the horizon, or `sending` but not fully
+   expanded, are expanded under a per-workspace lease (claim
+   `email-expand:{workspace}:{gen}`): list-member buckets are read in order, recipients
+   grouped by send instant (local-hour campaigns) and cut into batches of
+   settings.email_batch_size (capped by the per-minute rate). Each batch is created
+   with create() under a deterministic id (campaign + sequence): that create is the
+   "dispatched exactly once" mark; only its winner enqueues the task, with
+   `schedule_time` at the slot the sliding-window quota gives it.
+2. Recovery: batches still `queued` well after their slot, or `sending` with an
+   expired lease (the task or the worker was lost, e.g. the emulator restarted), are
+   enqueued again; the worker's claim makes the duplicate harmless.
+3. Campaigns whose counters show nothing left pending become `done`.
+
+Light on purpose: no template engine, no SMTP, no provider SDK is imported here.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shared.claims import try_claim
+from shared.email import members
+from shared.email.campaigns import progress_of
+from shared.email.model import BATCHES, CAMPAIGNS, QUOTAS, SETTINGS, batch_id
+from shared.email.queue import enqueue_batch
+from shared.email.quota import Quota
+from shared.firestore import is_already_exists, keyset_pages
+from shared.log import get_logger
+
+if TYPE_CHECKING:
+    from shared.dispatch import DispatchContext
+    from shared.runtime import Runtime
+
+log = get_logger("email.dispatch")
+
+EXPAND_BUDGET_S = 30.0  # per tick; a large campaign continues on the next tick
+EXPAND_LEASE = timedelta(minutes=5)
+# How long a batch may sit past its slot (or a worker's lease may be expired) before
+# its task is presumed lost and enqueued again.
+RECOVERY_GRACE = timedelta(minutes=10)
+WORKER_LEASE = timedelta(minutes=12)
+
+
+def _where(query: Any, field: str, op: str, value: Any) -> Any:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    return query.where(filter=FieldFilter(field, op, value))
+
+
+class EmailSource:
+    name = "email"
+
+    def run(self, ctx: DispatchContext) -> dict[str, int]:
+        rt = ctx.runtime
+        counts = {"campaigns": 0, "batches": 0, "recipients": 0, "recovered": 0, "done": 0}
+        col = rt.db.collection(CAMPAIGNS)
+        due = list(
+            _where(_where(col, "status", "==", "scheduled"), "due_at", "<=", ctx.horizon).stream()
+        )
+        sending = list(_where(col, "status", "==", "sending").stream())
+        by_ws: dict[str, list[Any]] = {}
+        for doc in due + [d for d in sending if not d.get("expanded")]:
+            by_ws.setdefault(doc.get("workspace_id"), []).append(doc)
+        deadline = time.monotonic() + EXPAND_BUDGET_S
+        for workspace_id, docs in by_ws.items():
+            self._expand_workspace(rt, workspace_id, docs, ctx.now, deadline, counts)
+        counts["recovered"] = self._recover(rt, ctx.now)
+        for doc in sending:
+            data = doc.to_dict()
+            left = progress_of(data)
+            if data.get("expanded") and left["pending"] == 0 and left["deferred"] == 0:
+                doc.reference.update({"status": "done", "finished_at": ctx.now})
+                counts["done"] += 1
+        return counts
+
+    # -- expansion ------------------------------------------------------------------
+
+    def _expand_workspace(
+        self,
+        rt: Runtime,
+        workspace_id: str,
+        docs: list[Any],
+        now: datetime,
+        deadline: float,
+        counts: dict[str, int],
+    ) -> None:
+        from google.cloud import firestore
+
+        ledger_ref = rt.db.collection(QUOTAS).document(workspace_id)
+        snap = ledger_ref.get()
+        ledger = snap.to_dict() if snap.exists else {}
+        gen = int(ledger.get("expand_gen") or 0)
+        key = f"email-expand:{workspace_id}:{gen}"
+        if not try_claim(
+            rt.db, key, owner="dispatch", now=now, workspace_id=workspace_id, ttl=timedelta(days=2)
+        ):
+            claimed = rt.db.collection("claims").document(key).get()
+            if claimed.exists and claimed.get("claimed_at") > now - EXPAND_LEASE:
+                return  # another tick is expanding this workspace right now
+            # The holder died: move to the next generation (its create() arbitrates).
+            ledger_ref.set({"workspace_id": workspace_id, "expand_gen": gen + 1}, merge=True)
+            return
+        settings = rt.db.collection(SETTINGS).document(workspace_id).get()
+        conf = settings.to_dict() if settings.exists else {}
+        quota = Quota(
+            ledger.get("minutes") or {},
+            daily=int(conf.get("daily_quota") or 1_000_000),
+            per_minute=int(conf.get("per_minute_rate") or 100_000),
+        )
+        quota.prune(now)
+        size = max(1, min(rt.settings.email_batch_size, quota.per_minute, quota.daily))
+        try:
+            for doc in docs:
+                if time.monotonic() > deadline:
+                    break
+                counts["campaigns"] += 1
+                self._expand(rt, doc, quota, size, now, deadline, counts)
+        finally:
+            ledger_ref.set(
+                {
+                    "workspace_id": workspace_id,
+                    "minutes": quota.to_doc(),
+                    "expand_gen": firestore.Increment(1),
+                    "updated_at": now,
+                },
+                merge=True,
+            )
+
+    def _expand(
+        self,
+        rt: Runtime,
+        doc: Any,
+        quota: Quota,
+        size: int,
+        now: datetime,
+        deadline: float,
+        counts: dict[str, int],
+    ) -> None:
+        from google.cloud import firestore
+
+        campaign = doc.to_dict()
+        cid, ws = doc.id, campaign["workspace_id"]
+        start = campaign.get("scheduled_at") or now
+        seq = int(campaign.get("next_seq") or 0)
+        after = campaign.get("expand_after") or ""
+        query = _where(
+            _where(rt.db.collection(members.MEMBERS), "list_id", "==", campaign["list_id"]),
+            "workspace_id",
+            "==",
+            ws,
+        )
+        # Recipients not yet in a batch, per send instant; persisted with the cursor so
+        # batches fill up across buckets and a takeover resumes from a consistent state.
+        carry: dict[str, list[dict[str, Any]]] = dict(campaign.get("expand_carry") or {})
+        state = {"seq": seq, "batches": 0, "recipients": 0}
+
+        def emit(when_key: str, final: bool) -> None:
+            group = carry.get(when_key) or []
+            while len(group) >= size or (final and group):
+                chunk, group = group[:size], group[size:]
+                when = datetime.fromisoformat(when_key)
+                slot = quota.reserve(len(chunk), max(when, now))
+                bid = batch_id(cid, state["seq"])
+                state["seq"] += 1
+                if self._create_batch(rt, bid, ws, cid, chunk, slot, now):
+                    enqueue_batch(rt, bid, ws, slot)
+                state["batches"] += 1
+                state["recipients"] += len(chunk)
+            carry[when_key] = group
+            if not group:
+                carry.pop(when_key)
+
+        def save(cursor: str | None, done: bool) -> None:
+            update: dict[str, Any] = {
+                "status": "sending",
+                "next_seq": state["seq"],
+                "expand_carry": carry,
+                "total": firestore.Increment(state["recipients"]),
+                "batches_total": firestore.Increment(state["batches"]),
+                "updated_at": now,
+            }
+            if cursor is not None:
+                update["expand_after"] = cursor
+            if done:
+                update["expanded"] = True
+            doc.reference.update(update)
+            counts["batches"] += state["batches"]
+            counts["recipients"] += state["recipients"]
+            state["batches"] = state["recipients"] = 0
+
+        for page in keyset_pages(query, "key", page_size=8, start_after=after or None):
+            for bucket in page:
+                for entry in (bucket.get("members") or {}).values():
+                    key = _send_instant(campaign, entry, start).isoformat()
+                    carry.setdefault(key, []).append(entry)
+                for key in sorted(carry):
+                    carry[key].sort(key=lambda m: str(m["email"]).lower())
+                    emit(key, final=False)
+                save(bucket.get("key"), done=False)
+                if time.monotonic() > deadline:
+                    return  # the next tick continues from the saved cursor
+        for key in sorted(carry):
+            emit(key, final=True)
+        save(None, done=True)
+        log.info("campaign expanded", campaign_id=cid, workspace_id=ws, batches=state["seq"])
+
+    @staticmethod
+    def _create_batch(
+        rt: Runtime,
+        bid: str,
+        ws: str,
+        cid: str,
+        recipients: list[dict[str, Any]],
+        slot: datetime,
+        now: datetime,
+    ) -> bool:
+        try:
+            rt.db.collection(BATCHES).document(bid).create(
+                {
+                    "workspace_id": ws,
+                    "campaign_id": cid,
+                    "key": bid,
+                    "kind": "main",
+                    "attempt": 0,
+                    "status": "queued",
+                    "due_at": slot,
+                    "enqueued_at": now,
+                    "recipients": recipients,
+                    "outcomes": {},
+                    "run_gen": 0,
+                }
+            )
+        except Exception as exc:
+            if is_already_exists(exc):
+                return False  # an earlier (dead) expander made it; recovery enqueues it
+            raise
+        return True
+
+    # -- recovery -------------------------------------------------------------------
+
+    def _recover(self, rt: Runtime, now: datetime) -> int:
+        col = rt.db.collection(BATCHES)
+        stale = now - RECOVERY_GRACE
+        lost = list(
+            _where(_where(col, "status", "==", "queued"), "due_at", "<", stale).limit(200).stream()
+        )
+        lost += list(
+            _where(_where(col, "status", "==", "sending"), "lease_until", "<", now)
+            .limit(200)
+            .stream()
+        )
+        for doc in lost:
+            data = doc.to_dict()
+            doc.reference.update({"due_at": now, "lease_until": now + WORKER_LEASE})
+            enqueue_batch(
+                rt, doc.id, data["workspace_id"], None, attempt_tag=f"recover{int(now.timestamp())}"
+            )
+            log.warning(
+                "re-enqueued a batch whose task was lost",
+                batch_id=doc.id,
+                status=data.get("status"),
+            )
+        return len(lost)
+
+
+def _send_instant(campaign: dict[str, Any], entry: dict[str, Any], start: datetime) -> datetime:
+    """When this recipient gets the campaign: the scheduled instant, or the local hour."""
+    hour = campaign.get("local_hour")
+    if hour is None:
+        return start
+    zone_name = entry.get("timezone") or campaign.get("timezone") or "UTC"
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(campaign.get("timezone") or "UTC")
+    day = start.astimezone(ZoneInfo(campaign.get("timezone") or "UTC")).date()
+    return datetime(day.year, day.month, day.day, int(hour), tzinfo=zone).astimezone(UTC)
+
+
+SOURCE = EmailSource()

@@ -1,0 +1,463 @@
+"""send_email: deliver one batch over one SMTP connection; nothing twice, nothing lost.
+
+Exactly once: the run claims `claims/email-batch:{batch}:{gen}` with create(); a
+duplicate or concurrent delivery loses the create and does nothing (the holder is
+alive while its lease runs). A run whose holder died is taken over with gen + 1 once
+the lease has expired.
+
+Checkpoints (write-ahead, every CHECKPOINT_EVERY messages): before a chunk is sent its
+recipient indices are recorded as `inflight` (the first chunk's in the claim itself,
+later ones in the batch document together with the outcomes so far). After a crash the
+next run knows exactly which recipients may have been sent: the in-flight chunk's
+recipients without an outcome are marked `unconfirmed` (never re-sent, the reason is
+recorded) and every other recipient without an outcome is sent. 25 bounds the doubt
+to 25 messages while keeping the writes per batch of 50 at six (claim, one checkpoint,
+and one atomic final commit: batch, campaign counters, events), so writes grow with
+batches, not recipients. An ordinary exception is not a crash: the run knows what it
+sent, records it, releases the batch to the next generation and lets Cloud Tasks retry.
+
+Outcomes: sent (250), deferred on 4xx (retry batches after 30 s, 1 min, 1 h, then
+failed with transient=True), failed on 5xx (550/551/553 also suppress the address),
+suppressed (on the list before sending), unconfirmed, cancelled.
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.claims import get_claim, try_claim
+from shared.email import smtp
+from shared.email.model import BATCHES, CAMPAIGNS, EVENTS, normalize_email, valid_email
+from shared.email.queue import enqueue_batch
+from shared.email.suppression import suppress, suppressed_among
+from shared.errors import HeraldError, ProviderError
+from shared.firestore import is_already_exists
+from shared.log import get_logger
+
+if TYPE_CHECKING:
+    from shared.email.compose import Composer
+    from shared.email.smtp_settings import Sender
+    from shared.runtime import Runtime
+
+log = get_logger("email.send")
+
+CHECKPOINT_EVERY = 25
+LEASE = timedelta(minutes=12)
+RETRY_LADDER = (timedelta(seconds=30), timedelta(minutes=1), timedelta(hours=1))
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+UNCONFIRMED_CRASH = "the worker stopped while this message was being sent; not re-sent"
+UNCONFIRMED_DROP = "the connection dropped after the message was sent, before the reply"
+
+
+class BusyError(Exception):
+    """Another live run holds the batch."""
+
+
+@dataclass
+class _Run:
+    runtime: Runtime
+    batch_id: str
+    batch: dict[str, Any]
+    campaign: dict[str, Any]
+    gen: int
+    outcomes: dict[str, dict[str, Any]]
+    on_message: Callable[[int], None] | None = None
+    conn: smtplib.SMTP | None = None
+    broken: dict[str, Any] | None = None  # set when the server cannot be reached at all
+    phase: str = ""
+    suppressed_now: list[str] = field(default_factory=list)
+
+
+def send_batch(
+    runtime: Runtime,
+    batch_id: str,
+    workspace_id: str,
+    *,
+    on_message: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Process one batch task; returns a summary. Raises on errors Cloud Tasks should retry."""
+    db = runtime.db
+    ref = db.collection(BATCHES).document(batch_id)
+    snap = ref.get()
+    if not snap.exists or snap.get("workspace_id") != workspace_id:
+        log.warning("task for an unknown batch", batch_id=batch_id, workspace_id=workspace_id)
+        return {"status": "missing"}
+    batch = snap.to_dict()
+    if batch["status"] == "done":
+        return {"status": "already_done"}
+    csnap = db.collection(CAMPAIGNS).document(batch["campaign_id"]).get()
+    campaign = {**(csnap.to_dict() or {}), "id": csnap.id}
+    if campaign.get("status") == "paused":
+        if batch["status"] != "held":
+            ref.update({"status": "held"})
+        return {"status": "held"}
+    now = runtime.clock.now()
+    outcomes: dict[str, dict[str, Any]] = dict(batch.get("outcomes") or {})
+    gen = int(batch.get("run_gen") or 0)
+    try:
+        gen = _claim(runtime, batch_id, batch, gen, outcomes, now)
+    except BusyError:
+        return {"status": "busy"}
+    run = _Run(runtime, batch_id, batch, campaign, gen, outcomes, on_message)
+    return run_batch(run)
+
+
+def _todo(batch: dict[str, Any], outcomes: dict[str, Any]) -> list[int]:
+    return [i for i in range(len(batch["recipients"])) if str(i) not in outcomes]
+
+
+def _claim(
+    runtime: Runtime,
+    batch_id: str,
+    batch: dict[str, Any],
+    gen: int,
+    outcomes: dict[str, dict[str, Any]],
+    now: datetime,
+) -> int:
+    """Win the batch for this run; on takeover, mark the dead run's in-flight chunk."""
+    db = runtime.db
+    ws = batch["workspace_id"]
+    first = _todo(batch, outcomes)[:CHECKPOINT_EVERY]
+    key = f"email-batch:{batch_id}:{gen}"
+    if try_claim(
+        db,
+        key,
+        owner="send_email",
+        now=now,
+        workspace_id=ws,
+        lease_until=now + LEASE,
+        inflight=first,
+    ):
+        return gen
+    claim = get_claim(db, key) or {}
+    checkpointed = batch.get("ckpt_gen") == gen
+    lease = max(claim.get("lease_until") or now, (checkpointed and batch.get("lease_until")) or now)
+    if lease > now:
+        raise BusyError
+    doubt = batch.get("inflight") if checkpointed else claim.get("inflight")
+    for i in doubt or []:
+        if str(i) not in outcomes:
+            outcomes[str(i)] = {"status": "unconfirmed", "reason": UNCONFIRMED_CRASH, "at": now}
+    first = _todo(batch, outcomes)[:CHECKPOINT_EVERY]
+    key = f"email-batch:{batch_id}:{gen + 1}"
+    if not try_claim(
+        db,
+        key,
+        owner="send_email",
+        now=now,
+        workspace_id=ws,
+        lease_until=now + LEASE,
+        inflight=first,
+    ):
+        raise BusyError
+    log.warning("took over a batch whose worker died", batch_id=batch_id, in_doubt=len(doubt or []))
+    return gen + 1
+
+
+def run_batch(run: _Run) -> dict[str, Any]:
+    from shared.email.compose import Composer
+    from shared.email.smtp_settings import sender_for
+
+    rt, batch = run.runtime, run.batch
+    recipients: list[dict[str, Any]] = batch["recipients"]
+    todo = _todo(batch, run.outcomes)
+    now = rt.clock.now()
+    if run.campaign.get("status") == "cancelled" or not run.campaign.get("workspace_id"):
+        for i in todo:
+            run.outcomes[str(i)] = {"status": "cancelled", "at": now}
+        return _finish(run, [])
+    ws = batch["workspace_id"]
+    blocked = suppressed_among(rt.db, ws, [recipients[i]["email"] for i in todo])
+    for i in todo:
+        if normalize_email(recipients[i]["email"]) in blocked:
+            run.outcomes[str(i)] = {"status": "suppressed", "at": now}
+    todo = [i for i in todo if str(i) not in run.outcomes]
+    try:
+        sender = sender_for(rt, ws)
+        composer = Composer(rt, ws, run.campaign, sender)
+    except HeraldError as exc:
+        log.alert("email_config", "a batch cannot be sent", batch_id=run.batch_id, error=str(exc))
+        for i in todo:
+            run.outcomes[str(i)] = _failed(0, f"not sent: {exc.message}", now, transient=True)
+        return _finish(run, [])
+    deferred: list[int] = []
+    chunks = [todo[k : k + CHECKPOINT_EVERY] for k in range(0, len(todo), CHECKPOINT_EVERY)]
+    current: int | None = None
+    try:
+        for k, chunk in enumerate(chunks):
+            if k > 0:
+                _checkpoint(run, chunk)
+            for i in chunk:
+                current = i
+                outcome = _deliver(run, sender, composer, recipients[i])
+                run.outcomes[str(i)] = outcome
+                current = None
+                if outcome["status"] == "deferred":
+                    deferred.append(i)
+                if run.on_message is not None:
+                    run.on_message(i)
+    except Exception as exc:
+        # Not a crash: this run knows what it sent. Record it, hand the rest to a retry.
+        if current is not None and str(current) not in run.outcomes and run.phase == "body":
+            run.outcomes[str(current)] = {
+                "status": "unconfirmed",
+                "reason": f"error while sending: {exc}"[:300],
+                "at": rt.clock.now(),
+            }
+        _release(run, deferred)
+        smtp.close(run.conn)
+        raise
+    smtp.close(run.conn)
+    return _finish(run, deferred)
+
+
+def _ascii_address(address: str) -> str:
+    local, _, domain = address.strip().rpartition("@")
+    return f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
+def _failed(code: int, text: str, now: datetime, *, transient: bool) -> dict[str, Any]:
+    return {"status": "failed", "code": code, "text": text[:300], "transient": transient, "at": now}
+
+
+def _classify(run: _Run, code: int, text: bytes | str, rcpt: dict[str, Any]) -> dict[str, Any]:
+    now = run.runtime.clock.now()
+    reply = smtp.reply_text(text)
+    if code in (250, 251):
+        return {"status": "sent", "code": code, "text": reply, "at": now}
+    if smtp.is_transient(code):
+        attempt = int(run.batch.get("attempt") or 0)
+        if attempt >= len(RETRY_LADDER):
+            return _failed(code, reply, now, transient=True)
+        return {
+            "status": "deferred",
+            "code": code,
+            "text": reply,
+            "at": now,
+            "retry_at": now + RETRY_LADDER[attempt],
+        }
+    outcome = _failed(code, reply, now, transient=False)
+    if code in smtp.HARD_BOUNCE_CODES and run.phase == "rcpt":
+        outcome["bounce"] = "hard"
+        run.suppressed_now.append(rcpt["id"])
+        suppress(
+            run.runtime.db,
+            run.batch["workspace_id"],
+            rcpt["email"],
+            "hard_bounce",
+            now,
+            run.campaign["id"],
+        )
+    return outcome
+
+
+def _reset(run: _Run, code: int) -> None:
+    """After a refusal: RSET, or drop the connection when the server said it is closing."""
+    if run.conn is None:
+        return
+    if code == 421:
+        smtp.close(run.conn)
+        run.conn = None
+        return
+    try:
+        run.conn.rset()
+    except (smtplib.SMTPException, OSError):
+        smtp.close(run.conn)
+        run.conn = None
+
+
+def _deliver(run: _Run, sender: Sender, composer: Composer, rcpt: dict[str, Any]) -> dict[str, Any]:
+    now = run.runtime.clock.now()
+    if not valid_email(normalize_email(rcpt["email"])):
+        return _failed(0, "invalid address", now, transient=False)
+    if run.broken is not None:
+        return {**run.broken, "at": now}
+    try:
+        raw = composer.message(rcpt).as_bytes()
+    except Exception as exc:  # a template error or a value no header can carry
+        return _failed(0, f"could not build the message: {exc}", now, transient=False)
+    to = _ascii_address(rcpt["email"])
+    body = _LEADING_DOT.sub(b"..", raw)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    for attempt in range(2):
+        run.phase = "connect"
+        if run.conn is None:
+            try:
+                run.conn = smtp.connect(sender.smtp)
+            except ProviderError as exc:
+                reason = (exc.details or {}).get("reason")
+                transient_net = reason in ("connect", "disconnected", "smtp")
+                outcome = (
+                    _classify(run, 451, f"cannot reach the server: {exc.message}", rcpt)
+                    if transient_net
+                    else _failed(0, exc.message, now, transient=True)
+                )
+                run.broken = {k: v for k, v in outcome.items() if k != "at"}
+                return outcome
+        conn = run.conn
+        try:
+            run.phase = "mail"
+            code, text = conn.mail(sender.from_address)
+            if code != 250:
+                _reset(run, code)
+                return _classify(run, code, text, rcpt)
+            run.phase = "rcpt"
+            code, text = conn.rcpt(to)
+            if code not in (250, 251):
+                _reset(run, code)
+                return _classify(run, code, text, rcpt)
+            run.phase = "data"
+            code, text = conn.docmd("DATA")
+            if code != 354:
+                _reset(run, code)
+                return _classify(run, code, text, rcpt)
+            # From here the server may have the message: a drop is "unconfirmed".
+            run.phase = "body"
+            conn.send(body + b".\r\n")
+            code, text = conn.getreply()
+            run.phase = "done"
+            if code != 250:
+                _reset(run, code)
+            return _classify(run, code, text, rcpt)
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            smtp.close(run.conn)
+            run.conn = None
+            if run.phase == "body":
+                return {"status": "unconfirmed", "reason": UNCONFIRMED_DROP, "at": now}
+            if attempt == 1:
+                return _classify(run, 451, f"connection dropped twice: {exc}", rcpt)
+            log.info("SMTP connection dropped; reconnecting", batch_id=run.batch_id)
+    raise AssertionError("unreachable")
+
+
+def _checkpoint(run: _Run, inflight: list[int]) -> None:
+    """Write-ahead: outcomes so far and the chunk about to be sent (one write)."""
+    now = run.runtime.clock.now()
+    run.runtime.db.collection(BATCHES).document(run.batch_id).update(
+        {
+            "status": "sending",
+            "outcomes": run.outcomes,
+            "inflight": inflight,
+            "run_gen": run.gen,
+            "ckpt_gen": run.gen,
+            "lease_until": now + LEASE,
+        }
+    )
+
+
+def _release(run: _Run, deferred: list[int]) -> None:
+    """After an ordinary exception: keep what is known, let the next generation resume."""
+    now = run.runtime.clock.now()
+    for i in deferred:  # their retry batch was not made: send them again on resume
+        run.outcomes.pop(str(i), None)
+    run.runtime.db.collection(BATCHES).document(run.batch_id).update(
+        {
+            "status": "queued",
+            "outcomes": run.outcomes,
+            "inflight": [],
+            "run_gen": run.gen + 1,
+            "ckpt_gen": run.gen + 1,
+            "lease_until": now,
+            "due_at": now,
+        }
+    )
+
+
+def _retry_batch_id(batch_id: str, attempt: int) -> str:
+    root = batch_id.split("__r", maxsplit=1)[0]
+    return f"{root}__r{attempt}"
+
+
+def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
+    """Retry batch for the deferred, then one atomic commit: batch, counters, events."""
+    from google.cloud import firestore
+
+    rt, batch = run.runtime, run.batch
+    db = rt.db
+    now = rt.clock.now()
+    recipients = batch["recipients"]
+    attempt = int(batch.get("attempt") or 0)
+    retry_id = None
+    if deferred:
+        retry_id = _retry_batch_id(run.batch_id, attempt + 1)
+        due = now + RETRY_LADDER[attempt]
+        try:
+            db.collection(BATCHES).document(retry_id).create(
+                {
+                    "workspace_id": batch["workspace_id"],
+                    "campaign_id": batch["campaign_id"],
+                    "key": retry_id,
+                    "kind": "retry",
+                    "attempt": attempt + 1,
+                    "status": "queued",
+                    "due_at": due,
+                    "enqueued_at": now,
+                    "recipients": [recipients[i] for i in deferred],
+                    "outcomes": {},
+                    "run_gen": 0,
+                }
+            )
+            enqueue_batch(rt, retry_id, batch["workspace_id"], due)
+        except Exception as exc:
+            if not is_already_exists(exc):
+                raise
+        for i in deferred:
+            run.outcomes[str(i)]["retry_batch"] = retry_id
+    tally: dict[str, int] = {}
+    ids: dict[str, list[str]] = {"sent": [], "failed": []}
+    for i, rcpt in enumerate(recipients):
+        status = (run.outcomes.get(str(i)) or {}).get("status", "unconfirmed")
+        tally[status] = tally.get(status, 0) + 1
+        if status in ids:
+            ids[status].append(rcpt["id"])
+    counters: dict[str, Any] = {
+        k: firestore.Increment(v) for k, v in tally.items() if k != "deferred"
+    }
+    new_deferred = tally.get("deferred", 0) - (
+        len(recipients) if batch.get("kind") == "retry" else 0
+    )
+    if new_deferred:
+        counters["deferred"] = firestore.Increment(new_deferred)
+    if batch.get("kind") != "retry":
+        counters["batches_done"] = firestore.Increment(1)
+    commit = db.batch()
+    commit.update(
+        db.collection(BATCHES).document(run.batch_id),
+        {
+            "status": "done",
+            "outcomes": run.outcomes,
+            "inflight": [],
+            "run_gen": run.gen,
+            "ckpt_gen": run.gen,
+            "finished_at": now,
+            "counts": tally,
+        },
+    )
+    if counters:
+        commit.update(db.collection(CAMPAIGNS).document(batch["campaign_id"]), counters)
+    base = {
+        "workspace_id": batch["workspace_id"],
+        "campaign_id": batch["campaign_id"],
+        "batch_id": run.batch_id,
+        "at": now,
+    }
+    for kind, rids in ids.items():
+        if rids:
+            commit.set(
+                db.collection(EVENTS).document(f"{kind}__{run.batch_id}"),
+                {**base, "type": kind, "count": len(rids), "recipient_ids": rids},
+            )
+    for rid in run.suppressed_now:
+        commit.set(
+            db.collection(EVENTS).document(f"bounce__{batch['campaign_id']}__{rid}"),
+            {**base, "type": "bounce", "count": 1, "recipient_id": rid},
+        )
+    commit.commit()
+    log.info("batch finished", batch_id=run.batch_id, counts=tally, retry_batch=retry_id)
+    return {"status": "done", "counts": tally, "retry_batch": retry_id}

@@ -1,0 +1,291 @@
+"""The send path against a real SMTP server with STARTTLS and AUTH."""
+
+from __future__ import annotations
+
+import threading
+from email.message import EmailMessage
+
+import pytest
+
+from shared.email import service
+from shared.email.model import BATCHES, CAMPAIGNS, EVENTS, SUPPRESSIONS
+from shared.email.worker import send_batch
+from tests.email.conftest import WS, audience, campaign, smtp_body, start_campaign
+
+
+@pytest.fixture
+def configured(runtime, smtp_server):
+    service.put_smtp_settings(runtime, WS, smtp_body(smtp_server))
+    return smtp_server
+
+
+def _outcomes(db, batch_id):
+    data = db.collection(BATCHES).document(batch_id).get().to_dict()
+    return {r["email"]: data["outcomes"].get(str(i)) for i, r in enumerate(data["recipients"])}
+
+
+def test_mime_structure_headers_and_personalization(runtime, db, configured):
+    list_id = audience(runtime, ["ann@example.com", "bob@example.org"])
+    cid = campaign(runtime, list_id, track_opens=True, track_clicks=True)
+    [bid] = start_campaign(runtime, cid)
+    result = send_batch(runtime, bid, WS)
+    assert result["counts"] == {"sent": 2}
+    [msg] = configured.handler.to("ann@example.com")
+    assert isinstance(msg, EmailMessage)
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    assert msg["Subject"] == "Hello Name0"
+    assert msg["From"].addresses[0].addr_spec == "news@herald.example"
+    assert msg["From"].addresses[0].display_name == "Herald Team"
+    assert msg["Reply-To"] == "reply@herald.example"
+    assert msg["Message-ID"].endswith("@herald.example>")
+    assert msg["Date"].datetime is not None
+    unsub = msg["List-Unsubscribe"]
+    assert "<http://" in unsub and "/u/" in unsub and "<mailto:reply@herald.example?" in unsub
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    html = parts[1].get_content()
+    text = parts[0].get_content()
+    assert "Hi Name0," in html and "Hi Name0," in text
+    # Links are rewritten to signed click URLs, in both parts; the pixel is in the HTML.
+    assert "herald.example/offer" not in html and "/c/" in html and "/o/" in html
+    assert "/c/" in text
+    progress = service.campaign_progress(runtime, WS, cid)
+    assert progress["sent"] == 2 and progress["pending"] == 0
+    sent = db.collection(EVENTS).document(f"sent__{bid}").get().to_dict()
+    assert sent["type"] == "sent" and sent["count"] == 2 and sent["campaign_id"] == cid
+
+
+def test_no_header_injection_from_contact_data(runtime, configured):
+    from tests.email.conftest import MAPPING, csv_bytes
+
+    lst = service.create_contact_list(runtime, WS, "l")
+    data = csv_bytes([("eve@example.com", '"Eve\r\nBcc: victim@example.net"', "", "", "")])
+    service.import_contacts(runtime, WS, data, "c.csv", MAPPING, lst["id"])
+    cid = campaign(runtime, lst["id"])
+    [bid] = start_campaign(runtime, cid)
+    send_batch(runtime, bid, WS)
+    [(rcpts, raw)] = configured.handler.messages
+    assert rcpts == ["eve@example.com"]
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nBcc:" not in head and b"\nBcc:" not in head
+
+
+def test_451_defers_through_the_ladder_then_fails_and_resend_requeues_it(
+    runtime, db, clock, enqueuer, configured
+):
+    h = configured.handler
+    h.rcpt_replies["slow@example.com"] = ["451 4.7.1 try later"] * 4
+    h.rcpt_replies["gone@example.com"] = ["550 5.1.1 no such user"]
+    list_id = audience(runtime, ["ok@example.com", "slow@example.com", "gone@example.com"])
+    cid = campaign(runtime, list_id)
+    [bid] = start_campaign(runtime, cid)
+    send_batch(runtime, bid, WS)
+    out = _outcomes(db, bid)
+    assert out["ok@example.com"]["status"] == "sent"
+    assert out["gone@example.com"]["status"] == "failed"
+    assert out["gone@example.com"]["code"] == 550
+    assert out["slow@example.com"]["status"] == "deferred"
+    assert out["slow@example.com"]["code"] == 451
+    assert "try later" in out["slow@example.com"]["text"]
+    ladder = []
+    retry = out["slow@example.com"]["retry_batch"]
+    for expected in (30, 60, 3600):
+        task = enqueuer.tasks[-1]
+        assert task.payload["batch_id"] == retry and task.kind == "emails"
+        ladder.append((task.schedule_time - clock.now()).total_seconds())
+        clock.advance(expected)
+        send_batch(runtime, retry, WS)
+        out = _outcomes(db, retry)
+        retry = out["slow@example.com"].get("retry_batch")
+    assert ladder == [30, 60, 3600]
+    assert out["slow@example.com"]["status"] == "failed"
+    assert out["slow@example.com"]["transient"] is True
+    progress = service.campaign_progress(runtime, WS, cid)
+    assert (progress["sent"], progress["failed"], progress["deferred"]) == (1, 2, 0)
+    # Resend: only the transient failure goes out again (the 550 stays failed).
+    result = service.resend_failed(runtime, WS, cid)
+    assert result["requeued"] == 1
+    again = service.resend_failed(runtime, WS, cid)
+    assert again["requeued"] == 0
+    send_batch(runtime, result["batches"][0], WS)
+    assert h.count_by_rcpt() == {"ok@example.com": 1, "slow@example.com": 1}
+    progress = service.campaign_progress(runtime, WS, cid)
+    assert (progress["sent"], progress["failed"]) == (2, 1)
+
+
+def test_hard_bounce_suppresses_and_later_sends_skip_the_address(runtime, db, configured):
+    configured.handler.rcpt_replies["gone@example.com"] = ["550 5.1.1 no such user"]
+    list_id = audience(runtime, ["gone@example.com", "ok@example.com"])
+    [bid] = start_campaign(runtime, campaign(runtime, list_id))
+    send_batch(runtime, bid, WS)
+    sup = list(db.collection(SUPPRESSIONS).stream())
+    assert [(d.get("email_norm"), d.get("reason")) for d in sup] == [
+        ("gone@example.com", "hard_bounce")
+    ]
+    cid2 = campaign(runtime, list_id)
+    [bid2] = start_campaign(runtime, cid2)
+    send_batch(runtime, bid2, WS)
+    assert _outcomes(db, bid2)["gone@example.com"]["status"] == "suppressed"
+    assert configured.handler.count_by_rcpt() == {"ok@example.com": 2}
+
+
+def test_dropped_connection_is_reconnected_and_a_drop_after_data_is_unconfirmed(
+    runtime, db, configured
+):
+    h = configured.handler
+    h.drop_at_rcpt.add("b@example.com")
+    h.drop_after_data.add("c@example.com")
+    list_id = audience(
+        runtime, ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]
+    )
+    [bid] = start_campaign(runtime, campaign(runtime, list_id))
+    send_batch(runtime, bid, WS)
+    out = _outcomes(db, bid)
+    assert [out[a]["status"] for a in sorted(out)] == ["sent", "sent", "unconfirmed", "sent"]
+    assert "dropped" in out["c@example.com"]["reason"]
+    # Every address received exactly one copy; three logins: first, after each drop.
+    assert h.count_by_rcpt() == dict.fromkeys(sorted(out), 1)
+    assert h.logins == 3
+
+
+def test_same_batch_delivered_twice_and_concurrently_sends_once(runtime, configured):
+    addresses = [f"u{i:02d}@example.com" for i in range(12)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    results: list[dict] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(send_batch(runtime, bid, WS)))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r["status"] for r in results).count("done") == 1
+    assert send_batch(runtime, bid, WS) == {"status": "already_done"}
+    assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses, 1)
+    data = (
+        runtime.db.collection(CAMPAIGNS)
+        .document(runtime.db.collection(BATCHES).document(bid).get().get("campaign_id"))
+        .get()
+    )
+    assert data.get("sent") == 12 and data.get("batches_done") == 1
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing in the worker catches it."""
+
+
+def test_worker_killed_mid_batch_resumes_only_unsent(runtime, db, clock, configured):
+    addresses = [f"k{i:02d}@example.com" for i in range(50)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+
+    def kill_after_30(i: int) -> None:
+        if len(configured.handler.messages) == 30:
+            raise Killed
+
+    with pytest.raises(Killed):
+        send_batch(runtime, bid, WS, on_message=kill_after_30)
+    # Redelivered while the dead run's lease runs: nothing happens.
+    assert send_batch(runtime, bid, WS) == {"status": "busy"}
+    clock.advance(minutes=13)
+    result = send_batch(runtime, bid, WS)
+    counts = configured.handler.count_by_rcpt()
+    assert max(counts.values()) == 1, "a recipient got two copies"
+    # Chunk 0 (25) was checkpointed as sent; chunk 1 was in flight: its 5 sent messages
+    # and 20 unsent are in doubt -> unconfirmed, never re-sent. Nothing else is pending.
+    assert result["counts"] == {"sent": 25, "unconfirmed": 25}
+    assert len(counts) == 30
+    out = _outcomes(db, bid)
+    assert all("stopped" in o["reason"] for o in out.values() if o["status"] == "unconfirmed")
+
+
+def test_worker_killed_in_first_chunk_resumes_the_rest(runtime, db, clock, configured):
+    addresses = [f"f{i:02d}@example.com" for i in range(50)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+
+    def kill_after_10(i: int) -> None:
+        if len(configured.handler.messages) == 10:
+            raise Killed
+
+    with pytest.raises(Killed):
+        send_batch(runtime, bid, WS, on_message=kill_after_10)
+    clock.advance(minutes=13)
+    result = send_batch(runtime, bid, WS)
+    assert result["counts"] == {"sent": 25, "unconfirmed": 25}
+    counts = configured.handler.count_by_rcpt()
+    assert len(counts) == 35 and max(counts.values()) == 1
+
+
+def test_exception_mid_batch_resumes_exactly_the_unsent(runtime, db, configured):
+    addresses = [f"e{i:02d}@example.com" for i in range(50)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+
+    def fail_after_30(i: int) -> None:
+        if len(configured.handler.messages) == 30:
+            raise RuntimeError("firestore hiccup")
+
+    with pytest.raises(RuntimeError):
+        send_batch(runtime, bid, WS, on_message=fail_after_30)
+    result = send_batch(runtime, bid, WS)
+    assert result["counts"] == {"sent": 50}
+    assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses, 1)
+
+
+def test_cancelled_campaign_sends_nothing(runtime, db, configured):
+    list_id = audience(runtime, ["a@example.com"])
+    cid = campaign(runtime, list_id)
+    [bid] = start_campaign(runtime, cid)
+    service.cancel_campaign(runtime, WS, cid)
+    assert send_batch(runtime, bid, WS)["counts"] == {"cancelled": 1}
+    assert configured.handler.messages == []
+
+
+def test_paused_campaign_holds_batches_until_resumed(runtime, db, enqueuer, configured):
+    list_id = audience(runtime, ["a@example.com"])
+    cid = campaign(runtime, list_id)
+    [bid] = start_campaign(runtime, cid)
+    service.pause_campaign(runtime, WS, cid)
+    assert send_batch(runtime, bid, WS) == {"status": "held"}
+    service.resume_campaign(runtime, WS, cid)
+    assert enqueuer.tasks[-1].payload["batch_id"] == bid
+    assert send_batch(runtime, bid, WS)["counts"] == {"sent": 1}
+
+
+def test_send_test_email_explains_wrong_credentials_and_tls_mode(runtime, configured):
+    from shared.errors import ProviderError
+
+    service.put_smtp_settings(runtime, WS, smtp_body(configured, password="wrong password"))
+    with pytest.raises(ProviderError, match="rejected the username or password"):
+        service.send_test_email(runtime, WS, "me@example.com")
+    service.put_smtp_settings(runtime, WS, smtp_body(configured, security="ssl"))
+    with pytest.raises(ProviderError, match="STARTTLS"):
+        service.send_test_email(runtime, WS, "me@example.com")
+    service.put_smtp_settings(runtime, WS, smtp_body(configured, security="none"))
+    with pytest.raises(ProviderError, match="login"):
+        service.send_test_email(runtime, WS, "me@example.com")
+    implicit = smtp_body(configured, security="ssl", port=configured.implicit_port)
+    service.put_smtp_settings(runtime, WS, implicit)
+    assert service.send_test_email(runtime, WS, "me@example.com")["sent"] is True
+    [msg] = configured.handler.to("me@example.com")
+    assert msg["Subject"] == "Herald SMTP test"
+
+
+def test_password_goes_to_the_secret_store_not_firestore(runtime, db, configured):
+    from shared.email.model import SETTINGS
+
+    stored = db.collection(SETTINGS).document(WS).get().to_dict()
+    assert "password" not in stored and stored["password_ref"]
+    assert runtime.secrets.get(stored["password_ref"]) == smtp_body(configured)["password"]
+    public = service.get_smtp_settings(runtime, WS)
+    assert public["password_set"] is True and "password_ref" not in public
+
+
+def test_template_cannot_escape_the_sandbox(runtime, db, configured):
+    list_id = audience(runtime, ["a@example.com"])
+    cid = campaign(runtime, list_id, html="<p>{{ ''.__class__.__mro__[1].__subclasses__() }}</p>")
+    [bid] = start_campaign(runtime, cid)
+    send_batch(runtime, bid, WS)
+    out = _outcomes(db, bid)["a@example.com"]
+    assert out["status"] == "failed" and "could not build" in out["text"]
+    assert configured.handler.messages == []
