@@ -1,7 +1,7 @@
 // Email: SMTP settings with a test send, contact import with its validation report, the
 // campaign composer (HTML preview in a sandboxed iframe, text part), scheduling, live
 // progress (every 2 s) and analytics.
-import { get, list, listAll, post, put, request, session, ws } from "../api.js";
+import { isOwner, get, list, listAll, post, put, request, session, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
 import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
@@ -59,6 +59,16 @@ export async function render(root, ctx) {
 
 // -- SMTP -------------------------------------------------------------------------------
 
+function ownerOnly(el) {
+  if (!isOwner()) {
+    if (el.tagName === "FIELDSET") {
+      el.disabled = true;
+      el.dataset.readonly = "1";
+    } else el.classList.add("d-none");
+  }
+  return el;
+}
+
 async function renderSmtp(root) {
   const errorBox = h("div");
   const [current, presets] = await Promise.all([get(P.settings()), get(P.presets()).then((r) => (Array.isArray(r) ? r : r?.items || [])).catch(() => [])]);
@@ -93,11 +103,12 @@ async function renderSmtp(root) {
   });
   syncSandbox();
   const status = h("div", { class: "mb-3" }, current?.configured ? h("span", { class: "badge text-bg-success" }, "configured") : h("span", { class: "badge text-bg-secondary" }, "not saved yet"));
-  const save = editable(h("button", { class: "btn btn-primary", type: "submit", id: "smtp-save" }, icon("save"), "Save"));
+  // SMTP credentials are the owner's business (the API requires the owner role).
+  const save = ownerOnly(h("button", { class: "btn btn-primary", type: "submit", id: "smtp-save" }, icon("save"), "Save"));
   const form = h(
     "form",
     { id: "smtp-form", novalidate: true },
-    lockForViewer(
+    ownerOnly(
       h(
         "fieldset",
         {},
@@ -135,14 +146,16 @@ async function renderSmtp(root) {
     });
   });
   const testTo = h("input", { class: "form-control", type: "email", id: "smtp-test-to", placeholder: "you@example.com" });
-  const testBtn = editable(h("button", { class: "btn btn-outline-info", type: "button", id: "smtp-test" }, icon("envelope-check"), "Send a test message"));
+  const testBtn = ownerOnly(h("button", { class: "btn btn-outline-info", type: "button", id: "smtp-test" }, icon("envelope-check"), "Send a test message"));
   const testResult = h("div", { class: "mt-2", id: "smtp-test-result" });
   testBtn.addEventListener("click", async () => {
     clear(testResult);
     const r = await act(testBtn, () => post(P.test(), { to: testTo.value.trim() }), { errorBox: testResult });
     if (r) testResult.append(h("div", { class: "alert alert-success py-2" }, icon("check2"), ` Test message accepted by ${r.host || "the server"}${r.message_id ? ` (${r.message_id})` : ""}.`));
   });
-  root.append(errorBox, card("SMTP server", form), card("Test", h("div", {}, h("div", { class: "input-group" }, testTo, testBtn), testResult)));
+  root.append(errorBox, card("SMTP server", form));
+  if (isOwner()) root.append(card("Test", h("div", {}, h("div", { class: "input-group" }, testTo, testBtn), testResult)));
+  else root.append(h("p", { class: "small text-body-secondary" }, "Only owners change SMTP settings."));
 }
 
 // -- contacts ---------------------------------------------------------------------------
@@ -289,7 +302,7 @@ async function renderCampaigns(root, ctx) {
   // Composer
   const name = h("input", { class: "form-control", id: "email-name", maxlength: 120 });
   const subject = h("input", { class: "form-control", id: "email-subject", maxlength: 200 });
-  const listSel = h("select", { class: "form-select", id: "email-list" }, h("option", { value: "" }, "— choose a list —"), lists.map((l) => h("option", { value: l.id }, `${l.name} (${fmtNumber(l.count ?? l.contact_count ?? l.size)})`)));
+  const listSel = h("select", { class: "form-select", id: "email-list" }, h("option", { value: "" }, "— choose a list —"), lists.map((l) => h("option", { value: l.id }, l.count === undefined ? l.name : `${l.name} (${fmtNumber(l.count)})`)));
   const html = h("textarea", { class: "form-control font-monospace", id: "email-html", rows: 12, spellcheck: "false" });
   html.value = "<h1>Hello {{ first_name }}</h1>\n<p>Write your message here.</p>\n<p><a href=\"https://example.com\">Read more</a></p>";
   const text = h("textarea", { class: "form-control font-monospace", id: "email-text", rows: 6 });
@@ -352,7 +365,7 @@ async function renderCampaigns(root, ctx) {
       ),
       h("div", { class: "row g-3" }, h("div", { class: "col-lg-6" }, field("Text part", text, "Leave empty to derive it from the HTML.")), h("div", { class: "col-lg-6" }, h("div", { class: "form-label" }, "Text preview"), textBox)),
       h("div", { class: "mb-3" }, h("div", { class: "form-check form-check-inline" }, trackOpens, h("label", { class: "form-check-label", for: "email-track-opens" }, "Track opens")), h("div", { class: "form-check form-check-inline" }, trackClicks, h("label", { class: "form-check-label", for: "email-track-clicks" }, "Track clicks"))),
-      h("div", { class: "row align-items-end" }, h("div", { class: "col-md-4" }, field("Send at", when)), h("div", { class: "col-md-4" }, field("Timezone", tz)), h("div", { class: "col-md-4 mb-3 d-flex gap-2" }, saveBtn, scheduleBtn, sendBtn)),
+      h("div", { class: "row align-items-end" }, h("div", { class: "col-md-4" }, field("Send at", when)), h("div", { class: "col-md-4" }, field("Timezone", tz)), h("div", { class: "col-md-4 mb-3 d-flex gap-2 flex-wrap text-nowrap" }, saveBtn, scheduleBtn, sendBtn)),
     ),
   );
   root.append(errorBox, card("New email campaign", composer), card("Campaigns", listBox));
