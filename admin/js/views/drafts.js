@@ -13,6 +13,7 @@ export async function render(root, ctx) {
   const count = h("input", { class: "form-control", type: "number", min: 1, max: 20, value: 5, id: "drafts-count" });
   const generate = editable(h("button", { class: "btn btn-primary", type: "button", id: "drafts-generate" }, icon("stars"), "Generate drafts"));
   const box = h("div", { id: "drafts-list" });
+  const resultBox = h("div", { id: "drafts-result" });
   const refresh = async () => {
     const page = await list(ws("/posts"), { status: "draft", limit: 100 });
     const rows = page.items.map((p) => {
@@ -52,14 +53,23 @@ export async function render(root, ctx) {
   };
   generate.addEventListener("click", async () => {
     if (!campaignSel.value) return showError(errorBox, new Error("Create a campaign first: drafts are written from its brief."));
-    const r = await act(generate, () => post(ws(`/campaigns/${encodeURIComponent(campaignSel.value)}/generate`), { count: Number(count.value) }), { errorBox, done: "Generation started: drafts appear here" });
-    if (r) await refresh();
+    const r = await act(generate, () => post(ws(`/campaigns/${encodeURIComponent(campaignSel.value)}/generate`), { count: Number(count.value) }), { errorBox });
+    if (r) {
+      clear(resultBox).append(
+        h("div", { class: `alert ${r.error ? "alert-warning" : "alert-success"} py-2` },
+          `${(r.drafts || []).length} draft(s) written by the ${r.generator} generator`,
+          r.generator === "offline" ? h("span", { class: "badge text-bg-warning ms-2" }, "offline: templates, no AI") : null,
+          (r.rejected || []).length ? `; ${r.rejected.length} rejected (too long or too similar to earlier posts)` : "",
+          r.error ? h("div", { class: "small" }, typeof r.error === "string" ? r.error : r.error.message || JSON.stringify(r.error)) : null),
+      );
+      await refresh();
+    }
   });
   root.append(
     pageHeader("Drafts"),
     viewerNotice(),
     errorBox,
-    card("Generate", lockForViewer(h("fieldset", {}, h("div", { class: "row align-items-end" }, h("div", { class: "col-md-6" }, field("Campaign", campaignSel)), h("div", { class: "col-md-2" }, field("How many", count)), h("div", { class: "col-md-4 mb-3" }, generate))))),
+    card("Generate", lockForViewer(h("fieldset", {}, h("div", { class: "row align-items-end" }, h("div", { class: "col-md-6" }, field("Campaign", campaignSel)), h("div", { class: "col-md-2" }, field("How many", count)), h("div", { class: "col-md-4 mb-3" }, generate)), resultBox))),
     card("Waiting for approval", box),
   );
   await ctx.every(refresh, 5000);

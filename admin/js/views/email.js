@@ -22,7 +22,7 @@ export const P = {
   lists: () => ws("/lists"),
   campaigns: () => ws("/email/campaigns"),
   campaign: (id) => ws(`/email/campaigns/${encodeURIComponent(id)}`),
-  metrics: (id) => ws(`/metrics/email/campaigns/${encodeURIComponent(id)}`),
+  metrics: (id) => ws(`/email/campaigns/${encodeURIComponent(id)}/metrics`),
 };
 
 const KNOWN_COLUMNS = ["email", "first_name", "last_name", "timezone"];

@@ -15,7 +15,8 @@ export function postUrl(p, accounts) {
 }
 
 function metricsCell(p) {
-  const m = p.metrics || {};
+  // The metrics pipeline keeps the latest counters on the post as metrics_<name>.
+  const m = p.metrics || Object.fromEntries(Object.entries(p).filter(([k]) => k.startsWith("metrics_")).map(([k, v]) => [k.slice(8), v]));
   const keys = [
     ["impressions", "eye"],
     ["likes", "heart"],
@@ -23,7 +24,7 @@ function metricsCell(p) {
     ["replies", "chat"],
   ];
   const present = keys.filter(([k]) => m[k] !== undefined && m[k] !== null);
-  if (!present.length) return h("span", { class: "text-body-secondary small" }, "–");
+  if (!present.length) return h("span", { class: "text-body-secondary small", title: m.error ? String(m.error) : "" }, p.status === "published" ? (m.status ? String(m.status) : "not collected yet") : "–");
   return h("span", { class: "small text-nowrap" }, present.map(([k, i]) => h("span", { class: "me-2", title: k }, icon(i), " ", fmtNumber(m[k]))));
 }
 

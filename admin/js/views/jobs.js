@@ -35,14 +35,14 @@ async function openings(root) {
       id: "openings",
       title: "Openings",
       noun: "Opening",
-      path: () => ws("/job-openings"),
+      path: () => ws("/jobs/openings"),
       createLabel: "Create opening",
       empty: "No openings yet.",
       fields: [
         { name: "title", label: "Title", required: true },
-        { name: "company", label: "Company" },
+        { name: "company", label: "Company", required: true },
         { name: "city", label: "City" },
-        { name: "country", label: "Country (ISO code)", col: "col-md-2", help: "e.g. FR" },
+        { name: "country", label: "Country (ISO code)", col: "col-md-2", help: "e.g. FR", required: true },
         { name: "salary_min", label: "Salary from", type: "number", col: "col-md-2", parse: Number },
         { name: "salary_max", label: "Salary to", type: "number", col: "col-md-2", parse: Number },
         { name: "salary_currency", label: "Currency", col: "col-md-2", value: "EUR" },
@@ -52,7 +52,7 @@ async function openings(root) {
       ],
       transform: (b) => {
         const { city, country, ...rest } = b;
-        if (city || country) rest.location = { city: city || null, country: country || null };
+        rest.location = { country: (country || "").toUpperCase(), city: city || null };
         return rest;
       },
       columns: [
@@ -74,7 +74,7 @@ async function candidates(root) {
   const section = await resourceSection({
     id: "candidates",
     title: "Candidates",
-    path: () => ws("/candidates"),
+    path: () => ws("/jobs/candidates"),
     empty: "No candidates yet: import a file.",
     columns: [
       ["Name", (r) => r.name],
@@ -90,7 +90,7 @@ async function candidates(root) {
     if (!file.files[0]) return showError(reportBox, new Error("Choose a file first."));
     const fd = new FormData();
     fd.append("file", file.files[0]);
-    const r = await act(upload, () => request("POST", ws("/candidates/import"), fd), { errorBox: reportBox });
+    const r = await act(upload, () => request("POST", ws("/jobs/candidates/import"), fd), { errorBox: reportBox });
     if (r) {
       reportBox.append(
         h("div", { class: "d-flex gap-2 mb-2" }, h("span", { class: "badge text-bg-success fs-6" }, `Imported: ${fmtNumber(r.imported)}`), h("span", { class: "badge text-bg-danger fs-6" }, `Rejected: ${fmtNumber(r.rejected)}`)),
@@ -106,11 +106,11 @@ async function candidates(root) {
 async function segments(root) {
   const errorBox = h("div");
   const run = editable(h("button", { class: "btn btn-primary", type: "button", id: "segments-run" }, icon("diagram-3"), "Recompute segments"));
-  const k = h("input", { class: "form-control", type: "number", min: 2, max: 12, value: 4, id: "segments-k" });
+  const k = h("input", { class: "form-control", type: "number", min: 1, max: 20, id: "segments-k", placeholder: "automatic" });
   const section = await resourceSection({
     id: "segments",
     title: "Segments",
-    path: () => ws("/segments"),
+    path: () => ws("/jobs/segments"),
     empty: "No segments yet: import candidates, then recompute.",
     columns: [
       ["Segment", (r) => r.name || r.label],
@@ -120,27 +120,27 @@ async function segments(root) {
       ["Updated", (r) => fmtDate(r.updated_at || r.created_at)],
     ],
   });
-  run.addEventListener("click", () => act(run, () => post(ws("/segments/compute"), { k: Number(k.value) }), { errorBox, done: "Segments recomputed" }).then(() => section.refresh()));
+  run.addEventListener("click", () => act(run, () => post(ws("/jobs/segmentations"), k.value ? { k: Number(k.value) } : {}), { errorBox, done: "Segments recomputed" }).then(() => section.refresh()));
   root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run))), section);
 }
 
 async function ads(root) {
-  const [openingsList, segmentsList] = await Promise.all([listAll(ws("/job-openings")).catch(() => []), listAll(ws("/segments")).catch(() => [])]);
+  const [openingsList, segmentsList] = await Promise.all([listAll(ws("/jobs/openings")).catch(() => []), listAll(ws("/jobs/segments")).catch(() => [])]);
   const perf = h("canvas", { id: "ads-performance", role: "img", "aria-label": "Ad performance" });
   const section = await resourceSection({
     id: "ads",
     title: "Ad campaigns",
     noun: "Ad campaign",
-    path: () => ws("/ad-campaigns"),
+    path: () => ws("/ads/campaigns"),
     createLabel: "Create ad campaign",
     empty: "No ad campaigns yet.",
     fields: [
       { name: "name", label: "Name", required: true },
       { name: "opening_id", label: "Opening", options: () => openingsList.map((o) => [o.id, o.title]) },
       { name: "segment_ids", label: "Segments (ids, comma-separated)", parse: splitList, value: segmentsList.map((s) => s.id).slice(0, 1).join(",") },
-      { name: "platforms", label: "Platforms", options: () => [["meta", "Meta"], ["google", "Google Ads"], ["meta,google", "Both"]], parse: (v) => v.split(",") },
-      { name: "daily_budget", label: "Daily budget", type: "number", parse: Number, col: "col-md-2" },
-      { name: "currency", label: "Currency", value: "EUR", col: "col-md-2" },
+      { name: "platforms", label: "Platforms", options: () => [["meta", "Meta"], ["google", "Google Ads"], ["meta,google", "Both"]], parse: (v) => v.split(","), required: true },
+      { name: "daily_budget", label: "Daily budget", type: "number", parse: Number, col: "col-md-2", required: true },
+      { name: "currency", label: "Currency", col: "col-md-2", help: "default: the salary's" },
     ],
     columns: [
       ["Name", (r) => r.name],
@@ -152,9 +152,9 @@ async function ads(root) {
     ],
   });
   root.append(section, card("Performance (last 30 days)", h("div", { class: "chart-box" }, perf)));
-  const campaigns = await listAll(ws("/ad-campaigns")).catch(() => []);
-  const metrics = await Promise.all(campaigns.slice(0, 10).map((c) => get(ws(`/ad-campaigns/${encodeURIComponent(c.id)}/metrics`)).catch(() => null)));
-  const totals = metrics.map((m) => m?.totals || m || {});
+  const campaigns = await listAll(ws("/ads/campaigns")).catch(() => []);
+  const metrics = await Promise.all(campaigns.slice(0, 10).map((c) => get(ws(`/ads/campaigns/${encodeURIComponent(c.id)}/performance`)).catch(() => null)));
+  const totals = metrics.map((m) => m?.totals || {});
   chart(perf, {
     type: "bar",
     data: {
@@ -174,10 +174,12 @@ function adActions(r, refresh) {
   const out = h("div", { class: "d-flex gap-1" });
   const btn = (label, iconName, path, colour) => {
     const b = editable(h("button", { class: `btn btn-sm btn-outline-${colour}`, type: "button" }, icon(iconName), label));
-    b.addEventListener("click", () => act(b, () => post(ws(`/ad-campaigns/${encodeURIComponent(r.id)}/${path}`), {}), { done: `${label}: done` }).then(refresh));
+    b.addEventListener("click", () => act(b, () => post(ws(`/ads/campaigns/${encodeURIComponent(r.id)}/${path}`), {}), { done: `${label}: done` }).then(refresh));
     return b;
   };
-  if (["draft", "paused", "failed"].includes(r.status)) out.append(btn(r.status === "paused" ? "Resume" : "Publish", "play", r.status === "paused" ? "resume" : "publish", "success"));
+  if (["draft", "failed"].includes(r.status)) out.append(btn("Publish", "play", "publish", "success"));
+  if (r.status === "paused") out.append(btn("Resume", "play", "resume", "success"));
   if (["active", "scheduled", "publishing"].includes(r.status)) out.append(btn("Pause", "pause", "pause", "warning"));
+  if (!["archived", "draft"].includes(r.status)) out.append(btn("Archive", "archive", "archive", "secondary"));
   return out;
 }
