@@ -7,8 +7,9 @@ tick, so the same path runs in `make dev` and in production. collect_metrics als
 accepts {"action": "sweep"} for a deployment that prefers calling it from Scheduler.
 
 Per tick (reads ∝ posts published in the last minutes + posts due, plus one document):
-1. discovery: posts published since the watermark get their first `next_metrics_at`
-   (published + 1 h), unless post_tweet already set it (`schedule.first_pull_at`);
+1. discovery: posts published since the watermark (less DISCOVERY_LAG) get their first
+   `next_metrics_at` (published + 1 h), unless post_tweet already set it
+   (`schedule.first_pull_at`); a post is read here once or twice;
 2. due pulls: posts with `next_metrics_at` <= horizon are leased (next_metrics_at moved
    LEASE ahead, so the next tick does not see them and a lost task comes back), claimed
    once per (post, due instant), grouped per account in tasks of up to 100 posts;
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from shared import claims
 from shared.metrics import schedule
 from shared.metrics.model import DISCOVERY_DOC, POSTS, SWEEPS_DOC, SYSTEM, slot_key
+from shared.metrics.paging import field_pages
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
@@ -33,7 +35,9 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 LEASE = timedelta(hours=1)
-DISCOVERY_LAG = timedelta(minutes=5)  # a post's published_at may be written a bit late
+# post_tweet stamps published_at just before its write lands, so two concurrent
+# publishes can land out of order: each discovery re-reads this much behind the newest.
+DISCOVERY_LAG = timedelta(seconds=90)
 PAGE = 300
 MAX_PAGES = 10  # per tick; the rest waits for the next tick
 ADS_SWEEP_HOUR_UTC = 6  # insights of yesterday are settled by then on both platforms
@@ -45,18 +49,19 @@ def _field(snap: Any, name: str) -> Any:
 
 
 def discover(runtime: Runtime, now: datetime) -> int:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    """Give newly published posts their first pull instant.
 
+    `scanned_to` is the instant up to which every publication has been seen: a post
+    whose write lands after this tick was stamped after now - DISCOVERY_LAG, so the next
+    tick starts there. Idle ticks read nothing but that mark (and one empty query).
+    """
     db = runtime.db
-    wm_ref = db.collection(SYSTEM).document(DISCOVERY_DOC)
-    wm_snap = wm_ref.get()
-    watermark = _field(wm_snap, "published_at") if wm_snap.exists else None
-    since = (watermark - DISCOVERY_LAG) if watermark else now - schedule.DAILY_UNTIL
-    found = 0
-    newest = watermark
-    for _ in range(MAX_PAGES):
-        query = db.collection(POSTS).where(filter=FieldFilter("published_at", ">", since))
-        docs = list(query.order_by("published_at").limit(PAGE).stream())
+    mark_ref = db.collection(SYSTEM).document(DISCOVERY_DOC)
+    mark_snap = mark_ref.get()
+    since = _field(mark_snap, "scanned_to") if mark_snap.exists else None
+    since = since or now - schedule.DAILY_UNTIL
+    found, pages, last_seen = 0, 0, None
+    for docs in field_pages(db.collection(POSTS), "published_at", start=since, page_size=PAGE):
         batch = db.batch()
         for snap in docs:
             post = snap.to_dict()
@@ -69,14 +74,17 @@ def discover(runtime: Runtime, now: datetime) -> int:
                     },
                 )
                 found += 1
-            if newest is None or post["published_at"] > newest:
-                newest = post["published_at"]
         batch.commit()
-        if len(docs) < PAGE:
-            break
-        since = docs[-1].get("published_at")
-    if newest is not None and newest != watermark:
-        wm_ref.set({"published_at": newest, "updated_at": now})
+        last_seen = docs[-1].get("published_at")
+        pages += 1
+        if pages >= MAX_PAGES:
+            break  # the rest waits for the next tick, from where this one stopped
+    if pages >= MAX_PAGES and last_seen is not None:
+        mark = last_seen
+    else:
+        mark = max(since, now - DISCOVERY_LAG)
+    if mark != since:
+        mark_ref.set({"scanned_to": mark, "updated_at": now})
     return found
 
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 log = get_logger("metrics.x")
 
 IDS_PER_REQUEST = 100  # GET /2/tweets accepts up to 100 ids
+UNUSABLE = ("revoked", "suspended", "disconnected", "pending")  # shared.x AccountStatus
 MAX_ATTEMPTS = 5
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
 # X's read windows are 15 minutes: a 429 without a reset header waits one window.
@@ -297,6 +298,11 @@ def _pull(
         _record(runtime, posts, "error", "sandbox accounts are not allowed here", schedule.NEVER)
         log.alert("metrics_sandbox_refused", "sandbox account in a non-sandbox deployment")
         return {"error": "sandbox_refused", "posts": len(posts)}
+    if account.get("status") in UNUSABLE:
+        # Reading with revoked tokens only earns 401s: skip the slot, say why.
+        reason = f"the X account is {account['status']}; reconnect it to resume metrics"
+        _skip_slot(runtime, posts, reason)
+        return {"error": "account_unusable", "posts": len(posts)}
     if not sandbox:
         rate = db.collection(X_READ_RATE).document(account_id).get()
         reset_at = (rate.to_dict() or {}).get("reset_at") if rate.exists else None
@@ -305,10 +311,16 @@ def _pull(
             return {"deferred": len(posts), "until": reset_at.isoformat()}
 
     by_x_id: dict[str, Any] = {}
+    unreadable = []
     for snap in posts:
         x_ids = snap.to_dict().get("x_ids")
         if x_ids and snap.to_dict().get("published_at"):
             by_x_id[str(x_ids[0])] = snap
+        else:
+            unreadable.append(snap)
+    if unreadable:
+        # Never published (or its X id was never recorded): nothing to read, ever.
+        _record(runtime, unreadable, "error", "the post has no X id to read", schedule.NEVER)
     if sandbox:
         readings = {
             x: synthetic_metrics(s.id, s.get("published_at"), now) for x, s in by_x_id.items()

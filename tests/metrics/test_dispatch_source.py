@@ -148,3 +148,34 @@ def test_fanouts(
     assert ads[0].payload["action"] == "insights"
     # The same sweep day again: claimed, nothing enqueued twice.
     assert worker.handle(runtime, {"action": "fanout", "kind": "ads_insights"})["tasks"] == 0
+
+
+def test_discovery_reads_only_recent_publications(
+    runtime: Runtime, ws: str, clock: FrozenClock
+) -> None:
+    from shared.metrics.dispatch import discover
+    from tests.metrics.readcount import ReadCounter
+
+    now = clock.now()
+    add_posts(runtime, ws, "acct1", 30, now - timedelta(minutes=10))
+    assert discover(runtime, now) == 30
+    clock.advance(minutes=1)
+    with ReadCounter(runtime.db) as counter:
+        assert discover(runtime, clock.now()) == 0
+    assert counter.reads == 2  # the mark and one empty query: old posts are not re-read
+    add_posts(runtime, ws, "acct1", 5, clock.now() - timedelta(seconds=20), prefix="n")
+    with ReadCounter(runtime.db) as counter:
+        assert discover(runtime, clock.now()) == 5
+    assert counter.reads == 1 + 5
+
+
+def test_posts_without_an_x_id_end_with_a_reason(runtime: Runtime, ws: str) -> None:
+    now = runtime.clock.now()
+    add_account(runtime, ws, "sand1", sandbox=True)
+    (pid,) = add_posts(runtime, ws, "sand1", 1, now - timedelta(hours=2))
+    runtime.db.collection("posts").document(pid).update({"x_ids": []})
+    body = {"workspace_id": ws, "account_id": "sand1", "post_ids": [pid], "slot": now.isoformat()}
+    x_pull.pull(runtime, body)
+    post = runtime.db.collection("posts").document(pid).get().to_dict()
+    assert post["metrics_status"] == "error" and post["next_metrics_at"] == schedule.NEVER
+    assert "no X id" in post["metrics_error"]["reason"]

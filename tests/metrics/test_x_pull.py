@@ -303,3 +303,16 @@ def test_posts_of_another_workspace_are_ignored(runtime: Runtime, ws: str, other
         result = x_pull.pull(runtime, payload(ws, "acct1", ids, now))
         assert len(rsps.calls) == 0
     assert not result.get("snapshots")
+
+
+def test_a_revoked_account_is_not_called(runtime: Runtime, ws: str) -> None:
+    now = runtime.clock.now()
+    add_account(runtime, ws)
+    runtime.db.collection("x_accounts").document("acct1").update({"status": "revoked"})
+    ids = add_posts(runtime, ws, "acct1", 2, now - timedelta(hours=2))
+    with responses.RequestsMock() as rsps:
+        assert x_pull.pull(runtime, payload(ws, "acct1", ids, now))["error"] == "account_unusable"
+        assert len(rsps.calls) == 0
+    p = post(runtime, ids[0])
+    assert "revoked" in p["metrics_error"]["reason"]
+    assert p["next_metrics_at"] == p["published_at"] + timedelta(hours=3)
