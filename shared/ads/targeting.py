@@ -55,7 +55,8 @@ def _refuse(message: str, field: str) -> ValidationError:
 def _forbidden_reason(key: str) -> str | None:
     low = key.lower()
     for fragment, reason in FORBIDDEN.items():
-        if fragment in low:
+        # At the start of a word: "age_min" and "max_age" match, "languages" does not.
+        if re.search(rf"(^|[_\W]){fragment}", low):
             return reason
     return None
 
@@ -126,6 +127,7 @@ def _walk_keys(value: Any, path: str = "") -> list[tuple[str, Any]]:
             out.extend(_walk_keys(v, f"{path}.{k}" if path else str(k)))
     elif isinstance(value, list):
         for i, v in enumerate(value):
+            out.append((f"{path}[{i}]", v))
             out.extend(_walk_keys(v, f"{path}[{i}]"))
     return out
 
