@@ -28,6 +28,7 @@ SOURCE_PATHS: list[str] = [
     "shared.x.dispatch:SOURCE",
     "shared.generate.dispatch:SOURCE",
     "shared.metrics.dispatch:SOURCE",
+    "shared.ads.dispatch:SOURCE",
 ]
 
 
