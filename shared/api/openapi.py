@@ -154,15 +154,14 @@ def _operation(route: Route, comps: _Components, router: Router) -> dict[str, An
         else:
             ok["content"] = {route.produces: {"schema": {"type": "string"}}}
     responses: dict[str, Any] = {str(route.status): ok}
-    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}}
-    for status, text in _ERRORS.items():
+    for status in _ERRORS:
         if status == "401" and not route.auth:
             continue
         if status == "403" and route.role is None:
             continue
         if status == "429" and route.operation_id != "login":
             continue
-        responses[status] = {"description": text, **error}
+        responses[status] = {"$ref": f"#/components/responses/E{status}"}
     op["responses"] = responses
     return op
 
@@ -188,6 +187,15 @@ def build(router: Router, server_url: str = "/") -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": comps.schemas,
+            "responses": {
+                f"E{status}": {
+                    "description": text,
+                    "content": {
+                        "application/json": {"schema": {"$ref": REF.format(model="Error")}}
+                    },
+                }
+                for status, text in _ERRORS.items()
+            },
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
             },

@@ -168,7 +168,15 @@ def _usernames(ctx: Ctx, user_ids: list[str]) -> dict[str, str]:
 def openapi_document(ctx: Ctx) -> Any:
     from shared.api.openapi import build
 
-    return build(router)
+    # Built once per process (pydantic schema generation is not free); routes are
+    # registered at import, so the count only changes in tests that add a route.
+    cached = _openapi_cache.get(len(router.routes))
+    if cached is None:
+        cached = _openapi_cache[len(router.routes)] = build(router)
+    return cached
+
+
+_openapi_cache: dict[int, dict[str, Any]] = {}
 
 
 @router.get(

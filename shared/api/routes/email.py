@@ -192,9 +192,7 @@ def smtp_test(ctx: Ctx) -> Any:
 # -- contacts ---------------------------------------------------------------------------
 
 
-@router.get(
-    "/workspaces/{ws}/lists", summary="Contact lists", tag="contacts", response=_array
-)
+@router.get("/workspaces/{ws}/lists", summary="Contact lists", tag="contacts", response=_array)
 def list_contact_lists(ctx: Ctx) -> Any:
     return _svc().list_contact_lists(ctx.runtime, ctx.ws)
 
@@ -294,7 +292,9 @@ def get_contact(ctx: Ctx) -> Any:
 
 
 @router.get(
-    "/workspaces/{ws}/email/templates", summary="Saved email templates", tag="email",
+    "/workspaces/{ws}/email/templates",
+    summary="Saved email templates",
+    tag="email",
     response=_array,
 )
 def list_email_templates(ctx: Ctx) -> Any:

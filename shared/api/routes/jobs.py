@@ -300,9 +300,7 @@ def start_segmentation(ctx: Ctx) -> Any:
 )
 def list_segmentations(ctx: Ctx) -> Any:
     q = ctx.query
-    return service_page(
-        _jobs().list_runs(ctx.runtime, ctx.ws, after=after_key(ctx), limit=q.limit)
-    )
+    return service_page(_jobs().list_runs(ctx.runtime, ctx.ws, after=after_key(ctx), limit=q.limit))
 
 
 @router.get(
@@ -493,4 +491,3 @@ _ad_action("archive_campaign", "archive", "Archive on every platform (final)")
 )
 def ad_campaign_performance(ctx: Ctx) -> Any:
     return _ads().performance(ctx.runtime, ctx.ws, _acid(ctx))
-
