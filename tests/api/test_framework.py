@@ -270,3 +270,11 @@ def test_paging_on_a_field_with_ties(api: Api, descending: bool) -> None:
     assert sorted(seen) == [f"d{i:02d}" for i in range(13)]
     times = [int(s[1:]) // 4 for s in seen]
     assert times == sorted(times, reverse=descending)
+
+
+def test_the_guide_lists_every_route() -> None:
+    from shared.api.app import load_routes
+    from shared.api.doc import DOC, render
+
+    text = DOC.read_text()
+    assert render(text, load_routes()) == text, "run `python -m shared.api.doc`"
