@@ -162,7 +162,10 @@ def recompute_day(
         },
         merge=True,
     )
-    for cid, tally in per_campaign.items():
+    for n, (cid, tally) in enumerate(per_campaign.items(), 1):
+        if n % 400 == 0:  # a batch holds 500 writes
+            batch.commit()
+            batch = db.batch()
         batch.set(
             db.collection(EMAIL_CAMPAIGN_DAYS).document(f"{cid}_{key}"),
             {

@@ -64,6 +64,20 @@ def parse_day(value: str) -> date:
         raise ValidationError(f"{value!r} is not a date; use YYYY-MM-DD") from exc
 
 
+def parse_instant(value: str, field: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        from shared.errors import ValidationError
+
+        raise ValidationError(f"{field} must be an ISO 8601 instant, got {value!r}") from exc
+    if instant.tzinfo is None:
+        from shared.errors import ValidationError
+
+        raise ValidationError(f"{field} needs a timezone offset")
+    return instant.astimezone(UTC)
+
+
 def zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")

@@ -16,7 +16,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import ValidationError
-from shared.metrics.model import WORKSPACES, local_day, parse_day, slot_key, workspace_timezone
+from shared.metrics.model import (
+    WORKSPACES,
+    local_day,
+    parse_day,
+    parse_instant,
+    slot_key,
+    workspace_timezone,
+)
 from shared.metrics.paging import field_pages
 from shared.tasks import TaskSpec, safe_task_id
 
@@ -74,8 +81,12 @@ def handle(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         from shared.metrics import x_pull
 
         _need(payload, "workspace_id", "account_id", "post_ids", "slot")
-        if not isinstance(payload["post_ids"], list):
-            raise ValidationError("post_ids must be a list of post ids")
+        ids = payload["post_ids"]
+        if not isinstance(ids, list) or not 0 < len(ids) <= x_pull.MAX_POSTS_PER_TASK:
+            raise ValidationError(
+                f"post_ids must be a list of 1 to {x_pull.MAX_POSTS_PER_TASK} post ids"
+            )
+        parse_instant(str(payload["slot"]), "slot")
         return x_pull.pull(runtime, payload)
     if action == "rollup":
         _need(payload, "workspace_id")

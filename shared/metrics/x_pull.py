@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 log = get_logger("metrics.x")
 
 IDS_PER_REQUEST = 100  # GET /2/tweets accepts up to 100 ids
+# Each post costs two writes (snapshot + post) in one batch, and a batch holds 500.
+MAX_POSTS_PER_TASK = 2 * IDS_PER_REQUEST
 UNUSABLE = ("revoked", "suspended", "disconnected", "pending")  # shared.x AccountStatus
 MAX_ATTEMPTS = 5
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
@@ -264,7 +266,7 @@ def _requeue(
 def pull(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     workspace_id = str(payload["workspace_id"])
     account_id = str(payload["account_id"])
-    post_ids = [str(p) for p in payload["post_ids"]][: 10 * IDS_PER_REQUEST]
+    post_ids = [str(p) for p in payload["post_ids"]]
     slot = str(payload["slot"])
     attempt = int(payload.get("attempt", 0))
     with bound(workspace_id=workspace_id, account_id=account_id, slot=slot):
@@ -288,6 +290,8 @@ def _pull(
     if not claims.try_claim(db, key, owner="collect_metrics", now=now, workspace_id=workspace_id):
         return {"duplicate": True}
     posts = _load_posts(db, workspace_id, account_id, post_ids)
+    if not posts:
+        return {"posts": 0}  # deleted or of another workspace: nothing to read
     account_snap = db.collection(X_ACCOUNTS).document(account_id).get()
     account = account_snap.to_dict() if account_snap.exists else None
     if not account or account.get("workspace_id") != workspace_id:
@@ -397,7 +401,9 @@ def _skip_slot(runtime: Runtime, posts: list[Any], reason: str) -> None:
             {
                 "metrics_status": "error",
                 "metrics_error": {"reason": reason, "at": now},
-                "next_metrics_at": schedule.next_pull_at(snap.get("published_at"), now),
+                "next_metrics_at": schedule.next_pull_at(published, now)
+                if (published := snap.to_dict().get("published_at"))
+                else schedule.NEVER,
             },
         )
     batch.commit()
