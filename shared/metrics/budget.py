@@ -36,7 +36,7 @@ def budget_ref(db: Any, workspace_id: str, now: datetime) -> Any:
 def limit_for(runtime: Runtime, workspace_id: str) -> int:
     snap = runtime.db.collection(WORKSPACES).document(workspace_id).get()
     override = (snap.to_dict() or {}).get("metrics_read_budget") if snap.exists else None
-    if isinstance(override, int) and override >= 0:
+    if isinstance(override, int) and not isinstance(override, bool) and override >= 0:
         return override
     return max(0, runtime.settings.metrics_read_budget)
 
@@ -96,3 +96,23 @@ def usage(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
         "remaining": max(0, limit - used),
         "exhausted_at": data.get("exhausted_at"),
     }
+
+
+MAX_LIMIT = 10_000_000
+
+
+def set_limit(runtime: Runtime, workspace_id: str, limit: int | None) -> dict[str, Any]:
+    """Set this workspace's monthly X read budget (None: back to the deployment default)."""
+    from shared.errors import ValidationError
+
+    if limit is not None and (
+        not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= MAX_LIMIT
+    ):
+        raise ValidationError(
+            f"the read budget must be a whole number from 0 to {MAX_LIMIT:,}",
+            {"field": "metrics_read_budget"},
+        )
+    runtime.db.collection(WORKSPACES).document(workspace_id).set(
+        {"metrics_read_budget": limit}, merge=True
+    )
+    return usage(runtime, workspace_id)

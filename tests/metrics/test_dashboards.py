@@ -139,3 +139,15 @@ def test_best_time_buckets_by_hour_of_week(runtime: Runtime, ws: str, clock: Fro
     assert [(b["weekday"], b["hour"]) for b in view["best"]] == [("Mon", 9), ("Tue", 14)]
     assert view["best"][0]["mean_engagements"] == 60.0
     assert dashboards.best_time(runtime, "other", "acct1")["best"] == []
+
+
+def test_read_budget_is_set_per_workspace(runtime: Runtime, ws: str) -> None:
+    from shared.metrics import budget
+
+    assert dashboards.read_budget(runtime, ws)["limit"] == runtime.settings.metrics_read_budget
+    assert budget.set_limit(runtime, ws, 250)["remaining"] == 250
+    assert budget.reserve(runtime, ws, 100).granted == 100
+    assert dashboards.read_budget(runtime, ws)["used"] == 100
+    with pytest.raises(ValidationError, match="whole number"):
+        budget.set_limit(runtime, ws, -1)
+    assert budget.set_limit(runtime, ws, None)["limit"] == runtime.settings.metrics_read_budget
