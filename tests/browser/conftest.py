@@ -12,6 +12,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -143,3 +145,58 @@ def admin(browser: Any, stack: Stack) -> Iterator[Admin]:
         assert helper.csp_violations == [], helper.csp_violations
     finally:
         context.close()
+
+
+class Api:
+    """The admin API with an account's bearer token, for arranging data and checking it."""
+
+    def __init__(self, stack: Stack, account: Account) -> None:
+        self.base = f"{stack.url('api')}/api/v1"
+        self.ws = f"/workspaces/{account.workspace_id}"
+        status, body = self.call(
+            "POST",
+            "/auth/login",
+            {"username": account.username, "password": account.password},
+            token=None,
+        )
+        assert status == 200, body
+        self.token = body["token"]
+
+    def call(
+        self, method: str, path: str, body: object = None, token: str | None = ""
+    ) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        bearer = self.token if token == "" else token
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        req = urllib.request.Request(
+            self.base + path,
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers=headers,
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=20) as resp:
+                raw = resp.read()
+                return resp.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            return exc.code, json.loads(raw) if raw else None
+
+    def ok(self, method: str, path: str, body: object = None) -> Any:
+        status, data = self.call(method, self.ws + path, body)
+        assert 200 <= status < 300, (method, path, status, data)
+        return data
+
+
+@pytest.fixture(scope="session")
+def owner_api(stack: Stack, owner: Account) -> Api:
+    return Api(stack, owner)
+
+
+@pytest.fixture(scope="session")
+def sandbox_account(owner_api: Api) -> dict[str, Any]:
+    account: dict[str, Any] = owner_api.ok(
+        "POST", "/x/accounts/sandbox", {"handle": "herald_fixture"}
+    )
+    return account

@@ -8,16 +8,19 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import datetime, timedelta
+from datetime import time as dt_time
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
 
 from local.stack import Stack
-from tests.browser.conftest import Account, Admin
+from tests.browser.conftest import Account, Admin, Api
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -246,3 +249,80 @@ def test_a_viewer_sees_but_cannot_edit(admin: Admin, owner: Account, viewer: Acc
     )
     assert status == 403, body
     assert body["error"]["code"] == "forbidden"
+
+
+def test_calendar_drag_reschedules_a_post(
+    admin: Admin, owner: Account, owner_api: Api, sandbox_account: dict
+) -> None:
+    page = admin.page
+    tz = ZoneInfo("Europe/Paris")  # the workspace's zone (see the owner fixture)
+    tomorrow = datetime.now(tz).date() + timedelta(days=1)
+    due = datetime.combine(tomorrow, dt_time(23, 0), tz)
+    post = owner_api.ok(
+        "POST",
+        "/posts",
+        {"account_id": sandbox_account["id"], "text": f"Calendar {uuid.uuid4().hex[:6]}"},
+    )
+    owner_api.ok("POST", f"/posts/{post['id']}/schedule", {"due_at": due.isoformat()})
+
+    admin.login(owner)
+    admin.nav("calendar", "#calendar-grid .cal-day")
+    item = page.locator(f".cal-item[data-id='{post['id']}']")
+    expect(item).to_be_visible()
+    admin.shot("calendar-month")
+    target = tomorrow + timedelta(days=1)
+    if page.locator(f".cal-day[data-day='{target.isoformat()}']").count() == 0:
+        target = tomorrow - timedelta(days=1)  # tomorrow is the grid's last cell
+    item.drag_to(page.locator(f".cal-day[data-day='{target.isoformat()}']"))
+    moved = page.locator(
+        f".cal-day[data-day='{target.isoformat()}'] .cal-item[data-id='{post['id']}']"
+    )
+    expect(moved).to_be_visible()
+    after = owner_api.ok("GET", f"/posts/{post['id']}")
+    moved_due = datetime.fromisoformat(after["due_at"]).astimezone(tz)
+    assert (moved_due.date(), moved_due.time()) == (target, dt_time(23, 0))
+    page.click("#cal-week")
+    expect(page.locator("#calendar-grid .cal-week")).to_be_visible()
+    admin.shot("calendar-week")
+
+
+def test_generate_drafts_approve_and_create_a_job_opening(
+    admin: Admin, owner: Account, owner_api: Api, sandbox_account: dict
+) -> None:
+    page = admin.page
+    name = f"Brief {uuid.uuid4().hex[:6]}"
+    owner_api.ok(
+        "POST",
+        "/campaigns",
+        {
+            "name": name,
+            "description": "Herald schedules posts and emails for small teams",
+            "topics": ["scheduling", "email campaigns"],
+            "account_id": sandbox_account["id"],
+            "approval_required": True,
+        },
+    )
+    admin.login(owner)
+    admin.nav("drafts", "#drafts-generate")
+    page.select_option("#drafts-campaign", label=name)
+    page.fill("#drafts-count", "2")
+    page.click("#drafts-generate")
+    expect(page.locator("#drafts-result")).to_contain_text("generator")
+    rows = page.locator("#drafts-list tr[data-id]")
+    expect(rows.first).to_be_visible()
+    admin.shot("drafts")
+    first = rows.first.get_attribute("data-id")
+    rows.first.locator("button", has_text="Approve").click()
+    expect(page.locator(f"#drafts-list tr[data-id='{first}']")).to_have_count(0)
+    assert owner_api.ok("GET", f"/posts/{first}")["status"] == "approved"
+
+    admin.nav("jobs/openings", "#openings-form")
+    page.fill("#openings-title", "Backend engineer")
+    page.fill("#openings-company", "Acme Corp")
+    page.fill("#openings-city", "Lyon")
+    page.fill("#openings-country", "FR")
+    page.fill("#openings-apply_url", "https://jobs.example.com/backend")
+    page.click("#openings-form button[type=submit]")
+    expect(page.locator("#openings-list")).to_contain_text("Backend engineer")
+    expect(page.locator("#openings-list")).to_contain_text("Lyon, FR")
+    admin.shot("jobs")
