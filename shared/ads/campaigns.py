@@ -130,7 +130,15 @@ def _settings_fields(
         raw = body.get("targeting") or default_targeting(opening, segments)
         out["targeting"] = check_targeting(raw)
     if "creative" in body or "creative" not in current:
-        out["creative"] = from_opening(opening, body.get("creative"))
+        creative = from_opening(opening, body.get("creative"))
+        if creative.pop("generate_image", False) and not creative.get("image_url"):
+            from shared import media
+            from shared.ads.creative import render_image
+
+            png = render_image(opening)
+            creative["image_ref"] = media.put(runtime, workspace_id, png, "image/png")
+            creative["source"] = "generated image"
+        out["creative"] = creative
     name = str(merged.get("name") or f"{opening['title']} - {opening['company']}").strip()
     out["name"] = name[:120]
     unknown = set(body) - {

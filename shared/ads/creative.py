@@ -81,7 +81,10 @@ def from_opening(opening: dict[str, Any], override: dict[str, Any] | None = None
 
 
 def check_override(override: dict[str, Any]) -> dict[str, Any]:
-    allowed = {"headline", "primary_text", "description", "headlines", "descriptions", "image_url"}
+    allowed = {
+        "headline", "primary_text", "description", "headlines", "descriptions", "image_url",
+        "generate_image",
+    }  # fmt: skip
     unknown = set(override) - allowed
     if unknown:
         raise ValidationError(f"unknown creative field(s): {', '.join(sorted(unknown))}")
@@ -108,9 +111,24 @@ def check_override(override: dict[str, Any]) -> dict[str, Any]:
                     "(Google responsive search ads)"
                 )
             out[key] = items
+    if "generate_image" in override:
+        out["generate_image"] = bool(override["generate_image"])
     if "image_url" in override:
         url = override["image_url"]
         if url is not None and not str(url).startswith(("https://", "http://")):
             raise ValidationError("creative.image_url must be an http(s) address")
         out["image_url"] = url
     return out
+
+
+def render_image(opening: dict[str, Any]) -> bytes:
+    """A square headline card for the ad, drawn by the generation pipeline's renderer."""
+    from shared.generate.brief import ImageSettings
+    from shared.generate.images import render_card
+
+    settings = ImageSettings(
+        enabled=True, kind="card", size="square", brand_text=opening["company"]
+    )
+    salary = salary_text(opening)
+    headline = f"{opening['title']} · {place(opening) or opening['company']}"
+    return render_card(headline + (f" · {salary}" if salary else ""), settings)

@@ -9,7 +9,9 @@ creative (link ad with an Apply Now button) -> ad. Rate limits (error codes 4, 1
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -18,7 +20,7 @@ from facebook_business.adobjects.campaign import Campaign
 from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 
-from shared.ads.plans import META_STATUS, META_STEPS, meta_params, object_name
+from shared.ads.plans import META_STATUS, META_STEPS, NO_IMAGE, meta_params, object_name
 from shared.ads.platform import PublishContext, RateLimited, Refused, Transient
 from shared.ads.targeting import check_meta_spec
 
@@ -80,7 +82,13 @@ class MetaAdapter:
     steps: tuple[str, ...] = META_STEPS
     sandbox = False
 
-    def __init__(self, credentials: dict[str, str], account: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        credentials: dict[str, str],
+        account: dict[str, Any],
+        load_image: Callable[[str], bytes] | None = None,
+    ) -> None:
+        self._load_image = load_image
         # crash_log=False: otherwise the SDK replaces sys.excepthook and reports to Meta.
         self._api = FacebookAdsApi.init(
             access_token=credentials["access_token"], crash_log=False, timeout=30
@@ -104,6 +112,8 @@ class MetaAdapter:
         }[step]
 
     def find(self, step: str, ctx: PublishContext) -> str | None:
+        if step == "image":
+            return None  # Meta keys images by content hash: uploading again is harmless
         name = object_name(ctx, step)
         params = {"filtering": [{"field": "name", "operator": "EQUAL", "value": name}], "limit": 25}
         cursor = self._call(self._lister(step), fields=["id", "name"], params=params)
@@ -114,6 +124,8 @@ class MetaAdapter:
 
     def create(self, step: str, ctx: PublishContext) -> str:
         params = meta_params(step, ctx)
+        if step == "image":
+            return self._upload_image(params)
         if step == "adset":
             check_meta_spec(params["targeting"])
         creator = {
@@ -124,6 +136,16 @@ class MetaAdapter:
         }[step]
         obj = self._call(creator, params=params)
         return str(obj["id"])
+
+    def _upload_image(self, params: dict[str, Any]) -> str:
+        if not params["image_ref"] or self._load_image is None:
+            return NO_IMAGE
+        data = self._load_image(params["image_ref"])
+        image = self._call(
+            self._account.create_ad_image,
+            params={"bytes": base64.b64encode(data).decode(), "name": params["name"]},
+        )
+        return str(image["hash"])
 
     def set_status(self, ctx: PublishContext, status: str) -> None:
         campaign = Campaign(ctx.ids["campaign"], api=self._api)

@@ -12,7 +12,8 @@ from typing import Any
 from shared.ads.platform import PublishContext, Refused
 from shared.ads.targeting import check_targeting, meta_targeting
 
-META_STEPS = ("campaign", "adset", "creative", "ad")
+META_STEPS = ("campaign", "adset", "image", "creative", "ad")
+NO_IMAGE = "none"  # the image step's id when the creative has no uploaded image
 GOOGLE_STEPS = ("budget", "campaign", "geo", "ad_group", "keywords", "ad")
 DEFAULT_CPC_MICROS = 1_000_000
 GOOGLE_STATUS = {"active": "ENABLED", "paused": "PAUSED", "archived": "REMOVED"}
@@ -67,6 +68,8 @@ def meta_params(step: str, ctx: PublishContext) -> dict[str, Any]:
         if c.get("end_at"):
             params["end_time"] = _meta_time(c["end_at"])
         return params
+    if step == "image":
+        return {"name": name, "image_ref": c["creative"].get("image_ref")}
     if step == "creative":
         cr = c["creative"]
         link_data: dict[str, Any] = {
@@ -76,7 +79,10 @@ def meta_params(step: str, ctx: PublishContext) -> dict[str, Any]:
             "description": cr["description"],
             "call_to_action": {"type": "APPLY_NOW", "value": {"link": cr["link_url"]}},
         }
-        if cr.get("image_url"):
+        image = ctx.ids.get("image", NO_IMAGE)
+        if image != NO_IMAGE:
+            link_data["image_hash"] = image
+        elif cr.get("image_url"):
             link_data["picture"] = cr["image_url"]
         page_id = (ctx.account or {}).get("page_id", "sandbox-page")
         return {"name": name, "object_story_spec": {"page_id": page_id, "link_data": link_data}}

@@ -59,7 +59,12 @@ def default_adapter(runtime: Runtime, platform: str, account: dict[str, Any] | N
     if platform == "meta":
         from shared.ads.meta import MetaAdapter
 
-        return MetaAdapter(credentials, account)
+        def load_image(ref: str) -> bytes:
+            from shared import media
+
+            return media.get(runtime, ref)[0]
+
+        return MetaAdapter(credentials, account, load_image)
     from shared.ads.google import GoogleAdapter, make_client
 
     return GoogleAdapter(make_client(credentials, account), account["account_id"])

@@ -14,7 +14,7 @@ import hashlib
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.ads.plans import GOOGLE_STEPS, META_STEPS, google_plan, meta_params
+from shared.ads.plans import GOOGLE_STEPS, META_STEPS, NO_IMAGE, google_plan, meta_params
 
 if TYPE_CHECKING:
     from shared.ads.platform import PublishContext
@@ -41,6 +41,8 @@ class SandboxAdapter:
 
     def create(self, step: str, ctx: PublishContext) -> str:
         plan = meta_params(step, ctx) if self.platform == "meta" else google_plan(step, ctx)
+        if step == "image" and not plan["image_ref"]:
+            return NO_IMAGE
         digest = hashlib.sha256(f"{ctx.campaign_id}:{self.platform}:{step}".encode()).hexdigest()
         external_id = f"sandbox-{self.platform}-{step}-{digest[:12]}"
         self._ref(ctx, step).set(

@@ -268,3 +268,29 @@ def test_insights_written_in_the_metrics_contract(runtime, opening, meta_account
     assert doc["workspace_id"] == WS and doc["currency"] == "USD"
     perf = service.performance(runtime, WS, cid)
     assert perf["totals"]["ctr"] == 0.025 and perf["totals"]["cpc"] == round(12.5 / 30, 4)
+
+
+def test_generated_image_is_uploaded_and_used_by_the_creative(runtime, opening, meta_account):
+    import base64
+    import io
+
+    from PIL import Image
+
+    cid = make_campaign(runtime, opening, ["meta"], creative={"generate_image": True})
+    creative = service.get_campaign(runtime, WS, cid)["creative"]
+    assert creative["image_ref"].startswith("file:") and creative["source"] == "generated image"
+    with responses.RequestsMock() as rsps:
+        add_success_chain(rsps)
+        rsps.add(
+            responses.POST, f"{ACT}/adimages",
+            json={"images": {"card": {"hash": "9f3a1c", "url": "https://scontent.example/9f3a1c"}}},
+        )  # fmt: skip
+        result, _ = handle_task(runtime, publish_payload(runtime), task_ctx())
+        assert result["outcome"] == "published", result
+        upload = form(posts(rsps, f"{ACT}/adimages")[0])
+        png = Image.open(io.BytesIO(base64.b64decode(upload["bytes"])))
+        assert png.format == "PNG" and png.size == (1080, 1080)
+        link = form(posts(rsps, f"{ACT}/adcreatives")[0])["object_story_spec"]["link_data"]
+        assert link["image_hash"] == "9f3a1c" and "picture" not in link
+    pub = service.get_campaign(runtime, WS, cid)["publications"]["meta"]
+    assert pub["ext_image"] == "9f3a1c"
