@@ -65,3 +65,10 @@ def test_bad_tasks_get_a_clear_400(client, body: object, message: str) -> None: 
     response = post(client, body)
     assert response.status_code == 400
     assert message in response.get_json()["error"]["message"]
+
+
+def test_a_cloud_scheduler_call_without_body_runs_the_sweep(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post(
+        "/", data=b"{}", headers={"Content-Type": "application/json", "X-CloudScheduler": "true"}
+    )
+    assert response.status_code == 200 and response.get_json()["sweeps"] == 2
