@@ -1,0 +1,28 @@
+"""`herald user add` creates the first owner, who can then sign in through the API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local.cli import main
+from tests.api.conftest import Api
+
+
+def test_user_add_creates_an_owner_who_can_sign_in(
+    api: Api, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HERALD_NEW_PASSWORD", "first owner pw")
+    assert (
+        main(["user", "add", "Founder", "--workspace", "Acme", "--timezone", "Europe/Paris"]) == 0
+    )
+    created = json.loads(capsys.readouterr().out)
+    token = api.login("founder", "first owner pw")
+    me = api.call("GET", "/auth/me", token).get_json()
+    assert me["user"]["id"] == created["user_id"]
+    assert me["workspaces"][0]["role"] == "owner"
+    assert me["workspaces"][0]["timezone"] == "Europe/Paris"
+    # A second account with the same name is refused with a clear message.
+    assert main(["user", "add", "founder"]) == 1
+    assert "taken" in capsys.readouterr().err
