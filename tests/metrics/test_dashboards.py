@@ -151,3 +151,25 @@ def test_read_budget_is_set_per_workspace(runtime: Runtime, ws: str) -> None:
     with pytest.raises(ValidationError, match="whole number"):
         budget.set_limit(runtime, ws, -1)
     assert budget.set_limit(runtime, ws, None)["limit"] == runtime.settings.metrics_read_budget
+
+
+def test_a_post_growth_curve(runtime: Runtime, ws: str, clock: FrozenClock) -> None:
+    from shared.metrics import x_pull
+    from tests.metrics.conftest import add_account, add_posts
+
+    add_account(runtime, ws, "sand1", sandbox=True)
+    (pid,) = add_posts(runtime, ws, "sand1", 1, clock.now() - timedelta(minutes=50))
+    for hour in range(3):
+        clock.advance(minutes=10 if hour == 0 else 60)
+        body = {"workspace_id": ws, "account_id": "sand1", "post_ids": [pid],
+                "slot": clock.now().isoformat()}  # fmt: skip
+        x_pull.pull(runtime, body)
+    with ReadCounter(runtime.db) as counter:
+        curve = dashboards.post_metrics(runtime, ws, pid)
+    assert counter.reads == 1 + 3  # the post and its snapshots
+    impressions = [p["impressions"] for p in curve["snapshots"]]
+    assert len(impressions) == 3 and impressions == sorted(impressions) and impressions[0] > 0
+    assert curve["latest"]["impressions"] == impressions[-1]
+    assert curve["status"] == "active" and curve["snapshots"][0]["source"] == "sandbox-synthetic"
+    with pytest.raises(NotFound):
+        dashboards.post_metrics(runtime, "other", pid)
