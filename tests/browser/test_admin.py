@@ -178,6 +178,13 @@ def test_import_contacts_and_send_an_email_campaign_to_the_sink(
     assert set(found) == good
     assert found[a]["Subject"] == "Hello Ana"
 
+    # The dashboard counts today's sends and lists the campaign among the top ones.
+    admin.nav("dashboard", "#top-campaigns")
+    expect(page.locator("#top-campaigns")).to_contain_text(f"November news {tag}")
+    expect(page.locator("#stat-sent")).not_to_have_text("0")
+    expect(page.locator("#scheduler-state")).to_contain_text("scheduler running")
+    admin.shot("dashboard-activity")
+
 
 XSS = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2;alert(2)</script>'
 

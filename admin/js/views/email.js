@@ -267,7 +267,7 @@ function htmlPreview(html) {
   // Sandboxed with no allow-* tokens: no scripts, no forms, no same-origin access. The
   // page's CSP is inherited by srcdoc documents, so even inline handlers cannot run.
   const frame = h("iframe", { class: "email-preview", sandbox: "", title: "HTML preview", id: "email-html-preview", referrerpolicy: "no-referrer" });
-  frame.srcdoc = html;
+  frame.srcdoc = html; // sandboxed preview
   return frame;
 }
 

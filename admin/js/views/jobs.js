@@ -1,6 +1,6 @@
 // Job ads: openings, candidates (import with its report), segments, ad campaigns and
 // their performance.
-import { get, listAll, post, request, ws } from "../api.js";
+import { canEdit, get, listAll, patch, post, request, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
 import { resourceSection, splitList } from "../resource.js";
@@ -60,7 +60,7 @@ async function openings(root) {
         ["Company", (r) => r.company],
         ["Location", (r) => [r.location?.city, r.location?.region, r.location?.country].filter(Boolean).join(", ")],
         ["Salary", (r) => (r.salary_min || r.salary_max ? `${fmtNumber(r.salary_min)}–${fmtNumber(r.salary_max)} ${r.salary_currency || ""}/${r.salary_period || ""}` : "")],
-        ["Status", (r) => statusBadge(r.status)],
+        ["Status", (r) => openingStatus(r)],
       ],
     }),
   );
@@ -113,15 +113,27 @@ async function segments(root) {
     path: () => ws("/jobs/segments"),
     empty: "No segments yet: import candidates, then recompute.",
     columns: [
-      ["Segment", (r) => r.name || r.label],
-      ["Candidates", (r) => fmtNumber(r.size ?? r.count)],
-      ["Top skills", (r) => (r.top_skills || r.skills || []).slice(0, 6).join(", ")],
-      ["Locations", (r) => (r.top_locations || r.locations || []).slice(0, 4).join(", ")],
-      ["Updated", (r) => fmtDate(r.updated_at || r.created_at)],
+      ["Segment", (r) => r.label],
+      ["Candidates", (r) => `${fmtNumber(r.size)} (${fmtPct(r.share)})`],
+      ["Experience", (r) => (r.profile?.median_years !== undefined && r.profile?.median_years !== null ? `median ${r.profile.median_years} y (${r.profile.p25_years}–${r.profile.p75_years})` : "")],
+      ["Top skills", (r) => (r.profile?.top_skills || []).slice(0, 6).map((x) => `${x.value} ${Math.round(x.share * 100)}%`).join(", ")],
+      ["Locations", (r) => (r.profile?.top_locations || []).slice(0, 4).map((x) => x.value).join(", ")],
     ],
   });
-  run.addEventListener("click", () => act(run, () => post(ws("/jobs/segmentations"), k.value ? { k: Number(k.value) } : {}), { errorBox, done: "Segments recomputed" }).then(() => section.refresh()));
-  root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run))), section);
+  // The run happens in the `segment` function; poll its status until it is done.
+  const runState = h("div", { class: "small mt-1", id: "segments-run-state" });
+  run.addEventListener("click", async () => {
+    const r = await act(run, () => post(ws("/jobs/segmentations"), k.value ? { k: Number(k.value) } : {}), { errorBox });
+    if (!r) return;
+    for (let i = 0; i < 60; i += 1) {
+      const st = await get(ws(`/jobs/segmentations/${encodeURIComponent(r.id)}`)).catch(() => null);
+      runState.textContent = `segmentation ${st?.status || "…"}${st?.k ? `: ${st.k} segments of ${st.candidate_count} candidates` : ""}${st?.error ? ` — ${st.error}` : ""}`;
+      if (!st || ["done", "failed"].includes(st.status)) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    section.refresh();
+  });
+  root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run)), runState), section);
 }
 
 async function ads(root) {
@@ -182,4 +194,12 @@ function adActions(r, refresh) {
   if (["active", "scheduled", "publishing"].includes(r.status)) out.append(btn("Pause", "pause", "pause", "warning"));
   if (!["archived", "draft"].includes(r.status)) out.append(btn("Archive", "archive", "archive", "secondary"));
   return out;
+}
+
+function openingStatus(r) {
+  if (!canEdit()) return statusBadge(r.status);
+  const sel = h("select", { class: "form-select form-select-sm", "aria-label": "Status" }, ["draft", "open", "closed", "archived"].map((x) => h("option", { value: x }, x)));
+  sel.value = r.status;
+  sel.addEventListener("change", () => act(sel, () => patch(ws(`/jobs/openings/${encodeURIComponent(r.id)}`), { status: sel.value }), { done: `Opening ${sel.value}` }));
+  return sel;
 }
