@@ -6,8 +6,10 @@ segmentation run segment_id / segment_run_id. The id is a hash of the workspace 
 e-mail (or of the row's content when there is none), so importing the same file twice
 updates rather than duplicates.
 
-`candidate_imports/{id}`: the validation report of one upload, the same shape as the
-contact import's: total_rows, imported, rejected, rows [{row, reason}].
+`candidate_imports/{id}`: the validation report of one upload, in the contact import's
+shape (shared.email.contacts): total_rows, imported, rejected {reason: count},
+report [{row, reason, value}] (first REPORT_LIMIT rows), report_truncated. The file is
+read with the contact import's streamed CSV / XLSX reader.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
+from shared.email.contacts_file import read_rows
 from shared.errors import ValidationError
-from shared.jobs.store import page, public, sort_key
-from shared.tabular import read_table
+from shared.jobs.store import page, sort_key
 from shared.tenancy import new_id
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 CANDIDATES = "candidates"
 IMPORTS = "candidate_imports"
-REPORT_ROWS = 500  # rejected rows kept in the report; the count is always exact
+REPORT_LIMIT = 1000  # rejected rows listed in the report; the counts are always exact
 MAX_SKILLS = 30
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SPLIT = re.compile(r"[;,|/]")
@@ -43,6 +45,19 @@ ALIASES = {
 }  # fmt: skip
 
 
+class RowError(ValueError):
+    """Why one row was rejected: a short reason (counted) and the offending value."""
+
+    def __init__(self, reason: str, value: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.value = value
+
+
+def normalize_header(name: str) -> str:
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
 def _pick(row: dict[str, str], field: str) -> str:
     for alias in ALIASES[field]:
         if row.get(alias):
@@ -51,27 +66,27 @@ def _pick(row: dict[str, str], field: str) -> str:
 
 
 def parse_row(row: dict[str, str]) -> dict[str, Any]:
-    """One candidate from one row; ValidationError's message is the row's reason."""
+    """One candidate from one row (header -> cell); RowError says why not."""
     raw_years = _pick(row, "years_experience")
     if not raw_years:
-        raise ValidationError("years of experience is empty")
+        raise RowError("years of experience is empty")
     try:
         years = float(raw_years.replace(",", "."))
     except ValueError as exc:
-        raise ValidationError(f"years of experience {raw_years!r} is not a number") from exc
+        raise RowError("years of experience is not a number", raw_years) from exc
     if not 0 <= years <= 70:
-        raise ValidationError(f"years of experience {raw_years!r} is outside 0-70")
+        raise RowError("years of experience is outside 0-70", raw_years)
     skills = sorted({s.strip().lower() for s in _SPLIT.split(_pick(row, "skills")) if s.strip()})
     if not skills:
-        raise ValidationError("skills is empty")
+        raise RowError("skills is empty")
     if len(skills) > MAX_SKILLS:
-        raise ValidationError(f"more than {MAX_SKILLS} skills")
+        raise RowError(f"more than {MAX_SKILLS} skills")
     location = _pick(row, "location")
     if not location:
-        raise ValidationError("location is empty")
+        raise RowError("location is empty")
     email = _pick(row, "email").lower()
     if email and not _EMAIL.match(email):
-        raise ValidationError(f"email {email!r} is not an e-mail address")
+        raise RowError("invalid email address", email[:254])
     return {
         "name": _pick(row, "name")[:200] or None,
         "email": email or None,
@@ -94,30 +109,55 @@ def candidate_id(workspace_id: str, cand: dict[str, Any]) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()[:24]
 
 
+def _rows(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    rows = read_rows(data, filename)
+    first = next(rows, None)
+    if first is None:
+        raise ValidationError("the file has no header row")
+    headers = [normalize_header(h) for h in first[1]]
+    if not any(h in headers for h in ALIASES["skills"]):
+        raise ValidationError("missing column: skills", {"found": [h for h in headers if h]})
+    out = []
+    for number, cells in rows:
+        if any(cells):
+            out.append(
+                (
+                    number,
+                    {h: (cells[i] if i < len(cells) else "") for i, h in enumerate(headers) if h},
+                )
+            )
+    return headers, out
+
+
 def import_candidates(
     runtime: Runtime,
     workspace_id: str,
     data: bytes,
     filename: str,
-    content_type: str | None = None,
+    content_type: str | None = None,  # accepted for the API's sake; the name decides
 ) -> dict[str, Any]:
     """Validate every row, write the valid ones, return the report (also stored)."""
-    table = read_table(data, filename, content_type=content_type)
-    if not any(h in table.headers for h in ALIASES["skills"]):
-        raise ValidationError("missing column: skills", {"found": table.headers})
+    _, rows = _rows(data, filename)
     now = runtime.clock.now()
     import_id = new_id()
-    rejected: list[dict[str, Any]] = []
+    reasons: dict[str, int] = {}
+    report: list[dict[str, Any]] = []
     valid: dict[str, dict[str, Any]] = {}
-    for number, row in table.rows:
+
+    def reject(number: int, reason: str, value: str = "") -> None:
+        reasons[reason] = reasons.get(reason, 0) + 1
+        if len(report) < REPORT_LIMIT:
+            report.append({"row": number, "reason": reason, "value": value})
+
+    for number, row in rows:
         try:
             cand = parse_row(row)
-        except ValidationError as exc:
-            rejected.append({"row": number, "reason": exc.message})
+        except RowError as exc:
+            reject(number, exc.reason, exc.value)
             continue
         cid = candidate_id(workspace_id, cand)
         if cid in valid:
-            rejected.append({"row": number, "reason": "duplicate of an earlier row"})
+            reject(number, "duplicate", cand.get("email") or "")
             continue
         valid[cid] = cand
     db = runtime.db
@@ -139,19 +179,18 @@ def import_candidates(
             batch, pending = db.batch(), 0
     if pending:
         batch.commit()
-    report = {
-        "workspace_id": workspace_id,
-        "filename": filename[:200],
-        "created_at": now,
-        "sort_key": sort_key(now, import_id),
-        "total_rows": len(table.rows),
+    summary = {
+        "total_rows": len(rows),
         "imported": len(valid),
-        "rejected": len(rejected),
-        "rows": rejected[:REPORT_ROWS],
-        "truncated": len(rejected) > REPORT_ROWS,
+        "rejected": reasons,
+        "report": report,
+        "report_truncated": sum(reasons.values()) > len(report),
     }
-    db.collection(IMPORTS).document(import_id).set(report)
-    return public({**report, "id": import_id})
+    db.collection(IMPORTS).document(import_id).set(
+        {**summary, "workspace_id": workspace_id, "filename": filename[:200],
+         "created_at": now, "sort_key": sort_key(now, import_id)}
+    )  # fmt: skip
+    return {"import_id": import_id, "id": import_id, **summary}
 
 
 def list_candidates(

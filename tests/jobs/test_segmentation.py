@@ -66,7 +66,7 @@ def test_features_are_scaled_blocks():
 def test_recovers_known_clusters_and_profiles(runtime, monkeypatch):
     data, truth = synthetic_pool()
     report = service.import_candidates(runtime, WS, data.encode(), "pool.csv")
-    assert report["imported"] == len(truth) and report["rejected"] == 0
+    assert report["imported"] == len(truth) and report["rejected"] == {}
     run = service.run_segmentation(runtime, WS)
     task = runtime.enqueuer.tasks[-1]
     assert (task.kind, task.target, task.payload) == (

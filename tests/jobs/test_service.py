@@ -72,13 +72,21 @@ def test_import_csv_report_and_idempotent_reimport(runtime):
     report = service.import_candidates(runtime, WS, CSV.encode(), "pool.csv")
     assert report["total_rows"] == 6
     assert report["imported"] == 2
-    assert report["rejected"] == 4
-    assert report["rows"] == [
-        {"row": 3, "reason": "skills is empty"},
-        {"row": 4, "reason": "email 'not-an-email' is not an e-mail address"},
-        {"row": 5, "reason": "years of experience 'abc' is not a number"},
-        {"row": 8, "reason": "duplicate of an earlier row"},
+    assert report["rejected"] == {
+        "skills is empty": 1,
+        "invalid email address": 1,
+        "years of experience is not a number": 1,
+        "duplicate": 1,
+    }
+    assert report["report"] == [
+        {"row": 3, "reason": "skills is empty", "value": ""},
+        {"row": 4, "reason": "invalid email address", "value": "not-an-email"},
+        {"row": 5, "reason": "years of experience is not a number", "value": "abc"},
+        {"row": 8, "reason": "duplicate", "value": "ann@example.com"},
     ]
+    assert report["report_truncated"] is False
+    stored = service.list_imports(runtime, WS)["items"]
+    assert [i["id"] for i in stored] == [report["import_id"]] and stored[0]["imported"] == 2
     again = service.import_candidates(runtime, WS, CSV.encode(), "pool.csv")
     assert again["imported"] == 2
     listed = service.list_candidates(runtime, WS, limit=1)
@@ -102,7 +110,9 @@ def test_import_xlsx(runtime):
     book.save(buf)
     report = service.import_candidates(runtime, WS, buf.getvalue(), "pool.xlsx")
     assert report["imported"] == 1
-    assert report["rows"] == [{"row": 3, "reason": "years of experience '-1' is outside 0-70"}]
+    assert report["report"] == [
+        {"row": 3, "reason": "years of experience is outside 0-70", "value": "-1"}
+    ]
 
 
 def test_import_refuses_unreadable_files(runtime):
@@ -112,3 +122,5 @@ def test_import_refuses_unreadable_files(runtime):
         service.import_candidates(runtime, WS, b"name,years\nA,3\n", "pool.csv")
     with pytest.raises(ValidationError, match="not a readable XLSX"):
         service.import_candidates(runtime, WS, b"not a zip", "pool.xlsx")
+    with pytest.raises(ValidationError, match="malformed"):
+        service.import_candidates(runtime, WS, b'skills,years\n"python,3\n', "pool.csv")
