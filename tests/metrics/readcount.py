@@ -4,7 +4,8 @@ The client's GAPIC stub is wrapped for the duration of a `with` block: every doc
 a BatchGetDocuments answer carries (found or missing) is one read, every document a
 RunQuery answer streams is one read (a query that matches nothing still costs one),
 and an aggregation costs one read per started 1,000 index entries (counted as one
-here: the tests stay far below 1,000).
+here: the tests stay far below 1,000). Writes are the documents of each Commit
+(a create that loses to AlreadyExists still counts: it was attempted).
 """
 
 from __future__ import annotations
@@ -43,15 +44,23 @@ class ReadCounter:
     def __init__(self, db: Any) -> None:
         self._api = db._firestore_api
         self.reads = 0
+        self.writes = 0
         self.calls: dict[str, int] = {"batch_get": 0, "query": 0, "aggregation": 0}
 
     def __enter__(self) -> ReadCounter:
         api = self._api
-        batch_get, run_query, run_agg = (
+        batch_get, run_query, run_agg, commit = (
             api.batch_get_documents,
             api.run_query,
             api.run_aggregation_query,
+            api.commit,
         )
+
+        def counted_commit(*args: Any, **kwargs: Any) -> Any:
+            request = kwargs.get("request") or {}
+            writes = request.get("writes", []) if isinstance(request, dict) else request.writes
+            self.writes += len(writes)
+            return commit(*args, **kwargs)
 
         def counted_batch_get(*args: Any, **kwargs: Any) -> Any:
             self.calls["batch_get"] += 1
@@ -85,8 +94,9 @@ class ReadCounter:
         api.batch_get_documents = counted_batch_get
         api.run_query = counted_query
         api.run_aggregation_query = counted_agg
+        api.commit = counted_commit
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        for name in ("batch_get_documents", "run_query", "run_aggregation_query"):
+        for name in ("batch_get_documents", "run_query", "run_aggregation_query", "commit"):
             self._api.__dict__.pop(name, None)
