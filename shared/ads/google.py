@@ -185,7 +185,8 @@ class GoogleAdapter:
             cp.network_settings.target_google_search = plan["network"]["google_search"]
             cp.network_settings.target_search_network = plan["network"]["search_network"]
             cp.network_settings.target_content_network = plan["network"]["content_network"]
-            cp.start_date_time = plan["start_date_time"]
+            if plan.get("start_date_time"):
+                cp.start_date_time = plan["start_date_time"]
             if plan.get("end_date_time"):
                 cp.end_date_time = plan["end_date_time"]
             cp.contains_eu_political_advertising = (

@@ -6,7 +6,7 @@ them as they are, so the local stack shows exactly what would be published.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.ads.platform import PublishContext, Refused
@@ -31,6 +31,10 @@ def _need(ctx: PublishContext, step: str) -> str:
         return ctx.ids[step]
     except KeyError as exc:
         raise Refused(f"step {step!r} has no id yet") from exc
+
+
+def _future(ctx: PublishContext, instant: datetime) -> bool:
+    return ctx.now is None or instant > ctx.now + timedelta(minutes=1)
 
 
 def _meta_time(instant: datetime) -> str:
@@ -62,9 +66,10 @@ def meta_params(step: str, ctx: PublishContext) -> dict[str, Any]:
             "optimization_goal": "LINK_CLICKS",
             "bid_strategy": "LOWEST_COST_WITHOUT_CAP",
             "targeting": meta_targeting(targeting),
-            "start_time": _meta_time(c["start_at"]),
             "status": "ACTIVE",
         }
+        if _future(ctx, c["start_at"]):
+            params["start_time"] = _meta_time(c["start_at"])
         if c.get("end_at"):
             params["end_time"] = _meta_time(c["end_at"])
         return params
@@ -130,8 +135,10 @@ def google_plan(step: str, ctx: PublishContext) -> dict[str, Any]:
             "status": "PAUSED",
             "bidding": "manual_cpc",
             "network": {"google_search": True, "search_network": True, "content_network": False},
-            "start_date_time": _google_time(c["start_at"]),
         }
+        if _future(ctx, c["start_at"]):
+            # Google rejects a start in the past; without one the campaign starts at once.
+            plan["start_date_time"] = _google_time(c["start_at"])
         if c.get("end_at"):
             plan["end_date_time"] = _google_time(c["end_at"])
         return plan

@@ -10,6 +10,7 @@ deterministic name before anything is created again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -35,6 +36,7 @@ class PublishContext:
     campaign: dict[str, Any]  # the ad_campaigns document
     account: dict[str, Any] | None  # the ad_accounts document (None in the sandbox)
     ids: dict[str, str] = field(default_factory=dict)  # step -> external id known so far
+    now: datetime | None = None  # the publisher's clock; start times are only sent if later
 
 
 class Adapter(Protocol):

@@ -103,7 +103,18 @@ class Publisher:
         pub = self._pub(campaign_id, platform)
         ids = {k[4:]: v for k, v in pub.items() if k.startswith("ext_") and v}
         account = get_account(self.runtime, campaign["workspace_id"], platform)
-        return PublishContext(campaign_id, campaign, account, ids), pub
+        ctx = PublishContext(campaign_id, campaign, account, ids, now=self.runtime.clock.now())
+        return ctx, pub
+
+    def _adapter(self, platform: str, ctx: PublishContext, pub: dict[str, Any]) -> Adapter:
+        """A publication made in the sandbox stays there, even if credentials appear later."""
+        if pub.get("sandbox"):
+            if not self.runtime.settings.sandbox:
+                raise Refused("this campaign was published in the sandbox; it has no real ads")
+            from shared.ads.sandbox import SandboxAdapter
+
+            return SandboxAdapter(self.runtime, platform)
+        return self.factory(self.runtime, platform, ctx.account)
 
     # -- steps ------------------------------------------------------------------------
 
@@ -207,7 +218,7 @@ class Publisher:
         if pub.get("status") in ("live", "paused", "archived", "failed"):
             return {"ok": True, "outcome": "already", "status": pub["status"]}
         try:
-            adapter = self.factory(self.runtime, platform, ctx.account)
+            adapter = self._adapter(platform, ctx, pub)
         except Refused as exc:
             self._pub_ref(campaign_id, platform).set(
                 {"workspace_id": ws, "campaign_id": campaign_id, "platform": platform}, merge=True
@@ -224,11 +235,14 @@ class Publisher:
         )
         try:
             for step in adapter.steps:
-                if step not in ctx.ids:
-                    self._run_step(adapter, ctx, platform, step)
-            desired = self._campaign(ws, campaign_id) or campaign
-            status = desired.get("desired_status", "active")
-            adapter.set_status(ctx, status)
+                if step in ctx.ids:
+                    continue
+                if (self._campaign(ws, campaign_id) or campaign).get("status") == "archived":
+                    break  # archived mid-publish: create nothing more
+                self._run_step(adapter, ctx, platform, step)
+            status = (self._campaign(ws, campaign_id) or campaign).get("desired_status", "active")
+            if "campaign" in ctx.ids:
+                adapter.set_status(ctx, status)
         except RateLimited as exc:
             return self._defer(payload, {"status": "deferred"}, exc)
         except (Refused, ValidationError) as exc:
@@ -270,7 +284,7 @@ class Publisher:
             return {"ok": True, "outcome": "already", "status": "archived"}
         desired = campaign.get("desired_status", "active")
         try:
-            adapter = self.factory(self.runtime, platform, ctx.account)
+            adapter = self._adapter(platform, ctx, pub)
             adapter.set_status(ctx, desired)
         except RateLimited as exc:
             return self._defer(payload, {}, exc)
@@ -301,7 +315,7 @@ class Publisher:
             if "campaign" not in ctx.ids:
                 continue  # never reached the platform: nothing to report
             try:
-                adapter = self.factory(self.runtime, platform, ctx.account)
+                adapter = self._adapter(platform, ctx, pub)
                 rows = adapter.insights(ctx, day, day)
             except RateLimited as exc:
                 return self._defer(

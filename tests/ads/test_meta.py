@@ -294,3 +294,42 @@ def test_generated_image_is_uploaded_and_used_by_the_creative(runtime, opening, 
         assert link["image_hash"] == "9f3a1c" and "picture" not in link
     pub = service.get_campaign(runtime, WS, cid)["publications"]["meta"]
     assert pub["ext_image"] == "9f3a1c"
+
+
+def test_archived_while_deferred_creates_nothing_more(runtime, opening, meta_account, clock):
+    cid = make_campaign(runtime, opening, ["meta"])
+    payload = publish_payload(runtime)
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, f"{ACT}/campaigns", json={"id": "120001"})
+        rsps.add(responses.POST, f"{ACT}/adsets", status=400,
+                 json={"error": {"message": "Too many calls", "code": 80004}})  # fmt: skip
+        assert handle_task(runtime, payload, task_ctx())[0]["outcome"] == "deferred"
+    retry = runtime.enqueuer.tasks[-1]
+    service.archive_campaign(runtime, WS, cid)
+    status_task = runtime.enqueuer.tasks[-1]
+    with responses.RequestsMock() as rsps:  # the status task waits for the publish run
+        assert handle_task(runtime, status_task.payload, task_ctx())[0]["outcome"] == (
+            "pending_publish"
+        )
+    clock.advance(300)
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.POST, f"{GRAPH}/120001/", json={"success": True})
+        result, _ = handle_task(runtime, retry.payload, task_ctx())
+        assert result["status"] == "archived"
+        assert [c.request.url.split("?")[0] for c in rsps.calls] == [f"{GRAPH}/120001/"]
+        assert form(rsps.calls[0])["status"] == "ARCHIVED"
+    assert service.get_campaign(runtime, WS, cid)["publications"]["meta"]["status"] == "archived"
+
+
+def test_sandbox_publication_stays_in_the_sandbox(runtime, opening):
+    cid = make_campaign(runtime, opening, ["meta"])
+    handle_task(runtime, publish_payload(runtime), task_ctx())
+    service.set_credentials(
+        runtime, WS, "meta", {"account_id": "1234", "page_id": "5678", "access_token": "t"}
+    )
+    service.pause_campaign(runtime, WS, cid)
+    with responses.RequestsMock() as rsps:  # nothing may reach Meta for sandbox ids
+        result, _ = handle_task(runtime, runtime.enqueuer.tasks[-1].payload, task_ctx())
+        assert result["outcome"] == "synced" and len(rsps.calls) == 0
+    record = runtime.db.collection("ad_sandbox_records").document(f"{cid}__meta__status").get()
+    assert record.get("status") == "paused"
