@@ -29,7 +29,7 @@ those days into `metrics_daily` (ads_* fields) on its next rollup.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import claims
@@ -93,9 +93,12 @@ def fan_out(runtime: Runtime) -> dict[str, int]:
             if not workspace_id:
                 continue
             counts["campaigns"] += 1
-            start = campaign.get("start_at")
+            start, end = campaign.get("start_at"), campaign.get("end_at")
             for d in days:
-                if start is not None and d < start.date():
+                # Days outside the campaign's flight have nothing to report.
+                if isinstance(start, datetime) and d < start.date():
+                    continue
+                if isinstance(end, datetime) and d > end.date():
                     continue
                 key = claims.claim_id("adins", snap.id, day_key(d), sweep_day)
                 if claims.try_claim(

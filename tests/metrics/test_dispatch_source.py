@@ -135,9 +135,22 @@ def test_fanouts(
                 "sort_key": f"2026-01-01T00:00:00Z|ad{i}",
             }
         )
+    db.collection("ad_campaigns").document("ad9").set(
+        {
+            "workspace_id": ws,
+            "status": "active",
+            "platforms": ["google"],
+            "start_at": now - timedelta(days=10),
+            "end_at": now - timedelta(days=2, hours=10),
+            "sort_key": "2026-01-01T00:00:00Z|ad9",
+        }
+    )  # fmt: skip  (ended on 2026-01-02: only that day and the one before)
     out = worker.handle(runtime, {"action": "fanout", "kind": "ads_insights"})
     ads = enqueuer.of_kind("ads")
-    assert out == {"campaigns": 2, "tasks": 6}
+    assert out == {"campaigns": 3, "tasks": 7}
+    assert [t.payload["date"] for t in ads if t.payload["ad_campaign_id"] == "ad9"] == [
+        "2026-01-02"
+    ]
     assert {t.target for t in ads} == {"publish_ads"}
     assert sorted((t.payload["ad_campaign_id"], t.payload["date"]) for t in ads)[:3] == [
         ("ad0", "2026-01-02"),
