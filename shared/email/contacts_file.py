@@ -98,6 +98,12 @@ def read_rows(data: bytes, filename: str) -> Iterator[tuple[int, list[str]]]:
     if len(data) > MAX_FILE_BYTES:
         raise ValidationError(f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB")
     kind = file_kind(filename)
+    if kind == "csv" and b"\x00" in data:
+        # Python's csv accepts NUL; here it means a binary or UTF-16 file, not CSV text.
+        raise ValidationError(
+            "the CSV file is malformed: it contains NUL bytes (a binary or UTF-16 file?); "
+            "save it as CSV UTF-8"
+        )
     source = _xlsx(data) if kind == "xlsx" else _csv(data)
     for count, item in enumerate(source):
         if count > MAX_ROWS:

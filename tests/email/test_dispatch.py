@@ -1,0 +1,128 @@
+"""The dispatcher source: due campaigns -> persisted batches -> one task per batch."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+from shared.email import service
+from shared.email.model import BATCHES, CAMPAIGNS
+from shared.email.worker import send_batch
+from tests.email.conftest import MAPPING, WS, audience, campaign, csv_bytes, dispatch
+
+
+def _use_sink(monkeypatch):
+    monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")
+
+
+def _batches(db):
+    return {d.id: d.to_dict() for d in db.collection(BATCHES).stream()}
+
+
+def test_due_campaign_is_cut_into_batches_enqueued_once(runtime, db, enqueuer, monkeypatch):
+    _use_sink(monkeypatch)
+    addresses = [f"r{i:03d}@example.com" for i in range(120)]
+    cid = campaign(runtime, audience(runtime, addresses))
+    at = runtime.clock.now() + timedelta(seconds=30)
+    service.schedule_campaign(runtime, WS, cid, at.isoformat(), "Europe/Paris")
+    threads = [threading.Thread(target=dispatch, args=(runtime,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dispatch(runtime)
+    batches = _batches(db)
+    assert sorted(len(b["recipients"]) for b in batches.values()) == [20, 50, 50]
+    inline = sorted(r["email"] for b in batches.values() for r in b["recipients"])
+    assert inline == addresses  # every recipient exactly once, carried inline
+    tasks = enqueuer.of_kind("emails")
+    assert sorted(t.payload["batch_id"] for t in tasks) == sorted(batches)
+    assert {t.target for t in tasks} == {"send_email"}
+    assert all(t.schedule_time == at for t in tasks)
+    progress = service.campaign_progress(runtime, WS, cid)
+    assert (progress["status"], progress["total"], progress["batches_total"]) == (
+        "sending",
+        120,
+        3,
+    )
+
+
+def test_campaign_becomes_done_when_nothing_is_left(runtime, db, monkeypatch):
+    _use_sink(monkeypatch)
+    cid = campaign(runtime, audience(runtime, ["a@example.com"]))
+    service.schedule_campaign(runtime, WS, cid, runtime.clock.now().isoformat())
+    dispatch(runtime)
+    # Mark the batch's recipient as sent through a cancel-free path: suppress it, so the
+    # worker finishes without SMTP (the sink is not running in this test).
+    from shared.email.suppression import suppress
+
+    suppress(db, WS, "a@example.com", "manual", runtime.clock.now())
+    [bid] = _batches(db)
+    assert send_batch(runtime, bid, WS)["counts"] == {"suppressed": 1}
+    dispatch(runtime)
+    assert db.collection(CAMPAIGNS).document(cid).get().get("status") == "done"
+
+
+def test_quota_spreads_batches_over_time(runtime, db, enqueuer, monkeypatch):
+    body = {
+        "host": "smtp.example.com",
+        "port": 587,
+        "security": "starttls",
+        "from_address": "news@herald.example",
+        "daily_quota": 50,
+        "per_minute_rate": 20,
+    }
+    service.put_smtp_settings(runtime, WS, body)
+    addresses = [f"q{i:02d}@example.com" for i in range(60)]
+    cid = campaign(runtime, audience(runtime, addresses))
+    now = runtime.clock.now()
+    service.schedule_campaign(runtime, WS, cid, now.isoformat())
+    dispatch(runtime)
+    tasks = sorted(enqueuer.of_kind("emails"), key=lambda t: t.payload["batch_id"])
+    sizes = [len(_batches(db)[t.payload["batch_id"]]["recipients"]) for t in tasks]
+    assert sizes == [20, 20, 20]  # capped by the per-minute rate
+    offsets = [((t.schedule_time or now) - now).total_seconds() for t in tasks]
+    # 20 now, 20 the next minute, and the 3rd would pass 50/day: after the window slides.
+    assert offsets == [0, 60, 24 * 3600]
+
+
+def test_lost_tasks_are_enqueued_again(runtime, db, clock, enqueuer, monkeypatch):
+    _use_sink(monkeypatch)
+    cid = campaign(runtime, audience(runtime, ["a@example.com", "b@example.com"]))
+    service.schedule_campaign(runtime, WS, cid, clock.now().isoformat())
+    dispatch(runtime)
+    [bid] = _batches(db)
+    enqueuer.tasks.clear()  # e.g. the Cloud Tasks emulator restarted and forgot them
+    clock.advance(minutes=5)
+    dispatch(runtime)
+    assert enqueuer.tasks == []  # not yet presumed lost
+    clock.advance(minutes=6)
+    dispatch(runtime)
+    assert [t.payload["batch_id"] for t in enqueuer.tasks] == [bid]
+    dispatch(runtime)
+    assert len(enqueuer.tasks) == 1  # once per grace period, not every tick
+
+
+def test_local_hour_sends_at_nine_in_each_recipients_zone(runtime, db, clock, monkeypatch):
+    _use_sink(monkeypatch)
+    lst = service.create_contact_list(runtime, WS, "zones")
+    rows = [
+        ("tokyo@example.com", "T", "", "Asia/Tokyo", ""),
+        ("ny@example.com", "N", "", "America/New_York", ""),
+        ("default@example.com", "D", "", "", ""),
+    ]
+    service.import_contacts(runtime, WS, csv_bytes(rows), "z.csv", MAPPING, lst["id"])
+    cid = campaign(runtime, lst["id"])
+    service.schedule_campaign(runtime, WS, cid, "2026-01-06T08:00", "Europe/Paris", local_hour=9)
+    assert dispatch(runtime)["batches"] == 0  # not due yet
+    clock.set(datetime(2026, 1, 5, 19, 0, tzinfo=UTC))  # 9:00 on the 6th at UTC+14
+    dispatch(runtime)
+    due = {
+        b["recipients"][0]["email"]: b["due_at"].astimezone(UTC).strftime("%H:%M")
+        for b in _batches(db).values()
+    }
+    assert due == {
+        "tokyo@example.com": "00:00",
+        "default@example.com": "08:00",
+        "ny@example.com": "14:00",
+    }
