@@ -333,3 +333,41 @@ def test_generate_drafts_approve_and_create_a_job_opening(
     expect(page.locator("#openings-list")).to_contain_text("Backend engineer")
     expect(page.locator("#openings-list")).to_contain_text("Lyon, FR")
     admin.shot("jobs")
+
+
+def test_an_ad_campaign_for_an_opening_is_published_by_the_sandbox(
+    admin: Admin, owner: Account, owner_api: Api
+) -> None:
+    page = admin.page
+    title = f"Data engineer {uuid.uuid4().hex[:6]}"
+    owner_api.ok(
+        "POST",
+        "/jobs/openings",
+        {
+            "title": title,
+            "company": "Acme Corp",
+            "location": {"country": "FR", "city": "Paris"},
+            "apply_url": "https://jobs.example.com/data",
+            "status": "open",
+            "salary_min": 50000,
+            "salary_max": 65000,
+            "salary_currency": "EUR",
+            "salary_period": "year",
+        },
+    )
+    admin.login(owner)
+    admin.nav("jobs/ads", "#ads-form")
+    expect(page.locator("tr[data-platform=meta]")).to_contain_text("sandbox")
+    page.fill("#ads-name", f"Ad for {title}")
+    page.select_option("#ads-opening_id", label=title)
+    page.fill("#ads-segment_ids", "")
+    page.select_option("#ads-platforms", "meta")
+    page.fill("#ads-daily_budget", "25")
+    page.click("#ads-form button[type=submit]")
+    row = page.locator("#ads-list tr", has_text=f"Ad for {title}")
+    expect(row.locator(".badge[data-status]")).to_have_attribute("data-status", "draft")
+    row.locator("button", has_text="Publish").click()
+    expect(row.locator(".badge[data-status]")).to_have_attribute(
+        "data-status", re.compile("publishing|active"), timeout=30_000
+    )
+    admin.shot("ads")

@@ -1,6 +1,6 @@
 // Job ads: openings, candidates (import with its report), segments, ad campaigns and
 // their performance.
-import { canEdit, get, listAll, patch, post, request, ws } from "../api.js";
+import { canEdit, get, isOwner, listAll, patch, post, put, request, session, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
 import { resourceSection, splitList } from "../resource.js";
@@ -25,7 +25,7 @@ export async function render(root, ctx) {
   ctx.onLeave(() => destroyCharts(root));
   if (tab === "candidates") return candidates(body);
   if (tab === "segments") return segments(body);
-  if (tab === "ads") return ads(body);
+  if (tab === "ads") return ads(body, ctx);
   return openings(body);
 }
 
@@ -136,9 +136,10 @@ async function segments(root) {
   root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run)), runState), section);
 }
 
-async function ads(root) {
+async function ads(root, ctx) {
   const [openingsList, segmentsList] = await Promise.all([listAll(ws("/jobs/openings")).catch(() => []), listAll(ws("/jobs/segments")).catch(() => [])]);
   const perf = h("canvas", { id: "ads-performance", role: "img", "aria-label": "Ad performance" });
+  const perfTable = h("div", { class: "mt-3", id: "ads-performance-table" });
   const section = await resourceSection({
     id: "ads",
     title: "Ad campaigns",
@@ -158,15 +159,23 @@ async function ads(root) {
       ["Name", (r) => r.name],
       ["Platforms", (r) => (r.platforms || []).join(", ")],
       ["Budget/day", (r) => `${fmtNumber(r.daily_budget, 2)} ${r.currency || ""}`],
-      ["Status", (r) => [statusBadge(r.status), r.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null]],
+      ["Status", (r) => [statusBadge(r.status), Object.values(r.publications || {}).some((x) => x?.sandbox) || r.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null]],
       ["Error", (r) => (r.error ? h("span", { class: "text-danger small" }, r.error.reason || r.error.message || String(r.error)) : "")],
       ["Actions", (r) => adActions(r, () => section.refresh())],
     ],
   });
-  root.append(section, card("Performance (last 30 days)", h("div", { class: "chart-box" }, perf)));
+  ctx.timers.push(setInterval(() => !document.hidden && section.refresh().catch(() => {}), 5000)); // publishing is asynchronous
+  root.append(await adAccounts(), section, card("Performance", h("div", {}, h("div", { class: "chart-box" }, perf), perfTable)));
   const campaigns = await listAll(ws("/ads/campaigns")).catch(() => []);
   const metrics = await Promise.all(campaigns.slice(0, 10).map((c) => get(ws(`/ads/campaigns/${encodeURIComponent(c.id)}/performance`)).catch(() => null)));
   const totals = metrics.map((m) => m?.totals || {});
+  perfTable.append(
+    table(
+      ["Campaign", "Impressions", "Clicks", "CTR", "Spend", "CPC"],
+      campaigns.slice(0, 10).map((c, i) => h("tr", {}, h("td", {}, c.name), h("td", {}, fmtNumber(totals[i].impressions)), h("td", {}, fmtNumber(totals[i].clicks)), h("td", {}, fmtPct(totals[i].ctr)), h("td", {}, fmtNumber(totals[i].spend, 2)), h("td", {}, fmtNumber(totals[i].cpc, 2)))),
+      "No ad campaign yet.",
+    ),
+  );
   chart(perf, {
     type: "bar",
     data: {
@@ -202,4 +211,48 @@ function openingStatus(r) {
   sel.value = r.status;
   sel.addEventListener("change", () => act(sel, () => patch(ws(`/jobs/openings/${encodeURIComponent(r.id)}`), { status: sel.value }), { done: `Opening ${sel.value}` }));
   return sel;
+}
+
+const AD_FIELDS = {
+  meta: [
+    ["account_id", "Ad account id (digits)"],
+    ["page_id", "Facebook Page id"],
+    ["access_token", "Access token", "password"],
+  ],
+  google: [
+    ["account_id", "Customer id (digits)"],
+    ["login_customer_id", "Manager account id (optional)"],
+    ["developer_token", "Developer token", "password"],
+    ["client_id", "OAuth client id"],
+    ["client_secret", "OAuth client secret", "password"],
+    ["refresh_token", "Refresh token", "password"],
+  ],
+};
+
+async function adAccounts() {
+  const errorBox = h("div");
+  const accounts = await get(ws("/ads/accounts")).catch(() => []);
+  const rows = (Array.isArray(accounts) ? accounts : accounts.items || []).map((a) => {
+    const forms = h("div");
+    if (isOwner()) {
+      const inputs = AD_FIELDS[a.platform].map(([name, label, type]) => h("input", { class: "form-control form-control-sm", name, type: type || "text", placeholder: label, "aria-label": label, autocomplete: "off" }));
+      const save = h("button", { class: "btn btn-sm btn-outline-primary", type: "submit" }, icon("key"), a.connected ? "Replace" : "Connect");
+      const form = h("form", { class: "d-flex gap-1 flex-wrap" }, inputs, save);
+      form.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const body = Object.fromEntries(inputs.filter((i) => i.value.trim()).map((i) => [i.name, i.value.trim()]));
+        const r = await act(save, () => put(ws(`/ads/accounts/${a.platform}`), body), { errorBox, done: `${a.platform} connected` });
+        if (r) inputs.forEach((i) => (i.value = ""));
+      });
+      forms.append(form);
+    }
+    return h(
+      "tr",
+      { dataset: { platform: a.platform } },
+      h("td", {}, a.platform === "meta" ? "Meta" : "Google Ads"),
+      h("td", {}, a.connected ? h("span", { class: "badge text-bg-success" }, `connected ${a.account_id || ""}`) : session.sandbox ? h("span", { class: "badge text-bg-warning" }, "sandbox: recorded, not published") : h("span", { class: "badge text-bg-secondary" }, "not connected")),
+      h("td", {}, forms),
+    );
+  });
+  return card("Ad accounts", h("div", {}, errorBox, table(["Platform", "State", isOwner() ? "Credentials (kept in the secrets store)" : ""], rows)));
 }
