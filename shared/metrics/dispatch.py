@@ -117,8 +117,18 @@ def enqueue_due(runtime: Runtime, now: datetime, horizon: datetime) -> dict[str,
             ):  # fmt: skip
                 continue
             counts["claimed"] += 1
-            account = str(post.get("account_id") or "")
-            groups[(str(post.get("workspace_id")), account)].append((snap.id, due))
+            account, workspace = post.get("account_id"), post.get("workspace_id")
+            if not account or not workspace or "/" in str(account):
+                # Nothing to read it with: end it here, with the reason.
+                snap.reference.update(
+                    {
+                        "metrics_status": "error",
+                        "metrics_error": {"reason": "the post has no X account", "at": now},
+                        "next_metrics_at": schedule.NEVER,
+                    }
+                )
+                continue
+            groups[(str(workspace), str(account))].append((snap.id, due))
         if len(docs) < PAGE:
             break
     from shared.metrics.x_pull import IDS_PER_REQUEST, task_spec

@@ -192,3 +192,15 @@ def test_posts_without_an_x_id_end_with_a_reason(runtime: Runtime, ws: str) -> N
     post = runtime.db.collection("posts").document(pid).get().to_dict()
     assert post["metrics_status"] == "error" and post["next_metrics_at"] == schedule.NEVER
     assert "no X id" in post["metrics_error"]["reason"]
+
+
+def test_a_post_without_account_ends_with_a_reason(
+    runtime: Runtime, ws: str, clock: FrozenClock, enqueuer: RecordingEnqueuer
+) -> None:
+    now = clock.now()
+    (pid,) = add_posts(runtime, ws, "acct1", 1, now - timedelta(hours=2), next_metrics_at=now)
+    runtime.db.collection("posts").document(pid).update({"account_id": ""})
+    assert tick(runtime)["claimed"] == 1
+    assert pulls(enqueuer) == []
+    post = runtime.db.collection("posts").document(pid).get().to_dict()
+    assert post["metrics_status"] == "error" and post["next_metrics_at"] == schedule.NEVER
