@@ -20,3 +20,14 @@ class PageQuery(BaseModel):
 
 class Ok(BaseModel):
     ok: bool = True
+
+
+class Open(BaseModel):
+    """Response records: the listed fields and whatever else the document holds."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# Loose response schemas for views whose shape the pipeline's service owns.
+OBJECT: dict[str, object] = {"type": "object"}
+ARRAY: dict[str, object] = {"type": "array", "items": {"type": "object"}}

@@ -124,3 +124,29 @@ def test_oauth_callback_must_be_the_admin_page(api: Api, owner) -> None:
         json={"callback_url": "https://evil.example/cb"},
     )
     assert r.status_code == 400 and "callback_url" in r.get_json()["error"]["message"]
+
+
+def test_ids_in_bodies_and_queries_of_another_workspace_are_refused(api: Api, owner) -> None:
+    token, ws = owner
+    _, other_ws = api.user("mallory", "Other")
+    other_token = api.login("mallory")
+    foreign = api.call(
+        "POST", f"/workspaces/{other_ws}/x/accounts/sandbox", other_token, json={}
+    ).get_json()
+    r = api.call(
+        "POST", f"/workspaces/{ws}/posts", token, json={"account_id": foreign["id"], "text": "hi"}
+    )
+    assert r.status_code == 404, r.get_json()
+    r = api.call(
+        "POST",
+        f"/workspaces/{other_ws}/media",
+        other_token,
+        data={"file": (io.BytesIO(PNG), "dot.png", "image/png")},
+        content_type="multipart/form-data",
+    )
+    ref = r.get_json()["ref"]
+    r = api.call("GET", f"/workspaces/{ws}/media/content?ref={ref}", token)
+    assert r.status_code == 404
+    lst = api.call("POST", f"/workspaces/{other_ws}/lists", other_token, json={"name": "L"})
+    r = api.call("GET", f"/workspaces/{ws}/contacts?list_id={lst.get_json()['id']}", token)
+    assert r.status_code == 404

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
-from shared.api.models import Body, PageQuery
+from shared.api.models import ARRAY, OBJECT, Body, Open, PageQuery
 from shared.api.router import Upload, router
 from shared.errors import NotFound, ValidationError
 from shared.tenancy import Role
@@ -28,13 +28,6 @@ def _svc() -> Any:
 
     return service
 
-
-class Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-_open = {"type": "object"}
-_array = {"type": "array", "items": {"type": "object"}}
 
 # -- models -----------------------------------------------------------------------------
 
@@ -171,7 +164,7 @@ def put_smtp(ctx: Ctx) -> Any:
     "/workspaces/{ws}/smtp/presets",
     summary="SMTP presets (Gmail, Workspace, SES, SendGrid, Hostinger; local sink in sandbox)",
     tag="email",
-    response=_array,
+    response=ARRAY,
 )
 def smtp_presets(ctx: Ctx) -> Any:
     return _svc().smtp_presets(ctx.runtime, ctx.ws)
@@ -183,7 +176,7 @@ def smtp_presets(ctx: Ctx) -> Any:
     tag="email",
     role=Role.OWNER,
     body=TestEmailIn,
-    response=_open,
+    response=OBJECT,
 )
 def smtp_test(ctx: Ctx) -> Any:
     return _svc().send_test_email(ctx.runtime, ctx.ws, ctx.body.to)
@@ -192,7 +185,7 @@ def smtp_test(ctx: Ctx) -> Any:
 # -- contacts ---------------------------------------------------------------------------
 
 
-@router.get("/workspaces/{ws}/lists", summary="Contact lists", tag="contacts", response=_array)
+@router.get("/workspaces/{ws}/lists", summary="Contact lists", tag="contacts", response=ARRAY)
 def list_contact_lists(ctx: Ctx) -> Any:
     return _svc().list_contact_lists(ctx.runtime, ctx.ws)
 
@@ -203,7 +196,7 @@ def list_contact_lists(ctx: Ctx) -> Any:
     tag="contacts",
     role=Role.EDITOR,
     body=ListIn,
-    response=_open,
+    response=OBJECT,
     status=201,
 )
 def create_contact_list(ctx: Ctx) -> Any:
@@ -214,7 +207,7 @@ def create_contact_list(ctx: Ctx) -> Any:
     "/workspaces/{ws}/lists/{list_id}",
     summary="A contact list with its contact count",
     tag="contacts",
-    response=_open,
+    response=OBJECT,
 )
 def get_contact_list(ctx: Ctx) -> Any:
     return _svc().get_contact_list(ctx.runtime, ctx.ws, ctx.params["list_id"])
@@ -233,7 +226,7 @@ def get_contact_list(ctx: Ctx) -> Any:
         },
         max_bytes=40 * 1024 * 1024,
     ),
-    response=_open,
+    response=OBJECT,
     description="The whole file is checked first; a malformed file is refused with nothing "
     "written. The report lists rejected rows (row, reason: invalid address, duplicate, "
     "suppressed).",
@@ -264,7 +257,7 @@ def _mapping(raw: str | None) -> dict[str, Any]:
     summary="Contacts by address (optionally of one list)",
     tag="contacts",
     query=ContactsQuery,
-    response=_open,
+    response=OBJECT,
     paged=True,
 )
 def list_contacts(ctx: Ctx) -> Any:
@@ -282,7 +275,7 @@ def list_contacts(ctx: Ctx) -> Any:
 
 
 @router.get(
-    "/workspaces/{ws}/contacts/{contact_id}", summary="A contact", tag="contacts", response=_open
+    "/workspaces/{ws}/contacts/{contact_id}", summary="A contact", tag="contacts", response=OBJECT
 )
 def get_contact(ctx: Ctx) -> Any:
     return _svc().get_contact(ctx.runtime, ctx.ws, ctx.params["contact_id"])
@@ -295,7 +288,7 @@ def get_contact(ctx: Ctx) -> Any:
     "/workspaces/{ws}/email/templates",
     summary="Saved email templates",
     tag="email",
-    response=_array,
+    response=ARRAY,
 )
 def list_email_templates(ctx: Ctx) -> Any:
     return _svc().list_templates(ctx.runtime, ctx.ws)
@@ -307,7 +300,7 @@ def list_email_templates(ctx: Ctx) -> Any:
     tag="email",
     role=Role.EDITOR,
     body=EmailTemplateIn,
-    response=_open,
+    response=OBJECT,
     status=201,
 )
 def create_email_template(ctx: Ctx) -> Any:
@@ -318,7 +311,7 @@ def create_email_template(ctx: Ctx) -> Any:
     "/workspaces/{ws}/email/templates/{email_template_id}",
     summary="An email template",
     tag="email",
-    response=_open,
+    response=OBJECT,
 )
 def get_email_template(ctx: Ctx) -> Any:
     return _svc().get_template(ctx.runtime, ctx.ws, ctx.params["email_template_id"])
@@ -330,7 +323,7 @@ def get_email_template(ctx: Ctx) -> Any:
     tag="email",
     role=Role.EDITOR,
     body=EmailTemplatePatch,
-    response=_open,
+    response=OBJECT,
 )
 def update_email_template(ctx: Ctx) -> Any:
     return _svc().update_template(
@@ -448,7 +441,7 @@ def _action(name: str, summary: str, verb: str) -> None:
         summary=summary,
         tag="email",
         role=Role.EDITOR,
-        response=_open,
+        response=OBJECT,
     )(handler)
 
 
@@ -469,7 +462,7 @@ _action(
     tag="email",
     role=Role.EDITOR,
     body=TestCampaignIn,
-    response=_open,
+    response=OBJECT,
 )
 def test_email_campaign(ctx: Ctx) -> Any:
     body: TestCampaignIn = ctx.body
@@ -491,7 +484,7 @@ def email_campaign_progress(ctx: Ctx) -> Any:
     summary="Each recipient's outcome (status, SMTP code and text), a page of batches at a time",
     tag="email",
     query=RecipientsQuery,
-    response=_open,
+    response=OBJECT,
     paged=True,
 )
 def email_campaign_recipients(ctx: Ctx) -> Any:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
-from shared.api.models import Body, PageQuery
+from shared.api.models import ARRAY, OBJECT, Body, Open, PageQuery
 from shared.api.router import Upload, router
 from shared.tenancy import Role
 
@@ -35,14 +35,6 @@ def _ads() -> Any:
     from shared.ads import service
 
     return service
-
-
-class Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-_open = {"type": "object"}
-_array = {"type": "array", "items": {"type": "object"}}
 
 
 def _dump(body: BaseModel) -> dict[str, Any]:
@@ -237,7 +229,7 @@ def delete_opening(ctx: Ctx) -> Any:
     summary="Candidates (optionally of one segment)",
     tag="jobs",
     query=CandidatesQuery,
-    response=_open,
+    response=OBJECT,
     paged=True,
 )
 def list_candidates(ctx: Ctx) -> Any:
@@ -255,7 +247,7 @@ def list_candidates(ctx: Ctx) -> Any:
     tag="jobs",
     role=Role.EDITOR,
     body=Upload("a .csv or .xlsx file with a header row (skills, years, location, ...)"),
-    response=_open,
+    response=OBJECT,
     status=201,
 )
 def import_candidates(ctx: Ctx) -> Any:
@@ -268,7 +260,7 @@ def import_candidates(ctx: Ctx) -> Any:
     "/workspaces/{ws}/jobs/candidates/imports",
     summary="Past candidate imports and their reports",
     tag="jobs",
-    response=_open,
+    response=OBJECT,
     paged=True,
 )
 def list_candidate_imports(ctx: Ctx) -> Any:
@@ -284,7 +276,7 @@ def list_candidate_imports(ctx: Ctx) -> Any:
     tag="jobs",
     role=Role.EDITOR,
     body=SegmentationIn,
-    response=_open,
+    response=OBJECT,
     status=202,
 )
 def start_segmentation(ctx: Ctx) -> Any:
@@ -295,7 +287,7 @@ def start_segmentation(ctx: Ctx) -> Any:
     "/workspaces/{ws}/jobs/segmentations",
     summary="Segmentation runs",
     tag="jobs",
-    response=_open,
+    response=OBJECT,
     paged=True,
 )
 def list_segmentations(ctx: Ctx) -> Any:
@@ -307,7 +299,7 @@ def list_segmentations(ctx: Ctx) -> Any:
     "/workspaces/{ws}/jobs/segmentations/{run_id}",
     summary="A segmentation run (status, chosen k, scores)",
     tag="jobs",
-    response=_open,
+    response=OBJECT,
 )
 def get_segmentation(ctx: Ctx) -> Any:
     return _jobs().get_run(ctx.runtime, ctx.ws, ctx.params["run_id"])
@@ -318,7 +310,7 @@ def get_segmentation(ctx: Ctx) -> Any:
     summary="Segments of a run with readable profiles, largest first",
     tag="jobs",
     query=SegmentsQuery,
-    response=_open,
+    response=OBJECT,
 )
 def list_segments(ctx: Ctx) -> Any:
     run_id = ctx.query.run_id
@@ -329,7 +321,7 @@ def list_segments(ctx: Ctx) -> Any:
     "/workspaces/{ws}/jobs/segments/{segment_id}",
     summary="A segment",
     tag="jobs",
-    response=_open,
+    response=OBJECT,
 )
 def get_segment(ctx: Ctx) -> Any:
     return _jobs().get_segment(ctx.runtime, ctx.ws, ctx.params["segment_id"])
@@ -351,7 +343,7 @@ def _platform(ctx: Ctx) -> str:
     "/workspaces/{ws}/ads/accounts",
     summary="Which ad platforms are connected (never the credentials)",
     tag="ads",
-    response=_array,
+    response=ARRAY,
 )
 def list_ad_accounts(ctx: Ctx) -> Any:
     return _ads().list_accounts(ctx.runtime, ctx.ws)
@@ -363,7 +355,7 @@ def list_ad_accounts(ctx: Ctx) -> Any:
     tag="ads",
     role=Role.OWNER,
     body=AdCredentialsIn,
-    response=_open,
+    response=OBJECT,
 )
 def set_ad_credentials(ctx: Ctx) -> Any:
     return _ads().set_credentials(ctx.runtime, ctx.ws, _platform(ctx), _dump(ctx.body))
@@ -392,7 +384,7 @@ def _acid(ctx: Ctx) -> str:
     summary="Check targeting against the employment-ad rules before saving",
     tag="ads",
     body=TargetingIn,
-    response=_open,
+    response=OBJECT,
 )
 def check_ad_targeting(ctx: Ctx) -> Any:
     return _ads().check_targeting(ctx.body.targeting)
@@ -487,7 +479,7 @@ _ad_action("archive_campaign", "archive", "Archive on every platform (final)")
     "/workspaces/{ws}/ads/campaigns/{ad_campaign_id}/performance",
     summary="Daily impressions, clicks, spend, CTR and CPC per platform, and totals",
     tag="ads",
-    response=_open,
+    response=OBJECT,
 )
 def ad_campaign_performance(ctx: Ctx) -> Any:
     return _ads().performance(ctx.runtime, ctx.ws, _acid(ctx))

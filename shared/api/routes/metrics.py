@@ -13,15 +13,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.api.context import Ctx
-from shared.api.models import Body
+from shared.api.models import ARRAY, OBJECT, Body
 from shared.api.router import router
 from shared.errors import NotFound, ValidationError
 from shared.tenancy import Role
 
 router.plain_param("table", "table name (see the summary for the list)")
-
-_open = {"type": "object"}
-_array = {"type": "array", "items": {"type": "object"}}
 
 
 def _dash() -> Any:
@@ -61,7 +58,7 @@ def _count(ctx: Ctx, collection: str, field: str, values: list[str]) -> int:
     summary="Dashboard: activity now, 7-day timeline and totals, top email campaigns",
     tag="metrics",
     query=OverviewQuery,
-    response=_open,
+    response=OBJECT,
     description="`activity.posting` counts posts queued or publishing, `activity.sending` "
     "email campaigns sending; `scheduler.last_tick_at` says the scheduler is alive. "
     "Reads: one document per day shown plus a few; refresh every 5 s.",
@@ -86,7 +83,7 @@ def dashboard(ctx: Ctx) -> Any:
     summary="Per-day email, X and ads series with totals and rates",
     tag="metrics",
     query=OverviewQuery,
-    response=_open,
+    response=OBJECT,
 )
 def metrics_overview(ctx: Ctx) -> Any:
     q: OverviewQuery = ctx.query
@@ -98,7 +95,7 @@ def metrics_overview(ctx: Ctx) -> Any:
     summary="Email campaigns with the most recent engagement",
     tag="metrics",
     query=TopQuery,
-    response=_array,
+    response=ARRAY,
 )
 def top_email_campaigns(ctx: Ctx) -> Any:
     return _dash().top_email_campaigns(ctx.runtime, ctx.ws, ctx.query.limit)
@@ -108,7 +105,7 @@ def top_email_campaigns(ctx: Ctx) -> Any:
     "/workspaces/{ws}/metrics/read-budget",
     summary="This month's X read budget: limit, used, remaining",
     tag="metrics",
-    response=_open,
+    response=OBJECT,
 )
 def read_budget(ctx: Ctx) -> Any:
     return _dash().read_budget(ctx.runtime, ctx.ws)
@@ -118,7 +115,7 @@ def read_budget(ctx: Ctx) -> Any:
     "/workspaces/{ws}/posts/{post_id}/metrics",
     summary="A post's latest X metrics and their snapshots over time",
     tag="metrics",
-    response=_open,
+    response=OBJECT,
 )
 def post_metrics(ctx: Ctx) -> Any:
     return _dash().post_metrics(ctx.runtime, ctx.ws, ctx.params["post_id"])
@@ -128,7 +125,7 @@ def post_metrics(ctx: Ctx) -> Any:
     "/workspaces/{ws}/email/campaigns/{email_campaign_id}/metrics",
     summary="An email campaign's opens, clicks, unsubscribes, bounces, rates, per day",
     tag="metrics",
-    response=_open,
+    response=OBJECT,
 )
 def email_campaign_metrics(ctx: Ctx) -> Any:
     return _dash().email_campaign_metrics(ctx.runtime, ctx.ws, ctx.params["email_campaign_id"])
@@ -138,7 +135,7 @@ def email_campaign_metrics(ctx: Ctx) -> Any:
     "/workspaces/{ws}/x/accounts/{account_id}/best-time",
     summary="Best time to post: engagement by hour of week for this account",
     tag="metrics",
-    response=_open,
+    response=OBJECT,
 )
 def best_time(ctx: Ctx) -> Any:
     return _dash().best_time(ctx.runtime, ctx.ws, ctx.params["account_id"])
@@ -182,7 +179,7 @@ def export_table(ctx: Ctx) -> Any:
     tag="generate",
     role=Role.EDITOR,
     body=GenerateIn,
-    response=_open,
+    response=OBJECT,
     status=201,
     description="Drafts land as `draft`, or `approved` when the campaign does not require "
     "approval; `generator` says which writer was used (`offline` is labelled as such).",
@@ -205,7 +202,7 @@ def generate_drafts(ctx: Ctx) -> Any:
     "/workspaces/{ws}/generate/usage",
     summary="Generation usage counters (requests, tokens) of this workspace",
     tag="generate",
-    response=_open,
+    response=OBJECT,
 )
 def generate_usage(ctx: Ctx) -> Any:
     from shared.generate.usage import get_usage

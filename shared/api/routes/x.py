@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.api.context import Ctx, Reply
 from shared.api.lists import after_key, service_page
-from shared.api.models import Body, PageQuery
+from shared.api.models import OBJECT, Body, Open, PageQuery
 from shared.api.router import Upload, router
 from shared.errors import NotFound, ValidationError
 from shared.tenancy import Role
@@ -34,12 +34,6 @@ def _svc() -> Any:
 
 def _changes(body: BaseModel) -> dict[str, Any]:
     return body.model_dump(exclude_unset=True)
-
-
-class Open(BaseModel):
-    """Response records: the listed fields and whatever else the document holds."""
-
-    model_config = ConfigDict(extra="allow")
 
 
 # -- models -----------------------------------------------------------------------------
@@ -260,8 +254,6 @@ class MediaQuery(BaseModel):
     ref: str = Field(description="a ref returned by the upload")
 
 
-_open = {"type": "object"}
-
 # -- X accounts -------------------------------------------------------------------------
 
 
@@ -428,7 +420,7 @@ def delete_campaign(ctx: Ctx) -> Any:
     "/workspaces/{ws}/campaigns/{campaign_id}/cost",
     summary="Estimated X cost of the campaign's posts, by status",
     tag="campaigns",
-    response=_open,
+    response=OBJECT,
 )
 def campaign_cost(ctx: Ctx) -> Any:
     return _svc().campaign_cost(ctx.runtime, ctx.ws, ctx.params["campaign_id"])
@@ -440,7 +432,7 @@ def campaign_cost(ctx: Ctx) -> Any:
     tag="campaigns",
     role=Role.EDITOR,
     body=PlanIn,
-    response=_open,
+    response=OBJECT,
     status=201,
 )
 def create_posting_plan(ctx: Ctx) -> Any:
@@ -454,7 +446,7 @@ def create_posting_plan(ctx: Ctx) -> Any:
     "/workspaces/{ws}/plans/{plan_id}",
     summary="A posting plan with its slots for the next 24 hours",
     tag="campaigns",
-    response=_open,
+    response=OBJECT,
 )
 def get_posting_plan(ctx: Ctx) -> Any:
     return _svc().get_plan(ctx.runtime, ctx.ws, ctx.params["plan_id"])
@@ -530,7 +522,7 @@ def create_post(ctx: Ctx) -> Any:
     summary="Estimated X cost of a post before it exists",
     tag="posts",
     body=EstimateIn,
-    response=_open,
+    response=OBJECT,
 )
 def estimate_post_cost(ctx: Ctx) -> Any:
     body: EstimateIn = ctx.body
@@ -696,7 +688,7 @@ def delete_template(ctx: Ctx) -> Any:
     summary="Fill a template's placeholders (the composer's 'use template')",
     tag="templates",
     body=RenderIn,
-    response=_open,
+    response=OBJECT,
 )
 def render_template(ctx: Ctx) -> Any:
     body: RenderIn = ctx.body
@@ -710,7 +702,7 @@ def render_template(ctx: Ctx) -> Any:
     "/workspaces/{ws}/series",
     summary="Recurring and evergreen series",
     tag="posts",
-    response=_open,
+    response=OBJECT,
     paged=True,
 )
 def list_series(ctx: Ctx) -> Any:
@@ -724,14 +716,14 @@ def list_series(ctx: Ctx) -> Any:
     tag="posts",
     role=Role.EDITOR,
     body=SeriesIn,
-    response=_open,
+    response=OBJECT,
     status=201,
 )
 def create_series(ctx: Ctx) -> Any:
     return _svc().create_series(ctx.runtime, ctx.ws, **_changes(ctx.body))
 
 
-@router.get("/workspaces/{ws}/series/{series_id}", summary="A series", tag="posts", response=_open)
+@router.get("/workspaces/{ws}/series/{series_id}", summary="A series", tag="posts", response=OBJECT)
 def get_series(ctx: Ctx) -> Any:
     return _svc().get_series(ctx.runtime, ctx.ws, ctx.params["series_id"])
 
