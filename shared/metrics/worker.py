@@ -48,6 +48,26 @@ def rollup_task(workspace_id: str, due: str) -> TaskSpec:
     )
 
 
+def request_rollup(runtime: Runtime, workspace_id: str) -> dict[str, str]:
+    """Fold this workspace's recent email events and ad insights now (API "refresh")."""
+    name = runtime.enqueuer.enqueue(rollup_task(workspace_id, slot_key(runtime.clock.now())))
+    return {"task": name}
+
+
+def request_rebuild(runtime: Runtime, workspace_id: str, start: str, end: str) -> dict[str, str]:
+    """Recompute the email rollups of [start, end] (events older than the late window)."""
+    first, last = parse_day(start), parse_day(end)
+    if last < first or (last - first).days > 400:
+        raise ValidationError("rebuild range must be 1 to 400 days, start before end")
+    spec = TaskSpec(
+        kind="metrics",
+        target="collect_metrics",
+        payload={"action": "rebuild", "workspace_id": workspace_id, "start": start, "end": end},
+        task_id=safe_task_id("mrebuild", workspace_id, start, end, slot_key(runtime.clock.now())),
+    )
+    return {"task": runtime.enqueuer.enqueue(spec)}
+
+
 def fan_out_rollups(runtime: Runtime, due: str) -> dict[str, int]:
     """One rollup task per workspace (reads ∝ workspaces, once per rollup interval)."""
     tasks = 0

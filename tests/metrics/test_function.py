@@ -72,3 +72,18 @@ def test_a_cloud_scheduler_call_without_body_runs_the_sweep(client) -> None:  # 
         "/", data=b"{}", headers={"Content-Type": "application/json", "X-CloudScheduler": "true"}
     )
     assert response.status_code == 200 and response.get_json()["sweeps"] == 2
+
+
+def test_refresh_and_rebuild_requests_enqueue_tasks(installed: Runtime, ws: str) -> None:
+    from shared.errors import ValidationError
+    from shared.metrics import worker
+
+    worker.request_rollup(installed, ws)
+    worker.request_rebuild(installed, ws, "2025-12-01", "2025-12-31")
+    payloads = [t.payload for t in installed.enqueuer.tasks]  # type: ignore[attr-defined]
+    assert payloads == [
+        {"action": "rollup", "workspace_id": ws},
+        {"action": "rebuild", "workspace_id": ws, "start": "2025-12-01", "end": "2025-12-31"},
+    ]
+    with pytest.raises(ValidationError):
+        worker.request_rebuild(installed, ws, "2025-12-31", "2025-12-01")
