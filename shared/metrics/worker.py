@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import ValidationError
+from shared.errors import Conflict, NotFound, ValidationError
 from shared.metrics.model import (
+    POSTS,
     WORKSPACES,
     local_day,
     parse_day,
@@ -52,6 +53,21 @@ def request_rollup(runtime: Runtime, workspace_id: str) -> dict[str, str]:
     """Fold this workspace's recent email events and ad insights now (API "refresh")."""
     name = runtime.enqueuer.enqueue(rollup_task(workspace_id, slot_key(runtime.clock.now())))
     return {"task": name}
+
+
+def request_pull(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, str]:
+    """Read a published post's X metrics now (API "refresh"; counts against the budget)."""
+    from shared.metrics import x_pull
+    from shared.tenancy import scoped_get
+
+    post = scoped_get(runtime.db, POSTS, workspace_id, post_id)
+    if post is None:
+        raise NotFound(f"post {post_id!r} not found")
+    if not post.get("published_at") or not post.get("x_ids") or not post.get("account_id"):
+        raise Conflict("the post is not published yet: it has no metrics to read")
+    now = runtime.clock.now().replace(second=0, microsecond=0)
+    spec = x_pull.task_spec(workspace_id, str(post["account_id"]), [post_id], now.isoformat())
+    return {"task": runtime.enqueuer.enqueue(spec)}
 
 
 def request_rebuild(runtime: Runtime, workspace_id: str, start: str, end: str) -> dict[str, str]:

@@ -87,3 +87,21 @@ def test_refresh_and_rebuild_requests_enqueue_tasks(installed: Runtime, ws: str)
     ]
     with pytest.raises(ValidationError):
         worker.request_rebuild(installed, ws, "2025-12-31", "2025-12-01")
+
+
+def test_request_pull_of_one_post(installed: Runtime, ws: str) -> None:
+    from shared.errors import Conflict, NotFound
+    from shared.metrics import worker, x_pull
+
+    now = installed.clock.now()
+    add_account(installed, ws, "sand1", sandbox=True)
+    (pid,) = add_posts(installed, ws, "sand1", 1, now - timedelta(hours=2))
+    worker.request_pull(installed, ws, pid)
+    (task,) = installed.enqueuer.tasks  # type: ignore[attr-defined]
+    assert task.payload["post_ids"] == [pid] and task.payload["account_id"] == "sand1"
+    assert x_pull.pull(installed, task.payload)["snapshots"] == 1
+    with pytest.raises(NotFound):
+        worker.request_pull(installed, "other", pid)
+    installed.db.collection("posts").document("draft").set({"workspace_id": ws, "text": "x"})
+    with pytest.raises(Conflict, match="not published"):
+        worker.request_pull(installed, ws, "draft")
