@@ -23,7 +23,7 @@ from shared.errors import HeraldError, NotFound, PermissionDenied, ValidationErr
 from shared.http import BadRequest, json_body
 from shared.log import bound, get_logger
 from shared.runtime import Runtime, get_runtime
-from shared.tenancy import role_of
+from shared.tenancy import role_of, scoped_get
 
 log = get_logger("api")
 
@@ -151,17 +151,13 @@ def api_path(path: str) -> str:
 
 
 def _resolve_objects(ctx: Ctx) -> None:
-    db = ctx.db
+    """Every object path parameter names a document of this workspace, or 404."""
     for name, value in ctx.params.items():
         spec = router.objects.get(name)
         if spec is None:
             continue
-        doc_id = spec.doc_id(ctx.ws, value)
-        if not doc_id or "/" in doc_id:
-            raise NotFound(f"{spec.label} not found")
-        snap = db.collection(spec.collection).document(doc_id).get()
-        data = snap.to_dict() if snap.exists else None
-        if data is None or data.get("workspace_id") != ctx.ws:
+        data = scoped_get(ctx.db, spec.collection, ctx.ws, spec.doc_id(ctx.ws, value))
+        if data is None:
             raise NotFound(f"{spec.label} not found in this workspace")
         data["id"] = value
         ctx.objects[name] = data
