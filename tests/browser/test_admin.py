@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import time
@@ -40,6 +41,14 @@ def test_login_and_a_wrong_password_is_refused(admin: Admin, owner: Account) -> 
     assert page.inner_text("#role-badge") == "owner"
     expect(page.locator("#stat-sent")).to_have_text(re.compile(r"^\d+$"))
     admin.shot("dashboard")
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 36), (13, 110, 253)).save(out, format="PNG")
+    return out.getvalue()
 
 
 def test_campaign_compose_schedule_and_see_it_published_by_the_sandbox(
@@ -83,6 +92,17 @@ def test_campaign_compose_schedule_and_see_it_published_by_the_sandbox(
         f"{parse_tweet('Second post of the thread, with #hashtag').weightedLength} / 280"
     )
     expect(page.locator("#cost-estimate")).to_contain_text("$")
+
+    # An image: uploaded to the API, previewed from a blob: URL (the CSP allows blob:).
+    page.set_input_files(
+        "#media-0", files=[{"name": "card.png", "mimeType": "image/png", "buffer": _png()}]
+    )
+    thumb = page.locator("#tweet-preview img.thumb")
+    expect(thumb).to_have_count(1)
+    expect(thumb).to_have_attribute("src", re.compile(r"^blob:"))
+    assert (
+        page.evaluate("() => document.querySelector('#tweet-preview img.thumb').naturalWidth") == 64
+    )
     admin.shot("compose")
 
     # Schedule as soon as possible; the scheduler (1 s tick) hands it to the sandbox.
@@ -131,6 +151,9 @@ def test_import_contacts_and_send_an_email_campaign_to_the_sink(
     expect(page.locator("#smtp-sandbox")).to_be_visible()
     page.click("#smtp-save")
     expect(page.locator("#smtp-form")).to_contain_text("configured")
+    page.fill("#smtp-test-to", f"test.{tag}@example.com")
+    page.click("#smtp-test")
+    expect(page.locator("#smtp-test-result .alert-success")).to_be_visible()
     admin.shot("email-smtp")
 
     # Contacts: import with the validation report (1 invalid address, 1 duplicate).
@@ -172,10 +195,11 @@ def test_import_contacts_and_send_an_email_campaign_to_the_sink(
     admin.shot("email-progress")
     deadline = time.monotonic() + 10
     found: dict[str, EmailMessage] = {}
-    while time.monotonic() < deadline and len(found) < 3:
-        found = _messages_to(admin.stack.mail_dir, good)
+    wanted = {*good, f"test.{tag}@example.com"}  # the campaign and the SMTP test message
+    while time.monotonic() < deadline and len(found) < len(wanted):
+        found = _messages_to(admin.stack.mail_dir, wanted)
         time.sleep(0.2)
-    assert set(found) == good
+    assert set(found) == wanted
     assert found[a]["Subject"] == "Hello Ana"
 
     # The dashboard counts today's sends and lists the campaign among the top ones.
