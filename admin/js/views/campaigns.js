@@ -53,6 +53,7 @@ function campaignForm(campaign, onSaved) {
 
 async function renderDetail(root, id) {
   const campaign = await get(ws(`/campaigns/${encodeURIComponent(id)}`));
+  const costBox = h("div");
   const title = h("h1", { class: "h3 mb-0 me-auto campaign-name" });
   title.textContent = campaign.name;
   root.append(
@@ -60,8 +61,16 @@ async function renderDetail(root, id) {
       editable(h("a", { class: "btn btn-primary", href: `#/compose?campaign=${encodeURIComponent(id)}` }, icon("pencil-square"), "Compose a post")),
       h("a", { class: "btn btn-outline-info", href: `#/history?campaign=${encodeURIComponent(id)}` }, icon("clock-history"), "History")),
     viewerNotice(),
-    card("Campaign", campaignForm(campaign, () => location.reload())),
+    h("div", { class: "row g-3" }, h("div", { class: "col-lg-8" }, card("Campaign", campaignForm(campaign, () => location.reload()))), h("div", { class: "col-lg-4" }, card("Estimated X cost", costBox))),
   );
+  const cost = await get(ws(`/campaigns/${encodeURIComponent(id)}/cost`)).catch(() => null);
+  if (cost) {
+    costBox.append(
+      h("div", { class: "display-6", id: "campaign-cost" }, `$${Number(cost.total_usd ?? cost.total ?? 0).toFixed(3)}`),
+      h("div", { class: "small text-body-secondary" }, `${cost.posts ?? 0} live or published post(s)`),
+      h("ul", { class: "small mt-2" }, Object.entries(cost.by_status_usd || {}).map(([k, v]) => h("li", {}, `${k}: $${Number(v).toFixed(3)}`))),
+    );
+  } else costBox.append(h("span", { class: "text-body-secondary" }, "–"));
 }
 
 export async function render(root, ctx) {
