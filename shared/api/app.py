@@ -191,6 +191,12 @@ def _run(route: Route, ctx: Ctx) -> Any:
                 f"the file is too large ({length} bytes; at most {route.body.max_bytes})"
             )
     elif route.body is not None:
+        if request.mimetype != "application/json":
+            # Also keeps cross-site "simple" form posts (text/plain) away from the API.
+            raise BadRequest(
+                "send the body as JSON with the header Content-Type: application/json",
+                details={"content_type": request.mimetype or None},
+            )
         ctx.body = _parse(route.body, json_body(request), "request body")
     result = route.handler(ctx)
     if isinstance(result, Reply):
