@@ -1,0 +1,128 @@
+"""Email throughput: a campaign to N recipients through the local stack (scheduler loop
+→ dispatch → Cloud Tasks emulator → send_email → SMTP sink), against a plain smtplib
+loop sending the same rendered messages into the same sink over the same number of
+connections (one per batch of 50). Firestore reads/writes per delivered email on the
+send path are counted in the function processes."""
+
+from __future__ import annotations
+
+import os
+import smtplib
+import sys
+import time
+import uuid
+from datetime import timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+from bench.common import FunctionCounts, scheduler_loop, stack_runtime
+from bench.report import Figure, Reporter
+from local.stack import Stack
+from shared.firestore_stats import FirestoreCounter
+
+
+def _delivered(mail_dir: Path, tag: str) -> list[Path]:
+    return sorted(mail_dir.glob(f"*-bench-{tag}-*.eml"))
+
+
+def baseline(messages: list[bytes], host: str, port: int, per_connection: int) -> float:
+    """A plain smtplib loop: same messages, same number of connections. Returns seconds."""
+    started = time.perf_counter()
+    for i in range(0, len(messages), per_connection):
+        with smtplib.SMTP(host, port, timeout=30) as smtp:
+            for raw in messages[i : i + per_connection]:
+                msg = message_from_bytes(raw, policy=default_policy)
+                smtp.sendmail(str(msg["From"]), ["baseline-" + str(msg["To"])], raw)
+    return time.perf_counter() - started
+
+
+def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
+    from shared.email import service
+
+    recipients = 2_000 if quick else 20_000
+    os.environ["HERALD_LOCAL_SMTP"] = stack.env()["HERALD_LOCAL_SMTP"]
+    counter = FirestoreCounter()
+    runtime = stack_runtime(stack, counter)
+    ws = f"bench-email-{uuid.uuid4().hex[:8]}"
+    tag = uuid.uuid4().hex[:6]
+    lst = service.create_contact_list(runtime, ws, "bench")
+    csv = "Email,First\n" + "".join(
+        f"bench-{tag}-{i}@example.com,P{i}\n" for i in range(recipients)
+    )
+    import_started = time.perf_counter()
+    service.import_contacts(
+        runtime, ws, csv.encode(), "bench.csv", {"email": "Email", "first_name": "First"}, lst["id"]
+    )
+    import_s = time.perf_counter() - import_started
+    campaign = service.create_campaign(
+        runtime,
+        ws,
+        {
+            "name": "bench",
+            "subject": "Hello {{ first_name }}",
+            "html": "<h1>Hi {{ first_name }}</h1><p>Our news this week, in a few lines of text "
+            "that look like a real newsletter.</p>" * 3,
+            "list_id": lst["id"],
+        },
+    )
+    functions = FunctionCounts(context["stats_dir"])
+    tick_s = 2.0 if quick else 10.0
+    service.schedule_campaign(
+        runtime, ws, campaign["id"], (runtime.clock.now() + timedelta(seconds=2)).isoformat()
+    )
+    deadline = time.monotonic() + (120 if quick else 900)
+    progress: dict[str, Any] = {}
+    with scheduler_loop(stack, tick_s):
+        while time.monotonic() < deadline:
+            progress = service.campaign_progress(runtime, ws, campaign["id"])
+            if progress.get("status") in ("done", "cancelled") or (
+                progress.get("total")
+                and progress.get("pending") == 0
+                and progress.get("deferred") == 0
+            ):
+                break
+            time.sleep(1.0)
+    time.sleep(1.0)
+    worker = functions.delta()
+    files = _delivered(stack.mail_dir, tag)
+    mtimes = sorted(p.stat().st_mtime for p in files)
+    herald_s = mtimes[-1] - mtimes[0] if len(mtimes) > 1 else float("nan")
+    sent = len(files)
+    per_connection = runtime.settings.email_batch_size
+    base_s = baseline(
+        [p.read_bytes() for p in files], "127.0.0.1", stack.config.ports.smtp, per_connection
+    )
+    herald_rate = (sent - 1) / herald_s
+    base_rate = sent / base_s
+    reporter.add(
+        Figure(
+            "email_throughput_ratio",
+            herald_rate / base_rate,
+            "x",
+            baseline=base_rate,
+            ratio=herald_rate / base_rate,
+            note=f"{sent}/{recipients} delivered; herald {herald_rate:.0f}/s vs "
+            f"smtplib {base_rate:.0f}/s; goal ≥ 0.6",
+        )
+    )
+    reporter.add(Figure("email_throughput_per_s", herald_rate, "emails/s"))
+    reporter.add(
+        Figure("email_duplicates", sent - len({p.name.split("-", 1)[1] for p in files}), "emails")
+    )
+    n = max(1, sent)
+    reads, writes = worker.get("reads", 0) / n, worker.get("writes", 0) / n
+    batches = int(service.get_campaign(runtime, ws, campaign["id"]).get("batches_total") or 0)
+    reporter.add(Figure("firestore_reads_per_email", reads, "reads", note="goal ≤ 0.2"))
+    reporter.add(Figure("firestore_writes_per_email", writes, "writes", note="goal ≤ 0.1"))
+    reporter.add(Figure("tasks_per_email", batches / n, "tasks"))
+    reporter.add(Figure("contact_import_rows_per_s", recipients / import_s, "rows/s"))
+    print(f"# email function processes: {worker}; progress {progress}", file=sys.stderr)
+    context["results"].update(
+        {
+            "firestore_reads_per_email": reads,
+            "firestore_writes_per_email": writes,
+            "tasks_per_email": batches / n,
+        }
+    )
