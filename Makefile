@@ -33,6 +33,19 @@ $(TASKS_VENV)/.stamp: local/tasks-emulator-requirements.txt
 	$(TASKS_VENV)/bin/pip install $(PIP_FLAGS) -r local/tasks-emulator-requirements.txt
 	@touch $@
 
+# checkov pins packages that clash with pytest: it gets a virtualenv of its own. The same
+# venv keeps the google provider's schema (argument and block names), extracted from the
+# CDKTF bindings wheel, for tests/infra (the Terraform registry is unreachable offline).
+CDKTF_GOOGLE := cdktf-cdktf-provider-google==16.12.1
+$(CHECKOV_VENV)/.stamp: tests/infra/checkov-requirements.txt tests/infra/google_schema.py
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r tests/infra/checkov-requirements.txt
+	rm -rf $(CHECKOV_VENV)/wheels
+	$(CHECKOV_VENV)/bin/pip download $(PIP_FLAGS) --no-deps -d $(CHECKOV_VENV)/wheels $(CDKTF_GOOGLE)
+	$(CHECKOV_VENV)/bin/python tests/infra/google_schema.py $(CHECKOV_VENV)/wheels/*.whl $(CHECKOV_VENV)/google-provider-schema.json
+	rm -rf $(CHECKOV_VENV)/wheels
+	@touch $@
+
 local/node_modules/.stamp: local/package.json local/package-lock.json
 	cd local && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -59,7 +72,7 @@ typecheck: setup
 	$(BIN)/mypy
 	@for f in $(FUNCTIONS); do $(BIN)/mypy --no-error-summary functions/$$f/main.py || exit 1; done
 
-test: setup system lint typecheck
+test: setup system lint typecheck $(CHECKOV_VENV)/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup

@@ -99,3 +99,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+
+
+# Every Firestore query the session runs (here and in the stack's function processes)
+# is recorded; the run fails if infra/firestore.tf lacks a composite index it needs.
+from tests.infra.query_recorder import (  # noqa: E402
+    pytest_configure,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
+
+__all__ = ["pytest_configure", "pytest_sessionfinish", "pytest_terminal_summary"]

