@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import Conflict, NotFound, ProviderError, ValidationError
 from shared.log import get_logger
 from shared.secrets import SecretNotFound, user_secret_name
-from shared.x import store
+from shared.x import cache, store
 from shared.x.models import (
     OAUTH_REQUESTS,
     TIER_PRICING,
@@ -245,6 +245,7 @@ def update_account(
     if "display_name" in changes:
         update["display_name"] = str(changes["display_name"])[:100]
     runtime.db.collection(X_ACCOUNTS).document(account_id).update(update)
+    cache.invalidate(runtime, account_id)
     return get_account(runtime, workspace_id, account_id)
 
 
@@ -261,6 +262,7 @@ def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None
             "updated_at": runtime.clock.now(),
         }
     )
+    cache.invalidate(runtime, account_id)
 
 
 def limits_of(account: XAccount) -> Limits:

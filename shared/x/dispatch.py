@@ -2,10 +2,11 @@
 
 Cost: one query whose results are only the due posts (`status == "scheduled"` and
 `next_key <= horizon`, ordered by `next_key`, keyset pages), then per post one
-`create()` claim and one update. Recovery runs at most every RECOVERY_EVERY_S per
-process and reads only posts whose task should have run long ago (the Cloud Tasks
-emulator loses its tasks on restart; a worker may die between claim and answer);
-on the same cadence, series due within a day get their posts created.
+update (scheduled → queued, guarded by the snapshot's update time) and the task.
+Recovery runs at most every RECOVERY_EVERY_S per process and reads only posts whose
+task should have run long ago (the Cloud Tasks emulator loses its tasks on restart; a
+worker may die between claim and answer); on the same cadence, series due within a
+day get their posts created.
 
 Light imports only: this module is loaded by the dispatch function on cold start.
 """
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.claims import claim_id, try_claim
+from shared.claims import CLAIMS, claim_id, try_claim
 from shared.log import get_logger
 from shared.tasks import TaskSpec, safe_task_id
 from shared.x.models import POSTS, PostStatus
@@ -33,6 +35,73 @@ log = get_logger("x.dispatch")
 RECOVERY_GRACE = timedelta(minutes=2)
 RECOVERY_EVERY_S = 30.0
 PAGE = 200
+ENQUEUE_THREADS = 8
+
+
+def task_spec(
+    post_id: str,
+    workspace_id: str,
+    *,
+    try_n: int,
+    at: datetime,
+    now: datetime,
+    action: str = "publish",
+    account_id: str | None = None,
+) -> TaskSpec:
+    """The post_tweet task for one try of a post, scheduled for `at`."""
+    return TaskSpec(
+        kind="tweets",
+        target="post_tweet",
+        payload={
+            "post_id": post_id,
+            "workspace_id": workspace_id,
+            "try_n": try_n,
+            "action": action,
+            # Lets the worker read the post and its account in one round trip.
+            "account_id": account_id,
+        },
+        schedule_time=at if at > now else None,
+        # Unique per try and instant. Real Cloud Tasks refuses a second task of the same
+        # name, so there a repeated enqueue is dropped; locally the worker's claim is
+        # what keeps a duplicate task from posting twice.
+        task_id=safe_task_id("post", post_id, str(try_n), str(int(at.timestamp() * 1000))),
+    )
+
+
+def dispatch_post(runtime: Runtime, snap: Any) -> bool:
+    """Move one due `scheduled` post to `queued` and enqueue its task: one write.
+
+    The update carries the snapshot's update time as a precondition, so on Firestore
+    of two overlapping ticks only one wins the transition and enqueues. (The emulator
+    ignores preconditions: there both may enqueue, and the worker's per-part claim
+    keeps the post from going out twice.)
+    """
+    from google.api_core import exceptions
+
+    data = snap.to_dict()
+    now = runtime.clock.now()
+    try:
+        snap.reference.update(
+            {"status": PostStatus.QUEUED.value, "queued_at": now},
+            option=runtime.db.write_option(last_update_time=snap.update_time),
+        )
+    except (exceptions.FailedPrecondition, exceptions.NotFound):
+        return False  # another tick moved it, or it was changed or deleted meanwhile
+    spec = task_spec(
+        snap.id,
+        data["workspace_id"],
+        try_n=int(data.get("try_n") or 0),
+        at=data["next_at"],
+        now=now,
+        account_id=data.get("account_id"),
+    )
+    try:
+        runtime.enqueuer.enqueue(spec)
+    except Exception:
+        # Back to scheduled: the next tick tries again (recovery would, later, anyway).
+        snap.reference.update({"status": PostStatus.SCHEDULED.value})
+        raise
+    return True
 
 
 def enqueue_publish(
@@ -47,37 +116,29 @@ def enqueue_publish(
     status: str = PostStatus.QUEUED.value,
     extra: dict[str, Any] | None = None,
     once_per_try: bool = False,
+    account_id: str | None = None,
 ) -> bool:
-    """Claim (post, try, instant) once, enqueue its post_tweet task, record it on the post.
+    """Claim (post, try, instant) once, enqueue its task, record it on the post.
 
-    Returns False when another caller already claimed it. If enqueueing fails the
-    claim is released so the next tick tries again. `extra` fields (try_n, attempts,
-    last_error, ...) go into the same post update: one write. `once_per_try` claims the
-    try alone (not the instant): duplicate deliveries computing different instants
-    still enqueue one task.
+    For the worker's own re-enqueues (retry, rate limit, reconciliation) and recovery,
+    where duplicate deliveries race: returns False when another caller already claimed
+    it. If enqueueing fails the claim is released so a later attempt can try again.
+    `extra` fields (try_n, attempts, last_error, ...) go into the same post update.
+    `once_per_try` claims the try alone (not the instant): duplicate deliveries
+    computing different instants still enqueue one task.
     """
     db = runtime.db
     now = runtime.clock.now()
     key = claim_id("xq", post_id, str(try_n), "next" if once_per_try else instant_key(at))
     if not try_claim(db, key, owner=reason, now=now, workspace_id=workspace_id):
         return False
-    spec = TaskSpec(
-        kind="tweets",
-        target="post_tweet",
-        payload={
-            "post_id": post_id,
-            "workspace_id": workspace_id,
-            "try_n": try_n,
-            "action": action,
-        },
-        schedule_time=at if at > now else None,
-        # Unique per instant: real Cloud Tasks refuses a reused name for a while.
-        task_id=safe_task_id("post", post_id, str(try_n), str(int(at.timestamp() * 1000))),
+    spec = task_spec(
+        post_id, workspace_id, try_n=try_n, at=at, now=now, action=action, account_id=account_id
     )
     try:
         runtime.enqueuer.enqueue(spec)
     except Exception:
-        db.collection("claims").document(key).delete()
+        db.collection(CLAIMS).document(key).delete()
         raise
     db.collection(POSTS).document(post_id).update(
         {
@@ -115,19 +176,23 @@ class XSource:
 
     def run(self, ctx: DispatchContext) -> dict[str, int]:
         runtime = ctx.runtime
-        counts = {"enqueued": 0, "skipped": 0, "recovered": 0}
-        for docs in _due(runtime, [PostStatus.SCHEDULED.value], ctx.horizon):
-            for snap in docs:
-                data = snap.to_dict()
-                won = enqueue_publish(
-                    runtime,
-                    snap.id,
-                    data["workspace_id"],
-                    try_n=int(data.get("try_n") or 0),
-                    at=data["next_at"],
-                    reason="dispatch",
-                )
-                counts["enqueued" if won else "skipped"] += 1
+        counts = {"enqueued": 0, "skipped": 0, "failed": 0, "recovered": 0}
+
+        def one(snap: Any) -> str:
+            try:
+                won = dispatch_post(runtime, snap)
+            except Exception as exc:
+                # Left (or put back) as scheduled: the next tick tries again. Logged.
+                log.exception("could not enqueue a due post", exc=exc, post_id=snap.id)
+                return "failed"
+            return "enqueued" if won else "skipped"
+
+        # A page's posts are enqueued concurrently: a burst of due posts must not wait
+        # on one another's round trips (claim, create_task, update).
+        with ThreadPoolExecutor(max_workers=ENQUEUE_THREADS) as pool:
+            for docs in _due(runtime, [PostStatus.SCHEDULED.value], ctx.horizon):
+                for outcome in pool.map(one, docs):
+                    counts[outcome] += 1
         if self._recovery_due():
             counts["recovered"] = recover(runtime, ctx.now)
             from shared.x.series import materialize_due
@@ -166,6 +231,7 @@ def recover(runtime: Runtime, now: datetime) -> int:
                 reason="recovery",
                 action="reconcile" if status == PostStatus.UNCONFIRMED else "publish",
                 status=status,
+                account_id=data.get("account_id"),
             ):
                 log.warning(
                     "re-enqueued a post whose task was lost",

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, ValidationError
+from shared.log import get_logger
 from shared.tenancy import check_timezone
 from shared.text import content_hash
 from shared.x import store
@@ -56,6 +57,8 @@ from shared.x.validation import problems_for
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
+
+log = get_logger("x.service")
 
 __all__ = [
     "approve_post",
@@ -254,7 +257,12 @@ def campaign_cost(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
 
 
 def _account(runtime: Runtime, workspace_id: str, account_id: str) -> XAccount:
-    account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
+    from shared.errors import NotFound
+    from shared.x import cache
+
+    account = cache.account(runtime, account_id) if account_id and "/" not in account_id else None
+    if account is None or account.workspace_id != workspace_id:
+        raise NotFound(f"X account {account_id!r} not found")
     if account.kind == AccountKind.SANDBOX and not runtime.settings.sandbox:
         raise ValidationError("sandbox accounts cannot post here: HERALD_SANDBOX is off")
     return account
@@ -495,7 +503,7 @@ def schedule_post(
 
 
 def _set_schedule(runtime: Runtime, post: Post, due: datetime, timezone: str | None) -> dict:
-    from shared.x.dispatch import enqueue_publish
+    from shared.x.dispatch import task_spec
 
     now = runtime.clock.now()
     try_n = post.try_n + (1 if post.status != PostStatus.DRAFT else 0)
@@ -510,17 +518,24 @@ def _set_schedule(runtime: Runtime, post: Post, due: datetime, timezone: str | N
     }
     if timezone:
         update["timezone"] = check_timezone(timezone)
-    runtime.db.collection(POSTS).document(post.id).update(update)
-    if due <= now + timedelta(seconds=runtime.settings.dispatch_lookahead_s):
-        enqueue_publish(
-            runtime,
-            post.id,
-            post.workspace_id,
-            try_n=try_n,
-            at=due,
-            reason="schedule",
-        )
-    return get_post(runtime, post.workspace_id, post.id)
+    ref = runtime.db.collection(POSTS).document(post.id)
+    if due > now + timedelta(seconds=runtime.settings.dispatch_lookahead_s):
+        ref.update(update)  # the dispatcher enqueues it when it comes within the lookahead
+        return post.to_dict() | update
+    # Due before the next tick could see it: queue it now, in the same single write.
+    update |= {"status": PostStatus.QUEUED.value, "queued_at": now}
+    ref.update(update)
+    spec = task_spec(
+        post.id, post.workspace_id, try_n=try_n, at=due, now=now, account_id=post.account_id
+    )
+    try:
+        runtime.enqueuer.enqueue(spec)
+    except Exception as exc:
+        # Cloud Tasks unreachable: back to scheduled, the dispatcher retries it.
+        log.exception("could not enqueue a post due soon", exc=exc, post_id=post.id)
+        update["status"] = PostStatus.SCHEDULED.value
+        ref.update({"status": update["status"]})
+    return post.to_dict() | update
 
 
 def reschedule_post(

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.claims import claim_id, get_claim, try_claim
 from shared.log import bound, get_logger
-from shared.x import governor
+from shared.x import cache, governor
 from shared.x.client import (
     AccountProblem,
     Duplicate,
@@ -119,8 +119,7 @@ def handle(
     if action not in ("publish", "reconcile"):
         raise BadTask(f"unknown action {action!r}")
     with bound(post_id=post_id, workspace_id=workspace_id, try_n=try_n, action=action):
-        db = runtime.db
-        snap = db.collection(POSTS).document(post_id).get()
+        snap, account = _read(runtime, post_id, payload.get("account_id"))
         data = snap.to_dict() if snap.exists else None
         if not data or data.get("workspace_id") != workspace_id:
             log.warning("task for a post that no longer exists")
@@ -131,8 +130,8 @@ def handle(
         if post.try_n != try_n:
             return {"result": "stale", "current_try": post.try_n}
         now = runtime.clock.now()
-        acc = db.collection(X_ACCOUNTS).document(post.account_id).get()
-        account = XAccount.from_doc(acc.id, acc.to_dict()) if acc.exists else None
+        if account is None or account.id != post.account_id:
+            account = cache.account(runtime, post.account_id)
         job = Job(runtime, post, account or XAccount(), None, try_n, now, list(post.x_ids))  # type: ignore[arg-type]
         if account is None or account.workspace_id != workspace_id:
             return _fail(job, "account_missing", "the post's X account no longer exists")
@@ -146,6 +145,20 @@ def handle(
         if action == "reconcile":
             return _reconcile(job)
         return _publish(job)
+
+
+def _read(runtime: Runtime, post_id: str, account_id: Any) -> tuple[Any, XAccount | None]:
+    """The post and (when the task names it) its account: cached, or in the same round trip."""
+    db = runtime.db
+    post_ref = db.collection(POSTS).document(post_id)
+    if not isinstance(account_id, str) or not account_id or "/" in account_id:
+        return post_ref.get(), None
+    hit = cache.cached(runtime, account_id)
+    if hit is not None:
+        return post_ref.get(), hit
+    account_ref = db.collection(X_ACCOUNTS).document(account_id)
+    snaps = {s.reference.path: s for s in db.get_all([post_ref, account_ref])}
+    return snaps[post_ref.path], cache.remember(runtime, snaps[account_ref.path])
 
 
 # ------------------------------------------------------------------------------ publish
@@ -270,6 +283,7 @@ def _requeue(
         status=status,
         extra={**fields, "updated_at": job.now},
         once_per_try=True,
+        account_id=job.post.account_id,
     )
     return {"result": "requeued" if won else "in_progress", "reason": reason, "at": at}
 
@@ -339,6 +353,7 @@ def _on_error(job: Job, exc: XError) -> dict[str, Any]:
             job.runtime.db.collection(X_ACCOUNTS).document(job.account.id).update(
                 {"status": exc.account_status, "status_reason": exc.reason, "updated_at": job.now}
             )
+            cache.invalidate(job.runtime, job.account.id)
             log.warning("X account flagged", account_status=exc.account_status)
         return _fail(job, exc.code, exc.reason)
     if isinstance(exc, Duplicate) and job.post.unknown_outcome:

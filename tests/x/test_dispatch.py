@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from shared.dispatch import tick
 from shared.firestore import counting_client
 from shared.firestore_stats import CountingInterceptor, FirestoreCounter
 from shared.runtime import Runtime
 from shared.x import service, worker
-from shared.x.dispatch import SOURCE, XSource, recover
+from shared.x.dispatch import XSource, recover
 from shared.x.models import POSTS, SANDBOX_POSTS
 
 
@@ -137,8 +139,9 @@ def test_cancelled_and_rescheduled_posts_make_old_tasks_stale(runtime, clock, en
     assert list(runtime.db.collection(SANDBOX_POSTS).stream()) == []
 
 
-def test_cost_per_published_post(settings, clock, enqueuer) -> None:
-    """≤4 document reads and ≤4 writes per published post across dispatch and worker."""
+@pytest.mark.parametrize("lead_s", [600, 30], ids=["via-dispatch", "enqueued-at-scheduling"])
+def test_cost_per_published_post(settings, clock, enqueuer, lead_s) -> None:
+    """≤4 document reads and ≤4 writes per published post: scheduling, dispatch, worker."""
     counter = FirestoreCounter()
     db = counting_client(settings.project_id, CountingInterceptor(counter))
     from shared.secrets import Secrets
@@ -148,16 +151,51 @@ def test_cost_per_published_post(settings, clock, enqueuer) -> None:
     )
     account = _sandbox(runtime)
     n = 20
-    for i in range(n):
-        _schedule(runtime, account["id"], f"post number {i}", 600 + i)
-    clock.advance(600 - 60)
+    drafts = [
+        service.create_post(runtime, "ws1", account_id=account["id"], text=f"post number {i}")
+        for i in range(n)
+    ]
+    counter.reset()  # authoring is not the publishing path; scheduling is
+    for i, draft in enumerate(drafts):
+        due = clock.now() + timedelta(seconds=lead_s + i)
+        service.schedule_post(runtime, "ws1", draft["id"], due_at=due)
+    clock.advance(lead_s - 60)
     source = XSource()
     source._last_recovery = 0.0
-    counter.reset()
     source.run(_ctx(runtime))
+    assert len(enqueuer.tasks) == n
     for task in list(enqueuer.tasks):
         clock.set(task.schedule_time)
         assert worker.handle(runtime, dict(task.payload))["result"] == "published"
-    print("x cost per post", {k: v / n for k, v in counter.snapshot().items()})
-    assert counter.reads / n <= 4 and counter.writes / n <= 4, counter.snapshot()
-    assert SOURCE.name == "x"
+    per_post = {k: round(v / n, 2) for k, v in counter.snapshot().items()}
+    print("x cost per post", lead_s, per_post)
+    # Per post: schedule (post + duplicate query, 1 write), dispatch (1 read, 1 write),
+    # worker (post read, sandbox record, post write). Per tick, not per post: the
+    # due-post, recovery and series queries bill one read each even when empty.
+    per_tick = 3
+    assert counter.reads <= 4 * n + per_tick and counter.writes <= 4 * n, per_post
+
+
+def test_overlapping_ticks_publish_each_post_once(runtime, clock, enqueuer) -> None:
+    import threading
+
+    account = _sandbox(runtime)
+    for i in range(10):
+        _schedule(runtime, account["id"], f"overlap {i}", 300 + i)
+    clock.advance(300 - 60)
+    source = XSource()
+    source._last_recovery = float("inf")
+    threads = [threading.Thread(target=source.run, args=(_ctx(runtime),)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len({t.payload["post_id"] for t in enqueuer.tasks}) == 10
+    # The emulator ignores the update precondition: a post may be enqueued twice here.
+    for task in list(enqueuer.tasks):
+        clock.set(max(clock.now(), task.schedule_time))
+        worker.handle(runtime, dict(task.payload))
+    texts = sorted(r.get("text") for r in runtime.db.collection(SANDBOX_POSTS).stream())
+    assert texts == sorted(f"overlap {i}" for i in range(10))
+    statuses = {d.get("status") for d in runtime.db.collection(POSTS).stream()}
+    assert statuses == {"published"}
