@@ -114,7 +114,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from shared.runtime import get_runtime
     from shared.tenancy import Role, TenancyError, create_user, create_workspace, set_role
 
-    password = os.environ.get("HERALD_NEW_PASSWORD") or getpass.getpass("Password: ")
+    password = os.environ.get("HERALD_NEW_PASSWORD") or ""
+    if not password:
+        password = getpass.getpass("Password (10+ characters): ")
+        # Typed blind: a typo here would lock the first owner out.
+        if getpass.getpass("Repeat it: ") != password:
+            print("herald user add: the passwords differ; nothing was created", file=sys.stderr)
+            return 1
     runtime = get_runtime()
     now = SystemClock().now()
     try:

@@ -26,3 +26,15 @@ def test_user_add_creates_an_owner_who_can_sign_in(
     # A second account with the same name is refused with a clear message.
     assert main(["user", "add", "founder"]) == 1
     assert "taken" in capsys.readouterr().err
+
+
+def test_user_add_asks_twice_when_typed(
+    api: Api, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("HERALD_NEW_PASSWORD", raising=False)
+    answers = iter(["first owner pw", "first owner pX"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert main(["user", "add", "typo"]) == 1
+    assert "differ" in capsys.readouterr().err
+    r = api.call("POST", "/auth/login", json={"username": "typo", "password": "first owner pw"})
+    assert r.status_code == 401  # nothing was created
