@@ -217,10 +217,15 @@ def test_an_xss_payload_in_a_campaign_name_stays_text(admin: Admin, owner: Accou
     page = admin.page
     admin.login(owner)
     admin.nav("campaigns", "#campaign-create")
+    # A refused request shows the API's message for a person, with the field it is about.
+    page.click("#campaign-create button[type=submit]")
+    error = page.locator("#campaign-create .api-error .error-message")
+    expect(error).to_contain_text("name")
     page.fill("#campaign-create [name=name]", XSS)
     page.click("#campaign-create button[type=submit]")
     link = page.locator("#campaign-list a.campaign-link", has_text="<script>")
     expect(link).to_have_text(XSS)
+    expect(error).to_have_count(0)  # a successful retry clears the message
     # The same name in the composer's campaign picker and the campaign page.
     admin.nav("compose", "#part-0")
     expect(page.locator("#compose-campaign option", has_text="onerror")).to_have_count(1)
