@@ -112,6 +112,8 @@ class Service:
     name: str
     url: str
     process: subprocess.Popen[bytes]
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] | None = None
 
 
 class Stack:
@@ -178,7 +180,7 @@ class Stack:
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls
         )
-        self.services.append(Service(name, url, proc))
+        self.services.append(Service(name, url, proc, argv, env))
 
     def _wait_port(self, name: str, port: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -310,6 +312,26 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a service's process group (a crash, for fault-injection runs)."""
+        service = self.service(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(service.process.pid, signal.SIGKILL)
+        service.process.wait(10)
+
+    def restart(self, name: str, port: int | None = None) -> None:
+        """Start a killed (or running) service again with the same command and port."""
+        service = self.service(name)
+        if service.process.poll() is None:
+            self.kill(name)
+        self.services.remove(service)
+        self._spawn(name, service.argv, service.url, service.env)
+        if port is not None:
+            self._wait_port(name, port)
 
     def _restore(self, snapshot: Path, env: dict[str, str]) -> None:
         from google.auth.credentials import AnonymousCredentials

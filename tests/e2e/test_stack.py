@@ -127,3 +127,32 @@ def test_snapshot_survives_a_restart(tmp_path: Path) -> None:
                 assert data["when"].year >= 2026
         finally:
             stack.stop()
+
+
+def test_a_killed_worker_can_be_restarted_on_its_port(tmp_path: Path) -> None:
+    stack = Stack(
+        StackConfig(
+            ports=Ports.free(),
+            data_dir=tmp_path,
+            scheduler=False,
+            smtp_sink=False,
+            admin=False,
+            functions=("track",),
+        )
+    ).start()
+    try:
+        port = stack.config.ports.functions["track"]
+        old = stack.service("track").process.pid
+        stack.kill("track")
+        assert not _tree(old)
+        stack.restart("track", port)
+        assert stack.service("track").process.pid != old
+        req = urllib.request.Request(stack.url("track"), method="GET")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        assert 200 <= status < 500
+    finally:
+        stack.stop()
