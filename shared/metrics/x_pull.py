@@ -31,10 +31,20 @@ from shared.metrics.model import (
     POSTS,
     SNAPSHOTS,
     X_ACCOUNTS,
-    X_METRIC_FIELDS,
     X_READ_RATE,
     engagements,
     slot_key,
+)
+from shared.metrics.x_api import (
+    IDS_PER_REQUEST,
+    SYNTHETIC_SOURCE,
+    Fetch,
+    RateLimited,
+    Refused,
+    Transient,
+    fetch_x,
+    synthetic_metrics,
+    x_client,
 )
 from shared.tasks import TaskSpec, safe_task_id
 
@@ -43,16 +53,11 @@ if TYPE_CHECKING:
 
 log = get_logger("metrics.x")
 
-IDS_PER_REQUEST = 100  # GET /2/tweets accepts up to 100 ids
 # Each post costs two writes (snapshot + post) in one batch, and a batch holds 500.
 MAX_POSTS_PER_TASK = 2 * IDS_PER_REQUEST
 UNUSABLE = ("revoked", "suspended", "disconnected", "pending")  # shared.x AccountStatus
 MAX_ATTEMPTS = 5
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
-# X's read windows are 15 minutes: a 429 without a reset header waits one window.
-DEFAULT_RESET = timedelta(minutes=15)
-TWEET_FIELDS = ["public_metrics", "created_at"]
-SYNTHETIC_SOURCE = "sandbox-synthetic"
 
 
 @dataclass
@@ -67,20 +72,6 @@ class PullResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v}
-
-
-class RateLimited(Exception):
-    def __init__(self, reset_at: datetime) -> None:
-        super().__init__(f"X read rate limit until {reset_at.isoformat()}")
-        self.reset_at = reset_at
-
-
-class Transient(Exception):
-    """X did not answer usefully (5xx, connection); the pull is retried."""
-
-
-class Refused(Exception):
-    """X refused the credentials or the account (401/403); recorded, not retried now."""
 
 
 def task_spec(
@@ -109,108 +100,6 @@ def task_spec(
         schedule_time=at,
         task_id=safe_task_id("mx", account_id, slot_key(_iso(slot)), digest, str(hop)),
     )
-
-
-# -- fetching ------------------------------------------------------------------------------
-
-
-def _reset_from(headers: Any, now: datetime) -> datetime:
-    raw: Any = headers.get("x-rate-limit-reset") if headers is not None else None
-    try:
-        return datetime.fromtimestamp(int(raw), UTC) + timedelta(seconds=1)
-    except (TypeError, ValueError):
-        return now + DEFAULT_RESET
-
-
-def _x_client(runtime: Runtime, account_id: str, account: dict[str, Any]) -> Any:
-    """A tweepy client with the account's OAuth 1.0a user context (the X pipeline's
-    credential helpers: consumer pair from app secrets, token pair from `secret_ref`)."""
-    import requests
-    import tweepy
-
-    from shared.errors import ProviderError
-    from shared.x.accounts import account_tokens, consumer_credentials
-    from shared.x.models import XAccount
-
-    try:
-        key, secret = consumer_credentials(runtime)
-        token, token_secret = account_tokens(runtime, XAccount.from_doc(account_id, account))
-    except ProviderError as exc:
-        raise Refused(exc.message) from exc
-    return tweepy.Client(
-        consumer_key=key,
-        consumer_secret=secret,
-        access_token=token,
-        access_token_secret=token_secret,
-        return_type=requests.Response,
-    )
-
-
-@dataclass
-class Fetch:
-    """What the pages that went through returned, and why the others did not."""
-
-    found: dict[str, dict[str, int]] = field(default_factory=dict)
-    missing: set[str] = field(default_factory=set)
-    fetched: list[str] = field(default_factory=list)  # ids of the pages answered
-    requests: int = 0
-    failure: RateLimited | Transient | Refused | None = None
-
-
-def fetch_x(client: Any, x_ids: list[str], now: datetime) -> Fetch:
-    """Public metrics of `x_ids`, 100 per request; stops at the first failing page."""
-    import requests
-    import tweepy
-
-    out = Fetch()
-    for i in range(0, len(x_ids), IDS_PER_REQUEST):
-        chunk = x_ids[i : i + IDS_PER_REQUEST]
-        try:
-            response = client.get_tweets(ids=chunk, tweet_fields=TWEET_FIELDS, user_auth=True)
-        except tweepy.TooManyRequests as exc:
-            out.failure = RateLimited(_reset_from(exc.response.headers, now))
-        except tweepy.TwitterServerError as exc:
-            out.failure = Transient(f"X answered {exc.response.status_code}")
-        except (tweepy.Unauthorized, tweepy.Forbidden) as exc:
-            out.failure = Refused(f"X refused the read ({exc.response.status_code}): {exc}")
-        except requests.RequestException as exc:
-            out.failure = Transient(f"X did not answer: {type(exc).__name__}")
-        if out.failure:
-            return out
-        out.requests += 1
-        out.fetched += chunk
-        body = response.json()
-        for tweet in body.get("data", []):
-            pm = tweet.get("public_metrics", {})
-            out.found[str(tweet["id"])] = {
-                k: int(pm.get(v, 0) or 0) for k, v in X_METRIC_FIELDS.items()
-            }
-        for err in body.get("errors", []):
-            # "Not Found Error" / "Authorization Error": deleted or protected post.
-            if err.get("resource_type") == "tweet" and err.get("resource_id"):
-                out.missing.add(str(err["resource_id"]))
-        if response.headers.get("x-rate-limit-remaining") == "0" and i + len(chunk) < len(x_ids):
-            # The window is spent: asking again would only earn a 429.
-            out.failure = RateLimited(_reset_from(response.headers, now))
-            return out
-    return out
-
-
-def synthetic_metrics(post_id: str, published_at: datetime, now: datetime) -> dict[str, int]:
-    """Deterministic, plausible growth curves for sandbox accounts (never real data)."""
-    seed = int(hashlib.sha256(post_id.encode()).hexdigest()[:8], 16)
-    hours = max(0.0, (now - published_at).total_seconds() / 3600)
-    reach = 200 + seed % 1800
-    grown = reach * (1 - 0.5 ** (hours / 6))  # half of the remaining reach every 6 h
-    impressions = int(grown)
-    return {
-        "impressions": impressions,
-        "likes": impressions * (2 + seed % 5) // 100,
-        "reposts": impressions * (seed % 3) // 200,
-        "replies": impressions // 250,
-        "quotes": impressions // 700,
-        "bookmarks": impressions * (seed % 4) // 300,
-    }
 
 
 # -- the pull --------------------------------------------------------------------------------
@@ -354,7 +243,7 @@ def _pull(
         return result.as_dict()
 
     try:
-        client = _x_client(runtime, account_id, account)
+        client = x_client(runtime, account_id, account)
     except Refused as exc:
         got = Fetch(failure=exc)
     else:
