@@ -11,7 +11,8 @@ Modules (all light at import time; tweepy is imported inside the X pull only):
   monthly X read budget; `x_daily`: the X part of the day rollups.
 - `email_rollups`: per-day and per-campaign email rollups, recomputed from events.
 - `best_time`: engagement by hour of week per account.
-- `ads_tasks`: the ad-insights task contract with the ads function, and its writer.
+- `ads_tasks`: the ad-insights task contract with the ads function, and the fold of
+  its `ad_insights` rows into the day rollups.
 - `dashboards`: read-only queries for the API (rollups only).
 - `csv_export`: streamed, keyset-paged CSV of every table, formula injection neutralized.
 """
