@@ -27,9 +27,8 @@ from shared.clock import utc
 from shared.errors import Conflict, ValidationError
 from shared.jobs.openings import OPENINGS
 from shared.jobs.segments import SEGMENTS
-from shared.jobs.store import get_or_404, page, public, sort_key, status_filters
+from shared.jobs.store import get_or_404, insert, page, public, status_filters
 from shared.tasks import TaskSpec, safe_task_id
-from shared.tenancy import new_id
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -151,21 +150,14 @@ def _settings_fields(
 
 
 def create_campaign(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    now = runtime.clock.now()
-    doc_id = new_id()
-    doc = {
+    fields = {
         **_settings_fields(runtime, workspace_id, body, {}),
-        "workspace_id": workspace_id,
         "status": "draft",
         "desired_status": "active",
         "publish_round": 0,
         "error": None,
-        "created_at": now,
-        "updated_at": now,
-        "sort_key": sort_key(now, doc_id),
     }
-    runtime.db.collection(CAMPAIGNS).document(doc_id).set(doc)
-    return public({**doc, "id": doc_id})
+    return insert(runtime, CAMPAIGNS, workspace_id, fields)
 
 
 def _campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:

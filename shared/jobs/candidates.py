@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.email.contacts_file import read_rows
 from shared.errors import ValidationError
-from shared.jobs.store import page, sort_key
+from shared.jobs.store import Batch, page, sort_key
 from shared.tenancy import new_id
 
 if TYPE_CHECKING:
@@ -161,8 +161,7 @@ def import_candidates(
             continue
         valid[cid] = cand
     db = runtime.db
-    batch = db.batch()
-    pending = 0
+    batch = Batch(db)
     for cid, cand in valid.items():
         doc = {
             **cand,
@@ -173,12 +172,7 @@ def import_candidates(
         }
         # merge keeps an earlier segmentation's segment_id on re-import.
         batch.set(db.collection(CANDIDATES).document(cid), doc, merge=True)
-        pending += 1
-        if pending == 400:
-            batch.commit()
-            batch, pending = db.batch(), 0
-    if pending:
-        batch.commit()
+    batch.commit()
     summary = {
         "total_rows": len(rows),
         "imported": len(valid),

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from shared.errors import Conflict, ValidationError
-from shared.jobs.store import get_or_404, page, public, sort_key, status_filters
-from shared.tenancy import new_id
+from shared.jobs.store import get_or_404, insert, page, public, status_filters
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -133,21 +132,14 @@ def _fields(body: dict[str, Any], current: dict[str, Any], creating: bool) -> di
 
 
 def create_opening(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    now = runtime.clock.now()
-    doc_id = new_id()
-    doc = {
+    fields = {
         "salary_min": None,
         "salary_max": None,
         "salary_currency": None,
         "salary_period": None,
         **_fields(body, {}, creating=True),
-        "workspace_id": workspace_id,
-        "created_at": now,
-        "updated_at": now,
-        "sort_key": sort_key(now, doc_id),
     }
-    runtime.db.collection(OPENINGS).document(doc_id).set(doc)
-    return public({**doc, "id": doc_id})
+    return insert(runtime, OPENINGS, workspace_id, fields)
 
 
 def get_opening(runtime: Runtime, workspace_id: str, opening_id: str) -> dict[str, Any]:

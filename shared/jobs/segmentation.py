@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import ValidationError
 from shared.jobs.candidates import CANDIDATES
 from shared.jobs.segments import K_MAX_AUTO, K_MIN, RUNS, SEGMENTS
-from shared.jobs.store import sort_key
+from shared.jobs.store import Batch, sort_key
 from shared.log import get_logger
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ def run(runtime: Runtime, workspace_id: str, run_id: str) -> dict[str, Any]:
         return {"status": "failed", "error": exc.message}
     now = runtime.clock.now()
     db = runtime.db
-    batch, pending = db.batch(), 0
+    batch = Batch(db)
     groups: dict[int, list[dict[str, Any]]] = {}
     for cand, label in zip(candidates, result.labels, strict=True):
         groups.setdefault(label, []).append(cand)
@@ -200,12 +200,7 @@ def run(runtime: Runtime, workspace_id: str, run_id: str) -> dict[str, Any]:
         for cand in groups[label]:
             ref_c = db.collection(CANDIDATES).document(cand["id"])
             batch.update(ref_c, {"segment_id": seg_id, "segment_run_id": run_id})
-            pending += 1
-            if pending == 400:
-                batch.commit()
-                batch, pending = db.batch(), 0
-    if pending:
-        batch.commit()
+    batch.commit()
     summary = {
         "status": "done",
         "k": result.k,

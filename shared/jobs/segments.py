@@ -16,9 +16,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import ValidationError
-from shared.jobs.store import get_or_404, page, public, sort_key
+from shared.jobs.store import get_or_404, insert, page, public
 from shared.tasks import TaskSpec
-from shared.tenancy import new_id
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -32,25 +31,16 @@ def start_segmentation(runtime: Runtime, workspace_id: str, k: int | None = None
     """Queue a run; the `segment` function computes it. k=None: best silhouette over 2..8."""
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= K_MAX):
         raise ValidationError(f"k must be a whole number from 1 to {K_MAX}", {"field": "k"})
-    now = runtime.clock.now()
-    run_id = new_id()
-    doc = {
-        "workspace_id": workspace_id,
-        "status": "queued",
-        "k_requested": k,
-        "created_at": now,
-        "sort_key": sort_key(now, run_id),
-    }
-    runtime.db.collection(RUNS).document(run_id).set(doc)
+    run = insert(runtime, RUNS, workspace_id, {"status": "queued", "k_requested": k})
     runtime.enqueuer.enqueue(
         TaskSpec(
             kind="ads",
             target="segment",
-            payload={"workspace_id": workspace_id, "run_id": run_id},
-            task_id=f"segment-{run_id}",
+            payload={"workspace_id": workspace_id, "run_id": run["id"]},
+            task_id=f"segment-{run['id']}",
         )
     )
-    return public({**doc, "id": run_id})
+    return run
 
 
 def get_run(runtime: Runtime, workspace_id: str, run_id: str) -> dict[str, Any]:

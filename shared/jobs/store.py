@@ -8,10 +8,13 @@ skips or repeats a row (the emulator ignores cursors).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import NotFound, ValidationError
-from shared.tenancy import scoped_get
+from shared.tenancy import new_id, scoped_get
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
 
 MAX_PAGE = 200
 
@@ -78,3 +81,46 @@ def status_filters(
     if status not in allowed:
         raise ValidationError(f"status must be one of {', '.join(allowed)}")
     return (("status", "==", status),)
+
+
+def insert(
+    runtime: Runtime, collection: str, workspace_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Create a document with a new id, timestamps and sort_key; returns its public form."""
+    now = runtime.clock.now()
+    doc_id = new_id()
+    doc = {
+        **fields,
+        "workspace_id": workspace_id,
+        "created_at": now,
+        "updated_at": now,
+        "sort_key": sort_key(now, doc_id),
+    }
+    runtime.db.collection(collection).document(doc_id).set(doc)
+    return public({**doc, "id": doc_id})
+
+
+class Batch:
+    """Writes in batches of at most `size` (Firestore allows 500 per commit)."""
+
+    def __init__(self, db: Any, size: int = 400) -> None:
+        self._db, self._size = db, size
+        self._batch, self._pending = db.batch(), 0
+
+    def _count(self) -> None:
+        self._pending += 1
+        if self._pending == self._size:
+            self.commit()
+
+    def set(self, ref: Any, doc: dict[str, Any], merge: bool = False) -> None:
+        self._batch.set(ref, doc, merge=merge)
+        self._count()
+
+    def update(self, ref: Any, changes: dict[str, Any]) -> None:
+        self._batch.update(ref, changes)
+        self._count()
+
+    def commit(self) -> None:
+        if self._pending:
+            self._batch.commit()
+            self._batch, self._pending = self._db.batch(), 0
