@@ -225,17 +225,14 @@ def _governed(job: Job) -> dict[str, Any] | None:
 
 
 def _published(job: Job) -> dict[str, Any]:
-    from shared.x.cost import estimate, pricing_of
-
+    # estimated_cost_usd was set when the post was written: no twitter-text on this path.
     now = job.runtime.clock.now()
-    cost = estimate(pricing_of(job.account), job.post.parts, len(job.post.media))["total_usd"]
     job.update(
         {
             "status": PostStatus.PUBLISHED.value,
             "x_ids": job.x_ids,
             "published_at": now,
             "unknown_outcome": False,
-            "estimated_cost_usd": cost,
         }
     )
     lateness = (now - job.post.due_at).total_seconds() if job.post.due_at else None
