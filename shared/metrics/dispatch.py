@@ -65,6 +65,8 @@ def discover(runtime: Runtime, now: datetime) -> int:
         batch = db.batch()
         for snap in docs:
             post = snap.to_dict()
+            if not isinstance(post.get("published_at"), datetime):
+                continue  # ordered by published_at, so only a non-instant value lands here
             if "next_metrics_at" not in post and "metrics_status" not in post:
                 batch.update(
                     snap.reference,
