@@ -56,3 +56,5 @@ def test_a_due_sandbox_post_gets_its_metrics_through_the_stack(stack: Stack) -> 
         .stream()
     ]
     assert len(snaps) == 1 and snaps[0]["impressions"] == post["metrics_impressions"] > 0
+    tick = db.collection("system").document("dispatch").get().to_dict() or {}
+    assert "metrics" in tick.get("counts", {}) and "metrics" not in (tick.get("errors") or {})
