@@ -42,36 +42,11 @@ MUTATES = {
 
 
 def self_signed_cert(directory: Path) -> tuple[bytes, bytes, Path]:
-    """A certificate for localhost made with `cryptography`; returns key, cert, cert path."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    """The SMTP tests' self-signed localhost certificate; returns key, cert, cert path."""
+    from tests.email.conftest import make_cert
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-    path = directory / "google-ads-test.pem"
-    path.write_bytes(cert_pem)
-    return key_pem, cert_pem, path
+    cert_path, key_path = make_cert(directory)
+    return key_path.read_bytes(), cert_path.read_bytes(), cert_path
 
 
 @dataclass
