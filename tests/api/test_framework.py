@@ -278,3 +278,26 @@ def test_the_guide_lists_every_route() -> None:
 
     text = DOC.read_text()
     assert render(text, load_routes()) == text, "run `python -m shared.api.doc`"
+
+
+def test_change_my_password(api: Api, owner) -> None:
+    token, _ = owner
+    r = api.call(
+        "POST",
+        "/auth/password",
+        token,
+        json={"current_password": "wrong one!", "new_password": "a brand new pw"},
+    )
+    assert r.status_code == 400 and r.get_json()["error"]["details"][0]["field"] == (
+        "current_password"
+    )
+    r = api.call(
+        "POST",
+        "/auth/password",
+        token,
+        json={"current_password": PASSWORD, "new_password": "a brand new pw"},
+    )
+    assert r.status_code == 204
+    assert api.login("alice", "a brand new pw")
+    r = api.call("POST", "/auth/login", json={"username": "alice", "password": PASSWORD})
+    assert r.status_code == 401

@@ -12,7 +12,7 @@ from shared.api.context import Ctx, Reply
 from shared.api.lists import list_page
 from shared.api.models import Body
 from shared.api.router import router
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, NotFound, ValidationError
 from shared.tenancy import (
     MEMBERSHIPS,
     USERS,
@@ -22,9 +22,11 @@ from shared.tenancy import (
     create_user,
     create_workspace,
     find_user,
+    hash_password,
     membership_id,
     role_of,
     set_role,
+    verify_password,
     workspaces_of,
 )
 
@@ -63,6 +65,11 @@ class MeOut(BaseModel):
     user: UserOut
     workspaces: list[WorkspaceOut]
     token_expires_at: datetime
+
+
+class PasswordIn(Body):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=10, max_length=1024)
 
 
 class WorkspaceIn(Body):
@@ -247,6 +254,32 @@ def me(ctx: Ctx) -> Any:
         "workspaces": _workspaces(ctx, ctx.user_id or ""),
         "token_expires_at": datetime.fromtimestamp(int(ctx.claims["exp"]), UTC),
     }
+
+
+@router.post(
+    "/auth/password",
+    summary="Change my password (other sessions end when their token expires, within 1 h)",
+    tag="auth",
+    role=None,
+    body=PasswordIn,
+    status=204,
+)
+def change_password(ctx: Ctx) -> Any:
+    body: PasswordIn = ctx.body
+    ip = auth.client_ip(ctx.request)
+    # Same throttle and check as sign-in: a stolen token cannot brute-force the password.
+    auth.check_throttle(ctx.runtime, ctx.username or "", ip)
+    snap = ctx.db.collection(USERS).document(ctx.user_id or "").get()
+    if not verify_password(str(snap.get("password_hash") or ""), body.current_password):
+        auth.record_failure(ctx.runtime, ctx.username or "", ip)
+        raise ValidationError(
+            "the current password is wrong",
+            details=[{"field": "current_password", "message": "wrong password"}],
+        )
+    ctx.db.collection(USERS).document(ctx.user_id or "").update(
+        {"password_hash": hash_password(body.new_password), "password_changed_at": ctx.now()}
+    )
+    return None
 
 
 # -- workspaces -------------------------------------------------------------------------
