@@ -192,6 +192,8 @@ def test_import_contacts_and_send_an_email_campaign_to_the_sink(
     progress = page.locator("#email-progress")
     expect(progress).to_have_attribute("data-pct", "100", timeout=60_000)
     expect(page.locator("#email-progress-counts")).to_contain_text("3 sent")
+    for address in good:  # each recipient's outcome with the SMTP reply
+        expect(page.locator("#email-recipients tr", has_text=address)).to_contain_text("250")
     admin.shot("email-progress")
     deadline = time.monotonic() + 10
     found: dict[str, EmailMessage] = {}

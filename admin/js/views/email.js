@@ -1,7 +1,7 @@
 // Email: SMTP settings with a test send, contact import with its validation report, the
 // campaign composer (HTML preview in a sandboxed iframe, text part), scheduling, live
 // progress (every 2 s) and analytics.
-import { isOwner, get, list, listAll, post, put, request, session, ws } from "../api.js";
+import { canEdit, isOwner, get, list, listAll, post, put, request, session, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
 import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
@@ -399,17 +399,46 @@ async function renderCampaign(root, ctx, id) {
 
   const drawActions = (data) => {
     clear(actions);
+    const action = (label, iconName, verb, colour, body) => {
+      const b = editable(h("button", { class: `btn btn-sm btn-${colour}`, type: "button", id: `email-${verb}` }, icon(iconName), label));
+      b.addEventListener("click", () => act(b, () => post(`${P.campaign(id)}/${verb}`, body), { errorBox, done: `${label}: done` }).then(tick));
+      return b;
+    };
+    const now = () => ({ at: new Date().toISOString(), timezone: session.workspace?.timezone || "UTC" });
     if (["draft", "scheduled"].includes(data.status)) {
-      const send = editable(h("button", { class: "btn btn-primary btn-sm", id: "email-send-now" }, icon("send"), "Send now"));
-      send.addEventListener("click", () => act(send, () => post(`${P.campaign(id)}/schedule`, { at: new Date().toISOString(), timezone: data.timezone || session.workspace?.timezone || "UTC" }), { errorBox, done: "Sending started" }).then(tick));
+      const send = editable(h("button", { class: "btn btn-primary btn-sm", type: "button", id: "email-send-now" }, icon("send"), "Send now"));
+      send.addEventListener("click", () => act(send, () => post(`${P.campaign(id)}/schedule`, now()), { errorBox, done: "Sending started" }).then(tick));
       actions.append(send);
     }
-    if (["scheduled", "sending", "queued"].includes(data.status)) {
-      const cancel = editable(h("button", { class: "btn btn-outline-danger btn-sm", id: "email-cancel" }, icon("x-circle"), "Cancel"));
-      cancel.addEventListener("click", () => act(cancel, () => post(`${P.campaign(id)}/cancel`, {}), { errorBox, done: "Campaign cancelled" }).then(tick));
-      actions.append(cancel);
-    }
+    if (data.status === "scheduled") actions.append(action("Back to draft", "arrow-counterclockwise", "unschedule", "outline-secondary"));
+    if (data.status === "sending") actions.append(action("Pause", "pause", "pause", "outline-warning"));
+    if (data.status === "paused") actions.append(action("Resume", "play", "resume", "outline-success"));
+    if (["scheduled", "sending", "paused"].includes(data.status)) actions.append(action("Cancel", "x-circle", "cancel", "outline-danger"));
+    if (data.status === "done" && Number(data.failed || 0) > 0) actions.append(action("Resend failed", "arrow-repeat", "resend-failed", "outline-warning"));
   };
+
+  // Per-recipient outcomes (SMTP code and text), a page at a time.
+  const recipientsBox = h("div", { id: "email-recipients" });
+  const recipientFilter = h("select", { class: "form-select form-select-sm w-auto", "aria-label": "Outcome" }, ["", "sent", "failed", "deferred", "suppressed", "pending"].map((x) => h("option", { value: x }, x || "every outcome")));
+  const loadRecipients = async () => {
+    const page = await list(`${P.campaign(id)}/recipients`, { status: recipientFilter.value, limit: 5 }).catch((exc) => ({ items: [], error: exc }));
+    clear(recipientsBox).append(
+      table(
+        ["Recipient", "Outcome", "SMTP", "When"],
+        page.items.slice(0, 100).map((r) => h("tr", {}, h("td", {}, r.email), h("td", {}, statusBadge(r.status)), h("td", { class: `small ${["failed", "deferred", "unconfirmed"].includes(r.status) ? "reason" : "text-body-secondary"}` }, [r.code, r.text || r.reason].filter(Boolean).join(" ")), h("td", { class: "small" }, fmtDate(r.at || r.sent_at, session.workspace?.timezone)))),
+        page.error ? page.error.message : "No recipient yet.",
+      ),
+    );
+  };
+  recipientFilter.addEventListener("change", loadRecipients);
+  const testTo = h("input", { class: "form-control form-control-sm", type: "email", id: "email-test-to", placeholder: "you@example.com" });
+  const testBtn = editable(h("button", { class: "btn btn-sm btn-outline-info", type: "button" }, icon("envelope-check"), "Send me a test"));
+  testBtn.addEventListener("click", () => act(testBtn, () => post(`${P.campaign(id)}/test`, { to: testTo.value.trim() }), { errorBox, done: "Test message sent ([TEST] in the subject)" }));
+  root.append(
+    card("Recipients", h("div", {}, h("div", { class: "mb-2" }, recipientFilter), recipientsBox), h("button", { class: "btn btn-sm btn-outline-secondary", type: "button", onclick: loadRecipients }, icon("arrow-clockwise"), "Refresh")),
+    canEdit() ? card("Test", h("div", { class: "input-group" }, testTo, testBtn)) : h("span"),
+  );
+  loadRecipients();
 
   let lastStatus = null;
   let stats = null;
@@ -439,6 +468,7 @@ async function renderCampaign(root, ctx, id) {
     if (data.status !== lastStatus) {
       clear(statusBox).append(statusBadge(data.status));
       drawActions(data);
+      if (lastStatus !== null) loadRecipients();
       lastStatus = data.status;
     }
     chart(doughnut, {
