@@ -28,11 +28,13 @@ from shared.errors import Conflict, ValidationError
 from shared.jobs.openings import OPENINGS
 from shared.jobs.segments import SEGMENTS
 from shared.jobs.store import get_or_404, insert, page, public, status_filters
+from shared.log import get_logger
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
+log = get_logger("ads")
 CAMPAIGNS = "ad_campaigns"
 PUBLICATIONS = "ad_publications"
 STATUSES = ("draft", "scheduled", "publishing", "active", "paused", "archived", "failed")
@@ -130,13 +132,22 @@ def _settings_fields(
         out["targeting"] = check_targeting(raw)
     if "creative" in body or "creative" not in current:
         creative = from_opening(opening, body.get("creative"))
+        if creative.pop("generate_text", False):
+            from shared.ads.creative import generate_text
+
+            try:
+                creative.update(generate_text(runtime, workspace_id, opening))
+            except Exception as exc:  # optional: the template text stays, with the reason
+                log.warning("ad text generation failed", exc_type=type(exc).__name__)
+                creative["generation_error"] = f"{type(exc).__name__}: {exc}"[:300]
         if creative.pop("generate_image", False) and not creative.get("image_url"):
             from shared import media
             from shared.ads.creative import render_image
 
             png = render_image(opening)
             creative["image_ref"] = media.put(runtime, workspace_id, png, "image/png")
-            creative["source"] = "generated image"
+            generated = creative["source"].startswith("generated")
+            creative["source"] = f"{creative['source']} + image" if generated else "generated image"
         out["creative"] = creative
     name = str(merged.get("name") or f"{opening['title']} - {opening['company']}").strip()
     out["name"] = name[:120]

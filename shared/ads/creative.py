@@ -7,9 +7,12 @@ descriptions of at most 90. User-supplied text wins over the template.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import ValidationError
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
 
 HEADLINE_MAX = 30
 DESCRIPTION_MAX = 90
@@ -83,7 +86,7 @@ def from_opening(opening: dict[str, Any], override: dict[str, Any] | None = None
 def check_override(override: dict[str, Any]) -> dict[str, Any]:
     allowed = {
         "headline", "primary_text", "description", "headlines", "descriptions", "image_url",
-        "generate_image",
+        "generate_image", "generate_text",
     }  # fmt: skip
     unknown = set(override) - allowed
     if unknown:
@@ -111,8 +114,9 @@ def check_override(override: dict[str, Any]) -> dict[str, Any]:
                     "(Google responsive search ads)"
                 )
             out[key] = items
-    if "generate_image" in override:
-        out["generate_image"] = bool(override["generate_image"])
+    for flag in ("generate_image", "generate_text"):
+        if flag in override:
+            out[flag] = bool(override[flag])
     if "image_url" in override:
         url = override["image_url"]
         if url is not None and not str(url).startswith(("https://", "http://")):
@@ -132,3 +136,41 @@ def render_image(opening: dict[str, Any]) -> bytes:
     salary = salary_text(opening)
     headline = f"{opening['title']} · {place(opening) or opening['company']}"
     return render_card(headline + (f" · {salary}" if salary else ""), settings)
+
+
+def generate_text(runtime: Runtime, workspace_id: str, opening: dict[str, Any]) -> dict[str, Any]:
+    """Ad copy from the generation pipeline's writer (Gemini when configured, else offline).
+
+    The writer's text leads; the template's facts (role, place, pay) follow, so a
+    generated line never drops what a job ad must say. Returns creative fields.
+    """
+    from shared.generate.brief import Brief, Topic
+    from shared.generate.drafting import Slot, WriteContext
+    from shared.generate.service import choose_writer
+
+    topic = Topic(opening["title"])
+    brief = Brief(
+        campaign_id=opening["id"],
+        workspace_id=workspace_id,
+        name=f"{opening['title']} at {opening['company']}",
+        description=opening.get("description") or "",
+        keywords=(opening["title"], opening["company"]),
+        audience="job seekers",
+        tone="warm, concrete and professional",
+        call_to_action="Apply now.",
+        topics=(topic,),
+        hashtags_per_post=0,
+    )
+    writer = choose_writer(runtime)
+    result = writer.write(brief, [Slot(topic, 0)], WriteContext(limit=500))
+    if not result.candidates:
+        raise ValueError("the writer returned no text")
+    cand = result.candidates[0]
+    facts = from_opening(opening)["primary_text"]
+    out: dict[str, Any] = {
+        "primary_text": shorten(f"{cand.body}\n\n{facts}", PRIMARY_MAX),
+        "source": f"generated text ({writer.name})",
+    }
+    if cand.headline:
+        out["headline"] = shorten(cand.headline, META_HEADLINE_MAX)
+    return out

@@ -116,3 +116,19 @@ def test_pause_resume_archive_enqueue_status_sync(runtime, enqueuer):
     assert len(status_tasks) == 3 and len({t.task_id for t in status_tasks}) == 3
     with pytest.raises(Conflict):
         service.resume_campaign(runtime, WS, c["id"])
+
+
+def test_generated_text_keeps_the_facts(runtime):
+    opening = make_opening(runtime)
+    c = service.create_campaign(
+        runtime, WS,
+        {"opening_id": opening["id"], "platforms": ["meta"], "daily_budget": 10,
+         "creative": {"generate_text": True}},
+    )  # fmt: skip
+    cr = c["creative"]
+    assert cr["source"] == "generated text (offline)"  # no Gemini key in tests
+    assert "Data Engineer" in cr["primary_text"].split("\n\n")[0]
+    assert cr["primary_text"].endswith(
+        "Acme is hiring: Data Engineer in Austin, US. Pay: 100k-130k USD/year. "
+        "Pipelines and warehouses."
+    )
