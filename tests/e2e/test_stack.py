@@ -28,10 +28,22 @@ def _listening(pids: set[int]) -> list[str]:
 
 
 def _tree(pid: int) -> set[int]:
+    """Pids in process group `pid`."""
+    return {p for p, _ in _group_members(pid)}
+
+
+def _group_members(pid: int) -> set[tuple[int, str]]:
+    """(pid, start time) of the processes in group `pid`: pids are recycled quickly on a
+    busy machine, the pair is not."""
     out = subprocess.run(
-        ["ps", "-e", "-o", "pid=,pgid="], capture_output=True, text=True, check=True
+        ["ps", "-e", "-o", "pid=,pgid=,lstart="], capture_output=True, text=True, check=True
     ).stdout
-    return {int(a) for a, b in (line.split() for line in out.splitlines()) if int(b) == pid}
+    members = set()
+    for line in out.splitlines():
+        p, g, *start = line.split()
+        if int(g) == pid:
+            members.add((int(p), " ".join(start)))
+    return members
 
 
 def test_every_service_answers_on_loopback_only(stack: Stack) -> None:
@@ -77,10 +89,14 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
         )
     ).start()
     groups = [s.process.pid for s in stack.services]
-    assert all(_tree(g) for g in groups)
+    before = set().union(*(_group_members(g) for g in groups))
+    assert len(before) >= len(groups)
+    handles = [s.process for s in stack.services]
     stack.stop()
     time.sleep(0.2)
-    assert not any(_tree(g) for g in groups)
+    assert all(h.poll() is not None for h in handles)
+    after = set().union(*(_group_members(g) for g in groups))
+    assert not (before & after), f"left behind: {before & after}"
 
 
 def test_a_second_dev_is_refused_clearly(
