@@ -12,7 +12,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from shared.errors import ValidationError
+from shared.errors import HeraldError, ValidationError
+from shared.log import get_logger
 from shared.tenancy import check_timezone
 from shared.x import store
 from shared.x.models import SERIES, Campaign, PostingPlan, PostSource, Series
@@ -20,6 +21,7 @@ from shared.x.models import SERIES, Campaign, PostingPlan, PostSource, Series
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
+log = get_logger("x.series")
 CADENCES = {"hours", "daily", "weekly"}
 # Posts of a series exist this long before they are due (visible in the calendar).
 MATERIALIZE_AHEAD = timedelta(hours=24)
@@ -48,7 +50,7 @@ def create_series(
 ) -> dict[str, Any]:
     from shared.x.service import get_account
 
-    get_account(runtime, workspace_id, account_id)
+    account = get_account(runtime, workspace_id, account_id)
     if every not in CADENCES:
         raise ValidationError(f"every must be one of {sorted(CADENCES)}")
     if every == "hours" and not 1 <= every_hours <= 24 * 7:
@@ -58,6 +60,13 @@ def create_series(
     variants = [t.strip() for t in texts if isinstance(t, str) and t.strip()]
     if not variants:
         raise ValidationError("a series needs at least one text")
+    from shared.x.validation import content_problems
+
+    limit = int(account["limits"].get("weighted_length") or 280)
+    for i, variant in enumerate(variants):
+        problems = content_problems([variant], [], limit)
+        if problems:
+            raise ValidationError(f"text {i + 1}: {problems[0]['message']}", {"problems": problems})
     start = store.parse_instant(start_at, "start_at")
     end = store.parse_instant(end_at, "end_at") if end_at else None
     if end and end <= start:
@@ -133,6 +142,7 @@ def materialize_series(
     until = until or now + MATERIALIZE_AHEAD
     next_at: datetime = series.next_at or series.start_at or now
     created: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
     index = series.next_index
     while series.active and next_at <= until and (not series.end_at or next_at <= series.end_at):
         # One post per occurrence, however many materializers run at once.
@@ -147,30 +157,37 @@ def materialize_series(
 
                     taken.add(content_hash(text))
             text = _variant(series, index, next_at, taken)
-            post = create_post(
-                runtime,
-                workspace_id,
-                account_id=series.account_id,
-                text=text,
-                campaign_id=series.campaign_id,
-                due_at=next_at,
-                timezone=series.timezone,
-                source=PostSource.SERIES.value,
-                series_id=series.id,
-            )
-            created.append(schedule_post(runtime, workspace_id, post["id"]))
+            try:
+                post = create_post(
+                    runtime,
+                    workspace_id,
+                    account_id=series.account_id,
+                    text=text,
+                    campaign_id=series.campaign_id,
+                    due_at=next_at,
+                    timezone=series.timezone,
+                    source=PostSource.SERIES.value,
+                    series_id=series.id,
+                )
+                created.append(schedule_post(runtime, workspace_id, post["id"]))
+            except HeraldError as exc:
+                # This occurrence stays a draft (or is skipped) with the reason on the
+                # series; the next ones still go out.
+                log.warning("series occurrence not scheduled", series_id=series.id, error=str(exc))
+                errors.append({"at": next_at, "reason": exc.message})
             index += 1
         next_at = next_at + _step(series)
     ended = bool(series.end_at and next_at > series.end_at)
-    runtime.db.collection(SERIES).document(series_id).update(
-        {
-            "next_at": next_at,
-            "next_key": store.order_key(next_at, series.id),
-            "next_index": index,
-            "active": series.active and not ended,
-            "updated_at": now,
-        }
-    )
+    update = {
+        "next_at": next_at,
+        "next_key": store.order_key(next_at, series.id),
+        "next_index": index,
+        "active": series.active and not ended,
+        "updated_at": now,
+    }
+    if errors:
+        update["last_error"] = errors[-1]
+    runtime.db.collection(SERIES).document(series_id).update(update)
     return created
 
 

@@ -465,7 +465,9 @@ def approve_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str,
 
 
 def _needs_approval(runtime: Runtime, post: Post) -> bool:
-    if post.status == PostStatus.APPROVED or post.source == PostSource.MANUAL:
+    # Only machine-written text waits for a person; series, plans and templates were
+    # set up by one.
+    if post.status == PostStatus.APPROVED or post.source != PostSource.GENERATED:
         return False
     if not post.campaign_id:
         return False

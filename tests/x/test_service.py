@@ -278,3 +278,39 @@ def test_x_account_fixture_is_connected(runtime) -> None:
     listed = service.list_accounts(runtime, "ws1")
     assert [a["id"] for a in listed["items"]] == [account.id]
     assert "secret_ref" not in listed["items"][0]
+
+
+def test_series_texts_are_validated_and_failures_recorded(runtime, clock) -> None:
+    from shared.x.models import X_ACCOUNTS
+    from shared.x.series import materialize_due
+
+    account = _sandbox(runtime)
+    with pytest.raises(ValidationError, match="text 2"):
+        service.create_series(
+            runtime,
+            "ws1",
+            name="bad",
+            account_id=account["id"],
+            texts=["fine", "x" * 300],
+            start_at=clock.now() + timedelta(hours=1),
+            end_at=clock.now() + timedelta(days=2),
+        )
+    series = service.create_series(
+        runtime,
+        "ws1",
+        name="ok",
+        account_id=account["id"],
+        texts=["a", "b"],
+        start_at=clock.now() + timedelta(hours=1),
+        end_at=clock.now() + timedelta(days=3),
+    )
+    runtime.db.collection(X_ACCOUNTS).document(account["id"]).update(
+        {"status": "revoked", "status_reason": "X refused the tokens"}
+    )
+    from shared.x import cache
+
+    cache.invalidate(runtime, account["id"])
+    clock.advance(days=1)
+    materialize_due(runtime)  # the occurrence cannot be scheduled: recorded, not raised
+    stored = service.get_series(runtime, "ws1", series["id"])
+    assert "revoked" in stored["last_error"]["reason"] and stored["next_index"] == 2
