@@ -198,7 +198,8 @@ def _run(route: Route, ctx: Ctx) -> Any:
                 details={"content_type": request.mimetype or None},
             )
         ctx.body = _parse(route.body, json_body(request), "request body")
-    result = route.handler(ctx)
+    with bound(workspace_id=ctx.params.get("ws"), user_id=ctx.user_id):
+        result = route.handler(ctx)
     if isinstance(result, Reply):
         return result
     return Reply(result, route.status)
