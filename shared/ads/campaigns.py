@@ -303,9 +303,8 @@ def _set_desired(
     elif doc["status"] == "scheduled" and desired == "paused":
         # Not published yet: pausing means "do not start"; resume reschedules it.
         changes["status"] = "draft"
+    round_ = changes["status_round"] = int(doc.get("status_round", 0)) + 1
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(changes)
-    round_ = int(doc.get("status_round", 0)) + 1
-    runtime.db.collection(CAMPAIGNS).document(campaign_id).update({"status_round": round_})
     for platform in doc["platforms"]:
         snap = (
             runtime.db.collection(PUBLICATIONS)
@@ -327,7 +326,7 @@ def _set_desired(
                 task_id=safe_task_id("adstatus", campaign_id, platform, str(round_)),
             )
         )
-    return public({**doc, **changes, "status_round": round_})
+    return public({**doc, **changes})
 
 
 def pause_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:

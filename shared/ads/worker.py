@@ -40,8 +40,9 @@ def handle_task(
     if needed is None or not all(isinstance(body.get(k), str) and body[k] for k in needed):
         log.alert("bad_task", "publish_ads task is malformed", body=str(body)[:500])
         return {"ok": False, "error": "malformed task"}, 200
-    if body.get("platform") not in (None, "meta", "google") or "/" in str(body.get("campaign_id")):
-        log.alert("bad_task", "publish_ads task names an unknown platform", body=str(body)[:500])
+    ids = (body.get("campaign_id"), body.get("ad_campaign_id"), body.get("workspace_id"))
+    if body.get("platform") not in (None, "meta", "google") or any("/" in str(i) for i in ids):
+        log.alert("bad_task", "publish_ads task has a bad platform or id", body=str(body)[:500])
         return {"ok": False, "error": "malformed task"}, 200
     try:
         return handle(runtime, body, adapter_factory), 200
