@@ -39,19 +39,24 @@ def call(
         return exc.code, json.loads(exc.read() or b"null"), dict(exc.headers)
 
 
-def test_sign_in_schedule_and_see_the_post_published(stack: Stack) -> None:
+def sign_in(stack: Stack, workspace: str) -> tuple[str, str, str]:
+    """A new owner of a new workspace, signed in over HTTP: (token, workspace id, username)."""
     runtime = stack_runtime(stack)
     username = f"e2e{uuid.uuid4().hex[:8]}"
     now = runtime.clock.now()
     user_id = tenancy.create_user(runtime.db, username, PASSWORD, now)
-    ws = tenancy.create_workspace(runtime.db, "E2E", user_id, now)
-
+    ws = tenancy.create_workspace(runtime.db, workspace, user_id, now)
     status, body, headers = call(
         stack, "POST", "/auth/login", body={"username": username, "password": PASSWORD}
     )
     assert status == 200, body
     assert headers["Access-Control-Allow-Origin"] == stack.admin_url
-    token = body["token"]
+    return body["token"], ws, username
+
+
+def test_sign_in_schedule_and_see_the_post_published(stack: Stack) -> None:
+    runtime = stack_runtime(stack)
+    token, ws, _ = sign_in(stack, "E2E")
     status, account, _ = call(stack, "POST", f"/workspaces/{ws}/x/accounts/sandbox", token, {})
     assert status == 201, account
     status, post, _ = call(
@@ -81,3 +86,28 @@ def test_sign_in_schedule_and_see_the_post_published(stack: Stack) -> None:
     assert status == 204
     status, body, _ = call(stack, "GET", "/auth/me", token)
     assert status == 401 and body["error"]["code"] == "unauthenticated"
+
+
+def test_smtp_test_send_reaches_the_local_sink(stack: Stack) -> None:
+    runtime = stack_runtime(stack)
+    username = f"e2e{uuid.uuid4().hex[:8]}"
+    now = runtime.clock.now()
+    user_id = tenancy.create_user(runtime.db, username, PASSWORD, now)
+    ws = tenancy.create_workspace(runtime.db, "E2E mail", user_id, now)
+    _, body, _ = call(
+        stack, "POST", "/auth/login", body={"username": username, "password": PASSWORD}
+    )
+    token = body["token"]
+    status, smtp, _ = call(stack, "GET", f"/workspaces/{ws}/smtp", token)
+    assert status == 200 and smtp["sandbox"] is True  # the sink, clearly labelled
+    to = f"{username}@example.com"
+    status, sent, _ = call(stack, "POST", f"/workspaces/{ws}/smtp/test", token, {"to": to})
+    assert status == 200, sent
+    assert sent["sent"] is True and sent["sandbox"] is True
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        found = [p for p in stack.mail_dir.glob("*.eml") if to in p.read_text(errors="replace")]
+        if found:
+            break
+        time.sleep(0.2)
+    assert found, f"no message to {to} in {stack.mail_dir}"
