@@ -36,12 +36,13 @@ def _group_members(pid: int) -> set[tuple[int, str]]:
     """(pid, start time) of the processes in group `pid`: pids are recycled quickly on a
     busy machine, the pair is not."""
     out = subprocess.run(
-        ["ps", "-e", "-o", "pid=,pgid=,lstart="], capture_output=True, text=True, check=True
+        ["ps", "-e", "-o", "pid=,pgid=,stat=,lstart="], capture_output=True, text=True, check=True
     ).stdout
     members = set()
     for line in out.splitlines():
-        p, g, *start = line.split()
-        if int(g) == pid:
+        p, g, stat, *start = line.split()
+        # A zombie has exited; it waits for a reaper (this sandbox's pid 1 may not reap).
+        if int(g) == pid and not stat.startswith("Z"):
             members.add((int(p), " ".join(start)))
     return members
 
