@@ -2,6 +2,7 @@
 import { ApiError, get, loadConfig, onUnauthenticated, post, session, setToken, setWorkspace } from "./api.js";
 import { $, clear, h, icon } from "./dom.js";
 import { showError, toast } from "./ui.js";
+import { setActivity } from "./views/dashboard.js";
 
 const ROUTES = {
   dashboard: () => import("./views/dashboard.js"),
@@ -112,6 +113,7 @@ function applyWorkspace(w) {
 
 function showLogin(message) {
   leaveView();
+  clearInterval(activityTimer);
   session.me = null;
   $("#app-view").classList.add("d-none");
   $("#login-view").classList.remove("d-none");
@@ -121,8 +123,25 @@ function showLogin(message) {
   $("#login-username").focus();
 }
 
+// The top bar's "sending / posting" badge stays live on every screen (the dashboard
+// refreshes it itself every 5 s; elsewhere a one-day dashboard read every 10 s).
+let activityTimer = null;
+function watchActivity() {
+  clearInterval(activityTimer);
+  activityTimer = setInterval(async () => {
+    if (!session.token || !session.me || document.hidden || parseHash().name === "dashboard") return;
+    try {
+      const d = await get(`/workspaces/${encodeURIComponent(session.workspaceId)}/dashboard`, { days: 1 });
+      setActivity(d.activity);
+    } catch {
+      /* the badge keeps its last state */
+    }
+  }, 10_000);
+}
+
 async function showApp() {
   await loadMe();
+  watchActivity();
   $("#login-view").classList.add("d-none");
   $("#app-view").classList.remove("d-none");
   // Back from X's consent screen (?oauth_token=…&oauth_verifier=…): Settings finishes it.

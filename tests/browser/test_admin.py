@@ -39,6 +39,19 @@ def test_login_and_a_wrong_password_is_refused(admin: Admin, owner: Account) -> 
     admin.login(owner)
     assert page.inner_text("#whoami") == owner.username
     assert page.inner_text("#role-badge") == "owner"
+
+    # Owners add members (creating the account) and change their role.
+    member = f"editor-{uuid.uuid4().hex[:6]}"
+    admin.nav("settings", "#member-form")
+    page.fill("#member-username", member)
+    page.fill("#member-password", "a long enough password")
+    page.select_option("#member-role", "editor")
+    page.click("#member-form button[type=submit]")
+    row = page.locator("#members tr", has_text=member)
+    expect(row.locator("select")).to_have_value("editor")
+    row.locator("select").select_option("viewer")
+    expect(page.locator("#toasts")).to_contain_text(f"{member} is now viewer")
+    admin.nav("dashboard", "#stat-sent")
     expect(page.locator("#stat-sent")).to_have_text(re.compile(r"^\d+$"))
     admin.shot("dashboard")
 

@@ -176,12 +176,21 @@ export async function render(root, ctx) {
           ),
         ),
       );
+      // Reorder: media stay with the thread's first post.
+      const move = (delta) => {
+        const j = i + delta;
+        [parts[i].text, parts[j].text] = [parts[j].text, parts[i].text];
+        renderParts();
+        partsBox.querySelector(`#part-${j}`)?.focus();
+      };
+      const up = i > 0 ? editable(h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", "aria-label": `Move post ${i + 1} up`, onclick: () => move(-1) }, icon("arrow-up"))) : null;
+      const down = i < parts.length - 1 ? editable(h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", "aria-label": `Move post ${i + 1} down`, onclick: () => move(1) }, icon("arrow-down"))) : null;
       const remove = parts.length > 1 ? editable(h("button", { type: "button", class: "btn btn-sm btn-outline-danger", onclick: () => { parts.splice(i, 1); renderParts(); } }, icon("trash"), "Remove")) : null;
       partsBox.append(
         h(
           "div",
           { class: "thread-part card mb-2" },
-          h("div", { class: "card-body" }, h("div", { class: "d-flex align-items-center mb-1" }, h("span", { class: "small text-body-secondary me-auto" }, parts.length > 1 ? `Post ${i + 1} of ${parts.length}` : "Post"), counter), ta, bar, h("div", { class: "d-flex gap-2 mt-2 align-items-center" }, canEdit() ? upload : null, i > 0 ? h("span", { class: "small text-body-secondary" }, "images go on the first post") : null, remove), thumbs),
+          h("div", { class: "card-body" }, h("div", { class: "d-flex align-items-center mb-1" }, h("span", { class: "small text-body-secondary me-auto" }, parts.length > 1 ? `Post ${i + 1} of ${parts.length}` : "Post"), counter), ta, bar, h("div", { class: "d-flex gap-2 mt-2 align-items-center" }, canEdit() ? upload : null, i > 0 ? h("span", { class: "small text-body-secondary" }, "images go on the first post") : null, h("span", { class: "ms-auto d-flex gap-1" }, up, down, remove)), thumbs),
         ),
       );
       update();
