@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 log = get_logger("publish_ads")
 LEASE = timedelta(minutes=3)  # a claim older than this, unreleased, belonged to a dead worker
-MAX_TAKEOVERS = 5
+MAX_UNKNOWN = 5  # attempts that died or timed out before we stop and report the step
+MAX_CLAIMS = 500  # rate-limited attempts use claims too; they never make us give up
 MAX_DEFER = timedelta(hours=6)
 INSIGHTS = "ad_insights"
 
@@ -121,17 +122,22 @@ class Publisher:
     def _run_step(self, adapter: Adapter, ctx: PublishContext, platform: str, step: str) -> str:
         db, now = self.runtime.db, self.runtime.clock.now()
         base = f"ads:{ctx.campaign_id}:{platform}:{step}"
-        unknown = False  # did an earlier attempt possibly create the object?
-        for n in range(1, MAX_TAKEOVERS + 1):
+        unknown = 0  # earlier attempts that may have created the object
+        for n in range(1, MAX_CLAIMS + 1):
             key = f"{base}:{n}"
             if not claims.try_claim(
                 db, key, owner="publish_ads", now=now, workspace_id=ctx.campaign["workspace_id"]
             ):
                 claim = claims.get_claim(db, key) or {}
-                if not claim.get("released") and now - claim["claimed_at"] <= LEASE:
+                claimed_at = claim.get("claimed_at")
+                if not claim.get("released") and claimed_at and now - claimed_at <= LEASE:
                     raise Busy(f"{platform} {step} is being created by another delivery")
-                # That attempt ended or died: take over with the next claim.
-                unknown = unknown or claim.get("outcome") != "not_created"
+                # That attempt ended or died: take over with the next claim. Definite
+                # refusals (rate limits included) do not count towards giving up.
+                if claim.get("outcome") != "not_created":
+                    unknown += 1
+                    if unknown > MAX_UNKNOWN:
+                        break
                 continue
             try:
                 found = adapter.find(step, ctx) if unknown else None
@@ -151,7 +157,7 @@ class Publisher:
             log.info("ad object created", platform=platform, step=step, external_id=external_id,
                      campaign_id=ctx.campaign_id, reused=bool(found))  # fmt: skip
             return external_id
-        raise Refused(f"{platform} {step}: gave up after {MAX_TAKEOVERS} attempts")
+        raise Refused(f"{platform} {step}: gave up after {unknown} attempts of unknown outcome")
 
     def _release(self, key: str, outcome: str, exc: BaseException) -> None:
         self.runtime.db.collection(claims.CLAIMS).document(key).update(

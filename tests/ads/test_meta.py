@@ -333,3 +333,20 @@ def test_sandbox_publication_stays_in_the_sandbox(runtime, opening):
         assert result["outcome"] == "synced" and len(rsps.calls) == 0
     record = runtime.db.collection("ad_sandbox_records").document(f"{cid}__meta__status").get()
     assert record.get("status") == "paused"
+
+
+def test_repeated_rate_limits_never_fail_the_campaign(runtime, opening, meta_account, clock):
+    cid = make_campaign(runtime, opening, ["meta"])
+    payload = publish_payload(runtime)
+    limited = {"error": {"message": "Application request limit reached", "code": 4}}
+    for _ in range(7):
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+            rsps.add(responses.POST, f"{ACT}/campaigns", json={"id": "120001"})
+            rsps.add(responses.POST, f"{ACT}/adsets", status=400, json=limited)
+            assert handle_task(runtime, payload, task_ctx())[0]["outcome"] == "deferred"
+        clock.advance(300)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        add_success_chain(rsps)
+        assert handle_task(runtime, payload, task_ctx())[0]["outcome"] == "published"
+        assert rsps.calls[0].request.url.startswith(f"{ACT}/adsets")  # no lookup needed
+    assert service.get_campaign(runtime, WS, cid)["publications"]["meta"]["defer_count"] == 7
