@@ -22,6 +22,9 @@ from shared.ads.plans import GOOGLE_STATUS, GOOGLE_STEPS, google_plan, object_na
 from shared.ads.platform import PublishContext, RateLimited, Refused, Transient
 
 DEFAULT_WAIT_S = 60.0
+# Well under the publisher's claim lease (3 min): a call still running when another
+# delivery takes the step over would otherwise race its lookup.
+CALL_TIMEOUT_S = 60.0
 TRANSIENT_CODES = (
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -117,7 +120,9 @@ class GoogleAdapter:
 
     def _search(self, query: str) -> list[Any]:
         service = self._client.get_service("GoogleAdsService")
-        rows = self._call(service.search, customer_id=self._customer, query=query)
+        rows = self._call(
+            service.search, customer_id=self._customer, query=query, timeout=CALL_TIMEOUT_S
+        )
         return list(rows)
 
     def find(self, step: str, ctx: PublishContext) -> str | None:
@@ -159,7 +164,10 @@ class GoogleAdapter:
     def _mutate(self, service_name: str, method: str, operations: list[Any]) -> list[str]:
         service = self._client.get_service(service_name)
         response = self._call(
-            getattr(service, method), customer_id=self._customer, operations=operations
+            getattr(service, method),
+            customer_id=self._customer,
+            operations=operations,
+            timeout=CALL_TIMEOUT_S,
         )
         return [str(r.resource_name) for r in response.results]
 
