@@ -143,6 +143,10 @@ def admin(browser: Any, stack: Stack) -> Iterator[Admin]:
     try:
         yield helper
         assert helper.csp_violations == [], helper.csp_violations
+        # Uncaught exceptions or rejections in the page's own code (not HTTP errors,
+        # which the page shows to the user).
+        uncaught = [e for e in helper.console_errors if "pageerror" in e or "Uncaught" in e]
+        assert uncaught == [], uncaught
     finally:
         context.close()
 
