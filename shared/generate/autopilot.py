@@ -1,11 +1,10 @@
 """Autopilot: keep the next N days of a campaign planned.
 
-A campaign with `autopilot: {enabled: true, days_ahead, posts_per_day, post_times}`
-(and the top-level mirror `autopilot_enabled: true`, which dispatch queries: nested
-fields cannot be queried on the emulator) gets its empty slots filled with generated
-drafts, each with `due_at` at its slot. Slots are local times in the campaign's
-timezone; a day counts as planned when it already has `posts_per_day` live posts of
-the campaign, whatever created them.
+An active campaign with `autopilot: {enabled: true, days_ahead, posts_per_day,
+post_times}` gets its empty slots filled with generated drafts, each with `due_at` at
+its slot (dispatch enqueues the run hourly, see shared.generate.dispatch). Slots are
+local times in the campaign's timezone; a day counts as planned when it already has
+`posts_per_day` live posts of the campaign, whatever created them.
 """
 
 from __future__ import annotations
@@ -23,11 +22,6 @@ log = get_logger("generate.autopilot")
 MIN_LEAD = timedelta(minutes=15)
 # Post statuses that do not occupy a slot.
 _FREE = frozenset({"cancelled", "failed"})
-
-
-def campaign_fields(autopilot: dict[str, Any]) -> dict[str, Any]:
-    """Top-level fields to write next to `autopilot` when a campaign is saved."""
-    return {"autopilot_enabled": autopilot.get("enabled") is True}
 
 
 def plan_slots(

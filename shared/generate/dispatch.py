@@ -1,16 +1,25 @@
-"""Dispatch source: autopilot campaigns get a generate task once an hour.
+"""Dispatch source: autopilot campaigns get a generate task once an hour, and soon
+after they are created or changed.
 
-Light module (no SDK imports): runs on every dispatch tick. Reads the campaigns with
-`autopilot_enabled == true` (an equality query on a top-level field), and for each
-active one not yet handled in the current hour enqueues a task to the generate
-function, then notes the hour on the campaign (`autopilot_run_key`). Two overlapping
-ticks may both enqueue; the worker's run claim (`generate-run:<campaign>:<hour>`) lets
-only one of them work, and a worker that dies leaves the slots for the next hour.
+Light module (no SDK imports). On a tick it reads one marker document
+(`system/generate_autopilot`: the hour last scanned, and the newest campaign
+`updated_at` seen), then either
+- once per UTC hour (the tick that wins the claim `generate-autopilot-scan:<hour>`):
+  pages through the active campaigns and enqueues a generate task for each whose
+  `autopilot.enabled` is true; or
+- on other ticks: looks only at campaigns updated since the marker (a single-field
+  range query, usually empty), so a campaign whose autopilot was just switched on is
+  planned within a minute instead of at the next hour.
+Nested fields cannot be queried on the emulator, so the `autopilot` filter runs here.
+
+A repeated task for a campaign and hour is harmless: the worker's run claim
+(`generate-run:<campaign>:<hour>`) lets one of them work. A tick that dies mid-scan
+leaves the remaining campaigns to the next hour's scan.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.generate.autopilot import run_key
 from shared.log import get_logger
@@ -22,7 +31,9 @@ if TYPE_CHECKING:
 log = get_logger("generate.dispatch")
 
 CAMPAIGNS = "campaigns"
+MARKER = ("system", "generate_autopilot")
 QUEUE_KIND = "generate"
+PAGE = 200
 
 
 class AutopilotSource:
@@ -31,31 +42,62 @@ class AutopilotSource:
     def run(self, ctx: DispatchContext) -> dict[str, int]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
+        from shared.claims import claim_id, try_claim
+        from shared.firestore import keyset_pages
+
         db = ctx.runtime.db
         key = run_key(ctx.now)
         counts = {"campaigns": 0, "enqueued": 0}
-        query = db.collection(CAMPAIGNS).where(filter=FieldFilter("autopilot_enabled", "==", True))
-        for snap in query.stream():
-            counts["campaigns"] += 1
-            data = snap.to_dict()
-            if data.get("status") != "active" or data.get("autopilot_run_key") == key:
-                continue
-            ctx.runtime.enqueuer.enqueue(
-                TaskSpec(
-                    kind=QUEUE_KIND,
-                    target="generate",
-                    payload={
-                        "mode": "autopilot",
-                        "workspace_id": data.get("workspace_id"),
-                        "campaign_id": snap.id,
-                        "run_key": key,
-                    },
-                    task_id=safe_task_id("autopilot", snap.id, key),
-                )
-            )
-            snap.reference.update({"autopilot_run_key": key})
-            counts["enqueued"] += 1
+        marker = db.collection(MARKER[0]).document(MARKER[1])
+        snap = marker.get()
+        state = snap.to_dict() if snap.exists else {}
+        campaigns = db.collection(CAMPAIGNS)
+        if state.get("run_key") != key:
+            claim = claim_id("generate-autopilot-scan", key)
+            if not try_claim(db, claim, owner="dispatch", now=ctx.now):
+                return counts  # another tick scans this hour
+            query = campaigns.where(filter=FieldFilter("status", "==", "active"))
+            for page in keyset_pages(query, "created_key", page_size=PAGE):
+                for doc in page:
+                    self._consider(ctx, doc, key, counts)
+            marker.set({"run_key": key, "scanned_at": ctx.now, "seen_until": ctx.now, **counts})
+            return counts
+        seen = state.get("seen_until") or ctx.now
+        changed = list(
+            campaigns.where(filter=FieldFilter("updated_at", ">", seen))
+            .order_by("updated_at")
+            .limit(PAGE)
+            .stream()
+        )
+        for doc in changed:
+            self._consider(ctx, doc, key, counts)
+        if changed:
+            marker.update({"seen_until": changed[-1].get("updated_at")})
         return counts
+
+    @staticmethod
+    def _consider(ctx: DispatchContext, doc: Any, key: str, counts: dict[str, int]) -> None:
+        counts["campaigns"] += 1
+        data = doc.to_dict()
+        auto = data.get("autopilot")
+        if data.get("status") != "active" or not isinstance(auto, dict):
+            return
+        if auto.get("enabled") is not True:
+            return
+        ctx.runtime.enqueuer.enqueue(
+            TaskSpec(
+                kind=QUEUE_KIND,
+                target="generate",
+                payload={
+                    "mode": "autopilot",
+                    "workspace_id": data.get("workspace_id"),
+                    "campaign_id": doc.id,
+                    "run_key": key,
+                },
+                task_id=safe_task_id("autopilot", doc.id, key),
+            )
+        )
+        counts["enqueued"] += 1
 
 
 SOURCE = AutopilotSource()

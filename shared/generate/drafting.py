@@ -54,10 +54,12 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Slot:
-    """One draft to write: its topic and a sequence number that varies the wording."""
+    """One draft to write: its topic, how often the topic was written about before,
+    and how many drafts the campaign had before (these vary the offline wording)."""
 
     topic: Topic
     seq: int
+    n: int = 0
 
 
 @dataclass(frozen=True)

@@ -92,14 +92,15 @@ class OfflineWriter:
         t = TEMPLATES.get(lang, TEMPLATES["en"])
         digest = hashlib.sha256(f"{brief.campaign_id}|{slot.topic.key}".encode()).digest()
         base = int.from_bytes(digest[:4], "big")
-        base2 = int.from_bytes(digest[4:8], "big")
+        campaign = hashlib.sha256(brief.campaign_id.encode()).digest()
+        base2 = int.from_bytes(campaign[:4], "big")
         n_open, n_angle = len(t["openers"]), len(t["angles"])
-        # Walk the opener/angle grid: the first n_open * n_angle uses of a topic never
-        # repeat a pair, and consecutive uses share neither.
+        # Openers walk per topic, angles and keywords per campaign: eight consecutive
+        # drafts of a campaign never share an angle, whatever their topics.
         opener = t["openers"][(base + slot.seq) % n_open]
-        angle = t["angles"][(base2 + slot.seq + slot.seq // n_open) % n_angle]
+        angle = t["angles"][(base2 + slot.n + slot.n // n_angle) % n_angle]
         keywords = [k for k in brief.keywords if k.lower() != slot.topic.name.lower()]
-        keyword = keywords[(base + slot.seq) % len(keywords)] if keywords else slot.topic.name
+        keyword = keywords[(slot.n + slot.seq) % len(keywords)] if keywords else slot.topic.name
         parts = [
             opener.format(topic=slot.topic.name),
             angle.format(keyword=keyword),

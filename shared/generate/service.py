@@ -164,7 +164,7 @@ class Generation:
                     break
                 taken = [rotation.take(self.now, self.forced) for _ in range(need)]
                 # seq walks on with each round so retried offline drafts differ.
-                slots = [Slot(t.topic, t.seq) for t in taken]
+                slots = [Slot(t.topic, t.seq, t.n) for t in taken]
                 result = self.writer.write(self.brief, slots, ctx)
                 out.usage.add(result.usage)
                 for i, t in enumerate(taken):

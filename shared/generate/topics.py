@@ -40,10 +40,12 @@ class TopicState:
 
 @dataclass(frozen=True)
 class Taken:
-    """One pick: the topic, and how often it was used before (varies the wording)."""
+    """One pick: the topic, how often it was used before, and how many posts the
+    campaign had before (both vary the offline wording)."""
 
     topic: Topic
     seq: int
+    n: int = 0
 
 
 class Rotation:
@@ -92,13 +94,13 @@ class Rotation:
     def take(self, now: datetime, topic: Topic | None = None) -> Taken:
         """Pick (or use the given topic) and advance it in memory."""
         state = self.states[(topic or self.pick()).key]
-        seq = state.uses
+        seq, n = state.uses, sum(s.uses for s in self.states.values())
         state.vtime += state.stride
         state.uses += 1
         state.last_used_at = now
         self._picks += 1
         state.picked = self._picks
-        return Taken(state.topic, seq)
+        return Taken(state.topic, seq, n)
 
     def shares(self) -> dict[str, int]:
         return {k: s.uses for k, s in self.states.items()}

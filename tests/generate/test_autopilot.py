@@ -9,6 +9,7 @@ from shared import dispatch
 from shared.generate import autopilot
 from shared.generate.brief import Autopilot
 from shared.generate.dispatch import SOURCE
+from shared.x import service as xs
 from tests.generate.conftest import World
 
 AUTO = {"enabled": True, "days_ahead": 3, "posts_per_day": 2, "post_times": ["09:00", "18:00"]}
@@ -38,7 +39,7 @@ def test_slots_fill_empty_times_in_the_campaign_timezone() -> None:
 
 
 def _auto_campaign(world: World, **overrides: Any) -> str:
-    values = {"autopilot": AUTO, **autopilot.campaign_fields(AUTO), **overrides}
+    values = {"autopilot": AUTO, **overrides}
     return world.campaign(**values)
 
 
@@ -48,7 +49,7 @@ def test_dispatch_enqueues_one_generate_task_per_campaign_and_hour(world: World)
     _auto_campaign(world, status="paused")
     world.campaign()  # no autopilot
     report = dispatch.tick(runtime, sources=[SOURCE])
-    assert report.counts["generate_autopilot"] == {"campaigns": 2, "enqueued": 1}
+    assert report.counts["generate_autopilot"] == {"campaigns": 2, "enqueued": 1}  # active
     tasks = runtime.enqueuer.of_kind("generate")  # type: ignore[attr-defined]
     assert len(tasks) == 1 and tasks[0].target == "generate"
     assert tasks[0].payload == {
@@ -57,11 +58,27 @@ def test_dispatch_enqueues_one_generate_task_per_campaign_and_hour(world: World)
         "campaign_id": cid,
         "run_key": "20260105T09",
     }
-    dispatch.tick(runtime, sources=[SOURCE])  # same hour: nothing more
+    runtime.clock.advance(seconds=60)  # type: ignore[attr-defined]
+    again = dispatch.tick(runtime, sources=[SOURCE])  # same hour, nothing changed
+    assert again.counts["generate_autopilot"] == {"campaigns": 0, "enqueued": 0}
+    # A campaign switched on mid-hour is picked up on the next tick, not the next hour.
+    late = world.campaign()
+    xs.update_campaign(runtime, world.workspace_id, late, {"autopilot": AUTO})
+    runtime.clock.advance(seconds=60)  # type: ignore[attr-defined]
+    soon = dispatch.tick(runtime, sources=[SOURCE])
+    assert soon.counts["generate_autopilot"] == {"campaigns": 1, "enqueued": 1}
     runtime.clock.advance(minutes=61)  # type: ignore[attr-defined]
     dispatch.tick(runtime, sources=[SOURCE])
-    keys = [t.payload["run_key"] for t in runtime.enqueuer.of_kind("generate")]  # type: ignore[attr-defined]
-    assert keys == ["20260105T09", "20260105T10"]
+    runs = [
+        (t.payload["campaign_id"], t.payload["run_key"])
+        for t in runtime.enqueuer.of_kind("generate")  # type: ignore[attr-defined]
+    ]
+    assert runs == [
+        (cid, "20260105T09"),
+        (late, "20260105T09"),
+        (cid, "20260105T10"),
+        (late, "20260105T10"),
+    ]
 
 
 def test_dispatch_source_is_light() -> None:

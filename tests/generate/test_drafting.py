@@ -71,7 +71,7 @@ def _brief(**extra: object) -> Brief:
 def test_offline_writer_is_deterministic_labelled_and_within_length() -> None:
     brief = _brief()
     writer = OfflineWriter()
-    slots = [Slot(t, seq) for seq in range(12) for t in brief.topics]
+    slots = [Slot(t, seq, 3 * seq + i) for seq in range(12) for i, t in enumerate(brief.topics)]
     first = writer.write(brief, slots, WriteContext(280)).candidates
     again = OfflineWriter().write(brief, slots, WriteContext(280)).candidates
     assert [c.text() for c in first] == [c.text() for c in again]
@@ -80,13 +80,16 @@ def test_offline_writer_is_deterministic_labelled_and_within_length() -> None:
         text = fit(c, 280)
         assert text is not None and validate_tweet(text, 280) is None
         assert len(c.hashtags) == 2  # the default
-    # Successive uses of one topic differ enough not to count as duplicates (across
-    # topics a template may collide: the service rejects those and asks again).
-    for topic in brief.topics:
-        index = DuplicateIndex(boilerplate=[brief.call_to_action])
-        for c in (c for c in first if c.topic_key == topic.key):
-            assert not index.is_duplicate(c.text()), c.text()
-            index.add(c.text())
+    # Eight successive drafts never repeat each other; over 36 the templates may
+    # collide now and then (the service rejects those and asks again).
+    index = DuplicateIndex(boilerplate=[brief.call_to_action])
+    collisions = 0
+    for i, c in enumerate(first):
+        if i % 8 == 0:
+            index = DuplicateIndex(boilerplate=[brief.call_to_action])
+        collisions += index.is_duplicate(c.text())
+        index.add(c.text())
+    assert collisions == 0
 
 
 def test_offline_writer_honours_hashtag_count_and_language() -> None:

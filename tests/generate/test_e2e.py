@@ -53,7 +53,6 @@ def test_autopilot_plans_posts_with_images_that_publish(stack: Stack) -> None:
         status="active",
         approval_required=False,
         autopilot=auto,
-        autopilot_enabled=True,
         image={"enabled": True, "size": "square"},
     )
     posts = _planned(runtime, campaign["id"])

@@ -49,7 +49,7 @@ def test_errors_are_clear(client: Any, world: World) -> None:
 
 def test_autopilot_task(client: Any, world: World) -> None:
     auto = {"enabled": True, "days_ahead": 1, "posts_per_day": 1, "post_times": ["20:00"]}
-    cid = world.campaign(autopilot=auto, autopilot_enabled=True)
+    cid = world.campaign(autopilot=auto)
     payload = {
         "mode": "autopilot",
         "workspace_id": world.workspace_id,
