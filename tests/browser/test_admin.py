@@ -100,10 +100,10 @@ def test_campaign_compose_schedule_and_see_it_published_by_the_sandbox(
     expect(page.locator("#counter-0")).to_have_text(f"{expected} / 280")
     expect(page.locator("#tweet-preview")).to_contain_text("https://example.com/releases")
     page.click("#add-part")
-    page.fill("#part-1", "Second post of the thread, with #hashtag")
-    expect(page.locator("#counter-1")).to_have_text(
-        f"{parse_tweet('Second post of the thread, with #hashtag').weightedLength} / 280"
-    )
+    second = "続きはこちら: thread part two with #hashtag"  # CJK weighs 2
+    page.fill("#part-1", second)
+    assert parse_tweet(second).weightedLength == len(second) + len("続きはこちら")
+    expect(page.locator("#counter-1")).to_have_text(f"{parse_tweet(second).weightedLength} / 280")
     expect(page.locator("#cost-estimate")).to_contain_text("$")
 
     # An image: uploaded to the API, previewed from a blob: URL (the CSP allows blob:).
