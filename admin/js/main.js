@@ -1,6 +1,6 @@
 // Entry point: configuration, login, the application shell and the hash router.
 import { ApiError, get, loadConfig, onUnauthenticated, post, session, setToken, setWorkspace } from "./api.js";
-import { $, clear, h, icon } from "./dom.js";
+import { $, clear, h } from "./dom.js";
 import { showError, toast } from "./ui.js";
 import { setActivity } from "./views/dashboard.js";
 
@@ -232,4 +232,3 @@ document.documentElement.dataset.ready = "loading";
 start().finally(() => {
   document.documentElement.dataset.ready = "1";
 });
-void icon;

@@ -91,10 +91,9 @@ export async function render(root, ctx) {
     clear(listBox).append(table(["Name", "Description", "Status", "Created"], rows, "No campaigns yet: create the first one."));
   };
   root.append(pageHeader("Campaigns"), viewerNotice());
-  const createCard = card("New campaign", campaignForm(null, (saved) => {
+  const createCard = card("New campaign", campaignForm(null, () => {
     refresh();
     root.querySelector("#campaign-create")?.reset();
-    void saved;
   }));
   createCard.id = "new-campaign";
   if (canEdit()) root.append(createCard);

@@ -3,7 +3,7 @@
 // schedule picker with timezone and the estimated X cost.
 import { configs, extractEntitiesWithIndices, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
 import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
-import { card, clear, field, fmtNumber, h, icon } from "../dom.js";
+import { card, clear, field, h, icon } from "../dom.js";
 import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 
@@ -292,7 +292,6 @@ export async function render(root, ctx) {
     ),
   );
   renderParts();
-  void fmtNumber;
 }
 
 /** An uploaded image as a blob: URL (the media route needs the bearer token, so no <img src>). */

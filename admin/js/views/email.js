@@ -492,5 +492,4 @@ async function renderCampaign(root, ctx, id) {
     );
   }
   await ctx.every(tick, 2000);
-  void lockForViewer;
 }

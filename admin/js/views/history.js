@@ -2,7 +2,7 @@
 // published post and its metrics. Refreshes every 5 s while shown.
 import { list, listAll, post, ws } from "../api.js";
 import { clear, fmtDate, fmtNumber, h, icon, statusBadge, table } from "../dom.js";
-import { act, editable, pageHeader, toast } from "../ui.js";
+import { act, editable, pageHeader } from "../ui.js";
 
 const STATUSES = ["", "draft", "approved", "scheduled", "queued", "publishing", "published", "failed", "unconfirmed", "cancelled"];
 
@@ -87,5 +87,4 @@ export async function render(root, ctx) {
   await ctx.every(async () => {
     if (!cursor || rows.length <= 50) await refresh();
   }, 5000);
-  void toast;
 }

@@ -2,7 +2,7 @@
 // their performance.
 import { canEdit, get, isOwner, listAll, patch, post, put, request, session, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
-import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
+import { card, clear, field, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
 import { resourceSection, splitList } from "../resource.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 
@@ -188,7 +188,6 @@ async function ads(root, ctx) {
     },
     options: { scales: { y: { beginAtZero: true } } },
   });
-  void fmtPct;
 }
 
 function adActions(r, refresh) {
