@@ -8,8 +8,10 @@ BIN := $(VENV)/bin
 TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PIP_FLAGS := --disable-pip-version-check --no-input -q
+# This machine's pip config lists optional local indexes; hide pip's warnings about them.
+QUIET_PIP := 2> >(grep -v 'is ignored: it is neither' >&2)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-FUNCTIONS := api dispatch post_tweet send_email collect_metrics generate track publish_ads
+FUNCTIONS := $(notdir $(wildcard functions/*))
 PYTEST_ARGS ?=
 
 .PHONY: help setup system dev test lint typecheck unit bench clean
@@ -23,14 +25,14 @@ setup: $(BIN)/.stamp $(TASKS_VENV)/.stamp local/node_modules/.stamp admin/vendor
 
 $(BIN)/.stamp: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip
-	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip $(QUIET_PIP)
+	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev]' $(QUIET_PIP)
 	@touch $@
 
 # The Cloud Tasks emulator needs protobuf<5: it gets a virtualenv of its own.
 $(TASKS_VENV)/.stamp: local/tasks-emulator-requirements.txt
 	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/pip install $(PIP_FLAGS) -r local/tasks-emulator-requirements.txt
+	$(TASKS_VENV)/bin/pip install $(PIP_FLAGS) -r local/tasks-emulator-requirements.txt $(QUIET_PIP)
 	@touch $@
 
 # checkov pins packages that clash with pytest: it gets a virtualenv of its own. The same
@@ -39,9 +41,9 @@ $(TASKS_VENV)/.stamp: local/tasks-emulator-requirements.txt
 CDKTF_GOOGLE := cdktf-cdktf-provider-google==16.12.1
 $(CHECKOV_VENV)/.stamp: tests/infra/checkov-requirements.txt tests/infra/google_schema.py
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r tests/infra/checkov-requirements.txt
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r tests/infra/checkov-requirements.txt $(QUIET_PIP)
 	rm -rf $(CHECKOV_VENV)/wheels
-	$(CHECKOV_VENV)/bin/pip download $(PIP_FLAGS) --no-deps -d $(CHECKOV_VENV)/wheels $(CDKTF_GOOGLE)
+	$(CHECKOV_VENV)/bin/pip download $(PIP_FLAGS) --no-deps -d $(CHECKOV_VENV)/wheels $(CDKTF_GOOGLE) $(QUIET_PIP)
 	$(CHECKOV_VENV)/bin/python tests/infra/google_schema.py $(CHECKOV_VENV)/wheels/*.whl $(CHECKOV_VENV)/google-provider-schema.json
 	rm -rf $(CHECKOV_VENV)/wheels
 	@touch $@
