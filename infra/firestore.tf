@@ -25,11 +25,62 @@ locals {
   # "path desc" or "path contains" (array-contains). Equality fields first, then the
   # range / order_by fields in the query's order (what Firestore's own error link proposes).
   firestore_indexes = [
+    { collection = "ad_campaigns", fields = ["status", "sort_key"] },
+    { collection = "ad_campaigns", fields = ["status", "start_at"] },
+    { collection = "ad_campaigns", fields = ["workspace_id", "sort_key"] },
+    { collection = "ad_insights", fields = ["workspace_id", "date"] },
+    { collection = "campaigns", fields = ["workspace_id", "created_key"] },
+    { collection = "candidate_imports", fields = ["workspace_id", "sort_key"] },
+    { collection = "candidates", fields = ["segment_id", "workspace_id", "sort_key"] },
+    { collection = "candidates", fields = ["workspace_id", "sort_key"] },
+    { collection = "contact_list_members", fields = ["list_id", "workspace_id", "key"] },
+    { collection = "contacts", fields = ["workspace_id", "email_norm"] },
+    { collection = "contacts", fields = ["workspace_id", "list_ids contains", "email_norm"] },
+    { collection = "contacts", fields = ["workspace_id", "list_ids contains"] },
+    { collection = "email_batches", fields = ["campaign_id", "key"] },
+    { collection = "email_batches", fields = ["campaign_id", "status", "key"] },
+    { collection = "email_batches", fields = ["campaign_id", "workspace_id", "key"] },
+    { collection = "email_batches", fields = ["status", "due_at"] },
+    { collection = "email_batches", fields = ["status", "lease_until"] },
+    { collection = "email_batches", fields = ["workspace_id", "key"] },
+    { collection = "email_campaign_days", fields = ["campaign_id", "workspace_id", "date"] },
+    { collection = "email_campaign_metrics", fields = ["workspace_id", "campaign_id"] },
+    { collection = "email_campaign_metrics", fields = ["workspace_id", "last_event_at desc"] },
+    { collection = "email_campaigns", fields = ["status", "due_at"] },
+    { collection = "email_campaigns", fields = ["workspace_id", "key"] },
+    { collection = "email_events", fields = ["campaign_id", "type", "workspace_id", "at"] },
+    { collection = "email_events", fields = ["workspace_id", "at"] },
+    { collection = "email_suppressions", fields = ["workspace_id", "email_norm"] },
+    { collection = "job_openings", fields = ["status", "workspace_id", "sort_key"] },
+    { collection = "job_openings", fields = ["workspace_id", "sort_key"] },
+    { collection = "memberships", fields = ["workspace_id", "user_id"] },
+    { collection = "metrics_daily", fields = ["workspace_id", "date"] },
+    { collection = "post_metrics_snapshots", fields = ["post_id", "at"] },
+    { collection = "post_metrics_snapshots", fields = ["workspace_id", "at"] },
+    { collection = "post_series", fields = ["active", "next_key"] },
+    { collection = "post_series", fields = ["workspace_id", "created_key"] },
+    { collection = "post_templates", fields = ["workspace_id", "created_key"] },
+    { collection = "posts", fields = ["account_id", "created_at desc"] },
+    { collection = "posts", fields = ["account_id", "published_at"] },
+    { collection = "posts", fields = ["campaign_id", "due_at"] },
+    { collection = "posts", fields = ["campaign_id", "workspace_id", "due_key"] },
+    { collection = "posts", fields = ["status", "next_key"] },
+    { collection = "posts", fields = ["status", "workspace_id", "due_key"] },
+    { collection = "posts", fields = ["workspace_id", "due_key"] },
+    { collection = "posts", fields = ["workspace_id", "published_at"] },
+    { collection = "segment_runs", fields = ["status", "workspace_id", "sort_key desc"] },
+    { collection = "segment_runs", fields = ["workspace_id", "sort_key"] },
+    { collection = "x_accounts", fields = ["workspace_id", "created_key"] },
   ]
 
-  # collection => field holding the expiry instant.
+  # collection => field holding the expiry instant (documents are deleted, typically
+  # within a day, after it passes). tests/infra finds every collection the code writes
+  # with an `expires_at` and checks it is here.
   ttl_policies = {
-    claims = "expires_at"
+    claims           = "expires_at" # exactly-once claims (shared/claims.py)
+    revoked_tokens   = "expires_at" # logged-out bearer tokens, kept until they expire anyway
+    login_attempts   = "expires_at" # login throttle counters, one window each
+    x_oauth_requests = "expires_at" # pending X OAuth 1.0a request tokens (30 min)
   }
 }
 

@@ -24,9 +24,11 @@ locals {
     txt   = "text/plain; charset=utf-8"
   }
   admin_bucket = "${var.project_id}-${local.prefix}-admin"
-  # Path-style URL: HTTPS with Google's certificate, no domain needed.
-  admin_url    = "https://storage.googleapis.com/${local.admin_bucket}/index.html"
-  admin_origin = "https://storage.googleapis.com"
+  # Virtual-hosted URL: HTTPS with Google's certificate, no domain needed, and an origin
+  # of its own. (The path-style https://storage.googleapis.com/BUCKET/ would share one
+  # origin, and its storage and CORS trust, with every other bucket's pages.)
+  admin_origin = format("https://%s.storage.googleapis.com", local.admin_bucket)
+  admin_url    = "${local.admin_origin}/index.html"
 }
 
 resource "google_storage_bucket" "admin" {

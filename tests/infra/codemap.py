@@ -292,3 +292,50 @@ def all_code() -> list[Path]:
     files = [p for p in SHARED.rglob("*.py") if "__pycache__" not in p.parts]
     files += [p for p in FUNCTIONS.rglob("*.py") if "__pycache__" not in p.parts]
     return sorted(files)
+
+
+def _assigned(path: Path, name: str) -> ast.expr | None:
+    for node in ast.walk(_tree(path)):
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+            and "collection(" in ast.unparse(node.value)
+        ):
+            return node.value
+    return None
+
+
+def expiring_collections(field: str = "expires_at") -> dict[str, list[str]]:
+    """Collections whose documents are written (set/create/update with a dict literal)
+    with `field`: each needs a TTL policy on it. collection -> ["file:line"]."""
+    constants: dict[str, str] = {}
+    for path in all_code():
+        constants.update(_constants([path]))
+    found: dict[str, list[str]] = {}
+    for path in all_code():
+        for node in ast.walk(_tree(path)):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("set", "create", "update")
+                and node.args
+                and isinstance(node.args[0], ast.Dict)
+                and any(isinstance(k, ast.Constant) and k.value == field for k in node.args[0].keys)
+            ):
+                continue
+            cur: ast.expr = node.func.value
+            if isinstance(cur, ast.Name):  # ref = db.collection(X).document(...); ref.create({...})
+                cur = _assigned(path, cur.id) or cur
+            while isinstance(cur, ast.Call | ast.Attribute):
+                if (
+                    isinstance(cur, ast.Call)
+                    and isinstance(cur.func, ast.Attribute)
+                    and cur.func.attr == "collection"
+                    and cur.args
+                ):
+                    name = _str_arg(cur.args[0], constants)
+                    if name:
+                        found.setdefault(name, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                    break
+                cur = cur.func if isinstance(cur, ast.Call) else cur.value
+    return found

@@ -25,6 +25,9 @@ def test_checkov_passes() -> None:
             "--framework",
             "terraform",
             "--skip-download",
+            # Values for the required variables, so checkov can expand every for_each.
+            "--var-file",
+            str(hcl.INFRA / "terraform.tfvars.example"),
             "--quiet",
             "--compact",
             "-o",

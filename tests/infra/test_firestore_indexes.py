@@ -90,3 +90,27 @@ def test_missing_reports_undeclared_shapes(client: firestore.Client) -> None:
     assert missing({shape(scratch)}) == []  # a collection only a test uses
     for collection, fields in declared_indexes():
         assert collection and len(fields) >= 2
+
+
+def test_function_processes_report_their_queries(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The stack's function processes inherit PYTHONPATH/HERALD_QUERY_LOG from the session:
+    a child building a query appends its shape to the log."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.infra.firestore_queries import Shape
+
+    log = tmp_path / "queries.jsonl"
+    code = (
+        "from google.auth.credentials import AnonymousCredentials\n"
+        "from google.cloud import firestore\n"
+        "from google.cloud.firestore_v1.base_query import FieldFilter\n"
+        "db = firestore.Client(project='p', credentials=AnonymousCredentials())\n"
+        "q = db.collection('posts').where(filter=FieldFilter('workspace_id', '==', 'w'))\n"
+        "q.order_by('due_key')._to_protobuf()\n"
+    )
+    env = {**os.environ, "HERALD_QUERY_LOG": str(log)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60, cwd=tmp_path)
+    shapes = [Shape.from_json(line) for line in log.read_text().splitlines()]
+    assert [s.describe() for s in shapes] == ["posts: workspace_id, due_key"]

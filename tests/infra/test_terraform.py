@@ -314,6 +314,9 @@ def test_ttl_policies(infra_locals: dict[str, Any]) -> None:
 
     ttl = infra_locals["ttl_policies"]
     assert ttl.get(CLAIMS) == "expires_at"
+    expiring = codemap.expiring_collections()
+    lacking = {c: w for c, w in expiring.items() if ttl.get(c) != "expires_at"}
+    assert not lacking, f"documents with expires_at in collections without a TTL policy: {lacking}"
     code = "\n".join(p.read_text() for p in codemap.all_code())
     for collection, field in ttl.items():
         assert f'"{collection}"' in code, (
