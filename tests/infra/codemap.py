@@ -187,6 +187,7 @@ class Needs:
     reads_user_secrets: bool = False
     enqueue_kinds: set[str] = field(default_factory=set)
     targets: set[str] = field(default_factory=set)
+    routes: set[tuple[str, str]] = field(default_factory=set)  # (kind, target) of a TaskSpec
     enqueues: bool = False
     media: bool = False
     alerts: set[str] = field(default_factory=set)
@@ -267,6 +268,9 @@ def scan(paths: Iterable[Path], units: dict[Path, tuple[ast.AST, ...]] | None = 
                     needs.enqueues = True
                     needs.note("enqueue", path, node)
                 if name.endswith("TaskSpec") or attr == "TaskSpec":
+                    spec = {kw.arg: _str_arg(kw.value, consts) for kw in node.keywords}
+                    if spec.get("kind") and spec.get("target"):
+                        needs.routes.add((str(spec["kind"]), str(spec["target"])))
                     for kw in node.keywords:
                         value = _str_arg(kw.value, consts)
                         if kw.arg == "kind" and value:

@@ -330,3 +330,38 @@ def test_indexes_are_well_formed(infra_locals: dict[str, Any]) -> None:
         assert len(ix["fields"]) >= 2, f"a composite index needs two fields or more: {ix}"
         for f in ix["fields"]:
             assert re.fullmatch(r"[A-Za-z_][\w]*( desc| contains)?", f), f
+
+
+def test_workers_last_attempt_matches_their_queue(infra_locals: dict[str, Any]) -> None:
+    """Workers that give up on their queue's last delivery (LAST_ATTEMPT = retry count of
+    it) must agree with that queue's max_attempts, or they give up early or never."""
+    import ast
+
+    from tests.infra import reach
+
+    routes = codemap.scan(codemap.all_code()).routes
+    checked = 0
+    for path in codemap.all_code():
+        tree = codemap._tree(path)
+        last = codemap._constants([path]).get("LAST_ATTEMPT")
+        values = [
+            n.value.value
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "LAST_ATTEMPT" for t in n.targets)
+            and isinstance(n.value, ast.Constant)
+        ]
+        if last is None and not values:
+            continue
+        # The queues that deliver to the functions running this file.
+        functions = [f for f in codemap.function_folders() if path in reach.reached(f)]
+        kinds = {k for k, target in routes if target in functions}
+        assert kinds, f"{path.relative_to(hcl.ROOT)}: no queue delivers to {functions}"
+        for kind in kinds:
+            attempts = infra_locals["queues"][kind]["retry"]["max_attempts"]
+            assert values == [attempts - 1], (
+                f"{path.relative_to(hcl.ROOT)}: LAST_ATTEMPT {values} but queue {kind!r} "
+                f"has max_attempts {attempts}"
+            )
+            checked += 1
+    assert checked >= 1
