@@ -210,3 +210,39 @@ def test_dashboard_exports_and_generation(api: Api, owner) -> None:
     assert api.call("GET", f"/workspaces/{ws}/posts/{post_id}/metrics", token).status_code == 200
     r = api.call("GET", f"/workspaces/{ws}/x/accounts/{account['id']}/best-time", token)
     assert r.status_code == 200
+
+
+def test_xlsx_contact_import_and_a_malformed_file(api: Api, owner) -> None:
+    from openpyxl import Workbook
+
+    token, ws = owner
+    lst = api.call("POST", f"/workspaces/{ws}/lists", token, json={"name": "X"}).get_json()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["email", "first_name"])
+    sheet.append(["zoe@example.com", "Zoé"])
+    sheet.append(["bad address", "Y"])
+    buf = io.BytesIO()
+    book.save(buf)
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    url = f"/workspaces/{ws}/lists/{lst['id']}/import"
+    r = api.call(
+        "POST",
+        url,
+        token,
+        data=upload("people.xlsx", buf.getvalue(), xlsx),
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["imported"] == 1 and r.get_json()["total_rows"] == 2
+    r = api.call(
+        "POST",
+        url,
+        token,
+        data=upload("broken.xlsx", b"PK\x03\x04 not a workbook", xlsx),
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 400, r.get_json()
+    assert r.get_json()["error"]["code"] == "invalid"
+    r = api.call("POST", url, token, data={}, content_type="multipart/form-data")
+    assert r.status_code == 400 and r.get_json()["error"]["details"][0]["field"] == "file"
