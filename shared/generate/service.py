@@ -162,6 +162,11 @@ class Generation:
                 need = self.req.count - len(out.drafts)
                 if need <= 0:
                     break
+                # Later rounds also show the model what this call wrote or had rejected.
+                fresh = [d["text"] for d in out.drafts] + [
+                    r["text"] for r in out.rejected if r.get("reason") == "near_duplicate"
+                ]
+                ctx = WriteContext(self.limit, tuple(out.trends), tuple(fresh + recent))
                 taken = [rotation.take(self.now, self.forced) for _ in range(need)]
                 # seq walks on with each round so retried offline drafts differ.
                 slots = [Slot(t.topic, t.seq, t.n) for t in taken]
