@@ -29,6 +29,7 @@ from shared.tenancy import USERS, find_user, hash_password, verify_password
 REVOKED = "revoked_tokens"
 ATTEMPTS = "login_attempts"
 TOKEN_TTL = timedelta(hours=1)
+MAX_SESSION = timedelta(hours=12)  # refreshing never keeps a sign-in alive longer
 ISSUER = "herald-api"
 AUDIENCE = "herald-admin"
 ALGORITHM = "HS256"
@@ -57,20 +58,40 @@ def _key(runtime: Runtime) -> str:
     return runtime.secrets.app_secret(SIGNING_KEY)
 
 
-def issue_token(runtime: Runtime, user_id: str) -> tuple[str, datetime]:
+def issue_token(
+    runtime: Runtime, user_id: str, auth_time: int | None = None
+) -> tuple[str, datetime]:
+    """A signed token for 1 h; `auth_time` is when the password was given (kept on refresh)."""
     import jwt
 
     now = runtime.clock.now()
-    expires = now + TOKEN_TTL
+    auth_time = int(now.timestamp()) if auth_time is None else auth_time
+    expires = min(now + TOKEN_TTL, datetime.fromtimestamp(auth_time, UTC) + MAX_SESSION)
     claims = {
         "sub": user_id,
         "jti": uuid.uuid4().hex,
         "iat": int(now.timestamp()),
         "exp": int(expires.timestamp()),
+        "auth_time": auth_time,
         "iss": ISSUER,
         "aud": AUDIENCE,
     }
     return jwt.encode(claims, _key(runtime), algorithm=ALGORITHM), expires
+
+
+def refresh(runtime: Runtime, claims: dict[str, Any]) -> tuple[str, datetime]:
+    """A fresh token for a valid one, which is revoked; never past MAX_SESSION of sign-in.
+
+    Lets an active page stay signed in without keeping long-lived tokens around."""
+    auth_time = int(claims.get("auth_time") or claims["iat"])
+    ends = datetime.fromtimestamp(auth_time, UTC) + MAX_SESSION
+    if runtime.clock.now() >= ends - timedelta(minutes=5):
+        raise Unauthenticated(
+            f"you signed in more than {MAX_SESSION.total_seconds() / 3600:g} hours ago; "
+            "sign in again"
+        )
+    revoke(runtime, claims)
+    return issue_token(runtime, str(claims["sub"]), auth_time)
 
 
 def bearer(request: Any) -> str:

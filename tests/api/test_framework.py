@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from shared.api import auth
 from shared.api.context import Ctx
 from shared.api.paging import page
 from shared.api.router import router
+from shared.errors import Unauthenticated
 from tests.api.conftest import ORIGIN, PASSWORD, Api
 
 
@@ -301,3 +302,29 @@ def test_change_my_password(api: Api, owner) -> None:
     assert api.login("alice", "a brand new pw")
     r = api.call("POST", "/auth/login", json={"username": "alice", "password": PASSWORD})
     assert r.status_code == 401
+
+
+def test_refresh_replaces_the_token_within_the_session_limit(api: Api, owner) -> None:
+    token, _ = owner
+    clock = api.runtime.clock
+    signed_in = clock.now()
+    refreshed = 0
+    while True:
+        clock.advance(minutes=50)  # type: ignore[attr-defined]
+        r = api.call("POST", "/auth/refresh", token)
+        if r.status_code != 200:
+            break
+        old, token = token, r.get_json()["token"]
+        assert api.call("GET", "/auth/me", old).status_code == 401  # revoked
+        me = api.call("GET", "/auth/me", token).get_json()
+        expires = datetime.fromisoformat(me["token_expires_at"])
+        assert expires <= signed_in + timedelta(hours=12)
+        refreshed += 1
+    # The 14th refresh (at 11 h 40) got a token capped at 12 h; at 12 h 30 it is over.
+    assert refreshed == 14
+    assert r.status_code == 401 and "sign in again" in r.get_json()["error"]["message"]
+    # Refreshing close to the limit is refused with its own message.
+    now = int(clock.now().timestamp())
+    claims = {"sub": "u", "jti": "j", "iat": now, "exp": now + 60, "auth_time": now - 43_000}
+    with pytest.raises(Unauthenticated, match="12 hours"):
+        auth.refresh(api.runtime, claims)

@@ -245,6 +245,26 @@ def logout(ctx: Ctx) -> Any:
     return None
 
 
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name
+    expires_at: datetime
+
+
+@router.post(
+    "/auth/refresh",
+    summary="Trade a valid token for a fresh one (the old one is revoked)",
+    tag="auth",
+    role=None,
+    response=TokenOut,
+    description="Call it some minutes before `expires_at` to stay signed in while the page "
+    "is in use; a sign-in lasts at most 12 hours, then the password is asked again.",
+)
+def refresh_token(ctx: Ctx) -> Any:
+    token, expires = auth.refresh(ctx.runtime, ctx.claims)
+    return {"token": token, "token_type": "Bearer", "expires_at": expires}
+
+
 @router.get("/auth/me", summary="Who I am and my workspaces", tag="auth", role=None, response=MeOut)
 def me(ctx: Ctx) -> Any:
     from datetime import UTC
