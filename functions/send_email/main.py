@@ -16,6 +16,7 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
     try:
         body = json_body(request)
         batch_id, workspace_id = body.get("batch_id"), body.get("workspace_id")
+        campaign_id = body.get("campaign_id")
         if not isinstance(batch_id, str) or not isinstance(workspace_id, str):
             raise BadRequest("batch_id and workspace_id are required")
     except BadRequest as exc:
@@ -26,5 +27,10 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
     task = TaskContext.from_request(request)
     with bound(batch_id=batch_id, workspace_id=workspace_id, task=task.task_name):
         # Errors propagate as 500: Cloud Tasks retries and the next run resumes the batch.
-        result = send_batch(get_runtime(), batch_id, workspace_id)
+        result = send_batch(
+            get_runtime(),
+            batch_id,
+            workspace_id,
+            campaign_id=campaign_id if isinstance(campaign_id, str) else None,
+        )
     return json_response(result)

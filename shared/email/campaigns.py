@@ -350,9 +350,8 @@ def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> di
     )
     for doc in _batches_with_status(runtime, campaign_id, "held"):
         doc.reference.update({"status": "queued", "due_at": now, "enqueued_at": now})
-        enqueue_batch(
-            runtime, doc.id, workspace_id, now, attempt_tag=f"resume{int(now.timestamp())}"
-        )
+        tag = f"resume{int(now.timestamp())}"
+        enqueue_batch(runtime, doc.id, workspace_id, now, campaign_id, attempt_tag=tag)
     return get_campaign(runtime, workspace_id, campaign_id)
 
 

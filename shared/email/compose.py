@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.email.render import Envelope, build_message, compile_campaign, context_for, render
+from shared.email.model import ascii_address
+from shared.email.render import (
+    Envelope,
+    MimeTemplate,
+    Rendered,
+    compile_campaign,
+    context_for,
+    render,
+)
 from shared.email.tokens import Signer, Token
 
 if TYPE_CHECKING:
@@ -22,7 +29,12 @@ class Composer:
     """Built once per batch; `message()` is the only per-recipient work."""
 
     def __init__(
-        self, runtime: Runtime, workspace_id: str, campaign: dict[str, Any], sender: Sender
+        self,
+        runtime: Runtime,
+        workspace_id: str,
+        campaign: dict[str, Any],
+        sender: Sender,
+        subject_prefix: str = "",
     ) -> None:
         self._runtime = runtime
         self._ws = workspace_id
@@ -30,14 +42,17 @@ class Composer:
         self.compiled = compile_campaign(campaign)
         self._signer = signer(runtime)
         self._base = runtime.settings.track_base_url
-        self._envelope = Envelope(sender.from_name, sender.from_address, sender.reply_to)
+        envelope = Envelope(sender.from_name, sender.from_address, sender.reply_to)
+        self._mime = MimeTemplate(envelope, {"X-Herald-Campaign": self._cid})
+        self._prefix = subject_prefix
         self._mailto_to = sender.reply_to or sender.from_address
 
     def _url(self, kind: str, rid: str, link: int = -1) -> str:
         token = self._signer.sign(Token(self._ws, self._cid, rid, kind, link))
         return f"{self._base}/{kind}/{token}"
 
-    def message(self, recipient: dict[str, Any]) -> EmailMessage:
+    def message(self, recipient: dict[str, Any]) -> bytes:
+        """The recipient's message, ready for DATA (CRLF line ends, not dot-stuffed)."""
         rid = str(recipient["id"])
         ctx = context_for(self.compiled, recipient)
         unsubscribe = self._url("u", rid)
@@ -47,15 +62,15 @@ class Composer:
         if self.compiled.track_clicks:
             ctx["__links"] = [self._url("c", rid, i) for i in range(len(self.compiled.links))]
         rendered = render(self.compiled, ctx)
+        if self._prefix:
+            rendered = Rendered(self._prefix + rendered.subject, rendered.text, rendered.html)
         name = " ".join(p for p in (recipient.get("first_name"), recipient.get("last_name")) if p)
-        return build_message(
-            self._envelope,
-            recipient["email"],
+        return self._mime.build(
+            ascii_address(recipient["email"]),
             name,
             rendered,
             now=self._runtime.clock.now(),
             unsubscribe_url=unsubscribe,
             unsubscribe_mailto=f"mailto:{self._mailto_to}?subject="
             + quote(f"unsubscribe {self._cid} {rid}"),
-            extra_headers={"X-Herald-Campaign": self._cid},
         )

@@ -169,7 +169,7 @@ class EmailSource:
                 bid = batch_id(cid, state["seq"])
                 state["seq"] += 1
                 if self._create_batch(rt, bid, ws, cid, chunk, slot, now):
-                    enqueue_batch(rt, bid, ws, slot)
+                    enqueue_batch(rt, bid, ws, slot, cid)
                 state["batches"] += 1
                 state["recipients"] += len(chunk)
             carry[when_key] = group
@@ -202,9 +202,10 @@ class EmailSource:
                 for key in sorted(carry):
                     carry[key].sort(key=lambda m: str(m["email"]).lower())
                     emit(key, final=False)
-                save(bucket.get("key"), done=False)
-                if time.monotonic() > deadline:
-                    return  # the next tick continues from the saved cursor
+            # One campaign write per page of buckets: the cursor, the carry, the counters.
+            save(page[-1].get("key"), done=False)
+            if time.monotonic() > deadline:
+                return  # the next tick continues from the saved cursor
         for key in sorted(carry):
             emit(key, final=True)
         save(None, done=True)
@@ -259,7 +260,12 @@ class EmailSource:
             data = doc.to_dict()
             doc.reference.update({"due_at": now, "lease_until": now + WORKER_LEASE})
             enqueue_batch(
-                rt, doc.id, data["workspace_id"], None, attempt_tag=f"recover{int(now.timestamp())}"
+                rt,
+                doc.id,
+                data["workspace_id"],
+                None,
+                data["campaign_id"],
+                attempt_tag=f"recover{int(now.timestamp())}",
             )
             log.warning(
                 "re-enqueued a batch whose task was lost",

@@ -58,6 +58,14 @@ def valid_email(address: str) -> bool:
     return len(labels) >= 2 and all(_LABEL.match(label) for label in labels)
 
 
+def ascii_address(address: str) -> str:
+    """The address with its domain in IDNA form, for the envelope and the To header."""
+    local, _, domain = address.strip().rpartition("@")
+    if not domain.isascii():
+        domain = domain.encode("idna").decode("ascii")
+    return f"{local}@{domain}"
+
+
 def email_hash(email_norm: str) -> str:
     return hashlib.sha256(email_norm.encode()).hexdigest()[:32]
 

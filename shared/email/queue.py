@@ -19,6 +19,7 @@ def enqueue_batch(
     batch_id: str,
     workspace_id: str,
     when: datetime | None,
+    campaign_id: str,
     attempt_tag: str = "0",
 ) -> str:
     """The task name; a repeated (batch, tag) is dropped by real Cloud Tasks, and the
@@ -28,7 +29,11 @@ def enqueue_batch(
         TaskSpec(
             kind="emails",
             target="send_email",
-            payload={"batch_id": batch_id, "workspace_id": workspace_id},
+            payload={
+                "batch_id": batch_id,
+                "workspace_id": workspace_id,
+                "campaign_id": campaign_id,
+            },
             schedule_time=when if when is not None and when > now else None,
             task_id=safe_task_id("email", batch_id, attempt_tag),
             dispatch_deadline=DISPATCH_DEADLINE,

@@ -91,7 +91,8 @@ def _deliver(runtime: Runtime, workspace_id: str, to: str, message: Any) -> dict
     sender = sender_for(runtime, workspace_id)
     conn = smtp.connect(sender.smtp)
     try:
-        refused = conn.send_message(message, from_addr=sender.from_address, to_addrs=[to.strip()])
+        raw = message if isinstance(message, bytes) else message.as_bytes()
+        refused = conn.sendmail(sender.from_address, [to.strip()], raw)
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         raise ProviderError(
@@ -119,7 +120,6 @@ def _deliver(runtime: Runtime, workspace_id: str, to: str, message: Any) -> dict
         "sent": not refused,
         "to": to.strip(),
         "sandbox": sender.sandbox,
-        "message_id": str(message["Message-ID"]),
     }
 
 
@@ -165,10 +165,6 @@ def send_test_campaign(
     if not valid_email(str(recipient["email"])):
         raise ValidationError("enter a valid address to send the test to", {"field": "to"})
     campaign = {**campaign, "version": f"test-{campaign.get('version')}"}
-    message = Composer(runtime, workspace_id, campaign, sender_for(runtime, workspace_id)).message(
-        recipient
-    )
-    subject = str(message["Subject"])
-    del message["Subject"]
-    message["Subject"] = f"[TEST] {subject}"
+    sender = sender_for(runtime, workspace_id)
+    message = Composer(runtime, workspace_id, campaign, sender, "[TEST] ").message(recipient)
     return _deliver(runtime, workspace_id, to, message)

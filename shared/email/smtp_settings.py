@@ -231,9 +231,13 @@ def put_smtp_settings(runtime: Runtime, workspace_id: str, body: dict[str, Any])
     return _public(data, configured=True)
 
 
-def sender_for(runtime: Runtime, workspace_id: str) -> Sender:
-    """The effective sender (stored settings, else the local sink in sandbox)."""
-    data = _stored(runtime, workspace_id)
+def sender_for(runtime: Runtime, workspace_id: str, stored: dict[str, Any] | None = None) -> Sender:
+    """The effective sender (stored settings, else the local sink in sandbox).
+
+    `stored` is the settings document when the caller has read it already ({} when it
+    does not exist); None reads it here.
+    """
+    data = _stored(runtime, workspace_id) if stored is None else (stored or None)
     if data is None:
         data = local_sink(runtime)
         if data is None:

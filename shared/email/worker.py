@@ -23,16 +23,25 @@ suppressed (on the list before sending), unconfirmed, cancelled.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.claims import get_claim, try_claim
 from shared.email import smtp
-from shared.email.model import BATCHES, CAMPAIGNS, EVENTS, normalize_email, valid_email
+from shared.email.model import (
+    BATCHES,
+    CAMPAIGNS,
+    EVENTS,
+    ascii_address,
+    normalize_email,
+    valid_email,
+)
 from shared.email.queue import enqueue_batch
 from shared.email.suppression import suppress, suppressed_among
 from shared.errors import HeraldError, ProviderError
@@ -71,6 +80,10 @@ class _Run:
     broken: dict[str, Any] | None = None  # set when the server cannot be reached at all
     phase: str = ""
     suppressed_now: list[str] = field(default_factory=list)
+    sender: Sender | None = None
+    config_error: HeraldError | None = None
+    blocked: set[str] = field(default_factory=set)
+    conn_future: Future[smtplib.SMTP] | None = None
 
 
 def send_batch(
@@ -78,33 +91,99 @@ def send_batch(
     batch_id: str,
     workspace_id: str,
     *,
+    campaign_id: str | None = None,
     on_message: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Process one batch task; returns a summary. Raises on errors Cloud Tasks should retry."""
+    """Process one batch task; returns a summary. Raises on errors Cloud Tasks should retry.
+
+    Round trips are what a batch costs: one get_all for batch, campaign and SMTP
+    settings (the task names the campaign), then the claim, the suppression queries
+    and the SMTP connection in parallel, one checkpoint and one final commit.
+    """
+    from shared.email.model import SETTINGS
+
     db = runtime.db
     ref = db.collection(BATCHES).document(batch_id)
-    snap = ref.get()
+    refs = [ref]
+    if campaign_id:
+        refs += [
+            db.collection(CAMPAIGNS).document(campaign_id),
+            db.collection(SETTINGS).document(workspace_id),
+        ]
+    snaps = {s.reference.path: s for s in db.get_all(refs)}
+    snap = snaps[ref.path]
     if not snap.exists or snap.get("workspace_id") != workspace_id:
         log.warning("task for an unknown batch", batch_id=batch_id, workspace_id=workspace_id)
         return {"status": "missing"}
     batch = snap.to_dict()
     if batch["status"] == "done":
         return {"status": "already_done"}
-    csnap = db.collection(CAMPAIGNS).document(batch["campaign_id"]).get()
+    if campaign_id != batch["campaign_id"]:
+        csnap = db.collection(CAMPAIGNS).document(batch["campaign_id"]).get()
+        settings = None
+    else:
+        csnap = snaps[refs[1].path]
+        ssnap = snaps[refs[2].path]
+        settings = ssnap.to_dict() if ssnap.exists else {}
     campaign = {**(csnap.to_dict() or {}), "id": csnap.id}
     if campaign.get("status") == "paused":
         if batch["status"] != "held":
             ref.update({"status": "held"})
         return {"status": "held"}
+    return _claim_and_run(runtime, batch_id, batch, campaign, settings, on_message)
+
+
+def _claim_and_run(
+    runtime: Runtime,
+    batch_id: str,
+    batch: dict[str, Any],
+    campaign: dict[str, Any],
+    settings: dict[str, Any] | None,
+    on_message: Callable[[int], None] | None,
+) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.email.smtp_settings import sender_for
+
     now = runtime.clock.now()
+    ws = batch["workspace_id"]
     outcomes: dict[str, dict[str, Any]] = dict(batch.get("outcomes") or {})
     gen = int(batch.get("run_gen") or 0)
-    try:
-        gen = _claim(runtime, batch_id, batch, gen, outcomes, now)
-    except BusyError:
-        return {"status": "busy"}
+    todo = _todo(batch, outcomes)
+    sending = campaign.get("status") != "cancelled" and bool(campaign.get("workspace_id"))
+    sender: Sender | None = None
+    config_error: HeraldError | None = None
+    if sending and todo:
+        try:
+            sender = sender_for(runtime, ws, settings)
+        except HeraldError as exc:
+            config_error = exc
+    emails = [batch["recipients"][i]["email"] for i in todo] if sending else []
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        claim = pool.submit(_claim, runtime, batch_id, batch, gen, outcomes, now)
+        blocked = pool.submit(suppressed_among, runtime.db, ws, emails)
+        conn = pool.submit(_connect, sender) if sender is not None else None
+        try:
+            gen = claim.result()
+        except BusyError:
+            if conn is not None:
+                _discard(conn)
+            return {"status": "busy"}
     run = _Run(runtime, batch_id, batch, campaign, gen, outcomes, on_message)
+    run.sender = sender
+    run.config_error = config_error
+    run.blocked = blocked.result()
+    run.conn_future = conn
     return run_batch(run)
+
+
+def _connect(sender: Sender) -> smtplib.SMTP:
+    return smtp.connect(sender.smtp)
+
+
+def _discard(future: Future[smtplib.SMTP]) -> None:
+    with contextlib.suppress(ProviderError):
+        smtp.close(future.result())
 
 
 def _todo(batch: dict[str, Any], outcomes: dict[str, Any]) -> list[int]:
@@ -161,7 +240,6 @@ def _claim(
 
 def run_batch(run: _Run) -> dict[str, Any]:
     from shared.email.compose import Composer
-    from shared.email.smtp_settings import sender_for
 
     rt, batch = run.runtime, run.batch
     recipients: list[dict[str, Any]] = batch["recipients"]
@@ -171,19 +249,25 @@ def run_batch(run: _Run) -> dict[str, Any]:
         for i in todo:
             run.outcomes[str(i)] = {"status": "cancelled", "at": now}
         return _finish(run, [])
-    ws = batch["workspace_id"]
-    blocked = suppressed_among(rt.db, ws, [recipients[i]["email"] for i in todo])
     for i in todo:
-        if normalize_email(recipients[i]["email"]) in blocked:
+        if normalize_email(recipients[i]["email"]) in run.blocked:
             run.outcomes[str(i)] = {"status": "suppressed", "at": now}
     todo = [i for i in todo if str(i) not in run.outcomes]
+    sender = run.sender
     try:
-        sender = sender_for(rt, ws)
-        composer = Composer(rt, ws, run.campaign, sender)
+        if run.config_error is not None:
+            raise run.config_error
+        if sender is None:
+            if todo:
+                raise AssertionError("a sender is resolved whenever there is work")
+            return _finish(run, [])
+        composer = Composer(rt, batch["workspace_id"], run.campaign, sender)
     except HeraldError as exc:
         log.alert("email_config", "a batch cannot be sent", batch_id=run.batch_id, error=str(exc))
         for i in todo:
             run.outcomes[str(i)] = _failed(0, f"not sent: {exc.message}", now, transient=True)
+        if run.conn_future is not None:
+            _discard(run.conn_future)
         return _finish(run, [])
     deferred: list[int] = []
     chunks = [todo[k : k + CHECKPOINT_EVERY] for k in range(0, len(todo), CHECKPOINT_EVERY)]
@@ -210,15 +294,18 @@ def run_batch(run: _Run) -> dict[str, Any]:
                 "at": rt.clock.now(),
             }
         _release(run, deferred)
-        smtp.close(run.conn)
+        _close_all(run)
         raise
-    smtp.close(run.conn)
+    _close_all(run)
     return _finish(run, deferred)
 
 
-def _ascii_address(address: str) -> str:
-    local, _, domain = address.strip().rpartition("@")
-    return f"{local}@{domain.encode('idna').decode('ascii')}"
+def _close_all(run: _Run) -> None:
+    smtp.close(run.conn)
+    run.conn = None
+    if run.conn_future is not None:  # opened but never needed (e.g. all suppressed)
+        _discard(run.conn_future)
+        run.conn_future = None
 
 
 def _failed(code: int, text: str, now: datetime, *, transient: bool) -> dict[str, Any]:
@@ -278,10 +365,10 @@ def _deliver(run: _Run, sender: Sender, composer: Composer, rcpt: dict[str, Any]
     if run.broken is not None:
         return {**run.broken, "at": now}
     try:
-        raw = composer.message(rcpt).as_bytes()
+        raw = composer.message(rcpt)
     except Exception as exc:  # a template error or a value no header can carry
         return _failed(0, f"could not build the message: {exc}", now, transient=False)
-    to = _ascii_address(rcpt["email"])
+    to = ascii_address(rcpt["email"])
     body = _LEADING_DOT.sub(b"..", raw)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
@@ -289,7 +376,11 @@ def _deliver(run: _Run, sender: Sender, composer: Composer, rcpt: dict[str, Any]
         run.phase = "connect"
         if run.conn is None:
             try:
-                run.conn = smtp.connect(sender.smtp)
+                if run.conn_future is not None:  # opened while the claim was made
+                    future, run.conn_future = run.conn_future, None
+                    run.conn = future.result()
+                else:
+                    run.conn = smtp.connect(sender.smtp)
             except ProviderError as exc:
                 reason = (exc.details or {}).get("reason")
                 transient_net = reason in ("connect", "disconnected", "smtp")
@@ -403,7 +494,7 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
                     "run_gen": 0,
                 }
             )
-            enqueue_batch(rt, retry_id, batch["workspace_id"], due)
+            enqueue_batch(rt, retry_id, batch["workspace_id"], due, batch["campaign_id"])
         except Exception as exc:
             if not is_already_exists(exc):
                 raise

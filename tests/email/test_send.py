@@ -12,6 +12,8 @@ from shared.email.model import BATCHES, CAMPAIGNS, EVENTS, SUPPRESSIONS
 from shared.email.worker import send_batch
 from tests.email.conftest import WS, audience, campaign, smtp_body, start_campaign
 
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
 
 @pytest.fixture
 def configured(runtime, smtp_server):
