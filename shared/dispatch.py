@@ -29,6 +29,7 @@ SOURCE_PATHS: list[str] = [
     "shared.generate.dispatch:SOURCE",
     "shared.metrics.dispatch:SOURCE",
     "shared.ads.dispatch:SOURCE",
+    "shared.email.dispatch:SOURCE",
 ]
 
 
