@@ -2,6 +2,7 @@
 # account of its own that holds exactly what that function's code needs.
 # tests/infra checks this map against the code: every folder has an entry, every app
 # secret / queue / media / per-user secret use found in the code a function reaches
+# (media: "write" stores images, "read" only fetches them, "none")
 # is granted here, and nothing more where the code shows it is not needed.
 
 locals {
@@ -18,7 +19,7 @@ locals {
       app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret"]
       user_secrets = "write" # SMTP passwords, X tokens, ad credentials
       enqueues     = ["tweets", "emails", "ads"]
-      media        = true
+      media        = "write"
       env = {
         HERALD_ADMIN_ORIGIN     = local.admin_origin
         HERALD_EMAIL_BATCH_SIZE = tostring(var.email_batch_size)
@@ -38,7 +39,7 @@ locals {
       app_secrets  = ["track-hmac-key"]
       user_secrets = "none"
       enqueues     = []
-      media        = false
+      media        = "none"
       env          = {}
     }
     dispatch = {
@@ -53,7 +54,7 @@ locals {
       app_secrets  = []
       user_secrets = "none"
       enqueues     = ["tweets", "emails", "ads", "metrics", "generate"]
-      media        = false
+      media        = "none"
       env = {
         HERALD_DISPATCH_LOOKAHEAD_S = tostring(var.dispatch_lookahead_s)
         HERALD_EMAIL_BATCH_SIZE     = tostring(var.email_batch_size)
@@ -71,7 +72,7 @@ locals {
       app_secrets  = ["x-consumer-key", "x-consumer-secret"]
       user_secrets = "read"
       enqueues     = ["tweets"]
-      media        = false
+      media        = "read"
       env          = {}
     }
     send_email = {
@@ -86,7 +87,7 @@ locals {
       app_secrets  = ["track-hmac-key"]
       user_secrets = "read"
       enqueues     = ["emails"]
-      media        = false
+      media        = "none"
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
       }
@@ -103,7 +104,7 @@ locals {
       app_secrets  = ["x-consumer-key", "x-consumer-secret"]
       user_secrets = "read"
       enqueues     = ["metrics", "ads"]
-      media        = false
+      media        = "none"
       env = {
         HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
         HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
@@ -122,7 +123,7 @@ locals {
       app_secrets  = ["gemini-api-key", "x-consumer-key", "x-consumer-secret"]
       user_secrets = "read" # the account's tokens, for trending hashtags
       enqueues     = ["tweets"]
-      media        = true
+      media        = "write"
       env = {
         HERALD_GEMINI_MODEL = var.gemini_model
       }
@@ -139,7 +140,7 @@ locals {
       app_secrets  = []
       user_secrets = "read"
       enqueues     = ["ads"]
-      media        = false
+      media        = "read"
       env          = {}
     }
     segment = {
@@ -154,7 +155,7 @@ locals {
       app_secrets  = []
       user_secrets = "none"
       enqueues     = []
-      media        = false
+      media        = "none"
       env          = {}
     }
   }
@@ -242,7 +243,7 @@ module "function" {
     for k, v in merge(
       local.common_env,
       length(each.value.enqueues) > 0 ? { HERALD_TASKS_SERVICE_ACCOUNT = google_service_account.tasks_invoker.email } : {},
-      each.value.media ? { HERALD_MEDIA_BUCKET = google_storage_bucket.media.name } : {},
+      each.value.media != "none" ? { HERALD_MEDIA_BUCKET = google_storage_bucket.media.name } : {},
       each.value.env,
     ) : k => v if v != ""
   }

@@ -14,7 +14,7 @@ locals {
   ]...)
 
   enqueuers    = toset([for fn, cfg in local.functions : fn if length(cfg.enqueues) > 0])
-  media_users  = toset([for fn, cfg in local.functions : fn if cfg.media])
+  media_users  = { for fn, cfg in local.functions : fn => cfg.media if cfg.media != "none" }
   user_readers = toset([for fn, cfg in local.functions : fn if cfg.user_secrets == "read"])
   user_writers = toset([for fn, cfg in local.functions : fn if cfg.user_secrets == "write"])
 }
@@ -48,12 +48,13 @@ resource "google_service_account_iam_member" "act_as_tasks_invoker" {
   member             = google_service_account.function[each.key].member
 }
 
-# Media bucket: object admin on that bucket only, for the functions that store or read images.
+# Media bucket, that bucket only: object admin for the functions that store images,
+# object viewer for those that only attach them (post_tweet, publish_ads).
 resource "google_storage_bucket_iam_member" "media" {
   for_each = local.media_users
 
   bucket = google_storage_bucket.media.name
-  role   = "roles/storage.objectAdmin"
+  role   = each.value == "write" ? "roles/storage.objectAdmin" : "roles/storage.objectViewer"
   member = google_service_account.function[each.key].member
 }
 

@@ -190,6 +190,7 @@ class Needs:
     routes: set[tuple[str, str]] = field(default_factory=set)  # (kind, target) of a TaskSpec
     enqueues: bool = False
     media: bool = False
+    media_write: bool = False  # stores images (shared.media.put), not only reads them
     alerts: set[str] = field(default_factory=set)
     dynamic_alert: list[str] = field(default_factory=list)  # unresolved alert types
     where: dict[str, list[str]] = field(default_factory=dict)  # need -> ["file:line"]
@@ -279,7 +280,12 @@ def scan(paths: Iterable[Path], units: dict[Path, tuple[ast.AST, ...]] | None = 
                         if kw.arg == "target" and value:
                             needs.targets.add(value)
                             needs.note(f"target:{value}", path, node)
-            elif isinstance(node, ast.Attribute) and node.attr == "media_bucket":
+            elif (isinstance(node, ast.Attribute) and node.attr == "media_bucket") or (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "google.cloud"
+                and any(a.name == "storage" for a in node.names)
+            ):
+                # The media bucket: named by settings, or any Cloud Storage client use.
                 needs.media = True
                 needs.note("media", path, node)
     return needs
@@ -289,7 +295,11 @@ def needs_of(function: str) -> Needs:
     """What the code that can run in this function needs (symbol-level reachability)."""
     from tests.infra.reach import reached
 
-    return scan([], reached(function))
+    units = reached(function)
+    needs = scan([], units)
+    media_defs = {getattr(n, "name", "") for n in units.get(SHARED / "media.py", ())}
+    needs.media_write = needs.media and "put" in media_defs
+    return needs
 
 
 def all_code() -> list[Path]:

@@ -132,7 +132,7 @@ def _declared_env(functions: dict[str, Any], infra_locals: dict[str, Any]) -> di
         env = common | set(cfg.get("env") or {})
         if cfg["enqueues"]:
             env.add("HERALD_TASKS_SERVICE_ACCOUNT")
-        if cfg["media"]:
+        if cfg["media"] != "none":
             env.add("HERALD_MEDIA_BUCKET")
         per_function[name] = env
     return per_function
@@ -229,8 +229,10 @@ def test_enqueue_and_invoke_permissions(
         )
         if not needs.enqueues:
             assert not granted, f"{name} never enqueues but may enqueue on {granted}"
-        assert cfg["media"] == needs.media, (
-            f"{name}: media access {cfg['media']} but code needs {needs.media}"
+        media = "write" if needs.media_write else "read" if needs.media else "none"
+        assert cfg["media"] == media, (
+            f"{name}: media access {cfg['media']!r} but the code needs {media!r} "
+            f"({needs.where.get('media')})"
         )
 
 
