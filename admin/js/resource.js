@@ -19,7 +19,7 @@ export async function resourceSection(spec) {
     const controls = {};
     const inputs = spec.fields.map((f) => {
       let el;
-      if (f.options) el = h("select", { class: "form-select", name: f.name }, f.options().map(([v, l]) => h("option", { value: v }, l)));
+      if (f.options) el = h("select", { class: "form-select", name: f.name, multiple: f.multiple }, f.options().map(([v, l]) => h("option", { value: v }, l)));
       else if (f.type === "textarea") el = h("textarea", { class: "form-control", name: f.name, rows: 3 });
       else el = h("input", { class: "form-control", name: f.name, type: f.type || "text", value: f.value ?? "" });
       el.id = `${spec.id}-${f.name}`;
@@ -33,6 +33,10 @@ export async function resourceSection(spec) {
       e.preventDefault();
       const body = {};
       for (const f of spec.fields) {
+        if (f.multiple) {
+          body[f.name] = Array.from(controls[f.name].selectedOptions, (o) => o.value);
+          continue;
+        }
         const raw = controls[f.name].value;
         if (raw === "" && !f.required) continue;
         body[f.name] = f.parse ? f.parse(raw) : raw.trim();
@@ -54,4 +58,3 @@ export async function resourceSection(spec) {
   return section;
 }
 
-export const splitList = (raw) => raw.split(/[,\n]+/).map((s) => s.trim()).filter(Boolean);

@@ -404,7 +404,6 @@ def test_an_ad_campaign_for_an_opening_is_published_by_the_sandbox(
     expect(page.locator("tr[data-platform=meta]")).to_contain_text("sandbox")
     page.fill("#ads-name", f"Ad for {title}")
     page.select_option("#ads-opening_id", label=title)
-    page.fill("#ads-segment_ids", "")
     page.select_option("#ads-platforms", "meta")
     page.fill("#ads-daily_budget", "25")
     page.click("#ads-form button[type=submit]")
@@ -415,3 +414,37 @@ def test_an_ad_campaign_for_an_opening_is_published_by_the_sandbox(
         "data-status", re.compile("publishing|active"), timeout=30_000
     )
     admin.shot("ads")
+
+
+def test_candidates_import_and_segmentation(admin: Admin, owner: Account) -> None:
+    page = admin.page
+    tag = uuid.uuid4().hex[:6]
+    rows = ["name,email,skills,years_experience,location,education,source"]
+    for i in range(6):
+        rows.append(
+            f"Dev {i},dev{i}.{tag}@example.com,python;sql;docker,{2 + i % 3},Paris,bachelor,site"
+        )
+    for i in range(6):
+        rows.append(
+            f"Nurse {i},rn{i}.{tag}@example.com,nursing;triage,{12 + i % 4},Lyon,master,fair"
+        )
+    rows.append(f"Dev 0,dev0.{tag}@example.com,python;sql;docker,2,Paris,bachelor,site")  # twice
+    admin.login(owner)
+    admin.nav("jobs/candidates", "#candidates-file")
+    page.set_input_files(
+        "#candidates-file",
+        files=[{"name": "people.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}],
+    )
+    page.locator("#candidates-file").locator("xpath=ancestor::form").locator("button").click()
+    report = page.locator("#import-report")
+    expect(report.locator("[data-count=imported]")).to_have_text("Imported: 12")
+    expect(report.locator("[data-count=rejected]")).to_have_text("Rejected: 1")
+    expect(report).to_contain_text("duplicate")
+
+    admin.nav("jobs/segments", "#segments-run")
+    page.fill("#segments-k", "2")
+    page.click("#segments-run")
+    expect(page.locator("#segments-run-state")).to_contain_text("done", timeout=60_000)
+    expect(page.locator("#segments-list tr[data-id]")).to_have_count(2)
+    expect(page.locator("#segments-list")).to_contain_text("nursing")
+    admin.shot("segments")

@@ -160,8 +160,9 @@ async function renderSmtp(root) {
 
 // -- contacts ---------------------------------------------------------------------------
 
+/** The validation report of a contact or candidate import:
+ * {total_rows, imported, rejected: {reason: count}, report: [{row, reason, email | value}]} */
 export function importReport(r) {
-  // {total_rows, imported, rejected: {reason: count}, report: [{row, reason, email}]}
   const rejected = r.rejected && typeof r.rejected === "object" ? r.rejected : {};
   const rejectedTotal = Object.values(rejected).reduce((a, b) => a + Number(b || 0), 0);
   const rows = r.report || [];
@@ -176,7 +177,7 @@ export function importReport(r) {
       h("span", { class: `badge fs-6 ${rejectedTotal ? "text-bg-danger" : "text-bg-secondary"}`, dataset: { count: "rejected" } }, `Rejected: ${fmtNumber(rejectedTotal)}`),
     ),
     Object.keys(rejected).length ? h("ul", { class: "small mb-2" }, Object.entries(rejected).map(([reason, n]) => h("li", {}, `${reason}: ${fmtNumber(n)}`))) : h("div", { class: "text-success small" }, icon("check2-all"), " Every row was valid."),
-    rows.length ? table(["Row", "Email", "Problem"], rows.map((x) => h("tr", {}, h("td", {}, String(x.row ?? "")), h("td", { class: "wrap" }, x.email ?? ""), h("td", { class: "reason" }, x.reason ?? "")))) : null,
+    rows.length ? table(["Row", "Value", "Problem"], rows.map((x) => h("tr", {}, h("td", {}, String(x.row ?? "")), h("td", { class: "wrap" }, x.email ?? x.value ?? ""), h("td", { class: "reason" }, x.reason ?? "")))) : null,
     r.report_truncated ? h("div", { class: "small text-body-secondary" }, "Only the first rejected rows are listed.") : null,
   );
 }

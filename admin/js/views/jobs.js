@@ -3,7 +3,8 @@
 import { canEdit, get, isOwner, listAll, patch, post, put, request, session, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { card, clear, field, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
-import { resourceSection, splitList } from "../resource.js";
+import { resourceSection } from "../resource.js";
+import { importReport } from "./email.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 
 const TABS = [
@@ -92,10 +93,7 @@ async function candidates(root) {
     fd.append("file", file.files[0]);
     const r = await act(upload, () => request("POST", ws("/jobs/candidates/import"), fd), { errorBox: reportBox });
     if (r) {
-      reportBox.append(
-        h("div", { class: "d-flex gap-2 mb-2" }, h("span", { class: "badge text-bg-success fs-6" }, `Imported: ${fmtNumber(r.imported)}`), h("span", { class: "badge text-bg-danger fs-6" }, `Rejected: ${fmtNumber(r.rejected)}`)),
-        table(["Row", "Problem"], (r.rows || []).map((x) => h("tr", {}, h("td", {}, String(x.row)), h("td", { class: "reason" }, x.reason))), "No rejected rows."),
-      );
+      reportBox.append(card("Validation report", importReport(r)));
       toast("Candidates imported");
       section.refresh();
     }
@@ -150,7 +148,7 @@ async function ads(root, ctx) {
     fields: [
       { name: "name", label: "Name", required: true },
       { name: "opening_id", label: "Opening", options: () => openingsList.map((o) => [o.id, o.title]) },
-      { name: "segment_ids", label: "Segments (ids, comma-separated)", parse: splitList, value: segmentsList.map((s) => s.id).slice(0, 1).join(",") },
+      { name: "segment_ids", label: "Segments (none: everyone)", multiple: true, options: () => segmentsList.map((x) => [x.id, x.label]), help: "Ctrl/⌘-click to pick several" },
       { name: "platforms", label: "Platforms", options: () => [["meta", "Meta"], ["google", "Google Ads"], ["meta,google", "Both"]], parse: (v) => v.split(","), required: true },
       { name: "daily_budget", label: "Daily budget", type: "number", parse: Number, col: "col-md-2", required: true },
       { name: "currency", label: "Currency", col: "col-md-2", help: "default: the salary's" },
