@@ -83,8 +83,16 @@ def make_api(runtime: Runtime, account: XAccount) -> XApi:
         if not runtime.settings.sandbox:
             raise AccountProblem("sandbox accounts cannot post: HERALD_SANDBOX is off", 0, "")
         return SandboxX(runtime, account)
-    key, secret = consumer_credentials(runtime)
-    token, token_secret = account_tokens(runtime, account)
+    from shared.errors import HeraldError
+    from shared.secrets import SecretNotFound
+
+    try:
+        key, secret = consumer_credentials(runtime)
+        token, token_secret = account_tokens(runtime, account)
+    except (HeraldError, SecretNotFound) as exc:
+        # Configuration a person must fix: retried with backoff, then failed with this.
+        reason = exc.message if isinstance(exc, HeraldError) else str(exc)
+        raise NotSent(f"cannot sign requests for @{account.handle}: {reason}") from exc
     return TweepyX(key, secret, token, token_secret, account.x_user_id)
 
 

@@ -331,3 +331,15 @@ def test_suspended_account_403(runtime, clock, x_api) -> None:
     )
     assert _deliver(runtime, clock, post["id"])["result"] == "failed"
     assert _doc(runtime, X_ACCOUNTS, account.id)["status"] == "suspended"
+
+
+def test_missing_app_credentials_are_retried_then_fail_with_the_reason(
+    runtime, clock, x_api, monkeypatch
+) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=5)
+    monkeypatch.delenv("HERALD_SECRET_X_CONSUMER_KEY")
+    results = [_deliver(runtime, clock, post["id"]) for _ in range(worker.MAX_ATTEMPTS)]
+    assert [r["result"] for r in results[:-1]] == ["requeued"] * (worker.MAX_ATTEMPTS - 1)
+    assert results[-1]["result"] == "failed" and "x-consumer-key" in results[-1]["reason"]
+    assert create_calls(x_api) == []
