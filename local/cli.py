@@ -19,7 +19,8 @@ from typing import IO
 
 from local.stack import ROOT, Ports, Stack, StackConfig, StackError
 
-DATA_DIR = ROOT / ".herald"
+# HERALD_DEV_DIR lets tests run a second, isolated `herald dev`.
+DATA_DIR = Path(os.environ.get("HERALD_DEV_DIR") or ROOT / ".herald")
 
 
 def _acquire_dev_lock(path: Path) -> IO[str] | None:
@@ -48,7 +49,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     if lock is None:
         return 1
     config = StackConfig(
-        ports=Ports.fixed(),
+        ports=Ports.free() if args.free_ports else Ports.fixed(),
         data_dir=DATA_DIR,
         tick_s=args.tick,
         snapshot=not args.no_snapshot,
@@ -152,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--fresh", action="store_true", help="start with an empty database")
     dev.add_argument(
         "--no-snapshot", action="store_true", help="do not save or restore the database"
+    )
+    dev.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="pick free ports instead of the fixed layout (tests)",
     )
     dev.set_defaults(func=cmd_dev)
     user = sub.add_parser("user", help="manage users")

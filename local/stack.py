@@ -8,7 +8,6 @@ process group with a parent-death signal, so no process outlives the stack.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
@@ -45,12 +44,14 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: new process group, SIGTERM when the parent dies."""
-    os.setpgrp()
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+# Children get SIGTERM if the stack's process dies (even by SIGKILL), so nothing is left
+# behind. setpriv (util-linux) sets that before exec; a `preexec_fn` would instead force a
+# real fork() of a process that has gRPC threads, whose at-fork handler can abort the child.
+SETPRIV = shutil.which("setpriv")
+
+
+def _with_parent_death_signal(argv: list[str]) -> list[str]:
+    return [SETPRIV, "--pdeathsig", "TERM", "--", *argv] if SETPRIV else argv
 
 
 @dataclass
@@ -172,13 +173,13 @@ class Stack:
         out: IO[bytes] = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
         self._logs.append(out)
         proc = subprocess.Popen(
-            argv,
+            _with_parent_death_signal(argv),
             cwd=ROOT,
             env={**os.environ, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only async-signal-safe calls
+            start_new_session=True,  # its own process group: stop() signals the whole group
         )
         self.services.append(Service(name, url, proc, argv, env))
 
