@@ -453,7 +453,8 @@ def _release(run: _Run, deferred: list[int]) -> None:
             "outcomes": run.outcomes,
             "inflight": [],
             "run_gen": run.gen + 1,
-            "ckpt_gen": run.gen + 1,
+            # Not gen + 1: until that run checkpoints, its claim names its in-flight chunk.
+            "ckpt_gen": run.gen,
             "lease_until": now,
             "due_at": now,
         }

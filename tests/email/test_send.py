@@ -291,3 +291,30 @@ def test_template_cannot_escape_the_sandbox(runtime, db, configured):
     out = _outcomes(db, bid)["a@example.com"]
     assert out["status"] == "failed" and "could not build" in out["text"]
     assert configured.handler.messages == []
+
+
+def test_release_then_kill_marks_the_new_runs_chunk_in_doubt(runtime, db, clock, configured):
+    """An exception hands the batch to the next generation; if that run is then killed
+    before its first checkpoint, its in-flight chunk (from its claim) is not re-sent."""
+    addresses = [f"g{i:02d}@example.com" for i in range(30)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+
+    def fail_after_5(i: int) -> None:
+        if len(configured.handler.messages) == 5:
+            raise RuntimeError("transient")
+
+    with pytest.raises(RuntimeError):
+        send_batch(runtime, bid, WS, on_message=fail_after_5)
+
+    def kill_after_8(i: int) -> None:
+        if len(configured.handler.messages) == 8:
+            raise Killed
+
+    with pytest.raises(Killed):
+        send_batch(runtime, bid, WS, on_message=kill_after_8)
+    clock.advance(minutes=13)
+    result = send_batch(runtime, bid, WS)
+    counts = configured.handler.count_by_rcpt()
+    assert max(counts.values()) == 1
+    # 5 sent and recorded; the second run's chunk (25 from index 5) is in doubt; 0 left.
+    assert result["counts"] == {"sent": 5, "unconfirmed": 25}
