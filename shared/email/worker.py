@@ -200,39 +200,30 @@ def _claim(
 ) -> int:
     """Win the batch for this run; on takeover, mark the dead run's in-flight chunk."""
     db = runtime.db
-    ws = batch["workspace_id"]
-    first = _todo(batch, outcomes)[:CHECKPOINT_EVERY]
-    key = f"email-batch:{batch_id}:{gen}"
-    if try_claim(
-        db,
-        key,
-        owner="send_email",
-        now=now,
-        workspace_id=ws,
-        lease_until=now + LEASE,
-        inflight=first,
-    ):
+
+    def claim(generation: int) -> bool:
+        return try_claim(
+            db,
+            f"email-batch:{batch_id}:{generation}",
+            owner="send_email",
+            now=now,
+            workspace_id=batch["workspace_id"],
+            lease_until=now + LEASE,
+            inflight=_todo(batch, outcomes)[:CHECKPOINT_EVERY],  # write-ahead for chunk 0
+        )
+
+    if claim(gen):
         return gen
-    claim = get_claim(db, key) or {}
+    held = get_claim(db, f"email-batch:{batch_id}:{gen}") or {}
     checkpointed = batch.get("ckpt_gen") == gen
-    lease = max(claim.get("lease_until") or now, (checkpointed and batch.get("lease_until")) or now)
+    lease = max(held.get("lease_until") or now, (checkpointed and batch.get("lease_until")) or now)
     if lease > now:
         raise BusyError
-    doubt = batch.get("inflight") if checkpointed else claim.get("inflight")
+    doubt = batch.get("inflight") if checkpointed else held.get("inflight")
     for i in doubt or []:
         if str(i) not in outcomes:
             outcomes[str(i)] = {"status": "unconfirmed", "reason": UNCONFIRMED_CRASH, "at": now}
-    first = _todo(batch, outcomes)[:CHECKPOINT_EVERY]
-    key = f"email-batch:{batch_id}:{gen + 1}"
-    if not try_claim(
-        db,
-        key,
-        owner="send_email",
-        now=now,
-        workspace_id=ws,
-        lease_until=now + LEASE,
-        inflight=first,
-    ):
+    if not claim(gen + 1):
         raise BusyError
     log.warning("took over a batch whose worker died", batch_id=batch_id, in_doubt=len(doubt or []))
     return gen + 1
