@@ -112,13 +112,8 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     reporter.add(
         Figure("firestore_writes_per_post_scheduling", scheduling.get("writes", 0) / n, "writes")
     )
-    tasks = sum(
-        1
-        for d in runtime.db.collection("claims")
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .stream()
-        if d.id.startswith("xq:")
-    )
+    # Tasks created by dispatch (and by any re-enqueue in the worker), counted as created.
+    tasks = worker.get("tasks.tweets", 0)
     reporter.add(Figure("tasks_per_post", tasks / n, "tasks"))
     print(f"# scheduling path: {scheduling}", file=sys.stderr)
     print(f"# function processes: {worker}", file=sys.stderr)

@@ -10,6 +10,7 @@ its running totals to `<dir>/<pid>.json`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -119,7 +120,9 @@ class CountingInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClie
 COUNTER = FirestoreCounter()
 
 
+@functools.cache
 def _file_flusher(directory: Path) -> Callable[[], None]:
+    """One flusher per process and directory (shared by the read/write and task counts)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{os.getpid()}.json"
     lock = threading.Lock()
@@ -138,6 +141,14 @@ def interceptor_from_env() -> CountingInterceptor | None:
     if not directory:
         return None
     return CountingInterceptor(COUNTER, _file_flusher(Path(directory)))
+
+
+def record_task(kind: str) -> None:
+    """Count a created Cloud Task (the benchmarks' tasks-per-item figures)."""
+    directory = os.environ.get("HERALD_FIRESTORE_STATS_DIR")
+    if directory:
+        COUNTER.add(f"tasks.{kind}")
+        _file_flusher(Path(directory))()
 
 
 def read_totals(directory: Path) -> dict[str, int]:

@@ -111,6 +111,9 @@ class CloudTasksEnqueuer:
         except exceptions.AlreadyExists:
             log.info("task already exists", task=task["name"], kind=spec.kind)
             return str(task["name"])
+        from shared.firestore_stats import record_task
+
+        record_task(spec.kind)
         return str(created.name)
 
 

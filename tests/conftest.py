@@ -11,6 +11,11 @@
 from __future__ import annotations
 
 import os
+
+# Before gRPC is imported: this process uses gRPC (Firestore clients) and also starts the
+# stack's processes; gRPC's fork handlers must not run in those children.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
