@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# grpcio >= 1.80 with fork support crashes a child forked by subprocess.Popen(preexec_fn=...)
+# while the parent has live channels (grpc/grpc#43055): the session `stack` fixture forks
+# its processes after these in-process tests opened Firestore channels. gRPC reads this
+# when it initializes (the first channel), so setting it here is early enough.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
