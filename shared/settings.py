@@ -72,6 +72,8 @@ class Settings:
     email_batch_size: int = 50  # HERALD_EMAIL_BATCH_SIZE
     gemini_model: str = "gemini-2.5-flash"  # HERALD_GEMINI_MODEL
     log_level: str = "INFO"  # HERALD_LOG_LEVEL
+    # Base URL replacing https://api.x.com for X API calls (a proxy; the chaos benchmark).
+    x_api_base: str | None = None  # HERALD_X_API_BASE
     # X reads (posts looked up) a workspace may spend per calendar month; a workspace
     # document's `metrics_read_budget` overrides it. 0 stops X metric pulls.
     metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
@@ -108,6 +110,8 @@ class Settings:
                 )
             if self.firestore_emulator_host or self.tasks_emulator_host:
                 raise SettingsError("emulator hosts are set in production")
+            if self.x_api_base and not self.x_api_base.startswith("https://"):
+                raise SettingsError("HERALD_X_API_BASE must be an https:// URL in production")
         if self.email_batch_size < 1 or self.email_batch_size > 500:
             raise SettingsError("HERALD_EMAIL_BATCH_SIZE must be between 1 and 500")
         if self.dispatch_lookahead_s < 60:
@@ -145,6 +149,7 @@ class Settings:
             email_batch_size=_int(env, "HERALD_EMAIL_BATCH_SIZE", 50),
             gemini_model=env.get("HERALD_GEMINI_MODEL", defaults.gemini_model),
             log_level=env.get("HERALD_LOG_LEVEL", defaults.log_level).upper(),
+            x_api_base=(env.get("HERALD_X_API_BASE") or "").rstrip("/") or None,
             metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
             metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
             metrics_late_days=_int(env, "HERALD_METRICS_LATE_DAYS", 7),

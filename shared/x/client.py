@@ -181,6 +181,7 @@ class TweepyX:
         access_token_secret: str,
         x_user_id: str | None,
         sleep: Callable[[float], None] = time.sleep,
+        api_base: str | None = None,
     ) -> None:
         import requests
         import tweepy
@@ -192,6 +193,12 @@ class TweepyX:
             def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
                 if kwargs.get("timeout") is None:
                     kwargs["timeout"] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+                if api_base:
+                    # tweepy hard-codes its host; HERALD_X_API_BASE points it elsewhere
+                    # (a proxy, or the chaos benchmark's fault-injecting X).
+                    for host in (API, "https://api.x.com"):
+                        if request.url.startswith(host):
+                            request.url = api_base + request.url[len(host) :]
                 return super().send(request, **kwargs)
 
         self._client = tweepy.Client(

@@ -93,7 +93,14 @@ def make_api(runtime: Runtime, account: XAccount) -> XApi:
         # Configuration a person must fix: retried with backoff, then failed with this.
         reason = exc.message if isinstance(exc, HeraldError) else str(exc)
         raise NotSent(f"cannot sign requests for @{account.handle}: {reason}") from exc
-    return TweepyX(key, secret, token, token_secret, account.x_user_id)
+    return TweepyX(
+        key,
+        secret,
+        token,
+        token_secret,
+        account.x_user_id,
+        api_base=runtime.settings.x_api_base,
+    )
 
 
 @dataclass
