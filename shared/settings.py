@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 
 FUNCTION_NAMES = (
@@ -74,6 +75,9 @@ class Settings:
     log_level: str = "INFO"  # HERALD_LOG_LEVEL
     # Base URL replacing https://api.x.com for X API calls (a proxy; the chaos benchmark).
     x_api_base: str | None = None  # HERALD_X_API_BASE
+    # How long an item may sit queued past its instant before dispatch decides its task
+    # was lost and enqueues it again; unset = each pipeline's own default.
+    recovery_grace_s: int | None = None  # HERALD_RECOVERY_GRACE_S
     # X reads (posts looked up) a workspace may spend per calendar month; a workspace
     # document's `metrics_read_budget` overrides it. 0 stops X metric pulls.
     metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
@@ -97,6 +101,9 @@ class Settings:
             return url
         # Cloud Functions (2nd gen) default URL shape.
         return f"https://{self.region}-{self.project_id}.cloudfunctions.net/{name}"
+
+    def recovery_grace(self, default: timedelta) -> timedelta:
+        return timedelta(seconds=self.recovery_grace_s) if self.recovery_grace_s else default
 
     def check(self) -> Settings:
         """Refuse configurations that would silently do the wrong thing."""
@@ -150,6 +157,7 @@ class Settings:
             gemini_model=env.get("HERALD_GEMINI_MODEL", defaults.gemini_model),
             log_level=env.get("HERALD_LOG_LEVEL", defaults.log_level).upper(),
             x_api_base=(env.get("HERALD_X_API_BASE") or "").rstrip("/") or None,
+            recovery_grace_s=_int(env, "HERALD_RECOVERY_GRACE_S", 0) or None,
             metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
             metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
             metrics_late_days=_int(env, "HERALD_METRICS_LATE_DAYS", 7),

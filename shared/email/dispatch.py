@@ -247,7 +247,7 @@ class EmailSource:
 
     def _recover(self, rt: Runtime, now: datetime) -> int:
         col = rt.db.collection(BATCHES)
-        stale = now - RECOVERY_GRACE
+        stale = now - rt.settings.recovery_grace(RECOVERY_GRACE)
         lost = list(
             _where(_where(col, "status", "==", "queued"), "due_at", "<", stale).limit(200).stream()
         )

@@ -218,7 +218,7 @@ def recover(runtime: Runtime, now: datetime) -> int:
     """
     stuck = [PostStatus.QUEUED.value, PostStatus.PUBLISHING.value, PostStatus.UNCONFIRMED.value]
     count = 0
-    for docs in _due(runtime, stuck, now - RECOVERY_GRACE):
+    for docs in _due(runtime, stuck, now - runtime.settings.recovery_grace(RECOVERY_GRACE)):
         for snap in docs:
             data = snap.to_dict()
             status = data.get("status", PostStatus.QUEUED.value)

@@ -52,3 +52,12 @@ def test_unknown_queue_and_function() -> None:
         s.queue_id("sms")
     with pytest.raises(SettingsError):
         s.function_url("nope")
+
+
+def test_recovery_grace_override() -> None:
+    from datetime import timedelta
+
+    default = timedelta(minutes=10)
+    assert Settings.from_env({}).recovery_grace(default) == default
+    s = Settings.from_env({"HERALD_RECOVERY_GRACE_S": "20"})
+    assert s.recovery_grace(default) == timedelta(seconds=20)
