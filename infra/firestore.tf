@@ -29,6 +29,7 @@ locals {
     { collection = "ad_campaigns", fields = ["status", "start_at"] },
     { collection = "ad_campaigns", fields = ["workspace_id", "sort_key"] },
     { collection = "ad_insights", fields = ["workspace_id", "date"] },
+    { collection = "campaigns", fields = ["status", "created_key"] },
     { collection = "campaigns", fields = ["workspace_id", "created_key"] },
     { collection = "candidate_imports", fields = ["workspace_id", "sort_key"] },
     { collection = "candidates", fields = ["segment_id", "workspace_id", "sort_key"] },

@@ -21,6 +21,7 @@ locals {
       enqueues     = ["tweets", "emails", "ads"]
       media        = "write"
       env = {
+        HERALD_X_API_BASE       = var.x_api_base
         HERALD_ADMIN_ORIGIN     = local.admin_origin
         HERALD_EMAIL_BATCH_SIZE = tostring(var.email_batch_size)
         HERALD_GEMINI_MODEL     = var.gemini_model
@@ -58,6 +59,7 @@ locals {
       env = {
         HERALD_DISPATCH_LOOKAHEAD_S = tostring(var.dispatch_lookahead_s)
         HERALD_EMAIL_BATCH_SIZE     = tostring(var.email_batch_size)
+        HERALD_RECOVERY_GRACE_S     = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
       }
     }
     post_tweet = {
@@ -73,7 +75,9 @@ locals {
       user_secrets = "read"
       enqueues     = ["tweets"]
       media        = "read"
-      env          = {}
+      env = {
+        HERALD_X_API_BASE = var.x_api_base
+      }
     }
     send_email = {
       description  = "Sends one batch of campaign emails over one SMTP connection."
@@ -106,6 +110,7 @@ locals {
       enqueues     = ["metrics", "ads"]
       media        = "none"
       env = {
+        HERALD_X_API_BASE                = var.x_api_base
         HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
         HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
         HERALD_METRICS_LATE_DAYS         = tostring(var.metrics_late_days)
@@ -125,6 +130,7 @@ locals {
       enqueues     = ["tweets"]
       media        = "write"
       env = {
+        HERALD_X_API_BASE   = var.x_api_base
         HERALD_GEMINI_MODEL = var.gemini_model
       }
     }

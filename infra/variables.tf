@@ -189,3 +189,25 @@ variable "metrics_late_days" {
   type        = number
   default     = 7
 }
+
+variable "x_api_base" {
+  description = "Optional https:// base URL replacing https://api.x.com for X API calls (an egress proxy) (HERALD_X_API_BASE). Empty: X directly."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.x_api_base == "" || startswith(var.x_api_base, "https://")
+    error_message = "x_api_base must be empty or an https:// URL."
+  }
+}
+
+variable "recovery_grace_s" {
+  description = "Seconds an item may sit queued past its instant before dispatch decides its task was lost and enqueues it again (HERALD_RECOVERY_GRACE_S). 0: each pipeline's default."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.recovery_grace_s == 0 || var.recovery_grace_s >= 60
+    error_message = "recovery_grace_s must be 0 (pipeline defaults) or at least 60: shorter re-enqueues tasks still in flight."
+  }
+}

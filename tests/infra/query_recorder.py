@@ -52,12 +52,14 @@ def pytest_configure(config: pytest.Config) -> None:
     query_log.install(_record)
     # Function processes started by the stack fixtures inherit the environment: they
     # append their query shapes to this file (see query_log / sitecustomize).
+    # HERALD_QUERY_LOG_CHILDREN=0 turns the child-process part off (in-process only).
     log = Path(tempfile.mkdtemp(prefix="herald-queries-")) / "queries.jsonl"
-    os.environ["HERALD_QUERY_LOG"] = str(log)
-    site = str(Path(__file__).resolve().parent / "site")
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [site, *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])]
-    )
+    if os.environ.get("HERALD_QUERY_LOG_CHILDREN", "1") != "0":
+        os.environ["HERALD_QUERY_LOG"] = str(log)
+        site = str(Path(__file__).resolve().parent / "site")
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [site, *([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])]
+        )
     config.stash[_KEY] = {"log": log, "missing": []}
 
 

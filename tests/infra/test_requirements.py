@@ -94,11 +94,19 @@ def test_requirements_cover_what_the_function_imports(function: str) -> None:
         line = raw.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
             have |= _closure(re.split(r"[<>=\[; ~!]", line)[0])
+    needs = codemap.needs_of(function)
+    # A reached class counts whole (Runtime.secrets, shared.media): these clients are
+    # needed only if the function's code actually reads secrets or media.
+    unused = set()
+    if not (needs.app_secrets or needs.reads_user_secrets or needs.writes_user_secrets):
+        unused.add("google.cloud.secretmanager")
+    if not needs.media:
+        unused.add("google.cloud.storage")
     missing = {}
     for module in sorted(_imports(function)):
         top = module.split(".")[0]
         dists = _dists_of(module)
-        if top in LOCAL_ONLY_MODULES or not dists:
+        if top in LOCAL_ONLY_MODULES or not dists or module.startswith(tuple(unused)):
             continue  # not installed here: an attribute import (from x import name), or local-only
         if not any(_norm(d) in have for d in dists):
             missing[module] = sorted(dists)
