@@ -144,6 +144,12 @@ def authenticate(runtime: Runtime, request: Any) -> Identity:
     user = snaps[user_ref.path]
     if not user.exists or user.get("disabled"):
         raise Unauthenticated("this account no longer exists or is disabled")
+    changed = user.to_dict().get("password_changed_at")
+    if changed is not None and int(claims.get("auth_time") or claims["iat"]) < int(
+        changed.timestamp()
+    ):
+        # Every session signed in before a password change ends with it.
+        raise Unauthenticated("the password was changed; sign in again")
     return Identity(user_id=user.id, username=str(user.get("username")), claims=claims)
 
 

@@ -281,8 +281,9 @@ def test_the_guide_lists_every_route() -> None:
     assert render(text, load_routes()) == text, "run `python -m shared.api.doc`"
 
 
-def test_change_my_password(api: Api, owner) -> None:
+def test_change_my_password_ends_other_sessions(api: Api, owner) -> None:
     token, _ = owner
+    other_session = api.login("alice")
     r = api.call(
         "POST",
         "/auth/password",
@@ -292,13 +293,23 @@ def test_change_my_password(api: Api, owner) -> None:
     assert r.status_code == 400 and r.get_json()["error"]["details"][0]["field"] == (
         "current_password"
     )
+    api.runtime.clock.advance(seconds=5)  # type: ignore[attr-defined]
     r = api.call(
         "POST",
         "/auth/password",
         token,
         json={"current_password": PASSWORD, "new_password": "a brand new pw"},
     )
-    assert r.status_code == 204
+    assert r.status_code == 200, r.get_json()
+    fresh = r.get_json()["token"]
+    assert api.call("GET", "/auth/me", fresh).status_code == 200
+    for old in (token, other_session):
+        r = api.call("GET", "/auth/me", old)
+        assert r.status_code == 401, r.get_json()
+    assert (
+        "password was changed"
+        in api.call("GET", "/auth/me", other_session).get_json()["error"]["message"]
+    )
     assert api.login("alice", "a brand new pw")
     r = api.call("POST", "/auth/login", json={"username": "alice", "password": PASSWORD})
     assert r.status_code == 401

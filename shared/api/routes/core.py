@@ -72,6 +72,12 @@ class PasswordIn(Body):
     new_password: str = Field(min_length=10, max_length=1024)
 
 
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme's name
+    expires_at: datetime
+
+
 class WorkspaceIn(Body):
     name: str = Field(min_length=1, max_length=120)
     timezone: str = Field("UTC", description="IANA zone, e.g. Europe/Paris")
@@ -245,12 +251,6 @@ def logout(ctx: Ctx) -> Any:
     return None
 
 
-class TokenOut(BaseModel):
-    token: str
-    token_type: str = "Bearer"  # noqa: S105 - the scheme's name
-    expires_at: datetime
-
-
 @router.post(
     "/auth/refresh",
     summary="Trade a valid token for a fresh one (the old one is revoked)",
@@ -278,28 +278,31 @@ def me(ctx: Ctx) -> Any:
 
 @router.post(
     "/auth/password",
-    summary="Change my password (other sessions end when their token expires, within 1 h)",
+    summary="Change my password; every other session ends, this one gets a new token",
     tag="auth",
     role=None,
     body=PasswordIn,
-    status=204,
+    response=TokenOut,
 )
 def change_password(ctx: Ctx) -> Any:
     body: PasswordIn = ctx.body
     ip = auth.client_ip(ctx.request)
     # Same throttle and check as sign-in: a stolen token cannot brute-force the password.
     auth.check_throttle(ctx.runtime, ctx.username or "", ip)
-    snap = ctx.db.collection(USERS).document(ctx.user_id or "").get()
-    if not verify_password(str(snap.get("password_hash") or ""), body.current_password):
+    ref = ctx.db.collection(USERS).document(ctx.user_id or "")
+    if not verify_password(str(ref.get().get("password_hash") or ""), body.current_password):
         auth.record_failure(ctx.runtime, ctx.username or "", ip)
         raise ValidationError(
             "the current password is wrong",
             details=[{"field": "current_password", "message": "wrong password"}],
         )
-    ctx.db.collection(USERS).document(ctx.user_id or "").update(
-        {"password_hash": hash_password(body.new_password), "password_changed_at": ctx.now()}
-    )
-    return None
+    now = ctx.now()
+    # Whole seconds: tokens carry auth_time in seconds, and this one must stay valid.
+    changed = now.replace(microsecond=0)
+    ref.update({"password_hash": hash_password(body.new_password), "password_changed_at": changed})
+    auth.revoke(ctx.runtime, ctx.claims)
+    token, expires = auth.issue_token(ctx.runtime, ctx.user_id or "", int(changed.timestamp()))
+    return {"token": token, "token_type": "Bearer", "expires_at": expires}
 
 
 # -- workspaces -------------------------------------------------------------------------
