@@ -66,7 +66,7 @@ def test_references_resolve(directory: Path) -> None:
         elif kind == "data" and (name, attr) not in declared_data:
             problems.append(f"data.{name}.{attr}")
     for rtype, name in re.findall(r"(?<![\w.\"])(google_\w+)\.(\w+)", text):
-        if (rtype, name) not in declared and not text.count(f'resource "{rtype}"'):
+        if (rtype, name) not in declared:
             problems.append(f"{rtype}.{name}")
     for var, spec in hcl.variables(directory).items():
         if not spec.get("description") or "type" not in spec:
@@ -367,3 +367,36 @@ def test_workers_last_attempt_matches_their_queue(infra_locals: dict[str, Any]) 
             )
             checked += 1
     assert checked >= 1
+
+
+def _outputs(directory: Path) -> set[str]:
+    out: set[str] = set()
+    for path in hcl.tf_files(directory):
+        for entry in hcl.parse(path).get("output", []):
+            out |= set(entry)
+    return out
+
+
+def test_module_calls_match_module_interfaces() -> None:
+    """Arguments passed exist as variables, required variables are passed, and every
+    module.X.attr read is an output of that module."""
+    calls = hcl.module_calls()
+    text = hcl.raw_text(hcl.INFRA)
+    problems = []
+    for name, call in calls.items():
+        directory = (hcl.INFRA / call["source"]).resolve()
+        declared = hcl.variables(directory)
+        passed = {
+            k
+            for k in call
+            if not k.startswith("__")
+            and k not in {"source", "for_each", "count", "depends_on", "providers", "version"}
+        }
+        problems += [f"module.{name}: unknown argument {a}" for a in sorted(passed - set(declared))]
+        required = {v for v, spec in declared.items() if "default" not in spec}
+        problems += [f"module.{name}: missing required {v}" for v in sorted(required - passed)]
+        outputs = _outputs(directory)
+        for attr in re.findall(rf"module\.{name}(?:\[[^\]]*\])?\.(\w+)", text):
+            if attr not in outputs:
+                problems.append(f"module.{name}.{attr} is not an output of {call['source']}")
+    assert not problems, problems
