@@ -159,6 +159,26 @@ class Router:
 
         return register
 
+    def actions(
+        self,
+        base: str,
+        param: str,
+        noun: str,
+        service: Callable[[], Any],
+        verbs: dict[str, tuple[str, str]],
+        **kw: Any,
+    ) -> None:
+        """Body-less state changes `POST <base>/<verb>`, each calling
+        `service().<function>(runtime, ws, <param>)`; `verbs` maps a verb to
+        (function name, summary); operation ids are `<verb>_<noun>`."""
+        for verb, (function, summary) in verbs.items():
+
+            def handler(ctx: Ctx, function: str = function) -> Any:
+                return getattr(service(), function)(ctx.runtime, ctx.ws, ctx.params[param])
+
+            handler.__name__ = f"{verb.replace('-', '_')}_{noun}"
+            self.post(f"{base}/{verb}", summary=summary, **kw)(handler)
+
     def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("GET", path, **kw)
 

@@ -22,8 +22,8 @@ GETTERS = {
 }
 # Names bound through helpers that register one route per service function.
 ACTIONS = {
-    "email.py": ("shared.email.service", re.compile(r'_action\(\s*"(\w+)"')),
-    "jobs.py": ("shared.ads.service", re.compile(r'_ad_action\(\s*"(\w+)"')),
+    "email.py": ("shared.email.service", re.compile(r'"[\w-]+": \("(\w+)", "')),
+    "jobs.py": ("shared.ads.service", re.compile(r'"[\w-]+": \("(\w+)", "')),
 }
 
 

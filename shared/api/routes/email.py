@@ -429,30 +429,21 @@ def schedule_email_campaign(ctx: Ctx) -> Any:
     )
 
 
-def _action(name: str, summary: str, verb: str) -> None:
-    """A body-less state change `POST .../{email_campaign_id}/<verb>`."""
-
-    def handler(ctx: Ctx) -> Any:
-        return getattr(_svc(), name)(ctx.runtime, ctx.ws, _cid(ctx))
-
-    handler.__name__ = f"{verb.replace('-', '_')}_email_campaign"
-    router.post(
-        f"/workspaces/{{ws}}/email/campaigns/{{email_campaign_id}}/{verb}",
-        summary=summary,
-        tag="email",
-        role=Role.EDITOR,
-        response=OBJECT,
-    )(handler)
-
-
-_action("unschedule_campaign", "Back to draft before sending starts", "unschedule")
-_action("pause_campaign", "Pause sending (batches not yet sent wait)", "pause")
-_action("resume_campaign", "Resume a paused campaign", "resume")
-_action("cancel_campaign", "Cancel: nothing more is sent", "cancel")
-_action(
-    "resend_failed",
-    "Re-queue only the recipients that failed transiently",
-    "resend-failed",
+router.actions(
+    "/workspaces/{ws}/email/campaigns/{email_campaign_id}",
+    "email_campaign_id",
+    "email_campaign",
+    _svc,
+    {
+        "unschedule": ("unschedule_campaign", "Back to draft before sending starts"),
+        "pause": ("pause_campaign", "Pause sending (batches not yet sent wait)"),
+        "resume": ("resume_campaign", "Resume a paused campaign"),
+        "cancel": ("cancel_campaign", "Cancel: nothing more is sent"),
+        "resend-failed": ("resend_failed", "Re-queue only the recipients that failed transiently"),
+    },
+    tag="email",
+    role=Role.EDITOR,
+    response=OBJECT,
 )
 
 

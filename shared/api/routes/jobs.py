@@ -453,26 +453,21 @@ def delete_ad_campaign(ctx: Ctx) -> Any:
     _ads().delete_campaign(ctx.runtime, ctx.ws, _acid(ctx))
 
 
-def _ad_action(name: str, verb: str, summary: str) -> None:
-    """A body-less state change `POST .../ads/campaigns/{ad_campaign_id}/<verb>`."""
-
-    def handler(ctx: Ctx) -> Any:
-        return getattr(_ads(), name)(ctx.runtime, ctx.ws, _acid(ctx))
-
-    handler.__name__ = f"{verb}_ad_campaign"
-    router.post(
-        f"/workspaces/{{ws}}/ads/campaigns/{{ad_campaign_id}}/{verb}",
-        summary=summary,
-        tag="ads",
-        role=Role.EDITOR,
-        response=AdCampaignOut,
-    )(handler)
-
-
-_ad_action("publish_campaign", "publish", "Publish on every chosen platform (at start_at)")
-_ad_action("pause_campaign", "pause", "Pause on every platform")
-_ad_action("resume_campaign", "resume", "Resume on every platform")
-_ad_action("archive_campaign", "archive", "Archive on every platform (final)")
+router.actions(
+    "/workspaces/{ws}/ads/campaigns/{ad_campaign_id}",
+    "ad_campaign_id",
+    "ad_campaign",
+    _ads,
+    {
+        "publish": ("publish_campaign", "Publish on every chosen platform (at start_at)"),
+        "pause": ("pause_campaign", "Pause on every platform"),
+        "resume": ("resume_campaign", "Resume on every platform"),
+        "archive": ("archive_campaign", "Archive on every platform (final)"),
+    },
+    tag="ads",
+    role=Role.EDITOR,
+    response=AdCampaignOut,
+)
 
 
 @router.get(
