@@ -1,7 +1,8 @@
 """Contacts, contact lists and imports.
 
 `contacts/{workspace_id}__{hash(email)}`: workspace_id, email, email_norm, first_name,
-last_name, timezone, fields (custom, not queried), list_ids (array), updated_at.
+last_name, timezone, fields (custom, not queried), lists (map list id -> {added_at}, merged on
+import; not queried: a list's contacts are read from its member buckets), updated_at.
 The id comes from the normalized address, so a re-import updates instead of duplicating.
 
 An import reads the file twice, streamed: the first pass validates everything (a
@@ -64,21 +65,65 @@ def list_contact_lists(runtime: Runtime, workspace_id: str) -> list[dict[str, An
 
 
 def get_contact_list(runtime: Runtime, workspace_id: str, list_id: str) -> dict[str, Any]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     data = scoped_get(runtime.db, CONTACT_LISTS, workspace_id, list_id)
     if data is None:
         raise NotFound("no such contact list")
-    count = (
-        runtime.db.collection(CONTACTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("list_ids", "array_contains", list_id))
-        .count()
-        .get()
-    )
     out = public(data.pop("id"), data)
-    out["contact_count"] = int(count[0][0].value)
+    out["contact_count"] = sum(
+        len(doc.get("members") or {})
+        for page in _member_pages(runtime, workspace_id, list_id)
+        for doc in page
+    )
     return out
+
+
+def _member_pages(
+    runtime: Runtime, workspace_id: str, list_id: str, after: str | None = None
+) -> Any:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    from shared.firestore import keyset_pages
+
+    query = (
+        runtime.db.collection(members.MEMBERS)
+        .where(filter=FieldFilter("list_id", "==", list_id))
+        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
+    )
+    return keyset_pages(query, "key", page_size=4, start_after=after)
+
+
+def _list_members_page(
+    runtime: Runtime, workspace_id: str, list_id: str, after: str | None, limit: int
+) -> dict[str, Any]:
+    """A list's contacts from its member buckets: ordered by bucket, then address.
+
+    The cursor is `<bucket key>|<address>`; list membership lives in the buckets (the
+    emulator has no ArrayUnion and reading every contact back to merge arrays made
+    imports quadratic there).
+    """
+    bucket_after, _, email_after = (after or "").partition("|")
+    start = None  # keyset start: the bucket before the cursor's, so that one is re-read
+    if bucket_after:
+        number = int(bucket_after.rpartition("__")[2] or 0)
+        start = members.bucket_id(list_id, number - 1) if number > 0 else None
+    items: list[dict[str, Any]] = []
+    for page in _member_pages(runtime, workspace_id, list_id, start):
+        for doc in page:
+            key = doc.get("key")
+            entries = sorted(
+                (
+                    dict(m, email_norm=normalize_email(m["email"]))
+                    for m in (doc.get("members") or {}).values()
+                ),
+                key=lambda m: m["email_norm"],
+            )
+            for entry in entries:
+                if bucket_after and (key, entry["email_norm"]) <= (bucket_after, email_after):
+                    continue
+                items.append({**entry, "list_id": list_id})
+                if len(items) == limit:
+                    return {"items": items, "next": f"{key}|{entry['email_norm']}"}
+    return {"items": items, "next": None}
 
 
 def list_contacts(
@@ -93,11 +138,11 @@ def list_contacts(
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     limit = max(1, min(int(limit), 500))
+    if list_id:
+        return _list_members_page(runtime, workspace_id, list_id, after, limit)
     query = runtime.db.collection(CONTACTS).where(
         filter=FieldFilter("workspace_id", "==", workspace_id)
     )
-    if list_id:
-        query = query.where(filter=FieldFilter("list_ids", "array_contains", list_id))
     if after:
         query = query.where(filter=FieldFilter("email_norm", ">", after))
     docs = list(query.order_by("email_norm").limit(limit).stream())
@@ -231,18 +276,14 @@ def _contacts(
 
 
 def _write_contacts(db: Any, chunk: list[tuple[Any, dict[str, Any]]], list_id: str | None) -> int:
-    """One batched write; list_ids are merged with the stored ones (ArrayUnion is not
-    supported by the emulator, so the chunk's existing documents are read first)."""
-    if list_id:
-        existing = {
-            snap.id: snap.get("list_ids") or []
-            for snap in db.get_all([ref for ref, _ in chunk])
-            if snap.exists
-        }
-        for ref, doc in chunk:
-            doc["list_ids"] = sorted({*existing.get(ref.id, []), list_id})
+    """One batched write. List membership is a map merged without reading (`lists`), and
+    the list's member buckets (members.py) are the queryable side of it."""
     batch = db.batch()
     for ref, doc in chunk:
+        if list_id:
+            # A map value, not `True`: the emulator drops a merged scalar under a key that
+            # needs quoting in a field path (ids may start with a digit).
+            doc["lists"] = {list_id: {"added_at": doc["updated_at"]}}
         batch.set(ref, doc, merge=True)
     batch.commit()
     return len(chunk)

@@ -40,8 +40,9 @@ def test_csv_import_maps_columns_dedupes_and_reports(runtime, db, clock):
         (6, "unknown timezone"),
     ]
     page = service.list_contacts(runtime, WS, list_id=lst["id"])
-    assert [c["email_norm"] for c in page["items"]] == ["ann@example.com", "cy@example.net"]
-    ann = page["items"][0]
+    by_email = {c["email_norm"]: c for c in page["items"]}
+    assert sorted(by_email) == ["ann@example.com", "cy@example.net"]
+    ann = service.list_contacts(runtime, WS)["items"][0]
     assert (ann["first_name"], ann["last_name"], ann["timezone"]) == ("Ann", "Lee", "Europe/Paris")
     assert ann["fields"] == {"company": "Acme"}
     assert service.get_contact_list(runtime, WS, lst["id"])["contact_count"] == 2
@@ -50,7 +51,9 @@ def test_csv_import_maps_columns_dedupes_and_reports(runtime, db, clock):
     service.import_contacts(runtime, WS, data, "people.csv", MAPPING, other["id"])
     assert _count(db, CONTACTS) == 2
     got = service.get_contact(runtime, WS, ann["id"])
-    assert got["list_ids"] == sorted([lst["id"], other["id"]])
+    assert sorted(got["lists"]) == sorted([lst["id"], other["id"]])
+    listed = service.list_contacts(runtime, WS, list_id=other["id"])["items"]
+    assert sorted(c["email_norm"] for c in listed) == ["ann@example.com", "cy@example.net"]
     members = [d.to_dict() for d in db.collection(MEMBERS).stream()]
     assert sum(len(m["members"]) for m in members if m["list_id"] == lst["id"]) == 2
 
@@ -66,6 +69,20 @@ def test_keyset_paging_over_contacts(runtime):
         if after is None:
             break
     assert seen == [r[0] for r in rows]
+
+
+def test_keyset_paging_over_a_list(runtime):
+    lst = service.create_contact_list(runtime, WS, "paged")
+    rows = [(f"l{i:03d}@example.com", "", "", "", "") for i in range(23)]
+    service.import_contacts(runtime, WS, csv_bytes(rows), "p.csv", MAPPING, lst["id"])
+    seen, after = [], None
+    while True:
+        page = service.list_contacts(runtime, WS, list_id=lst["id"], after=after, limit=4)
+        seen += [c["email"] for c in page["items"]]
+        after = page["next"]
+        if after is None:
+            break
+    assert sorted(seen) == [r[0] for r in rows] and len(seen) == 23
 
 
 def test_xlsx_import(runtime):
