@@ -149,13 +149,25 @@ class _XHandler(BaseHTTPRequestHandler):
             )
 
     def do_GET(self) -> None:
+        """GET /2/users/:id/tweets as X answers it: newest first, `max_results` a page
+        (default 10, at most 100), `meta.next_token` while more remain."""
         url = urlparse(self.path)
         if not (url.path.startswith("/2/users/") and url.path.endswith("/tweets")):
             self._send(404, {"title": "Not Found"})
             return
-        since = parse_qs(url.query).get("start_time", [""])[0]
+        query = parse_qs(url.query)
+        since = _instant(query.get("start_time", [""])[0])
+        until = _instant(query.get("end_time", [""])[0])
+        size = min(100, int(query.get("max_results", ["10"])[0]))
+        offset = int(query.get("pagination_token", ["0"])[0] or 0)
         with self.fake.state.lock:
-            tweets = [t for t in self.fake.state.tweets if not since or t["created_at"] >= since]
+            tweets = [
+                t
+                for t in reversed(self.fake.state.tweets)
+                if (since is None or _instant(t["created_at"]) >= since)  # type: ignore[operator]
+                and (until is None or _instant(t["created_at"]) <= until)  # type: ignore[operator]
+            ]
+        page = tweets[offset : offset + size]
         data = [
             {
                 "id": t["id"],
@@ -167,12 +179,19 @@ class _XHandler(BaseHTTPRequestHandler):
                     else {}
                 ),
             }
-            for t in tweets[-100:]
+            for t in page
         ]
-        self._send(200, {"data": data, "meta": {"result_count": len(data)}})
+        meta: dict[str, Any] = {"result_count": len(data)}
+        if offset + size < len(tweets):
+            meta["next_token"] = str(offset + size)
+        self._send(200, {"data": data, "meta": meta} if data else {"meta": meta})
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def _instant(value: str) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 class ChaosSMTPHandler:

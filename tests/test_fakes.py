@@ -85,3 +85,21 @@ def test_chaos_smtp_faults() -> None:
         assert handler.accepted == {"ok@x.org": 1, "soft@x.org": 1, "cut@x.org": 1}
     finally:
         controller.stop()
+
+
+def test_reconciliation_finds_a_post_beyond_the_first_page() -> None:
+    """A busy account: the unanswered post is older than the newest 100 (regression: the
+    worker read one page, missed it, and posted it again)."""
+    fake = FakeX(Faults(0, 0, 0))
+    try:
+        x = _client(fake)
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        x.create_post("the one that lost its answer", None, [], "k0")
+        for i in range(150):
+            fake.accept(f"busy {i}", None)
+        recent = x.recent_posts(since)
+        assert len(recent) == 151
+        assert recent[0]["text"] == "busy 149"  # newest first, as X answers
+        assert recent[-1]["text"] == "the one that lost its answer"
+    finally:
+        fake.stop()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 API = "https://api.twitter.com"  # tweepy's host for /2/tweets
 MEDIA_API = "https://api.x.com/2/media/upload"
+RECENT_POSTS_MAX_PAGES = 10  # reconciliation reads at most 1,000 posts of the window
 CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 30.0
 MEDIA_POLL_LIMIT_S = 60.0
@@ -114,8 +115,8 @@ class XApi(Protocol):
         self, text: str, reply_to: str | None, media_ids: list[str], idempotency_key: str
     ) -> Created: ...
 
-    def recent_posts(self, since: datetime) -> list[dict[str, Any]]:
-        """[{id, text, in_reply_to}] of the account's posts since `since`, newest first."""
+    def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
+        """[{id, text, in_reply_to}] of the account's posts in [since, until], newest first."""
         ...
 
 
@@ -298,33 +299,51 @@ class TweepyX:
             raise NotSent(f"could not reach X: {exc}") from exc
         return Created(str(response.json()["data"]["id"]), RateInfo.from_headers(response.headers))
 
-    def recent_posts(self, since: datetime) -> list[dict[str, Any]]:
+    def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
         import requests
         import tweepy
 
         if not self._user_id:
             raise Rejected("the account's X user id is unknown; reconnect it")
-        try:
-            response = self._client.get_users_tweets(
-                self._user_id,
-                start_time=since,
-                max_results=100,
-                tweet_fields=["created_at", "referenced_tweets"],
-                user_auth=True,
-            )
-        except tweepy.HTTPException as exc:
-            raise _map_http(exc) from exc
-        except requests.exceptions.RequestException as exc:
-            raise NotSent(f"could not read the account's recent posts: {exc}") from exc
-        out = []
-        for item in response.json().get("data") or []:
-            replied = [
-                r["id"] for r in item.get("referenced_tweets") or [] if r["type"] == "replied_to"
-            ]
-            out.append(
-                {"id": str(item["id"]), "text": item["text"], "in_reply_to": (replied or [None])[0]}
-            )
-        return out
+        out: list[dict[str, Any]] = []
+        token: str | None = None
+        # X answers newest first, 100 a page: a busy account can post more than that in
+        # the window, and missing the post here would mean posting it twice.
+        for _ in range(RECENT_POSTS_MAX_PAGES):
+            try:
+                response = self._client.get_users_tweets(
+                    self._user_id,
+                    start_time=since,
+                    end_time=until,
+                    max_results=100,
+                    pagination_token=token,
+                    tweet_fields=["created_at", "referenced_tweets"],
+                    user_auth=True,
+                )
+            except tweepy.HTTPException as exc:
+                raise _map_http(exc) from exc
+            except requests.exceptions.RequestException as exc:
+                raise NotSent(f"could not read the account's recent posts: {exc}") from exc
+            body = response.json()
+            for item in body.get("data") or []:
+                replied = [
+                    r["id"]
+                    for r in item.get("referenced_tweets") or []
+                    if r["type"] == "replied_to"
+                ]
+                out.append(
+                    {
+                        "id": str(item["id"]),
+                        "text": item["text"],
+                        "in_reply_to": (replied or [None])[0],
+                    }
+                )
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                return out
+        raise NotSent(
+            f"more than {RECENT_POSTS_MAX_PAGES * 100} posts in the reconciliation window"
+        )
 
 
 class SandboxX:
@@ -399,7 +418,7 @@ class SandboxX:
             x_id = str(ref.get().get("x_id"))
         return Created(x_id, self._rate(now))
 
-    def recent_posts(self, since: datetime) -> list[dict[str, Any]]:
+    def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         from shared.x.models import SANDBOX_POSTS
@@ -408,8 +427,10 @@ class SandboxX:
             self._runtime.db.collection(SANDBOX_POSTS)
             .where(filter=FieldFilter("account_id", "==", self._account.id))
             .where(filter=FieldFilter("created_at", ">=", since - timedelta(seconds=1)))
-            .limit(100)
         )
+        if until is not None:
+            query = query.where(filter=FieldFilter("created_at", "<=", until))
+        query = query.limit(RECENT_POSTS_MAX_PAGES * 100)
         return [
             {"id": d.get("x_id"), "text": d.get("text"), "in_reply_to": d.get("in_reply_to")}
             for d in query.stream()

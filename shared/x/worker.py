@@ -406,8 +406,13 @@ def _find(job: Job, recent: list[dict[str, Any]]) -> str | None:
 
 
 def _lookup(job: Job) -> str | None:
-    since = (job.post.extra.get("unconfirmed_at") or job.now) - RECONCILE_LOOKBACK
-    return _find(job, job.api.recent_posts(since))
+    # The unanswered request was sent shortly before `unconfirmed_at`: look around it
+    # (X wants end_time at least 10 s in the past, so a recent window stays open-ended).
+    at = job.post.extra.get("unconfirmed_at") or job.now
+    until: datetime | None = at + RECONCILE_LOOKBACK
+    if until is not None and until > job.now - timedelta(seconds=10):
+        until = None
+    return _find(job, job.api.recent_posts(at - RECONCILE_LOOKBACK, until))
 
 
 def _settle_duplicate(job: Job) -> dict[str, Any]:

@@ -1,0 +1,438 @@
+"""Chaos: posts and emails through the local stack while faults are injected, then
+count what the providers saw against what Herald recorded.
+
+Faults: X answers 503 and 429-with-reset, and accepts posts whose answer is then cut
+(the "timeout after the provider accepted" case); SMTP answers 451 and 550, accepts
+messages whose 250 is then cut, and drops sessions; every task is delivered a second
+time; the send_email and post_tweet processes are SIGKILLed mid-run and restarted; the
+Cloud Tasks emulator is restarted with tasks still queued (full run), so dispatch must
+recover them. The providers are fakes that, like the real ones, accept a repeat.
+
+Figures: items sent twice (goal 0), items lost (goal 0), items ending in a terminal
+state with a recorded reason (goal 100 %).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from bench.common import scheduler_loop, stack_runtime
+from bench.fakes import ChaosSMTPHandler, FakeX, Faults
+from bench.report import Figure, Reporter
+from local.stack import Ports, Stack, StackConfig, free_port
+from shared.firestore_stats import FirestoreCounter
+from shared.tasks import TaskSpec
+
+X_TERMINAL = {"published", "failed", "cancelled"}
+EMAIL_TERMINAL = {"sent", "failed", "suppressed", "unconfirmed", "cancelled"}
+
+
+def _kind_of(i: int) -> str:
+    if i % 50 == 7:
+        return "hard"  # 550: failed and suppressed
+    if i % 40 == 3:
+        return "soft"  # 451 once, then accepted on the retry ladder
+    if i % 97 == 11:
+        return "cut"  # accepted, answer lost: unconfirmed, never re-sent
+    return "ok"
+
+
+class Chaos:
+    def __init__(self, stack: Stack, quick: bool) -> None:
+        self.stack = stack
+        self.quick = quick
+        self.counter = FirestoreCounter()
+        self.runtime = stack_runtime(stack, self.counter)
+        self.ws = f"chaos-{uuid.uuid4().hex[:8]}"
+        self.events: list[str] = []
+
+    def log(self, message: str) -> None:
+        self.events.append(message)
+        print(f"# chaos: {message}", file=sys.stderr, flush=True)
+
+    # -- setup ------------------------------------------------------------------------
+
+    def x_account(self) -> str:
+        from shared.secrets import user_secret_name
+        from shared.x.models import TIERS, XAccount
+        from shared.x.store import order_key
+
+        account_id = uuid.uuid4().hex[:20]
+        ref = self.runtime.secrets.put(
+            user_secret_name(self.ws, "x-token", account_id),
+            json.dumps({"access_token": "at", "access_token_secret": "ats"}),
+        )
+        now = self.runtime.clock.now()
+        limits = {
+            **TIERS["enterprise"].__dict__,
+            "posts_per_15min": 100_000,
+            "posts_per_24h": 1_000_000,
+        }
+        account = XAccount(
+            id=account_id,
+            workspace_id=self.ws,
+            handle="chaos",
+            x_user_id="42",
+            tier="enterprise",
+            limits=limits,
+            secret_ref=ref,
+            created_at=now,
+            updated_at=now,
+            extra={"created_key": order_key(now, account_id)},
+        )
+        self.runtime.db.collection("x_accounts").document(account_id).set(account.to_doc())
+        return account_id
+
+    def posts(self, count: int, start_in_s: float, window_s: float) -> list[str]:
+        from shared.x import service
+
+        account_id = self.x_account()
+        start = self.runtime.clock.now() + timedelta(seconds=start_in_s)
+        ids = []
+        for i in range(count):
+            parts = [f"chaos {self.ws} post {i} part {k}" for k in range(1 + (i % 5 == 0))]
+            post = service.create_post(
+                self.runtime,
+                self.ws,
+                account_id=account_id,
+                text=parts[0],
+                parts=parts,
+                due_at=start + timedelta(seconds=window_s * i / count),
+            )
+            service.schedule_post(self.runtime, self.ws, post["id"])
+            ids.append(post["id"])
+        return ids
+
+    def campaign(self, recipients: int, smtp_port: int) -> tuple[str, list[str]]:
+        from shared.email import service
+
+        service.put_smtp_settings(
+            self.runtime,
+            self.ws,
+            {
+                "host": "127.0.0.1",
+                "port": smtp_port,
+                "security": "none",
+                "from_address": "news@herald.example",
+                "from_name": "Chaos",
+                "daily_quota": 10_000_000,
+                "per_minute_rate": 1_000_000,
+            },
+        )
+        lst = service.create_contact_list(self.runtime, self.ws, "chaos")
+        addresses = [f"c{i}-{_kind_of(i)}-{self.ws}@example.com" for i in range(recipients)]
+        csv = "Email\n" + "".join(a + "\n" for a in addresses)
+        service.import_contacts(
+            self.runtime, self.ws, csv.encode(), "chaos.csv", {"email": "Email"}, lst["id"]
+        )
+        campaign = service.create_campaign(
+            self.runtime,
+            self.ws,
+            {"name": "chaos", "subject": "Hello", "html": "<p>Chaos run</p>", "list_id": lst["id"]},
+        )
+        service.schedule_campaign(
+            self.runtime,
+            self.ws,
+            campaign["id"],
+            (self.runtime.clock.now() + timedelta(seconds=3)).isoformat(),
+        )
+        return campaign["id"], addresses
+
+    # -- faults -----------------------------------------------------------------------
+
+    def duplicate_tasks(self, campaign_id: str, stop: threading.Event) -> None:
+        """Deliver every post and batch task a second time, as Cloud Tasks may."""
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        seen: set[str] = set()
+        db = self.runtime.db
+        while not stop.wait(2.0):
+            try:
+                posts = (
+                    db.collection("posts")
+                    .where(filter=FieldFilter("workspace_id", "==", self.ws))
+                    .where(filter=FieldFilter("status", "==", "queued"))
+                    .stream()
+                )
+                for snap in posts:
+                    key = f"p:{snap.id}:{snap.get('try_n')}"
+                    if key not in seen:
+                        seen.add(key)
+                        self.runtime.enqueuer.enqueue(
+                            TaskSpec(
+                                "tweets",
+                                "post_tweet",
+                                {
+                                    "post_id": snap.id,
+                                    "workspace_id": self.ws,
+                                    "try_n": int(snap.get("try_n") or 0),
+                                },
+                            )
+                        )
+                batches = (
+                    db.collection("email_batches")
+                    .where(filter=FieldFilter("campaign_id", "==", campaign_id))
+                    .stream()
+                )
+                for snap in batches:
+                    if f"b:{snap.id}" not in seen:
+                        seen.add(f"b:{snap.id}")
+                        self.runtime.enqueuer.enqueue(
+                            TaskSpec(
+                                "emails",
+                                "send_email",
+                                {
+                                    "batch_id": snap.id,
+                                    "workspace_id": self.ws,
+                                    "campaign_id": campaign_id,
+                                },
+                            )
+                        )
+            except Exception as exc:  # the tasks emulator may be restarting
+                self.log(f"duplicate delivery skipped: {type(exc).__name__}")
+
+    def kill_and_restart(self, name: str) -> None:
+        self.stack.kill(name)
+        self.log(f"{name} killed (SIGKILL)")
+        time.sleep(1.0)
+        self.stack.restart(name, self.stack.config.ports.functions[name])
+        self.log(f"{name} restarted")
+
+    def restart_tasks_emulator(self) -> None:
+        self.stack.kill("cloud-tasks")
+        self.log("cloud tasks emulator killed with tasks queued")
+        time.sleep(1.0)
+        self.stack.restart("cloud-tasks", self.stack.config.ports.tasks)
+        self.log("cloud tasks emulator restarted (empty)")
+
+
+def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
+    del stack  # chaos runs its own stack, pointed at the fault-injecting providers
+    from shared.email import service as email_service
+
+    posts_n, emails_n = (150, 1_000) if quick else (1_000, 10_000)
+    fake_x = FakeX(Faults())
+    smtp_handler = ChaosSMTPHandler()
+    smtp_port = free_port()
+    controller = Controller(smtp_handler, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    with tempfile.TemporaryDirectory(prefix="herald-chaos-") as tmp:
+        config = StackConfig(
+            ports=Ports.free(),
+            data_dir=Path(tmp),
+            project_id="herald-chaos",
+            scheduler=False,
+            admin=False,
+            smtp_sink=False,
+            functions=("dispatch", "post_tweet", "send_email", "track"),
+            extra_env={
+                "HERALD_X_API_BASE": fake_x.base_url,
+                "HERALD_SECRET_X_CONSUMER_KEY": "chaos-consumer-key",
+                "HERALD_SECRET_X_CONSUMER_SECRET": "chaos-consumer-secret",
+                "HERALD_RECOVERY_GRACE_S": "20",
+            },
+        )
+        chaos_stack = Stack(config).start()
+        try:
+            _run(
+                reporter,
+                chaos_stack,
+                quick,
+                posts_n,
+                emails_n,
+                fake_x,
+                smtp_handler,
+                smtp_port,
+                email_service,
+            )
+        finally:
+            chaos_stack.stop()
+            controller.stop()
+            fake_x.stop()
+
+
+def _run(
+    reporter: Reporter,
+    stack: Stack,
+    quick: bool,
+    posts_n: int,
+    emails_n: int,
+    fake_x: FakeX,
+    smtp: ChaosSMTPHandler,
+    smtp_port: int,
+    email_service: Any,
+) -> None:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    chaos = Chaos(stack, quick)
+    window_s = 30.0 if quick else 60.0
+    post_ids = chaos.posts(posts_n, start_in_s=5.0, window_s=window_s)
+    campaign_id, addresses = chaos.campaign(emails_n, smtp_port)
+    chaos.log(f"{posts_n} posts due over {window_s:.0f}s, {emails_n} recipients scheduled")
+    stop = threading.Event()
+    duplicator = threading.Thread(
+        target=chaos.duplicate_tasks, args=(campaign_id, stop), daemon=True
+    )
+    started = time.monotonic()
+    deadline = started + (110 if quick else 1200)
+    killed_email = killed_post = restarted_tasks = False
+    with scheduler_loop(stack, 2.0):
+        duplicator.start()
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            elapsed = time.monotonic() - started
+            progress = email_service.campaign_progress(chaos.runtime, chaos.ws, campaign_id)
+            if not killed_email and progress.get("sent", 0) > emails_n // 5:
+                chaos.kill_and_restart("send_email")
+                killed_email = True
+            if not killed_post and elapsed > window_s / 3:
+                chaos.kill_and_restart("post_tweet")
+                killed_post = True
+            if not quick and not restarted_tasks and elapsed > window_s / 2:
+                chaos.restart_tasks_emulator()
+                restarted_tasks = True
+            posts_done = (
+                chaos.runtime.db.collection("posts")
+                .where(filter=FieldFilter("workspace_id", "==", chaos.ws))
+                .where(filter=FieldFilter("status", "in", sorted(X_TERMINAL)))
+                .count()
+                .get()
+            )
+            emails_pending = progress.get("pending", 1) + progress.get("deferred", 0)
+            if int(posts_done[0][0].value) >= posts_n and emails_pending == 0 and killed_email:
+                break
+            if (
+                quick
+                and int(posts_done[0][0].value) >= posts_n
+                and _only_leased(chaos, campaign_id, emails_pending)
+            ):
+                break  # what is left waits for a killed worker's lease: report it as such
+        stop.set()
+        duplicator.join(10)
+    chaos.log(f"settled after {time.monotonic() - started:.0f}s")
+    _report(reporter, chaos, post_ids, campaign_id, addresses, fake_x, smtp, email_service)
+
+
+def _only_leased(chaos: Chaos, campaign_id: str, pending: int) -> bool:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    now = chaos.runtime.clock.now()
+    batches = [
+        d.to_dict()
+        for d in chaos.runtime.db.collection("email_batches")
+        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
+        .stream()
+    ]
+    leased = sum(
+        len(b.get("recipients") or []) - len(b.get("outcomes") or {})
+        for b in batches
+        if b.get("status") == "sending" and (b.get("lease_until") or now) > now
+    )
+    others = [b for b in batches if b.get("status") not in ("done", "sending")]
+    return leased >= pending and not others
+
+
+def _report(
+    reporter: Reporter,
+    chaos: Chaos,
+    post_ids: list[str],
+    campaign_id: str,
+    addresses: list[str],
+    fake_x: FakeX,
+    smtp: ChaosSMTPHandler,
+    email_service: Any,
+) -> None:
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    db = chaos.runtime.db
+    # X: each part's text is unique, so the fake's per-text count is per part.
+    sent_twice = lost = terminal = 0
+    for post_id in post_ids:
+        post = db.collection("posts").document(post_id).get().to_dict()
+        accepted = [len(fake_x.state.accepted.get(part, [])) for part in post["parts"]]
+        sent_twice += sum(1 for a in accepted if a > 1)
+        if any(a > 1 for a in accepted) or (post["status"] not in X_TERMINAL):
+            print(
+                f"# chaos post {post_id}: accepted {accepted} status {post['status']} "
+                f"x_ids {post.get('x_ids')} error {post.get('last_error')}",
+                file=sys.stderr,
+            )
+        published_claim = post["status"] == "published"
+        if published_claim and not all(accepted):
+            lost += 1  # Herald says published, X never got a part
+        elif post["status"] not in X_TERMINAL and not all(accepted):
+            lost += 1
+        reason = (post.get("last_error") or {}).get("reason")
+        if (published_claim and all(accepted)) or (
+            post["status"] in X_TERMINAL - {"published"} and reason
+        ):
+            terminal += 1
+    items = len(post_ids)
+    # Email: per recipient, what the SMTP server accepted against Herald's outcome.
+    outcomes: dict[str, dict[str, Any]] = {}
+    after = None
+    while True:
+        page = email_service.list_outcomes(
+            chaos.runtime, chaos.ws, campaign_id, after=after, limit=100
+        )
+        for item in page["items"]:
+            # A resent recipient appears in its retry batch too; the later outcome wins.
+            if item.get("status") != "deferred" or item["email"] not in outcomes:
+                outcomes[item["email"]] = item
+        after = page["next"]
+        if not after:
+            break
+    # Batches still leased by a killed worker resume when the lease ends (12 min): at
+    # the deadline their recipients are in progress, not lost.
+    now = chaos.runtime.clock.now()
+    leased = {
+        d.id
+        for d in db.collection("email_batches")
+        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
+        .stream()
+        if d.get("status") == "sending" and (d.to_dict().get("lease_until") or now) > now
+    }
+    in_progress = 0
+    for address in addresses:
+        times = smtp.accepted.get(address, 0)
+        outcome = outcomes.get(address, {"status": "missing"})
+        status = outcome.get("status")
+        if status not in EMAIL_TERMINAL and outcome.get("batch_id") in leased and not times:
+            in_progress += 1
+            continue
+        sent_twice += int(times > 1)
+        if times > 1 or status not in EMAIL_TERMINAL:
+            print(f"# chaos email {address}: accepted {times} outcome {outcome}", file=sys.stderr)
+        if (status == "sent" and times == 0) or (status not in EMAIL_TERMINAL and not times):
+            lost += 1
+        has_reason = bool(outcome.get("text") or outcome.get("reason") or outcome.get("code"))
+        if (status == "sent" and accepted) or (
+            status in EMAIL_TERMINAL - {"sent"} and (has_reason or status == "suppressed")
+        ):
+            terminal += 1
+    items += len(addresses)
+    note = (
+        f"{len(post_ids)} posts + {len(addresses)} emails; injected X "
+        f"{dict(fake_x.state.injected)}, SMTP {dict(smtp.injected)}; " + "; ".join(chaos.events)
+    )
+    reporter.add(Figure("chaos_sent_twice", sent_twice, "items", note="goal 0"))
+    reporter.add(Figure("chaos_lost", lost, "items", note="goal 0"))
+    reporter.add(
+        Figure(
+            "chaos_in_progress_at_deadline",
+            in_progress,
+            "items",
+            note="held by a killed worker's batch lease; resumed when it ends",
+        )
+    )
+    reporter.add(Figure("chaos_terminal_with_reason_pct", 100.0 * terminal / items, "%", note=note))
