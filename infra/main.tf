@@ -28,7 +28,7 @@ locals {
 # APIs
 
 locals {
-  services = toset([
+  services = toset(concat(var.admin_domain != "" ? ["compute.googleapis.com"] : [], [
     "artifactregistry.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
@@ -42,7 +42,7 @@ locals {
     "run.googleapis.com",
     "secretmanager.googleapis.com",
     "storage.googleapis.com",
-  ])
+  ]))
 }
 
 resource "google_project_service" "enabled" {

@@ -3,6 +3,11 @@ output "admin_url" {
   value       = local.admin_url
 }
 
+output "admin_ip" {
+  description = "With admin_domain set: the IP address the domain's A record must point at."
+  value       = var.admin_domain != "" ? google_compute_global_address.admin[0].address : null
+}
+
 output "api_url" {
   description = "Base URL of the admin API (the page reads it from config.json)."
   value       = module.function["api"].url

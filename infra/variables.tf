@@ -211,3 +211,14 @@ variable "recovery_grace_s" {
     error_message = "recovery_grace_s must be 0 (pipeline defaults) or at least 60: shorter re-enqueues tasks still in flight."
   }
 }
+
+variable "admin_domain" {
+  description = "Optional domain for the admin page (e.g. herald.example.com). Set: an HTTPS load balancer with a Google-managed certificate serves the admin bucket there, with security headers (CSP, frame-ancestors, HSTS); point the domain's A record at the admin_ip output. Empty: the bucket's own HTTPS URL."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.admin_domain == "" || can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", var.admin_domain))
+    error_message = "admin_domain must be empty or a lower case domain name such as herald.example.com."
+  }
+}

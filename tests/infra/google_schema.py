@@ -58,8 +58,8 @@ def _tree(types: dict[str, Any], fqn: str, depth: int = 0) -> dict[str, Any]:
     args: list[str] = []
     blocks: dict[str, Any] = {}
     for prop in types[fqn].get("properties", []):
-        docs = prop.get("docs", {})
-        match = ANCHOR.search(docs.get("remarks", "") + " " + docs.get("summary", ""))
+        # The registry link sits in the summary, the remarks or a custom tag.
+        match = ANCHOR.search(json.dumps(prop.get("docs", {})))
         if not match:
             continue  # meta-arguments (count, for_each, ...) come from cdktf, not the provider
         name = match.group(1)
