@@ -58,28 +58,25 @@ def resources(rtype: str, directory: Path | None = None) -> list[Block]:
     return [b for b in blocks(directory) if b.type == rtype]
 
 
-def locals_(directory: Path = INFRA) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
+def _merged(kind: str, directory: Path) -> dict[str, Any]:
+    """Top-level `locals` / `variable` / `module` entries of a module, by name."""
+    out: dict[str, Any] = {}
     for path in tf_files(directory):
-        for entry in parse(path).get("locals", []):
-            merged.update({k: v for k, v in entry.items() if not k.startswith("__")})
-    return merged
+        for entry in parse(path).get(kind, []):
+            out.update({k: v for k, v in entry.items() if not k.startswith("__")})
+    return out
+
+
+def locals_(directory: Path = INFRA) -> dict[str, Any]:
+    return _merged("locals", directory)
 
 
 def variables(directory: Path = INFRA) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for path in tf_files(directory):
-        for entry in parse(path).get("variable", []):
-            out.update(entry)
-    return out
+    return _merged("variable", directory)
 
 
 def module_calls(directory: Path = INFRA) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for path in tf_files(directory):
-        for entry in parse(path).get("module", []):
-            out.update(entry)
-    return out
+    return _merged("module", directory)
 
 
 def walk(body: Any) -> Iterator[tuple[str, Any]]:
