@@ -21,11 +21,7 @@ locals {
       enqueues     = ["tweets", "emails", "ads"]
       media        = "write"
       env = {
-        HERALD_X_API_BASE       = var.x_api_base
-        HERALD_ADMIN_ORIGIN     = local.admin_origin
-        HERALD_EMAIL_BATCH_SIZE = tostring(var.email_batch_size)
-        HERALD_GEMINI_MODEL     = var.gemini_model
-        HERALD_SMTP_CA_FILE     = var.smtp_ca_file
+        HERALD_SMTP_CA_FILE = var.smtp_ca_file
       }
     }
     track = {
@@ -56,11 +52,7 @@ locals {
       user_secrets = "none"
       enqueues     = ["tweets", "emails", "ads", "metrics", "generate"]
       media        = "none"
-      env = {
-        HERALD_DISPATCH_LOOKAHEAD_S = tostring(var.dispatch_lookahead_s)
-        HERALD_EMAIL_BATCH_SIZE     = tostring(var.email_batch_size)
-        HERALD_RECOVERY_GRACE_S     = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
-      }
+      env          = {}
     }
     post_tweet = {
       description  = "Publishes one post (and its thread and media) to X, exactly once."
@@ -75,9 +67,7 @@ locals {
       user_secrets = "read"
       enqueues     = ["tweets"]
       media        = "read"
-      env = {
-        HERALD_X_API_BASE = var.x_api_base
-      }
+      env          = {}
     }
     send_email = {
       description  = "Sends one batch of campaign emails over one SMTP connection."
@@ -109,12 +99,7 @@ locals {
       user_secrets = "read"
       enqueues     = ["metrics", "ads"]
       media        = "none"
-      env = {
-        HERALD_X_API_BASE                = var.x_api_base
-        HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
-        HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
-        HERALD_METRICS_LATE_DAYS         = tostring(var.metrics_late_days)
-      }
+      env          = {}
     }
     generate = {
       description  = "Writes post drafts with Gemini (or the offline generator) and renders images."
@@ -129,10 +114,7 @@ locals {
       user_secrets = "read" # the account's tokens, for trending hashtags
       enqueues     = ["tweets"]
       media        = "write"
-      env = {
-        HERALD_X_API_BASE   = var.x_api_base
-        HERALD_GEMINI_MODEL = var.gemini_model
-      }
+      env          = {}
     }
     publish_ads = {
       description  = "Publishes job ads to Meta and Google Ads; pulls their insights."
@@ -184,16 +166,28 @@ locals {
     scheduler = google_service_account.scheduler_invoker.member
   }
 
-  # Read by shared/settings.py in every function.
+  # shared/settings.py is read by every function: its production settings go to all of
+  # them, so no function sees a different value of an operator's knob. (Empty values are
+  # dropped: the code's default applies.)
   common_env = merge(
     {
-      HERALD_ENV                = "production"
-      GOOGLE_CLOUD_PROJECT      = var.project_id
-      HERALD_REGION             = var.region
-      HERALD_FIRESTORE_DATABASE = var.firestore_database
-      HERALD_QUEUE_PREFIX       = "${local.prefix}-"
-      HERALD_LOG_LEVEL          = var.log_level
-      HERALD_TRACK_URL          = local.function_urls["track"]
+      HERALD_ENV                       = "production"
+      GOOGLE_CLOUD_PROJECT             = var.project_id
+      HERALD_REGION                    = var.region
+      HERALD_FIRESTORE_DATABASE        = var.firestore_database
+      HERALD_QUEUE_PREFIX              = "${local.prefix}-"
+      HERALD_LOG_LEVEL                 = var.log_level
+      HERALD_TRACK_URL                 = local.function_urls["track"]
+      HERALD_ADMIN_ORIGIN              = local.admin_origin
+      HERALD_TASKS_SERVICE_ACCOUNT     = google_service_account.tasks_invoker.email
+      HERALD_DISPATCH_LOOKAHEAD_S      = tostring(var.dispatch_lookahead_s)
+      HERALD_EMAIL_BATCH_SIZE          = tostring(var.email_batch_size)
+      HERALD_GEMINI_MODEL              = var.gemini_model
+      HERALD_X_API_BASE                = var.x_api_base
+      HERALD_RECOVERY_GRACE_S          = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
+      HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
+      HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
+      HERALD_METRICS_LATE_DAYS         = tostring(var.metrics_late_days)
     },
     { for name, url in local.function_urls : "HERALD_URL_${upper(name)}" => url },
   )
@@ -248,7 +242,6 @@ module "function" {
   environment = {
     for k, v in merge(
       local.common_env,
-      length(each.value.enqueues) > 0 ? { HERALD_TASKS_SERVICE_ACCOUNT = google_service_account.tasks_invoker.email } : {},
       each.value.media != "none" ? { HERALD_MEDIA_BUCKET = google_storage_bucket.media.name } : {},
       each.value.env,
     ) : k => v if v != ""

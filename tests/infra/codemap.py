@@ -353,3 +353,50 @@ def expiring_collections(field: str = "expires_at") -> dict[str, list[str]]:
                     break
                 cur = cur.func if isinstance(cur, ast.Call) else cur.value
     return found
+
+
+SETTING_LINE = re.compile(
+    r"^\s+(\w+): [^=]+=.*#\s*(HERALD_[A-Z0-9_]+|GOOGLE_CLOUD_PROJECT|FIRESTORE_EMULATOR_HOST)"
+)
+
+
+def settings_env() -> dict[str, set[str]]:
+    """Settings attribute (field, or method/property reading fields) -> env vars behind it."""
+    path = SHARED / "settings.py"
+    fields: dict[str, set[str]] = {}
+    for line in path.read_text().splitlines():
+        m = SETTING_LINE.match(line)
+        if m:
+            fields[m.group(1)] = {m.group(2)}
+    for node in ast.walk(_tree(path)):
+        if isinstance(node, ast.ClassDef) and node.name == "Settings":
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name not in ("check", "from_env"):
+                    used: set[str] = set()
+                    for sub in ast.walk(item):
+                        if (
+                            isinstance(sub, ast.Attribute)
+                            and isinstance(sub.value, ast.Name)
+                            and sub.value.id == "self"
+                            and sub.attr in fields
+                        ):
+                            used |= fields[sub.attr]
+                    fields.setdefault(item.name, set()).update(used)
+    return fields
+
+
+def settings_env_of(function: str) -> dict[str, list[str]]:
+    """Env vars behind the settings the function's reachable code reads -> where."""
+    from tests.infra.reach import reached
+
+    table = settings_env()
+    out: dict[str, list[str]] = {}
+    for path, nodes in reached(function).items():
+        if path == SHARED / "settings.py":
+            continue
+        for root in nodes:
+            for node in ast.walk(root):
+                if isinstance(node, ast.Attribute) and node.attr in table:
+                    for env in table[node.attr]:
+                        out.setdefault(env, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return out

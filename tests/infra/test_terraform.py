@@ -130,8 +130,6 @@ def _declared_env(functions: dict[str, Any], infra_locals: dict[str, Any]) -> di
     per_function = {}
     for name, cfg in functions.items():
         env = common | set(cfg.get("env") or {})
-        if cfg["enqueues"]:
-            env.add("HERALD_TASKS_SERVICE_ACCOUNT")
         if cfg["media"] != "none":
             env.add("HERALD_MEDIA_BUCKET")
         per_function[name] = env
@@ -160,6 +158,14 @@ def test_every_env_var_the_code_reads_is_set(
 def test_function_specific_env(functions: dict[str, Any], infra_locals: dict[str, Any]) -> None:
     declared = _declared_env(functions, infra_locals)
     for name in codemap.function_folders():
+        # Every setting the function's code reads (settings.x, settings.method()) is set.
+        read = codemap.settings_env_of(name)
+        lacking = {
+            env: where[:2]
+            for env, where in read.items()
+            if env not in declared[name] and env not in LOCAL_ONLY and env != "HERALD_URL_"
+        }
+        assert not lacking, f"{name} reads settings whose env vars it does not get: {lacking}"
         needs = codemap.needs_of(name)
         if needs.enqueues:
             assert "HERALD_TASKS_SERVICE_ACCOUNT" in declared[name], (
