@@ -323,23 +323,35 @@ def _run(
     _report(reporter, chaos, post_ids, campaign_id, addresses, fake_x, smtp, email_service)
 
 
-def _only_leased(chaos: Chaos, campaign_id: str, pending: int) -> bool:
+def _leased_batches(chaos: Chaos, campaign_id: str) -> dict[str, int]:
+    """Unfinished batches whose current run's claim still holds its lease (a killed
+    worker's batch resumes when the lease ends): batch id -> recipients without outcome."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
+    db = chaos.runtime.db
     now = chaos.runtime.clock.now()
-    batches = [
-        d.to_dict()
-        for d in chaos.runtime.db.collection("email_batches")
+    held = {}
+    for snap in (
+        db.collection("email_batches")
         .where(filter=FieldFilter("campaign_id", "==", campaign_id))
         .stream()
-    ]
-    leased = sum(
-        len(b.get("recipients") or []) - len(b.get("outcomes") or {})
-        for b in batches
-        if b.get("status") == "sending" and (b.get("lease_until") or now) > now
-    )
-    others = [b for b in batches if b.get("status") not in ("done", "sending")]
-    return leased >= pending and not others
+    ):
+        batch = snap.to_dict()
+        if batch.get("status") == "done":
+            continue
+        claim = (
+            db.collection("claims")
+            .document(f"email-batch:{snap.id}:{int(batch.get('run_gen') or 0)}")
+            .get()
+        )
+        lease = claim.to_dict().get("lease_until") if claim.exists else None
+        if lease and lease > now:
+            held[snap.id] = len(batch.get("recipients") or []) - len(batch.get("outcomes") or {})
+    return held
+
+
+def _only_leased(chaos: Chaos, campaign_id: str, pending: int) -> bool:
+    return sum(_leased_batches(chaos, campaign_id).values()) >= pending > 0
 
 
 def _report(
@@ -394,15 +406,39 @@ def _report(
             break
     # Batches still leased by a killed worker resume when the lease ends (12 min): at
     # the deadline their recipients are in progress, not lost.
-    now = chaos.runtime.clock.now()
-    leased = {
-        d.id
-        for d in db.collection("email_batches")
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-        .stream()
-        if d.get("status") == "sending" and (d.to_dict().get("lease_until") or now) > now
-    }
+    leased = set(_leased_batches(chaos, campaign_id))
     in_progress = 0
+    stuck_batches = {
+        o.get("batch_id") for o in outcomes.values() if o.get("status") not in EMAIL_TERMINAL
+    }
+    for batch_id in sorted(b for b in stuck_batches if b):
+        b = db.collection("email_batches").document(batch_id).get().to_dict() or {}
+        claims = [
+            d.id
+            for d in db.collection("claims")
+            .where(filter=FieldFilter("workspace_id", "==", chaos.ws))
+            .stream()
+            if batch_id in d.id
+        ]
+        print(
+            f"# chaos batch {batch_id}: "
+            + str(
+                {
+                    k: b.get(k)
+                    for k in (
+                        "status",
+                        "run_gen",
+                        "ckpt_gen",
+                        "lease_until",
+                        "due_at",
+                        "inflight",
+                        "attempt",
+                    )
+                }
+            )
+            + f" outcomes={len(b.get('outcomes') or {})} claims={claims}",
+            file=sys.stderr,
+        )
     for address in addresses:
         times = smtp.accepted.get(address, 0)
         outcome = outcomes.get(address, {"status": "missing"})
