@@ -220,7 +220,7 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     del stack  # chaos runs its own stack, pointed at the fault-injecting providers
     from shared.email import service as email_service
 
-    posts_n, emails_n = (150, 1_000) if quick else (1_000, 10_000)
+    posts_n, emails_n = (100, 500) if quick else (1_000, 10_000)
     fake_x = FakeX(Faults())
     smtp_handler = ChaosSMTPHandler()
     smtp_port = free_port()
@@ -275,7 +275,7 @@ def _run(
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     chaos = Chaos(stack, quick)
-    window_s = 30.0 if quick else 60.0
+    window_s = 20.0 if quick else 60.0
     post_ids = chaos.posts(posts_n, start_in_s=5.0, window_s=window_s)
     campaign_id, addresses = chaos.campaign(emails_n, smtp_port)
     chaos.log(f"{posts_n} posts due over {window_s:.0f}s, {emails_n} recipients scheduled")
@@ -284,7 +284,7 @@ def _run(
         target=chaos.duplicate_tasks, args=(campaign_id, stop), daemon=True
     )
     started = time.monotonic()
-    deadline = started + (110 if quick else 1200)
+    deadline = started + (80 if quick else 1200)
     killed_email = killed_post = restarted_tasks = False
     with scheduler_loop(stack, 2.0):
         duplicator.start()

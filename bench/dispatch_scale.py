@@ -94,7 +94,7 @@ def one_tick(stack: Stack, stored: int, due: int) -> dict[str, float]:
 
 
 def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
-    stored, due = (10_000, 1_000) if quick else (100_000, 10_000)
+    stored, due = (2_000, 200) if quick else (100_000, 10_000)
     big = one_tick(stack, stored, due)
     small = one_tick(stack, stored // 10, due)
     reporter.add(

@@ -41,7 +41,7 @@ def baseline(messages: list[bytes], host: str, port: int, per_connection: int) -
 def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
     from shared.email import service
 
-    recipients = 2_000 if quick else 20_000
+    recipients = 1_000 if quick else 20_000
     os.environ["HERALD_LOCAL_SMTP"] = stack.env()["HERALD_LOCAL_SMTP"]
     counter = FirestoreCounter()
     runtime = stack_runtime(stack, counter)

@@ -25,7 +25,7 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     from shared.x.accounts import create_sandbox_account
     from shared.x.models import POSTS
 
-    count, window_s = (150, 30.0) if quick else (500, 120.0)
+    count, window_s = (100, 20.0) if quick else (500, 120.0)
     tick_s = 5.0 if quick else 60.0
     # Posts are scheduled beyond dispatch's lookahead so that the scheduler loop and
     # dispatch enqueue them, as in production. The quick run schedules with a clock
