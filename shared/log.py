@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 import re
 import sys
 import traceback
@@ -60,14 +61,22 @@ def bound(**fields: Any) -> Iterator[None]:
         _context.reset(token)
 
 
+def _threshold() -> int:
+    level = os.environ.get("HERALD_LOG_LEVEL", "INFO").upper()
+    return SEVERITIES.index(level) if level in SEVERITIES else SEVERITIES.index("INFO")
+
+
 class Logger:
     def __init__(self, component: str, stream: IO[str] | None = None) -> None:
         self.component = component
         self._stream = stream
+        self._threshold = _threshold()  # HERALD_LOG_LEVEL
 
     def log(self, severity: str, message: str, **fields: Any) -> None:
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r}")
+        if SEVERITIES.index(severity) < self._threshold:
+            return
         entry: dict[str, Any] = {
             "severity": severity,
             "message": message,

@@ -163,3 +163,12 @@ def test_production_tasks_carry_oidc_and_content_type() -> None:
         CloudTasksEnqueuer(s).build_task(
             TaskSpec("emails", "send_email", {}, schedule_time=datetime(2026, 1, 1))
         )
+
+
+def test_log_level_filters_below_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERALD_LOG_LEVEL", "WARNING")
+    out = io.StringIO()
+    log = Logger("t", stream=out)
+    log.info("quiet")
+    log.warning("loud")
+    assert [json.loads(line)["message"] for line in out.getvalue().splitlines()] == ["loud"]
