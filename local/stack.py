@@ -333,6 +333,25 @@ class Stack:
         self._spawn(name, service.argv, service.url, service.env)
         if port is not None:
             self._wait_port(name, port)
+            if service.url.startswith("http://"):
+                self._wait_http(service.url)
+
+    @staticmethod
+    def _wait_http(url: str, timeout: float = 30.0) -> None:
+        """An open port is not yet a serving worker (gunicorn forks it after binding)."""
+        import urllib.error
+        import urllib.request
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=5):  # noqa: S310 - loopback
+                    return
+            except urllib.error.HTTPError:
+                return  # any HTTP answer means it serves
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.1)
+        raise StackError(f"{url} did not answer within {timeout:.0f}s")
 
     def _restore(self, snapshot: Path, env: dict[str, str]) -> None:
         from google.auth.credentials import AnonymousCredentials
