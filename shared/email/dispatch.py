@@ -45,6 +45,11 @@ EXPAND_LEASE = timedelta(minutes=5)
 # its task is presumed lost and enqueued again.
 RECOVERY_GRACE = timedelta(minutes=10)
 WORKER_LEASE = timedelta(minutes=12)
+RECOVERY_EVERY = timedelta(minutes=1)
+# Expansion persists its cursor, carry-over and sequence once per this many member
+# buckets (and whenever the tick's budget runs out): a takeover redoes at most these,
+# and the batch create()s it repeats are no-ops.
+SAVE_EVERY_BUCKETS = 64
 
 
 def _where(query: Any, field: str, op: str, value: Any) -> Any:
@@ -55,6 +60,9 @@ def _where(query: Any, field: str, op: str, value: Any) -> Any:
 
 class EmailSource:
     name = "email"
+
+    def __init__(self) -> None:
+        self._next_recovery: dict[str, datetime] = {}
 
     def run(self, ctx: DispatchContext) -> dict[str, int]:
         rt = ctx.runtime
@@ -70,11 +78,20 @@ class EmailSource:
         deadline = time.monotonic() + EXPAND_BUDGET_S
         for workspace_id, docs in by_ws.items():
             self._expand_workspace(rt, workspace_id, docs, ctx.now, deadline, counts)
-        counts["recovered"] = self._recover(rt, ctx.now)
+        # Tasks are presumed lost only after RECOVERY_GRACE: looking once a minute (per
+        # instance and project; a fresh instance looks at once) is as good as every
+        # tick, and saves its queries on the ticks between.
+        project = rt.settings.project_id
+        next_at = self._next_recovery.get(project)
+        if next_at is None or not next_at - RECOVERY_EVERY <= ctx.now < next_at:
+            self._next_recovery[project] = ctx.now + RECOVERY_EVERY
+            counts["recovered"] = self._recover(rt, ctx.now)
         for doc in sending:
             data = doc.to_dict()
-            left = progress_of(data)
-            if data.get("expanded") and left["pending"] == 0 and left["deferred"] == 0:
+            if not data.get("expanded"):
+                continue
+            left = progress_of(rt, {**data, "id": doc.id})
+            if left["pending"] == 0 and left["deferred"] == 0:
                 doc.reference.update({"status": "done", "finished_at": ctx.now})
                 counts["done"] += 1
         return counts
@@ -194,6 +211,7 @@ class EmailSource:
             counts["recipients"] += state["recipients"]
             state["batches"] = state["recipients"] = 0
 
+        unsaved = 0
         for page in keyset_pages(query, "key", page_size=8, start_after=after or None):
             for bucket in page:
                 for entry in (bucket.get("members") or {}).values():
@@ -202,9 +220,13 @@ class EmailSource:
                 for key in sorted(carry):
                     carry[key].sort(key=lambda m: str(m["email"]).lower())
                     emit(key, final=False)
-            # One campaign write per page of buckets: the cursor, the carry, the counters.
-            save(page[-1].get("key"), done=False)
-            if time.monotonic() > deadline:
+            unsaved += len(page)
+            out_of_time = time.monotonic() > deadline
+            if unsaved >= SAVE_EVERY_BUCKETS or out_of_time:
+                # One campaign write per stretch of buckets: cursor, carry, counters.
+                save(page[-1].get("key"), done=False)
+                unsaved = 0
+            if out_of_time:
                 return  # the next tick continues from the saved cursor
         for key in sorted(carry):
             emit(key, final=True)

@@ -24,6 +24,20 @@ EVENTS = "email_events"  # flat engagement events, id = dedupe key
 ENGAGEMENT = "email_engagement"  # {campaign_id}__{recipient_id}: opens/clicks per recipient
 QUOTAS = "email_quotas"  # {workspace_id}: sliding-window reservations per minute
 
+# A finished batch's tally, as top-level numeric fields on the batch document (summed by
+# one aggregation query for a campaign's progress): counter name -> field. `deferred` is
+# the change in recipients awaiting a retry (a retry batch settles its own recipients);
+# `batches_done` is 1 for a main or resend batch, 0 for a retry.
+TALLY_FIELDS = {
+    "sent": "n_sent",
+    "failed": "n_failed",
+    "deferred": "n_deferred",
+    "suppressed": "n_suppressed",
+    "unconfirmed": "n_unconfirmed",
+    "cancelled": "n_cancelled",
+    "batches_done": "n_batches_done",
+}
+
 # Firestore `in` accepts at most 30 values per query.
 IN_LIMIT = 30
 

@@ -5,16 +5,22 @@ duplicate or concurrent delivery loses the create and does nothing (the holder i
 alive while its lease runs). A run whose holder died is taken over with gen + 1 once
 the lease has expired.
 
-Checkpoints (write-ahead, every CHECKPOINT_EVERY messages): before a chunk is sent its
-recipient indices are recorded as `inflight` (the first chunk's in the claim itself,
-later ones in the batch document together with the outcomes so far). After a crash the
-next run knows exactly which recipients may have been sent: the in-flight chunk's
-recipients without an outcome are marked `unconfirmed` (never re-sent, the reason is
-recorded) and every other recipient without an outcome is sent. 25 bounds the doubt
-to 25 messages while keeping the writes per batch of 50 at six (claim, one checkpoint,
-and one atomic final commit: batch, campaign counters, events), so writes grow with
-batches, not recipients. An ordinary exception is not a crash: the run knows what it
-sent, records it, releases the batch to the next generation and lets Cloud Tasks retry.
+Checkpoints (write-ahead): before a recipient is sent, its index is recorded as
+`inflight`, first in the claim itself (it names the first CLAIM_COVERS = 50 recipients,
+a whole default batch), later in the batch document together with the outcomes so far.
+After a crash the next run knows exactly which recipients may have been sent: the
+in-flight ones without an outcome are marked `unconfirmed` (never re-sent, the reason is
+recorded) and every other recipient without an outcome is sent. Granularity: a batch
+that runs longer than SLOW_AFTER_S (a slow server, where a kill is most likely to land)
+checkpoints every CHECKPOINT_EVERY = 25 messages, so its doubt is at most 25; a fast one
+(50 messages in well under a second) writes no checkpoint at all, so a kill can leave at
+most one batch in doubt. That keeps a batch at three writes in the worker (claim, and
+one final write of the batch with its tally, plus the `sent` event) and the campaign
+document out of the hot path: progress sums the finished batches' tallies (one
+aggregation read), so writes grow with batches, not recipients, and concurrent batches
+do not contend on one document. An ordinary exception is not a crash: the run knows
+what it sent, records it, releases the batch to the next generation and lets Cloud
+Tasks retry.
 
 Outcomes: sent (250), deferred on 4xx (retry batches after 30 s, 1 min, 1 h, then
 failed with transient=True), failed on 5xx (550/551/553 also suppress the address),
@@ -26,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -38,6 +45,7 @@ from shared.email.model import (
     BATCHES,
     CAMPAIGNS,
     EVENTS,
+    TALLY_FIELDS,
     ascii_address,
     normalize_email,
     valid_email,
@@ -55,7 +63,9 @@ if TYPE_CHECKING:
 
 log = get_logger("email.send")
 
-CHECKPOINT_EVERY = 25
+CHECKPOINT_EVERY = 25  # the doubt bound once a batch is slow
+CLAIM_COVERS = 50  # the claim's write-ahead: a whole default batch
+SLOW_AFTER_S = 1.0  # a batch still sending after this checkpoints every CHECKPOINT_EVERY
 LEASE = timedelta(minutes=12)
 RETRY_LADDER = (timedelta(seconds=30), timedelta(minutes=1), timedelta(hours=1))
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -209,7 +219,7 @@ def _claim(
             now=now,
             workspace_id=batch["workspace_id"],
             lease_until=now + LEASE,
-            inflight=_todo(batch, outcomes)[:CHECKPOINT_EVERY],  # write-ahead for chunk 0
+            inflight=_todo(batch, outcomes)[:CLAIM_COVERS],  # write-ahead for the first chunk
         )
 
     if claim(gen):
@@ -261,21 +271,25 @@ def run_batch(run: _Run) -> dict[str, Any]:
             _discard(run.conn_future)
         return _finish(run, [])
     deferred: list[int] = []
-    chunks = [todo[k : k + CHECKPOINT_EVERY] for k in range(0, len(todo), CHECKPOINT_EVERY)]
+    covered = min(len(todo), CLAIM_COVERS)  # positions in todo the last write-ahead names
+    last_write = time.monotonic()
     current: int | None = None
     try:
-        for k, chunk in enumerate(chunks):
-            if k > 0:
+        for p, i in enumerate(todo):
+            boundary = p % CHECKPOINT_EVERY == 0
+            slow = time.monotonic() - last_write >= SLOW_AFTER_S
+            if p > 0 and (p >= covered or (boundary and slow)):
+                chunk = todo[p : p + CHECKPOINT_EVERY]
                 _checkpoint(run, chunk)
-            for i in chunk:
-                current = i
-                outcome = _deliver(run, sender, composer, recipients[i])
-                run.outcomes[str(i)] = outcome
-                current = None
-                if outcome["status"] == "deferred":
-                    deferred.append(i)
-                if run.on_message is not None:
-                    run.on_message(i)
+                covered, last_write = p + len(chunk), time.monotonic()
+            current = i
+            outcome = _deliver(run, sender, composer, recipients[i])
+            run.outcomes[str(i)] = outcome
+            current = None
+            if outcome["status"] == "deferred":
+                deferred.append(i)
+            if run.on_message is not None:
+                run.on_message(i)
     except Exception as exc:
         # Not a crash: this run knows what it sent. Record it, hand the rest to a retry.
         if current is not None and str(current) not in run.outcomes and run.phase == "body":
@@ -458,9 +472,7 @@ def _retry_batch_id(batch_id: str, attempt: int) -> str:
 
 
 def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
-    """Retry batch for the deferred, then one atomic commit: batch, counters, events."""
-    from google.cloud import firestore
-
+    """Retry batch for the deferred, then one commit: the batch with its tally, events."""
     rt, batch = run.runtime, run.batch
     db = rt.db
     now = rt.clock.now()
@@ -499,16 +511,12 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
         tally[status] = tally.get(status, 0) + 1
         if status in ids:
             ids[status].append(rcpt["id"])
-    counters: dict[str, Any] = {
-        k: firestore.Increment(v) for k, v in tally.items() if k != "deferred"
-    }
-    new_deferred = tally.get("deferred", 0) - (
+    # The tally goes on the batch itself (atomic with `done`); progress sums it.
+    summary = {k: v for k, v in tally.items() if k != "deferred"}
+    summary["deferred"] = tally.get("deferred", 0) - (
         len(recipients) if batch.get("kind") == "retry" else 0
     )
-    if new_deferred:
-        counters["deferred"] = firestore.Increment(new_deferred)
-    if batch.get("kind") != "retry":
-        counters["batches_done"] = firestore.Increment(1)
+    summary["batches_done"] = 0 if batch.get("kind") == "retry" else 1
     commit = db.batch()
     commit.update(
         db.collection(BATCHES).document(run.batch_id),
@@ -520,10 +528,9 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
             "ckpt_gen": run.gen,
             "finished_at": now,
             "counts": tally,
+            **{field: int(summary.get(k, 0)) for k, field in TALLY_FIELDS.items()},
         },
     )
-    if counters:
-        commit.update(db.collection(CAMPAIGNS).document(batch["campaign_id"]), counters)
     base = {
         "workspace_id": batch["workspace_id"],
         "campaign_id": batch["campaign_id"],

@@ -8,7 +8,7 @@ from email.message import EmailMessage
 import pytest
 
 from shared.email import service
-from shared.email.model import BATCHES, CAMPAIGNS, EVENTS, SUPPRESSIONS
+from shared.email.model import BATCHES, EVENTS, SUPPRESSIONS
 from shared.email.worker import send_batch
 from tests.email.conftest import WS, audience, campaign, smtp_body, start_campaign
 
@@ -166,28 +166,55 @@ def test_same_batch_delivered_twice_and_concurrently_sends_once(runtime, configu
     assert sorted(r["status"] for r in results).count("done") == 1
     assert send_batch(runtime, bid, WS) == {"status": "already_done"}
     assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses, 1)
-    data = (
-        runtime.db.collection(CAMPAIGNS)
-        .document(runtime.db.collection(BATCHES).document(bid).get().get("campaign_id"))
-        .get()
-    )
-    assert data.get("sent") == 12 and data.get("batches_done") == 1
+    cid = runtime.db.collection(BATCHES).document(bid).get().get("campaign_id")
+    progress = service.campaign_progress(runtime, WS, cid)
+    assert progress["sent"] == 12 and progress["batches_done"] == 1
 
 
 class Killed(BaseException):
     """Stands for SIGKILL: nothing in the worker catches it."""
 
 
-def test_worker_killed_mid_batch_resumes_only_unsent(runtime, db, clock, configured):
-    addresses = [f"k{i:02d}@example.com" for i in range(50)]
-    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+def _kill_after(runtime, smtp_server, bid: str, n: int) -> None:
+    """Runs the batch and kills the worker once the server has n messages."""
 
-    def kill_after_30(i: int) -> None:
-        if len(configured.handler.messages) == 30:
+    def kill(i: int) -> None:
+        if len(smtp_server.handler.messages) == n:
             raise Killed
 
     with pytest.raises(Killed):
-        send_batch(runtime, bid, WS, on_message=kill_after_30)
+        send_batch(runtime, bid, WS, on_message=kill)
+
+
+@pytest.fixture
+def slow_batches(monkeypatch):
+    """Every batch behaves as a slow one: the claim names 25, a checkpoint every 25."""
+    from shared.email import worker
+
+    monkeypatch.setattr(worker, "CLAIM_COVERS", worker.CHECKPOINT_EVERY)
+    monkeypatch.setattr(worker, "SLOW_AFTER_S", 0.0)
+
+
+def test_fast_batch_writes_no_checkpoint_and_a_kill_leaves_it_in_doubt(
+    runtime, db, clock, configured
+):
+    """A batch that sends quickly is covered by its claim: no checkpoint write; a kill
+    puts every recipient without an outcome in doubt (unconfirmed), none is re-sent."""
+    addresses = [f"q{i:02d}@example.com" for i in range(50)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    _kill_after(runtime, configured, bid, 30)
+    untouched = db.collection(BATCHES).document(bid).get().to_dict()
+    assert untouched["status"] == "queued" and "ckpt_gen" not in untouched
+    clock.advance(minutes=13)
+    result = send_batch(runtime, bid, WS)
+    assert result["counts"] == {"unconfirmed": 50}
+    assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses[:30], 1)
+
+
+def test_worker_killed_mid_batch_resumes_only_unsent(runtime, db, clock, configured, slow_batches):
+    addresses = [f"k{i:02d}@example.com" for i in range(50)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    _kill_after(runtime, configured, bid, 30)
     # Redelivered while the dead run's lease runs: nothing happens.
     assert send_batch(runtime, bid, WS) == {"status": "busy"}
     clock.advance(minutes=13)
@@ -202,7 +229,9 @@ def test_worker_killed_mid_batch_resumes_only_unsent(runtime, db, clock, configu
     assert all("stopped" in o["reason"] for o in out.values() if o["status"] == "unconfirmed")
 
 
-def test_worker_killed_in_first_chunk_resumes_the_rest(runtime, db, clock, configured):
+def test_worker_killed_in_first_chunk_resumes_the_rest(
+    runtime, db, clock, configured, slow_batches
+):
     addresses = [f"f{i:02d}@example.com" for i in range(50)]
     [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
 
@@ -293,7 +322,9 @@ def test_template_cannot_escape_the_sandbox(runtime, db, configured):
     assert configured.handler.messages == []
 
 
-def test_release_then_kill_marks_the_new_runs_chunk_in_doubt(runtime, db, clock, configured):
+def test_release_then_kill_marks_the_new_runs_chunk_in_doubt(
+    runtime, db, clock, configured, slow_batches
+):
     """An exception hands the batch to the next generation; if that run is then killed
     before its first checkpoint, its in-flight chunk (from its claim) is not re-sent."""
     addresses = [f"g{i:02d}@example.com" for i in range(30)]
