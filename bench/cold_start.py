@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 from bench.report import Figure, Reporter, median
-from local.stack import ROOT, VENV_BIN, Stack, free_port
+from local.stack import ROOT, Stack, free_port, function_command
 from shared.settings import FUNCTION_NAMES
 
 # None of these may be loaded by the hot-path functions (issue 10, cold start).
@@ -54,19 +54,7 @@ def first_response(name: str, env: dict[str, str]) -> tuple[float, float]:
     port = free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [
-            str(VENV_BIN / "functions-framework"),
-            "--target",
-            name,
-            "--source",
-            str(ROOT / "functions" / name / "main.py"),
-            "--signature-type",
-            "http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        function_command(name, port),
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,

@@ -32,6 +32,18 @@ class StackError(RuntimeError):
     pass
 
 
+def function_command(name: str, port: int) -> list[str]:
+    """functions-framework serving functions/<name>/main.py on 127.0.0.1:port."""
+    return [
+        str(VENV_BIN / "functions-framework"),
+        "--target", name,
+        "--source", str(ROOT / "functions" / name / "main.py"),
+        "--signature-type", "http",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -254,19 +266,7 @@ class Stack:
             for name in c.functions:
                 self._spawn(
                     name,
-                    [
-                        str(VENV_BIN / "functions-framework"),
-                        "--target",
-                        name,
-                        "--source",
-                        str(ROOT / "functions" / name / "main.py"),
-                        "--signature-type",
-                        "http",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(c.ports.functions[name]),
-                    ],
+                    function_command(name, c.ports.functions[name]),
                     self.url(name),
                     env,
                 )
