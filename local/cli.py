@@ -77,7 +77,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return 130
     lock.seek(0)
     lock.truncate()
-    lock.write(json.dumps({"pid": os.getpid(), "admin": stack.admin_url}))
+    # Other `herald` commands (user add) find the running stack's emulators here.
+    lock.write(json.dumps({"pid": os.getpid(), "admin": stack.admin_url, "env": stack.env()}))
     lock.flush()
     print(f"\nHerald is running on localhost (started in {time.monotonic() - started:.1f}s)\n")
     print(stack.table())
@@ -110,11 +111,43 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _use_running_stack() -> str | None:
+    """Point this process at the running `herald dev` unless told otherwise.
+
+    Returns an error message when there is nothing to talk to.
+    """
+    if os.environ.get("HERALD_ENV") == "production" or os.environ.get("FIRESTORE_EMULATOR_HOST"):
+        return None
+    try:
+        info = json.loads((DATA_DIR / "dev.lock").read_text() or "{}")
+    except (OSError, json.JSONDecodeError):
+        info = {}
+    env = info.get("env") if isinstance(info, dict) else None
+    alive = False
+    if isinstance(env, dict) and info.get("pid"):
+        try:
+            os.kill(int(info["pid"]), 0)
+            alive = True
+        except (OSError, ValueError):
+            alive = False
+    if not alive or not isinstance(env, dict):
+        return (
+            "no local Herald is running: start it with `make dev`, or set HERALD_ENV=production "
+            "and GOOGLE_CLOUD_PROJECT to work on a deployment"
+        )
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    return None
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from shared.clock import SystemClock
     from shared.runtime import get_runtime
     from shared.tenancy import Role, TenancyError, create_user, create_workspace, set_role
 
+    problem = _use_running_stack()
+    if problem:
+        print(f"herald user add: {problem}", file=sys.stderr)
+        return 1
     password = os.environ.get("HERALD_NEW_PASSWORD") or ""
     if not password:
         password = getpass.getpass("Password (10+ characters): ")

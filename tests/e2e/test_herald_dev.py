@@ -58,6 +58,20 @@ def test_dev_runs_refuses_a_second_and_stops_clean_on_sigint(tmp_path: Path) -> 
         assert second.returncode == 1
         assert "already running" in second.stderr and str(first.pid) in second.stderr
 
+        # Another terminal: `herald user add` finds the running stack by itself.
+        user_env = {k: v for k, v in env.items() if k != "FIRESTORE_EMULATOR_HOST"}
+        added = subprocess.run(
+            [sys.executable, "-m", "local.cli", "user", "add", "founder"],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**user_env, "HERALD_NEW_PASSWORD": "a long enough password"},
+        )
+        assert added.returncode == 0, added.stderr
+        assert "user_id" in added.stdout and "workspace_id" in added.stdout
+
         first.send_signal(signal.SIGINT)
         rest = first.communicate(timeout=60)[0]
         assert first.returncode == 0, rest
@@ -65,6 +79,17 @@ def test_dev_runs_refuses_a_second_and_stops_clean_on_sigint(tmp_path: Path) -> 
         time.sleep(0.3)
         left = set().union(*(_group_members(p) for p in pids)) & members
         assert not left, f"left behind: {left}"
+        # With nothing running, it says what to do instead of hanging on a cloud default.
+        lonely = subprocess.run(
+            [sys.executable, "-m", "local.cli", "user", "add", "second"],
+            check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**user_env, "HERALD_NEW_PASSWORD": "a long enough password"},
+        )
+        assert lonely.returncode == 1 and "make dev" in lonely.stderr
     finally:
         if first.poll() is None:
             first.kill()
