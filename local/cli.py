@@ -66,7 +66,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
             stopping = True
             raise KeyboardInterrupt
 
+    # Installed explicitly: a shell may start us with SIGINT ignored (a background job).
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         stack.start()
     except StackError as exc:

@@ -41,9 +41,15 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
 
 def test_dev_runs_refuses_a_second_and_stops_clean_on_sigint(tmp_path: Path) -> None:
     env = {**os.environ, "HERALD_DEV_DIR": str(tmp_path)}
-    first = subprocess.Popen(
-        HERALD, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    # Started as a shell's background job would be: with SIGINT ignored. `herald dev`
+    # must still stop on it (a terminal's Ctrl-C), so it installs its own handler.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        first = subprocess.Popen(
+            HERALD, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         out = _read_until(first, "Ctrl-C stops everything", 120)
         assert "Herald is running on localhost" in out and "admin page" in out
