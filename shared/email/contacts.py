@@ -6,14 +6,15 @@ import; not queried: a list's contacts are read from its member buckets), update
 The id comes from the normalized address, so a re-import updates instead of duplicating.
 
 An import reads the file twice, streamed: the first pass validates everything (a
-malformed file fails before anything is written), the second writes in batches. The
-`contact_imports` record says how far the writing got if it stops midway.
+malformed file fails before anything is written), the second writes in batches, or,
+above SYNC_ROWS accepted rows, stages chunks that background tasks write (imports.py).
+The `contact_imports` record says how far the writing got if it stops midway.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 WRITE_BATCH = 400
+# Accepted rows written within the request; a larger import runs as background chunks.
+SYNC_ROWS = 2000
 # List members accumulated before their bucket documents are merged (bounds memory).
 MEMBER_FLUSH = 5000
 REPORT_LIMIT = 1000
@@ -289,6 +292,44 @@ def _write_contacts(db: Any, chunk: list[tuple[Any, dict[str, Any]]], list_id: s
     return len(chunk)
 
 
+def write_contacts(
+    runtime: Runtime,
+    workspace_id: str,
+    contacts: Iterable[dict[str, Any]],
+    list_id: str | None,
+    progress: list[int] | None = None,
+) -> int:
+    """Merge contacts (and their list membership) in batched writes; idempotent.
+
+    `progress[0]` counts what is written so far, for a caller that reports a failure."""
+    db = runtime.db
+    now = runtime.clock.now()
+    progress = progress if progress is not None else [0]
+    chunk: list[tuple[Any, dict[str, Any]]] = []
+    buckets: dict[int, dict[str, Any]] = {}
+    buffered = 0
+    for contact in contacts:
+        doc: dict[str, Any] = {**contact, "workspace_id": workspace_id, "updated_at": now}
+        digest = email_hash(contact["email_norm"])
+        cid = f"{workspace_id}__{digest}"
+        if list_id:
+            entry = members.member(cid, contact)
+            buckets.setdefault(members.bucket_of(digest), {})[digest] = entry
+            buffered += 1
+        chunk.append((db.collection(CONTACTS).document(cid), doc))
+        if len(chunk) == WRITE_BATCH:
+            progress[0] += _write_contacts(db, chunk, list_id)
+            chunk = []
+        if list_id and buffered >= MEMBER_FLUSH:
+            members.flush(db, workspace_id, list_id, buckets)
+            buffered = 0
+    if chunk:
+        progress[0] += _write_contacts(db, chunk, list_id)
+    if list_id and buckets:
+        members.flush(db, workspace_id, list_id, buckets)
+    return progress[0]
+
+
 def import_contacts(
     runtime: Runtime,
     workspace_id: str,
@@ -297,7 +338,13 @@ def import_contacts(
     mapping: dict[str, Any],
     list_id: str | None = None,
 ) -> dict[str, Any]:
-    """Validate the whole file, then write; returns counts and the validation report."""
+    """Validate the whole file, then write; returns counts and the validation report.
+
+    Up to SYNC_ROWS accepted contacts are written in the request; a larger file is
+    staged in chunks written by background tasks (shared.email.imports): the answer then
+    has `status: importing` and `GET .../imports/{import_id}` shows the progress."""
+    from shared.email import imports
+
     db = runtime.db
     if list_id and scoped_get(db, CONTACT_LISTS, workspace_id, list_id) is None:
         raise NotFound("no such contact list")
@@ -308,6 +355,7 @@ def import_contacts(
     now = runtime.clock.now()
     import_id = new_id()
     record = db.collection(CONTACT_IMPORTS).document(import_id)
+    background = check.accepted > SYNC_ROWS
     summary = {
         "workspace_id": workspace_id,
         "filename": filename[:200],
@@ -317,48 +365,36 @@ def import_contacts(
         "rejected": check.reasons,
         "report": check.report[:200],
         "created_at": now,
-        "status": "writing",
+        "status": "staging" if background else "writing",
+        "background": background,
         "written": 0,
     }
     record.set(summary)
-    written = 0
-    chunk: list[tuple[Any, dict[str, Any]]] = []
-    buckets: dict[int, dict[str, Any]] = {}
-    buffered = 0
+    result = {
+        "import_id": import_id,
+        "list_id": list_id,
+        "total_rows": check.total,
+        "accepted": check.accepted,
+        "imported": 0,
+        "rejected": check.reasons,
+        "report": check.report,
+        "report_truncated": sum(check.reasons.values()) > len(check.report),
+    }
+    progress = [0]
+    contacts = _contacts(data, filename, mapping, suppressed, _Tally())
     try:
-        for contact in _contacts(data, filename, mapping, suppressed, _Tally()):
-            doc: dict[str, Any] = {**contact, "workspace_id": workspace_id, "updated_at": now}
-            digest = email_hash(contact["email_norm"])
-            cid = f"{workspace_id}__{digest}"
-            if list_id:
-                entry = members.member(cid, contact)
-                buckets.setdefault(members.bucket_of(digest), {})[digest] = entry
-                buffered += 1
-            chunk.append((db.collection(CONTACTS).document(cid), doc))
-            if len(chunk) == WRITE_BATCH:
-                written += _write_contacts(db, chunk, list_id)
-                chunk = []
-            if list_id and buffered >= MEMBER_FLUSH:
-                members.flush(db, workspace_id, list_id, buckets)
-                buffered = 0
-        if chunk:
-            written += _write_contacts(db, chunk, list_id)
-        if list_id and buckets:
-            members.flush(db, workspace_id, list_id, buckets)
+        if background:
+            chunks, staged = imports.stage(runtime, workspace_id, import_id, contacts, list_id)
+            record.update({"status": "importing", "chunks_total": chunks})
+            return result | {"status": "importing", "chunks_total": chunks, "staged": staged}
+        write_contacts(runtime, workspace_id, contacts, list_id, progress)
     except Exception as exc:
+        written = progress[0]
         record.update({"status": "partial", "written": written, "error": str(exc)[:500]})
         raise ProviderError(
             f"the import stopped after writing {written} of {check.accepted} contacts "
             f"({exc}); importing the same file again completes it without duplicates",
             {"import_id": import_id, "written": written, "accepted": check.accepted},
         ) from exc
-    record.update({"status": "done", "written": written})
-    return {
-        "import_id": import_id,
-        "list_id": list_id,
-        "total_rows": check.total,
-        "imported": written,
-        "rejected": check.reasons,
-        "report": check.report,
-        "report_truncated": sum(check.reasons.values()) > len(check.report),
-    }
+    record.update({"status": "done", "written": progress[0]})
+    return result | {"status": "done", "imported": progress[0]}

@@ -35,6 +35,7 @@ from shared.email.contacts import (
     list_contact_lists,
     list_contacts,
 )
+from shared.email.imports import get_import
 from shared.email.model import CAMPAIGNS, valid_email
 from shared.email.resend import resend_failed
 from shared.email.smtp_settings import get_smtp_settings, presets, put_smtp_settings, sender_for
@@ -55,6 +56,7 @@ __all__ = [
     "get_campaign",
     "get_contact",
     "get_contact_list",
+    "get_import",
     "get_smtp_settings",
     "get_template",
     "import_contacts",

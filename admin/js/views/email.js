@@ -173,7 +173,9 @@ export function importReport(r) {
       "div",
       { class: "d-flex gap-2 flex-wrap mb-2" },
       h("span", { class: "badge text-bg-secondary fs-6", dataset: { count: "rows" } }, `Rows: ${fmtNumber(r.total_rows)}`),
-      h("span", { class: "badge text-bg-success fs-6", dataset: { count: "imported" } }, `Imported: ${fmtNumber(r.imported)}`),
+      r.status === "importing"
+        ? h("span", { class: "badge text-bg-info fs-6", dataset: { count: "importing" } }, `Importing in the background: ${fmtNumber(r.accepted)}`)
+        : h("span", { class: "badge text-bg-success fs-6", dataset: { count: "imported" } }, `Imported: ${fmtNumber(r.imported)}`),
       h("span", { class: `badge fs-6 ${rejectedTotal ? "text-bg-danger" : "text-bg-secondary"}`, dataset: { count: "rejected" } }, `Rejected: ${fmtNumber(rejectedTotal)}`),
     ),
     Object.keys(rejected).length ? h("ul", { class: "small mb-2" }, Object.entries(rejected).map(([reason, n]) => h("li", {}, `${reason}: ${fmtNumber(n)}`))) : h("div", { class: "text-success small" }, icon("check2-all"), " Every row was valid."),
@@ -254,7 +256,7 @@ async function renderContacts(root) {
     );
     if (report) {
       reportBox.append(card("Validation report", importReport(report)));
-      toast("Contacts imported");
+      toast(report.status === "importing" ? "Import running in the background" : "Contacts imported");
       await refresh();
     }
   });

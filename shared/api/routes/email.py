@@ -229,13 +229,25 @@ def get_contact_list(ctx: Ctx) -> Any:
     response=OBJECT,
     description="The whole file is checked first; a malformed file is refused with nothing "
     "written. The report lists rejected rows (row, reason: invalid address, duplicate, "
-    "suppressed).",
+    "suppressed). Up to 2,000 accepted rows are written before the answer (`status: done`); "
+    "a larger file is written in the background (`status: importing`; follow it with "
+    "GET /workspaces/{ws}/imports/{import_id}).",
 )
 def import_contacts(ctx: Ctx) -> Any:
     name, data = ctx.upload()
     return _svc().import_contacts(
         ctx.runtime, ctx.ws, data, name, _mapping(ctx.form("mapping")), ctx.params["list_id"]
     )
+
+
+@router.get(
+    "/workspaces/{ws}/imports/{import_id}",
+    summary="A contact import: its validation report and progress (chunks, contacts written)",
+    tag="contacts",
+    response=OBJECT,
+)
+def get_import(ctx: Ctx) -> Any:
+    return _svc().get_import(ctx.runtime, ctx.ws, ctx.params["import_id"])
 
 
 def _mapping(raw: str | None) -> dict[str, Any]:

@@ -1,0 +1,178 @@
+"""Large contact imports in the background: validated once, staged in chunks, written by tasks.
+
+The API request validates the whole file (streamed, as for a small import), then streams
+it again and stages the accepted contacts in `contact_import_chunks/{import}__{k:05d}`
+documents (workspace_id, import_id, list_id, key, status queued|done, written, done,
+updated_at, and `payload`: the contacts as zlib-compressed JSON, since encoding a
+thousand maps as Firestore values costs far more CPU than the write) of at most
+CHUNK_ROWS contacts or CHUNK_BYTES of JSON, each created
+with create() under a deterministic id and given one task on the emails queue (handled
+by send_email). Memory stays bounded by one chunk plus the dedupe set of 8-byte digests,
+and the request costs one write per chunk instead of one per contact.
+
+A chunk task writes its contacts and list members with merges keyed by the address
+hash, so running it twice (a duplicate or retried task, a worker killed midway) writes
+the same values again: idempotent without a claim. It then marks the chunk done (and
+drops its payload). Progress is the sum of the chunks' `done` and `written`
+(one aggregation read); the import is done when every chunk is.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.email.model import CONTACT_IMPORTS
+from shared.errors import NotFound
+from shared.firestore import is_already_exists
+from shared.log import get_logger
+from shared.tasks import TaskSpec, safe_task_id
+from shared.tenancy import scoped_get
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+log = get_logger("email.imports")
+
+CHUNKS = "contact_import_chunks"
+CHUNK_ROWS = 2000
+CHUNK_BYTES = 900_000  # of JSON before compression: under Firestore's 1 MiB per document
+DEADLINE = timedelta(minutes=10)
+
+
+def _encode(contact: dict[str, Any]) -> bytes:
+    return json.dumps(contact, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def stage(
+    runtime: Runtime,
+    workspace_id: str,
+    import_id: str,
+    contacts: Iterable[dict[str, Any]],
+    list_id: str | None,
+) -> tuple[int, int]:
+    """Stage the contacts in chunk documents, one task each; returns (chunks, contacts)."""
+    chunk: list[bytes] = []
+    size = 0
+    chunks = staged = 0
+
+    def flush() -> None:
+        nonlocal chunk, size, chunks, staged
+        _create_chunk(runtime, workspace_id, import_id, chunks, chunk, list_id)
+        chunks += 1
+        staged += len(chunk)
+        chunk, size = [], 0
+
+    for contact in contacts:
+        line = _encode(contact)
+        chunk.append(line)
+        size += len(line) + 1
+        if len(chunk) >= CHUNK_ROWS or size >= CHUNK_BYTES:
+            flush()
+    if chunk:
+        flush()
+    return chunks, staged
+
+
+def _create_chunk(
+    runtime: Runtime,
+    workspace_id: str,
+    import_id: str,
+    k: int,
+    lines: list[bytes],
+    list_id: str | None,
+) -> None:
+    chunk_id = f"{import_id}__{k:05d}"
+    try:
+        runtime.db.collection(CHUNKS).document(chunk_id).create(
+            {
+                "workspace_id": workspace_id,
+                "import_id": import_id,
+                "list_id": list_id,
+                "key": chunk_id,
+                "payload": zlib.compress(b"\n".join(lines), 6),
+                "rows": len(lines),
+                "status": "queued",
+                "done": 0,
+                "written": 0,
+                "updated_at": runtime.clock.now(),
+            }
+        )
+    except Exception as exc:
+        if not is_already_exists(exc):
+            raise
+    runtime.enqueuer.enqueue(
+        TaskSpec(
+            kind="emails",
+            target="send_email",
+            payload={"import_chunk": chunk_id, "workspace_id": workspace_id},
+            task_id=safe_task_id("import", chunk_id),
+            dispatch_deadline=DEADLINE,
+        )
+    )
+
+
+def run_chunk(runtime: Runtime, workspace_id: str, chunk_id: str) -> dict[str, Any]:
+    """Write one staged chunk (idempotent); raises on errors Cloud Tasks should retry."""
+    from shared.email.contacts import write_contacts
+
+    ref = runtime.db.collection(CHUNKS).document(chunk_id)
+    snap = ref.get()
+    if not snap.exists or snap.get("workspace_id") != workspace_id:
+        log.warning("task for an unknown import chunk", chunk_id=chunk_id)
+        return {"status": "missing"}
+    data = snap.to_dict()
+    if data.get("status") == "done":
+        return {"status": "already_done"}
+    lines = zlib.decompress(data["payload"]).split(b"\n")
+    contacts = (json.loads(line) for line in lines if line)
+    written = write_contacts(runtime, workspace_id, contacts, data.get("list_id"))
+    ref.update(
+        {
+            "status": "done",
+            "done": 1,
+            "written": written,
+            "payload": b"",
+            "updated_at": runtime.clock.now(),
+        }
+    )
+    log.info("import chunk written", chunk_id=chunk_id, written=written)
+    return {"status": "done", "written": written}
+
+
+def get_import(runtime: Runtime, workspace_id: str, import_id: str) -> dict[str, Any]:
+    """The import's report and progress (chunks and contacts written so far)."""
+    from google.cloud.firestore_v1.aggregation import AggregationQuery
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    data = scoped_get(runtime.db, CONTACT_IMPORTS, workspace_id, import_id)
+    if data is None:
+        raise NotFound("no such import")
+    out: dict[str, Any] = {
+        "import_id": import_id,
+        "list_id": data.get("list_id"),
+        "filename": data.get("filename"),
+        "total_rows": data.get("total_rows", 0),
+        "accepted": data.get("accepted", 0),
+        "rejected": data.get("rejected") or {},
+        "report": data.get("report") or [],
+        "status": data.get("status"),
+        "imported": int(data.get("written") or 0),
+    }
+    if data.get("error"):
+        out["error"] = data["error"]
+    total = data.get("chunks_total")
+    if data.get("background"):
+        query = runtime.db.collection(CHUNKS).where(
+            filter=FieldFilter("import_id", "==", import_id)
+        )
+        agg = AggregationQuery(query).sum("done", alias="done").sum("written", alias="written")
+        sums = {r.alias: int(r.value or 0) for row in list(agg.get()) for r in row}
+        out |= {"chunks_total": total, "chunks_done": sums.get("done", 0)}
+        out["imported"] = sums.get("written", 0)
+        if out["status"] == "importing" and total is not None and sums.get("done") == total:
+            out["status"] = "done"
+    return out
