@@ -386,6 +386,7 @@ def import_contacts(
         if background:
             chunks, staged = imports.stage(runtime, workspace_id, import_id, contacts, list_id)
             record.update({"status": "importing", "chunks_total": chunks})
+            imports.settle(runtime, import_id)  # chunk tasks may all have run already
             return result | {"status": "importing", "chunks_total": chunks, "staged": staged}
         write_contacts(runtime, workspace_id, contacts, list_id, progress)
     except Exception as exc:

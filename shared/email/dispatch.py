@@ -27,7 +27,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shared.claims import try_claim
 from shared.email import members
 from shared.email.campaigns import progress_of
-from shared.email.model import BATCHES, CAMPAIGNS, QUOTAS, SETTINGS, batch_id
+from shared.email.model import (
+    BATCHES,
+    CAMPAIGNS,
+    CONTACT_IMPORTS,
+    QUOTAS,
+    SETTINGS,
+    batch_id,
+)
 from shared.email.queue import enqueue_batch
 from shared.email.quota import Quota
 from shared.firestore import is_already_exists, keyset_pages
@@ -46,6 +53,8 @@ EXPAND_LEASE = timedelta(minutes=5)
 RECOVERY_GRACE = timedelta(minutes=10)
 WORKER_LEASE = timedelta(minutes=12)
 RECOVERY_EVERY = timedelta(minutes=1)
+# How long a campaign's expansion waits for a background import into its list.
+IMPORT_WAIT = timedelta(minutes=30)
 # Expansion persists its cursor, carry-over and sequence once per this many member
 # buckets (and whenever the tick's budget runs out): a takeover redoes at most these,
 # and the batch create()s it repeats are no-ops.
@@ -163,6 +172,11 @@ class EmailSource:
 
         campaign = doc.to_dict()
         cid, ws = doc.id, campaign["workspace_id"]
+        if not campaign.get("next_seq") and _list_importing(rt, campaign["list_id"], now):
+            # A background import into the list is still writing: wait for it (bounded
+            # by IMPORT_WAIT) rather than send to the part of the list written so far.
+            log.info("campaign waits for an import into its list", campaign_id=cid)
+            return
         start = campaign.get("scheduled_at") or now
         seq = int(campaign.get("next_seq") or 0)
         after = campaign.get("expand_after") or ""
@@ -295,6 +309,17 @@ class EmailSource:
                 status=data.get("status"),
             )
         return len(lost)
+
+
+def _list_importing(rt: Runtime, list_id: str, now: datetime) -> bool:
+    """Whether a recent background import into the list is still being written."""
+    query = _where(
+        _where(rt.db.collection(CONTACT_IMPORTS), "list_id", "==", list_id),
+        "status",
+        "==",
+        "importing",
+    )
+    return any((d.get("created_at") or now) > now - IMPORT_WAIT for d in query.limit(5).stream())
 
 
 def _send_instant(campaign: dict[str, Any], entry: dict[str, Any], start: datetime) -> datetime:

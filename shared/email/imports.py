@@ -14,7 +14,9 @@ A chunk task writes its contacts and list members with merges keyed by the addre
 hash, so running it twice (a duplicate or retried task, a worker killed midway) writes
 the same values again: idempotent without a claim. It then marks the chunk done (and
 drops its payload). Progress is the sum of the chunks' `done` and `written`
-(one aggregation read); the import is done when every chunk is.
+(one aggregation read); the import is done when every chunk is, and whichever chunk
+run (or the staging request) sees that marks the import record `done`. Until then the
+dispatcher holds back campaigns to the list (dispatch.IMPORT_WAIT).
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ def run_chunk(runtime: Runtime, workspace_id: str, chunk_id: str) -> dict[str, A
         return {"status": "missing"}
     data = snap.to_dict()
     if data.get("status") == "done":
+        settle(runtime, data["import_id"])  # in case the run that wrote it died before
         return {"status": "already_done"}
     lines = zlib.decompress(data["payload"]).split(b"\n")
     contacts = (json.loads(line) for line in lines if line)
@@ -140,14 +143,33 @@ def run_chunk(runtime: Runtime, workspace_id: str, chunk_id: str) -> dict[str, A
         }
     )
     log.info("import chunk written", chunk_id=chunk_id, written=written)
+    settle(runtime, data["import_id"])
     return {"status": "done", "written": written}
+
+
+def _sums(runtime: Runtime, import_id: str) -> dict[str, int]:
+    from google.cloud.firestore_v1.aggregation import AggregationQuery
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = runtime.db.collection(CHUNKS).where(filter=FieldFilter("import_id", "==", import_id))
+    agg = AggregationQuery(query).sum("done", alias="done").sum("written", alias="written")
+    return {r.alias: int(r.value or 0) for row in list(agg.get()) for r in row}
+
+
+def settle(runtime: Runtime, import_id: str) -> None:
+    """Mark the import done once every chunk is (any chunk run may be the last one)."""
+    ref = runtime.db.collection(CONTACT_IMPORTS).document(import_id)
+    record = ref.get()
+    total = record.get("chunks_total") if record.exists else None
+    if total is None or record.get("status") != "importing":
+        return  # still staging (staging settles at its end), or already settled
+    sums = _sums(runtime, import_id)
+    if sums.get("done", 0) >= total:
+        ref.update({"status": "done", "written": sums.get("written", 0)})
 
 
 def get_import(runtime: Runtime, workspace_id: str, import_id: str) -> dict[str, Any]:
     """The import's report and progress (chunks and contacts written so far)."""
-    from google.cloud.firestore_v1.aggregation import AggregationQuery
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     data = scoped_get(runtime.db, CONTACT_IMPORTS, workspace_id, import_id)
     if data is None:
         raise NotFound("no such import")
@@ -166,11 +188,7 @@ def get_import(runtime: Runtime, workspace_id: str, import_id: str) -> dict[str,
         out["error"] = data["error"]
     total = data.get("chunks_total")
     if data.get("background"):
-        query = runtime.db.collection(CHUNKS).where(
-            filter=FieldFilter("import_id", "==", import_id)
-        )
-        agg = AggregationQuery(query).sum("done", alias="done").sum("written", alias="written")
-        sums = {r.alias: int(r.value or 0) for row in list(agg.get()) for r in row}
+        sums = _sums(runtime, import_id)
         out |= {"chunks_total": total, "chunks_done": sums.get("done", 0)}
         out["imported"] = sums.get("written", 0)
         if out["status"] == "importing" and total is not None and sums.get("done") == total:

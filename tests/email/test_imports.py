@@ -9,9 +9,9 @@ import pytest
 
 from shared.email import contacts, imports, service
 from shared.email.members import MEMBERS
-from shared.email.model import CONTACTS
+from shared.email.model import BATCHES, CONTACT_IMPORTS, CONTACTS
 from shared.runtime import set_runtime
-from tests.email.conftest import MAPPING, WS
+from tests.email.conftest import MAPPING, WS, campaign, dispatch, start_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,6 +69,7 @@ def test_100k_row_import_is_staged_in_bounded_memory(runtime, db, enqueuer):
 
 
 def test_background_import_completes_with_duplicate_tasks(runtime, db, enqueuer, monkeypatch):
+    monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")  # the sandbox sink preset
     monkeypatch.setattr(contacts, "SYNC_ROWS", 10)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
     data = _generated_csv(30)
@@ -81,6 +82,9 @@ def test_background_import_completes_with_duplicate_tasks(runtime, db, enqueuer,
     ]
     tasks = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]
     assert len(tasks) == result["chunks_total"] == 4
+    # A campaign to the list waits for the import rather than send to a part of it.
+    cid = campaign(runtime, lst["id"])
+    assert start_campaign(runtime, cid) == []
     set_runtime(runtime)
     try:
         client = _send_email_client()
@@ -94,6 +98,18 @@ def test_background_import_completes_with_duplicate_tasks(runtime, db, enqueuer,
     assert service.get_contact_list(runtime, WS, lst["id"])["contact_count"] == 28
     buckets = [d.to_dict() for d in db.collection(MEMBERS).stream()]
     assert sum(len(b["members"]) for b in buckets) == 28
+    assert db.collection(CONTACT_IMPORTS).document(result["import_id"]).get().get("status") == (
+        "done"
+    )
+    dispatch(runtime)
+    batches = [t for t in enqueuer.of_kind("emails") if t.payload.get("campaign_id") == cid]
+    assert (
+        sum(
+            len(db.collection(BATCHES).document(t.payload["batch_id"]).get().get("recipients"))
+            for t in batches
+        )
+        == 28
+    )
 
 
 def test_small_import_stays_synchronous(runtime, enqueuer):
