@@ -245,6 +245,8 @@ def run_batch(run: _Run) -> dict[str, Any]:
     rt, batch = run.runtime, run.batch
     recipients: list[dict[str, Any]] = batch["recipients"]
     todo = _todo(batch, run.outcomes)
+    # What the winning claim wrote ahead (before suppressed recipients are taken out).
+    claimed = set(todo[:CLAIM_COVERS])
     now = rt.clock.now()
     if run.campaign.get("status") == "cancelled" or not run.campaign.get("workspace_id"):
         for i in todo:
@@ -271,17 +273,16 @@ def run_batch(run: _Run) -> dict[str, Any]:
             _discard(run.conn_future)
         return _finish(run, [])
     deferred: list[int] = []
-    covered = min(len(todo), CLAIM_COVERS)  # positions in todo the last write-ahead names
+    covered = claimed  # the recipients the last write-ahead names
     last_write = time.monotonic()
     current: int | None = None
     try:
         for p, i in enumerate(todo):
-            boundary = p % CHECKPOINT_EVERY == 0
-            slow = time.monotonic() - last_write >= SLOW_AFTER_S
-            if p > 0 and (p >= covered or (boundary and slow)):
+            slow = p % CHECKPOINT_EVERY == 0 and time.monotonic() - last_write >= SLOW_AFTER_S
+            if i not in covered or (p > 0 and slow):
                 chunk = todo[p : p + CHECKPOINT_EVERY]
                 _checkpoint(run, chunk)
-                covered, last_write = p + len(chunk), time.monotonic()
+                covered, last_write = set(chunk), time.monotonic()
             current = i
             outcome = _deliver(run, sender, composer, recipients[i])
             run.outcomes[str(i)] = outcome

@@ -9,6 +9,7 @@ import pytest
 
 from shared.email import service
 from shared.email.model import BATCHES, EVENTS, SUPPRESSIONS
+from shared.email.suppression import suppress
 from shared.email.worker import send_batch
 from tests.email.conftest import WS, audience, campaign, smtp_body, start_campaign
 
@@ -227,6 +228,23 @@ def test_worker_killed_mid_batch_resumes_only_unsent(runtime, db, clock, configu
     assert len(counts) == 30
     out = _outcomes(db, bid)
     assert all("stopped" in o["reason"] for o in out.values() if o["status"] == "unconfirmed")
+
+
+def test_suppressed_recipients_do_not_widen_the_claims_write_ahead(
+    runtime, db, clock, configured, slow_batches
+):
+    """The claim names the first 25 recipients; 5 of them are suppressed, so the 21st
+    and later unsuppressed ones are not covered by it: a checkpoint must come first, or
+    a kill would leave them sent but unrecorded and the takeover would send them again."""
+    addresses = [f"s{i:02d}@example.com" for i in range(50)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    for address in addresses[:25:5]:
+        suppress(db, WS, address, "manual", clock.now())
+    _kill_after(runtime, configured, bid, 22)
+    clock.advance(minutes=13)
+    result = send_batch(runtime, bid, WS)
+    assert max(configured.handler.count_by_rcpt().values()) == 1, "a recipient got two copies"
+    assert result["counts"] == {"sent": 20, "suppressed": 5, "unconfirmed": 25}
 
 
 def test_worker_killed_in_first_chunk_resumes_the_rest(
