@@ -21,6 +21,7 @@ router.object_param("email_campaign_id", "email_campaigns", "email campaign")
 router.object_param("list_id", "contact_lists", "contact list")
 router.object_param("contact_id", "contacts", "contact")
 router.object_param("email_template_id", "email_templates", "email template")
+router.object_param("import_id", "contact_imports", "contact import")
 
 
 def _svc() -> Any:
