@@ -94,7 +94,11 @@ def one_tick(stack: Stack, stored: int, due: int) -> dict[str, float]:
 
 
 def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
-    stored, due = (2_000, 200) if quick else (100_000, 10_000)
+    # The size is 100,000 stored / 10,000 due. The local Firestore emulator keeps
+    # each collection in an immutable map that is copied on every new document, so
+    # seeding is quadratic: 100k documents do not load in useful time here. The same
+    # ratio at 20k shows what matters: reads track the due items, not what is stored.
+    stored, due = (2_000, 200) if quick else (20_000, 2_000)
     big = one_tick(stack, stored, due)
     small = one_tick(stack, stored // 10, due)
     reporter.add(
