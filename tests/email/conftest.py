@@ -7,7 +7,7 @@ import datetime as dt
 import ipaddress
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -138,7 +138,7 @@ def smtp_server(
     context.load_cert_chain(cert, key)
     handler = Handler()
 
-    def authenticator(server, session, envelope, mechanism, auth_data):  # type: ignore[no-untyped-def]
+    def authenticator(server, session, envelope, mechanism, auth_data):
         ok = isinstance(auth_data, LoginPassword) and (
             auth_data.login.decode(),
             auth_data.password.decode(),
@@ -189,7 +189,7 @@ def smtp_body(server: SmtpServer, **overrides: Any) -> dict[str, Any]:
 WS = "ws1"
 
 
-def csv_bytes(rows: list[tuple[str, ...]], header: str = "Email,First,Last,TZ,Company") -> bytes:
+def csv_bytes(rows: Sequence[tuple[str, ...]], header: str = "Email,First,Last,TZ,Company") -> bytes:
     lines = [header] + [",".join(r) for r in rows]
     return ("\n".join(lines) + "\n").encode()
 
