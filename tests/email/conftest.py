@@ -189,7 +189,9 @@ def smtp_body(server: SmtpServer, **overrides: Any) -> dict[str, Any]:
 WS = "ws1"
 
 
-def csv_bytes(rows: Sequence[tuple[str, ...]], header: str = "Email,First,Last,TZ,Company") -> bytes:
+def csv_bytes(
+    rows: Sequence[tuple[str, ...]], header: str = "Email,First,Last,TZ,Company"
+) -> bytes:
     lines = [header] + [",".join(r) for r in rows]
     return ("\n".join(lines) + "\n").encode()
 
