@@ -8,6 +8,7 @@ writes a Markdown summary to bench/results/summary.md.
 from __future__ import annotations
 
 import argparse
+import json
 import importlib
 import sys
 import tempfile
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
             extra_env={"HERALD_FIRESTORE_STATS_DIR": str(stats_dir)},
         )
         stack = Stack(config).start()
-        context = {"stats_dir": stats_dir, "results": {}}
+        latest = ROOT / "bench" / "results" / "latest.json"
+        context = {"stats_dir": stats_dir, "results": {}, "latest": latest}
         try:
             for name in selected:
                 started = time.monotonic()
@@ -58,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stack.stop()
     reporter.write_summary()
+    # Keep every figure's last value (the cost model reads per-item figures from earlier
+    # runs when `--only cost` runs alone).
+    latest = ROOT / "bench" / "results" / "latest.json"
+    previous = json.loads(latest.read_text()) if latest.exists() else {}
+    previous.update({f.name: f.value for f in reporter.figures})
+    latest.write_text(json.dumps(previous, indent=1, sort_keys=True))
     return 1 if failures else 0
 
 

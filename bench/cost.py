@@ -9,6 +9,7 @@ $0.000024 / vCPU-second, $0.0000025 / GiB-second; Cloud Scheduler $0.10 / job / 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bench.report import Figure, Reporter
@@ -44,7 +45,11 @@ def monthly_cost(
 
 
 def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
-    results: dict[str, float] = context["results"]
+    results: dict[str, float] = {}
+    latest = context.get("latest")
+    if latest is not None and latest.exists():
+        results.update(json.loads(latest.read_text()))  # from earlier runs
+    results.update(context["results"])  # this run's figures win
     base = MONTH_TICKS * (
         PRICES["request"] + 0.2 * (VCPU * PRICES["vcpu_s"] + GIB * PRICES["gib_s"])
     )

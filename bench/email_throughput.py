@@ -52,9 +52,23 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
         f"bench-{tag}-{i}@example.com,P{i}\n" for i in range(recipients)
     )
     import_started = time.perf_counter()
-    service.import_contacts(
-        runtime, ws, csv.encode(), "bench.csv", {"email": "Email", "first_name": "First"}, lst["id"]
+    imported = service.import_contacts(
+        runtime,
+        ws,
+        csv.encode(),
+        "bench.csv",
+        {"email": "Email", "first_name": "First"},
+        lst["id"],
     )
+    # Large files import in the background (chunk tasks through the stack): wait for it,
+    # so the import is timed whole and the send is measured on its own.
+    if imported.get("import_id") and imported.get("status") not in ("done", None):
+        import_deadline = time.monotonic() + 900
+        while time.monotonic() < import_deadline:
+            state = service.get_import(runtime, ws, imported["import_id"])
+            if state.get("status") in ("done", "failed"):
+                break
+            time.sleep(0.5)
     import_s = time.perf_counter() - import_started
     campaign = service.create_campaign(
         runtime,
