@@ -8,8 +8,8 @@ writes a Markdown summary to bench/results/summary.md.
 from __future__ import annotations
 
 import argparse
-import json
 import importlib
+import json
 import sys
 import tempfile
 import time
