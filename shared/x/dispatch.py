@@ -80,10 +80,15 @@ def dispatch_post(runtime: Runtime, snap: Any) -> bool:
 
     data = snap.to_dict()
     now = runtime.clock.now()
+    changes: dict[str, Any] = {"status": PostStatus.QUEUED.value, "queued_at": now}
+    if data["next_at"] < now:
+        # Overdue (after an outage, or a long tick): its task runs now, and recovery must
+        # count its grace from now, not from the old instant, or it would enqueue the
+        # post a second time in this very tick.
+        changes |= {"next_at": now, "next_key": order_key(now, snap.id)}
     try:
         snap.reference.update(
-            {"status": PostStatus.QUEUED.value, "queued_at": now},
-            option=runtime.db.write_option(last_update_time=snap.update_time),
+            changes, option=runtime.db.write_option(last_update_time=snap.update_time)
         )
     except (exceptions.FailedPrecondition, exceptions.NotFound):
         return False  # another tick moved it, or it was changed or deleted meanwhile

@@ -199,3 +199,20 @@ def test_overlapping_ticks_publish_each_post_once(runtime, clock, enqueuer) -> N
     assert texts == sorted(f"overlap {i}" for i in range(10))
     statuses = {d.get("status") for d in runtime.db.collection(POSTS).stream()}
     assert statuses == {"published"}
+
+
+def test_overdue_posts_are_enqueued_once_even_when_recovery_runs(runtime, clock, enqueuer) -> None:
+    """After an outage, posts overdue by more than the recovery grace are enqueued by the
+    tick, and the same tick's recovery sweep must not take them for lost tasks (found by
+    the dispatcher-scale benchmark: 3,571 tasks for 2,000 due posts)."""
+    account = _sandbox(runtime)
+    posts = [_schedule(runtime, account["id"], f"overdue {i}", 600) for i in range(3)]
+    assert enqueuer.tasks == []
+    clock.advance(600 + 15 * 60)  # fifteen minutes past due: no tick ran meanwhile
+    counts = tick(runtime, [XSource()]).counts["x"]
+    assert counts["enqueued"] == 3 and counts["recovered"] == 0
+    assert sorted(t.payload["post_id"] for t in enqueuer.of_kind("tweets")) == sorted(
+        p["id"] for p in posts
+    )
+    for task in enqueuer.of_kind("tweets"):
+        assert task.schedule_time is None  # due already: runs at once
