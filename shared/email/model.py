@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 SETTINGS = "email_settings"  # {workspace_id}
@@ -21,6 +21,9 @@ CAMPAIGNS = "email_campaigns"
 BATCHES = "email_batches"  # {campaign_id}__{seq} (retries: __r{n}, resends: __s{n}_{k})
 SUPPRESSIONS = "email_suppressions"  # {workspace_id}__{hash(email)}
 EVENTS = "email_events"  # flat engagement events, id = dedupe key
+# Raw events expire through a Firestore TTL policy on `expires_at` (infra/firestore.tf);
+# the metrics rollups keep their counts, so dashboards outlive the events.
+EVENT_RETENTION = timedelta(days=400)
 ENGAGEMENT = "email_engagement"  # {campaign_id}__{recipient_id}: opens/clicks per recipient
 QUOTAS = "email_quotas"  # {workspace_id}: sliding-window reservations per minute
 

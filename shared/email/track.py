@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from shared.email.compose import signer
-from shared.email.model import CAMPAIGNS, CONTACTS, ENGAGEMENT, EVENTS
+from shared.email.model import CAMPAIGNS, CONTACTS, ENGAGEMENT, EVENT_RETENTION, EVENTS
 from shared.email.suppression import suppress
 from shared.firestore import is_already_exists
 from shared.tenancy import scoped_get
@@ -93,6 +93,7 @@ def _event(runtime: Runtime, key: str, token: Token, kind: str, **extra: Any) ->
                 "type": kind,
                 "count": 1,
                 "at": runtime.clock.now(),
+                "expires_at": runtime.clock.now() + EVENT_RETENTION,
                 **extra,
             }
         )

@@ -44,6 +44,7 @@ from shared.email import smtp
 from shared.email.model import (
     BATCHES,
     CAMPAIGNS,
+    EVENT_RETENTION,
     EVENTS,
     TALLY_FIELDS,
     ascii_address,
@@ -537,6 +538,7 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
         "campaign_id": batch["campaign_id"],
         "batch_id": run.batch_id,
         "at": now,
+        "expires_at": now + EVENT_RETENTION,
     }
     for kind, rids in ids.items():
         if rids:
