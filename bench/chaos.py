@@ -70,7 +70,7 @@ class Chaos:
         account_id = uuid.uuid4().hex[:20]
         ref = self.runtime.secrets.put(
             user_secret_name(self.ws, "x-token", account_id),
-            json.dumps({"access_token": "at", "access_token_secret": "ats"}),
+            json.dumps({"access_token": f"at-{account_id}", "access_token_secret": "ats"}),
         )
         now = self.runtime.clock.now()
         limits = {
@@ -82,7 +82,7 @@ class Chaos:
             id=account_id,
             workspace_id=self.ws,
             handle="chaos",
-            x_user_id="42",
+            x_user_id=account_id,
             tier="enterprise",
             limits=limits,
             secret_ref=ref,
@@ -93,10 +93,12 @@ class Chaos:
         self.runtime.db.collection("x_accounts").document(account_id).set(account.to_doc())
         return account_id
 
-    def posts(self, count: int, start_in_s: float, window_s: float) -> list[str]:
+    def posts(self, count: int, start_in_s: float, window_s: float, accounts: int) -> list[str]:
+        """`count` posts (every fifth a two-part thread) over `accounts` X accounts: one
+        X user cannot post more than a few hundred per 15 minutes."""
         from shared.x import service
 
-        account_id = self.x_account()
+        account_ids = [self.x_account() for _ in range(accounts)]
         start = self.runtime.clock.now() + timedelta(seconds=start_in_s)
         ids = []
         for i in range(count):
@@ -104,7 +106,7 @@ class Chaos:
             post = service.create_post(
                 self.runtime,
                 self.ws,
-                account_id=account_id,
+                account_id=account_ids[i % accounts],
                 text=parts[0],
                 parts=parts,
                 due_at=start + timedelta(seconds=window_s * i / count),
@@ -276,7 +278,7 @@ def _run(
 
     chaos = Chaos(stack, quick)
     window_s = 20.0 if quick else 60.0
-    post_ids = chaos.posts(posts_n, start_in_s=5.0, window_s=window_s)
+    post_ids = chaos.posts(posts_n, start_in_s=5.0, window_s=window_s, accounts=2 if quick else 10)
     campaign_id, addresses = chaos.campaign(emails_n, smtp_port)
     chaos.log(f"{posts_n} posts due over {window_s:.0f}s, {emails_n} recipients scheduled")
     stop = threading.Event()

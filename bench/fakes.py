@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import socket
 import threading
 import time
@@ -73,7 +74,7 @@ class FakeX:
             return "lost_answer"
         return "accept"
 
-    def accept(self, text: str, reply_to: str | None) -> dict[str, Any]:
+    def accept(self, text: str, reply_to: str | None, user: str = "42") -> dict[str, Any]:
         with self.state.lock:
             self.state.next_id += 1
             tweet_id = str(self.state.next_id)
@@ -84,6 +85,7 @@ class FakeX:
                 .isoformat(timespec="milliseconds")
                 .replace("+00:00", "Z"),
                 "reply_to": reply_to,
+                "user": user,
             }
             self.state.accepted[text].append(tweet_id)
             self.state.tweets.append(tweet)
@@ -120,6 +122,7 @@ class _XHandler(BaseHTTPRequestHandler):
             return
         text = str(body.get("text", ""))
         reply_to = (body.get("reply") or {}).get("in_reply_to_tweet_id")
+        user = _user_of(self.headers.get("Authorization", ""))
         outcome = self.fake.decide(text)
         with self.fake.state.lock:
             self.fake.state.injected[outcome] += 1
@@ -132,11 +135,11 @@ class _XHandler(BaseHTTPRequestHandler):
                 {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(time.time()) + 3)},
             )
         elif outcome == "lost_answer":
-            self.fake.accept(text, reply_to)
+            self.fake.accept(text, reply_to, user)
             self.connection.shutdown(socket.SHUT_RDWR)  # the answer never arrives
             self.close_connection = True
         else:
-            tweet = self.fake.accept(text, reply_to)
+            tweet = self.fake.accept(text, reply_to, user)
             self._send(
                 201,
                 {
@@ -156,6 +159,7 @@ class _XHandler(BaseHTTPRequestHandler):
             self._send(404, {"title": "Not Found"})
             return
         query = parse_qs(url.query)
+        user = url.path.split("/")[3]
         since = _instant(query.get("start_time", [""])[0])
         until = _instant(query.get("end_time", [""])[0])
         size = min(100, int(query.get("max_results", ["10"])[0]))
@@ -164,7 +168,8 @@ class _XHandler(BaseHTTPRequestHandler):
             tweets = [
                 t
                 for t in reversed(self.fake.state.tweets)
-                if (since is None or _instant(t["created_at"]) >= since)  # type: ignore[operator]
+                if t["user"] == user
+                and (since is None or _instant(t["created_at"]) >= since)  # type: ignore[operator]
                 and (until is None or _instant(t["created_at"]) <= until)  # type: ignore[operator]
             ]
         page = tweets[offset : offset + size]
@@ -188,6 +193,12 @@ class _XHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+def _user_of(authorization: str) -> str:
+    """The X user an OAuth 1.0a request acts for: access tokens here are "at-<user id>"."""
+    match = re.search(r'oauth_token="at-([^"]+)"', authorization)
+    return match.group(1) if match else "42"
 
 
 def _instant(value: str) -> datetime | None:

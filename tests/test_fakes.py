@@ -15,8 +15,10 @@ from shared.settings import Settings, SettingsError
 from shared.x.client import NotSent, RateLimited, TweepyX, UnknownOutcome
 
 
-def _client(fake: FakeX) -> TweepyX:
-    return TweepyX("ck", "cs", "at", "ats", "42", sleep=lambda _s: None, api_base=fake.base_url)
+def _client(fake: FakeX, user: str = "42") -> TweepyX:
+    return TweepyX(
+        "ck", "cs", f"at-{user}", "ats", user, sleep=lambda _s: None, api_base=fake.base_url
+    )
 
 
 def _always(kind: str) -> Faults:
@@ -101,5 +103,16 @@ def test_reconciliation_finds_a_post_beyond_the_first_page() -> None:
         assert len(recent) == 151
         assert recent[0]["text"] == "busy 149"  # newest first, as X answers
         assert recent[-1]["text"] == "the one that lost its answer"
+    finally:
+        fake.stop()
+
+
+def test_timelines_are_per_user() -> None:
+    fake = FakeX(Faults(0, 0, 0))
+    try:
+        since = datetime.now(UTC) - timedelta(minutes=1)
+        _client(fake, "alice").create_post("from alice", None, [], "k1")
+        _client(fake, "bob").create_post("from bob", None, [], "k2")
+        assert [p["text"] for p in _client(fake, "alice").recent_posts(since)] == ["from alice"]
     finally:
         fake.stop()

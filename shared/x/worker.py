@@ -30,6 +30,8 @@ from shared.claims import claim_id, get_claim, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
 from shared.x.client import (
+    CONNECT_TIMEOUT_S,
+    READ_TIMEOUT_S,
     AccountProblem,
     Duplicate,
     NotSent,
@@ -59,7 +61,10 @@ MAX_ATTEMPTS = 5
 CLAIM_STALE = timedelta(minutes=3)  # longer than any worker holds a claim (timeouts ~35 s)
 RECONCILE_AFTER = timedelta(seconds=20)
 RECONCILE_TRIES = 3
-RECONCILE_LOOKBACK = timedelta(minutes=5)
+# The unanswered request left at most one request timeout before the error was seen;
+# the margin absorbs clock skew between Herald and X's created_at.
+RECONCILE_MARGIN = timedelta(seconds=60)
+RECONCILE_LOOKBACK = timedelta(seconds=CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + RECONCILE_MARGIN
 RATE_LIMIT_FALLBACK = timedelta(minutes=1)
 ALERT_FAILED = "x_post_failed"
 ALERT_UNCONFIRMED = "x_post_unconfirmed"
@@ -406,10 +411,11 @@ def _find(job: Job, recent: list[dict[str, Any]]) -> str | None:
 
 
 def _lookup(job: Job) -> str | None:
-    # The unanswered request was sent shortly before `unconfirmed_at`: look around it
-    # (X wants end_time at least 10 s in the past, so a recent window stays open-ended).
+    # Look only where the unanswered request can be: a tight window keeps the reads (billed
+    # on pay-per-use) few even for a busy account. X wants end_time at least 10 s in the
+    # past, so a recent window stays open-ended.
     at = job.post.extra.get("unconfirmed_at") or job.now
-    until: datetime | None = at + RECONCILE_LOOKBACK
+    until: datetime | None = at + RECONCILE_MARGIN
     if until is not None and until > job.now - timedelta(seconds=10):
         until = None
     return _find(job, job.api.recent_posts(at - RECONCILE_LOOKBACK, until))
