@@ -265,7 +265,9 @@ def _claim_lost(job: Job, key: str) -> dict[str, Any]:
     if claim and job.now - claim["claimed_at"] > CLAIM_STALE:
         # The worker that held it stopped between sending and recording the answer.
         return _unconfirmed(
-            job, UnknownOutcome("a worker stopped after claiming this part; outcome unknown")
+            job,
+            UnknownOutcome("a worker stopped after claiming this part; outcome unknown"),
+            sent_after=claim["claimed_at"],
         )
     return {"result": "in_progress"}
 
@@ -331,7 +333,9 @@ def _fail(job: Job, code: str | int | None, reason: str) -> dict[str, Any]:
     return {"result": "failed", "code": code, "reason": reason}
 
 
-def _unconfirmed(job: Job, exc: XError) -> dict[str, Any]:
+def _unconfirmed(job: Job, exc: XError, sent_after: datetime | None = None) -> dict[str, Any]:
+    # `sent_after`: the earliest the unanswered request can have left (a dead worker's
+    # claim time); reconciliation looks from there, not from when the loss was noticed.
     result = _requeue(
         job,
         job.now + RECONCILE_AFTER,
@@ -340,7 +344,12 @@ def _unconfirmed(job: Job, exc: XError) -> dict[str, Any]:
         error=job.err(exc.code or "unknown_outcome", exc.reason),
         action="reconcile",
         status=PostStatus.UNCONFIRMED.value,
-        extra={"unknown_outcome": True, "unconfirmed_at": job.now, "reconcile_tries": 0},
+        extra={
+            "unknown_outcome": True,
+            "unconfirmed_at": job.now,
+            "sent_after": sent_after or job.now - RECONCILE_LOOKBACK + RECONCILE_MARGIN,
+            "reconcile_tries": 0,
+        },
     )
     if result["result"] == "requeued":
         log.alert(
@@ -415,10 +424,11 @@ def _lookup(job: Job) -> str | None:
     # on pay-per-use) few even for a busy account. X wants end_time at least 10 s in the
     # past, so a recent window stays open-ended.
     at = job.post.extra.get("unconfirmed_at") or job.now
+    since = job.post.extra.get("sent_after") or at - RECONCILE_LOOKBACK + RECONCILE_MARGIN
     until: datetime | None = at + RECONCILE_MARGIN
     if until is not None and until > job.now - timedelta(seconds=10):
         until = None
-    return _find(job, job.api.recent_posts(at - RECONCILE_LOOKBACK, until))
+    return _find(job, job.api.recent_posts(since - RECONCILE_MARGIN, until))
 
 
 def _settle_duplicate(job: Job) -> dict[str, Any]:

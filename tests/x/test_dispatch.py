@@ -216,3 +216,42 @@ def test_overdue_posts_are_enqueued_once_even_when_recovery_runs(runtime, clock,
     )
     for task in enqueuer.of_kind("tweets"):
         assert task.schedule_time is None  # due already: runs at once
+
+
+def test_dead_workers_post_is_found_from_its_claim_time(runtime, clock, enqueuer) -> None:
+    """The part went out just after the dead worker's claim, minutes before the loss was
+    noticed: reconciliation must look from the claim (full chaos run: posted twice)."""
+    from datetime import datetime
+
+    from shared.claims import try_claim
+    from shared.x.client import Created, RateInfo
+    from tests.x.conftest import add_x_account
+
+    account = add_x_account(runtime)
+    post = _schedule(runtime, account.id, "worker died after sending", 5)
+    clock.advance(5)
+    sent_at = clock.now()
+    try_claim(runtime.db, f"xp:{post['id']}:0:0", owner="dead", now=sent_at)
+    clock.advance(worker.CLAIM_STALE.total_seconds() + 1)
+
+    class Timeline:
+        creates = 0
+
+        def upload_media(self, data: bytes, content_type: str) -> str:
+            raise AssertionError("no media here")
+
+        def create_post(self, text: str, reply_to: Any, media_ids: Any, key: str) -> Created:
+            Timeline.creates += 1
+            return Created("dup", RateInfo())
+
+        def recent_posts(self, since: datetime, until: datetime | None = None) -> list[Any]:
+            on_x = {"id": "orig", "text": "worker died after sending", "in_reply_to": None}
+            return [on_x] if since <= sent_at else []
+
+    assert recover(runtime, clock.now()) == 1
+    api = lambda _runtime, _account: Timeline()  # noqa: E731
+    assert worker.handle(runtime, enqueuer.tasks[-1].payload, api)["result"] == "unconfirmed"
+    clock.advance(worker.RECONCILE_AFTER.total_seconds())
+    assert worker.handle(runtime, enqueuer.tasks[-1].payload, api)["result"] == "published"
+    stored = runtime.db.collection(POSTS).document(post["id"]).get().to_dict()
+    assert stored["x_ids"] == ["orig"] and Timeline.creates == 0
