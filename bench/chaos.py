@@ -371,8 +371,10 @@ def _report(
     db = chaos.runtime.db
     # X: each part's text is unique, so the fake's per-text count is per part.
     sent_twice = lost = terminal = 0
+    refs = [db.collection("posts").document(post_id) for post_id in post_ids]
+    posts = {snap.id: snap.to_dict() for snap in db.get_all(refs)}  # one round trip
     for post_id in post_ids:
-        post = db.collection("posts").document(post_id).get().to_dict()
+        post = posts[post_id]
         accepted = [len(fake_x.state.accepted.get(part, [])) for part in post["parts"]]
         sent_twice += sum(1 for a in accepted if a > 1)
         if any(a > 1 for a in accepted) or (post["status"] not in X_TERMINAL):

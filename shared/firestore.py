@@ -61,6 +61,12 @@ def _emulator_client_class() -> Any:
     interceptor = interceptor_from_env()
     if interceptor is None:
         return firestore.Client
+    return _intercepted_client_class(interceptor)
+
+
+def _intercepted_client_class(interceptor: Any) -> Any:
+    """A Client class whose emulator channel passes through `interceptor`."""
+    from google.cloud import firestore
 
     class CountingClient(firestore.Client):
         def _emulator_channel(self, transport: Any) -> Any:
@@ -74,15 +80,9 @@ def _emulator_client_class() -> Any:
 def counting_client(project: str, interceptor: Any, database: str = "(default)") -> Any:
     """A client for the emulator whose traffic passes through `interceptor` (tests, bench)."""
     from google.auth.credentials import AnonymousCredentials
-    from google.cloud import firestore
 
-    class CountingClient(firestore.Client):
-        def _emulator_channel(self, transport: Any) -> Any:
-            import grpc
-
-            return grpc.intercept_channel(super()._emulator_channel(transport), interceptor)
-
-    return CountingClient(project=project, database=database, credentials=AnonymousCredentials())
+    client_class = _intercepted_client_class(interceptor)
+    return client_class(project=project, database=database, credentials=AnonymousCredentials())
 
 
 def keyset_pages(
