@@ -56,3 +56,33 @@ def try_claim(
 def get_claim(db: Any, key: str) -> dict[str, Any] | None:
     snap = db.collection(CLAIMS).document(key).get()
     return snap.to_dict() if snap.exists else None
+
+
+def claim_or_take_over(
+    db: Any,
+    key: str,
+    *,
+    owner: str,
+    now: datetime,
+    stale_after: timedelta,
+    workspace_id: str | None = None,
+    max_generations: int = 5,
+    **data: Any,
+) -> str | None:
+    """Win `key`, or take over from a holder that died before finishing.
+
+    For a step whose holder must be done long before `stale_after` (enqueue a task,
+    then record it): a claim older than that was left by a dead worker, and without a
+    takeover the step would never run. The takeover is itself a claim (`key:1`,
+    `key:2`, ...), so of several callers noticing the same dead holder one wins.
+    Use it only where a slow holder finishing after all is harmless. Returns the key
+    won, or None while a live holder has it.
+    """
+    for generation in range(max_generations):
+        attempt = key if generation == 0 else f"{key}:{generation}"
+        if try_claim(db, attempt, owner=owner, now=now, workspace_id=workspace_id, **data):
+            return attempt
+        held = get_claim(db, attempt)
+        if held is not None and now - held["claimed_at"] < stale_after:
+            return None
+    return None

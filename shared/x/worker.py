@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.claims import claim_id, get_claim, try_claim
+from shared.claims import claim_id, claim_or_take_over, get_claim, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
 from shared.x.client import (
@@ -40,7 +40,7 @@ from shared.x.client import (
     XApi,
     XError,
 )
-from shared.x.dispatch import enqueue_publish
+from shared.x.dispatch import ENQUEUE_STALE, enqueue_publish
 from shared.x.models import (
     POSTS,
     TERMINAL,
@@ -309,10 +309,17 @@ def _requeue(
 
 def _fail(job: Job, code: str | int | None, reason: str) -> dict[str, Any]:
     # One failure record and one alert, however many deliveries get here.
-    key = claim_id("xfail", job.post.id, str(job.try_n))
-    if not try_claim(
-        job.runtime.db, key, owner="post_tweet", now=job.now, workspace_id=job.post.workspace_id
-    ):
+    # A worker that died between the claim and the update is taken over, or the post
+    # would never reach its terminal state.
+    won = claim_or_take_over(
+        job.runtime.db,
+        claim_id("xfail", job.post.id, str(job.try_n)),
+        owner="post_tweet",
+        now=job.now,
+        stale_after=ENQUEUE_STALE,
+        workspace_id=job.post.workspace_id,
+    )
+    if won is None:
         return {"result": "in_progress"}
     job.update(
         {

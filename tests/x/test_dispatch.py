@@ -255,3 +255,71 @@ def test_dead_workers_post_is_found_from_its_claim_time(runtime, clock, enqueuer
     assert worker.handle(runtime, enqueuer.tasks[-1].payload, api)["result"] == "published"
     stored = runtime.db.collection(POSTS).document(post["id"]).get().to_dict()
     assert stored["x_ids"] == ["orig"] and Timeline.creates == 0
+
+
+def test_worker_dead_between_requeue_claim_and_update_does_not_wedge_the_post(
+    runtime, clock, enqueuer
+) -> None:
+    """The worker died after claiming the next try but before enqueueing it: every later
+    delivery lost that claim and the post stayed queued for good (chaos run: 1 post)."""
+    from shared.claims import try_claim
+    from tests.x.conftest import add_x_account
+
+    account = add_x_account(runtime)
+    post = _schedule(runtime, account.id, "worker died while requeueing", 5)
+    clock.advance(5)
+    try_claim(runtime.db, f"xp:{post['id']}:0:0", owner="dead", now=clock.now())
+    try_claim(runtime.db, f"xq:{post['id']}:1:next", owner="dead", now=clock.now())
+    clock.advance(worker.CLAIM_STALE.total_seconds() + 1)
+    assert recover(runtime, clock.now()) == 1
+    assert worker.handle(runtime, enqueuer.tasks[-1].payload)["result"] == "unconfirmed"
+    stored = runtime.db.collection(POSTS).document(post["id"]).get().to_dict()
+    assert stored["status"] == "unconfirmed" and stored["try_n"] == 1
+    assert enqueuer.tasks[-1].payload["try_n"] == 1
+    assert enqueuer.tasks[-1].payload["action"] == "reconcile"
+
+
+def test_a_live_requeue_claim_is_not_taken_over(runtime, clock, enqueuer) -> None:
+    from shared.claims import try_claim
+    from shared.x.dispatch import enqueue_publish
+
+    post = _schedule(runtime, _sandbox(runtime)["id"], "requeue in flight", 5)
+    try_claim(runtime.db, f"xq:{post['id']}:1:next", owner="alive", now=clock.now())
+    clock.advance(30)
+    before = len(enqueuer.tasks)
+    assert not enqueue_publish(
+        runtime, post["id"], "ws1", try_n=1, at=clock.now(), reason="retry", once_per_try=True
+    )
+    assert len(enqueuer.tasks) == before
+    clock.advance(120)
+    assert enqueue_publish(
+        runtime, post["id"], "ws1", try_n=1, at=clock.now(), reason="retry", once_per_try=True
+    )
+    # A second caller noticing the same dead holder does not enqueue again.
+    assert not enqueue_publish(
+        runtime, post["id"], "ws1", try_n=1, at=clock.now(), reason="retry", once_per_try=True
+    )
+    assert len(enqueuer.tasks) == before + 1
+
+
+def test_worker_dead_between_failure_claim_and_update_still_fails_the_post(
+    runtime, clock, enqueuer
+) -> None:
+    from shared.claims import try_claim
+    from shared.x.models import X_ACCOUNTS
+    from tests.x.conftest import add_x_account
+
+    account = add_x_account(runtime)
+    post = _schedule(runtime, account.id, "worker died while failing", 5)
+    clock.advance(5)
+    try_claim(runtime.db, f"xfail:{post['id']}:0", owner="dead", now=clock.now())
+    runtime.db.collection(X_ACCOUNTS).document(account.id).update({"status": "revoked"})
+    from shared.x import cache
+
+    cache.invalidate(runtime, account.id)
+    payload = enqueuer.tasks[-1].payload
+    assert worker.handle(runtime, payload)["result"] == "in_progress"  # holder may be alive
+    clock.advance(180)
+    assert worker.handle(runtime, payload)["result"] == "failed"
+    stored = runtime.db.collection(POSTS).document(post["id"]).get().to_dict()
+    assert stored["status"] == "failed" and "revoked" in stored["last_error"]["reason"]
