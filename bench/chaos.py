@@ -378,11 +378,7 @@ def _report(
         accepted = [len(fake_x.state.accepted.get(part, [])) for part in post["parts"]]
         sent_twice += sum(1 for a in accepted if a > 1)
         if any(a > 1 for a in accepted) or (post["status"] not in X_TERMINAL):
-            print(
-                f"# chaos post {post_id}: accepted {accepted} status {post['status']} "
-                f"x_ids {post.get('x_ids')} error {post.get('last_error')}",
-                file=sys.stderr,
-            )
+            _explain_post(chaos, post_id, post, fake_x)
         published_claim = post["status"] == "published"
         if published_claim and not all(accepted):
             lost += 1  # Herald says published, X never got a part
@@ -476,3 +472,47 @@ def _report(
         )
     )
     reporter.add(Figure("chaos_terminal_with_reason_pct", 100.0 * terminal / items, "%", note=note))
+
+
+def _explain_post(chaos: Chaos, post_id: str, post: dict[str, Any], fake_x: FakeX) -> None:
+    """Everything needed to tell why a post went out twice or did not settle: its
+    document, each copy X accepted, the timeline reads X served for its account, and
+    the post_tweet log lines that name it."""
+    fields = {
+        k: post.get(k)
+        for k in (
+            "status",
+            "try_n",
+            "attempts",
+            "x_ids",
+            "last_error",
+            "unknown_outcome",
+            "unconfirmed_at",
+            "sent_after",
+            "reconcile_tries",
+            "next_at",
+            "queued_at",
+            "published_at",
+        )
+    }
+    print(f"# chaos post {post_id}: {fields}", file=sys.stderr)
+    copies = [t for t in fake_x.state.tweets if t["text"] in set(post["parts"])]
+    for tweet in copies:
+        print(f"#   accepted {tweet}", file=sys.stderr)
+    users = {t["user"] for t in copies}
+    first = min((t["created_at"] for t in copies), default="")
+    for read in fake_x.state.reads:
+        if read["user"] in users and read["at"] >= first:
+            hit = [i for i in read["ids"] if i in {t["id"] for t in copies}]
+            print(
+                f"#   read at {read['at']} since {read['since']} until {read['until']} "
+                f"offset {read['offset']}: {len(read['ids'])} ids, ours {hit}",
+                file=sys.stderr,
+            )
+    for name in ("post_tweet", "dispatch"):
+        log_file = chaos.stack.config.data_dir / "logs" / f"{name}.log"
+        if log_file.exists():
+            with log_file.open(errors="replace") as lines:
+                for line in lines:
+                    if post_id in line:
+                        print(f"#   {name} {line.strip()[:600]}", file=sys.stderr)

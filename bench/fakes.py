@@ -38,6 +38,9 @@ class FakeXState:
     tweets: list[dict[str, Any]] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     injected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Every timeline read (user, start_time, end_time, ids returned): the chaos report
+    # shows what reconciliation was told when a post went out twice.
+    reads: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     next_id: int = 1_800_000_000_000_000_000
 
@@ -173,6 +176,17 @@ class _XHandler(BaseHTTPRequestHandler):
                 and (until is None or _instant(t["created_at"]) <= until)  # type: ignore[operator]
             ]
         page = tweets[offset : offset + size]
+        with self.fake.state.lock:
+            self.fake.state.reads.append(
+                {
+                    "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    "user": user,
+                    "since": query.get("start_time", [""])[0],
+                    "until": query.get("end_time", [""])[0],
+                    "offset": offset,
+                    "ids": [t["id"] for t in page],
+                }
+            )
         data = [
             {
                 "id": t["id"],
