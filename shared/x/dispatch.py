@@ -126,7 +126,7 @@ def enqueue_publish(
     once_per_try: bool = False,
     account_id: str | None = None,
 ) -> bool:
-    """Claim (post, try, instant) once, enqueue its task, record it on the post.
+    """Claim (post, try, instant) once, record it on the post, enqueue its task.
 
     For the worker's own re-enqueues (retry, rate limit, reconciliation) and recovery,
     where duplicate deliveries race: returns False when another caller already claimed
@@ -160,11 +160,10 @@ def enqueue_publish(
     spec = task_spec(
         post_id, workspace_id, try_n=try_n, at=at, now=now, action=action, account_id=account_id
     )
-    try:
-        runtime.enqueuer.enqueue(spec)
-    except Exception:
-        db.collection(CLAIMS).document(key).delete()
-        raise
+    # The post first, then its task: Cloud Tasks may deliver a task due now before
+    # enqueue() returns, and a task that finds the post still at the old try would be
+    # dropped as stale. If enqueueing fails the post is left at the new try with no task;
+    # recovery finds it after its grace.
     db.collection(POSTS).document(post_id).update(
         {
             "status": status,
@@ -174,6 +173,11 @@ def enqueue_publish(
             **(extra or {}),
         }
     )
+    try:
+        runtime.enqueuer.enqueue(spec)
+    except Exception:
+        db.collection(CLAIMS).document(key).delete()
+        raise
     return True
 
 

@@ -343,3 +343,36 @@ def test_missing_app_credentials_are_retried_then_fail_with_the_reason(
     assert [r["result"] for r in results[:-1]] == ["requeued"] * (worker.MAX_ATTEMPTS - 1)
     assert results[-1]["result"] == "failed" and "x-consumer-key" in results[-1]["reason"]
     assert create_calls(x_api) == []
+
+
+def test_task_delivered_before_enqueue_returns_is_not_dropped_as_stale(
+    runtime, clock, x_api, monkeypatch
+) -> None:
+    """Cloud Tasks may run a task due now before create_task has answered: the post must
+    already be at the task's try, or the task is dropped and the thread waits for
+    recovery (minutes)."""
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, text="1/2 first", parts=["2/2 second"], due_in=5)
+    x_api.add(responses.POST, TWEETS, body=requests.exceptions.ReadTimeout("read timed out"))
+    assert _deliver(runtime, clock, post["id"])["result"] == "unconfirmed"
+    timeline = f"https://api.twitter.com/2/users/{account.x_user_id}/tweets"
+    x_api.add(responses.GET, timeline, json={"data": [{"id": "8001", "text": "1/2 first"}]})
+    x_api.add(responses.POST, TWEETS, **created_reply("8002"))
+    recording = runtime.enqueuer
+    record = recording.enqueue
+    inline: list[dict[str, Any]] = []
+
+    def immediate(spec: Any) -> str:
+        """Delivers a task due now from inside enqueue(), as Cloud Tasks can."""
+        task_id = record(spec)
+        if spec.schedule_time is None:
+            inline.append(worker.handle(runtime, dict(spec.payload)))
+        return task_id
+
+    monkeypatch.setattr(recording, "enqueue", immediate)
+    clock.advance(worker.RECONCILE_AFTER.total_seconds())
+    assert worker.handle(runtime, task_payload(runtime, post["id"]))["reason"] == "continue"
+    assert [r["result"] for r in inline] == ["published"]
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "published" and stored["x_ids"] == ["8001", "8002"]
+    assert tweet_bodies(x_api)[-1]["reply"] == {"in_reply_to_tweet_id": "8001"}
