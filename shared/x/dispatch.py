@@ -121,7 +121,7 @@ def enqueue_publish(
     at: datetime,
     reason: str,
     action: str = "publish",
-    status: str = PostStatus.QUEUED.value,
+    status: str | None = PostStatus.QUEUED.value,
     extra: dict[str, Any] | None = None,
     once_per_try: bool = False,
     account_id: str | None = None,
@@ -131,7 +131,8 @@ def enqueue_publish(
     For the worker's own re-enqueues (retry, rate limit, reconciliation) and recovery,
     where duplicate deliveries race: returns False when another caller already claimed
     it. If enqueueing fails the claim is released so a later attempt can try again.
-    `extra` fields (try_n, attempts, last_error, ...) go into the same post update.
+    `extra` fields (try_n, attempts, last_error, ...) go into the same post update;
+    `status` None leaves the post's status as it is.
     `once_per_try` claims the try alone (not the instant): duplicate deliveries
     computing different instants still enqueue one task. The caller has read the post
     at the try before `try_n`.
@@ -166,7 +167,7 @@ def enqueue_publish(
     # recovery finds it after its grace.
     db.collection(POSTS).document(post_id).update(
         {
-            "status": status,
+            **({"status": status} if status is not None else {}),
             "next_at": at,
             "next_key": order_key(at, post_id),
             "queued_at": now,
@@ -259,7 +260,10 @@ def recover(runtime: Runtime, now: datetime) -> int:
                 at=now,
                 reason="recovery",
                 action="reconcile" if status == PostStatus.UNCONFIRMED else "publish",
-                status=status,
+                # Its snapshot may be older than a worker's move to the next try (say
+                # queued → unconfirmed): writing the old status back would turn a post
+                # whose answer was lost into one a publish task posts again.
+                status=None,
                 account_id=data.get("account_id"),
             ):
                 log.warning(

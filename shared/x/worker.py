@@ -10,7 +10,9 @@ resumes at the first unposted part.
 Outcomes: success → next part / published. Not sent (5xx, refused) → new try after a
 backoff, a retry spent. 429 → new try at x-rate-limit-reset, no retry spent. Answer
 lost after sending → `unconfirmed`, then reconciliation against the account's recent
-posts. Revoked / suspended → failed, account flagged. Failed and unconfirmed posts
+posts; while that is unsettled every task of the post reconciles, whatever its action
+(a publish task racing a recovery must not post again). Revoked / suspended → failed,
+account flagged. Failed and unconfirmed posts
 log one ERROR entry with a stable `alert` type.
 
 Cost of a published single post: 2 reads (post, account) and 2 writes (claim, post);
@@ -162,9 +164,16 @@ def handle(
             job.api = (api_factory or make_api)(runtime, account)
         except XError as exc:
             return _on_error(job, exc)
-        if action == "reconcile":
+        if action == "reconcile" or _in_doubt(post):
             return _reconcile(job)
         return _publish(job)
+
+
+def _in_doubt(post: Post) -> bool:
+    """The last create request's answer was lost and reconciliation has not yet ruled it
+    out: whatever task arrives, X must be read before anything is posted again."""
+    tries = int(post.extra.get("reconcile_tries") or 0)
+    return post.unknown_outcome and tries < RECONCILE_TRIES
 
 
 def _read(runtime: Runtime, post_id: str, account_id: Any) -> tuple[Any, XAccount | None]:
@@ -453,7 +462,8 @@ def _settle_duplicate(job: Job) -> dict[str, Any]:
     job.x_ids.append(found or "unknown")
     log.info("duplicate answer after an unknown outcome: settled as posted", x_id=found)
     if len(job.x_ids) < len(job.post.parts):
-        return _requeue(job, job.now, "continue", spend=False, error=None)
+        extra = {"unknown_outcome": False}
+        return _requeue(job, job.now, "continue", spend=False, error=None, extra=extra)
     return _published(job)
 
 
@@ -480,7 +490,7 @@ def _reconcile(job: Job) -> dict[str, Any]:
         job.x_ids.append(found)
         log.info("reconciled: the unconfirmed post is on X", x_id=found)
         if len(job.x_ids) < len(job.post.parts):
-            extra = {"unknown_outcome": False}
+            extra: dict[str, Any] = {"unknown_outcome": False}
             return _requeue(job, job.now, "continue", spend=False, error=None, extra=extra)
         return _published(job)
     tries = int(job.post.extra.get("reconcile_tries") or 0) + 1
@@ -500,4 +510,6 @@ def _reconcile(job: Job) -> dict[str, Any]:
     log.warning("unconfirmed post not found on X; posting it again")
     if job.post.attempts + 1 >= MAX_ATTEMPTS:
         return _fail(job, "unconfirmed", "the post could not be confirmed on X")
-    return _requeue(job, job.now, "not_found", spend=True, error=None)
+    # unknown_outcome stays: a duplicate-content answer to the new request settles it.
+    extra = {"reconcile_tries": tries}
+    return _requeue(job, job.now, "not_found", spend=True, error=None, extra=extra)

@@ -323,3 +323,45 @@ def test_worker_dead_between_failure_claim_and_update_still_fails_the_post(
     assert worker.handle(runtime, payload)["result"] == "failed"
     stored = runtime.db.collection(POSTS).document(post["id"]).get().to_dict()
     assert stored["status"] == "failed" and "revoked" in stored["last_error"]["reason"]
+
+
+def test_recovery_with_an_old_snapshot_does_not_undo_unconfirmed(
+    runtime, clock, enqueuer, monkeypatch, x_api
+) -> None:
+    """Recovery read the post (queued, try 0) just before the worker lost X's answer and
+    moved it to unconfirmed (try 1); recovery's write then set it back to queued, and a
+    publish task for try 1 posted it a second time (full chaos run)."""
+    import requests
+    import responses
+
+    from shared.x import dispatch
+    from tests.x.conftest import TWEETS, add_x_account, create_calls, created_reply
+
+    account = add_x_account(runtime)
+    post = _schedule(runtime, account.id, "answer lost under recovery", 5)
+    clock.advance(5)
+    ref = runtime.db.collection(POSTS).document(post["id"])
+    old_snapshot = ref.get()
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        body=requests.exceptions.ConnectionError("('Connection aborted.', RemoteDisconnected())"),
+    )
+    assert worker.handle(runtime, enqueuer.tasks[-1].payload)["result"] == "unconfirmed"
+    monkeypatch.setattr(dispatch, "_due", lambda *_args: iter([[old_snapshot]]))
+    clock.advance(300)
+    assert recover(runtime, clock.now()) == 1
+    stored = ref.get().to_dict()
+    assert stored["status"] == "unconfirmed" and stored["try_n"] == 1
+    # Whatever task comes for the new try, X is read before anything is posted again.
+    x_api.add(responses.POST, TWEETS, **created_reply("9999"))
+    timeline = f"https://api.twitter.com/2/users/{account.x_user_id}/tweets"
+    x_api.add(
+        responses.GET,
+        timeline,
+        json={"data": [{"id": "9001", "text": "answer lost under recovery"}]},
+    )
+    publish = {**enqueuer.tasks[-1].payload, "try_n": 1, "action": "publish"}
+    assert worker.handle(runtime, publish)["result"] == "published"
+    assert len(create_calls(x_api)) == 1
+    assert ref.get().to_dict()["x_ids"] == ["9001"]
