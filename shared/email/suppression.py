@@ -15,20 +15,29 @@ from shared.email.model import IN_LIMIT, SUPPRESSIONS, normalize_email, suppress
 from shared.firestore import keyset_pages
 
 
-def suppressed_among(db: Any, workspace_id: str, emails: Iterable[str]) -> set[str]:
-    """The normalized addresses of `emails` that are suppressed in this workspace."""
+def suppression_chunks(emails: Iterable[str]) -> list[list[str]]:
+    """The normalized addresses, deduplicated, in chunks of one `in` query each."""
+    wanted = sorted({normalize_email(e) for e in emails})
+    return [wanted[i : i + IN_LIMIT] for i in range(0, len(wanted), IN_LIMIT)]
+
+
+def suppressed_in(db: Any, workspace_id: str, chunk: list[str]) -> set[str]:
+    """The addresses of one chunk (normalized, at most IN_LIMIT) that are suppressed."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
-    wanted = sorted({normalize_email(e) for e in emails})
+    query = (
+        db.collection(SUPPRESSIONS)
+        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
+        .where(filter=FieldFilter("email_norm", "in", chunk))
+    )
+    return {doc.get("email_norm") for doc in query.stream()}
+
+
+def suppressed_among(db: Any, workspace_id: str, emails: Iterable[str]) -> set[str]:
+    """The normalized addresses of `emails` that are suppressed in this workspace."""
     found: set[str] = set()
-    for i in range(0, len(wanted), IN_LIMIT):
-        chunk = wanted[i : i + IN_LIMIT]
-        query = (
-            db.collection(SUPPRESSIONS)
-            .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-            .where(filter=FieldFilter("email_norm", "in", chunk))
-        )
-        found.update(doc.get("email_norm") for doc in query.stream())
+    for chunk in suppression_chunks(emails):
+        found |= suppressed_in(db, workspace_id, chunk)
     return found
 
 

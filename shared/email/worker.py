@@ -52,7 +52,7 @@ from shared.email.model import (
     valid_email,
 )
 from shared.email.queue import enqueue_batch
-from shared.email.suppression import suppress, suppressed_among
+from shared.email.suppression import suppress, suppressed_in, suppression_chunks
 from shared.errors import HeraldError, ProviderError
 from shared.firestore import is_already_exists
 from shared.log import get_logger
@@ -95,6 +95,8 @@ class _Run:
     config_error: HeraldError | None = None
     blocked: set[str] = field(default_factory=set)
     conn_future: Future[smtplib.SMTP] | None = None
+    composer: Composer | None = None  # built while the claim was made, if it could be
+    ready: dict[int, bytes | Exception] = field(default_factory=dict)  # composed ahead
 
 
 def send_batch(
@@ -109,7 +111,8 @@ def send_batch(
 
     Round trips are what a batch costs: one get_all for batch, campaign and SMTP
     settings (the task names the campaign), then the claim, the suppression queries
-    and the SMTP connection in parallel, one checkpoint and one final commit.
+    and the SMTP connection all in parallel (messages are composed while they are in
+    flight), and one final commit.
     """
     from shared.email.model import SETTINGS
 
@@ -170,10 +173,19 @@ def _claim_and_run(
         except HeraldError as exc:
             config_error = exc
     emails = [batch["recipients"][i]["email"] for i in todo] if sending else []
-    with ThreadPoolExecutor(max_workers=3) as pool:
+    chunks = suppression_chunks(emails)
+    # One thread per round trip: the claim, each suppression chunk, the SMTP connection.
+    with ThreadPoolExecutor(max_workers=min(8, 2 + len(chunks))) as pool:
         claim = pool.submit(_claim, runtime, batch_id, batch, gen, outcomes, now)
-        blocked = pool.submit(suppressed_among, runtime.db, ws, emails)
+        lookups = [pool.submit(suppressed_in, runtime.db, ws, chunk) for chunk in chunks]
         conn = pool.submit(_connect, sender) if sender is not None else None
+        composer: Composer | None = None
+        ready: dict[int, bytes | Exception] = {}
+        if sender is not None:
+            waiting: list[Future[Any]] = [claim, *lookups]
+            if conn is not None:
+                waiting.append(conn)
+            composer, ready = _compose_ahead(runtime, batch, campaign, sender, todo, waiting)
         try:
             gen = claim.result()
         except BusyError:
@@ -183,9 +195,44 @@ def _claim_and_run(
     run = _Run(runtime, batch_id, batch, campaign, gen, outcomes, on_message)
     run.sender = sender
     run.config_error = config_error
-    run.blocked = blocked.result()
+    run.blocked = set().union(*(lookup.result() for lookup in lookups))
     run.conn_future = conn
+    run.composer, run.ready = composer, ready
     return run_batch(run)
+
+
+def _compose_ahead(
+    runtime: Runtime,
+    batch: dict[str, Any],
+    campaign: dict[str, Any],
+    sender: Sender,
+    todo: list[int],
+    waiting: list[Future[Any]],
+) -> tuple[Composer | None, dict[int, bytes | Exception]]:
+    """Compose messages while the claim, suppression queries and connection are in flight.
+
+    That wait is network time spent in other threads; composing (templates, MIME,
+    tokens: CPU) inside it takes that work off the send loop, where each message's
+    composition would otherwise add to its SMTP round trips. It stops as soon as
+    everything has answered (the loop composes the rest). Nothing is sent here and
+    nothing is kept: a run that loses the claim just drops what it composed, and any
+    error is left for the send loop to meet and record as it always does.
+    """
+    from shared.email.compose import Composer
+
+    try:
+        composer = Composer(runtime, batch["workspace_id"], campaign, sender)
+    except Exception:  # the loop builds it again and records why it cannot
+        return None, {}
+    ready: dict[int, bytes | Exception] = {}
+    for i in todo:
+        if all(f.done() for f in waiting):
+            break
+        try:
+            ready[i] = _wire(composer.message(batch["recipients"][i]))
+        except Exception as exc:  # recorded per recipient by the loop
+            ready[i] = exc
+    return composer, ready
 
 
 def _connect(sender: Sender) -> smtplib.SMTP:
@@ -265,7 +312,7 @@ def run_batch(run: _Run) -> dict[str, Any]:
             if todo:
                 raise AssertionError("a sender is resolved whenever there is work")
             return _finish(run, [])
-        composer = Composer(rt, batch["workspace_id"], run.campaign, sender)
+        composer = run.composer or Composer(rt, batch["workspace_id"], run.campaign, sender)
     except HeraldError as exc:
         log.alert("email_config", "a batch cannot be sent", batch_id=run.batch_id, error=str(exc))
         for i in todo:
@@ -285,7 +332,7 @@ def run_batch(run: _Run) -> dict[str, Any]:
                 _checkpoint(run, chunk)
                 covered, last_write = set(chunk), time.monotonic()
             current = i
-            outcome = _deliver(run, sender, composer, recipients[i])
+            outcome = _deliver(run, sender, composer, recipients[i], i)
             run.outcomes[str(i)] = outcome
             current = None
             if outcome["status"] == "deferred":
@@ -365,20 +412,28 @@ def _reset(run: _Run, code: int) -> None:
         run.conn = None
 
 
-def _deliver(run: _Run, sender: Sender, composer: Composer, rcpt: dict[str, Any]) -> dict[str, Any]:
+def _wire(raw: bytes) -> bytes:
+    """A composed message as DATA carries it: dot-stuffed, ending in CRLF."""
+    body = _LEADING_DOT.sub(b"..", raw)
+    return body if body.endswith(b"\r\n") else body + b"\r\n"
+
+
+def _deliver(
+    run: _Run, sender: Sender, composer: Composer, rcpt: dict[str, Any], index: int
+) -> dict[str, Any]:
     now = run.runtime.clock.now()
+    ready = run.ready.pop(index, None)
     if not valid_email(normalize_email(rcpt["email"])):
         return _failed(0, "invalid address", now, transient=False)
     if run.broken is not None:
         return {**run.broken, "at": now}
     try:
-        raw = composer.message(rcpt)
+        if isinstance(ready, Exception):
+            raise ready
+        body = ready if ready is not None else _wire(composer.message(rcpt))
     except Exception as exc:  # a template error or a value no header can carry
         return _failed(0, f"could not build the message: {exc}", now, transient=False)
     to = ascii_address(rcpt["email"])
-    body = _LEADING_DOT.sub(b"..", raw)
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
     for attempt in range(2):
         run.phase = "connect"
         if run.conn is None:

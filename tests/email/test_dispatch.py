@@ -126,3 +126,29 @@ def test_local_hour_sends_at_nine_in_each_recipients_zone(runtime, db, clock, mo
         "default@example.com": "08:00",
         "ny@example.com": "14:00",
     }
+
+
+def test_batches_keep_only_what_the_send_reads(runtime, db, monkeypatch):
+    """A batch document is on every batch's path (read by the worker, rewritten with the
+    outcomes): each recipient keeps its id, address, and only the names and custom
+    fields that are set; the timezone, already spent on the send instant, is dropped."""
+    _use_sink(monkeypatch)
+    lst = service.create_contact_list(runtime, WS, "slim")
+    rows = [
+        ("full@example.com", "Ann", "Lee", "Asia/Tokyo", "Acme"),
+        ("bare@example.com", "", "", "", ""),
+    ]
+    service.import_contacts(runtime, WS, csv_bytes(rows), "s.csv", MAPPING, lst["id"])
+    cid = campaign(runtime, lst["id"])
+    service.schedule_campaign(runtime, WS, cid, runtime.clock.now().isoformat())
+    dispatch(runtime)
+    [batch] = _batches(db).values()
+    by_email = {r["email"]: r for r in batch["recipients"]}
+    full, bare = by_email["full@example.com"], by_email["bare@example.com"]
+    assert set(full) == {"id", "email", "first_name", "last_name", "fields"}
+    assert (full["first_name"], full["last_name"], full["fields"]) == (
+        "Ann",
+        "Lee",
+        {"company": "Acme"},
+    )
+    assert set(bare) == {"id", "email"}

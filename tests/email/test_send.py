@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from email.message import EmailMessage
 
 import pytest
@@ -367,3 +368,70 @@ def test_release_then_kill_marks_the_new_runs_chunk_in_doubt(
     assert max(counts.values()) == 1
     # 5 sent and recorded; the second run's chunk (25 from index 5) is in doubt; 0 left.
     assert result["counts"] == {"sent": 5, "unconfirmed": 25}
+
+
+def test_messages_are_composed_while_the_claim_is_in_flight(runtime, configured, monkeypatch):
+    """Composition (CPU) overlaps the claim's round trip instead of following it; a
+    message that cannot be built is still recorded as failed, and nothing is sent twice."""
+    from shared.email import compose, worker
+
+    addresses = [f"c{i:02d}@example.com" for i in range(10)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    composed: list[str] = []
+    real_message = compose.Composer.message
+
+    def message(self, rcpt):
+        composed.append(rcpt["email"])
+        if rcpt["email"] == "c03@example.com":
+            raise ValueError("no header can carry this")
+        return real_message(self, rcpt)
+
+    monkeypatch.setattr(compose.Composer, "message", message)
+    real_claim = worker._claim
+    composed_before_claim: list[int] = []
+
+    def claim(*args, **kwargs):
+        # Holds the claim's answer until composition has begun (bounded, so a worker
+        # that composes only after the claim fails here rather than hanging).
+        deadline = time.monotonic() + 5
+        while not composed and time.monotonic() < deadline:
+            time.sleep(0.005)
+        composed_before_claim.append(len(composed))
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(worker, "_claim", claim)
+    result = send_batch(runtime, bid, WS)
+    assert composed_before_claim[0] >= 1
+    assert result["counts"] == {"sent": 9, "failed": 1}
+    assert composed.count("c03@example.com") == 1, "each message is composed once"
+    out = _outcomes(runtime.db, bid)["c03@example.com"]
+    assert out["status"] == "failed" and "no header can carry this" in out["text"]
+    assert configured.handler.count_by_rcpt() == {a: 1 for a in addresses if a != "c03@example.com"}
+
+
+def test_suppression_chunks_are_queried_side_by_side(runtime, db, clock, configured, monkeypatch):
+    """A batch of 50 needs two `in` queries (30 + 20): both are in flight at once, and a
+    suppressed address in either is honoured."""
+    from shared.email import worker
+
+    addresses = [f"p{i:02d}@example.com" for i in range(50)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    for address in (addresses[3], addresses[45]):
+        suppress(db, WS, address, "manual", clock.now())
+    together = threading.Barrier(2, timeout=5)
+    met: list[bool] = []
+    real_lookup = worker.suppressed_in
+
+    def lookup(db, workspace_id, chunk):
+        try:
+            together.wait()
+            met.append(True)
+        except threading.BrokenBarrierError:
+            met.append(False)
+        return real_lookup(db, workspace_id, chunk)
+
+    monkeypatch.setattr(worker, "suppressed_in", lookup)
+    result = send_batch(runtime, bid, WS)
+    assert met == [True, True]
+    assert result["counts"] == {"sent": 48, "suppressed": 2}
+    assert set(configured.handler.count_by_rcpt()) == set(addresses) - {addresses[3], addresses[45]}
