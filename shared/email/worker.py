@@ -95,7 +95,6 @@ class _Run:
     config_error: HeraldError | None = None
     blocked: set[str] = field(default_factory=set)
     conn_future: Future[smtplib.SMTP] | None = None
-    composer: Composer | None = None  # built while the claim was made, if it could be
     ready: dict[int, bytes | Exception] = field(default_factory=dict)  # composed ahead
 
 
@@ -111,8 +110,7 @@ def send_batch(
 
     Round trips are what a batch costs: one get_all for batch, campaign and SMTP
     settings (the task names the campaign), then the claim, the suppression queries
-    and the SMTP connection all in parallel (messages are composed while they are in
-    flight), and one final commit.
+    and the SMTP connection all in parallel, and one final commit.
     """
     from shared.email.model import SETTINGS
 
@@ -179,13 +177,6 @@ def _claim_and_run(
         claim = pool.submit(_claim, runtime, batch_id, batch, gen, outcomes, now)
         lookups = [pool.submit(suppressed_in, runtime.db, ws, chunk) for chunk in chunks]
         conn = pool.submit(_connect, sender) if sender is not None else None
-        composer: Composer | None = None
-        ready: dict[int, bytes | Exception] = {}
-        if sender is not None:
-            waiting: list[Future[Any]] = [claim, *lookups]
-            if conn is not None:
-                waiting.append(conn)
-            composer, ready = _compose_ahead(runtime, batch, campaign, sender, todo, waiting)
         try:
             gen = claim.result()
         except BusyError:
@@ -197,42 +188,7 @@ def _claim_and_run(
     run.config_error = config_error
     run.blocked = set().union(*(lookup.result() for lookup in lookups))
     run.conn_future = conn
-    run.composer, run.ready = composer, ready
     return run_batch(run)
-
-
-def _compose_ahead(
-    runtime: Runtime,
-    batch: dict[str, Any],
-    campaign: dict[str, Any],
-    sender: Sender,
-    todo: list[int],
-    waiting: list[Future[Any]],
-) -> tuple[Composer | None, dict[int, bytes | Exception]]:
-    """Compose messages while the claim, suppression queries and connection are in flight.
-
-    That wait is network time spent in other threads; composing (templates, MIME,
-    tokens: CPU) inside it takes that work off the send loop, where each message's
-    composition would otherwise add to its SMTP round trips. It stops as soon as
-    everything has answered (the loop composes the rest). Nothing is sent here and
-    nothing is kept: a run that loses the claim just drops what it composed, and any
-    error is left for the send loop to meet and record as it always does.
-    """
-    from shared.email.compose import Composer
-
-    try:
-        composer = Composer(runtime, batch["workspace_id"], campaign, sender)
-    except Exception:  # the loop builds it again and records why it cannot
-        return None, {}
-    ready: dict[int, bytes | Exception] = {}
-    for i in todo:
-        if all(f.done() for f in waiting):
-            break
-        try:
-            ready[i] = _wire(composer.message(batch["recipients"][i]))
-        except Exception as exc:  # recorded per recipient by the loop
-            ready[i] = exc
-    return composer, ready
 
 
 def _connect(sender: Sender) -> smtplib.SMTP:
@@ -312,7 +268,7 @@ def run_batch(run: _Run) -> dict[str, Any]:
             if todo:
                 raise AssertionError("a sender is resolved whenever there is work")
             return _finish(run, [])
-        composer = run.composer or Composer(rt, batch["workspace_id"], run.campaign, sender)
+        composer = Composer(rt, batch["workspace_id"], run.campaign, sender)
     except HeraldError as exc:
         log.alert("email_config", "a batch cannot be sent", batch_id=run.batch_id, error=str(exc))
         for i in todo:
@@ -332,7 +288,8 @@ def run_batch(run: _Run) -> dict[str, Any]:
                 _checkpoint(run, chunk)
                 covered, last_write = set(chunk), time.monotonic()
             current = i
-            outcome = _deliver(run, sender, composer, recipients[i], i)
+            following = todo[p + 1] if p + 1 < len(todo) else None
+            outcome = _deliver(run, sender, composer, recipients[i], i, following)
             run.outcomes[str(i)] = outcome
             current = None
             if outcome["status"] == "deferred":
@@ -418,8 +375,27 @@ def _wire(raw: bytes) -> bytes:
     return body if body.endswith(b"\r\n") else body + b"\r\n"
 
 
+def _compose_ahead(run: _Run, composer: Composer, index: int) -> None:
+    """Compose recipient `index`'s message now; the loop sends it next.
+
+    Called between sending a message's body and reading the server's reply: the
+    composition (templates, MIME, tokens: CPU) runs while the server stores the
+    message, instead of adding to the next message's round trips. Nothing is sent
+    here; an error is kept for the loop to record against that recipient as usual.
+    """
+    try:
+        run.ready[index] = _wire(composer.message(run.batch["recipients"][index]))
+    except Exception as exc:  # recorded per recipient by the loop
+        run.ready[index] = exc
+
+
 def _deliver(
-    run: _Run, sender: Sender, composer: Composer, rcpt: dict[str, Any], index: int
+    run: _Run,
+    sender: Sender,
+    composer: Composer,
+    rcpt: dict[str, Any],
+    index: int,
+    following: int | None = None,
 ) -> dict[str, Any]:
     now = run.runtime.clock.now()
     ready = run.ready.pop(index, None)
@@ -473,6 +449,8 @@ def _deliver(
             # From here the server may have the message: a drop is "unconfirmed".
             run.phase = "body"
             conn.send(body + b".\r\n")
+            if following is not None and following not in run.ready:
+                _compose_ahead(run, composer, following)
             code, text = conn.getreply()
             run.phase = "done"
             if code != 250:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from email.message import EmailMessage
 
 import pytest
@@ -370,40 +369,56 @@ def test_release_then_kill_marks_the_new_runs_chunk_in_doubt(
     assert result["counts"] == {"sent": 5, "unconfirmed": 25}
 
 
-def test_messages_are_composed_while_the_claim_is_in_flight(runtime, configured, monkeypatch):
-    """Composition (CPU) overlaps the claim's round trip instead of following it; a
-    message that cannot be built is still recorded as failed, and nothing is sent twice."""
-    from shared.email import compose, worker
+def test_next_message_is_composed_while_the_server_stores_this_one(
+    runtime, configured, monkeypatch
+):
+    """Composition (CPU) overlaps the wait for the server's reply to the previous
+    message instead of adding to the round trips; a message that cannot be built is
+    still recorded as failed, each is composed once, and nothing is sent twice."""
+    import smtplib
 
-    addresses = [f"c{i:02d}@example.com" for i in range(10)]
+    from shared.email import compose
+
+    addresses = [f"c{i:02d}@example.com" for i in range(6)]
     [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
-    composed: list[str] = []
-    real_message = compose.Composer.message
+    events: list[str] = []
+    real_message, real_send, real_reply = (
+        compose.Composer.message,
+        smtplib.SMTP.send,
+        smtplib.SMTP.getreply,
+    )
 
     def message(self, rcpt):
-        composed.append(rcpt["email"])
+        events.append("compose " + rcpt["email"])
         if rcpt["email"] == "c03@example.com":
             raise ValueError("no header can carry this")
         return real_message(self, rcpt)
 
+    def send(self, data):
+        if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):
+            events.append("body")
+        return real_send(self, data)
+
+    def getreply(self):
+        reply = real_reply(self)
+        if events and events[-1] != "reply":
+            events.append("reply")
+        return reply
+
     monkeypatch.setattr(compose.Composer, "message", message)
-    real_claim = worker._claim
-    composed_before_claim: list[int] = []
-
-    def claim(*args, **kwargs):
-        # Holds the claim's answer until composition has begun (bounded, so a worker
-        # that composes only after the claim fails here rather than hanging).
-        deadline = time.monotonic() + 5
-        while not composed and time.monotonic() < deadline:
-            time.sleep(0.005)
-        composed_before_claim.append(len(composed))
-        return real_claim(*args, **kwargs)
-
-    monkeypatch.setattr(worker, "_claim", claim)
+    monkeypatch.setattr(smtplib.SMTP, "send", send)
+    monkeypatch.setattr(smtplib.SMTP, "getreply", getreply)
     result = send_batch(runtime, bid, WS)
-    assert composed_before_claim[0] >= 1
-    assert result["counts"] == {"sent": 9, "failed": 1}
-    assert composed.count("c03@example.com") == 1, "each message is composed once"
+    assert result["counts"] == {"sent": 5, "failed": 1}
+    composed = [e.split()[1] for e in events if e.startswith("compose")]
+    assert composed == sorted(addresses), "each message is composed once, in order"
+    # Each one after the first is composed right after the previous body went out,
+    # before the server answered it; c04 follows c03, whose message could not be
+    # built and so was never sent: nothing to overlap with, it is composed in its turn.
+    for address in addresses[1:]:
+        at = events.index("compose " + address)
+        expected = "reply" if address == "c04@example.com" else "body"
+        assert events[at - 1] == expected, (address, events[at - 3 : at + 2])
     out = _outcomes(runtime.db, bid)["c03@example.com"]
     assert out["status"] == "failed" and "no header can carry this" in out["text"]
     assert configured.handler.count_by_rcpt() == {a: 1 for a in addresses if a != "c03@example.com"}
