@@ -32,9 +32,10 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -153,8 +154,6 @@ def _claim_and_run(
     settings: dict[str, Any] | None,
     on_message: Callable[[int], None] | None,
 ) -> dict[str, Any]:
-    from concurrent.futures import ThreadPoolExecutor
-
     from shared.email.smtp_settings import sender_for
 
     now = runtime.clock.now()
@@ -173,22 +172,39 @@ def _claim_and_run(
     emails = [batch["recipients"][i]["email"] for i in todo] if sending else []
     chunks = suppression_chunks(emails)
     # One thread per round trip: the claim, each suppression chunk, the SMTP connection.
-    with ThreadPoolExecutor(max_workers=min(8, 2 + len(chunks))) as pool:
-        claim = pool.submit(_claim, runtime, batch_id, batch, gen, outcomes, now)
-        lookups = [pool.submit(suppressed_in, runtime.db, ws, chunk) for chunk in chunks]
-        conn = pool.submit(_connect, sender) if sender is not None else None
-        try:
-            gen = claim.result()
-        except BusyError:
-            if conn is not None:
-                _discard(conn)
+    pool = _pool()
+    claim = pool.submit(_claim, runtime, batch_id, batch, gen, outcomes, now)
+    lookups = [pool.submit(suppressed_in, runtime.db, ws, chunk) for chunk in chunks]
+    conn = pool.submit(_connect, sender) if sender is not None else None
+    try:
+        gen = claim.result()
+    except BaseException as exc:
+        if conn is not None:
+            _discard(conn)
+        if isinstance(exc, BusyError):
             return {"status": "busy"}
+        raise
     run = _Run(runtime, batch_id, batch, campaign, gen, outcomes, on_message)
     run.sender = sender
     run.config_error = config_error
     run.blocked = set().union(*(lookup.result() for lookup in lookups))
     run.conn_future = conn
     return run_batch(run)
+
+
+_pool_lock = threading.Lock()
+_pool_threads: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads for a batch's parallel round trips, kept by the warm instance: starting
+    and joining four threads per batch cost ~0.6 ms. A batch of 50 uses four at once;
+    32 leave room for the instance's concurrent requests (excess work queues, and no
+    task waits on another, so it cannot deadlock)."""
+    with _pool_lock:
+        if not _pool_threads:
+            _pool_threads.append(ThreadPoolExecutor(32, thread_name_prefix="email-batch"))
+        return _pool_threads[0]
 
 
 def _connect(sender: Sender) -> smtplib.SMTP:
