@@ -187,8 +187,13 @@ def _claim_and_run(
     run = _Run(runtime, batch_id, batch, campaign, gen, outcomes, on_message)
     run.sender = sender
     run.config_error = config_error
-    run.blocked = set().union(*(lookup.result() for lookup in lookups))
     run.conn_future = conn
+    try:
+        run.blocked = set().union(*(lookup.result() for lookup in lookups))
+    except Exception:
+        _release(run, [])  # nothing is sent yet (see run_batch)
+        _close_all(run)
+        raise
     return run_batch(run)
 
 
@@ -292,6 +297,12 @@ def run_batch(run: _Run) -> dict[str, Any]:
         if run.conn_future is not None:
             _discard(run.conn_future)
         return _finish(run, [])
+    except Exception:
+        # Nothing is sent yet: release the batch, so the retry takes it at once rather
+        # than waiting out this claim's lease and then holding its write-ahead in doubt.
+        _release(run, [])
+        _close_all(run)
+        raise
     deferred: list[int] = []
     covered = claimed  # the recipients the last write-ahead names
     last_write = time.monotonic()

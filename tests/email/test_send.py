@@ -450,3 +450,30 @@ def test_suppression_chunks_are_queried_side_by_side(runtime, db, clock, configu
     assert met == [True, True]
     assert result["counts"] == {"sent": 48, "suppressed": 2}
     assert set(configured.handler.count_by_rcpt()) == set(addresses) - {addresses[3], addresses[45]}
+
+
+def test_error_after_the_claim_before_any_send_releases_the_batch(runtime, configured, monkeypatch):
+    """An ordinary exception between winning the claim and the first message (here the
+    tracking key cannot be read) releases the batch: the retry sends everything at once,
+    instead of finding the claim held for its lease and then marking the claim's
+    write-ahead recipients unconfirmed though nothing was sent."""
+    from shared.email import compose
+
+    addresses = [f"r{i:02d}@example.com" for i in range(5)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    real_signer = compose.signer
+    calls = []
+
+    def signer(rt):
+        calls.append(1)
+        if len(calls) == 1:
+            raise FileExistsError("the key file was being created by another request")
+        return real_signer(rt)
+
+    monkeypatch.setattr(compose, "signer", signer)
+    with pytest.raises(FileExistsError):
+        send_batch(runtime, bid, WS)
+    assert configured.handler.messages == []
+    result = send_batch(runtime, bid, WS)
+    assert result["counts"] == {"sent": 5}
+    assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses, 1)
