@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import secrets as pysecrets
+import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -58,16 +59,23 @@ class EncryptedFileStore:
         self._dir = Path(directory)
         self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._fernet = Fernet(key.encode() if key else self._key_from_file())
-        self._lock = threading.Lock()
 
     def _key_from_file(self) -> bytes:
         from cryptography.fernet import Fernet
 
         key_path = self._dir / ".key"
         if not key_path.exists():
-            fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(Fernet.generate_key())
+            # Several function processes may start at once: the key is written whole to a
+            # file of this process's own, then linked into place, which fails if another
+            # process got there first; then the winner's key is the one to use.
+            fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".key-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(Fernet.generate_key())
+                with contextlib.suppress(FileExistsError):
+                    os.link(tmp, key_path)
+            finally:
+                os.unlink(tmp)
         return key_path.read_bytes().strip()
 
     def _path(self, name: str) -> Path:
@@ -83,12 +91,12 @@ class EncryptedFileStore:
     def put(self, name: str, value: str) -> str:
         path = self._path(name)
         token = self._fernet.encrypt(value.encode())
-        tmp = path.with_suffix(".tmp")
-        with self._lock:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(token)
-            tmp.replace(path)
+        # A temporary file of this writer's own (other processes may write the same
+        # secret), then an atomic rename: a reader never sees half a token.
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=".put-")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(token)
+        os.replace(tmp, path)
         return name
 
     def delete(self, name: str) -> None:

@@ -57,6 +57,38 @@ def test_secret_store_encrypts_at_rest(tmp_path: Path) -> None:
         store.put("../escape", "x")
 
 
+def _stores_started_at_once(directory: Path, count: int) -> list[EncryptedFileStore]:
+    barrier = threading.Barrier(count)
+    stores: list[EncryptedFileStore] = []
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            stores.append(EncryptedFileStore(directory))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    return stores
+
+
+def test_stores_started_at_once_share_one_complete_key(tmp_path: Path) -> None:
+    """Function processes cold-starting together all create the local key: every one must
+    end up with the same whole key (a loser used to fail with FileExistsError)."""
+    for round_n in range(5):
+        directory = tmp_path / f"r{round_n}"
+        stores = _stores_started_at_once(directory, 12)
+        stores[0].put("shared-secret", f"value {round_n}")
+        assert {s.get("shared-secret") for s in stores} == {f"value {round_n}"}
+        assert [p.name for p in directory.iterdir() if p.name.startswith(".")] == [".key"]
+
+
 def test_app_secrets_are_generated_locally_and_stable(runtime: Runtime) -> None:
     key = runtime.secrets.app_secret("token-signing-key")
     assert len(key) >= 40
