@@ -21,7 +21,7 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
         if isinstance(body.get("import_chunk"), str) and isinstance(body.get("workspace_id"), str):
             return _import_chunk(body["import_chunk"], body["workspace_id"])
         batch_id, workspace_id = body.get("batch_id"), body.get("workspace_id")
-        campaign_id, size = body.get("campaign_id"), body.get("size")
+        campaign_id = body.get("campaign_id")
         if not isinstance(batch_id, str) or not isinstance(workspace_id, str):
             raise BadRequest("batch_id and workspace_id are required")
     except BadRequest as exc:
@@ -37,8 +37,6 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
             batch_id,
             workspace_id,
             campaign_id=campaign_id if isinstance(campaign_id, str) else None,
-            # Tasks enqueued before `size` existed take the claim-after-read path.
-            size=size if isinstance(size, int) and not isinstance(size, bool) else None,
         )
     return json_response(result)
 

@@ -200,7 +200,7 @@ class EmailSource:
                 bid = batch_id(cid, state["seq"])
                 state["seq"] += 1
                 if self._create_batch(rt, bid, ws, cid, [_for_send(m) for m in chunk], slot, now):
-                    enqueue_batch(rt, bid, ws, slot, cid, size=len(chunk))
+                    enqueue_batch(rt, bid, ws, slot, cid)
                 state["batches"] += 1
                 state["recipients"] += len(chunk)
             carry[when_key] = group

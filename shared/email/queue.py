@@ -21,28 +21,19 @@ def enqueue_batch(
     when: datetime | None,
     campaign_id: str,
     attempt_tag: str = "0",
-    size: int | None = None,
 ) -> str:
     """The task name; a repeated (batch, tag) is dropped by real Cloud Tasks, and the
-    worker's claim makes any duplicate that does arrive harmless.
-
-    `size` (the batch's recipient count) lets the worker make its claim beside its
-    first read instead of after it (shared.email.worker.send_batch); give it for a
-    batch that has just been created, when its first run is the likely one.
-    """
+    worker's claim makes any duplicate that does arrive harmless."""
     now = runtime.clock.now()
-    payload: dict[str, object] = {
-        "batch_id": batch_id,
-        "workspace_id": workspace_id,
-        "campaign_id": campaign_id,
-    }
-    if size is not None:
-        payload["size"] = size
     return runtime.enqueuer.enqueue(
         TaskSpec(
             kind="emails",
             target="send_email",
-            payload=payload,
+            payload={
+                "batch_id": batch_id,
+                "workspace_id": workspace_id,
+                "campaign_id": campaign_id,
+            },
             schedule_time=when if when is not None and when > now else None,
             task_id=safe_task_id("email", batch_id, attempt_tag),
             dispatch_deadline=DISPATCH_DEADLINE,

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.claims import CLAIMS, get_claim, try_claim
+from shared.claims import get_claim, try_claim
 from shared.email import smtp
 from shared.email.model import (
     BATCHES,
@@ -105,7 +105,6 @@ def send_batch(
     workspace_id: str,
     *,
     campaign_id: str | None = None,
-    size: int | None = None,
     on_message: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Process one batch task; returns a summary. Raises on errors Cloud Tasks should retry.
@@ -113,52 +112,7 @@ def send_batch(
     Round trips are what a batch costs: one get_all for batch, campaign and SMTP
     settings (the task names the campaign), then the claim, the suppression queries
     and the SMTP connection all in parallel, and one final commit.
-
-    A task that carries the batch's `size` makes the first generation's claim beside
-    the read instead (almost every delivery is a batch's first run): that takes the
-    claim's round trip off the critical path. A claim won for a batch that must not
-    run, or that is not fresh after all, is deleted (nothing was sent) and the batch
-    takes the ordinary path; a claim lost means another run had it: ordinary path.
     """
-    if not size or size < 1:
-        read = _read(runtime, batch_id, workspace_id, campaign_id)
-        if isinstance(read, dict):
-            return read
-        return _claim_and_run(runtime, batch_id, *read, on_message)
-    now = runtime.clock.now()
-    inflight = list(range(min(CLAIM_COVERS, size)))
-    early = _pool().submit(_try_claim_gen, runtime, batch_id, 0, workspace_id, inflight, now)
-    try:
-        read = _read(runtime, batch_id, workspace_id, campaign_id)
-    except BaseException:
-        if _won(early):
-            _drop_first_claim(runtime, batch_id)
-        raise
-    won = early.result()  # an error here leaves the claim's state unknown: raise, retry
-    if isinstance(read, dict):
-        if won:
-            _drop_first_claim(runtime, batch_id)
-        return read
-    batch = read[0]
-    if won:
-        fresh = not batch.get("outcomes") and int(batch.get("run_gen") or 0) == 0
-        if fresh and _todo(batch, {})[:CLAIM_COVERS] == inflight:
-            return _claim_and_run(runtime, batch_id, *read, on_message, claimed=True)
-        # Any earlier run made this claim, so this cannot happen unless the claim
-        # expired or the task's size is wrong: take the ordinary path.
-        log.warning("first-run claim won for a batch that is not fresh", batch_id=batch_id)
-        _drop_first_claim(runtime, batch_id)
-    return _claim_and_run(runtime, batch_id, *read, on_message)
-
-
-_Read = tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]
-
-
-def _read(
-    runtime: Runtime, batch_id: str, workspace_id: str, campaign_id: str | None
-) -> _Read | dict[str, Any]:
-    """Batch, campaign and SMTP settings in one get_all; or the summary of a batch
-    that must not run now (missing, done, or its campaign paused: held)."""
     from shared.email.model import SETTINGS
 
     db = runtime.db
@@ -189,54 +143,7 @@ def _read(
         if batch["status"] != "held":
             ref.update({"status": "held"})
         return {"status": "held"}
-    return batch, campaign, settings
-
-
-def _claim_key(batch_id: str, gen: int) -> str:
-    return f"email-batch:{batch_id}:{gen}"
-
-
-def _try_claim_gen(
-    runtime: Runtime,
-    batch_id: str,
-    gen: int,
-    workspace_id: str,
-    inflight: list[int],
-    now: datetime,
-) -> bool:
-    """Win generation `gen` of the batch; `inflight` is the write-ahead for its first chunk."""
-    return try_claim(
-        runtime.db,
-        _claim_key(batch_id, gen),
-        owner="send_email",
-        now=now,
-        workspace_id=workspace_id,
-        lease_until=now + LEASE,
-        inflight=inflight,
-    )
-
-
-def _won(future: Future[bool]) -> bool:
-    try:
-        return future.result()
-    except Exception:  # not known to be ours: never delete what another run may hold
-        return False
-
-
-def _drop_first_claim(runtime: Runtime, batch_id: str) -> None:
-    """Undo a first-run claim this run made but will not use (nothing was sent):
-    left in place it would hold the batch for its lease, after which its write-ahead
-    recipients would be marked unconfirmed though none of them was sent."""
-    try:
-        runtime.db.collection(CLAIMS).document(_claim_key(batch_id, 0)).delete()
-    except Exception as exc:
-        log.alert(
-            "email_claim_left",
-            "an unused batch claim could not be deleted",
-            batch_id=batch_id,
-            error=str(exc),
-        )
-        raise
+    return _claim_and_run(runtime, batch_id, batch, campaign, settings, on_message)
 
 
 def _claim_and_run(
@@ -246,46 +153,37 @@ def _claim_and_run(
     campaign: dict[str, Any],
     settings: dict[str, Any] | None,
     on_message: Callable[[int], None] | None,
-    *,
-    claimed: bool = False,
 ) -> dict[str, Any]:
-    """`claimed`: send_batch already holds this fresh batch's generation-0 claim."""
     from shared.email.smtp_settings import sender_for
 
     now = runtime.clock.now()
     ws = batch["workspace_id"]
     outcomes: dict[str, dict[str, Any]] = dict(batch.get("outcomes") or {})
     gen = int(batch.get("run_gen") or 0)
-    try:
-        todo = _todo(batch, outcomes)
-        sending = campaign.get("status") != "cancelled" and bool(campaign.get("workspace_id"))
-        sender: Sender | None = None
-        config_error: HeraldError | None = None
-        if sending and todo:
-            try:
-                sender = sender_for(runtime, ws, settings)
-            except HeraldError as exc:
-                config_error = exc
-        emails = [batch["recipients"][i]["email"] for i in todo] if sending else []
-        chunks = suppression_chunks(emails)
-    except BaseException:
-        if claimed:  # nothing is sent yet: the retry claims the batch afresh
-            _drop_first_claim(runtime, batch_id)
-        raise
+    todo = _todo(batch, outcomes)
+    sending = campaign.get("status") != "cancelled" and bool(campaign.get("workspace_id"))
+    sender: Sender | None = None
+    config_error: HeraldError | None = None
+    if sending and todo:
+        try:
+            sender = sender_for(runtime, ws, settings)
+        except HeraldError as exc:
+            config_error = exc
+    emails = [batch["recipients"][i]["email"] for i in todo] if sending else []
+    chunks = suppression_chunks(emails)
     # One thread per round trip: the claim, each suppression chunk, the SMTP connection.
     pool = _pool()
-    claim = None if claimed else pool.submit(_claim, runtime, batch_id, batch, gen, outcomes, now)
+    claim = pool.submit(_claim, runtime, batch_id, batch, gen, outcomes, now)
     lookups = [pool.submit(suppressed_in, runtime.db, ws, chunk) for chunk in chunks]
     conn = pool.submit(_connect, sender) if sender is not None else None
-    if claim is not None:
-        try:
-            gen = claim.result()
-        except BaseException as exc:
-            if conn is not None:
-                _discard(conn)
-            if isinstance(exc, BusyError):
-                return {"status": "busy"}
-            raise
+    try:
+        gen = claim.result()
+    except BaseException as exc:
+        if conn is not None:
+            _discard(conn)
+        if isinstance(exc, BusyError):
+            return {"status": "busy"}
+        raise
     run = _Run(runtime, batch_id, batch, campaign, gen, outcomes, on_message)
     run.sender = sender
     run.config_error = config_error
@@ -336,22 +234,29 @@ def _claim(
     now: datetime,
 ) -> int:
     """Win the batch for this run; on takeover, mark the dead run's in-flight chunk."""
+    db = runtime.db
 
     def claim(generation: int) -> bool:
-        ahead = _todo(batch, outcomes)[:CLAIM_COVERS]  # write-ahead for the first chunk
-        return _try_claim_gen(runtime, batch_id, generation, batch["workspace_id"], ahead, now)
+        return try_claim(
+            db,
+            f"email-batch:{batch_id}:{generation}",
+            owner="send_email",
+            now=now,
+            workspace_id=batch["workspace_id"],
+            lease_until=now + LEASE,
+            inflight=_todo(batch, outcomes)[:CLAIM_COVERS],  # write-ahead for the first chunk
+        )
 
     if claim(gen):
         return gen
-    held = get_claim(runtime.db, _claim_key(batch_id, gen)) or {}
+    held = get_claim(db, f"email-batch:{batch_id}:{gen}") or {}
     checkpointed = batch.get("ckpt_gen") == gen
     lease = max(held.get("lease_until") or now, (checkpointed and batch.get("lease_until")) or now)
     if lease > now:
         raise BusyError
     doubt = batch.get("inflight") if checkpointed else held.get("inflight")
     for i in doubt or []:
-        # An index past the end (a claim made from a task's wrong size) names no one.
-        if str(i) not in outcomes and i < len(batch["recipients"]):
+        if str(i) not in outcomes:
             outcomes[str(i)] = {"status": "unconfirmed", "reason": UNCONFIRMED_CRASH, "at": now}
     if not claim(gen + 1):
         raise BusyError
@@ -655,9 +560,7 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
                     "run_gen": 0,
                 }
             )
-            enqueue_batch(
-                rt, retry_id, batch["workspace_id"], due, batch["campaign_id"], size=len(deferred)
-            )
+            enqueue_batch(rt, retry_id, batch["workspace_id"], due, batch["campaign_id"])
         except Exception as exc:
             if not is_already_exists(exc):
                 raise
