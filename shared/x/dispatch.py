@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.claims import CLAIMS, claim_id, claim_or_take_over, try_claim
+from shared.claims import CLAIMS, claim_id, claim_or_take_over
 from shared.log import get_logger
 from shared.tasks import TaskSpec, safe_task_id
 from shared.x.models import POSTS, PostStatus
@@ -34,9 +34,9 @@ log = get_logger("x.dispatch")
 # A queued post whose task instant is this far past with no progress lost its task.
 RECOVERY_GRACE = timedelta(minutes=2)
 RECOVERY_EVERY_S = 30.0
-# create_task gives up after 30 s: an enqueue claim this old, on a post that never moved
-# to its try, was left by a worker that died in between.
-ENQUEUE_STALE = timedelta(minutes=2)
+# A claim on a quick step (record the next try and enqueue it, create_task gives up after
+# 30 s; record a failure) that is this old was left by a worker that died in between.
+STEP_STALE = timedelta(minutes=2)
 PAGE = 200
 ENQUEUE_THREADS = 8
 
@@ -139,25 +139,19 @@ def enqueue_publish(
     """
     db = runtime.db
     now = runtime.clock.now()
-    if once_per_try:
-        # A worker that died between this claim and the post update would leave the post
-        # at the old try for good: every later delivery would lose the claim. Its claim
-        # is taken over once it is older than any enqueue can take.
-        won = claim_or_take_over(
-            db,
-            claim_id("xq", post_id, str(try_n), "next"),
-            owner=reason,
-            now=now,
-            stale_after=ENQUEUE_STALE,
-            workspace_id=workspace_id,
-        )
-        if won is None:
-            return False
-        key = won
-    else:
-        key = claim_id("xq", post_id, str(try_n), instant_key(at))
-        if not try_claim(db, key, owner=reason, now=now, workspace_id=workspace_id):
-            return False
+    # A worker that died between this claim and the post update would leave the post at
+    # the old try for good: every later delivery would lose the claim. Its claim is taken
+    # over once it is older than any enqueue can take.
+    key = claim_or_take_over(
+        db,
+        claim_id("xq", post_id, str(try_n), "next" if once_per_try else instant_key(at)),
+        owner=reason,
+        now=now,
+        stale_after=STEP_STALE,
+        workspace_id=workspace_id,
+    )
+    if key is None:
+        return False
     spec = task_spec(
         post_id, workspace_id, try_n=try_n, at=at, now=now, action=action, account_id=account_id
     )

@@ -42,7 +42,7 @@ from shared.x.client import (
     XApi,
     XError,
 )
-from shared.x.dispatch import ENQUEUE_STALE, enqueue_publish
+from shared.x.dispatch import STEP_STALE, enqueue_publish
 from shared.x.models import (
     POSTS,
     TERMINAL,
@@ -65,8 +65,8 @@ RECONCILE_AFTER = timedelta(seconds=20)
 RECONCILE_TRIES = 3
 # The unanswered request left at most one request timeout before the error was seen;
 # the margin absorbs clock skew between Herald and X's created_at.
+REQUEST_TIMEOUT = timedelta(seconds=CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
 RECONCILE_MARGIN = timedelta(seconds=60)
-RECONCILE_LOOKBACK = timedelta(seconds=CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + RECONCILE_MARGIN
 RATE_LIMIT_FALLBACK = timedelta(minutes=1)
 ALERT_FAILED = "x_post_failed"
 ALERT_UNCONFIRMED = "x_post_unconfirmed"
@@ -325,7 +325,7 @@ def _fail(job: Job, code: str | int | None, reason: str) -> dict[str, Any]:
         claim_id("xfail", job.post.id, str(job.try_n)),
         owner="post_tweet",
         now=job.now,
-        stale_after=ENQUEUE_STALE,
+        stale_after=STEP_STALE,
         workspace_id=job.post.workspace_id,
     )
     if won is None:
@@ -363,7 +363,7 @@ def _unconfirmed(job: Job, exc: XError, sent_after: datetime | None = None) -> d
         extra={
             "unknown_outcome": True,
             "unconfirmed_at": job.now,
-            "sent_after": sent_after or job.now - RECONCILE_LOOKBACK + RECONCILE_MARGIN,
+            "sent_after": sent_after or job.now - REQUEST_TIMEOUT,
             "reconcile_tries": 0,
         },
     )
@@ -440,7 +440,7 @@ def _lookup(job: Job) -> str | None:
     # on pay-per-use) few even for a busy account. X wants end_time at least 10 s in the
     # past, so a recent window stays open-ended.
     at = job.post.extra.get("unconfirmed_at") or job.now
-    since = job.post.extra.get("sent_after") or at - RECONCILE_LOOKBACK + RECONCILE_MARGIN
+    since = job.post.extra.get("sent_after") or at - REQUEST_TIMEOUT
     until: datetime | None = at + RECONCILE_MARGIN
     if until is not None and until > job.now - timedelta(seconds=10):
         until = None
