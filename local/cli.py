@@ -113,6 +113,17 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alive(pid: object) -> bool:
+    try:
+        number = int(str(pid))
+        if number <= 0:  # 0 and negatives name process groups
+            return False
+        os.kill(number, 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _use_running_stack() -> str | None:
     """Point this process at the running `herald dev` unless told otherwise.
 
@@ -125,14 +136,7 @@ def _use_running_stack() -> str | None:
     except (OSError, json.JSONDecodeError):
         info = {}
     env = info.get("env") if isinstance(info, dict) else None
-    alive = False
-    if isinstance(env, dict) and info.get("pid"):
-        try:
-            os.kill(int(info["pid"]), 0)
-            alive = True
-        except (OSError, ValueError):
-            alive = False
-    if not alive or not isinstance(env, dict):
+    if not isinstance(env, dict) or not _alive(info.get("pid")):
         return (
             "no local Herald is running: start it with `make dev`, or set HERALD_ENV=production "
             "and GOOGLE_CLOUD_PROJECT to work on a deployment"
