@@ -39,6 +39,19 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
     raise AssertionError(f"{marker!r} not seen; output so far:\n{''.join(seen)}")
 
 
+def _user_add(name: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`herald user add` from another terminal (no emulator host in its environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "local.cli", "user", "add", name],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "HERALD_NEW_PASSWORD": "a long enough password"},
+    )
+
+
 def test_dev_runs_refuses_a_second_and_stops_clean_on_sigint(tmp_path: Path) -> None:
     env = {**os.environ, "HERALD_DEV_DIR": str(tmp_path)}
     # Started as a shell's background job would be: with SIGINT ignored. `herald dev`
@@ -66,15 +79,7 @@ def test_dev_runs_refuses_a_second_and_stops_clean_on_sigint(tmp_path: Path) -> 
 
         # Another terminal: `herald user add` finds the running stack by itself.
         user_env = {k: v for k, v in env.items() if k != "FIRESTORE_EMULATOR_HOST"}
-        added = subprocess.run(
-            [sys.executable, "-m", "local.cli", "user", "add", "founder"],
-            check=False,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**user_env, "HERALD_NEW_PASSWORD": "a long enough password"},
-        )
+        added = _user_add("founder", user_env)
         assert added.returncode == 0, added.stderr
         assert "user_id" in added.stdout and "workspace_id" in added.stdout
 
@@ -86,15 +91,7 @@ def test_dev_runs_refuses_a_second_and_stops_clean_on_sigint(tmp_path: Path) -> 
         left = set().union(*(_group_members(p) for p in pids)) & members
         assert not left, f"left behind: {left}"
         # With nothing running, it says what to do instead of hanging on a cloud default.
-        lonely = subprocess.run(
-            [sys.executable, "-m", "local.cli", "user", "add", "second"],
-            check=False,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**user_env, "HERALD_NEW_PASSWORD": "a long enough password"},
-        )
+        lonely = _user_add("second", user_env)
         assert lonely.returncode == 1 and "make dev" in lonely.stderr
     finally:
         if first.poll() is None:
