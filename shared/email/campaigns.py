@@ -146,21 +146,14 @@ def _view(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
 
 def batch_tallies(runtime: Runtime, campaign_id: str) -> dict[str, int]:
     """The finished batches' tallies summed (one aggregation query)."""
-    from google.cloud.firestore_v1.aggregation import AggregationQuery
     from google.cloud.firestore_v1.base_query import FieldFilter
+
+    from shared.firestore import sum_fields
 
     query = runtime.db.collection(BATCHES).where(
         filter=FieldFilter("campaign_id", "==", campaign_id)
     )
-    agg = AggregationQuery(query)
-    for name, field in TALLY_FIELDS.items():
-        agg.sum(field, alias=name)
-    sums: dict[str, int] = {}
-    rows: list[list[Any]] = list(agg.get())  # type: ignore[arg-type]  # rows of results
-    for row in rows:
-        for result in row:
-            sums[result.alias] = int(result.value or 0)
-    return sums
+    return sum_fields(query, TALLY_FIELDS)
 
 
 def progress_of(runtime: Runtime, data: dict[str, Any]) -> dict[str, int]:

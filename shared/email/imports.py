@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.email.model import CONTACT_IMPORTS
 from shared.errors import NotFound
-from shared.firestore import is_already_exists
+from shared.firestore import is_already_exists, sum_fields
 from shared.log import get_logger
 from shared.tasks import TaskSpec, safe_task_id
 from shared.tenancy import scoped_get
@@ -148,12 +148,10 @@ def run_chunk(runtime: Runtime, workspace_id: str, chunk_id: str) -> dict[str, A
 
 
 def _sums(runtime: Runtime, import_id: str) -> dict[str, int]:
-    from google.cloud.firestore_v1.aggregation import AggregationQuery
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     query = runtime.db.collection(CHUNKS).where(filter=FieldFilter("import_id", "==", import_id))
-    agg = AggregationQuery(query).sum("done", alias="done").sum("written", alias="written")
-    return {r.alias: int(r.value or 0) for row in list(agg.get()) for r in row}
+    return sum_fields(query, {"done": "done", "written": "written"})
 
 
 def settle(runtime: Runtime, import_id: str) -> None:
