@@ -6,6 +6,8 @@ send path are counted in the function processes."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import smtplib
 import sys
@@ -43,6 +45,71 @@ def baseline(messages: list[bytes], host: str, port: int, per_connection: int) -
             for sender, rcpt, raw in envelopes[i : i + per_connection]:
                 smtp.sendmail(sender, [rcpt], raw)
     return time.perf_counter() - started
+
+
+def _timeline(mtimes: list[float], per_batch: int) -> str:
+    """Where Herald's time went, from the sink's file times: the gaps between batches
+    (taken as the largest len/per_batch - 1 gaps) against the time inside batches, and
+    the rate in each fifth of the run (a slow start shows the expansion competing)."""
+    if len(mtimes) < 2 * per_batch:
+        return "too few messages"
+    gaps = sorted((b - a for a, b in itertools.pairwise(mtimes)), reverse=True)
+    boundaries = len(mtimes) // per_batch - 1
+    between, inside = sum(gaps[:boundaries]), sum(gaps[boundaries:])
+    span = mtimes[-1] - mtimes[0]
+    fifths = []
+    for k in range(5):
+        lo, hi = mtimes[0] + span * k / 5, mtimes[0] + span * (k + 1) / 5
+        fifths.append(sum(1 for t in mtimes if lo <= t < hi) / (hi - lo))
+    return (
+        f"between batches {1000 * between / max(1, boundaries):.1f} ms each "
+        f"({100 * between / span:.0f}% of the run), inside a batch "
+        f"{1000 * inside / (boundaries + 1):.1f} ms; emails/s by fifth: "
+        + ", ".join(f"{r:.0f}" for r in fifths)
+    )
+
+
+def _phases(log_file: Path, campaign_id: str) -> str:
+    """Median milliseconds per batch phase, from the worker's "batch finished" lines, and
+    the time between one batch's end and the next one's start (HTTP, task queue)."""
+    import json
+    import statistics
+    from datetime import datetime
+
+    rows = []
+    for line in log_file.read_text(errors="replace").splitlines():
+        if '"batch finished"' not in line:
+            continue
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            ours = str(entry.get("batch_id")).startswith(campaign_id + "__")
+            if ours and entry.get("timing_ms"):
+                rows.append((datetime.fromisoformat(entry["time"]).timestamp(), entry["timing_ms"]))
+    if len(rows) < 2:
+        return "no timings logged"
+    rows.sort(key=lambda r: r[0])
+    phases = ("read", "prepare", "smtp", "commit")
+    med = {p: statistics.median(t.get(p, 0.0) for _, t in rows) for p in phases}
+    # A batch's start is its log time less its phases; the gap is from the previous end.
+    gaps = [
+        1000 * (end - prev_end) - sum(t.get(p, 0.0) for p in phases)
+        for (prev_end, _), (end, t) in itertools.pairwise(rows)
+    ]
+    each = ", ".join(f"{p} {med[p]:.1f}" for p in phases)
+    between = statistics.median(gaps)
+    return f"{each}, between tasks {between:.1f} (median ms per batch of {len(rows)})"
+
+
+def _logged_at(log_file: Path, message: str, campaign_id: str) -> float | None:
+    """When the function logged `message` for the campaign (epoch seconds), if it did."""
+    import json
+    from datetime import datetime
+
+    for line in log_file.read_text(errors="replace").splitlines():
+        if message in line and campaign_id in line:
+            with contextlib.suppress(ValueError):
+                return datetime.fromisoformat(json.loads(line)["time"]).timestamp()
+    return None
 
 
 def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
@@ -140,6 +207,14 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     reporter.add(Figure("tasks_per_email", batches / n, "tasks"))
     reporter.add(Figure("contact_import_rows_per_s", recipients / import_s, "rows/s"))
     print(f"# email function processes: {worker}; progress {progress}", file=sys.stderr)
+    print(f"# herald timeline: {_timeline(mtimes, per_connection)}", file=sys.stderr)
+    logs = stack.config.data_dir / "logs"
+    phases = _phases(logs / "send_email.log", campaign["id"])
+    print(f"# send_email phases: {phases}", file=sys.stderr)
+    expanded = _logged_at(logs / "dispatch.log", "campaign expanded", campaign["id"])
+    if expanded is not None and mtimes:
+        after = expanded - mtimes[0]
+        print(f"# expansion done {after:.1f}s after the first email", file=sys.stderr)
     context["results"].update(
         {
             "firestore_reads_per_email": reads,

@@ -21,7 +21,7 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
         if isinstance(body.get("import_chunk"), str) and isinstance(body.get("workspace_id"), str):
             return _import_chunk(body["import_chunk"], body["workspace_id"])
         batch_id, workspace_id = body.get("batch_id"), body.get("workspace_id")
-        campaign_id = body.get("campaign_id")
+        campaign_id, emails = body.get("campaign_id"), body.get("emails")
         if not isinstance(batch_id, str) or not isinstance(workspace_id, str):
             raise BadRequest("batch_id and workspace_id are required")
     except BadRequest as exc:
@@ -37,8 +37,13 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
             batch_id,
             workspace_id,
             campaign_id=campaign_id if isinstance(campaign_id, str) else None,
+            emails=emails if _strings(emails) else None,
         )
     return json_response(result)
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _import_chunk(chunk_id: str, workspace_id: str):  # type: ignore[no-untyped-def]

@@ -383,7 +383,10 @@ def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> di
     for doc in _batches_with_status(runtime, campaign_id, "held"):
         doc.reference.update({"status": "queued", "due_at": now, "enqueued_at": now})
         tag = f"resume{int(now.timestamp())}"
-        enqueue_batch(runtime, doc.id, workspace_id, now, campaign_id, attempt_tag=tag)
+        recipients = doc.get("recipients") or ()
+        enqueue_batch(
+            runtime, doc.id, workspace_id, now, campaign_id, attempt_tag=tag, recipients=recipients
+        )
     return get_campaign(runtime, workspace_id, campaign_id)
 
 

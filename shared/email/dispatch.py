@@ -199,8 +199,9 @@ class EmailSource:
                 slot = quota.reserve(len(chunk), max(when, now))
                 bid = batch_id(cid, state["seq"])
                 state["seq"] += 1
-                if self._create_batch(rt, bid, ws, cid, [_for_send(m) for m in chunk], slot, now):
-                    enqueue_batch(rt, bid, ws, slot, cid)
+                recipients = [_for_send(m) for m in chunk]
+                if self._create_batch(rt, bid, ws, cid, recipients, slot, now):
+                    enqueue_batch(rt, bid, ws, slot, cid, recipients=recipients)
                 state["batches"] += 1
                 state["recipients"] += len(chunk)
             carry[when_key] = group
@@ -302,6 +303,7 @@ class EmailSource:
                 None,
                 data["campaign_id"],
                 attempt_tag=f"recover{int(now.timestamp())}",
+                recipients=data.get("recipients") or (),
             )
             log.warning(
                 "re-enqueued a batch whose task was lost",

@@ -90,7 +90,7 @@ def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
             if not is_already_exists(exc):
                 raise
             continue
-        enqueue_batch(runtime, bid, workspace_id, now, campaign_id)
+        enqueue_batch(runtime, bid, workspace_id, now, campaign_id, recipients=picked[k : k + size])
     update: dict[str, Any] = {"resend_gen": gen + 1, "updated_at": now}
     if picked:
         update |= {

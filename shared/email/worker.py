@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.claims import get_claim, try_claim
+from shared.claims import CLAIMS, get_claim, try_claim
 from shared.email import smtp
 from shared.email.model import (
     BATCHES,
@@ -94,6 +94,7 @@ class _Run:
     sender: Sender | None = None
     config_error: HeraldError | None = None
     blocked: set[str] = field(default_factory=set)
+    timing: dict[str, float] = field(default_factory=dict)  # ms per phase, logged
     conn_future: Future[smtplib.SMTP] | None = None
     ready: dict[int, bytes | Exception] = field(default_factory=dict)  # composed ahead
 
@@ -104,16 +105,40 @@ def send_batch(
     workspace_id: str,
     *,
     campaign_id: str | None = None,
+    emails: list[str] | None = None,
     on_message: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Process one batch task; returns a summary. Raises on errors Cloud Tasks should retry.
 
-    Round trips are what a batch costs: one get_all for batch, campaign and SMTP
-    settings (the task names the campaign), then the claim, the suppression queries
-    and the SMTP connection all in parallel, and one final commit.
+    Round trips are what a batch costs. The task names the campaign and the batch's
+    addresses (`emails`), so everything starts at once: one get_all for batch, campaign
+    and SMTP settings, beside generation 0's claim, the suppression queries and the
+    SMTP connection (with the sender this instance last used for the workspace); then
+    one final commit. The read decides what of the early work is kept.
     """
+    early = _Early.start(runtime, batch_id, workspace_id, emails) if emails else None
+    try:
+        result = _read_and_run(runtime, batch_id, workspace_id, campaign_id, early, on_message)
+    except BaseException:
+        if early is not None and not early.used:
+            early.drop(runtime, batch_id)
+        raise
+    if early is not None and not early.used:
+        early.drop(runtime, batch_id)
+    return result
+
+
+def _read_and_run(
+    runtime: Runtime,
+    batch_id: str,
+    workspace_id: str,
+    campaign_id: str | None,
+    early: _Early | None,
+    on_message: Callable[[int], None] | None,
+) -> dict[str, Any]:
     from shared.email.model import SETTINGS
 
+    started = time.perf_counter()
     db = runtime.db
     ref = db.collection(BATCHES).document(batch_id)
     refs = [ref]
@@ -142,7 +167,8 @@ def send_batch(
         if batch["status"] != "held":
             ref.update({"status": "held"})
         return {"status": "held"}
-    return _claim_and_run(runtime, batch_id, batch, campaign, settings, on_message)
+    timing = {"read": round(1000 * (time.perf_counter() - started), 1)}
+    return _claim_and_run(runtime, batch_id, batch, campaign, settings, early, on_message, timing)
 
 
 def _claim_and_run(
@@ -151,10 +177,13 @@ def _claim_and_run(
     batch: dict[str, Any],
     campaign: dict[str, Any],
     settings: dict[str, Any] | None,
+    early: _Early | None,
     on_message: Callable[[int], None] | None,
+    timing: dict[str, float],
 ) -> dict[str, Any]:
     from shared.email.smtp_settings import sender_for
 
+    started = time.perf_counter()
     now = runtime.clock.now()
     ws = batch["workspace_id"]
     outcomes: dict[str, dict[str, Any]] = dict(batch.get("outcomes") or {})
@@ -166,17 +195,26 @@ def _claim_and_run(
     if sending and todo:
         try:
             sender = sender_for(runtime, ws, settings)
+            _remember_sender(ws, sender)
         except HeraldError as exc:
             config_error = exc
     emails = [batch["recipients"][i]["email"] for i in todo] if sending else []
-    chunks = suppression_chunks(emails)
-    # One thread per round trip: the claim, each suppression chunk, the SMTP connection.
-    pool = _POOL
-    claim = pool.submit(_claim, runtime, batch_id, batch, gen, outcomes, now)
-    lookups = [pool.submit(suppressed_in, runtime.db, ws, chunk) for chunk in chunks]
-    conn = pool.submit(_connect, sender) if sender is not None else None
+    first_claim: Future[bool] | None = None
+    conn: Future[smtplib.SMTP] | None = None
+    if early is not None:
+        early.used = True
+        lookups = early.lookups if early.covers(emails) else _lookups(runtime, ws, emails)
+        conn = early.connection_for(sender)
+        if gen == 0 and early.fits(batch):
+            first_claim = early.claim
+        else:
+            early.give_back_claim(runtime, batch_id)
+    else:
+        lookups = _lookups(runtime, ws, emails)
+    if conn is None and sender is not None:
+        conn = _POOL.submit(_connect, sender)
     try:
-        gen = claim.result()
+        gen = _claim(runtime, batch_id, batch, gen, outcomes, now, first_claim)
     except BaseException as exc:
         if conn is not None:
             _discard(conn)
@@ -187,19 +225,122 @@ def _claim_and_run(
     run.sender = sender
     run.config_error = config_error
     run.conn_future = conn
+    run.timing = timing
     try:
         run.blocked = set().union(*(lookup.result() for lookup in lookups))
     except Exception:
         _abandon(run)
         raise
+    timing["prepare"] = round(1000 * (time.perf_counter() - started), 1)
     return run_batch(run)
 
 
 # Threads for a batch's parallel round trips, kept by the warm instance: starting and
 # joining four threads per batch cost ~0.6 ms. The executor starts its threads on first
 # use. A batch of 50 uses four at once; 32 leave room for the instance's concurrent
-# requests (excess work queues, and no task waits on another, so it cannot deadlock).
+# requests (excess work queues; no pooled job waits on another, so it cannot deadlock).
 _POOL = ThreadPoolExecutor(32, thread_name_prefix="email-batch")
+
+# The sender each workspace's last batch used on this instance: the next batch opens
+# its connection with it before its read answers, and keeps that connection only if
+# the sender resolved from the read is the same (settings change their `updated_at`).
+_SENDERS: dict[str, Sender] = {}
+_SENDERS_MAX = 512
+
+
+def _remember_sender(workspace_id: str, sender: Sender) -> None:
+    if workspace_id not in _SENDERS and len(_SENDERS) >= _SENDERS_MAX:
+        _SENDERS.pop(next(iter(_SENDERS)))
+    _SENDERS[workspace_id] = sender
+
+
+def _lookups(runtime: Runtime, workspace_id: str, emails: list[str]) -> list[Future[set[str]]]:
+    """The suppression queries for `emails`, one pooled thread per `in` chunk."""
+    chunks = suppression_chunks(emails)
+    return [_POOL.submit(suppressed_in, runtime.db, workspace_id, c) for c in chunks]
+
+
+def _claim_key(batch_id: str, gen: int) -> str:
+    return f"email-batch:{batch_id}:{gen}"
+
+
+def _try_gen(
+    db: Any, batch_id: str, workspace_id: str, gen: int, inflight: list[int], now: datetime
+) -> bool:
+    return try_claim(
+        db,
+        _claim_key(batch_id, gen),
+        owner="send_email",
+        now=now,
+        workspace_id=workspace_id,
+        lease_until=now + LEASE,
+        inflight=inflight,  # write-ahead for the first chunk
+    )
+
+
+@dataclass
+class _Early:
+    """Round trips a task starts before its batch is read, from the addresses it names
+    (normalized, in recipient order): generation 0's claim, the suppression queries
+    and, with the workspace's last sender, the SMTP connection. The read decides what
+    is kept (`covers`, `fits`, `connection_for`); what is not is undone (`drop`)."""
+
+    emails: list[str]
+    claim: Future[bool]
+    lookups: list[Future[set[str]]]
+    sender: Sender | None
+    conn: Future[smtplib.SMTP] | None
+    used: bool = False
+
+    @classmethod
+    def start(cls, runtime: Runtime, batch_id: str, workspace_id: str, emails: list[str]) -> _Early:
+        pool, db, now = _POOL, runtime.db, runtime.clock.now()
+        first = list(range(min(len(emails), CLAIM_COVERS)))  # an untouched batch's todo
+        claim = pool.submit(_try_gen, db, batch_id, workspace_id, 0, first, now)
+        lookups = _lookups(runtime, workspace_id, emails)
+        sender = _SENDERS.get(workspace_id)
+        conn = pool.submit(_connect, sender) if sender is not None else None
+        return cls(emails, claim, lookups, sender, conn)
+
+    def covers(self, emails: list[str]) -> bool:
+        """The lookups answered for every address about to be sent."""
+        return {normalize_email(e) for e in emails} <= set(self.emails)
+
+    def fits(self, batch: dict[str, Any]) -> bool:
+        """Generation 0's claim, with its write-ahead, is right for this batch: nothing
+        of it has run and the task named exactly its recipients."""
+        recipients = batch["recipients"]
+        return (
+            int(batch.get("run_gen") or 0) == 0
+            and not batch.get("outcomes")
+            and [normalize_email(r["email"]) for r in recipients] == self.emails
+        )
+
+    def connection_for(self, sender: Sender | None) -> Future[smtplib.SMTP] | None:
+        """The early connection if it was opened with the sender the read resolved."""
+        conn, self.conn = self.conn, None
+        if conn is not None and (sender is None or sender != self.sender):
+            _discard(conn)
+            return None
+        return conn
+
+    def give_back_claim(self, runtime: Runtime, batch_id: str) -> None:
+        """Delete generation 0's claim if this task made it: nothing was sent under
+        it, and left in place it would hold the batch for a whole lease."""
+        try:
+            won = self.claim.result()
+        except Exception:
+            return  # unknown whether it was made: the lease and takeover handle it
+        if won:
+            runtime.db.collection(CLAIMS).document(_claim_key(batch_id, 0)).delete()
+
+    def drop(self, runtime: Runtime, batch_id: str) -> None:
+        """The read ended the task (missing, done, paused) or failed: undo it all."""
+        self.used = True
+        if self.conn is not None:
+            _discard(self.conn)
+            self.conn = None
+        self.give_back_claim(runtime, batch_id)
 
 
 def _connect(sender: Sender) -> smtplib.SMTP:
@@ -222,24 +363,19 @@ def _claim(
     gen: int,
     outcomes: dict[str, dict[str, Any]],
     now: datetime,
+    first: Future[bool] | None = None,
 ) -> int:
-    """Win the batch for this run; on takeover, mark the dead run's in-flight chunk."""
-    db = runtime.db
+    """Win the batch for this run; on takeover, mark the dead run's in-flight chunk.
+
+    `first` is the claim of `gen` already made when the task arrived."""
+    db, ws = runtime.db, batch["workspace_id"]
 
     def claim(generation: int) -> bool:
-        return try_claim(
-            db,
-            f"email-batch:{batch_id}:{generation}",
-            owner="send_email",
-            now=now,
-            workspace_id=batch["workspace_id"],
-            lease_until=now + LEASE,
-            inflight=_todo(batch, outcomes)[:CLAIM_COVERS],  # write-ahead for the first chunk
-        )
+        return _try_gen(db, batch_id, ws, generation, _todo(batch, outcomes)[:CLAIM_COVERS], now)
 
-    if claim(gen):
+    if first.result() if first is not None else claim(gen):
         return gen
-    held = get_claim(db, f"email-batch:{batch_id}:{gen}") or {}
+    held = get_claim(db, _claim_key(batch_id, gen)) or {}
     checkpointed = batch.get("ckpt_gen") == gen
     lease = max(held.get("lease_until") or now, (checkpointed and batch.get("lease_until")) or now)
     if lease > now:
@@ -292,7 +428,7 @@ def run_batch(run: _Run) -> dict[str, Any]:
         raise
     deferred: list[int] = []
     covered = claimed  # the recipients the last write-ahead names
-    last_write = time.monotonic()
+    last_write = smtp_started = time.monotonic()
     current: int | None = None
     try:
         for p, i in enumerate(todo):
@@ -322,6 +458,7 @@ def run_batch(run: _Run) -> dict[str, Any]:
         _close_all(run)
         raise
     _close_all(run)
+    run.timing["smtp"] = round(1000 * (time.monotonic() - smtp_started), 1)
     return _finish(run, deferred)
 
 
@@ -555,7 +692,14 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
                     "run_gen": 0,
                 }
             )
-            enqueue_batch(rt, retry_id, batch["workspace_id"], due, batch["campaign_id"])
+            enqueue_batch(
+                rt,
+                retry_id,
+                batch["workspace_id"],
+                due,
+                batch["campaign_id"],
+                recipients=[recipients[i] for i in deferred],
+            )
         except Exception as exc:
             if not is_already_exists(exc):
                 raise
@@ -606,6 +750,14 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
             db.collection(EVENTS).document(f"bounce__{batch['campaign_id']}__{rid}"),
             {**base, "type": "bounce", "count": 1, "recipient_id": rid},
         )
+    committing = time.monotonic()
     commit.commit()
-    log.info("batch finished", batch_id=run.batch_id, counts=tally, retry_batch=retry_id)
+    run.timing["commit"] = round(1000 * (time.monotonic() - committing), 1)
+    log.info(
+        "batch finished",
+        batch_id=run.batch_id,
+        counts=tally,
+        retry_batch=retry_id,
+        timing_ms=run.timing,
+    )
     return {"status": "done", "counts": tally, "retry_batch": retry_id}

@@ -7,13 +7,38 @@ from email.message import EmailMessage
 
 import pytest
 
-from shared.email import service
+from shared.email import service, worker
 from shared.email.model import BATCHES, EVENTS, SUPPRESSIONS
 from shared.email.suppression import suppress
-from shared.email.worker import send_batch
 from tests.email.conftest import WS, audience, campaign, smtp_body, start_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+
+_DELIVERY = {"as_task": False}
+
+
+def _task_payload(runtime, batch_id: str) -> dict:
+    tasks = [t for t in runtime.enqueuer.tasks if t.payload.get("batch_id") == batch_id]
+    return tasks[-1].payload if tasks else {}
+
+
+def send_batch(runtime, batch_id, workspace_id, **kwargs):
+    """The worker, called with only the batch id (a task enqueued before tasks carried
+    addresses) or as the batch's own task delivers it: with the campaign and the
+    addresses, which start the claim, the suppression queries and the connection
+    before the batch is read."""
+    if _DELIVERY["as_task"]:
+        payload = _task_payload(runtime, batch_id)
+        kwargs |= {"campaign_id": payload.get("campaign_id"), "emails": payload.get("emails")}
+    return worker.send_batch(runtime, batch_id, workspace_id, **kwargs)
+
+
+@pytest.fixture(autouse=True, params=["bare", "as_task"])
+def delivery(request, monkeypatch):
+    """Every test here runs both ways."""
+    monkeypatch.setitem(_DELIVERY, "as_task", request.param == "as_task")
+    return request.param
 
 
 @pytest.fixture
