@@ -152,3 +152,89 @@ def test_batches_keep_only_what_the_send_reads(runtime, db, monkeypatch):
         {"company": "Acme"},
     )
     assert set(bare) == {"id", "email"}
+
+
+def _expand_dies_at_enqueue(monkeypatch, n: int) -> None:
+    """The dispatcher dies (an exception nothing catches) at its n-th enqueue."""
+    from shared.email import dispatch as email_dispatch
+
+    real, calls = email_dispatch.enqueue_batch, [0]
+
+    def enqueue(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == n:
+            raise KeyboardInterrupt  # stands for the instance going away
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(email_dispatch, "enqueue_batch", enqueue)
+
+
+def test_batches_are_created_a_group_per_commit_and_a_takeover_makes_the_rest(
+    runtime, db, clock, enqueuer, monkeypatch
+):
+    """Ten batches go in one commit. An expander that dies between creating a group and
+    enqueueing all of it loses nothing: the takeover redoes the buckets since the last
+    save, enqueues only what it makes itself, and recovery enqueues the dead one's
+    batches whose task never went out."""
+    from shared.email import dispatch as email_dispatch
+
+    _use_sink(monkeypatch)
+    monkeypatch.setattr(email_dispatch, "CREATE_GROUP", 4)
+    addresses = [f"g{i:03d}@example.com" for i in range(500)]  # 10 batches
+    cid = campaign(runtime, audience(runtime, addresses))
+    service.schedule_campaign(runtime, WS, cid, clock.now().isoformat())
+    commits = []
+    real_batch = db.batch
+    monkeypatch.setattr(db, "batch", lambda: commits.append(1) or real_batch())
+    _expand_dies_at_enqueue(monkeypatch, 7)
+    try:
+        dispatch(runtime)
+    except KeyboardInterrupt:
+        pass
+    made = set(_batches(db))
+    assert len(commits) < len(made), "batches are created several per commit"
+    monkeypatch.undo()
+    _use_sink(monkeypatch)
+    enqueued = {t.payload["batch_id"] for t in enqueuer.of_kind("emails")}
+    assert enqueued and enqueued < made  # some were made, never enqueued
+    clock.advance(minutes=6)  # the dead expander's lease is over
+    dispatch(runtime)  # moves the workspace to the next expansion generation
+    dispatch(runtime)  # the takeover
+    batches = _batches(db)
+    assert sorted(r["email"] for b in batches.values() for r in b["recipients"]) == addresses
+    tasks = [t.payload["batch_id"] for t in enqueuer.of_kind("emails")]
+    # The takeover enqueued exactly the batches it made; the dead one's are not doubled.
+    assert sorted(tasks) == sorted(enqueued | (set(batches) - made))
+    clock.advance(minutes=11)  # the dead one's unenqueued batches sat past the grace
+    dispatch(runtime)
+    assert {t.payload["batch_id"] for t in enqueuer.of_kind("emails")} == set(batches)
+    assert progress_total(runtime, cid) == (500, 10)
+
+
+def progress_total(runtime, cid: str) -> tuple[int, int]:
+    progress = service.campaign_progress(runtime, WS, cid)
+    return progress["total"], progress["batches_total"]
+
+
+def test_a_group_whose_commit_fails_is_created_one_by_one(
+    runtime, db, clock, enqueuer, monkeypatch
+):
+    """One batch of a group exists already (made by a dead expander): the group's
+    commit fails (on the emulator after writing the batches before it), each batch is
+    created on its own, and this expansion enqueues all it made, including those the
+    failed commit wrote, and not the dead expander's."""
+    from shared.email import dispatch as email_dispatch
+    from shared.email.model import batch_id
+
+    _use_sink(monkeypatch)
+    monkeypatch.setattr(email_dispatch, "CREATE_GROUP", 4)
+    monkeypatch.setattr(email_dispatch, "SAVE_EVERY_BUCKETS", 10_000)  # one group: 0-3
+    cid = campaign(runtime, audience(runtime, [f"h{i:03d}@example.com" for i in range(200)]))
+    service.schedule_campaign(runtime, WS, cid, clock.now().isoformat())
+    foreign = batch_id(cid, 2)
+    db.collection(BATCHES).document(foreign).create(
+        {"workspace_id": WS, "campaign_id": cid, "status": "queued", "expander": "dead"}
+    )
+    dispatch(runtime)
+    enqueued = sorted(t.payload["batch_id"] for t in enqueuer.of_kind("emails"))
+    assert enqueued == [batch_id(cid, s) for s in (0, 1, 3)]
