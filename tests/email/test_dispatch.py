@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from shared.email import service
 from shared.email.model import BATCHES, CAMPAIGNS
 from shared.email.worker import send_batch
@@ -187,10 +189,8 @@ def test_batches_are_created_a_group_per_commit_and_a_takeover_makes_the_rest(
     real_batch = db.batch
     monkeypatch.setattr(db, "batch", lambda: commits.append(1) or real_batch())
     _expand_dies_at_enqueue(monkeypatch, 7)
-    try:
+    with pytest.raises(KeyboardInterrupt):
         dispatch(runtime)
-    except KeyboardInterrupt:
-        pass
     made = set(_batches(db))
     assert len(commits) < len(made), "batches are created several per commit"
     monkeypatch.undo()
