@@ -94,12 +94,11 @@ async function loadMe() {
     select.append(h("option", { value: id, selected: id === session.workspaceId }, w.name || id));
   }
   $("#whoami").textContent = me.user?.username || me.username || "";
-  get(`/workspaces/${encodeURIComponent(session.workspaceId)}/system`)
-    .then((sys) => {
-      session.sandbox = Boolean(sys?.sandbox);
-      $("#sandbox-badge").classList.toggle("d-none", !session.sandbox);
-    })
-    .catch(() => {});
+  // Awaited: views read session.sandbox when they render (Settings shows the sandbox
+  // account form only then), so it must be known before the first one does.
+  const sys = await get(`/workspaces/${encodeURIComponent(session.workspaceId)}/system`).catch(() => null);
+  session.sandbox = Boolean(sys?.sandbox);
+  $("#sandbox-badge").classList.toggle("d-none", !session.sandbox);
 }
 
 function applyWorkspace(w) {

@@ -64,6 +64,30 @@ def _png() -> bytes:
     return out.getvalue()
 
 
+def test_settings_opened_before_the_system_answer_still_offers_the_sandbox_account(
+    admin: Admin, owner: Account
+) -> None:
+    """The sandbox flag comes from /system; a view rendered before it answered used to
+    leave out the sandbox account form for good (a flaky failure of the test below)."""
+    page = admin.page
+    # The page's own fetch answers /system 1.5 s late; everything else as usual.
+    page.add_init_script(
+        """
+        const realFetch = window.fetch;
+        window.fetch = async (...args) => {
+          const answer = await realFetch(...args);
+          const url = String(args[0] && args[0].url ? args[0].url : args[0]);
+          if (/\\/system(\\?|$)/.test(url)) await new Promise((r) => setTimeout(r, 1500));
+          return answer;
+        };
+        """
+    )
+    admin.login(owner)
+    admin.nav("settings", "#x-accounts")
+    expect(page.locator("#sandbox-badge")).to_be_visible()
+    expect(page.locator("#sandbox-handle")).to_be_visible()
+
+
 def test_campaign_compose_schedule_and_see_it_published_by_the_sandbox(
     admin: Admin, owner: Account
 ) -> None:
