@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -246,12 +247,14 @@ _POOL = ThreadPoolExecutor(32, thread_name_prefix="email-batch")
 # the sender resolved from the read is the same (settings change their `updated_at`).
 _SENDERS: dict[str, Sender] = {}
 _SENDERS_MAX = 512
+_SENDERS_LOCK = threading.Lock()  # an instance serves concurrent requests
 
 
 def _remember_sender(workspace_id: str, sender: Sender) -> None:
-    if workspace_id not in _SENDERS and len(_SENDERS) >= _SENDERS_MAX:
-        _SENDERS.pop(next(iter(_SENDERS)))
-    _SENDERS[workspace_id] = sender
+    with _SENDERS_LOCK:
+        if workspace_id not in _SENDERS and len(_SENDERS) >= _SENDERS_MAX:
+            _SENDERS.pop(next(iter(_SENDERS)))  # the oldest entry
+        _SENDERS[workspace_id] = sender
 
 
 def _lookups(runtime: Runtime, workspace_id: str, emails: list[str]) -> list[Future[set[str]]]:
