@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import smtplib
+import statistics
 import sys
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -69,25 +71,32 @@ def _timeline(mtimes: list[float], per_batch: int) -> str:
     )
 
 
-def _phases(log_file: Path, campaign_id: str) -> str:
+def _log_entries(log_file: Path) -> list[dict[str, Any]]:
+    """A function's JSON log lines, parsed (lines that are not JSON are skipped)."""
+    entries = []
+    for line in log_file.read_text(errors="replace").splitlines():
+        with contextlib.suppress(ValueError):
+            entries.append(json.loads(line))
+    return entries
+
+
+def _at(entry: dict[str, Any]) -> float:
+    return datetime.fromisoformat(entry["time"]).timestamp()
+
+
+def _phases(entries: list[dict[str, Any]], campaign_id: str) -> str:
     """Median milliseconds per batch phase, from the worker's "batch finished" lines, and
     the time between one batch's end and the next one's start (HTTP, task queue)."""
-    import json
-    import statistics
-    from datetime import datetime
-
-    rows = []
-    for line in log_file.read_text(errors="replace").splitlines():
-        if '"batch finished"' not in line:
-            continue
-        with contextlib.suppress(ValueError):
-            entry = json.loads(line)
-            ours = str(entry.get("batch_id")).startswith(campaign_id + "__")
-            if ours and entry.get("timing_ms"):
-                rows.append((datetime.fromisoformat(entry["time"]).timestamp(), entry["timing_ms"]))
+    rows = [
+        (_at(e), e["timing_ms"])
+        for e in entries
+        if e.get("message") == "batch finished"
+        and e.get("timing_ms")
+        and str(e.get("batch_id")).startswith(campaign_id + "__")
+    ]
+    rows.sort(key=lambda row: row[0])
     if len(rows) < 2:
         return "no timings logged"
-    rows.sort(key=lambda r: r[0])
     phases = ("read", "prepare", "smtp", "commit")
     med = {p: statistics.median(t.get(p, 0.0) for _, t in rows) for p in phases}
     # A batch's start is its log time less its phases; the gap is from the previous end.
@@ -98,18 +107,6 @@ def _phases(log_file: Path, campaign_id: str) -> str:
     each = ", ".join(f"{p} {med[p]:.1f}" for p in phases)
     between = statistics.median(gaps)
     return f"{each}, between tasks {between:.1f} (median ms per batch of {len(rows)})"
-
-
-def _logged_at(log_file: Path, message: str, campaign_id: str) -> float | None:
-    """When the function logged `message` for the campaign (epoch seconds), if it did."""
-    import json
-    from datetime import datetime
-
-    for line in log_file.read_text(errors="replace").splitlines():
-        if message in line and campaign_id in line:
-            with contextlib.suppress(ValueError):
-                return datetime.fromisoformat(json.loads(line)["time"]).timestamp()
-    return None
 
 
 def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
@@ -209,11 +206,15 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     print(f"# email function processes: {worker}; progress {progress}", file=sys.stderr)
     print(f"# herald timeline: {_timeline(mtimes, per_connection)}", file=sys.stderr)
     logs = stack.config.data_dir / "logs"
-    phases = _phases(logs / "send_email.log", campaign["id"])
+    phases = _phases(_log_entries(logs / "send_email.log"), campaign["id"])
     print(f"# send_email phases: {phases}", file=sys.stderr)
-    expanded = _logged_at(logs / "dispatch.log", "campaign expanded", campaign["id"])
-    if expanded is not None and mtimes:
-        after = expanded - mtimes[0]
+    expanded = [
+        _at(e)
+        for e in _log_entries(logs / "dispatch.log")
+        if e.get("message") == "campaign expanded" and e.get("campaign_id") == campaign["id"]
+    ]
+    if expanded and mtimes:
+        after = expanded[0] - mtimes[0]
         print(f"# expansion done {after:.1f}s after the first email", file=sys.stderr)
     context["results"].update(
         {

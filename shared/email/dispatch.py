@@ -63,7 +63,9 @@ SAVE_EVERY_BUCKETS = 64
 # Batches created per commit: one round trip for ten instead of ten (~0.5 MB of
 # recipients at most, well under a commit's 10 MiB).
 CREATE_GROUP = 10
-ENQUEUE_THREADS = 8
+# create_task is a round trip each (tens of ms on Cloud Tasks): a group's go side by
+# side. The executor starts its threads on first use and is kept by the warm instance.
+_ENQUEUE_POOL = ThreadPoolExecutor(8, thread_name_prefix="email-enqueue")
 
 
 def _where(query: Any, field: str, op: str, value: Any) -> Any:
@@ -205,13 +207,11 @@ class EmailSource:
             mine = [(bid, recipients, slot) for bid, recipients, slot in pending if bid in made]
             pending.clear()
 
-            def enqueue(made: tuple[str, list[dict[str, Any]], datetime]) -> str:
-                bid, recipients, slot = made
+            def enqueue(batch: tuple[str, list[dict[str, Any]], datetime]) -> str:
+                bid, recipients, slot = batch
                 return enqueue_batch(rt, bid, ws, slot, cid, recipients=recipients)
 
-            # create_task is a round trip each (tens of ms on Cloud Tasks): side by side.
-            with ThreadPoolExecutor(min(len(mine), ENQUEUE_THREADS) or 1) as pool:
-                list(pool.map(enqueue, mine))
+            list(_ENQUEUE_POOL.map(enqueue, mine))  # re-raises the first failure
 
         def emit(when_key: str, final: bool) -> None:
             group = carry.get(when_key) or []

@@ -33,7 +33,7 @@ def enqueue_batch(
     the worker starts its claim, suppression queries and SMTP connection beside the
     batch read instead of after it. They are a hint: the batch document decides."""
     now = runtime.clock.now()
-    emails = [normalize_email(str(r["email"])) for r in recipients]
+    emails = task_addresses(recipients)
     return runtime.enqueuer.enqueue(
         TaskSpec(
             kind="emails",
@@ -49,3 +49,8 @@ def enqueue_batch(
             dispatch_deadline=DISPATCH_DEADLINE,
         )
     )
+
+
+def task_addresses(recipients: Sequence[dict[str, Any]]) -> list[str]:
+    """What a batch's task names of its recipients: their addresses, normalized, in order."""
+    return [normalize_email(str(r["email"])) for r in recipients]

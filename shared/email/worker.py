@@ -52,7 +52,7 @@ from shared.email.model import (
     normalize_email,
     valid_email,
 )
-from shared.email.queue import enqueue_batch
+from shared.email.queue import enqueue_batch, task_addresses
 from shared.email.suppression import suppress, suppressed_in, suppression_chunks
 from shared.errors import HeraldError, ProviderError
 from shared.firestore import is_already_exists
@@ -119,14 +119,10 @@ def send_batch(
     """
     early = _Early.start(runtime, batch_id, workspace_id, emails) if emails else None
     try:
-        result = _read_and_run(runtime, batch_id, workspace_id, campaign_id, early, on_message)
-    except BaseException:
-        if early is not None and not early.used:
+        return _read_and_run(runtime, batch_id, workspace_id, campaign_id, early, on_message)
+    finally:
+        if early is not None and not early.used:  # the read ended the task, or failed
             early.drop(runtime, batch_id)
-        raise
-    if early is not None and not early.used:
-        early.drop(runtime, batch_id)
-    return result
 
 
 def _read_and_run(
@@ -168,7 +164,7 @@ def _read_and_run(
         if batch["status"] != "held":
             ref.update({"status": "held"})
         return {"status": "held"}
-    timing = {"read": round(1000 * (time.perf_counter() - started), 1)}
+    timing = {"read": _ms_since(started)}
     return _claim_and_run(runtime, batch_id, batch, campaign, settings, early, on_message, timing)
 
 
@@ -232,7 +228,7 @@ def _claim_and_run(
     except Exception:
         _abandon(run)
         raise
-    timing["prepare"] = round(1000 * (time.perf_counter() - started), 1)
+    timing["prepare"] = _ms_since(started)
     return run_batch(run)
 
 
@@ -255,6 +251,11 @@ def _remember_sender(workspace_id: str, sender: Sender) -> None:
         if workspace_id not in _SENDERS and len(_SENDERS) >= _SENDERS_MAX:
             _SENDERS.pop(next(iter(_SENDERS)))  # the oldest entry
         _SENDERS[workspace_id] = sender
+
+
+def _ms_since(started: float) -> float:
+    """Milliseconds since a `time.perf_counter()` reading, for the batch's timing log."""
+    return round(1000 * (time.perf_counter() - started), 1)
 
 
 def _lookups(runtime: Runtime, workspace_id: str, emails: list[str]) -> list[Future[set[str]]]:
@@ -312,11 +313,10 @@ class _Early:
     def fits(self, batch: dict[str, Any]) -> bool:
         """Generation 0's claim, with its write-ahead, is right for this batch: nothing
         of it has run and the task named exactly its recipients."""
-        recipients = batch["recipients"]
         return (
             int(batch.get("run_gen") or 0) == 0
             and not batch.get("outcomes")
-            and [normalize_email(r["email"]) for r in recipients] == self.emails
+            and task_addresses(batch["recipients"]) == self.emails
         )
 
     def connection_for(self, sender: Sender | None) -> Future[smtplib.SMTP] | None:
@@ -431,7 +431,8 @@ def run_batch(run: _Run) -> dict[str, Any]:
         raise
     deferred: list[int] = []
     covered = claimed  # the recipients the last write-ahead names
-    last_write = smtp_started = time.monotonic()
+    last_write = time.monotonic()
+    smtp_started = time.perf_counter()
     current: int | None = None
     try:
         for p, i in enumerate(todo):
@@ -461,7 +462,7 @@ def run_batch(run: _Run) -> dict[str, Any]:
         _close_all(run)
         raise
     _close_all(run)
-    run.timing["smtp"] = round(1000 * (time.monotonic() - smtp_started), 1)
+    run.timing["smtp"] = _ms_since(smtp_started)
     return _finish(run, deferred)
 
 
@@ -753,9 +754,9 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
             db.collection(EVENTS).document(f"bounce__{batch['campaign_id']}__{rid}"),
             {**base, "type": "bounce", "count": 1, "recipient_id": rid},
         )
-    committing = time.monotonic()
+    committing = time.perf_counter()
     commit.commit()
-    run.timing["commit"] = round(1000 * (time.monotonic() - committing), 1)
+    run.timing["commit"] = _ms_since(committing)
     log.info(
         "batch finished",
         batch_id=run.batch_id,
