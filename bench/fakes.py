@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from local.smtp_sink import offer_pipelining
+
 
 @dataclass
 class Faults:
@@ -222,7 +224,8 @@ def _instant(value: str) -> datetime | None:
 class ChaosSMTPHandler:
     """aiosmtpd handler: 451 on the first try of 'soft' addresses, 550 for 'hard' ones,
     accepted-then-cut for 'cut' addresses (first try), and every Nth session dropped at
-    MAIL FROM (before anything is sent, so a reconnect is safe)."""
+    MAIL FROM (before anything is sent, so a reconnect is safe). It offers PIPELINING,
+    as the real providers do."""
 
     def __init__(self, drop_every_sessions: int = 25) -> None:
         self.accepted: dict[str, int] = defaultdict(int)
@@ -231,6 +234,11 @@ class ChaosSMTPHandler:
         self.sessions = 0
         self.drop_every = drop_every_sessions
         self._lock = threading.Lock()
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        return offer_pipelining(session, hostname, responses)
 
     async def handle_MAIL(
         self,

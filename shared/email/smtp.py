@@ -127,6 +127,23 @@ def connect(cfg: SmtpConfig) -> smtplib.SMTP:
         ) from exc
 
 
+def pipelines(conn: smtplib.SMTP) -> bool:
+    """The server offers PIPELINING (RFC 2920; Gmail, SES, SendGrid and Postfix do)."""
+    return bool(conn.does_esmtp and conn.has_extn("pipelining"))
+
+
+def envelope(sender: str, recipient: str) -> str:
+    """MAIL FROM, RCPT TO and DATA as one pipelined group (DATA must come last), written
+    as smtplib's mail() and rcpt() write them (send() encodes them the same way).
+
+    An address with a line break is refused: quoteaddr() would cut it there and the
+    message would go to what is left."""
+    if any(c in sender + recipient for c in "\r\n"):
+        raise ValueError("an address contains a line break")
+    mail, rcpt = smtplib.quoteaddr(sender), smtplib.quoteaddr(recipient)
+    return f"MAIL FROM:{mail}\r\nRCPT TO:{rcpt}\r\nDATA\r\n"
+
+
 def _close(conn: smtplib.SMTP | None) -> None:
     if conn is None:
         return

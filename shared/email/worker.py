@@ -594,21 +594,9 @@ def _deliver(
                 return outcome
         conn = run.conn
         try:
-            run.phase = "mail"
-            code, text = conn.mail(sender.from_address)
-            if code != 250:
-                _reset(run, code)
-                return _classify(run, code, text, rcpt)
-            run.phase = "rcpt"
-            code, text = conn.rcpt(to)
-            if code not in (250, 251):
-                _reset(run, code)
-                return _classify(run, code, text, rcpt)
-            run.phase = "data"
-            code, text = conn.docmd("DATA")
-            if code != 354:
-                _reset(run, code)
-                return _classify(run, code, text, rcpt)
+            refused = _envelope(run, conn, sender.from_address, to)
+            if refused is not None:
+                return _classify(run, *refused, rcpt)
             # From here the server may have the message: a drop is "unconfirmed".
             run.phase = "body"
             conn.send(body + b".\r\n")
@@ -628,6 +616,61 @@ def _deliver(
                 return _classify(run, 451, f"connection dropped twice: {exc}", rcpt)
             log.info("SMTP connection dropped; reconnecting", batch_id=run.batch_id)
     raise AssertionError("unreachable")
+
+
+# The envelope's commands, in order, with the replies that let the next one proceed.
+_ENVELOPE: tuple[tuple[str, frozenset[int]], ...] = (
+    ("mail", frozenset({250})),
+    ("rcpt", frozenset({250, 251})),
+    ("data", frozenset({354})),
+)
+
+
+def _envelope(run: _Run, conn: smtplib.SMTP, sender: str, to: str) -> tuple[int, bytes] | None:
+    """MAIL, RCPT and DATA. None once the server waits for the body; else the first
+    refusal, with `run.phase` naming its command and the connection reset or closed.
+
+    A server that offers PIPELINING gets the three in one write and answers them in
+    order: one round trip instead of three per message (RFC 2920). Nothing of the
+    message is sent before its 354, so a drop here is retried like an unpipelined one.
+    """
+    if not smtp.pipelines(conn):
+        for phase, accepted in _ENVELOPE:
+            run.phase = phase
+            if phase == "mail":
+                code, text = conn.mail(sender)
+            elif phase == "rcpt":
+                code, text = conn.rcpt(to)
+            else:
+                code, text = conn.docmd("DATA")
+            if code not in accepted:
+                _reset(run, code)
+                return code, text
+        return None
+    run.phase = "mail"
+    conn.send(smtp.envelope(sender, to))
+    replies: list[tuple[int, bytes]] = []
+    for _ in _ENVELOPE:
+        try:
+            replies.append(conn.getreply())
+        except (smtplib.SMTPServerDisconnected, OSError):
+            # (replies is shorter than _ENVELOPE here: zip stops at its end)
+            if all(reply[0] in ok for reply, (_, ok) in zip(replies, _ENVELOPE, strict=False)):
+                raise  # a drop before any refusal: retried on a new connection
+            break  # the server refused, then hung up: the refusal is the outcome
+    for (code, text), (phase, accepted) in zip(replies, _ENVELOPE, strict=False):
+        run.phase = phase
+        if code in accepted:
+            continue
+        if conn.sock is None or replies[-1][0] == 354:
+            # Hung up, or DATA accepted after the refusal (RFC 2920 says it must not
+            # be): no body follows, and only a new session leaves the DATA state.
+            smtp.close(conn)
+            run.conn = None
+        else:
+            _reset(run, code)
+        return code, text
+    return None
 
 
 def _checkpoint(run: _Run, inflight: list[int]) -> None:

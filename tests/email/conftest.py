@@ -13,12 +13,13 @@ from email import message_from_bytes
 from email.message import Message
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from local.smtp_sink import offer_pipelining
 from local.stack import free_port
 from shared.email import service
 from shared.email.dispatch import SOURCE
@@ -76,6 +77,23 @@ class Handler:
     drop_after_data: set[str] = field(default_factory=set)
     logins: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    mail_replies: list[str] = field(default_factory=list)
+    # Offered unless a test turns it off (test_send runs every test both ways).
+    pipelining: ClassVar[bool] = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if not self.pipelining:
+            session.host_name = hostname
+            return responses
+        return offer_pipelining(session, hostname, responses)
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.lock:
+            if self.mail_replies:
+                return self.mail_replies.pop(0)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:

@@ -10,7 +10,7 @@ import pytest
 from shared.email import service, worker
 from shared.email.model import BATCHES, EVENTS, SUPPRESSIONS
 from shared.email.suppression import suppress
-from tests.email.conftest import WS, audience, campaign, smtp_body, start_campaign
+from tests.email.conftest import WS, Handler, audience, campaign, smtp_body, start_campaign
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -34,10 +34,12 @@ def send_batch(runtime, batch_id, workspace_id, **kwargs):
     return worker.send_batch(runtime, batch_id, workspace_id, **kwargs)
 
 
-@pytest.fixture(autouse=True, params=["bare", "as_task"])
+@pytest.fixture(autouse=True, params=["bare", "as_task", "unpipelined"])
 def delivery(request, monkeypatch):
-    """Every test here runs both ways."""
+    """Every test here runs three ways: called with the batch id only, as the batch's
+    own task delivers it, and against a server that does not offer PIPELINING."""
     monkeypatch.setitem(_DELIVERY, "as_task", request.param == "as_task")
+    monkeypatch.setattr(Handler, "pipelining", request.param != "unpipelined")
     return request.param
 
 
@@ -502,3 +504,53 @@ def test_error_after_the_claim_before_any_send_releases_the_batch(runtime, confi
     result = send_batch(runtime, bid, WS)
     assert result["counts"] == {"sent": 5}
     assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses, 1)
+
+
+def test_envelope_is_pipelined_when_the_server_offers_it(runtime, configured, monkeypatch):
+    """MAIL, RCPT and DATA go out in one write to a server that offers PIPELINING
+    (one round trip instead of three per message), one by one to a server that does
+    not; the messages are the same."""
+    import smtplib
+
+    writes: list[bytes] = []
+    real_send = smtplib.SMTP.send
+
+    def send(self, data):
+        writes.append(data.encode() if isinstance(data, str) else data)
+        return real_send(self, data)
+
+    monkeypatch.setattr(smtplib.SMTP, "send", send)
+    addresses = ["p1@example.com", "p2@example.com", "p3@example.com"]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    assert send_batch(runtime, bid, WS)["counts"] == {"sent": 3}
+    grouped = [w for w in writes if w.startswith(b"MAIL FROM:") and b"\r\nRCPT TO:" in w]
+    if Handler.pipelining:
+        assert grouped == [
+            f"MAIL FROM:<news@herald.example>\r\nRCPT TO:<{a}>\r\nDATA\r\n".encode()
+            for a in addresses
+        ]
+    else:
+        assert grouped == []
+        assert sum(w.lower().startswith(b"mail from:") for w in writes) == 3
+    assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses, 1)
+
+
+def test_refused_sender_defers_or_fails_the_message_without_suppressing_the_recipient(
+    runtime, db, configured
+):
+    """A refusal of MAIL FROM is about the sender, not the address: 451 defers, 550
+    fails without suppressing it, 421 closes the session and the next message goes
+    out on a new one. Pipelined, the RCPT and DATA answered after the refusal (503)
+    are read and ignored; the session is reset before the next message."""
+    h = configured.handler
+    h.mail_replies[:] = ["451 4.3.2 slow down", "550 5.7.1 sender not allowed", "421 4.7.0 bye"]
+    addresses = [f"m{i}@example.com" for i in range(4)]
+    [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+    send_batch(runtime, bid, WS)
+    out = _outcomes(db, bid)
+    assert [out[a]["status"] for a in addresses] == ["deferred", "failed", "deferred", "sent"]
+    assert [out[a].get("code") for a in addresses] == [451, 550, 421, 250]
+    assert "bounce" not in out["m1@example.com"]
+    assert list(db.collection(SUPPRESSIONS).stream()) == []
+    assert h.count_by_rcpt() == {"m3@example.com": 1}
+    assert h.logins == 2  # the 421 ended the first session
