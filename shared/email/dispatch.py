@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shared.claims import try_claim
 from shared.email import members
 from shared.email.campaigns import progress_of
+from shared.email.imports import recover_lost_chunks
 from shared.email.model import (
     BATCHES,
     CAMPAIGNS,
@@ -359,7 +360,7 @@ class EmailSource:
                 batch_id=doc.id,
                 status=data.get("status"),
             )
-        return len(lost)
+        return len(lost) + recover_lost_chunks(rt, now, stale)
 
 
 def _list_importing(rt: Runtime, list_id: str, now: datetime) -> bool:

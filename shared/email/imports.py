@@ -17,6 +17,12 @@ drops its payload). Progress is the sum of the chunks' `done` and `written`
 (one aggregation read); the import is done when every chunk is, and whichever chunk
 run (or the staging request) sees that marks the import record `done`. Until then the
 dispatcher holds back campaigns to the list (dispatch.IMPORT_WAIT).
+
+A chunk whose task is lost (a queue that gave up after its last attempt, a restarted
+emulator) would hold its import, and campaigns to its list, for that whole wait: the
+dispatcher's recovery gives a chunk still `queued` past the grace a new task, up to
+MAX_RECOVERIES times. Then the chunk and its import are marked failed with the reason,
+so the import says what happened and campaigns stop waiting for it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.email.model import CONTACT_IMPORTS
@@ -43,6 +49,7 @@ CHUNKS = "contact_import_chunks"
 CHUNK_ROWS = 2000
 CHUNK_BYTES = 900_000  # of JSON before compression: under Firestore's 1 MiB per document
 DEADLINE = timedelta(minutes=10)
+MAX_RECOVERIES = 5
 
 
 def _encode(contact: dict[str, Any]) -> bytes:
@@ -106,15 +113,56 @@ def _create_chunk(
     except Exception as exc:
         if not is_already_exists(exc):
             raise
-    runtime.enqueuer.enqueue(
-        TaskSpec(
-            kind="emails",
-            target="send_email",
-            payload={"import_chunk": chunk_id, "workspace_id": workspace_id},
-            task_id=safe_task_id("import", chunk_id),
-            dispatch_deadline=DEADLINE,
-        )
+    runtime.enqueuer.enqueue(_chunk_task(chunk_id, workspace_id))
+
+
+def _chunk_task(chunk_id: str, workspace_id: str, attempt_tag: str | None = None) -> TaskSpec:
+    return TaskSpec(
+        kind="emails",
+        target="send_email",
+        payload={"import_chunk": chunk_id, "workspace_id": workspace_id},
+        task_id=safe_task_id("import", chunk_id, *([attempt_tag] if attempt_tag else [])),
+        dispatch_deadline=DEADLINE,
     )
+
+
+def recover_lost_chunks(runtime: Runtime, now: datetime, stale: datetime) -> int:
+    """New tasks for chunks still queued since before `stale` (their task was lost);
+    a chunk recovered MAX_RECOVERIES times fails, and its import with it. Returns how
+    many chunks were handled."""
+    from google.cloud.firestore_v1.base_query import FieldFilter
+
+    query = (
+        runtime.db.collection(CHUNKS)
+        .where(filter=FieldFilter("status", "==", "queued"))
+        .where(filter=FieldFilter("updated_at", "<", stale))
+        .limit(100)
+    )
+    found = 0
+    for snap in query.stream():
+        found += 1
+        data = snap.to_dict()
+        tries = int(data.get("recoveries") or 0)
+        if tries >= MAX_RECOVERIES:
+            reason = f"chunk {snap.id} was not written after {tries + 1} tasks"
+            snap.reference.update({"status": "failed", "error": reason, "updated_at": now})
+            runtime.db.collection(CONTACT_IMPORTS).document(data["import_id"]).update(
+                {"status": "failed", "error": reason}
+            )
+            log.alert(
+                "email_import_failed",
+                reason,
+                import_id=data["import_id"],
+                workspace_id=data["workspace_id"],
+                reason=reason,
+            )
+            continue
+        snap.reference.update({"updated_at": now, "recoveries": tries + 1})
+        runtime.enqueuer.enqueue(
+            _chunk_task(snap.id, data["workspace_id"], f"recover{int(now.timestamp())}")
+        )
+        log.warning("re-enqueued an import chunk whose task was lost", chunk_id=snap.id)
+    return found
 
 
 def run_chunk(runtime: Runtime, workspace_id: str, chunk_id: str) -> dict[str, Any]:

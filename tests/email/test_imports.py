@@ -126,3 +126,61 @@ def test_unknown_import_is_not_found(runtime, bad_id):
 
     with pytest.raises(NotFound):
         service.get_import(runtime, WS, bad_id)
+
+
+def test_a_chunk_whose_task_was_lost_gets_a_new_one_and_the_import_completes(
+    runtime, db, enqueuer, clock, monkeypatch
+):
+    """A chunk task lost (a queue that gave up, a restarted emulator) would hold the
+    import, and every campaign to its list, for IMPORT_WAIT: the dispatcher's recovery
+    gives a chunk queued past the grace a new task under a new name."""
+    monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")
+    monkeypatch.setattr(contacts, "SYNC_ROWS", 10)
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
+    lst = service.create_contact_list(runtime, WS, "Lost")
+    result = service.import_contacts(runtime, WS, _generated_csv(30), "l.csv", MAPPING, lst["id"])
+    first = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]
+    assert len(first) == 4
+    set_runtime(runtime)
+    try:
+        client = _send_email_client()
+        for task in first[:2]:  # the other two tasks are lost
+            _run_task(client, task)
+        dispatch(runtime)  # within the grace: nothing is presumed lost yet
+        assert len([t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]) == 4
+        clock.advance(minutes=11)
+        dispatch(runtime)
+        again = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload][4:]
+        assert sorted(t.payload["import_chunk"] for t in again) == sorted(
+            t.payload["import_chunk"] for t in first[2:]
+        )
+        assert not {t.task_id for t in again} & {t.task_id for t in first}
+        for task in again:
+            _run_task(client, task)
+    finally:
+        set_runtime(None)
+    progress = service.get_import(runtime, WS, result["import_id"])
+    assert (progress["status"], progress["imported"], progress["chunks_done"]) == ("done", 28, 4)
+
+
+def test_a_chunk_that_never_gets_written_fails_its_import_with_the_reason(
+    runtime, db, enqueuer, clock, monkeypatch
+):
+    monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")
+    monkeypatch.setattr(contacts, "SYNC_ROWS", 10)
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 20)
+    lst = service.create_contact_list(runtime, WS, "Doomed")
+    result = service.import_contacts(runtime, WS, _generated_csv(30), "d.csv", MAPPING, lst["id"])
+    cid = campaign(runtime, lst["id"])
+    assert start_campaign(runtime, cid) == []  # waits for the import
+    for _ in range(imports.MAX_RECOVERIES + 1):  # every task it is given is lost
+        clock.advance(minutes=11)
+        dispatch(runtime)
+    chunk_tasks = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]
+    assert len(chunk_tasks) == 2 * (1 + imports.MAX_RECOVERIES)
+    progress = service.get_import(runtime, WS, result["import_id"])
+    assert progress["status"] == "failed"
+    assert "was not written after 6 tasks" in progress["error"]
+    # The campaign no longer waits: it goes to the part of the list that was written.
+    dispatch(runtime)
+    assert service.get_campaign(runtime, WS, cid)["status"] != "scheduled"
