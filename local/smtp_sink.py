@@ -17,10 +17,14 @@ from aiosmtpd.controller import Controller
 
 
 class MaildirHandler:
-    """Writes each accepted message to `<dir>/<n>-<recipient>.eml` (one file per recipient)."""
+    """Writes each accepted message to `<dir>/<n>-<recipient>.eml` (one file per recipient).
 
-    def __init__(self, directory: Path) -> None:
+    Offers PIPELINING unless told not to (a server that does not is still common
+    enough to be tried against: `--no-pipelining`)."""
+
+    def __init__(self, directory: Path, pipelining: bool = True) -> None:
         self.directory = directory
+        self.pipelining = pipelining
         self.directory.mkdir(parents=True, exist_ok=True)
         self._seq = itertools.count(int(time.time() * 1000))
         self._lock = threading.Lock()
@@ -39,6 +43,9 @@ class MaildirHandler:
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
+        if not self.pipelining:
+            session.host_name = hostname
+            return responses
         return offer_pipelining(session, hostname, responses)
 
 
@@ -50,8 +57,8 @@ def offer_pipelining(session: Any, hostname: str, responses: list[str]) -> list[
     return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 
-def start(host: str, port: int, directory: Path) -> Controller:
-    controller = Controller(MaildirHandler(directory), hostname=host, port=port)
+def start(host: str, port: int, directory: Path, pipelining: bool = True) -> Controller:
+    controller = Controller(MaildirHandler(directory, pipelining), hostname=host, port=port)
     controller.start()
     return controller
 
@@ -61,8 +68,11 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2525)
     parser.add_argument("--dir", default=".herald/mail")
+    parser.add_argument(
+        "--no-pipelining", action="store_true", help="do not offer PIPELINING (RFC 2920)"
+    )
     args = parser.parse_args()
-    controller = start(args.host, args.port, Path(args.dir))
+    controller = start(args.host, args.port, Path(args.dir), pipelining=not args.no_pipelining)
     print(f"smtp sink listening on {args.host}:{args.port}, writing to {args.dir}", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

@@ -37,3 +37,17 @@ def test_envelope_refuses_a_line_break_in_an_address() -> None:
     for sender, rcpt in [("news@herald.example", "a@exa\nmple.com"), ("n@h.example\r", "a@b.c")]:
         with pytest.raises(ValueError, match="line break"):
             smtp.envelope(sender, rcpt)
+
+
+def test_sink_without_pipelining_does_not_offer_it(tmp_path: Path) -> None:
+    port = free_port()
+    controller = smtp_sink.start("127.0.0.1", port, tmp_path, pipelining=False)
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as conn:
+            conn.ehlo()
+            assert conn.does_esmtp and not smtp.pipelines(conn)
+            message = b"Subject: x\r\n\r\nhi"
+            assert conn.sendmail("news@herald.example", ["r@example.com"], message) == {}
+    finally:
+        controller.stop()
+    assert [p.name.split("-", 1)[1] for p in tmp_path.glob("*.eml")] == ["r@example.com.eml"]
