@@ -664,8 +664,9 @@ def _envelope(run: _Run, conn: smtplib.SMTP, sender: str, to: str) -> tuple[int,
             continue
         if conn.sock is None or replies[-1][0] == 354:
             # Hung up, or DATA accepted after the refusal (RFC 2920 says it must not
-            # be): no body follows, and only a new session leaves the DATA state.
-            smtp.close(conn)
+            # be): no body follows, and only a new session leaves the DATA state. No
+            # QUIT either: in the DATA state the server would take it for the body.
+            conn.close()
             run.conn = None
         else:
             _reset(run, code)

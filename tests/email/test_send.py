@@ -554,3 +554,83 @@ def test_refused_sender_defers_or_fails_the_message_without_suppressing_the_reci
     assert list(db.collection(SUPPRESSIONS).stream()) == []
     assert h.count_by_rcpt() == {"m3@example.com": 1}
     assert h.logins == 2  # the 421 ended the first session
+
+
+def test_data_accepted_after_a_refused_rcpt_gets_no_body_and_a_new_session(
+    runtime, db, monkeypatch
+):
+    """RFC 2920 says a server must refuse DATA when no recipient was accepted; one that
+    answers 354 anyway is waiting for a body. The worker sends nothing more on that
+    session (not even QUIT, which would become the body) and goes on over a new one."""
+    import socketserver
+
+    if not Handler.pipelining:
+        pytest.skip("only a pipelined envelope reads DATA's reply after a refusal")
+    sessions: list[list[bytes]] = []
+
+    class Careless(socketserver.StreamRequestHandler):
+        def handle(self):
+            seen: list[bytes] = []
+            sessions.append(seen)
+            self.wfile.write(b"220 careless ESMTP\r\n")
+            in_data = False
+            for line in self.rfile:
+                seen.append(line)
+                if in_data:
+                    if line == b".\r\n":
+                        in_data = False
+                        self.wfile.write(b"250 queued\r\n")
+                    continue
+                verb = line[:4].upper()
+                if verb == b"EHLO":
+                    self.wfile.write(b"250-careless\r\n250 PIPELINING\r\n")
+                elif verb == b"RCPT" and b"bad@" in line:
+                    self.wfile.write(b"550 5.1.1 no such user\r\n")
+                elif verb == b"DATA":
+                    in_data = True
+                    self.wfile.write(b"354 go ahead\r\n")  # even after the 550
+                elif verb == b"QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+                else:
+                    self.wfile.write(b"250 ok\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Careless)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        body = smtp_body_plain(port)
+        service.put_smtp_settings(runtime, WS, body)
+        addresses = ["bad@example.com", "fine1@example.com", "fine2@example.com"]
+        [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
+        send_batch(runtime, bid, WS)
+    finally:
+        server.shutdown()
+        server.server_close()
+    out = _outcomes(db, bid)
+    refused = out["bad@example.com"]
+    assert (refused["status"], refused["code"], refused.get("bounce")) == ("failed", 550, "hard")
+    assert out["fine1@example.com"]["status"] == out["fine2@example.com"]["status"] == "sent"
+    [careless] = [s for s in sessions if any(b"bad@" in line for line in s)]
+    assert careless[-1] == b"DATA\r\n", "nothing follows the DATA that came after the refusal"
+    rcpts = [line for s in sessions for line in s if line.startswith(b"RCPT")]
+    assert sorted(rcpts) == sorted(f"RCPT TO:<{a}>\r\n".encode() for a in addresses)
+    # The recipients after the refused one went out over a new session.
+    order = [r["email"] for r in db.collection(BATCHES).document(bid).get().get("recipients")]
+    after = order[order.index("bad@example.com") + 1 :]
+    assert after, order  # the batch holds them in address order
+    assert careless is sessions[0] and len(sessions) == 2
+    assert all(any(a.encode() in line for line in sessions[1]) for a in after)
+
+
+def smtp_body_plain(port: int) -> dict:
+    return {
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "from_address": "news@herald.example",
+        "from_name": "Herald Team",
+        "daily_quota": 100_000,
+        "per_minute_rate": 10_000,
+    }
