@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from local.smtp_sink import offer_pipelining
+from local.smtp_sink import ehlo_answer
 
 
 @dataclass
@@ -238,7 +238,7 @@ class ChaosSMTPHandler:
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
-        return offer_pipelining(session, hostname, responses)
+        return ehlo_answer(session, hostname, responses)
 
     async def handle_MAIL(
         self,

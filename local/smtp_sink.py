@@ -43,17 +43,19 @@ class MaildirHandler:
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
-        if not self.pipelining:
-            session.host_name = hostname
-            return responses
-        return offer_pipelining(session, hostname, responses)
+        return ehlo_answer(session, hostname, responses, pipelining=self.pipelining)
 
 
-def offer_pipelining(session: Any, hostname: str, responses: list[str]) -> list[str]:
-    """An aiosmtpd handle_EHLO answer that offers PIPELINING, as the providers Herald
-    sends through do (Gmail, SES, SendGrid, Postfix). aiosmtpd reads commands in order,
-    so it already serves a pipelined client correctly; it just does not say so."""
+def ehlo_answer(
+    session: Any, hostname: str, responses: list[str], *, pipelining: bool = True
+) -> list[str]:
+    """An aiosmtpd handle_EHLO answer, offering PIPELINING unless told not to, as the
+    providers Herald sends through do (Gmail, SES, SendGrid, Postfix). aiosmtpd reads
+    commands in order, so it already serves a pipelined client correctly; it just does
+    not say so."""
     session.host_name = hostname  # what aiosmtpd does itself when there is no hook
+    if not pipelining:
+        return responses
     return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
 

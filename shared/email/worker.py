@@ -635,14 +635,10 @@ def _envelope(run: _Run, conn: smtplib.SMTP, sender: str, to: str) -> tuple[int,
     message is sent before its 354, so a drop here is retried like an unpipelined one.
     """
     if not smtp.pipelines(conn):
-        for phase, accepted in _ENVELOPE:
+        commands = (lambda: conn.mail(sender), lambda: conn.rcpt(to), lambda: conn.docmd("DATA"))
+        for (phase, accepted), command in zip(_ENVELOPE, commands, strict=True):
             run.phase = phase
-            if phase == "mail":
-                code, text = conn.mail(sender)
-            elif phase == "rcpt":
-                code, text = conn.rcpt(to)
-            else:
-                code, text = conn.docmd("DATA")
+            code, text = command()
             if code not in accepted:
                 _reset(run, code)
                 return code, text
@@ -650,18 +646,19 @@ def _envelope(run: _Run, conn: smtplib.SMTP, sender: str, to: str) -> tuple[int,
     run.phase = "mail"
     conn.send(smtp.envelope(sender, to))
     replies: list[tuple[int, bytes]] = []
+    dropped: Exception | None = None
     for _ in _ENVELOPE:
         try:
             replies.append(conn.getreply())
-        except (smtplib.SMTPServerDisconnected, OSError):
-            # (replies is shorter than _ENVELOPE here: zip stops at its end)
-            if all(reply[0] in ok for reply, (_, ok) in zip(replies, _ENVELOPE, strict=False)):
-                raise  # a drop before any refusal: retried on a new connection
-            break  # the server refused, then hung up: the refusal is the outcome
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            dropped = exc
+            break
+    # replies may be shorter than _ENVELOPE (a drop): zip stops at its end.
     for (code, text), (phase, accepted) in zip(replies, _ENVELOPE, strict=False):
         run.phase = phase
         if code in accepted:
             continue
+        # A refusal is the outcome, even if the server then hung up.
         if conn.sock is None or replies[-1][0] == 354:
             # Hung up, or DATA accepted after the refusal (RFC 2920 says it must not
             # be): no body follows, and only a new session leaves the DATA state. No
@@ -671,6 +668,8 @@ def _envelope(run: _Run, conn: smtplib.SMTP, sender: str, to: str) -> tuple[int,
         else:
             _reset(run, code)
         return code, text
+    if dropped is not None:
+        raise dropped  # a drop before any refusal: retried on a new connection
     return None
 
 

@@ -19,7 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from local.smtp_sink import offer_pipelining
+from local.smtp_sink import ehlo_answer
 from local.stack import free_port
 from shared.email import service
 from shared.email.dispatch import SOURCE
@@ -82,10 +82,7 @@ class Handler:
     pipelining: ClassVar[bool] = True
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        if not self.pipelining:
-            session.host_name = hostname
-            return responses
-        return offer_pipelining(session, hostname, responses)
+        return ehlo_answer(session, hostname, responses, pipelining=self.pipelining)
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         with self.lock:

@@ -557,7 +557,7 @@ def test_refused_sender_defers_or_fails_the_message_without_suppressing_the_reci
 
 
 def test_data_accepted_after_a_refused_rcpt_gets_no_body_and_a_new_session(
-    runtime, db, monkeypatch
+    runtime, db, smtp_server
 ):
     """RFC 2920 says a server must refuse DATA when no recipient was accepted; one that
     answers 354 anyway is waiting for a body. The worker sends nothing more on that
@@ -600,7 +600,8 @@ def test_data_accepted_after_a_refused_rcpt_gets_no_body_and_a_new_session(
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         port = server.server_address[1]
-        body = smtp_body_plain(port)
+        # The fixture's settings, pointed at this server: plain, no login.
+        body = smtp_body(smtp_server, port=port, security="none", username="", password="")
         service.put_smtp_settings(runtime, WS, body)
         addresses = ["bad@example.com", "fine1@example.com", "fine2@example.com"]
         [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
@@ -622,15 +623,3 @@ def test_data_accepted_after_a_refused_rcpt_gets_no_body_and_a_new_session(
     assert after, order  # the batch holds them in address order
     assert careless is sessions[0] and len(sessions) == 2
     assert all(any(a.encode() in line for line in sessions[1]) for a in after)
-
-
-def smtp_body_plain(port: int) -> dict:
-    return {
-        "host": "127.0.0.1",
-        "port": port,
-        "security": "none",
-        "from_address": "news@herald.example",
-        "from_name": "Herald Team",
-        "daily_quota": 100_000,
-        "per_minute_rate": 10_000,
-    }
