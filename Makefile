@@ -56,14 +56,22 @@ admin/vendor/.stamp: local/node_modules/.stamp local/vendor_admin.py
 	$(PYTHON) local/vendor_admin.py
 	@touch $@
 
-# Debian packages the tests need (Chromium for the admin page tests).
+# Debian packages: Google's Firestore emulator (from the Google Cloud CLI apt source,
+# with the Java runtime it runs on) for `make dev`, `make test` and `make bench`, and
+# Chromium for the admin page's browser tests.
+FIRESTORE_JAR := /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar
 system:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@missing=""; \
+	test -f $(FIRESTORE_JAR) || missing="$$missing google-cloud-cli-firestore-emulator"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver fonts-dejavu-core"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
-	    chromium chromium-driver fonts-dejavu-core >/dev/null; }
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
-dev: setup
+dev: setup system
 	@$(BIN)/herald dev $(ARGS)
 
 lint: setup
@@ -77,7 +85,7 @@ typecheck: setup
 test: setup system lint typecheck $(CHECKOV_VENV)/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup
+bench: setup system
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)
 
 clean:

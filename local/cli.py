@@ -11,13 +11,14 @@ import fcntl
 import getpass
 import json
 import os
+import shutil
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import IO
 
-from local.stack import ROOT, Ports, Stack, StackConfig, StackError
+from local.stack import EXPORT_DIR, ROOT, Ports, Stack, StackConfig, StackError
 
 # HERALD_DEV_DIR lets tests run a second, isolated `herald dev`.
 DATA_DIR = Path(os.environ.get("HERALD_DEV_DIR") or ROOT / ".herald")
@@ -55,7 +56,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         snapshot=not args.no_snapshot,
     )
     if args.fresh:
-        (DATA_DIR / "firestore-snapshot.json").unlink(missing_ok=True)
+        shutil.rmtree(DATA_DIR / EXPORT_DIR, ignore_errors=True)
     stack = Stack(config)
     started = time.monotonic()
     stopping = False
@@ -88,7 +89,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         f"\nadmin page   {stack.admin_url}\n"
         f"mail sink    {stack.mail_dir} (every message as .eml)\n"
         f"logs         {DATA_DIR / 'logs'}\n"
-        f"data         in memory, saved to {DATA_DIR / 'firestore-snapshot.json'} on stop"
+        f"data         Google's Firestore emulator, exported to {DATA_DIR / EXPORT_DIR} on stop"
         " (`herald dev --fresh` starts empty)\n"
         "sandbox      ON: X posts and ad publishes are recorded, not published\n"
         "\nCtrl-C stops everything.",

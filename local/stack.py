@@ -25,7 +25,15 @@ from shared.settings import FUNCTION_NAMES, QUEUE_KINDS
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 TASKS_PYTHON = ROOT / ".venv-tasks" / "bin" / "python"
-NODE_MODULES = ROOT / "local" / "node_modules"
+# Google's own Firestore emulator (Debian google-cloud-cli-firestore-emulator): it enforces
+# Firestore's limits, cursors and transaction isolation as Cloud Firestore does.
+FIRESTORE_JAR = Path(
+    os.environ.get(
+        "HERALD_FIRESTORE_EMULATOR_JAR",
+        "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
+    )
+)
+EXPORT_DIR = "firestore-export"  # under data_dir: the emulator's own export of the demo
 
 
 class StackError(RuntimeError):
@@ -211,12 +219,12 @@ class Stack:
 
     def check_prerequisites(self) -> None:
         missing = []
-        if not (NODE_MODULES / "@firestore-emulator" / "server").exists():
-            missing.append("local/node_modules (run `make setup`)")
+        if not FIRESTORE_JAR.exists():
+            missing.append(f"{FIRESTORE_JAR} (run `make system`)")
+        if not shutil.which("java"):
+            missing.append("java (run `make system`)")
         if not TASKS_PYTHON.exists():
             missing.append(".venv-tasks (run `make setup`)")
-        if not shutil.which("node"):
-            missing.append("node")
         if missing:
             raise StackError("missing: " + ", ".join(missing))
         busy = [f"{n}:{p}" for n, p in self.config.ports.all().items() if port_open(p)]
@@ -229,15 +237,21 @@ class Stack:
         c.data_dir.mkdir(parents=True, exist_ok=True)
         env = self.env()
         try:
-            snapshot = c.data_dir / "firestore-snapshot.json"
+            # The JVM itself, not the package's wrapper script: a signal to the stack's
+            # child then reaches the emulator, and stop() waits for the JVM to exit.
             fs_argv = [
-                "node",
-                str(ROOT / "local" / "firestore_emulator.js"),
-                "--port",
-                str(c.ports.firestore),
+                "java",
+                "-Duser.language=en",  # as the wrapper script: English error messages
+                "-cp",
+                str(FIRESTORE_JAR),
+                "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+                "start",
+                "--host=127.0.0.1",
+                f"--port={c.ports.firestore}",
             ]
-            if c.snapshot:
-                fs_argv += ["--snapshot", str(snapshot)]
+            metadata = self._export_metadata()
+            if c.snapshot and metadata is not None:
+                fs_argv.append(f"--import-data={metadata}")
             self._spawn("firestore", fs_argv, f"127.0.0.1:{c.ports.firestore}")
             tasks_argv = [
                 str(TASKS_PYTHON),
@@ -285,9 +299,7 @@ class Stack:
                     self.admin_url,
                     env,
                 )
-            self._wait_port("firestore", c.ports.firestore)
-            if c.snapshot and snapshot.exists():
-                self._restore(snapshot, env)
+            self._wait_firestore()
             self._wait_port("cloud-tasks", c.ports.tasks)
             if c.smtp_sink:
                 self._wait_port("smtp-sink", c.ports.smtp)
@@ -353,41 +365,82 @@ class Stack:
                 time.sleep(0.1)
         raise StackError(f"{url} did not answer within {timeout:.0f}s")
 
-    def _restore(self, snapshot: Path, env: dict[str, str]) -> None:
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import firestore
+    def _export_metadata(self) -> Path | None:
+        """The overall_export_metadata file of the last saved export, if there is one."""
+        found = sorted((self.config.data_dir / EXPORT_DIR).glob("*.overall_export_metadata"))
+        return found[0] if found else None
 
-        from local.snapshot import restore
+    def _wait_firestore(self, timeout: float = 90.0) -> None:
+        """The JVM opens its port before it serves: wait for the emulator's own "Ok"."""
+        self._wait_port("firestore", self.config.ports.firestore, timeout)
+        self._wait_http(f"http://127.0.0.1:{self.config.ports.firestore}/", timeout)
 
-        os.environ["FIRESTORE_EMULATOR_HOST"] = env["FIRESTORE_EMULATOR_HOST"]
-        count = restore(
-            snapshot,
-            self.config.project_id,
-            lambda db_name: firestore.Client(
-                project=self.config.project_id,
-                database=db_name,
-                credentials=AnonymousCredentials(),
-            ),
+    def export_firestore(self) -> Path:
+        """Save every document with the emulator's own export (restored on the next start).
+
+        The export goes to a fresh directory that then replaces the previous one, so a
+        failed export never leaves a half-written demo behind.
+        """
+        import json
+        import urllib.request
+
+        c = self.config
+        final = c.data_dir / EXPORT_DIR
+        staging = c.data_dir / f"{EXPORT_DIR}.new"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{c.ports.firestore}/emulator/v1/projects/{c.project_id}:export",
+            data=json.dumps(
+                {
+                    "database": f"projects/{c.project_id}/databases/(default)",
+                    "export_directory": str(staging),
+                    "export_name": "herald",
+                }
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
         )
-        print(f"restored {count} documents from {snapshot}", flush=True)
+        with urllib.request.urlopen(request, timeout=120):  # noqa: S310 - loopback
+            pass
+        # The emulator writes <staging>/herald/herald.overall_export_metadata and data.
+        old = c.data_dir / f"{EXPORT_DIR}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        (staging / "herald").rename(final)
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
 
     def stop(self, timeout: float = 8.0) -> None:
-        # Scheduler first, then functions, emulators last (the snapshot is written on TERM).
-        for service in reversed(self.services):
+        # Scheduler first, then functions; Firestore last, after its export if asked.
+        firestore = [s for s in self.services if s.name == "firestore"]
+        self._terminate([s for s in self.services if s.name != "firestore"], timeout)
+        if self.config.snapshot and any(s.process.poll() is None for s in firestore):
+            try:
+                print(f"firestore: saved to {self.export_firestore()}", flush=True)
+            except OSError as exc:  # the data is lost only if we say nothing
+                print(f"firestore: export failed ({exc}); this run's data is lost", flush=True)
+        self._terminate(firestore, timeout)
+        self.services.clear()
+        for fh in self._logs:
+            fh.close()
+        self._logs.clear()
+
+    @staticmethod
+    def _terminate(services: list[Service], timeout: float) -> None:
+        for service in reversed(services):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(service.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for service in self.services:
+        for service in services:
             try:
                 service.process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(service.process.pid, signal.SIGKILL)
                 service.process.wait(5)
-        self.services.clear()
-        for fh in self._logs:
-            fh.close()
-        self._logs.clear()
 
     def table(self) -> str:
         rows = [(s.name, s.url, str(s.process.pid)) for s in self.services]

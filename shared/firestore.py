@@ -110,16 +110,44 @@ def keyset_pages(
         last = docs[-1].get(field)
 
 
+# Cloud Firestore refuses an aggregation query with more than 5 aggregations.
+MAX_AGGREGATIONS = 5
+
+
 def sum_fields(query: Any, fields: dict[str, str]) -> dict[str, int]:
-    """Sums of `fields` (alias -> field) over the query's documents: one aggregation
-    query, billed one read per 1,000 documents."""
+    """Sums of `fields` (alias -> field) over the query's documents.
+
+    One aggregation query per 5 fields (Firestore's limit), billed one read per 1,000
+    index entries each. More than one runs in a read-only transaction, so every sum
+    comes from the same snapshot: a caller deciding "done" from several sums never
+    mixes a batch's before and after.
+    """
     from google.cloud.firestore_v1.aggregation import AggregationQuery
 
-    agg = AggregationQuery(query)
-    for alias, field in fields.items():
-        agg.sum(field, alias=alias)
-    rows: list[list[Any]] = list(agg.get())  # type: ignore[arg-type]  # rows of results
-    return {result.alias: int(result.value or 0) for row in rows for result in row}
+    items = list(fields.items())
+    groups = [items[i : i + MAX_AGGREGATIONS] for i in range(0, len(items), MAX_AGGREGATIONS)]
+
+    def run(group: list[tuple[str, str]], transaction: Any = None) -> dict[str, int]:
+        agg = AggregationQuery(query)
+        for alias, field in group:
+            agg.sum(field, alias=alias)
+        rows: list[list[Any]] = list(agg.get(transaction=transaction))  # type: ignore[arg-type]
+        return {result.alias: int(result.value or 0) for row in rows for result in row}
+
+    if len(groups) <= 1:
+        return run(groups[0]) if groups else {}
+    from google.cloud import firestore
+
+    sums: dict[str, int] = {}
+
+    @firestore.transactional
+    def read_all(transaction: Any) -> None:
+        sums.clear()
+        for group in groups:
+            sums.update(run(group, transaction))
+
+    read_all(query._client.transaction(read_only=True))
+    return sums
 
 
 def is_already_exists(exc: BaseException) -> bool:
