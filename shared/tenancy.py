@@ -160,9 +160,10 @@ def role_of(db: Any, workspace_id: str, user_id: str) -> Role | None:
 
 
 def workspaces_of(db: Any, user_id: str) -> list[Membership]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.core import WORKSPACES_OF_USER
 
-    docs = db.collection(MEMBERSHIPS).where(filter=FieldFilter("user_id", "==", user_id)).stream()
+    docs = build(db, WORKSPACES_OF_USER, user_id=user_id).stream()
     return [Membership(d.get("workspace_id"), d.get("user_id"), Role(d.get("role"))) for d in docs]
 
 

@@ -12,6 +12,7 @@ from shared import tenancy
 from shared.api import auth
 from shared.api.context import Ctx
 from shared.api.paging import page
+from shared.queries import Order, QuerySpec
 from shared.api.router import router
 from shared.errors import Unauthenticated
 from tests.api.conftest import ORIGIN, PASSWORD, Api
@@ -250,20 +251,36 @@ def test_member_list_pages_walk_everything_once(api: Api, owner) -> None:
     assert r.status_code == 400 and r.get_json()["error"]["details"][0]["field"] == "cursor"
 
 
-@pytest.mark.parametrize("descending", [False, True])
-def test_paging_on_a_field_with_ties(api: Api, descending: bool) -> None:
-    """Rows sharing a sort value (same created_at) are neither repeated nor skipped."""
+PROBE = QuerySpec(
+    "test.paging_probe",
+    "paging_probe",
+    equals=("workspace_id",),
+    order=(Order("created_at"),),
+    reversible=True,
+    paged=True,
+)
+
+
+def _probe_rows(api: Api) -> None:
     db = api.runtime.db
     base = api.runtime.clock.now()
     for i in range(13):
         db.collection("paging_probe").document(f"d{i:02d}").set(
             {"workspace_id": "w", "created_at": base + timedelta(minutes=i // 4)}
         )
-    query = db.collection("paging_probe")
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_paging_on_a_field_with_ties(api: Api, descending: bool) -> None:
+    """Rows sharing a sort value (same created_at, four each) across page boundaries
+    (pages of three) are neither repeated nor skipped, in both directions."""
+    _probe_rows(api)
     seen: list[str] = []
     cursor = None
     while True:
-        result = page(query, "created_at", cursor=cursor, limit=3, descending=descending)
+        result = page(
+            api.runtime.db, PROBE, cursor=cursor, limit=3, descending=descending, workspace_id="w"
+        )
         seen += [d.id for d in result.docs]
         cursor = result.next_cursor
         if cursor is None:
@@ -271,6 +288,25 @@ def test_paging_on_a_field_with_ties(api: Api, descending: bool) -> None:
     assert sorted(seen) == [f"d{i:02d}" for i in range(13)]
     times = [int(s[1:]) // 4 for s in seen]
     assert times == sorted(times, reverse=descending)
+    # Ties come in document-id order (reversed when the order is), so a cursor is exact.
+    assert seen == sorted(seen, reverse=descending)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_a_cursor_of_the_earlier_format_still_resumes(api: Api, descending: bool) -> None:
+    """Clients may hold a cursor from before: the sort value and every id returned at it."""
+    from shared.api.paging import encode_cursor
+
+    _probe_rows(api)
+    limit = 7 if descending else 6  # ends inside a run of four: d04-d05, or d07-d06
+    first = page(api.runtime.db, PROBE, limit=limit, descending=descending, workspace_id="w")
+    last = first.docs[-1]
+    ties = [d.id for d in first.docs if d.get("created_at") == last.get("created_at")]
+    assert len(ties) == 2
+    old = encode_cursor(last.get("created_at"), list(reversed(ties)))
+    rest = page(api.runtime.db, PROBE, cursor=old, limit=20, descending=descending, workspace_id="w")
+    ids = [d.id for d in first.docs] + [d.id for d in rest.docs]
+    assert ids == sorted((f"d{i:02d}" for i in range(13)), reverse=descending)
 
 
 def test_the_guide_lists_every_route() -> None:

@@ -13,6 +13,8 @@ from shared.api.lists import list_page
 from shared.api.models import Body
 from shared.api.router import router
 from shared.errors import Conflict, NotFound, ValidationError
+from shared.queries import build
+from shared.queries import core as q
 from shared.tenancy import (
     MEMBERSHIPS,
     USERS,
@@ -144,13 +146,7 @@ def _workspace_out(ws_id: str, data: dict[str, Any], role: Role) -> dict[str, An
 
 
 def _owners(ctx: Ctx) -> list[str]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = (
-        ctx.db.collection(MEMBERSHIPS)
-        .where(filter=FieldFilter("workspace_id", "==", ctx.ws))
-        .where(filter=FieldFilter("role", "==", Role.OWNER.value))
-    )
+    query = build(ctx.db, q.OWNERS, workspace_id=ctx.ws, role=Role.OWNER.value)
     return [d.get("user_id") for d in query.stream()]
 
 
@@ -375,7 +371,7 @@ def update_workspace(ctx: Ctx) -> Any:
     paged=True,
 )
 def list_members(ctx: Ctx) -> Any:
-    result = list_page(ctx, MEMBERSHIPS, order="user_id", serialize=lambda s: s.to_dict() or {})
+    result = list_page(ctx, q.MEMBERS, serialize=lambda s: s.to_dict() or {})
     names = _usernames(ctx, [m["user_id"] for m in result["items"]])
     result["items"] = [
         {

@@ -42,15 +42,12 @@ class GenerateIn(Body):
     images: bool | None = Field(None, description="default: the campaign's image setting")
 
 
-def _count(ctx: Ctx, collection: str, field: str, values: list[str]) -> int:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+def _count(ctx: Ctx, collection: str, statuses: list[str]) -> int:
+    from shared.queries import aggregate
+    from shared.queries.core import COUNT_BY_STATUS
 
-    query = (
-        ctx.db.collection(collection)
-        .where(filter=FieldFilter("workspace_id", "==", ctx.ws))
-        .where(filter=FieldFilter(field, "in", values))
-    )
-    return int(query.count().get()[0][0].value)
+    spec = COUNT_BY_STATUS[collection]
+    return int(aggregate(ctx.db, spec, workspace_id=ctx.ws, status=statuses)["count"])
 
 
 @router.get(
@@ -69,8 +66,8 @@ def dashboard(ctx: Ctx) -> Any:
     tick = snap.to_dict() if snap.exists else {}
     return {
         "activity": {
-            "posting": _count(ctx, "posts", "status", ["queued", "publishing"]),
-            "sending": _count(ctx, "email_campaigns", "status", ["sending"]),
+            "posting": _count(ctx, "posts", ["queued", "publishing"]),
+            "sending": _count(ctx, "email_campaigns", ["sending"]),
         },
         "scheduler": {"last_tick_at": tick.get("last_tick_at")},
         "overview": _dash().overview(ctx.runtime, ctx.ws, q.days, q.end),
