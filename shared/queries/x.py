@@ -70,9 +70,7 @@ DUE_SERIES = QuerySpec(
     paged=True,
     why="dispatch: series with an occurrence to materialize",
 )
-DUPLICATE_TEXTS = QuerySpec(
-    "x.duplicate_texts", "posts", equals=("account_id", "content_hash")
-)
+DUPLICATE_TEXTS = QuerySpec("x.duplicate_texts", "posts", equals=("account_id", "content_hash"))
 SANDBOX_RECENT = QuerySpec(
     "x.sandbox_recent",
     "sandbox_posts",

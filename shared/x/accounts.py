@@ -216,9 +216,9 @@ def get_account(runtime: Runtime, workspace_id: str, account_id: str) -> dict[st
 def list_accounts(
     runtime: Runtime, workspace_id: str, limit: int = 50, after: str | None = None
 ) -> dict[str, Any]:
-    result = store.page(
-        runtime, XAccount, workspace_id, order_field="created_key", limit=limit, after=after
-    )
+    from shared.queries.x import ACCOUNTS
+
+    result = store.page(runtime, XAccount, ACCOUNTS, workspace_id, limit=limit, after=after)
     for item in result["items"]:
         item.pop("secret_ref", None)
     return result

@@ -177,18 +177,12 @@ def enqueue_publish(
 
 
 def _due(runtime: Runtime, statuses: list[str], upto: datetime) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import pages
+    from shared.queries.x import DUE_POSTS
 
-    from shared.firestore import keyset_pages
-
-    query = runtime.db.collection(POSTS)
-    if len(statuses) == 1:
-        query = query.where(filter=FieldFilter("status", "==", statuses[0]))
-    else:
-        query = query.where(filter=FieldFilter("status", "in", statuses))
     # "|~" sorts after every "|<id>", so every post due at or before `upto` is included.
-    query = query.where(filter=FieldFilter("next_key", "<=", instant_key(upto) + "|~"))
-    return keyset_pages(query, "next_key", page_size=PAGE)
+    upto_key = instant_key(upto) + "|~"
+    return pages(runtime.db, DUE_POSTS, page_size=PAGE, status=statuses, le=upto_key)
 
 
 class XSource:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, ValidationError
 from shared.log import get_logger
+from shared.queries import build, pages
+from shared.queries import x as q
 from shared.tenancy import check_timezone
 from shared.text import content_hash
 from shared.x import store
@@ -184,8 +186,8 @@ def list_campaigns(
     return store.page(
         runtime,
         Campaign,
+        q.CAMPAIGNS,
         workspace_id,
-        order_field="created_key",
         limit=limit,
         after=after,
         equals={"status": status},
@@ -207,13 +209,14 @@ def update_campaign(
 
 
 def delete_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> None:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
     live = (
-        runtime.db.collection(POSTS)
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-        .where(filter=FieldFilter("status", "in", ["scheduled", "queued", "publishing"]))
+        build(
+            runtime.db,
+            q.CAMPAIGN_LIVE_POSTS,
+            campaign_id=campaign_id,
+            status=["scheduled", "queued", "publishing"],
+        )
         .limit(1)
         .get()
     )
@@ -224,19 +227,17 @@ def delete_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> No
 
 def campaign_cost(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
     """Sum of the estimated cost of the campaign's live and published posts."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    from shared.firestore import keyset_pages
-
     store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
-    query = (
-        runtime.db.collection(POSTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-    )
     totals: dict[str, float] = {}
     count = 0
-    for docs in keyset_pages(query, "due_key"):
+    posts = pages(
+        runtime.db,
+        q.CAMPAIGN_POSTS,
+        fields=("status", "estimated_cost_usd"),
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+    )
+    for docs in posts:
         for snap in docs:
             status = snap.get("status")
             if status in (PostStatus.CANCELLED, PostStatus.FAILED):
@@ -386,8 +387,8 @@ def list_posts(
     return store.page(
         runtime,
         Post,
+        q.POSTS,
         workspace_id,
-        order_field="due_key",
         limit=limit,
         after=after,
         equals={"status": status, "campaign_id": campaign_id, "account_id": account_id},
@@ -677,9 +678,7 @@ def get_template(runtime: Runtime, workspace_id: str, template_id: str) -> dict[
 def list_templates(
     runtime: Runtime, workspace_id: str, limit: int = 50, after: str | None = None
 ) -> dict[str, Any]:
-    return store.page(
-        runtime, Template, workspace_id, order_field="created_key", limit=limit, after=after
-    )
+    return store.page(runtime, Template, q.TEMPLATES, workspace_id, limit=limit, after=after)
 
 
 def update_template(

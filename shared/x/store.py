@@ -1,13 +1,16 @@
-"""Document helpers for the X collections: ordered keys, scoped reads, keyset pages."""
+"""Document helpers for the X collections: ordered keys, scoped reads, pages of declared queries."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import NotFound, ValidationError
 from shared.x.models import Record
+
+if TYPE_CHECKING:
+    from shared.queries import QuerySpec
 
 R = TypeVar("R", bound=Record)
 
@@ -62,37 +65,33 @@ def load(runtime: Any, cls: type[R], workspace_id: str, doc_id: str, what: str) 
 def page(
     runtime: Any,
     cls: type[R],
+    spec: QuerySpec,
     workspace_id: str,
     *,
-    order_field: str,
     limit: int = 50,
     after: str | None = None,
     equals: dict[str, Any] | None = None,
     at_least: str | None = None,
     below: str | None = None,
 ) -> dict[str, Any]:
-    """One keyset page: `{"items": [...], "next": <key or None>}`.
+    """One page of the declaration: `{"items": [...], "next": <key or None>}`.
 
-    `order_field` must be unique per document (an `order_key`); `after` is the previous
-    page's `next`. Filters: equality on top-level fields and a range on the order field.
+    Its order field is unique per document (an `order_key`); `after` is the previous
+    page's `next` (a cursor). Filters: the declaration's optional equalities and a
+    range on the order field.
     """
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
 
     limit = max(1, min(int(limit), MAX_PAGE))
-    query = runtime.db.collection(cls.collection).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
+    (order,) = spec.order
+    query = build(
+        runtime.db, spec, workspace_id=workspace_id, ge=at_least, lt=below, **(equals or {})
     )
-    for name, value in (equals or {}).items():
-        if value is not None:
-            query = query.where(filter=FieldFilter(name, "==", value))
-    lower = max(k for k in (after, at_least) if k) if (after or at_least) else None
-    if lower is not None:
-        query = query.where(filter=FieldFilter(order_field, ">" if lower == after else ">=", lower))
-    if below:
-        query = query.where(filter=FieldFilter(order_field, "<", below))
-    docs = list(query.order_by(order_field).limit(limit).stream())
+    if after:
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     items = [cls.from_doc(d.id, d.to_dict()).to_dict() for d in docs]
-    next_key = docs[-1].get(order_field) if len(docs) == limit else None
+    next_key = docs[-1].get(order.field) if len(docs) == limit else None
     return {"items": items, "next": next_key}
 
 
