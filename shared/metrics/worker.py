@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import Conflict, NotFound, ValidationError
 from shared.metrics.model import (
     POSTS,
-    WORKSPACES,
     local_day,
     parse_day,
     parse_instant,
     slot_key,
     workspace_timezone,
 )
-from shared.metrics.paging import field_pages
+from shared.queries import metrics as q
+from shared.queries import pages
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def fan_out_rollups(runtime: Runtime, due: str) -> dict[str, int]:
     """One rollup task per workspace (reads ∝ workspaces, once per rollup interval)."""
     tasks = 0
     # Workspaces carry `created_at` (shared.tenancy); equal instants are paged safely.
-    for page in field_pages(runtime.db.collection(WORKSPACES), "created_at", page_size=300):
+    for page in pages(runtime.db, q.WORKSPACES, page_size=300, fields=()):
         for snap in page:
             runtime.enqueuer.enqueue(rollup_task(snap.id, due))
             tasks += 1

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from shared.metrics.model import (
     DAILY,
-    POSTS,
     X_METRIC_FIELDS,
     daily_id,
     day_bounds,
@@ -40,16 +39,12 @@ def refresh_days(runtime: Runtime, published: Iterable[tuple[str, datetime]]) ->
 
 
 def recompute_day(runtime: Runtime, workspace_id: str, d: date, tz: Any) -> dict[str, int]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.metrics import DAY_POSTS
 
     db = runtime.db
     start, end = day_bounds(d, tz)
-    query = (
-        db.collection(POSTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("published_at", ">=", start))
-        .where(filter=FieldFilter("published_at", "<", end))
-    )
+    query = build(db, DAY_POSTS, workspace_id=workspace_id, ge=start, lt=end)
     totals: Counter[str] = Counter()
     for snap in query.stream():  # a day's posts: bounded by the posting quotas
         post = snap.to_dict()

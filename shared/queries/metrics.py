@@ -41,9 +41,7 @@ TOP_EMAIL_CAMPAIGNS = QuerySpec(
     equals=("workspace_id",),
     order=(desc("last_event_at"),),
 )
-WORKSPACES = QuerySpec(
-    "metrics.workspaces", "workspaces", order=(asc("created_at"),), paged=True
-)
+WORKSPACES = QuerySpec("metrics.workspaces", "workspaces", order=(asc("created_at"),), paged=True)
 EMAIL_EVENTS = QuerySpec(
     "metrics.email_events",
     "email_events",

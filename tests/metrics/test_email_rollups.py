@@ -9,7 +9,6 @@ from typing import Any
 
 from shared.clock import FrozenClock
 from shared.metrics import email_rollups
-from shared.metrics.paging import field_pages
 from shared.runtime import Runtime
 
 
@@ -157,18 +156,18 @@ def test_days_follow_the_workspace_timezone(runtime: Runtime) -> None:
     assert daily(runtime, "2026-01-05", ws="ny") == {}
 
 
-def test_field_pages_neither_skip_nor_repeat_across_runs_of_equal_values(
-    runtime: Runtime,
-) -> None:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+def test_pages_neither_skip_nor_repeat_across_runs_of_equal_values(runtime: Runtime) -> None:
+    from shared.queries import pages
+    from shared.queries.metrics import EMAIL_EVENTS
 
     # A run of 7 equal instants straddles page boundaries of 3.
     times = [at(4, 9)] + [at(4, 10)] * 7 + [at(4, 11)] * 2 + [at(5, 1)]
     put(runtime, {f"t{i:02d}": {"type": "open", "at": t} for i, t in enumerate(times)})
-    query = runtime.db.collection("email_events").where(
-        filter=FieldFilter("workspace_id", "==", "ws1")
+    found = list(
+        pages(
+            runtime.db, EMAIL_EVENTS, page_size=3, workspace_id="ws1", ge=at(4, 0), lt=at(5, 0)
+        )
     )
-    pages = list(field_pages(query, "at", start=at(4, 0), end=at(5, 0), page_size=3))
-    ids = [d.id for page in pages for d in page]
+    ids = [d.id for page in found for d in page]
     assert ids == [f"t{i:02d}" for i in range(10)]  # t10 is on the next day: outside
-    assert [len(p) for p in pages] == [8, 2]  # the run is read whole with its page
+    assert [len(p) for p in found] == [3, 3, 3, 1]  # cursors cut the run exactly
