@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from shared.docsize import ensure_fits
 from shared.email.model import (
-    BATCHES,
     CAMPAIGNS,
     CONTACT_LISTS,
     TALLY_FIELDS,
@@ -29,6 +29,8 @@ from shared.email.model import (
 )
 from shared.email.render import check_template, extract_links
 from shared.errors import Conflict, NotFound, ValidationError
+from shared.queries import aggregate_together, build, pages
+from shared.queries import email as q
 from shared.tenancy import new_id, scoped_get
 
 if TYPE_CHECKING:
@@ -92,6 +94,7 @@ def create_template(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -
     now = runtime.clock.now()
     data |= {"workspace_id": workspace_id, "created_at": now, "updated_at": now}
     template_id = new_id()
+    ensure_fits(f"{TEMPLATES}/{template_id}", data, "template")
     runtime.db.collection(TEMPLATES).document(template_id).set(data)
     return public(template_id, data)
 
@@ -104,21 +107,16 @@ def get_template(runtime: Runtime, workspace_id: str, template_id: str) -> dict[
 
 
 def list_templates(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    docs = (
-        runtime.db.collection(TEMPLATES)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .stream()
-    )
+    docs = build(runtime.db, q.TEMPLATES, workspace_id=workspace_id).stream()
     return sorted((public(d.id, d.to_dict()) for d in docs), key=lambda t: t["name"])
 
 
 def update_template(
     runtime: Runtime, workspace_id: str, template_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    get_template(runtime, workspace_id, template_id)
+    current = get_template(runtime, workspace_id, template_id)
     data = _content(body, partial=True) | {"updated_at": runtime.clock.now()}
+    ensure_fits(f"{TEMPLATES}/{template_id}", {**current, **data}, "template")
     runtime.db.collection(TEMPLATES).document(template_id).update(data)
     return get_template(runtime, workspace_id, template_id)
 
@@ -145,15 +143,10 @@ def _view(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def batch_tallies(runtime: Runtime, campaign_id: str) -> dict[str, int]:
-    """The finished batches' tallies summed (one aggregation query)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    from shared.firestore import sum_fields
-
-    query = runtime.db.collection(BATCHES).where(
-        filter=FieldFilter("campaign_id", "==", campaign_id)
-    )
-    return sum_fields(query, TALLY_FIELDS)
+    """The finished batches' tallies summed (two aggregation queries, one snapshot)."""
+    parts = [(spec, {"campaign_id": campaign_id}) for spec in q.BATCH_TALLIES]
+    sums = aggregate_together(runtime.db, parts)
+    return {alias: int(sums.get(alias, 0)) for alias in TALLY_FIELDS}
 
 
 def progress_of(runtime: Runtime, data: dict[str, Any]) -> dict[str, int]:
@@ -201,7 +194,8 @@ def create_campaign(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -
         **dict.fromkeys(COUNTERS, 0),
     }
     campaign_id = new_id()
-    data["key"] = campaign_id  # keyset paging field (the emulator cannot page on __name__)
+    data["key"] = campaign_id  # the listing order (indexed with workspace_id)
+    ensure_fits(f"{CAMPAIGNS}/{campaign_id}", data, "campaign")
     runtime.db.collection(CAMPAIGNS).document(campaign_id).set(data)
     return _view(runtime, {**data, "id": campaign_id})
 
@@ -214,15 +208,11 @@ def list_campaigns(
     runtime: Runtime, workspace_id: str, *, after: str | None = None, limit: int = 50
 ) -> dict[str, Any]:
     """Keyset page ordered by id (ids are random: stable, not chronological)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     limit = max(1, min(int(limit), 200))
-    query = runtime.db.collection(CAMPAIGNS).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
+    query = build(runtime.db, q.CAMPAIGNS, workspace_id=workspace_id)
     if after:
-        query = query.where(filter=FieldFilter("key", ">", after))
-    docs = list(query.order_by("key").limit(limit).stream())
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     # Progress is one aggregation query per sending campaign: run side by side, so a
     # page costs one round trip of latency, not one per campaign.
     from concurrent.futures import ThreadPoolExecutor
@@ -246,6 +236,7 @@ def update_campaign(
         if key in body:
             changes[key] = bool(body[key])
     changes |= {"updated_at": runtime.clock.now(), "version": int(data.get("version", 1)) + 1}
+    ensure_fits(f"{CAMPAIGNS}/{campaign_id}", {**data, **changes}, "campaign")
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(changes)
     return get_campaign(runtime, workspace_id, campaign_id)
 
@@ -353,20 +344,9 @@ def pause_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dic
 
 
 def _batches_with_status(runtime: Runtime, campaign_id: str, status: str) -> list[Any]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = (
-        runtime.db.collection(BATCHES)
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-        .where(filter=FieldFilter("status", "==", status))
-    )
-    return [d for page in _pages(query) for d in page]
-
-
-def _pages(query: Any) -> Any:
-    from shared.firestore import keyset_pages
-
-    return keyset_pages(query, "key")
+    spec = q.CAMPAIGN_BATCHES_WITH_STATUS
+    batches = pages(runtime.db, spec, campaign_id=campaign_id, status=status)
+    return [d for page in batches for d in page]
 
 
 def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
@@ -433,18 +413,12 @@ def list_outcomes(
     limit: int = 20,
 ) -> dict[str, Any]:
     """Per-recipient outcomes, a page of batches at a time (batch ids are the keyset)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     _load(runtime, workspace_id, campaign_id)
     limit = max(1, min(int(limit), 100))
-    query = (
-        runtime.db.collection(BATCHES)
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-    )
+    query = build(runtime.db, q.BATCH_OUTCOMES, campaign_id=campaign_id, workspace_id=workspace_id)
     if after:
-        query = query.where(filter=FieldFilter("key", ">", after))
-    docs = list(query.order_by("key").limit(limit).stream())
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     items = []
     for doc in docs:
         batch = doc.to_dict()

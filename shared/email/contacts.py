@@ -57,13 +57,10 @@ def create_contact_list(runtime: Runtime, workspace_id: str, name: str) -> dict[
 
 
 def list_contact_lists(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import CONTACT_LISTS as LISTS
 
-    docs = (
-        runtime.db.collection(CONTACT_LISTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .stream()
-    )
+    docs = build(runtime.db, LISTS, workspace_id=workspace_id).stream()
     return sorted((public(d.id, d.to_dict()) for d in docs), key=lambda x: x["name"])
 
 
@@ -83,16 +80,17 @@ def get_contact_list(runtime: Runtime, workspace_id: str, list_id: str) -> dict[
 def _member_pages(
     runtime: Runtime, workspace_id: str, list_id: str, after: str | None = None
 ) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import pages
+    from shared.queries.email import LIST_MEMBERS
 
-    from shared.firestore import keyset_pages
-
-    query = (
-        runtime.db.collection(members.MEMBERS)
-        .where(filter=FieldFilter("list_id", "==", list_id))
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
+    return pages(
+        runtime.db,
+        LIST_MEMBERS,
+        page_size=4,
+        after=[after] if after else None,
+        list_id=list_id,
+        workspace_id=workspace_id,
     )
-    return keyset_pages(query, "key", page_size=4, start_after=after)
 
 
 def _list_members_page(
@@ -138,17 +136,16 @@ def list_contacts(
     limit: int = 50,
 ) -> dict[str, Any]:
     """One page ordered by address; pass the returned `next` as `after` for the next page."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import CONTACTS as ALL_CONTACTS
 
     limit = max(1, min(int(limit), 500))
     if list_id:
         return _list_members_page(runtime, workspace_id, list_id, after, limit)
-    query = runtime.db.collection(CONTACTS).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
+    query = build(runtime.db, ALL_CONTACTS, workspace_id=workspace_id)
     if after:
-        query = query.where(filter=FieldFilter("email_norm", ">", after))
-    docs = list(query.order_by("email_norm").limit(limit).stream())
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     items = [public(d.id, d.to_dict()) for d in docs]
     return {"items": items, "next": docs[-1].get("email_norm") if len(docs) == limit else None}
 

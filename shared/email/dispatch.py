@@ -26,21 +26,20 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.claims import try_claim
-from shared.email import members
 from shared.email.campaigns import progress_of
 from shared.email.imports import recover_lost_chunks
 from shared.email.model import (
     BATCHES,
-    CAMPAIGNS,
-    CONTACT_IMPORTS,
     QUOTAS,
     SETTINGS,
     batch_id,
 )
 from shared.email.queue import enqueue_batch
 from shared.email.quota import Quota
-from shared.firestore import is_already_exists, keyset_pages
+from shared.firestore import is_already_exists
 from shared.log import get_logger
+from shared.queries import build, pages
+from shared.queries import email as q
 
 if TYPE_CHECKING:
     from shared.dispatch import DispatchContext
@@ -69,12 +68,6 @@ CREATE_GROUP = 10
 _ENQUEUE_POOL = ThreadPoolExecutor(8, thread_name_prefix="email-enqueue")
 
 
-def _where(query: Any, field: str, op: str, value: Any) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    return query.where(filter=FieldFilter(field, op, value))
-
-
 class EmailSource:
     name = "email"
 
@@ -84,11 +77,8 @@ class EmailSource:
     def run(self, ctx: DispatchContext) -> dict[str, int]:
         rt = ctx.runtime
         counts = {"campaigns": 0, "batches": 0, "recipients": 0, "recovered": 0, "done": 0}
-        col = rt.db.collection(CAMPAIGNS)
-        due = list(
-            _where(_where(col, "status", "==", "scheduled"), "due_at", "<=", ctx.horizon).stream()
-        )
-        sending = list(_where(col, "status", "==", "sending").stream())
+        due = list(build(rt.db, q.DUE_CAMPAIGNS, status="scheduled", le=ctx.horizon).stream())
+        sending = list(build(rt.db, q.CAMPAIGNS_WITH_STATUS, status="sending").stream())
         by_ws: dict[str, list[Any]] = {}
         for doc in due + [d for d in sending if not d.get("expanded")]:
             by_ws.setdefault(doc.get("workspace_id"), []).append(doc)
@@ -189,12 +179,6 @@ class EmailSource:
         start = campaign.get("scheduled_at") or now
         seq = int(campaign.get("next_seq") or 0)
         after = campaign.get("expand_after") or ""
-        query = _where(
-            _where(rt.db.collection(members.MEMBERS), "list_id", "==", campaign["list_id"]),
-            "workspace_id",
-            "==",
-            ws,
-        )
         # Recipients not yet in a batch, per send instant; persisted with the cursor so
         # batches fill up across buckets and a takeover resumes from a consistent state.
         carry: dict[str, list[dict[str, Any]]] = dict(campaign.get("expand_carry") or {})
@@ -250,7 +234,15 @@ class EmailSource:
             state["batches"] = state["recipients"] = 0
 
         unsaved = 0
-        for page in keyset_pages(query, "key", page_size=8, start_after=after or None):
+        buckets = pages(
+            rt.db,
+            q.LIST_MEMBERS,
+            page_size=8,
+            after=[after] if after else None,
+            list_id=campaign["list_id"],
+            workspace_id=ws,
+        )
+        for page in buckets:
             for bucket in page:
                 for entry in (bucket.get("members") or {}).values():
                     key = _send_instant(campaign, entry, start).isoformat()
@@ -333,16 +325,10 @@ class EmailSource:
     # -- recovery -------------------------------------------------------------------
 
     def _recover(self, rt: Runtime, now: datetime) -> int:
-        col = rt.db.collection(BATCHES)
         stale = now - rt.settings.recovery_grace(RECOVERY_GRACE)
-        lost = list(
-            _where(_where(col, "status", "==", "queued"), "due_at", "<", stale).limit(200).stream()
-        )
-        lost += list(
-            _where(_where(col, "status", "==", "sending"), "lease_until", "<", now)
-            .limit(200)
-            .stream()
-        )
+        by_due, by_lease = q.LOST_BATCHES["due_at"], q.LOST_BATCHES["lease_until"]
+        lost = list(build(rt.db, by_due, status="queued", lt=stale).limit(200).stream())
+        lost += list(build(rt.db, by_lease, status="sending", lt=now).limit(200).stream())
         for doc in lost:
             data = doc.to_dict()
             doc.reference.update({"due_at": now, "lease_until": now + WORKER_LEASE})
@@ -365,12 +351,7 @@ class EmailSource:
 
 def _list_importing(rt: Runtime, list_id: str, now: datetime) -> bool:
     """Whether a recent background import into the list is still being written."""
-    query = _where(
-        _where(rt.db.collection(CONTACT_IMPORTS), "list_id", "==", list_id),
-        "status",
-        "==",
-        "importing",
-    )
+    query = build(rt.db, q.LIST_IMPORTS, list_id=list_id, status="importing")
     return any((d.get("created_at") or now) > now - IMPORT_WAIT for d in query.limit(5).stream())
 
 
