@@ -98,9 +98,7 @@ def _list_members_page(
 ) -> dict[str, Any]:
     """A list's contacts from its member buckets: ordered by bucket, then address.
 
-    The cursor is `<bucket key>|<address>`; list membership lives in the buckets (the
-    emulator has no ArrayUnion and reading every contact back to merge arrays made
-    imports quadratic there).
+    The cursor is `<bucket key>|<address>`; list membership lives in the buckets.
     """
     bucket_after, _, email_after = (after or "").partition("|")
     start = None  # keyset start: the bucket before the cursor's, so that one is re-read

@@ -1,8 +1,8 @@
 """Small Firestore helpers shared by the jobs and ads packages.
 
 Every listed collection carries `sort_key` = "<created_at ISO>|<id>": unique and
-time-ordered, so keyset paging (`where(sort_key > last) + order_by + limit`) never
-skips or repeats a row (the emulator ignores cursors).
+time-ordered, so a page resumes with a cursor after the previous page's last key (the
+`next` the API turns into its opaque cursor) and never skips or repeats a row.
 """
 
 from __future__ import annotations

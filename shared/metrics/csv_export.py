@@ -1,9 +1,9 @@
-"""CSV export of every table, streamed and keyset paged, safe to open in a spreadsheet.
+"""CSV export of every table, streamed page by page, safe to open in a spreadsheet.
 
 `export_csv(runtime, workspace_id, table)` yields text chunks (one per page of
 documents) for a streaming HTTP response; `export_rows` yields the header and then
-lists of cells. Memory is bounded by one page whatever the table's size; pages go by
-document id (`where(__name__ > last)`), never cursors.
+lists of cells. Memory is bounded by one page whatever the table's size; each table is
+a declared query (shared.queries.metrics.EXPORTS) read with cursors in its order.
 
 Formula injection: a cell that starts with = + - @ tab or CR is evaluated by Excel,
 LibreOffice and Google Sheets (`=HYPERLINK(...)`, `@SUM(...)`, DDE). Every text cell

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from shared import claims
 from shared.metrics import schedule
 from shared.metrics.model import DISCOVERY_DOC, SWEEPS_DOC, SYSTEM, slot_key
-from shared.queries import build
+from shared.queries import build, pages
 from shared.queries.metrics import DUE_PULLS, PUBLISHED_POSTS
 from shared.tasks import TaskSpec, safe_task_id
 
@@ -61,7 +61,7 @@ def discover(runtime: Runtime, now: datetime) -> int:
     mark_snap = mark_ref.get()
     since = _field(mark_snap, "scanned_to") if mark_snap.exists else None
     since = since or now - schedule.DAILY_UNTIL
-    found, pages, last_seen = 0, 0, None
+    found, pages_read, last_seen = 0, 0, None
     for docs in pages(db, PUBLISHED_POSTS, page_size=PAGE, ge=since):
         batch = db.batch()
         for snap in docs:
@@ -79,10 +79,10 @@ def discover(runtime: Runtime, now: datetime) -> int:
                 found += 1
         batch.commit()
         last_seen = docs[-1].get("published_at")
-        pages += 1
-        if pages >= MAX_PAGES:
+        pages_read += 1
+        if pages_read >= MAX_PAGES:
             break  # the rest waits for the next tick, from where this one stopped
-    if pages >= MAX_PAGES and last_seen is not None:
+    if pages_read >= MAX_PAGES and last_seen is not None:
         mark = last_seen
     else:
         mark = max(since, now - DISCOVERY_LAG)

@@ -49,9 +49,11 @@ def catalogue() -> dict[str, QuerySpec]:
     for domain in DOMAINS:
         module = importlib.import_module(f"shared.queries.{domain}")
         for value in vars(module).values():
-            specs = value.values() if isinstance(value, dict) else [value]
-            for spec in specs:
-                if isinstance(spec, QuerySpec):
-                    if found.setdefault(spec.name, spec) is not spec:
-                        raise QueryError(f"two declarations are named {spec.name}")
+            if isinstance(value, dict):
+                members = tuple(value.values())
+            else:
+                members = value if isinstance(value, tuple) else (value,)
+            for spec in members:
+                if isinstance(spec, QuerySpec) and found.setdefault(spec.name, spec) is not spec:
+                    raise QueryError(f"two declarations are named {spec.name}")
     return found

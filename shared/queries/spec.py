@@ -220,9 +220,9 @@ def aggregate(
         if a.kind == "count":
             agg.count(alias=a.alias)
         elif a.kind == "sum":
-            agg.sum(a.field, alias=a.alias)
+            agg.sum(a.field or "", alias=a.alias)
         else:
-            agg.avg(a.field, alias=a.alias)
+            agg.avg(a.field or "", alias=a.alias)
     rows: list[list[Any]] = list(agg.get(transaction=transaction))  # type: ignore[arg-type]
     out: dict[str, int | float] = {}
     for row in rows:

@@ -1,7 +1,7 @@
 """The X dispatch source: enqueue posts due within the lookahead, recover lost tasks.
 
 Cost: one query whose results are only the due posts (`status == "scheduled"` and
-`next_key <= horizon`, ordered by `next_key`, keyset pages), then per post one
+`next_key <= horizon`, ordered by `next_key`, paged with cursors), then per post one
 update (scheduled → queued, guarded by the snapshot's update time) and the task.
 Recovery runs at most every RECOVERY_EVERY_S per process and reads only posts whose
 task should have run long ago (the Cloud Tasks emulator loses its tasks on restart; a

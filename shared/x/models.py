@@ -242,7 +242,7 @@ class Post(Record):
     timezone: str = "UTC"  # the author's IANA zone, for display and plans
     status: str = PostStatus.DRAFT.value
     # The instant the post next needs the pipeline (due, retry, rate-limit reset):
-    # `next_key` = ISO(next_at) + "|" + id, unique and ordered, for keyset paging.
+    # `next_key` = ISO(next_at) + "|" + id, unique and ordered: the dispatch order.
     next_at: datetime | None = None
     next_key: str | None = None
     try_n: int = 0  # which publishing try is current; tasks of other tries are stale

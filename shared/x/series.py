@@ -195,7 +195,7 @@ def materialize_due(runtime: Runtime) -> int:
     """Materialize every active series whose next occurrence is within MATERIALIZE_AHEAD.
 
     Reads only the series that have something to create (`active == True` and
-    `next_key <= now + ahead`, keyset pages); called by the X dispatch source.
+    `next_key <= now + ahead`, paged with cursors); called by the X dispatch source.
     """
     from shared.queries import pages
     from shared.queries.x import DUE_SERIES

@@ -31,7 +31,7 @@ def instant_key(instant: datetime) -> str:
 
 
 def order_key(instant: datetime | None, doc_id: str) -> str:
-    """Unique, time-ordered key `<instant>|<id>` used for keyset paging."""
+    """Unique, time-ordered key `<instant>|<id>`: a list's order and its page cursor."""
     return f"{instant_key(instant) if instant else NO_INSTANT}|{doc_id}"
 
 

@@ -12,9 +12,9 @@ from shared import tenancy
 from shared.api import auth
 from shared.api.context import Ctx
 from shared.api.paging import page
-from shared.queries import Order, QuerySpec
 from shared.api.router import router
 from shared.errors import Unauthenticated
+from shared.queries import Order, QuerySpec
 from tests.api.conftest import ORIGIN, PASSWORD, Api
 
 
@@ -304,7 +304,9 @@ def test_a_cursor_of_the_earlier_format_still_resumes(api: Api, descending: bool
     ties = [d.id for d in first.docs if d.get("created_at") == last.get("created_at")]
     assert len(ties) == 2
     old = encode_cursor(last.get("created_at"), list(reversed(ties)))
-    rest = page(api.runtime.db, PROBE, cursor=old, limit=20, descending=descending, workspace_id="w")
+    rest = page(
+        api.runtime.db, PROBE, cursor=old, limit=20, descending=descending, workspace_id="w"
+    )
     ids = [d.id for d in first.docs] + [d.id for d in rest.docs]
     assert ids == sorted((f"d{i:02d}" for i in range(13)), reverse=descending)
 

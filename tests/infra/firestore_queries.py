@@ -1,8 +1,10 @@
 """Which composite indexes a Firestore query needs, and whether infra/ declares them.
 
 Two sources of shapes: every shape a declaration of shared/queries can produce
-(`enumerate_shapes`, computed from the declaration alone), and the StructuredQuery the
-client sends (`shape_of`, used by the run-time recorder as a cross-check of the builder). Firestore serves it from single-field indexes when it has only equality
+(`spec_shapes`, computed from the declaration alone), and the StructuredQuery the
+client sends (`shape_of`, used by the run-time recorder as a cross-check of the builder).
+
+Firestore serves a query from single-field indexes when it has only equality
 filters (merged), or a single field it filters by range and/or orders by, optionally
 with one array-contains. Anything else (equality + order/range on another field, range
 or order on two fields, array-contains with an order) needs a composite index:

@@ -164,9 +164,7 @@ def test_pages_neither_skip_nor_repeat_across_runs_of_equal_values(runtime: Runt
     times = [at(4, 9)] + [at(4, 10)] * 7 + [at(4, 11)] * 2 + [at(5, 1)]
     put(runtime, {f"t{i:02d}": {"type": "open", "at": t} for i, t in enumerate(times)})
     found = list(
-        pages(
-            runtime.db, EMAIL_EVENTS, page_size=3, workspace_id="ws1", ge=at(4, 0), lt=at(5, 0)
-        )
+        pages(runtime.db, EMAIL_EVENTS, page_size=3, workspace_id="ws1", ge=at(4, 0), lt=at(5, 0))
     )
     ids = [d.id for page in found for d in page]
     assert ids == [f"t{i:02d}" for i in range(10)]  # t10 is on the next day: outside
