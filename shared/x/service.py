@@ -11,6 +11,7 @@ import string
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.docsize import ensure_fits
 from shared.errors import Conflict, ValidationError
 from shared.log import get_logger
 from shared.queries import build, pages
@@ -204,6 +205,7 @@ def update_campaign(
     if start and end and end <= start:
         raise ValidationError("the campaign must end after it starts")
     update["updated_at"] = runtime.clock.now()
+    ensure_fits(f"{CAMPAIGNS}/{campaign_id}", {**current.to_doc(), **update}, "campaign")
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(update)
     return get_campaign(runtime, workspace_id, campaign_id)
 
@@ -684,7 +686,7 @@ def list_templates(
 def update_template(
     runtime: Runtime, workspace_id: str, template_id: str, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    store.load(runtime, Template, workspace_id, template_id, "template")
+    current = store.load(runtime, Template, workspace_id, template_id, "template")
     update: dict[str, Any] = {"updated_at": runtime.clock.now()}
     if "name" in changes:
         if not str(changes["name"]).strip():
@@ -693,6 +695,7 @@ def update_template(
     if "text" in changes:
         update["text"] = str(changes["text"])
         update["placeholders"] = _placeholders(update["text"])
+    ensure_fits(f"{TEMPLATES}/{template_id}", {**current.to_doc(), **update}, "template")
     runtime.db.collection(TEMPLATES).document(template_id).update(update)
     return get_template(runtime, workspace_id, template_id)
 

@@ -97,7 +97,10 @@ def page(
 
 def insert(runtime: Any, record: Record) -> dict[str, Any]:
     """Write a new record with its `created_key` (the listing order); returns its dict."""
+    from shared.docsize import ensure_fits
+
     doc = record.to_doc()
     doc["created_key"] = order_key(record.created_at, record.id)
+    ensure_fits(f"{record.collection}/{record.id}", doc, type(record).__name__.lower())
     runtime.db.collection(record.collection).document(record.id).set(doc)
     return record.to_dict()

@@ -314,3 +314,19 @@ def test_series_texts_are_validated_and_failures_recorded(runtime, clock) -> Non
     materialize_due(runtime)  # the occurrence cannot be scheduled: recorded, not raised
     stored = service.get_series(runtime, "ws1", series["id"])
     assert "revoked" in stored["last_error"]["reason"] and stored["next_index"] == 2
+
+
+def test_a_campaign_or_template_too_large_for_firestore_is_refused_clearly(runtime) -> None:
+    """A campaign's brief is an open document (topics, tone, ...): one over Firestore's
+    1 MiB is refused as bad input (400), on create and on update, and nothing is written."""
+    huge = ["\U0001f600" * 1000] * 300  # ~1.2 MB of topics
+    with pytest.raises(ValidationError, match="campaign is too large to store"):
+        service.create_campaign(runtime, "ws1", name="Big", timezone="UTC", topics=huge)
+    assert service.list_campaigns(runtime, "ws1")["items"] == []
+    campaign = service.create_campaign(runtime, "ws1", name="Small", timezone="UTC")
+    with pytest.raises(ValidationError, match="too large"):
+        service.update_campaign(runtime, "ws1", campaign["id"], {"topics": huge})
+    assert service.get_campaign(runtime, "ws1", campaign["id"]).get("topics") in (None, [])
+    template = service.create_template(runtime, "ws1", name="T", text="Hi {name}")
+    with pytest.raises(ValidationError, match="template is too large"):
+        service.update_template(runtime, "ws1", template["id"], {"text": "x" * 1_100_000})
