@@ -144,7 +144,7 @@ class EmailSource:
                 if time.monotonic() > deadline:
                     break
                 counts["campaigns"] += 1
-                self._expand(rt, doc, quota, size, now, deadline, counts, key)
+                self._expand(rt, doc, quota, size, now, deadline, counts)
         finally:
             ledger_ref.set(
                 {
@@ -165,7 +165,6 @@ class EmailSource:
         now: datetime,
         deadline: float,
         counts: dict[str, int],
-        expander: str,
     ) -> None:
         from google.cloud import firestore
 
@@ -188,7 +187,7 @@ class EmailSource:
         pending: list[tuple[str, list[dict[str, Any]], datetime]] = []
 
         def flush() -> None:
-            made = self._create_batches(rt, pending, ws, cid, expander, now)
+            made = self._create_batches(rt, pending, ws, cid, now)
             mine = [(bid, recipients, slot) for bid, recipients, slot in pending if bid in made]
             pending.clear()
 
@@ -269,16 +268,15 @@ class EmailSource:
         batches: list[tuple[str, list[dict[str, Any]], datetime]],
         ws: str,
         cid: str,
-        expander: str,
         now: datetime,
     ) -> set[str]:
         """Create the batches; the ids this expansion made, whose tasks it enqueues.
 
         create() is the "dispatched exactly once" mark. A group goes in one commit;
         if any of its batches exists already (a takeover redoing buckets after the
-        last save), each is created on its own instead. An existing batch counts as
-        made here only if this expansion wrote it (`expander`): the emulator applies a
-        failed commit in part. One a dead expander made is left to recovery."""
+        last save), each is created on its own instead: a failed commit wrote none of
+        its batches (commits are atomic), so one that exists was made by an earlier
+        (dead) expansion and is left to recovery."""
         db = rt.db
         col = db.collection(BATCHES)
 
@@ -295,7 +293,6 @@ class EmailSource:
                 "recipients": recipients,
                 "outcomes": {},
                 "run_gen": 0,
-                "expander": expander,
             }
 
         if not batches:
@@ -316,9 +313,7 @@ class EmailSource:
             except Exception as exc:
                 if not is_already_exists(exc):
                     raise
-                existing = col.document(bid).get()
-                if not (existing.exists and existing.get("expander") == expander):
-                    continue  # an earlier (dead) expander made it; recovery enqueues it
+                continue  # an earlier (dead) expansion made it; recovery enqueues it
             made.add(bid)
         return made
 
