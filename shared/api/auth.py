@@ -8,7 +8,7 @@ runtime clock (injectable), not the system time, so tests can move time.
 
 Throttling counts failed sign-ins in fixed windows, per username and per client IP:
 `login_attempts/{kind}-{hash}-{window}` created with `create()` and bumped with a
-top-level `Increment` (no transactions: the emulator does not isolate them). Every
+top-level `Increment` (one atomic write, no transaction to retry under contention). Every
 attempt is refused while a counter is at its limit, before the password is checked.
 """
 

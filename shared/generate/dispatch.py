@@ -10,7 +10,8 @@ Light module (no SDK imports). On a tick it reads one marker document
 - on other ticks: looks only at campaigns updated since the marker (a single-field
   range query, usually empty), so a campaign whose autopilot was just switched on is
   planned within a minute instead of at the next hour.
-Nested fields cannot be queried on the emulator, so the `autopilot` filter runs here.
+The `autopilot` switch (a nested field) is checked here, not in the query: the scan
+reads the active campaigns once an hour either way, and needs no index more.
 
 A repeated task for a campaign and hour is harmless: the worker's run claim
 (`generate-run:<campaign>:<hour>`) lets one of them work. A tick that dies mid-scan

@@ -9,9 +9,8 @@ counted once.
 Rollups are *recomputed* from a day's events, never incremented: a recompute is a pure
 function of the events stored, so running it twice, concurrently, or after a crash
 gives the same documents, and a late event (one whose `at` falls on a day already
-rolled up) is picked up the next time that day is recomputed. The emulator has no
-transaction isolation, and Increment under at-least-once delivery double counts, so
-this is the only exactly-once scheme that holds on both.
+rolled up) is picked up the next time that day is recomputed. Increment under
+at-least-once delivery double counts, so a recompute is the exactly-once scheme.
 
 Which days to recompute is decided cheaply with count() aggregations (one read per up
 to 1,000 index entries): a workspace whose event count over the late window is what

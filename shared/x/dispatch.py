@@ -75,9 +75,8 @@ def dispatch_post(runtime: Runtime, snap: Any) -> bool:
     """Move one due `scheduled` post to `queued` and enqueue its task: one write.
 
     The update carries the snapshot's update time as a precondition, so on Firestore
-    of two overlapping ticks only one wins the transition and enqueues. (The emulator
-    ignores preconditions: there both may enqueue, and the worker's per-part claim
-    keeps the post from going out twice.)
+    of two overlapping ticks only one wins the transition and enqueues. (Were both to
+    enqueue, the worker's per-part claim would still keep the post from going out twice.)
     """
     from google.api_core import exceptions
 
