@@ -7,9 +7,10 @@ tick, so the same path runs in `make dev` and in production. collect_metrics als
 accepts {"action": "sweep"} for a deployment that prefers calling it from Scheduler.
 
 Per tick (reads ∝ posts published in the last minutes + posts due, plus one document):
-1. discovery: posts published since the watermark (less DISCOVERY_LAG) get their first
-   `next_metrics_at` (published + 1 h), unless post_tweet already set it
-   (`schedule.first_pull_at`); a post is read here once or twice;
+1. discovery (at most once a minute): posts published since the watermark (less
+   DISCOVERY_LAG) get their first `next_metrics_at` (published + 1 h), unless
+   post_tweet already set it (`schedule.first_pull_at`); a post is read here once or
+   twice;
 2. due pulls: posts with `next_metrics_at` <= horizon are leased (next_metrics_at moved
    LEASE ahead, so the next tick does not see them and a lost task comes back), claimed
    once per (post, due instant), grouped per account in tasks of up to 100 posts;
@@ -39,6 +40,7 @@ LEASE = timedelta(hours=1)
 # post_tweet stamps published_at just before its write lands, so two concurrent
 # publishes can land out of order: each discovery re-reads this much behind the newest.
 DISCOVERY_LAG = timedelta(seconds=90)
+DISCOVERY_EVERY = timedelta(minutes=1)
 PAGE = 300
 MAX_PAGES = 10  # per tick; the rest waits for the next tick
 ADS_SWEEP_HOUR_UTC = 6  # insights of yesterday are settled by then on both platforms
@@ -196,8 +198,19 @@ def run_sweeps(runtime: Runtime, now: datetime) -> int:
 class MetricsSource:
     name = "metrics"
 
+    def __init__(self) -> None:
+        self._next_discovery: dict[str, datetime] = {}
+
     def run(self, ctx: DispatchContext) -> dict[str, int]:
-        discovered = discover(ctx.runtime, ctx.now)
+        # Discovery re-reads the last DISCOVERY_LAG of publications each time it runs:
+        # once a minute (per instance and project; a fresh instance looks at once), a
+        # post is read once or twice whatever the tick's cadence (`--tick 5` locally).
+        discovered = 0
+        project = ctx.runtime.settings.project_id
+        next_at = self._next_discovery.get(project)
+        if next_at is None or not next_at - DISCOVERY_EVERY <= ctx.now < next_at:
+            self._next_discovery[project] = ctx.now + DISCOVERY_EVERY
+            discovered = discover(ctx.runtime, ctx.now)
         counts = enqueue_due(ctx.runtime, ctx.now, ctx.horizon)
         counts["discovered"] = discovered
         counts["sweeps"] = run_sweeps(ctx.runtime, ctx.now)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared.clock import FrozenClock
 from shared.dispatch import DispatchContext, load_sources
@@ -204,3 +206,32 @@ def test_a_post_without_account_ends_with_a_reason(
     assert pulls(enqueuer) == []
     post = runtime.db.collection("posts").document(pid).get().to_dict()
     assert post["metrics_status"] == "error" and post["next_metrics_at"] == schedule.NEVER
+
+
+def test_discovery_reads_a_post_once_or_twice_whatever_the_cadence(
+    runtime: Runtime, ws: str, clock: FrozenClock, settings: Any
+) -> None:
+    """Ticks every 5 s (`--tick 5`) re-read the last 90 s of publications once a minute,
+    not on every tick: a post's discovery reads do not grow with the tick's cadence."""
+    from shared.firestore import counting_client
+    from shared.firestore_stats import CountingInterceptor, FirestoreCounter
+    from shared.metrics.dispatch import MetricsSource
+
+    counter = FirestoreCounter()
+    counted = dataclasses.replace(
+        runtime, _db=counting_client(settings.project_id, CountingInterceptor(counter))
+    )
+    source = MetricsSource()
+    horizon = timedelta(seconds=90)
+    source.run(DispatchContext(counted, clock.now(), clock.now() + horizon))
+    add_posts(runtime, ws, "sand1", 20, clock.now())
+    counter.reset()
+    discovered = 0
+    for _ in range(24):  # two minutes of 5 s ticks
+        clock.advance(seconds=5)
+        discovered += source.run(DispatchContext(counted, clock.now(), clock.now() + horizon))[
+            "discovered"
+        ]
+    assert discovered == 20
+    post_reads = counter.reads - 24 * 3  # each tick's own queries and marker bill a few
+    assert post_reads <= 2 * 20, counter.snapshot()
