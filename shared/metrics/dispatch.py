@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import claims
+from shared.batch_writes import ALREADY_EXISTS, Write, apply_each
+from shared.log import get_logger
 from shared.metrics import schedule
 from shared.metrics.model import DISCOVERY_DOC, SWEEPS_DOC, SYSTEM, slot_key
 from shared.queries import build, pages
@@ -35,6 +37,8 @@ from shared.tasks import TaskSpec, safe_task_id
 if TYPE_CHECKING:
     from shared.dispatch import DispatchContext
     from shared.runtime import Runtime
+
+log = get_logger("metrics.dispatch")
 
 LEASE = timedelta(hours=1)
 # post_tweet stamps published_at just before its write lands, so two concurrent
@@ -108,16 +112,39 @@ def enqueue_due(runtime: Runtime, now: datetime, horizon: datetime) -> dict[str,
         for snap in docs:
             batch.update(snap.reference, {"next_metrics_at": now + LEASE})
         batch.commit()
-        for snap in docs:
-            post = snap.to_dict()
+        # One claim per (post, due instant): a racing tick loses it. The page's claims
+        # go in one BatchWrite, each won or lost on its own.
+        posts = [snap.to_dict() for snap in docs]
+        keys = [
+            claims.claim_id("mxdue", snap.id, slot_key(post["next_metrics_at"]))
+            for snap, post in zip(docs, posts, strict=True)
+        ]
+        outcomes = apply_each(
+            db,
+            [
+                Write(
+                    db.collection(claims.CLAIMS).document(key),
+                    claims.claim_doc(
+                        owner="dispatch",
+                        now=now,
+                        workspace_id=post.get("workspace_id"),
+                        ttl=timedelta(days=2),
+                    ),
+                    op="create",
+                )
+                for key, post in zip(keys, posts, strict=True)
+            ],
+        )
+        for snap, post, outcome in zip(docs, posts, outcomes, strict=True):
             counts["due"] += 1
-            due = post["next_metrics_at"]
-            key = claims.claim_id("mxdue", snap.id, slot_key(due))
-            if not claims.try_claim(
-                db, key, owner="dispatch", now=now, workspace_id=post.get("workspace_id"),
-                ttl=timedelta(days=2),
-            ):  # fmt: skip
+            if not outcome.ok:
+                if outcome.code != ALREADY_EXISTS:
+                    # Leased above: it is due again when the lease ends.
+                    log.error(
+                        "could not claim a metrics pull", post_id=snap.id, reason=outcome.message
+                    )
                 continue
+            due = post["next_metrics_at"]
             counts["claimed"] += 1
             account, workspace = post.get("account_id"), post.get("workspace_id")
             if not account or not workspace or "/" in str(account):

@@ -235,3 +235,27 @@ def test_discovery_reads_a_post_once_or_twice_whatever_the_cadence(
     assert discovered == 20
     post_reads = counter.reads - 24 * 3  # each tick's own queries and marker bill a few
     assert post_reads <= 2 * 20, counter.snapshot()
+
+
+def test_a_pages_pull_claims_go_in_one_request(
+    runtime: Runtime, ws: str, clock: FrozenClock, settings: Any
+) -> None:
+    """40 due pulls: their lease is one commit and their 40 claims one BatchWrite, not a
+    commit each (3,000 due pulls a tick were 3,000 round trips one after the other)."""
+    from shared.firestore import counting_client
+    from shared.firestore_stats import CountingInterceptor, FirestoreCounter
+    from shared.metrics.dispatch import enqueue_due
+
+    counter = FirestoreCounter()
+    counted = dataclasses.replace(
+        runtime, _db=counting_client(settings.project_id, CountingInterceptor(counter))
+    )
+    now = clock.now()
+    add_account(runtime, ws, "sand1", sandbox=True)
+    add_posts(runtime, ws, "sand1", 40, now - timedelta(hours=2), next_metrics_at=now)
+    counter.reset()
+    counts = enqueue_due(counted, now, now + timedelta(seconds=90))
+    assert counts["claimed"] == 40
+    calls = counter.snapshot()
+    assert calls["calls.BatchWrite"] == 1 and calls["calls.Commit"] == 1, calls
+    assert enqueue_due(counted, now, now + timedelta(seconds=90))["due"] == 0
