@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.common import FunctionCounts, scheduler_loop, stack_runtime
+from bench.common import FunctionCounts, counted_scheduler_loop, fixed_tick, stack_runtime
 from bench.report import Figure, Reporter, percentile
 from local.stack import Stack
 from shared.clock import FrozenClock
@@ -59,19 +59,25 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     for post_id in post_ids:
         service.schedule_post(runtime, workspace_id, post_id)
     scheduling = counter.snapshot()
+    ticks = fixed_tick(stack, context)
     functions = FunctionCounts(context["stats_dir"])
     deadline = time.monotonic() + lead_s + window_s + 120
-    with scheduler_loop(stack, tick_s):
+    q = runtime.db.collection(POSTS).where(filter=FieldFilter("workspace_id", "==", workspace_id))
+    with counted_scheduler_loop(stack, tick_s, ticks):
         while time.monotonic() < deadline:
-            q = runtime.db.collection(POSTS).where(
-                filter=FieldFilter("workspace_id", "==", workspace_id)
-            )
             done = (
                 q.where(filter=FieldFilter("status", "in", ["published", "failed", "unconfirmed"]))
                 .count()
                 .get()
             )
             if int(done[0][0].value) >= count:
+                break
+            time.sleep(2.0)
+        # Dispatch's metrics discovery (once a minute) gives each published post its
+        # first pull instant: a cost of every post, counted whatever the run's length.
+        while time.monotonic() < deadline + 150:
+            found = q.where(filter=FieldFilter("metrics_status", "==", "scheduled"))
+            if int(found.count().get()[0][0].value) >= count:
                 break
             time.sleep(2.0)
     time.sleep(1.0)  # let the last process flush its counters
@@ -90,17 +96,25 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     reporter.add(Figure("post_lateness_p95_s", percentile(lateness, 95), "s", note="goal ≤ 1 s"))
     reporter.add(Figure("post_lateness_p99_s", percentile(lateness, 99), "s"))
     reporter.add(Figure("posts_not_published", count - len(published), "posts"))
-    reads = worker.get("reads", 0) / n
-    writes = worker.get("writes", 0) / n
+    net = ticks.net(worker)
+    reads, writes = net["reads"] / n, net["writes"] / n
     reporter.add(
         Figure(
             "firestore_reads_per_post",
             reads,
             "reads",
-            note="dispatch + post_tweet, idle-tick overhead included; goal ≤ 4",
+            note=f"dispatch (its metrics discovery too) + post_tweet, {ticks.note()}; "
+            f"gross {worker.get('reads', 0) / n:.2f}; goal ≤ 4",
         )
     )
-    reporter.add(Figure("firestore_writes_per_post", writes, "writes", note="goal ≤ 4"))
+    reporter.add(
+        Figure(
+            "firestore_writes_per_post",
+            writes,
+            "writes",
+            note=f"gross {worker.get('writes', 0) / n:.2f}; goal ≤ 4",
+        )
+    )
     reporter.add(
         Figure(
             "firestore_reads_per_post_scheduling",
@@ -117,6 +131,7 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     reporter.add(Figure("tasks_per_post", tasks / n, "tasks"))
     print(f"# scheduling path: {scheduling}", file=sys.stderr)
     print(f"# function processes: {worker}", file=sys.stderr)
+    print(f"# dispatch ticks (reads, writes, answer): {ticks.costs}", file=sys.stderr)
     context["results"].update(
         {
             "firestore_reads_per_post": reads,
