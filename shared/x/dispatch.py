@@ -255,12 +255,17 @@ class XSource:
         counts = {"enqueued": 0, "skipped": 0, "failed": 0, "recovered": 0}
         moved: Counter[str] = Counter()
         # While the query streams, each WRITE_BATCH of due posts is moved in one request
-        # and each post's task created as soon as its move is confirmed.
+        # and each post's task created as soon as its move is confirmed. The periodic
+        # pass runs beside them: it looks only at posts whose task is long overdue, and a
+        # due post this tick moves is queued with an instant of now or later (an overdue
+        # one gets now, in the same write), so neither sees the other's posts.
         # (The write pool is shut down first: its requests hand tasks to the other.)
         with (
+            ThreadPoolExecutor(1, thread_name_prefix="x-recovery") as periodic,
             ThreadPoolExecutor(ENQUEUE_THREADS, thread_name_prefix="x-enqueue") as enqueues,
             ThreadPoolExecutor(WRITES_IN_FLIGHT, thread_name_prefix="x-due") as writes,
         ):
+            passes = periodic.submit(self._periodic, ctx) if self._recovery_due() else None
             batches = [
                 writes.submit(dispatch_posts, runtime, snaps, enqueues)
                 for snaps in _due(
@@ -278,14 +283,19 @@ class XSource:
                 moved.update(not_moved)
                 tasks += enqueued
             moved.update(task.result() for task in tasks)
+            if passes is not None:
+                counts.update(passes.result())
         for outcome, n in moved.items():
             counts[outcome] += n
-        if self._recovery_due():
-            counts["recovered"] = recover(runtime, ctx.now)
-            from shared.x.series import materialize_due
-
-            counts["series_posts"] = materialize_due(runtime)
         return counts
+
+    @staticmethod
+    def _periodic(ctx: DispatchContext) -> dict[str, int]:
+        """Recover lost tasks; create the posts of series due within a day."""
+        from shared.x.series import materialize_due
+
+        recovered = recover(ctx.runtime, ctx.now)
+        return {"recovered": recovered, "series_posts": materialize_due(ctx.runtime)}
 
     def _recovery_due(self) -> bool:
         with self._lock:
