@@ -21,6 +21,7 @@ from shared.firestore_stats import FirestoreCounter
 def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) -> None:
     from google.cloud.firestore_v1.base_query import FieldFilter
 
+    from shared.metrics.model import DISCOVERY_DOC, SYSTEM
     from shared.x import service
     from shared.x.accounts import create_sandbox_account
     from shared.x.models import POSTS
@@ -73,11 +74,14 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
             if int(done[0][0].value) >= count:
                 break
             time.sleep(2.0)
-        # Dispatch's metrics discovery (once a minute) gives each published post its
-        # first pull instant: a cost of every post, counted whatever the run's length.
-        while time.monotonic() < deadline + 150:
-            found = q.where(filter=FieldFilter("metrics_status", "==", "scheduled"))
-            if int(found.count().get()[0][0].value) >= count:
+        # Dispatch's metrics discovery (once a minute) reads each published post in every
+        # pass whose window (since the last pass, less its 90 s lag) holds it: a cost of
+        # every post, counted whole when the discovery mark has passed the last one.
+        last = max(d.get("published_at") or real_now for d in q.stream())
+        mark = runtime.db.collection(SYSTEM).document(DISCOVERY_DOC)
+        while time.monotonic() < deadline + 240:
+            seen = mark.get()
+            if seen.exists and (seen.get("scanned_to") or real_now) > last:
                 break
             time.sleep(2.0)
     time.sleep(1.0)  # let the last process flush its counters

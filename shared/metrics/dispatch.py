@@ -55,12 +55,13 @@ def _field(snap: Any, name: str) -> Any:
     return (snap.to_dict() or {}).get(name)
 
 
-def discover(runtime: Runtime, now: datetime) -> int:
+def discover(runtime: Runtime, now: datetime, scanned: list[int] | None = None) -> int:
     """Give newly published posts their first pull instant.
 
     `scanned_to` is the instant up to which every publication has been seen: a post
     whose write lands after this tick was stamped after now - DISCOVERY_LAG, so the next
     tick starts there. Idle ticks read nothing but that mark (and one empty query).
+    `scanned`, when given, receives the number of published posts read.
     """
     db = runtime.db
     mark_ref = db.collection(SYSTEM).document(DISCOVERY_DOC)
@@ -84,6 +85,8 @@ def discover(runtime: Runtime, now: datetime) -> int:
                 )
                 found += 1
         batch.commit()
+        if scanned is not None:
+            scanned.append(len(docs))
         last_seen = docs[-1].get("published_at")
         pages_read += 1
         if pages_read >= MAX_PAGES:
@@ -232,14 +235,15 @@ class MetricsSource:
         # Discovery re-reads the last DISCOVERY_LAG of publications each time it runs:
         # once a minute (per instance and project; a fresh instance looks at once), a
         # post is read once or twice whatever the tick's cadence (`--tick 5` locally).
-        discovered = 0
+        discovered, scanned = 0, [0]
         project = ctx.runtime.settings.project_id
         next_at = self._next_discovery.get(project)
         if next_at is None or not next_at - DISCOVERY_EVERY <= ctx.now < next_at:
             self._next_discovery[project] = ctx.now + DISCOVERY_EVERY
-            discovered = discover(ctx.runtime, ctx.now)
+            discovered = discover(ctx.runtime, ctx.now, scanned)
         counts = enqueue_due(ctx.runtime, ctx.now, ctx.horizon)
         counts["discovered"] = discovered
+        counts["discovery_read"] = sum(scanned)  # posts read, new or seen before
         counts["sweeps"] = run_sweeps(ctx.runtime, ctx.now)
         return counts
 

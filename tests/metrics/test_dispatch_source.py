@@ -226,15 +226,15 @@ def test_discovery_reads_a_post_once_or_twice_whatever_the_cadence(
     source.run(DispatchContext(counted, clock.now(), clock.now() + horizon))
     add_posts(runtime, ws, "sand1", 20, clock.now())
     counter.reset()
-    discovered = 0
+    discovered = read = 0
     for _ in range(24):  # two minutes of 5 s ticks
         clock.advance(seconds=5)
-        discovered += source.run(DispatchContext(counted, clock.now(), clock.now() + horizon))[
-            "discovered"
-        ]
-    assert discovered == 20
+        counts = source.run(DispatchContext(counted, clock.now(), clock.now() + horizon))
+        discovered += counts["discovered"]
+        read += counts["discovery_read"]
+    assert discovered == 20 and read == 2 * 20  # two passes, each reading every post
     post_reads = counter.reads - 24 * 3  # each tick's own queries and marker bill a few
-    assert post_reads <= 2 * 20, counter.snapshot()
+    assert post_reads <= read, counter.snapshot()
 
 
 def test_a_pages_pull_claims_go_in_one_request(
