@@ -31,6 +31,13 @@ SYSTEM = "system"
 SWEEPS_DOC = "metrics_sweeps"  # system/metrics_sweeps: next due instant of each sweep
 DISCOVERY_DOC = "metrics_discovery"  # system/metrics_discovery: published_at watermark
 
+# Read whole, never queried: not indexed (see shared.email.model.UNINDEXED_FIELDS).
+UNINDEXED_FIELDS = {
+    BEST_TIME: ("buckets",),  # 168 hour-of-week buckets
+    EMAIL_CAMPAIGN_METRICS: ("daily",),  # one entry per day of the campaign
+    EMAIL_ROLLUP_STATE: ("day_counts",),  # event counts per day folded so far
+}
+
 # The counters X returns in `public_metrics`, under the names Herald stores.
 X_METRIC_FIELDS: dict[str, str] = {
     "impressions": "impression_count",
