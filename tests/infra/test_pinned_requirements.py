@@ -101,13 +101,16 @@ def test_the_function_zip_carries_requirements_txt(infra_locals: dict[str, objec
     assert exts and "txt" in exts.group(1).split(","), pattern.group(1)
 
 
-def test_a_dependency_not_pinned_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    folder = tmp_path / "probe"
-    folder.mkdir()
-    (folder / "requirements.in").write_text("# a probe\nrequests>=2\n")
+@pytest.fixture
+def probe(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A function folder `probe` whose requirements.in the test writes."""
+    (tmp_path / "probe").mkdir()
     monkeypatch.setattr(fr, "FUNCTIONS", tmp_path)
+    return tmp_path / "probe" / "requirements.in"
+
+
+def test_a_dependency_not_pinned_is_refused(probe: Path) -> None:
+    probe.write_text("# a probe\nrequests>=2\n")
     pins = {k: v for k, v in PINS.items() if k != "urllib3"}
     with pytest.raises(fr.RequirementsError, match=r"urllib3, which constraints\.txt does not pin"):
         fr.render("probe", pins, PYTHONS)
@@ -115,22 +118,16 @@ def test_a_dependency_not_pinned_is_refused(
     assert "requests==" in text and "urllib3==" in text and "idna==" in text
 
 
-def test_a_range_the_pin_falls_outside_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    (tmp_path / "probe").mkdir()
-    (tmp_path / "probe" / "requirements.in").write_text("requests<2\n")
-    monkeypatch.setattr(fr, "FUNCTIONS", tmp_path)
+def test_a_range_the_pin_falls_outside_is_refused(probe: Path) -> None:
+    probe.write_text("requests<2\n")
     with pytest.raises(fr.RequirementsError, match="asks for requests<2"):
         fr.render("probe", PINS, PYTHONS)
 
 
 def test_a_dependency_of_some_runtimes_only_keeps_a_marker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    probe: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "probe").mkdir()
-    (tmp_path / "probe" / "requirements.in").write_text("requests\n")
-    monkeypatch.setattr(fr, "FUNCTIONS", tmp_path)
+    probe.write_text("requests\n")
     metadata_of = {  # requests' own metadata, plus a backport only older Pythons need
         "requests": ['idna>=2; python_version < "3.13"', 'certifi ; sys_platform == "win32"'],
         "idna": [],
