@@ -20,10 +20,10 @@ def _sender(monkeypatch):
 
 
 def test_cancelling_many_held_batches_writes_the_campaign_once(runtime, db) -> None:
-    addresses = [f"r{i:04d}@example.com" for i in range(1000)]
+    addresses = [f"r{i:04d}@example.com" for i in range(200)]
     cid = campaign(runtime, audience(runtime, addresses))
     batches = start_campaign(runtime, cid)
-    assert len(batches) == 1000 // runtime.settings.email_batch_size
+    assert len(batches) == 200 // runtime.settings.email_batch_size
     service.pause_campaign(runtime, WS, cid)
     for bid in batches:  # what the worker does with a paused campaign's batch
         db.collection(BATCHES).document(bid).update({"status": "held"})
@@ -33,7 +33,7 @@ def test_cancelling_many_held_batches_writes_the_campaign_once(runtime, db) -> N
     assert set(writes.of(BATCHES).values()) == {1}
     progress = service.campaign_progress(runtime, WS, cid)
     assert progress["status"] == "cancelled"
-    assert progress["cancelled"] == progress["total"] == 1000
+    assert progress["cancelled"] == progress["total"] == 200
     assert progress["batches_done"] == progress["batches_total"] == len(batches)
     assert progress["pending"] == 0
 
