@@ -14,12 +14,13 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUNCTIONS := $(notdir $(wildcard functions/*))
 PYTEST_ARGS ?=
 
-.PHONY: help setup system dev test lint typecheck unit bench clean
+.PHONY: help setup system dev test lint typecheck unit bench clean requirements
 
 help:
 	@echo "make dev    run Herald on localhost (emulators, functions, scheduler, SMTP sink, admin)"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  run the benchmarks (QUICK=1 for the short variant)"
+	@echo "make requirements  regenerate functions/*/requirements.txt (pinned to constraints.txt)"
 
 setup: $(BIN)/.stamp $(TASKS_VENV)/.stamp local/node_modules/.stamp admin/vendor/.stamp
 
@@ -84,6 +85,11 @@ typecheck: setup
 
 test: setup system lint typecheck $(CHECKOV_VENV)/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Each function's requirements.txt: its requirements.in closed over the installed
+# distributions and pinned to constraints.txt (what Cloud Build installs = what was tested).
+requirements: $(BIN)/.stamp
+	$(BIN)/python -m local.function_requirements
 
 bench: setup system
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)

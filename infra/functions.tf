@@ -237,6 +237,7 @@ module "function" {
   build_dir             = "${path.root}/.build"
   source_bucket         = google_storage_bucket.sources.name
   build_service_account = google_service_account.build.id
+  docker_repository     = google_artifact_registry_repository.functions.id
 
   service_account_email = google_service_account.function[each.key].email
   environment = {
@@ -258,9 +259,6 @@ module "function" {
   # Public: only api and track. Workers: only the Cloud Tasks / Scheduler identities.
   invokers = each.value.public ? { public = "allUsers" } : { for who in each.value.invoked_by : who => local.invoker_members[who] }
 
-  depends_on = [
-    google_project_service.enabled,
-    google_project_iam_member.build,
-    google_storage_bucket_iam_member.build_sources,
-  ]
+  # The build account's grants (main.tf), and the wait for them to take effect.
+  depends_on = [google_project_service.enabled, time_sleep.build_grants]
 }

@@ -15,6 +15,9 @@ from typing import Any
 from shared.firestore import is_already_exists
 
 CLAIMS = "claims"
+# The send path's write-ahead list of recipient indexes: never queried (infra/ exempts it
+# from indexing; see shared.email.model.UNINDEXED_FIELDS).
+UNINDEXED_FIELDS = {CLAIMS: ("inflight",)}
 # Claims expire through a Firestore TTL policy on `expires_at` (see infra/).
 DEFAULT_TTL = timedelta(days=30)
 
