@@ -12,26 +12,27 @@ that `run_gen` is still this run's: a checkpoint (the outcomes so far and the ne
 written ahead) before each new chunk, a heartbeat, a release, the final commit. A run
 that finds a newer generation stops at once and writes nothing more (`LostBatch`).
 
-The lease is short (`LEASE`, 60 s) and kept alive while the run makes progress: every
-fenced write renews it, a ticker thread renews it every LEASE/4 between them (a slow
-SMTP server must not cost a live run its batch), and before each message the run makes
-sure it renewed within the last LEASE/2, renewing first if not. A stalled run therefore
-sends at most the message it was in when it stalled, and that message is in its
-written-ahead chunk, which the run that took over marked `unconfirmed`: a run that was
-only slow and wakes up causes no second copy. The ticker stops renewing when the run
-has made no progress for STUCK_AFTER (one message can take that long only on a server
-that answers each of its steps just before the 20 s timeout), so a hung session cannot
-hold a batch for ever.
+The lease is short (LEASE: 60 s, settings.email_lease_s) and kept alive while the
+run makes progress: every fenced write renews it, a ticker thread renews it every
+LEASE/4 between them (a slow SMTP server must not cost a live run its batch), and
+before each message the run makes sure it renewed within the last LEASE/2, renewing
+first if not. A stalled run therefore sends at most the message it was in when it
+stalled, and that message is in its written-ahead chunk, which the run that took over
+marked `unconfirmed`: a run that was only slow and wakes up causes no second copy. The
+ticker stops renewing when the run has made no progress for STUCK_AFTER (one message
+can take that long only on a server that answers each of its steps just before the
+20 s timeout), so a hung session cannot hold a batch for ever.
 
-Takeover: the dispatcher's recovery (once a minute) re-enqueues a `sending` batch whose
-lease was not renewed for half its length, with the task due when the lease ends
-(`takeover_at`). Worst case from a SIGKILL to the next run holding the batch, with
-Cloud Scheduler's period P = 60 s: the last renewal was at most at the kill; recovery
-sees the lease stale from LEASE/2 after it and runs at most P + J later (J: the tick's
-jitter and the other dispatch sources before email, a few seconds); the task is due at
-max(lease end, that run) + TAKEOVER_MARGIN and is taken within d (Cloud Tasks dispatch
-and a cold start, a few seconds): LEASE/2 + P + J + 2 s + d = 30 + 60 + J + 2 + d,
-about 100 s with J and d at 5 s each, inside the 2-minute goal.
+Takeover: the dispatcher's recovery (on every Cloud Scheduler tick, at most every
+LEASE/2 per instance) re-enqueues a `sending` batch whose lease ends within LEASE/2 (a
+live run's lease has about 3/4 of it left), with the task due TAKEOVER_MARGIN after
+the lease ends (`takeover_at`). Worst case from a SIGKILL at t0 to the next run holding
+the batch, with Cloud Scheduler's period P = 60 s: the lease ends at most at t0 + LEASE;
+the first tick after t0 + LEASE/2 sees it, at most P + J later (J: the tick's jitter
+and the dispatch sources that run before email, a few seconds); the task is due at
+max(t0 + LEASE + 2 s, t0 + LEASE/2 + P + J) and is taken d later (Cloud Tasks dispatch,
+a cold start): 90 s + J + d, that is 95 s + d with J = 5 s, inside the 2-minute goal
+for d up to 25 s (tests/email/test_ownership.py replays it on a frozen clock).
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from shared.log import get_logger
 
 log = get_logger("email.ownership")
 
-LEASE = timedelta(seconds=60)  # production's; HERALD_EMAIL_LEASE_S shortens it in tests
 # A run makes no progress for this long only if its server answers each step of a
 # message (connect, EHLO, STARTTLS, AUTH, envelope, body: ~17 waits) just before the
 # 20 s socket timeout: past it, the ticker lets the lease lapse.
