@@ -98,19 +98,33 @@ class Final:
     fields: dict[str, Any]
     events: dict[str, dict[str, Any]]  # event document id -> document
     tally: dict[str, int]
+    outcomes: dict[str, dict[str, Any]]
+    deferred: list[int]
+    gen: int
     retry_id: str | None = None
     retry: dict[str, Any] | None = None
 
-    def add_to(self, txn: Any, db: Any) -> None:
-        """The events and the retry batch, added to the run's final transaction."""
+    def add_to(self, writer: Any, db: Any, in_transaction: bool) -> None:
+        """The events and the retry batch, added to the run's final commit. The retry
+        batch is simply created: only the batch's owner finishes it, once. Its usual id
+        can be taken only if the claim-based worker (before fenced runs) crashed between
+        making it and finishing; then the commit fails, is redone as a transaction, and
+        the retry batch takes the run's generation as a suffix."""
         if self.retry_id is not None and self.retry is not None:
             ref = db.collection(BATCHES).document(self.retry_id)
-            if ref.get(transaction=txn).exists:
-                log.warning("the retry batch exists already", retry_batch=self.retry_id)
-            else:
-                txn.create(ref, self.retry)
+            if in_transaction and ref.get(transaction=writer).exists:
+                self._rename_retry(f"{self.retry_id}g{self.gen}")
+                ref = db.collection(BATCHES).document(self.retry_id)
+            writer.create(ref, self.retry)
         for doc_id, event in self.events.items():
-            txn.set(db.collection(EVENTS).document(doc_id), event)
+            writer.set(db.collection(EVENTS).document(doc_id), event)
+
+    def _rename_retry(self, retry_id: str) -> None:
+        assert self.retry is not None
+        log.warning("a retry batch of this batch exists already", retry_batch=retry_id)
+        self.retry_id = self.retry["key"] = retry_id
+        for i in self.deferred:
+            self.outcomes[str(i)]["retry_batch"] = retry_id
 
     def enqueue_retry(self, runtime: Runtime) -> None:
         """After the commit: the retry batch's task, due at its rung of the ladder."""
@@ -128,6 +142,7 @@ class Final:
 
 def final(
     batch_id: str,
+    gen: int,
     batch: dict[str, Any],
     outcomes: dict[str, dict[str, Any]],
     deferred: list[int],
@@ -195,4 +210,4 @@ def final(
             "count": 1,
             "recipient_id": rid,
         }
-    return Final(fields, events, tally, retry_id, retry)
+    return Final(fields, events, tally, outcomes, deferred, gen, retry_id, retry)

@@ -7,10 +7,14 @@ had in flight without an outcome are marked `unconfirmed` there and then (that r
 have sent them; they are never sent again). Of two runs taking the batch at once, the
 transactions make exactly one the owner; the other answers `busy`.
 
-Every later write of the run is fenced the same way, in a transaction that first checks
-that `run_gen` is still this run's: a checkpoint (the outcomes so far and the next chunk
-written ahead) before each new chunk, a heartbeat, a release, the final commit. A run
-that finds a newer generation stops at once and writes nothing more (`LostBatch`).
+Every later write of the run is fenced: a checkpoint (the outcomes so far and the next
+chunk written ahead) before each new chunk, a heartbeat, a release, the final commit.
+Each is one commit conditional on the batch's update time being that of the run's own
+last write (a compare-and-set: a newer run must write the batch to take it, so the
+commit fails if one did); when it fails, a transaction reads `run_gen` and decides. A
+run that finds a newer generation stops at once and writes nothing more (`LostBatch`).
+The compare-and-set costs what a plain write costs (no read, one round trip); a
+transaction per write would add a read and two round trips to every batch.
 
 The lease is short (LEASE: 60 s, settings.email_lease_s) and kept alive while the
 run makes progress: every fenced write renews it, a ticker thread renews it every
@@ -41,7 +45,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,6 +73,7 @@ class Taken:
     gen: int
     batch: dict[str, Any]  # as read in the transaction, the previous run's doubt marked
     in_doubt: int
+    version: Any = None  # the batch's update time after the take
 
 
 @dataclass(frozen=True)
@@ -114,26 +119,29 @@ def take(
         txn.update(ref, update)
         return Taken(gen, {**batch, **update, "outcomes": outcomes}, len(doubt))
 
-    taken: Taken | NotTaken = transact(db, attempt)
-    if isinstance(taken, Taken) and taken.in_doubt:
-        log.warning(
-            "took over a batch whose run stopped", batch_id=batch_id, in_doubt=taken.in_doubt
-        )
+    taken, written = transact(db, attempt)
+    if isinstance(taken, Taken):
+        taken = replace(taken, version=written[-1].update_time)
+        if taken.in_doubt:
+            log.warning(
+                "took over a batch whose run stopped", batch_id=batch_id, in_doubt=taken.in_doubt
+            )
     return taken
 
 
-def transact(db: Any, attempt: Callable[[Any], Any], tries: int = 8) -> Any:
+def transact(db: Any, attempt: Callable[[Any], Any], tries: int = 8) -> tuple[Any, list[Any]]:
     """`attempt(txn)` in a transaction, retried when it aborts (another transaction
-    holds the batch). Each retry waits a random pause first: contenders that abort
-    each other and retry in step would abort each other again (the emulator keeps no
-    place in line for a retried transaction)."""
+    holds the batch); its result and the transaction's write results. Each retry waits
+    a random pause first: contenders that abort each other and retry in step would
+    abort each other again (the emulator keeps no place in line for a retried one)."""
     from google.api_core.exceptions import Aborted
     from google.cloud import firestore
 
     run = firestore.transactional(attempt)
     for n in range(tries):
+        txn = db.transaction(max_attempts=1)
         try:
-            return run(db.transaction(max_attempts=1))
+            return run(txn), list(txn.write_results or [])
         except ValueError as exc:  # what the client raises for an aborted transaction
             if not isinstance(exc.__cause__, Aborted) or n == tries - 1:
                 raise
@@ -151,9 +159,13 @@ class Lease:
     """This run's hold on its batch: fenced writes, and the renewals that keep it."""
 
     def __init__(
-        self, db: Any, batch_id: str, gen: int, length: timedelta, clock: Any, taken_at: float
+        self, db: Any, taken: Taken, batch_id: str, length: timedelta, clock: Any, taken_at: float
     ) -> None:
-        self.db, self.batch_id, self.gen, self.length, self.clock = db, batch_id, gen, length, clock
+        self.db, self.batch_id, self.gen = db, batch_id, taken.gen
+        self.length, self.clock = length, clock
+        # The batch's update time after this run's last write: a write that names it
+        # succeeds only if nothing else wrote the batch since (a compare-and-set).
+        self.version = taken.version
         self.ref = db.collection(BATCHES).document(batch_id)
         self.renewed_at = taken_at  # time.monotonic() when the last renewal started
         self.progress_at = taken_at  # ... when the run last started a message
@@ -170,12 +182,17 @@ class Lease:
         fields: dict[str, Any],
         *,
         settle: bool = False,
-        also: Callable[[Any], None] | None = None,
+        also: Callable[[Any, bool], None] | None = None,
     ) -> None:
-        """One transaction: check this run still owns the batch, then write `fields`
-        and whatever `also` adds (its reads come first). The lease is renewed, unless
-        the write `settle`s the batch (gives it up: released, held or done). Raises
-        LostBatch when a newer run has the batch."""
+        """Write `fields` to the batch, and whatever `also(writer, in_transaction)` adds,
+        only while this run owns it; raises LostBatch when a newer run does. The lease
+        is renewed, unless the write `settle`s the batch (gives it up: released, held
+        or done).
+
+        One commit, conditional on the batch's update time being this run's last
+        write's: a newer run must write the batch to take it, so the commit fails if
+        one did. When it fails (something wrote the batch), a transaction reads the
+        generation and decides: still ours, write; a newer one, stop."""
         with self._lock:
             if self.lost is not None:
                 raise self.lost
@@ -184,33 +201,58 @@ class Lease:
             started = time.monotonic()
             now = self.clock.now()
             update = fields if settle else {**fields, "lease_until": now + self.length}
-
-            def attempt(txn: Any) -> int | None:
-                snap = self.ref.get(transaction=txn)
-                current = int(snap.get("run_gen") or 0) if snap.exists else None
-                if current != self.gen:
-                    return current
-                if also is not None:
-                    also(txn)
-                txn.update(self.ref, update)
-                return current
-
-            current = transact(self.db, attempt)
-            if current != self.gen:
-                self.lost = LostBatch(
-                    f"run {self.gen} of batch {self.batch_id} lost it to run {current}"
-                )
-                log.warning(
-                    "a newer run took this batch over; this run stops and records nothing",
-                    batch_id=self.batch_id,
-                    run_gen=self.gen,
-                    current_gen=current,
-                )
-                raise self.lost
+            written = self._write_if_unchanged(update, also)
+            if written is None:
+                written = self._write_if_owner(update, also)
+            self.version = written
             if settle:
                 self.settled = True
             else:
                 self.renewed_at = started
+
+    def _write_if_unchanged(
+        self, update: dict[str, Any], also: Callable[[Any, bool], None] | None
+    ) -> Any:
+        from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+
+        if self.version is None:
+            return None
+        batch = self.db.batch()
+        if also is not None:
+            also(batch, False)
+        option = self.db.write_option(last_update_time=self.version)
+        batch.update(self.ref, update, option=option)
+        try:
+            return batch.commit()[-1].update_time
+        except (FailedPrecondition, AlreadyExists):
+            return None  # something wrote the batch (or `also`'s documents): check
+
+    def _write_if_owner(
+        self, update: dict[str, Any], also: Callable[[Any, bool], None] | None
+    ) -> Any:
+        def attempt(txn: Any) -> int | None:
+            snap = self.ref.get(transaction=txn)
+            current = int(snap.get("run_gen") or 0) if snap.exists else None
+            if current != self.gen:
+                return current
+            if also is not None:
+                also(txn, True)
+            txn.update(self.ref, update)
+            return current
+
+        current, written = transact(self.db, attempt)
+        if current != self.gen:
+            self.lost = LostBatch(
+                f"run {self.gen} of batch {self.batch_id} lost it to run {current}"
+            )
+            log.warning(
+                "a newer run took this batch over; this run stops and records nothing",
+                batch_id=self.batch_id,
+                run_gen=self.gen,
+                current_gen=current,
+            )
+            raise self.lost
+        return written[-1].update_time
 
     def renew(self) -> None:
         with self._lock:  # reentrant: `write` takes it again

@@ -14,7 +14,7 @@ the workspace). What the read and the take decide keeps or undoes the rest.
 Write-ahead: taking the batch writes ahead its first TAKE_COVERS = 50 recipients (a
 whole default batch). A batch that runs longer than SLOW_AFTER_S (a slow server, where
 a kill is most likely to land) writes ahead every further CHECKPOINT_EVERY = 25, each
-in a fenced transaction with the outcomes so far. A fast batch thus costs the take and
+in a fenced write (a compare-and-set) with the outcomes so far. A fast batch thus costs the take and
 one final commit (the batch with its tally, and its events), and has at most 50 in
 doubt after a kill; a slow one at most 25. An ordinary exception is not a crash: the
 run knows what it sent, records it, releases the batch and lets Cloud Tasks retry. A
@@ -118,7 +118,7 @@ def _take_and_run(
         if taken.status == "missing":
             log.warning("task for an unknown batch", batch_id=batch_id, workspace_id=workspace_id)
         return {"status": taken.status}
-    lease = Lease(db, batch_id, taken.gen, length, runtime.clock, taken_at)
+    lease = Lease(db, taken, batch_id, length, runtime.clock, taken_at)
     lease.keep_alive()
     batch, outcomes = taken.batch, dict(taken.batch["outcomes"])
     run: _Run | None = None
@@ -179,7 +179,7 @@ def _give_back(
     except Exception:
         return  # unknown whether it was taken: its lease and the takeover handle it
     if not isinstance(taken, NotTaken):
-        lease = Lease(runtime.db, batch_id, taken.gen, length, runtime.clock, taken_at)
+        lease = Lease(runtime.db, taken, batch_id, length, runtime.clock, taken_at)
         _release(runtime, lease, dict(taken.batch["outcomes"]), [])
 
 
@@ -333,8 +333,7 @@ def _send(run: _Run) -> dict[str, Any]:
                 # Write-ahead, fenced: only the batch's owner starts a new chunk.
                 lease.write({"outcomes": run.outcomes, "inflight": chunk})
                 covered, last_write = set(chunk), time.monotonic()
-            else:
-                lease.ensure()
+            lease.ensure()  # still ours, renewed lately; a message starts (progress)
             current = i
             following = todo[p + 1] if p + 1 < len(todo) else None
             outcome = _deliver(run, session, composer, recipients[i], i, following)
@@ -427,6 +426,7 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
     run.lease.stop()
     done = final(
         run.batch_id,
+        run.lease.gen,
         run.batch,
         run.outcomes,
         deferred,
@@ -434,7 +434,7 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
         rt.clock.now(),
     )
     committing = time.perf_counter()
-    run.lease.write(done.fields, settle=True, also=lambda txn: done.add_to(txn, rt.db))
+    run.lease.write(done.fields, settle=True, also=lambda w, txn: done.add_to(w, rt.db, txn))
     run.timing["commit"] = _ms_since(committing)
     done.enqueue_retry(rt)
     log.info(

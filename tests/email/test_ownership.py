@@ -282,3 +282,46 @@ def test_a_killed_run_resumes_within_two_minutes_with_production_schedule(
 def configured(runtime, smtp_server):
     service.put_smtp_settings(runtime, WS, smtp_body(smtp_server))
     return smtp_server
+
+
+def test_a_write_by_someone_else_is_not_a_takeover(runtime, db, configured):
+    """The fenced write is a compare-and-set on the batch's update time: another
+    writer (not a newer run) makes it fail, and the transaction it falls back to finds
+    the generation still this run's and writes."""
+    bid, _ = _batch(runtime, 3, "f")
+    length = timedelta(seconds=60)
+    taken = ownership.take(db, bid, WS, runtime.clock.now(), length, 50)
+    assert isinstance(taken, ownership.Taken)
+    lease = ownership.Lease(db, taken, bid, length, runtime.clock, time.monotonic())
+    db.collection(BATCHES).document(bid).update({"note": "written by someone else"})
+    lease.write({"inflight": [1, 2]})
+    stored = db.collection(BATCHES).document(bid).get().to_dict()
+    assert (stored["inflight"], stored["note"], stored["run_gen"]) == (
+        [1, 2],
+        "written by someone else",
+        1,
+    )
+    lease.write({"inflight": [2]})  # and the next write is a compare-and-set again
+    assert db.collection(BATCHES).document(bid).get().get("inflight") == [2]
+
+
+def test_a_retry_batch_left_by_an_older_worker_does_not_block_the_finish(
+    runtime, db, enqueuer, configured
+):
+    """The final commit creates the retry batch of the deferred recipients; if its id is
+    taken (the claim-based worker crashed after making it), the commit is redone as a
+    transaction and the retry batch takes the run's generation as a suffix: the old one
+    is left be, the deferred recipient is in the new one, and the batch finishes."""
+    bid, addresses = _batch(runtime, 2, "r")
+    old = {"workspace_id": WS, "status": "queued", "recipients": [], "note": "older worker"}
+    db.collection(BATCHES).document(f"{bid}__r1").set(old)
+    configured.handler.rcpt_replies[addresses[1]] = ["451 4.7.1 try later"]
+    result = worker.send_batch(runtime, bid, WS)
+    retry = f"{bid}__r1g1"
+    assert result["counts"] == {"sent": 1, "deferred": 1} and result["retry_batch"] == retry
+    assert db.collection(BATCHES).document(f"{bid}__r1").get().get("note") == "older worker"
+    made = db.collection(BATCHES).document(retry).get().to_dict()
+    assert [r["email"] for r in made["recipients"]] == [addresses[1]] and made["key"] == retry
+    done = db.collection(BATCHES).document(bid).get().to_dict()
+    assert done["status"] == "done" and done["outcomes"]["1"]["retry_batch"] == retry
+    assert [t.payload["batch_id"] for t in enqueuer.tasks][-1] == retry
