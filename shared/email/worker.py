@@ -2,8 +2,9 @@
 
 This module runs a batch; the parts it runs live beside it: who may send the batch
 (shared.email.ownership: the generation, its lease, the takeover), the SMTP session
-(shared.email.session) and what each answer means for its recipient
-(shared.email.outcomes).
+(shared.email.session), what each answer means for its recipient
+(shared.email.outcomes), and the round trips started before the batch is read
+(shared.email.early).
 
 Round trips are what a batch costs. When the task arrives the run starts at once, side
 by side: the transaction that takes the batch, the read of campaign and SMTP settings
@@ -14,30 +15,30 @@ the workspace). What the read and the take decide keeps or undoes the rest.
 Write-ahead: taking the batch writes ahead its first TAKE_COVERS = 50 recipients (a
 whole default batch). A batch that runs longer than SLOW_AFTER_S (a slow server, where
 a kill is most likely to land) writes ahead every further CHECKPOINT_EVERY = 25, each
-in a fenced write (a compare-and-set) with the outcomes so far. A fast batch thus costs the take and
-one final commit (the batch with its tally, and its events), and has at most 50 in
-doubt after a kill; a slow one at most 25. An ordinary exception is not a crash: the
-run knows what it sent, records it, releases the batch and lets Cloud Tasks retry. A
-run that finds a newer run owns the batch stops at once and records nothing.
+in a fenced write (a compare-and-set) with the outcomes so far. A fast batch thus
+costs the take and one final commit (the batch with its tally, and its events), and
+has at most 50 in doubt after a kill; a slow one at most 25. An ordinary exception is
+not a crash: the run knows what it sent, records it, releases the batch and lets Cloud
+Tasks retry. A run that finds a newer run owns the batch stops at once and records
+nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.email import session as smtp_session
+from shared.email.early import POOL, Early, remember_sender, start_lookups
 from shared.email.model import CAMPAIGNS, SETTINGS, ascii_address, normalize_email, valid_email
 from shared.email.outcomes import Recorder, failed, final, unconfirmed
 from shared.email.ownership import Lease, LostBatch, NotTaken, take
 from shared.email.session import Session
-from shared.email.suppression import suppressed_in, suppression_chunks
 from shared.errors import HeraldError
 from shared.log import get_logger
 
@@ -87,7 +88,7 @@ def send_batch(
     `campaign_id` and `emails` (the batch's addresses, normalized) come with the task
     and let the read, the suppression queries and the connection start beside the take;
     they are hints, the batch document decides."""
-    early = _Early.start(runtime, workspace_id, emails) if emails else None
+    early = Early.start(runtime, workspace_id, emails) if emails else None
     try:
         return _take_and_run(runtime, batch_id, workspace_id, campaign_id, early, on_message)
     finally:
@@ -100,14 +101,14 @@ def _take_and_run(
     batch_id: str,
     workspace_id: str,
     campaign_id: str | None,
-    early: _Early | None,
+    early: Early | None,
     on_message: Callable[[int], None] | None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     db, now = runtime.db, runtime.clock.now()
     length = timedelta(seconds=runtime.settings.email_lease_s)
     taken_at = time.monotonic()
-    taking = _POOL.submit(take, db, batch_id, workspace_id, now, length, TAKE_COVERS)
+    taking = POOL.submit(take, db, batch_id, workspace_id, now, length, TAKE_COVERS)
     try:
         read = _read(db, workspace_id, campaign_id) if campaign_id else None
     except Exception:
@@ -183,7 +184,7 @@ def _give_back(
         _release(runtime, lease, dict(taken.batch["outcomes"]), [])
 
 
-def _prepare(run: _Run, settings: dict[str, Any] | None, early: _Early | None) -> None:
+def _prepare(run: _Run, settings: dict[str, Any] | None, early: Early | None) -> None:
     """The sender, the suppression lookups and the connection (those started early
     are kept when they fit)."""
     from shared.email.smtp_settings import sender_for
@@ -195,18 +196,18 @@ def _prepare(run: _Run, settings: dict[str, Any] | None, early: _Early | None) -
     if sending and todo:
         try:
             run.sender = sender_for(rt, ws, settings)
-            _remember_sender(ws, run.sender)
+            remember_sender(ws, run.sender)
         except HeraldError as exc:
             run.config_error = exc
     emails = [batch["recipients"][i]["email"] for i in todo] if sending else []
     conn: Future[smtplib.SMTP] | None = None
     if early is not None:
-        lookups = early.lookups if early.covers(emails) else _lookups(rt, ws, emails)
+        lookups = early.lookups if early.covers(emails) else start_lookups(rt, ws, emails)
         conn = early.connection_for(run.sender)
     else:
-        lookups = _lookups(rt, ws, emails)
+        lookups = start_lookups(rt, ws, emails)
     if conn is None and run.sender is not None:
-        conn = _POOL.submit(smtp_session.connect, run.sender)
+        conn = POOL.submit(smtp_session.connect, run.sender)
     if run.sender is not None:
         run.session = Session(run.sender, conn)
     run.blocked = set().union(*(lookup.result() for lookup in lookups))
@@ -216,73 +217,9 @@ def _sending(campaign: dict[str, Any]) -> bool:
     return campaign.get("status") != "cancelled" and bool(campaign.get("workspace_id"))
 
 
-# Threads for a batch's parallel round trips, kept by the warm instance: starting and
-# joining four threads per batch cost ~0.6 ms. The executor starts its threads on first
-# use. A batch of 50 uses five at once; 32 leave room for the instance's concurrent
-# requests (excess work queues; no pooled job waits on another, so it cannot deadlock).
-_POOL = ThreadPoolExecutor(32, thread_name_prefix="email-batch")
-
-# The sender each workspace's last batch used on this instance: the next batch opens
-# its connection with it before its read answers, and keeps that connection only if
-# the sender resolved from the read is the same (settings change their `updated_at`).
-_SENDERS: dict[str, Sender] = {}
-_SENDERS_MAX = 512
-_SENDERS_LOCK = threading.Lock()  # an instance serves concurrent requests
-
-
-def _remember_sender(workspace_id: str, sender: Sender) -> None:
-    with _SENDERS_LOCK:
-        if workspace_id not in _SENDERS and len(_SENDERS) >= _SENDERS_MAX:
-            _SENDERS.pop(next(iter(_SENDERS)))  # the oldest entry
-        _SENDERS[workspace_id] = sender
-
-
 def _ms_since(started: float) -> float:
     """Milliseconds since a `time.perf_counter()` reading, for the batch's timing log."""
     return round(1000 * (time.perf_counter() - started), 1)
-
-
-def _lookups(runtime: Runtime, workspace_id: str, emails: list[str]) -> list[Future[set[str]]]:
-    """The suppression queries for `emails`, one pooled thread per `in` chunk."""
-    chunks = suppression_chunks(emails)
-    return [_POOL.submit(suppressed_in, runtime.db, workspace_id, c) for c in chunks]
-
-
-@dataclass
-class _Early:
-    """Round trips a task starts from the addresses it names (normalized, in recipient
-    order) before its batch is read: the suppression queries and, with the workspace's
-    last sender, the SMTP connection. What does not fit the batch is redone or closed."""
-
-    emails: list[str]
-    lookups: list[Future[set[str]]]
-    sender: Sender | None
-    conn: Future[smtplib.SMTP] | None
-
-    @classmethod
-    def start(cls, runtime: Runtime, workspace_id: str, emails: list[str]) -> _Early:
-        lookups = _lookups(runtime, workspace_id, emails)
-        sender = _SENDERS.get(workspace_id)
-        conn = _POOL.submit(smtp_session.connect, sender) if sender is not None else None
-        return cls(emails, lookups, sender, conn)
-
-    def covers(self, emails: list[str]) -> bool:
-        """The lookups answered for every address about to be sent."""
-        return {normalize_email(e) for e in emails} <= set(self.emails)
-
-    def connection_for(self, sender: Sender | None) -> Future[smtplib.SMTP] | None:
-        """The early connection if it was opened with the sender the read resolved."""
-        conn, self.conn = self.conn, None
-        if conn is not None and (sender is None or sender != self.sender):
-            smtp_session.discard(conn)
-            return None
-        return conn
-
-    def drop(self) -> None:
-        """Close the connection if the run did not take it (missing, done, busy, held)."""
-        if self.conn is not None:
-            smtp_session.discard(self.conn)
-            self.conn = None
 
 
 def _todo(batch: dict[str, Any], outcomes: dict[str, Any]) -> list[int]:

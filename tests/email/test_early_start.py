@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from shared.email import service, smtp, worker
+from shared.email import early, service, smtp, worker
 from shared.email.model import BATCHES
 from shared.email.suppression import suppress
 from tests.email.conftest import WS, audience, campaign, smtp_body, start_campaign
@@ -59,9 +59,9 @@ def test_take_lookups_and_connection_start_before_the_read_answers(
     assert _deliver(runtime, _one_batch(runtime, ["first@example.com"]))["counts"] == {"sent": 1}
     bid = _one_batch(runtime, ["a@example.com", "b@example.com"])
     connecting, looking_up = threading.Event(), threading.Event()
-    real_connect, real_lookup = smtp.connect, worker.suppressed_in
+    real_connect, real_lookup = smtp.connect, early.suppressed_in
     monkeypatch.setattr(smtp, "connect", lambda cfg: connecting.set() or real_connect(cfg))
-    monkeypatch.setattr(worker, "suppressed_in", lambda *a: looking_up.set() or real_lookup(*a))
+    monkeypatch.setattr(early, "suppressed_in", lambda *a: looking_up.set() or real_lookup(*a))
     seen: dict[str, bool] = {}
     real_get_all = db.get_all
 

@@ -462,7 +462,7 @@ def test_next_message_is_composed_while_the_server_stores_this_one(
 def test_suppression_chunks_are_queried_side_by_side(runtime, db, clock, configured, monkeypatch):
     """A batch of 50 needs two `in` queries (30 + 20): both are in flight at once, and a
     suppressed address in either is honoured."""
-    from shared.email import worker
+    from shared.email import early
 
     addresses = [f"p{i:02d}@example.com" for i in range(50)]
     [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
@@ -470,7 +470,7 @@ def test_suppression_chunks_are_queried_side_by_side(runtime, db, clock, configu
         suppress(db, WS, address, "manual", clock.now())
     together = threading.Barrier(2, timeout=5)
     met: list[bool] = []
-    real_lookup = worker.suppressed_in
+    real_lookup = early.suppressed_in
 
     def lookup(db, workspace_id, chunk):
         try:
@@ -480,7 +480,7 @@ def test_suppression_chunks_are_queried_side_by_side(runtime, db, clock, configu
             met.append(False)
         return real_lookup(db, workspace_id, chunk)
 
-    monkeypatch.setattr(worker, "suppressed_in", lookup)
+    monkeypatch.setattr(early, "suppressed_in", lookup)
     result = send_batch(runtime, bid, WS)
     assert met == [True, True]
     assert result["counts"] == {"sent": 48, "suppressed": 2}
