@@ -3,8 +3,9 @@
 A claim is a document whose id is the guarded action's key (for example
 `post:<id>:publish:<attempt>`). `create()` fails with AlreadyExists when the document
 exists, on real Firestore and on the emulator alike, so of any number of concurrent or
-repeated deliveries exactly one wins. No transaction is needed: one atomic create,
-one round trip, no contention retries.
+repeated deliveries exactly one wins: the right tool for a one-shot action. A decision
+that reads and rewrites a document other runs also rewrite (who owns an email batch,
+shared.email.ownership) is a transaction instead.
 """
 
 from __future__ import annotations

@@ -71,6 +71,9 @@ class Settings:
     media_dir: str = ".herald/media"  # HERALD_MEDIA_DIR (local image store)
     dispatch_lookahead_s: int = 90  # HERALD_DISPATCH_LOOKAHEAD_S
     email_batch_size: int = 50  # HERALD_EMAIL_BATCH_SIZE
+    # How long a send_email run holds its batch between renewals; tests shorten it.
+    # Production keeps 60 s: the 2-minute resume after a crash is computed with it.
+    email_lease_s: int = 60  # HERALD_EMAIL_LEASE_S
     gemini_model: str = "gemini-2.5-flash"  # HERALD_GEMINI_MODEL
     log_level: str = "INFO"  # HERALD_LOG_LEVEL
     # Base URL replacing https://api.x.com for X API calls (a proxy; the chaos benchmark).
@@ -121,6 +124,11 @@ class Settings:
                 raise SettingsError("HERALD_X_API_BASE must be an https:// URL in production")
         if self.email_batch_size < 1 or self.email_batch_size > 500:
             raise SettingsError("HERALD_EMAIL_BATCH_SIZE must be between 1 and 500")
+        if not 2 <= self.email_lease_s <= 60 or (self.is_production and self.email_lease_s != 60):
+            raise SettingsError(
+                "HERALD_EMAIL_LEASE_S shortens send_email's batch lease for tests (2-60 s); "
+                "production uses 60 s"
+            )
         if self.dispatch_lookahead_s < 60:
             # Scheduler ticks every minute: a shorter window would leave gaps.
             raise SettingsError("HERALD_DISPATCH_LOOKAHEAD_S must be at least 60")
@@ -154,6 +162,7 @@ class Settings:
             media_dir=env.get("HERALD_MEDIA_DIR", defaults.media_dir),
             dispatch_lookahead_s=_int(env, "HERALD_DISPATCH_LOOKAHEAD_S", 90),
             email_batch_size=_int(env, "HERALD_EMAIL_BATCH_SIZE", 50),
+            email_lease_s=_int(env, "HERALD_EMAIL_LEASE_S", 60),
             gemini_model=env.get("HERALD_GEMINI_MODEL", defaults.gemini_model),
             log_level=env.get("HERALD_LOG_LEVEL", defaults.log_level).upper(),
             x_api_base=(env.get("HERALD_X_API_BASE") or "").rstrip("/") or None,

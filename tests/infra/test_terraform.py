@@ -23,6 +23,7 @@ LOCAL_ONLY = {
     "HERALD_MEDIA_DIR": "local image store; production uses HERALD_MEDIA_BUCKET",
     "HERALD_LOCAL_SMTP": "the local SMTP sink preset",
     "HERALD_FIRESTORE_STATS_DIR": "read/write counters for bench/ only",
+    "HERALD_EMAIL_LEASE_S": "shortens the email batch lease in tests (production keeps 60 s)",
 }
 LOCAL_ONLY_PREFIXES = {
     "HERALD_SECRET_": "app secrets from env locally; Secret Manager in production"
