@@ -23,7 +23,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.claims import try_claim
 from shared.email import members
@@ -41,6 +40,7 @@ from shared.email.queue import enqueue_batch
 from shared.email.quota import Quota
 from shared.firestore import is_already_exists, keyset_pages
 from shared.log import get_logger
+from shared.zones import find_zone, zone_or_utc
 
 if TYPE_CHECKING:
     from shared.dispatch import DispatchContext
@@ -398,11 +398,9 @@ def _send_instant(campaign: dict[str, Any], entry: dict[str, Any], start: dateti
     if hour is None:
         return start
     zone_name = entry.get("timezone") or campaign.get("timezone") or "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(campaign.get("timezone") or "UTC")
-    day = start.astimezone(ZoneInfo(campaign.get("timezone") or "UTC")).date()
+    home = zone_or_utc(campaign.get("timezone"))
+    zone = find_zone(zone_name) or home
+    day = start.astimezone(home).date()
     return datetime(day.year, day.month, day.day, int(hour), tzinfo=zone).astimezone(UTC)
 
 

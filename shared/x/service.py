@@ -258,11 +258,12 @@ def campaign_cost(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
 
 def _account(runtime: Runtime, workspace_id: str, account_id: str) -> XAccount:
     from shared.errors import NotFound
+    from shared.firestore import is_doc_id
     from shared.x import cache
 
-    account = cache.account(runtime, account_id) if account_id and "/" not in account_id else None
+    account = cache.account(runtime, account_id) if is_doc_id(account_id) else None
     if account is None or account.workspace_id != workspace_id:
-        raise NotFound(f"X account {account_id!r} not found")
+        raise NotFound(f"X account {account_id[:64]!r} not found")
     if account.kind == AccountKind.SANDBOX and not runtime.settings.sandbox:
         raise ValidationError("sandbox accounts cannot post here: HERALD_SANDBOX is off")
     return account
@@ -283,15 +284,12 @@ def _parts(text: str | None, parts: list[str] | None) -> list[str]:
 
 
 def _media(runtime: Runtime, workspace_id: str, media: list[str] | None) -> list[str]:
-    from shared.media import workspace_of
+    from shared.media import check_ids
 
-    refs = list(media or [])
-    if len(refs) > MAX_MEDIA:
-        raise ValidationError(f"at most {MAX_MEDIA} images per post, got {len(refs)}")
-    for ref in refs:
-        if not isinstance(ref, str) or workspace_of(ref) != workspace_id:
-            raise ValidationError(f"unknown image {ref!r}; upload it first")
-    return refs
+    ids = list(media or [])
+    if len(ids) > MAX_MEDIA:
+        raise ValidationError(f"at most {MAX_MEDIA} images per post, got {len(ids)}")
+    return check_ids(runtime, workspace_id, ids)
 
 
 def _cost(account: XAccount, parts: list[str], media: list[str]) -> float:

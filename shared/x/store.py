@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from shared.errors import NotFound, ValidationError
+from shared.firestore import is_doc_id
 from shared.x.models import Record
 
 R = TypeVar("R", bound=Record)
@@ -50,8 +51,8 @@ def parse_instant(value: Any, field: str) -> datetime:
 
 def load(runtime: Any, cls: type[R], workspace_id: str, doc_id: str, what: str) -> R:
     """The workspace's document as a record; NotFound also for another workspace's."""
-    if not doc_id or "/" in doc_id:
-        raise NotFound(f"{what} {doc_id!r} not found")
+    if not is_doc_id(doc_id):
+        raise NotFound(f"{what} not found")
     snap = runtime.db.collection(cls.collection).document(doc_id).get()
     data = snap.to_dict() if snap.exists else None
     if not data or data.get("workspace_id") != workspace_id:
