@@ -155,7 +155,10 @@ def set_role(db: Any, workspace_id: str, user_id: str, role: Role, now: datetime
 
 
 def role_of(db: Any, workspace_id: str, user_id: str) -> Role | None:
-    snap = db.collection(MEMBERSHIPS).document(membership_id(workspace_id, user_id)).get()
+    doc_id = membership_id(workspace_id, user_id)
+    if not is_doc_id(doc_id):
+        return None  # a workspace id from a URL that cannot name a document
+    snap = db.collection(MEMBERSHIPS).document(doc_id).get()
     if not snap.exists:
         return None
     return Role(snap.get("role"))

@@ -280,6 +280,10 @@ def _parts(text: str | None, parts: list[str] | None) -> list[str]:
             items = [text]
     else:
         items = [text or ""]
+    if not items:
+        raise ValidationError(
+            "a post needs text", [{"field": "text", "message": "give text or parts"}]
+        )
     return [p.strip() for p in items]
 
 
@@ -584,7 +588,9 @@ def update_post(
     if unknown:
         raise ValidationError(f"cannot change {sorted(unknown)}", {"allowed": sorted(allowed)})
     if "text" in changes or "parts" in changes:
-        post.parts = _parts(changes.get("text", post.text), changes.get("parts", post.parts[1:]))
+        text = changes["text"] if changes.get("text") is not None else post.text
+        parts = changes["parts"] if changes.get("parts") is not None else post.parts[1:]
+        post.parts = _parts(text, parts)
         post.text = post.parts[0]
     if "media" in changes:
         post.media = _media(runtime, workspace_id, changes["media"])

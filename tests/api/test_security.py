@@ -543,3 +543,34 @@ def test_admin_server_lists_no_directories(tmp_path) -> None:
             assert ok.status == 200
     finally:
         httpd.shutdown()
+
+
+def test_path_values_that_cannot_name_a_document_are_404(api: Api, owner) -> None:
+    token, ws = owner
+    for value in ("a" * 3000, "..", "__reserved__", "x" * 600):
+        error_of(api.call("GET", f"/workspaces/{value}/campaigns", token), 404)
+        error_of(api.call("GET", f"/workspaces/{ws}/campaigns/{value}", token), 404)
+        error_of(api.call("GET", f"/workspaces/{ws}/media/{value}/content", token), 404)
+        error_of(api.call("POST", f"/invitations/{value}/accept", token), 404)
+
+
+def test_a_post_edited_to_nothing_is_a_400(api: Api, owner) -> None:
+    """Found by the fuzz run: PATCH {"text": null, "parts": []} answered 500."""
+    token, ws = owner
+    account = api.call(
+        "POST", f"/workspaces/{ws}/x/accounts/sandbox", token, json={"handle": "h"}
+    ).get_json()
+    post = api.call(
+        "POST", f"/workspaces/{ws}/posts", token, json={"account_id": account["id"], "text": "x"}
+    ).get_json()
+    r = api.call(
+        "PATCH", f"/workspaces/{ws}/posts/{post['id']}", token, json={"text": None, "parts": []}
+    )
+    assert r.status_code == 200 and r.get_json()["text"] == "x"
+    r = api.call(
+        "POST",
+        f"/workspaces/{ws}/posts/estimate",
+        token,
+        json={"account_id": account["id"], "text": "", "parts": []},
+    )
+    error_of(r, (200, 400))
