@@ -86,6 +86,9 @@ def page(
     for name, value in (equals or {}).items():
         if value is not None:
             query = query.where(filter=FieldFilter(name, "==", value))
+    if after is not None and not isinstance(after, str):
+        # Order keys are strings; anything else came from a cursor Herald did not write.
+        raise ValidationError("the cursor is not valid; start again without it")
     lower = max(k for k in (after, at_least) if k) if (after or at_least) else None
     if lower is not None:
         query = query.where(filter=FieldFilter(order_field, ">" if lower == after else ">=", lower))

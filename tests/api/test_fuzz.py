@@ -111,9 +111,7 @@ def _seed(api: Api, token: str, ws: str) -> dict[str, str]:
         },
     )
     invitation = post("/invitations", {"username": "fuzz-invitee"})
-    user_id = next(iter(db.collection("memberships").where("workspace_id", "==", ws).stream())).get(
-        "user_id"
-    )
+    user_id = db.collection("usernames").document("alice").get().get("user_id")
     return {
         "ws": ws,
         "account_id": account["id"],

@@ -574,3 +574,32 @@ def test_a_post_edited_to_nothing_is_a_400(api: Api, owner) -> None:
         json={"account_id": account["id"], "text": "", "parts": []},
     )
     error_of(r, (200, 400))
+
+
+def test_forged_cursors_and_import_mappings_are_400(api: Api, owner) -> None:
+    import base64
+
+    token, ws = owner
+
+    def cursor(payload: str) -> str:
+        return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+    for forged in (
+        cursor('{"v": {"a": 1}, "ids": []}'),
+        cursor('{"v": [1, 2], "ids": []}'),
+        cursor('{"v": 5, "ids": []}'),
+        cursor("[" * 900 + "]" * 900),
+    ):
+        for path in ("/posts", "/campaigns", "/members", "/templates"):
+            r = api.call("GET", f"/workspaces/{ws}{path}", token, query_string={"cursor": forged})
+            error_of(r, (200, 400))
+    lst = api.call("POST", f"/workspaces/{ws}/lists", token, json={"name": "L"}).get_json()
+    for mapping in ("[" * 5000 + "]" * 5000, '{"email": ' + "9" * 5000 + "}"):
+        r = api.call(
+            "POST",
+            f"/workspaces/{ws}/lists/{lst['id']}/import",
+            token,
+            data={"file": (io.BytesIO(b"email\na@example.com\n"), "c.csv"), "mapping": mapping},
+            content_type="multipart/form-data",
+        )
+        error_of(r, 400)

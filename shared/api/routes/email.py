@@ -273,7 +273,7 @@ def _mapping(raw: str | None) -> dict[str, Any]:
         return {"email": "email"}
     try:
         mapping = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # also too deep, or a 5,000-digit number
         raise ValidationError(
             f"mapping is not valid JSON: {exc}", [{"field": "mapping", "message": "not JSON"}]
         ) from exc
