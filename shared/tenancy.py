@@ -57,7 +57,8 @@ def new_id() -> str:
 
 def check_timezone(name: str) -> str:
     if find_zone(name) is None:
-        shown = name[:64] + ("..." if len(name) > 64 else "")
+        text = str(name)
+        shown = text[:64] + ("..." if len(text) > 64 else "")
         raise TenancyError(f"unknown timezone {shown!r}; use an IANA name such as Europe/Paris")
     return name
 

@@ -191,7 +191,7 @@ def test_generated_image_is_uploaded_through_the_x_media_flow(
     cid = world.campaign(account_id=account_id, approval_required=False, image={"enabled": True})
     draft = generate(runtime, GenerateRequest(world.workspace_id, cid)).drafts[0]
     assert draft["status"] == "approved" and len(draft["media"]) == 1
-    png, _ = media.get(runtime, draft["media"][0])
+    png, _ = media.read(runtime, world.workspace_id, draft["media"][0])
 
     xs.schedule_post(
         runtime, world.workspace_id, draft["id"], due_at=runtime.clock.now() + timedelta(seconds=5)
