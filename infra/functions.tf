@@ -188,6 +188,8 @@ locals {
       HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
       HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
       HERALD_METRICS_LATE_DAYS         = tostring(var.metrics_late_days)
+      HERALD_TRUSTED_PROXIES           = tostring(var.trusted_proxies)
+      HERALD_SMTP_ALLOWED_DESTINATIONS = join(",", var.smtp_allowed_destinations)
     },
     { for name, url in local.function_urls : "HERALD_URL_${upper(name)}" => url },
   )

@@ -171,6 +171,7 @@ class Stack:
             "HERALD_TRACK_URL": self.url("track"),
             "HERALD_ADMIN_ORIGIN": self.admin_url,
             "HERALD_LOCAL_SMTP": f"127.0.0.1:{c.ports.smtp}",
+            "HERALD_TRUSTED_PROXIES": "0",  # browsers reach the functions directly
             **{f"HERALD_URL_{n.upper()}": self.url(n) for n in FUNCTION_NAMES},
             **c.extra_env,
         }
