@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -52,10 +53,40 @@ def function_command(name: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port BELOW the kernel's ephemeral range.
+
+    A port the kernel picked (bind to 0) and we released can be handed by the kernel to
+    the next bind(0) or outgoing connection of any process before our service binds it:
+    the Java Firestore emulator alone binds a random port at start. Ports outside the
+    ephemeral range are never handed out that way, so a free one stays free.
+    """
+    low, _ = _ephemeral_range()
+    floor = 10_000 if low > 12_000 else 1_024
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(floor, low)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise StackError("no free port below the ephemeral range")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
