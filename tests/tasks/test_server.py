@@ -382,3 +382,24 @@ def test_the_stack_serves_the_queues_terraform_deploys(emulators) -> None:
         assert retry.max_backoff.total_seconds() == want.retry.max_backoff
         assert retry.max_doublings == want.retry.max_doublings
     assert not served
+
+
+def test_a_restart_loses_the_queued_tasks(emulators) -> None:
+    """bench/chaos.py restarts Cloud Tasks with tasks queued to exercise dispatch's
+    recovery: the local one keeps tasks in memory, so they are gone after a restart."""
+    c = emulators.config
+    settings = Settings(
+        env="test",
+        project_id=c.project_id,
+        region=c.region,
+        tasks_emulator_host=f"127.0.0.1:{c.ports.tasks}",
+        function_urls={"post_tweet": "http://127.0.0.1:9/"},
+    )
+    later = datetime.now(UTC) + timedelta(hours=1)
+    name = CloudTasksEnqueuer(settings).enqueue(spec("before-restart", schedule_time=later))
+    parent = name.rsplit("/tasks/", 1)[0]
+    emulators.restart("cloud-tasks", c.ports.tasks)
+    api = CloudTasksEnqueuer(settings)._get_client()
+    assert list(api.list_tasks(parent=parent)) == []
+    assert CloudTasksEnqueuer(settings).enqueue(spec("before-restart", schedule_time=later)) == name
+    api.delete_task(name=name)
