@@ -18,7 +18,7 @@ locals {
       max          = 20
       app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret"]
       user_secrets = "write" # SMTP passwords, X tokens, ad credentials
-      enqueues     = ["tweets", "emails", "ads"]
+      enqueues     = ["tweets", "emails", "ads", "segments"]
       media        = "write"
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file

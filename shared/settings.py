@@ -19,7 +19,7 @@ FUNCTION_NAMES = (
     "publish_ads",
     "segment",
 )
-QUEUE_KINDS = ("tweets", "emails", "ads", "metrics", "generate")
+QUEUE_KINDS = ("tweets", "emails", "ads", "segments", "metrics", "generate")
 ENVIRONMENTS = ("local", "test", "production")
 
 
