@@ -265,6 +265,17 @@ def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None
     cache.invalidate(runtime, account_id)
 
 
+def usable_account(runtime: Runtime, workspace_id: str, account_id: str) -> XAccount:
+    """The workspace's account for authoring and scheduling (cached: a burst of posts for
+    one account reads it once); a sandbox account only while the sandbox is on."""
+    account = cache.account(runtime, account_id) if account_id and "/" not in account_id else None
+    if account is None or account.workspace_id != workspace_id:
+        raise NotFound(f"X account {account_id!r} not found")
+    if account.kind == AccountKind.SANDBOX and not runtime.settings.sandbox:
+        raise ValidationError("sandbox accounts cannot post here: HERALD_SANDBOX is off")
+    return account
+
+
 def limits_of(account: XAccount) -> Limits:
     known = Limits.__dataclass_fields__
     return Limits(**{k: v for k, v in account.limits.items() if k in known})

@@ -16,7 +16,10 @@ from shared.errors import HeraldError, ValidationError
 from shared.log import get_logger
 from shared.tenancy import check_timezone
 from shared.x import store
+from shared.x.accounts import get_account
+from shared.x.lifecycle import schedule_post
 from shared.x.models import SERIES, Campaign, PostingPlan, PostSource, Series
+from shared.x.posts import create_post
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -48,8 +51,6 @@ def create_series(
     campaign_id: str | None = None,
     timezone: str = "UTC",
 ) -> dict[str, Any]:
-    from shared.x.service import get_account
-
     account = get_account(runtime, workspace_id, account_id)
     if every not in CADENCES:
         raise ValidationError(f"every must be one of {sorted(CADENCES)}")
@@ -134,7 +135,6 @@ def materialize_series(
 ) -> list[dict[str, Any]]:
     """Create and schedule the series' posts due before `until` (default: 24 h ahead)."""
     from shared.claims import claim_id, try_claim
-    from shared.x.service import create_post, schedule_post
     from shared.x.validation import duplicates
 
     series = store.load(runtime, Series, workspace_id, series_id, "series")
@@ -268,8 +268,6 @@ def create_plan(
     active_to: str = "18:00",
 ) -> dict[str, Any]:
     """A 24-hour plan in the campaign's timezone; `slots` are the next posting instants."""
-    from shared.x.service import get_account
-
     campaign = store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
     get_account(runtime, workspace_id, account_id)
     now = runtime.clock.now()

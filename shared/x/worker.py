@@ -42,7 +42,7 @@ from shared.x.client import (
     XApi,
     XError,
 )
-from shared.x.dispatch import STEP_STALE, enqueue_publish
+from shared.x.enqueue import STEP_STALE, enqueue_publish
 from shared.x.models import (
     POSTS,
     TERMINAL,

@@ -1,0 +1,268 @@
+"""Posts as authored: create, read, list, edit, delete, validate and estimate.
+
+A post is one X post or a thread (`parts`); status changes (approve, schedule, cancel)
+live in `shared.x.lifecycle`. Errors are shared.errors with messages for a person.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from shared.errors import Conflict, ValidationError
+from shared.tenancy import check_timezone
+from shared.text import content_hash
+from shared.x import store
+from shared.x.accounts import usable_account
+from shared.x.cost import estimate, pricing_of
+from shared.x.models import (
+    EDITABLE,
+    MAX_MEDIA,
+    POSTS,
+    TERMINAL,
+    AccountKind,
+    AccountStatus,
+    Campaign,
+    Post,
+    PostSource,
+    PostStatus,
+    XAccount,
+)
+from shared.x.validation import problems_for
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+
+def _parts(text: str | None, parts: list[str] | None) -> list[str]:
+    if parts is not None:
+        if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
+            raise ValidationError("parts must be a list of strings")
+        items = list(parts)
+        if text is not None and items and items[0] != text:
+            items = [text, *items]  # `parts` given as the continuation only
+        elif text is not None and not items:
+            items = [text]
+    else:
+        items = [text or ""]
+    return [p.strip() for p in items]
+
+
+def _media(runtime: Runtime, workspace_id: str, media: list[str] | None) -> list[str]:
+    from shared.media import workspace_of
+
+    refs = list(media or [])
+    if len(refs) > MAX_MEDIA:
+        raise ValidationError(f"at most {MAX_MEDIA} images per post, got {len(refs)}")
+    for ref in refs:
+        if not isinstance(ref, str) or workspace_of(ref) != workspace_id:
+            raise ValidationError(f"unknown image {ref!r}; upload it first")
+    return refs
+
+
+def _cost(account: XAccount, parts: list[str], media: list[str]) -> float:
+    return float(estimate(pricing_of(account), parts, len(media))["total_usd"])
+
+
+def _post_doc(post: Post) -> dict[str, Any]:
+    doc = post.to_doc()
+    doc["due_key"] = store.order_key(post.due_at, post.id)
+    return doc
+
+
+def create_post(
+    runtime: Runtime,
+    workspace_id: str,
+    *,
+    account_id: str,
+    text: str,
+    parts: list[str] | None = None,
+    media: list[str] | None = None,
+    campaign_id: str | None = None,
+    due_at: datetime | str | None = None,
+    timezone: str = "UTC",
+    source: str = PostSource.MANUAL.value,
+    template_id: str | None = None,
+    series_id: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A draft post (not validated against X yet: see validate_post / schedule_post).
+
+    `parts` is the whole thread (parts[0] == text) or only its continuation; `media`
+    are shared.media refs (first part); `extra` fields (e.g. generation metadata:
+    prompt, model, topic) are stored as they are.
+    """
+    if source not in set(PostSource):
+        raise ValidationError(f"unknown post source {source!r}", {"allowed": list(PostSource)})
+    account = usable_account(runtime, workspace_id, account_id)
+    if campaign_id:
+        store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
+    items = _parts(text, parts)
+    if not items[0]:
+        raise ValidationError("the post is empty")
+    refs = _media(runtime, workspace_id, media)
+    now = runtime.clock.now()
+    reserved = set(Post.__dataclass_fields__) | {"due_key", "created_key"}
+    post = Post(
+        id=store.new_id(),
+        workspace_id=workspace_id,
+        account_id=account_id,
+        campaign_id=campaign_id,
+        text=items[0],
+        parts=items,
+        media=refs,
+        due_at=store.parse_instant(due_at, "due_at") if due_at else None,
+        timezone=check_timezone(timezone),
+        status=PostStatus.DRAFT.value,
+        estimated_cost_usd=_cost(account, items, refs),
+        source=source,
+        content_hash=content_hash(items),
+        template_id=template_id,
+        series_id=series_id,
+        sandbox=account.kind == AccountKind.SANDBOX,
+        created_at=now,
+        updated_at=now,
+        extra={k: v for k, v in extra.items() if k not in reserved},
+    )
+    runtime.db.collection(POSTS).document(post.id).set(_post_doc(post))
+    return post.to_dict()
+
+
+def get_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
+    return store.load(runtime, Post, workspace_id, post_id, "post").to_dict()
+
+
+def list_posts(
+    runtime: Runtime,
+    workspace_id: str,
+    *,
+    status: str | None = None,
+    campaign_id: str | None = None,
+    account_id: str | None = None,
+    start: datetime | str | None = None,
+    end: datetime | str | None = None,
+    limit: int = 50,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """Posts by due instant (calendar: start/end; history: status=published)."""
+    if status is not None and status not in set(PostStatus):
+        raise ValidationError(f"unknown status {status!r}", {"allowed": list(PostStatus)})
+    lower = store.instant_key(store.parse_instant(start, "start")) if start else None
+    upper = store.instant_key(store.parse_instant(end, "end")) if end else None
+    return store.page(
+        runtime,
+        Post,
+        workspace_id,
+        order_field="due_key",
+        limit=limit,
+        after=after,
+        equals={"status": status, "campaign_id": campaign_id, "account_id": account_id},
+        at_least=lower,
+        below=upper,
+    )
+
+
+def check(runtime: Runtime, post: Post, account: XAccount) -> list[dict[str, Any]]:
+    problems = problems_for(
+        runtime.db, account, post.parts, post.media, post.id, runtime.clock.now()
+    )
+    if account.status != AccountStatus.ACTIVE:
+        problems.append(
+            {
+                "field": "account_id",
+                "message": f"account @{account.handle} is {account.status}: "
+                f"{account.status_reason or 'reconnect it'}",
+            }
+        )
+    return problems
+
+
+def require_valid(runtime: Runtime, post: Post, account: XAccount) -> None:
+    problems = check(runtime, post, account)
+    if problems:
+        raise ValidationError(problems[0]["message"], {"problems": problems})
+
+
+def validate_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
+    """What would stop this post, and what it would cost (the composer shows both)."""
+    from shared.text import weighted_length
+
+    post = store.load(runtime, Post, workspace_id, post_id, "post")
+    account = usable_account(runtime, workspace_id, post.account_id)
+    problems = check(runtime, post, account)
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "weighted_lengths": [weighted_length(p) for p in post.parts],
+        "limit": int(account.limits.get("weighted_length") or 280),
+        "cost": estimate(pricing_of(account), post.parts, len(post.media)),
+    }
+
+
+def estimate_cost(
+    runtime: Runtime,
+    workspace_id: str,
+    *,
+    account_id: str,
+    text: str,
+    parts: list[str] | None = None,
+    media_count: int = 0,
+) -> dict[str, Any]:
+    """Cost of a post before it exists (the composer warns before scheduling)."""
+    account = usable_account(runtime, workspace_id, account_id)
+    return estimate(pricing_of(account), _parts(text, parts), media_count)
+
+
+def update_post(
+    runtime: Runtime, workspace_id: str, post_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Edit text, thread, images or campaign; a scheduled post is re-validated."""
+    post = store.load(runtime, Post, workspace_id, post_id, "post")
+    if post.status not in EDITABLE and post.status not in (
+        PostStatus.FAILED,
+        PostStatus.CANCELLED,
+    ):
+        raise Conflict(f"a {post.status} post cannot be edited")
+    allowed = {"text", "parts", "media", "campaign_id", "timezone", "account_id"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(f"cannot change {sorted(unknown)}", {"allowed": sorted(allowed)})
+    if "text" in changes or "parts" in changes:
+        post.parts = _parts(changes.get("text", post.text), changes.get("parts", post.parts[1:]))
+        post.text = post.parts[0]
+    if "media" in changes:
+        post.media = _media(runtime, workspace_id, changes["media"])
+    if changes.get("campaign_id"):
+        store.load(runtime, Campaign, workspace_id, changes["campaign_id"], "campaign")
+        post.campaign_id = changes["campaign_id"]
+    if "timezone" in changes:
+        post.timezone = check_timezone(changes["timezone"])
+    if "account_id" in changes:
+        post.account_id = changes["account_id"]
+    account = usable_account(runtime, workspace_id, post.account_id)
+    if post.status == PostStatus.SCHEDULED:
+        require_valid(runtime, post, account)
+    elif post.status != PostStatus.DRAFT:
+        post.status = PostStatus.DRAFT.value  # approved/failed/cancelled: edit → draft again
+    update = {
+        "text": post.text,
+        "parts": post.parts,
+        "media": post.media,
+        "campaign_id": post.campaign_id,
+        "timezone": post.timezone,
+        "account_id": post.account_id,
+        "status": post.status,
+        "content_hash": content_hash(post.parts),
+        "estimated_cost_usd": _cost(account, post.parts, post.media),
+        "sandbox": account.kind == AccountKind.SANDBOX,
+        "updated_at": runtime.clock.now(),
+    }
+    runtime.db.collection(POSTS).document(post_id).update(update)
+    return get_post(runtime, workspace_id, post_id)
+
+
+def delete_post(runtime: Runtime, workspace_id: str, post_id: str) -> None:
+    post = store.load(runtime, Post, workspace_id, post_id, "post")
+    if post.status not in EDITABLE and post.status not in TERMINAL - {PostStatus.PUBLISHED}:
+        raise Conflict(f"a {post.status} post cannot be deleted; cancel it first")
+    runtime.db.collection(POSTS).document(post_id).delete()
