@@ -1,0 +1,276 @@
+"""X posts and threads: authoring, validation, cost, the calendar and status changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field
+
+from shared.api.context import Ctx
+from shared.api.lists import after_key, service_page
+from shared.api.models import OBJECT, Body, Open, PageQuery
+from shared.api.router import router
+from shared.errors import ValidationError
+from shared.tenancy import Role
+
+router.object_param("post_id", "posts", "post")
+
+
+def _svc() -> Any:
+    from shared.x import service
+
+    return service
+
+
+def _changes(body: BaseModel) -> dict[str, Any]:
+    return body.model_dump(exclude_unset=True)
+
+
+# -- models ---------------------------------------------------------------------------
+
+
+class PostIn(Body):
+    account_id: str
+    text: str = Field(min_length=1)
+    parts: list[str] | None = Field(None, description="thread: the whole thread or its rest")
+    media: list[str] | None = Field(None, description="refs from POST .../media (max 4)")
+    campaign_id: str | None = None
+    due_at: AwareDatetime | None = None
+    timezone: str = Field("UTC", description="the author's IANA zone")
+
+
+class PostPatch(Body):
+    text: str | None = Field(None, min_length=1)
+    parts: list[str] | None = None
+    media: list[str] | None = None
+    campaign_id: str | None = None
+    timezone: str | None = None
+    account_id: str | None = None
+
+
+class PostOut(Open):
+    id: str
+    account_id: str
+    campaign_id: str | None = None
+    text: str
+    parts: list[str]
+    media: list[str]
+    due_at: datetime | None = None
+    timezone: str
+    status: str = Field(
+        description="draft | approved | scheduled | queued | publishing | published | "
+        "failed | unconfirmed | cancelled"
+    )
+    attempts: int = 0
+    last_error: dict[str, Any] | None = Field(None, description="{reason, code, at}")
+    x_ids: list[str] = Field(default_factory=list, description="X id of every part")
+    published_at: datetime | None = None
+    estimated_cost_usd: float = 0.0
+    sandbox: bool = False
+
+
+class PostQuery(PageQuery):
+    status: str | None = None
+    campaign_id: str | None = None
+    account_id: str | None = None
+
+
+class CalendarQuery(PageQuery):
+    start: AwareDatetime = Field(description="range start (inclusive)")
+    end: AwareDatetime = Field(description="range end (exclusive)")
+    campaign_id: str | None = None
+    account_id: str | None = None
+    limit: int = Field(200, ge=1, le=200)
+
+
+class ScheduleIn(Body):
+    due_at: AwareDatetime | None = Field(None, description="default: the post's own due_at")
+    timezone: str | None = None
+
+
+class RescheduleIn(Body):
+    due_at: AwareDatetime
+    timezone: str | None = None
+
+
+class ValidationOut(BaseModel):
+    ok: bool
+    problems: list[dict[str, Any]]
+    weighted_lengths: list[int]
+    limit: int
+    cost: dict[str, Any]
+
+
+class EstimateIn(Body):
+    account_id: str
+    text: str
+    parts: list[str] | None = None
+    media_count: int = Field(0, ge=0, le=4)
+
+
+# -- routes ---------------------------------------------------------------------------
+
+
+@router.get(
+    "/workspaces/{ws}/posts",
+    summary="Posts by due instant (history: status=published or failed)",
+    tag="posts",
+    query=PostQuery,
+    response=PostOut,
+    paged=True,
+)
+def list_posts(ctx: Ctx) -> Any:
+    q: PostQuery = ctx.query
+    return service_page(
+        _svc().list_posts(
+            ctx.runtime,
+            ctx.ws,
+            status=q.status,
+            campaign_id=q.campaign_id,
+            account_id=q.account_id,
+            limit=q.limit,
+            after=after_key(ctx),
+        )
+    )
+
+
+@router.get(
+    "/workspaces/{ws}/calendar",
+    summary="Posts due in [start, end), for the week and month calendar",
+    tag="posts",
+    query=CalendarQuery,
+    response=PostOut,
+    paged=True,
+)
+def calendar(ctx: Ctx) -> Any:
+    q: CalendarQuery = ctx.query
+    if q.end <= q.start:
+        raise ValidationError("end must be after start", [{"field": "end", "message": "≤ start"}])
+    return service_page(
+        _svc().list_posts(
+            ctx.runtime,
+            ctx.ws,
+            campaign_id=q.campaign_id,
+            account_id=q.account_id,
+            start=q.start,
+            end=q.end,
+            limit=q.limit,
+            after=after_key(ctx),
+        )
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/posts",
+    summary="Create a draft post or thread",
+    tag="posts",
+    role=Role.EDITOR,
+    body=PostIn,
+    response=PostOut,
+    status=201,
+)
+def create_post(ctx: Ctx) -> Any:
+    return _svc().create_post(ctx.runtime, ctx.ws, **_changes(ctx.body))
+
+
+@router.post(
+    "/workspaces/{ws}/posts/estimate",
+    summary="Estimated X cost of a post before it exists",
+    tag="posts",
+    body=EstimateIn,
+    response=OBJECT,
+)
+def estimate_post_cost(ctx: Ctx) -> Any:
+    body: EstimateIn = ctx.body
+    return _svc().estimate_cost(ctx.runtime, ctx.ws, **body.model_dump())
+
+
+@router.get("/workspaces/{ws}/posts/{post_id}", summary="A post", tag="posts", response=PostOut)
+def get_post(ctx: Ctx) -> Any:
+    return _svc().get_post(ctx.runtime, ctx.ws, ctx.params["post_id"])
+
+
+@router.patch(
+    "/workspaces/{ws}/posts/{post_id}",
+    summary="Edit a post's text, thread, images, campaign or account",
+    tag="posts",
+    role=Role.EDITOR,
+    body=PostPatch,
+    response=PostOut,
+)
+def update_post(ctx: Ctx) -> Any:
+    return _svc().update_post(ctx.runtime, ctx.ws, ctx.params["post_id"], _changes(ctx.body))
+
+
+@router.delete(
+    "/workspaces/{ws}/posts/{post_id}",
+    summary="Delete a post that is not live",
+    tag="posts",
+    role=Role.EDITOR,
+    status=204,
+)
+def delete_post(ctx: Ctx) -> Any:
+    _svc().delete_post(ctx.runtime, ctx.ws, ctx.params["post_id"])
+
+
+@router.post(
+    "/workspaces/{ws}/posts/{post_id}/validate",
+    summary="What would stop this post (length, images, duplicates, account) and its cost",
+    tag="posts",
+    response=ValidationOut,
+)
+def validate_post(ctx: Ctx) -> Any:
+    return _svc().validate_post(ctx.runtime, ctx.ws, ctx.params["post_id"])
+
+
+@router.post(
+    "/workspaces/{ws}/posts/{post_id}/approve",
+    summary="Approve a draft",
+    tag="posts",
+    role=Role.EDITOR,
+    response=PostOut,
+)
+def approve_post(ctx: Ctx) -> Any:
+    return _svc().approve_post(ctx.runtime, ctx.ws, ctx.params["post_id"])
+
+
+@router.post(
+    "/workspaces/{ws}/posts/{post_id}/schedule",
+    summary="Validate and schedule a post for its due instant",
+    tag="posts",
+    role=Role.EDITOR,
+    body=ScheduleIn,
+    response=PostOut,
+)
+def schedule_post(ctx: Ctx) -> Any:
+    body: ScheduleIn = ctx.body
+    return _svc().schedule_post(
+        ctx.runtime, ctx.ws, ctx.params["post_id"], body.due_at, body.timezone
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/posts/{post_id}/reschedule",
+    summary="Move a scheduled post (calendar drag)",
+    tag="posts",
+    role=Role.EDITOR,
+    body=RescheduleIn,
+    response=PostOut,
+)
+def reschedule_post(ctx: Ctx) -> Any:
+    body: RescheduleIn = ctx.body
+    return _svc().reschedule_post(
+        ctx.runtime, ctx.ws, ctx.params["post_id"], body.due_at, body.timezone
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/posts/{post_id}/cancel",
+    summary="Cancel a post that has not gone out",
+    tag="posts",
+    role=Role.EDITOR,
+    response=PostOut,
+)
+def cancel_post(ctx: Ctx) -> Any:
+    return _svc().cancel_post(ctx.runtime, ctx.ws, ctx.params["post_id"])
