@@ -1,0 +1,222 @@
+"""What the worker records for each outcome of a try: the next try, failure, publication,
+an unknown outcome; one ERROR entry with a stable `alert` type for each failure.
+
+Each re-enqueue goes through `enqueue_publish`, which claims the next try once, so of
+duplicate deliveries only one moves the post on. A post's failure is recorded once
+(claim `xfail:<post>:<try>`), however many deliveries get there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from shared.claims import claim_id, claim_or_take_over, get_claim
+from shared.log import get_logger
+from shared.x import cache, governor
+from shared.x.client import (
+    CONNECT_TIMEOUT_S,
+    READ_TIMEOUT_S,
+    AccountProblem,
+    NotSent,
+    RateLimited,
+    UnknownOutcome,
+    XApi,
+    XError,
+)
+from shared.x.enqueue import STEP_STALE, enqueue_publish
+from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, XAccount
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+log = get_logger("x.post_tweet")
+
+MAX_ATTEMPTS = 5
+CLAIM_STALE = timedelta(minutes=3)  # longer than any worker holds a claim (timeouts ~35 s)
+RECONCILE_AFTER = timedelta(seconds=20)
+RECONCILE_TRIES = 3
+# The unanswered request left at most one request timeout before the error was seen;
+# the margin absorbs clock skew between Herald and X's created_at.
+REQUEST_TIMEOUT = timedelta(seconds=CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
+RATE_LIMIT_FALLBACK = timedelta(minutes=1)
+ALERT_FAILED = "x_post_failed"
+ALERT_UNCONFIRMED = "x_post_unconfirmed"
+
+
+def backoff(attempt: int) -> timedelta:
+    return timedelta(seconds=min(300, 5 * 2 ** max(0, attempt - 1)))
+
+
+@dataclass
+class Job:
+    runtime: Runtime
+    post: Post
+    account: XAccount
+    api: XApi
+    try_n: int
+    now: datetime
+    x_ids: list[str] = field(default_factory=list)
+
+    def err(self, code: str | int | None, reason: str) -> dict[str, Any]:
+        return {"code": code, "reason": reason, "at": self.now}
+
+    def update(self, fields: dict[str, Any]) -> None:
+        self.runtime.db.collection(POSTS).document(self.post.id).update(
+            {**fields, "updated_at": self.now}
+        )
+
+
+def published(job: Job) -> dict[str, Any]:
+    # estimated_cost_usd was set when the post was written: no twitter-text on this path.
+    now = job.runtime.clock.now()
+    job.update(
+        {
+            "status": PostStatus.PUBLISHED.value,
+            "x_ids": job.x_ids,
+            "published_at": now,
+            "unknown_outcome": False,
+        }
+    )
+    lateness = (now - job.post.due_at).total_seconds() if job.post.due_at else None
+    log.info("post published", x_ids=job.x_ids, lateness_s=lateness, sandbox=job.post.sandbox)
+    return {"result": "published", "x_ids": job.x_ids}
+
+
+def claim_lost(job: Job, key: str) -> dict[str, Any]:
+    claim = get_claim(job.runtime.db, key)
+    if claim and job.now - claim["claimed_at"] > CLAIM_STALE:
+        # The worker that held it stopped between sending and recording the answer.
+        return unconfirmed(
+            job,
+            UnknownOutcome("a worker stopped after claiming this part; outcome unknown"),
+            sent_after=claim["claimed_at"],
+        )
+    return {"result": "in_progress"}
+
+
+def requeue(
+    job: Job,
+    at: datetime,
+    reason: str,
+    *,
+    spend: bool,
+    error: dict[str, Any] | None,
+    action: str = "publish",
+    status: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    attempts = job.post.attempts + (1 if spend else 0)
+    fields: dict[str, Any] = {"try_n": job.try_n + 1, "attempts": attempts, **(extra or {})}
+    if error:
+        fields["last_error"] = error
+    if job.x_ids != job.post.x_ids:
+        fields["x_ids"] = job.x_ids
+    if status is None:
+        status = PostStatus.PUBLISHING.value if job.x_ids else PostStatus.QUEUED.value
+    won = enqueue_publish(
+        job.runtime,
+        job.post.id,
+        job.post.workspace_id,
+        try_n=job.try_n + 1,
+        at=at,
+        reason=reason,
+        action=action,
+        status=status,
+        extra={**fields, "updated_at": job.now},
+        once_per_try=True,
+        account_id=job.post.account_id,
+    )
+    return {"result": "requeued" if won else "in_progress", "reason": reason, "at": at}
+
+
+def fail(job: Job, code: str | int | None, reason: str) -> dict[str, Any]:
+    # One failure record and one alert, however many deliveries get here.
+    # A worker that died between the claim and the update is taken over, or the post
+    # would never reach its terminal state.
+    won = claim_or_take_over(
+        job.runtime.db,
+        claim_id("xfail", job.post.id, str(job.try_n)),
+        owner="post_tweet",
+        now=job.now,
+        stale_after=STEP_STALE,
+        workspace_id=job.post.workspace_id,
+    )
+    if won is None:
+        return {"result": "in_progress"}
+    job.update(
+        {
+            "status": PostStatus.FAILED.value,
+            "last_error": job.err(code, reason),
+            "x_ids": job.x_ids,
+            "failed_at": job.now,
+        }
+    )
+    log.alert(
+        ALERT_FAILED,
+        f"X post failed: {reason}",
+        code=code,
+        account_id=job.post.account_id,
+        handle=job.account.handle,
+        parts_posted=len(job.x_ids),
+    )
+    return {"result": "failed", "code": code, "reason": reason}
+
+
+def unconfirmed(job: Job, exc: XError, sent_after: datetime | None = None) -> dict[str, Any]:
+    # `sent_after`: the earliest the unanswered request can have left (a dead worker's
+    # claim time); reconciliation looks from there, not from when the loss was noticed.
+    result = requeue(
+        job,
+        job.now + RECONCILE_AFTER,
+        "unconfirmed",
+        spend=False,
+        error=job.err(exc.code or "unknown_outcome", exc.reason),
+        action="reconcile",
+        status=PostStatus.UNCONFIRMED.value,
+        extra={
+            "unknown_outcome": True,
+            "unconfirmed_at": job.now,
+            "sent_after": sent_after or job.now - REQUEST_TIMEOUT,
+            "reconcile_tries": 0,
+        },
+    )
+    if result["result"] == "requeued":
+        log.alert(
+            ALERT_UNCONFIRMED,
+            f"X post unconfirmed: {exc.reason}; reconciling against the account's posts",
+            account_id=job.post.account_id,
+            handle=job.account.handle,
+            part=len(job.x_ids),
+        )
+        result["result"] = "unconfirmed"
+    return result
+
+
+def on_error(job: Job, exc: XError) -> dict[str, Any]:
+    if isinstance(exc, RateLimited):
+        reset = exc.reset_at if exc.reset_at and exc.reset_at > job.now else None
+        reset = reset or job.now + RATE_LIMIT_FALLBACK
+        job.runtime.db.collection(X_ACCOUNTS).document(job.account.id).update(
+            governor.exhausted(job.account, reset)
+        )
+        log.warning("X rate limit: post re-enqueued for the reset", reset_at=reset)
+        return requeue(job, reset, "rate_limited", spend=False, error=job.err(429, exc.reason))
+    if isinstance(exc, UnknownOutcome):
+        return unconfirmed(job, exc)
+    if isinstance(exc, AccountProblem):
+        if exc.account_status:
+            job.runtime.db.collection(X_ACCOUNTS).document(job.account.id).update(
+                {"status": exc.account_status, "status_reason": exc.reason, "updated_at": job.now}
+            )
+            cache.invalidate(job.runtime, job.account.id)
+            log.warning("X account flagged", account_status=exc.account_status)
+        return fail(job, exc.code, exc.reason)
+    if isinstance(exc, NotSent):
+        if job.post.attempts + 1 >= MAX_ATTEMPTS:
+            return fail(job, exc.code, f"{exc.reason} (gave up after {MAX_ATTEMPTS} tries)")
+        at = job.now + backoff(job.post.attempts + 1)
+        log.warning("X post not sent; retrying", reason=exc.reason, retry_at=at)
+        return requeue(job, at, "retry", spend=True, error=job.err(exc.code, exc.reason))
+    return fail(job, exc.code, exc.reason)
