@@ -40,10 +40,10 @@ ENQUEUE_THREADS = 8
 def dispatch_post(runtime: Runtime, snap: Any) -> bool:
     """Move one due `scheduled` post to `queued` and enqueue its task: one write.
 
-    The update carries the snapshot's update time as a precondition, so on Firestore
-    of two overlapping ticks only one wins the transition and enqueues. (The emulator
-    ignores preconditions: there both may enqueue, and the worker's per-part claim
-    keeps the post from going out twice.)
+    The update carries the snapshot's update time as a precondition, so of two
+    overlapping ticks only one wins the transition and enqueues (Firestore and its
+    emulator both refuse the second write). A single conditional write is cheaper than
+    a transaction here: the query already read the post.
     """
     from google.api_core import exceptions
 

@@ -178,17 +178,41 @@ def materialize_series(
             index += 1
         next_at = next_at + _step(series)
     ended = bool(series.end_at and next_at > series.end_at)
-    update = {
-        "next_at": next_at,
-        "next_key": store.order_key(next_at, series.id),
-        "next_index": index,
-        "active": series.active and not ended,
-        "updated_at": now,
-    }
-    if errors:
-        update["last_error"] = errors[-1]
-    runtime.db.collection(SERIES).document(series_id).update(update)
+    _advance(runtime, series.id, next_at, index, ended, errors[-1] if errors else None)
     return created
+
+
+def _advance(
+    runtime: Runtime,
+    series_id: str,
+    next_at: datetime,
+    next_index: int,
+    ended: bool,
+    error: dict[str, Any] | None,
+) -> None:
+    """Move the series past what this run materialized, in a transaction: a concurrent
+    run (the dispatcher and the API) never moves it back, and a series stopped meanwhile
+    stays stopped."""
+    from google.cloud import firestore
+
+    ref = runtime.db.collection(SERIES).document(series_id)
+
+    @firestore.transactional
+    def advance(transaction: Any) -> None:
+        stored = ref.get(transaction=transaction).to_dict() or {}
+        at = max(next_at, stored.get("next_at") or next_at)
+        update: dict[str, Any] = {
+            "next_at": at,
+            "next_key": store.order_key(at, series_id),
+            "next_index": max(next_index, int(stored.get("next_index") or 0)),
+            "active": bool(stored.get("active")) and not ended,
+            "updated_at": runtime.clock.now(),
+        }
+        if error:
+            update["last_error"] = error
+        transaction.update(ref, update)
+
+    advance(runtime.db.transaction())
 
 
 def materialize_due(runtime: Runtime) -> int:

@@ -314,3 +314,33 @@ def test_series_texts_are_validated_and_failures_recorded(runtime, clock) -> Non
     materialize_due(runtime)  # the occurrence cannot be scheduled: recorded, not raised
     stored = service.get_series(runtime, "ws1", series["id"])
     assert "revoked" in stored["last_error"]["reason"] and stored["next_index"] == 2
+
+
+def test_a_series_stopped_while_it_materializes_stays_stopped(runtime, clock, monkeypatch) -> None:
+    """The materializer wrote back the `active` flag of the snapshot it started from: a
+    series stopped meanwhile came back to life (a lost update; now a transaction)."""
+    from shared.x import series as series_module
+
+    account = _sandbox(runtime)
+    created = service.create_series(
+        runtime,
+        "ws1",
+        name="stop me",
+        account_id=account["id"],
+        texts=["Weekly reminder"],
+        start_at=clock.now() + timedelta(hours=30),
+        every="daily",
+        end_at=clock.now() + timedelta(days=10),
+    )
+    schedule = series_module.schedule_post
+
+    def stop_meanwhile(*args: object, **kwargs: object) -> dict:
+        service.delete_series(runtime, "ws1", created["id"])
+        return schedule(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(series_module, "schedule_post", stop_meanwhile)
+    clock.advance(hours=12)
+    assert len(service.materialize_series(runtime, "ws1", created["id"])) == 1
+    stored = service.get_series(runtime, "ws1", created["id"])
+    assert stored["active"] is False
+    assert stored["next_index"] == 1  # what this run materialized still counts
