@@ -68,6 +68,10 @@ class Rejected(XError):
     """X refuses this post for good (bad request, not permitted)."""
 
 
+class Withdrawn(XError):
+    """A cancel, reschedule or edit took this part's guard first: nothing was sent."""
+
+
 @dataclass(frozen=True)
 class RateInfo:
     """The x-rate-limit-* (15 min window) and x-user-limit-24hour-* headers of an answer."""
@@ -349,9 +353,11 @@ class TweepyX:
 class SandboxX:
     """Records what would be posted in `sandbox_posts`, with generated X-like ids.
 
-    Creating the record with `create()` under the post and part is what makes it
-    idempotent: a repeated or concurrent delivery gets the first id back and nothing
-    is recorded twice. Rate headers are simulated from the tier quotas, per process.
+    Creating the record with `create()` under the post, part and try (the part guard,
+    shared.x.guards) is what makes it idempotent: a repeated or concurrent delivery gets
+    the first id back and nothing is recorded twice; a record a cancel took first
+    (withdrawn) means nothing is recorded at all. Rate headers are simulated from the
+    tier quotas, per process.
     """
 
     _windows: dict[str, tuple[deque[float], deque[float]]] = {}  # noqa: RUF012
@@ -415,7 +421,12 @@ class SandboxX:
         except Exception as exc:
             if not is_already_exists(exc):
                 raise NotSent(f"sandbox could not record the post: {exc}") from exc
-            x_id = str(ref.get().get("x_id"))
+            from shared.x.guards import is_withdrawn
+
+            recorded = ref.get().to_dict() or {}
+            if is_withdrawn(recorded):
+                raise Withdrawn("the post was changed before this part went out") from exc
+            x_id = str(recorded.get("x_id"))
         return Created(x_id, self._rate(now))
 
     def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:

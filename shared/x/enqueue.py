@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 STEP_STALE = timedelta(minutes=2)
 
 
+class PostChanged(Exception):
+    """The post changed after the caller read it (a cancel, a reschedule, an edit): the
+    caller's decision was made on a state that no longer holds, so nothing was written."""
+
+
 def task_spec(
     post_id: str,
     workspace_id: str,
@@ -65,6 +70,7 @@ def enqueue_publish(
     extra: dict[str, Any] | None = None,
     once_per_try: bool = False,
     account_id: str | None = None,
+    unchanged_since: Any = None,
 ) -> bool:
     """Claim (post, try, instant) once, record it on the post, enqueue its task.
 
@@ -75,7 +81,8 @@ def enqueue_publish(
     `status` None leaves the post's status as it is.
     `once_per_try` claims the try alone (not the instant): duplicate deliveries
     computing different instants still enqueue one task. The caller has read the post
-    at the try before `try_n`.
+    at the try before `try_n`. `unchanged_since` (the update time the caller read) makes
+    the post update conditional: PostChanged if the post was changed since.
     """
     db = runtime.db
     now = runtime.clock.now()
@@ -99,15 +106,23 @@ def enqueue_publish(
     # enqueue() returns, and a task that finds the post still at the old try would be
     # dropped as stale. If enqueueing fails the post is left at the new try with no task;
     # recovery finds it after its grace.
-    db.collection(POSTS).document(post_id).update(
-        {
-            **({"status": status} if status is not None else {}),
-            "next_at": at,
-            "next_key": order_key(at, post_id),
-            "queued_at": now,
-            **(extra or {}),
-        }
-    )
+    from google.api_core import exceptions
+
+    option = db.write_option(last_update_time=unchanged_since) if unchanged_since else None
+    try:
+        db.collection(POSTS).document(post_id).update(
+            {
+                **({"status": status} if status is not None else {}),
+                "next_at": at,
+                "next_key": order_key(at, post_id),
+                "queued_at": now,
+                **(extra or {}),
+            },
+            option=option,
+        )
+    except (exceptions.FailedPrecondition, exceptions.NotFound) as exc:
+        db.collection(CLAIMS).document(key).delete()
+        raise PostChanged(post_id) from exc
     try:
         runtime.enqueuer.enqueue(spec)
     except Exception:

@@ -15,6 +15,7 @@ from shared.tenancy import check_timezone
 from shared.x import store
 from shared.x.accounts import usable_account
 from shared.x.enqueue import task_spec
+from shared.x.guards import OUT, already_publishing, withdraw
 from shared.x.models import POSTS, TRANSITIONS, Campaign, Post, PostSource, PostStatus
 from shared.x.posts import get_post, require_valid
 
@@ -25,17 +26,27 @@ log = get_logger("x.lifecycle")
 
 
 def _transition(post: Post, target: PostStatus) -> None:
+    if post.status in OUT and target != post.status:
+        raise already_publishing(post)
     if target not in TRANSITIONS[PostStatus(post.status)]:
         raise Conflict(f"a {post.status} post cannot become {target}")
 
 
+def _posts(runtime: Runtime) -> Any:
+    return runtime.db.collection(POSTS)
+
+
 def approve_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
-    post = store.load(runtime, Post, workspace_id, post_id, "post")
-    _transition(post, PostStatus.APPROVED)
-    require_valid(runtime, post, usable_account(runtime, workspace_id, post.account_id))
-    runtime.db.collection(POSTS).document(post_id).update(
-        {"status": PostStatus.APPROVED.value, "updated_at": runtime.clock.now()}
-    )
+    def decide(transaction: Any) -> None:
+        post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
+        _transition(post, PostStatus.APPROVED)
+        require_valid(runtime, post, usable_account(runtime, workspace_id, post.account_id))
+        transaction.update(
+            _posts(runtime).document(post_id),
+            {"status": PostStatus.APPROVED.value, "updated_at": runtime.clock.now()},
+        )
+
+    store.transact(runtime, decide)
     return get_post(runtime, workspace_id, post_id)
 
 
@@ -50,6 +61,16 @@ def _needs_approval(runtime: Runtime, post: Post) -> bool:
     return bool(campaign.approval_required)
 
 
+def _due(runtime: Runtime, value: datetime | str | None, default: datetime | None) -> datetime:
+    now = runtime.clock.now()
+    due = store.parse_instant(value, "due_at") if value else default
+    if due is None:
+        raise ValidationError("due_at is required to schedule a post")
+    if due < now - timedelta(minutes=1):
+        raise ValidationError("due_at is in the past")
+    return max(due, now)
+
+
 def schedule_post(
     runtime: Runtime,
     workspace_id: str,
@@ -60,29 +81,55 @@ def schedule_post(
     """Validate and schedule for `due_at` (or the post's own due instant).
 
     A post due within the dispatch lookahead is enqueued right away, so it goes out at
-    its second even if the next dispatcher tick comes after it.
+    its second even if the next dispatcher tick comes after it. Scheduling a post that
+    is already scheduled moves it, as reschedule_post does.
     """
-    post = store.load(runtime, Post, workspace_id, post_id, "post")
-    if post.status not in (PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.SCHEDULED):
-        raise Conflict(f"a {post.status} post cannot be scheduled")
-    if _needs_approval(runtime, post):
-        raise Conflict("this campaign requires approval before generated posts are scheduled")
-    now = runtime.clock.now()
-    due = store.parse_instant(due_at, "due_at") if due_at else post.due_at
-    if due is None:
-        raise ValidationError("due_at is required to schedule a post")
-    if due < now - timedelta(minutes=1):
-        raise ValidationError("due_at is in the past")
-    due = max(due, now)
-    account = usable_account(runtime, workspace_id, post.account_id)
-    require_valid(runtime, post, account)
-    return _set_schedule(runtime, post, due, timezone)
+
+    def decide(transaction: Any) -> tuple[Post, dict[str, Any]]:
+        post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
+        _transition(post, PostStatus.SCHEDULED)
+        if post.status not in (PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.SCHEDULED):
+            raise Conflict(f"a {post.status} post cannot be scheduled")
+        if _needs_approval(runtime, post):
+            raise Conflict("this campaign requires approval before generated posts are scheduled")
+        due = _due(runtime, due_at, post.due_at)
+        require_valid(runtime, post, usable_account(runtime, workspace_id, post.account_id))
+        return post, _set_schedule(transaction, runtime, post, due, timezone)
+
+    return _enqueue_if_queued(runtime, *store.transact(runtime, decide))
 
 
-def _set_schedule(runtime: Runtime, post: Post, due: datetime, timezone: str | None) -> dict:
+def reschedule_post(
+    runtime: Runtime,
+    workspace_id: str,
+    post_id: str,
+    due_at: datetime | str,
+    timezone: str | None = None,
+) -> dict[str, Any]:
+    """Move a scheduled or queued post; a task already queued for it becomes stale.
+    A post a worker has begun to send answers 409 (already publishing)."""
+
+    def decide(transaction: Any) -> tuple[Post, dict[str, Any]]:
+        post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
+        if post.status in OUT:
+            raise already_publishing(post)
+        if post.status not in (PostStatus.SCHEDULED, PostStatus.QUEUED):
+            raise Conflict(f"a {post.status} post cannot be rescheduled")
+        due = _due(runtime, due_at, None)
+        return post, _set_schedule(transaction, runtime, post, due, timezone)
+
+    return _enqueue_if_queued(runtime, *store.transact(runtime, decide))
+
+
+def _set_schedule(
+    transaction: Any, runtime: Runtime, post: Post, due: datetime, timezone: str | None
+) -> dict[str, Any]:
+    """In the caller's transaction: withdraw the post's current try (409 if a worker is
+    sending it) and schedule it at the next try; queued at once when due soon."""
     now = runtime.clock.now()
+    withdraw(transaction, runtime.db, post, now)
     try_n = post.try_n + (1 if post.status != PostStatus.DRAFT else 0)
-    update = {
+    update: dict[str, Any] = {
         "status": PostStatus.SCHEDULED.value,
         "due_at": due,
         "due_key": store.order_key(due, post.id),
@@ -93,52 +140,67 @@ def _set_schedule(runtime: Runtime, post: Post, due: datetime, timezone: str | N
     }
     if timezone:
         update["timezone"] = check_timezone(timezone)
-    ref = runtime.db.collection(POSTS).document(post.id)
-    if due > now + timedelta(seconds=runtime.settings.dispatch_lookahead_s):
-        ref.update(update)  # the dispatcher enqueues it when it comes within the lookahead
-        return post.to_dict() | update
-    # Due before the next tick could see it: queue it now, in the same single write.
-    update |= {"status": PostStatus.QUEUED.value, "queued_at": now}
-    ref.update(update)
+    if due <= now + timedelta(seconds=runtime.settings.dispatch_lookahead_s):
+        # Due before the next tick could see it: queued in the same write, its task
+        # enqueued once the transaction has committed.
+        update |= {"status": PostStatus.QUEUED.value, "queued_at": now}
+    transaction.update(_posts(runtime).document(post.id), update)
+    return update
+
+
+def _enqueue_if_queued(runtime: Runtime, post: Post, update: dict[str, Any]) -> dict[str, Any]:
+    if update["status"] != PostStatus.QUEUED:
+        return post.to_dict() | update  # the dispatcher enqueues it within the lookahead
     spec = task_spec(
-        post.id, post.workspace_id, try_n=try_n, at=due, now=now, account_id=post.account_id
+        post.id,
+        post.workspace_id,
+        try_n=update["try_n"],
+        at=update["due_at"],
+        now=runtime.clock.now(),
+        account_id=post.account_id,
     )
     try:
         runtime.enqueuer.enqueue(spec)
     except Exception as exc:
-        # Cloud Tasks unreachable: back to scheduled, the dispatcher retries it.
+        # Cloud Tasks unreachable: back to scheduled (unless it changed meanwhile), and
+        # the dispatcher retries it.
         log.exception("could not enqueue a post due soon", exc=exc, post_id=post.id)
-        update["status"] = PostStatus.SCHEDULED.value
-        ref.update({"status": update["status"]})
+        if _unqueue(runtime, post.id, update["try_n"]):
+            update["status"] = PostStatus.SCHEDULED.value
     return post.to_dict() | update
 
 
-def reschedule_post(
-    runtime: Runtime,
-    workspace_id: str,
-    post_id: str,
-    due_at: datetime | str,
-    timezone: str | None = None,
-) -> dict[str, Any]:
-    """Move a scheduled or queued post; a task already queued for it becomes stale."""
-    post = store.load(runtime, Post, workspace_id, post_id, "post")
-    if post.status not in (PostStatus.SCHEDULED, PostStatus.QUEUED):
-        raise Conflict(f"a {post.status} post cannot be rescheduled")
-    now = runtime.clock.now()
-    due = store.parse_instant(due_at, "due_at")
-    if due < now - timedelta(minutes=1):
-        raise ValidationError("due_at is in the past")
-    return _set_schedule(runtime, post, max(due, now), timezone)
+def _unqueue(runtime: Runtime, post_id: str, try_n: int) -> bool:
+    ref = _posts(runtime).document(post_id)
+
+    def decide(transaction: Any) -> bool:
+        data = ref.get(transaction=transaction).to_dict() or {}
+        if data.get("status") != PostStatus.QUEUED or data.get("try_n") != try_n:
+            return False
+        transaction.update(ref, {"status": PostStatus.SCHEDULED.value})
+        return True
+
+    return store.transact(runtime, decide)
 
 
 def cancel_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
-    post = store.load(runtime, Post, workspace_id, post_id, "post")
-    _transition(post, PostStatus.CANCELLED)
-    runtime.db.collection(POSTS).document(post_id).update(
-        {
-            "status": PostStatus.CANCELLED.value,
-            "try_n": post.try_n + 1,  # any queued task for it is now stale
-            "updated_at": runtime.clock.now(),
-        }
-    )
+    """Cancel a post that has not gone out. Decided in one transaction with post_tweet's
+    part guard: 200 means nothing of this post goes out; a post a worker has begun to
+    send answers 409 (already publishing) and goes out once."""
+
+    def decide(transaction: Any) -> None:
+        post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
+        _transition(post, PostStatus.CANCELLED)
+        now = runtime.clock.now()
+        withdraw(transaction, runtime.db, post, now)
+        transaction.update(
+            _posts(runtime).document(post_id),
+            {
+                "status": PostStatus.CANCELLED.value,
+                "try_n": post.try_n + 1,  # any queued task for it is now stale
+                "updated_at": now,
+            },
+        )
+
+    store.transact(runtime, decide)
     return get_post(runtime, workspace_id, post_id)

@@ -22,10 +22,12 @@ from shared.x.client import (
     NotSent,
     RateLimited,
     UnknownOutcome,
+    Withdrawn,
     XApi,
     XError,
 )
-from shared.x.enqueue import STEP_STALE, enqueue_publish
+from shared.x.enqueue import STEP_STALE, PostChanged, enqueue_publish
+from shared.x.guards import is_withdrawn
 from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, XAccount
 
 if TYPE_CHECKING:
@@ -58,27 +60,53 @@ class Job:
     try_n: int
     now: datetime
     x_ids: list[str] = field(default_factory=list)
+    # The post's update time as this job read it. Until the job holds a part's guard, a
+    # cancel, reschedule or edit may land after that read: the job's writes are then
+    # conditional on it, so they never undo such a change (PostChanged instead).
+    read_time: Any = None
+    guarded: bool = False
 
     def err(self, code: str | int | None, reason: str) -> dict[str, Any]:
         return {"code": code, "reason": reason, "at": self.now}
 
+    @property
+    def unchanged_since(self) -> Any:
+        return None if self.guarded else self.read_time
+
     def update(self, fields: dict[str, Any]) -> None:
-        self.runtime.db.collection(POSTS).document(self.post.id).update(
-            {**fields, "updated_at": self.now}
-        )
+        """Write the post; PostChanged if a change landed since the job read it."""
+        from google.api_core import exceptions
+
+        db = self.runtime.db
+        since = self.unchanged_since
+        try:
+            db.collection(POSTS).document(self.post.id).update(
+                {**fields, "updated_at": self.now},
+                option=db.write_option(last_update_time=since) if since else None,
+            )
+        except (exceptions.FailedPrecondition, exceptions.NotFound) as exc:
+            raise PostChanged(self.post.id) from exc
+
+
+def superseded(job: Job) -> dict[str, Any]:
+    log.info("the post changed while this try was deciding; nothing written")
+    return {"result": "superseded"}
 
 
 def published(job: Job) -> dict[str, Any]:
     # estimated_cost_usd was set when the post was written: no twitter-text on this path.
     now = job.runtime.clock.now()
-    job.update(
-        {
-            "status": PostStatus.PUBLISHED.value,
-            "x_ids": job.x_ids,
-            "published_at": now,
-            "unknown_outcome": False,
-        }
-    )
+    try:
+        job.update(
+            {
+                "status": PostStatus.PUBLISHED.value,
+                "x_ids": job.x_ids,
+                "published_at": now,
+                "unknown_outcome": False,
+            }
+        )
+    except PostChanged:
+        return superseded(job)  # reconciliation found it; the next look records it
     lateness = (now - job.post.due_at).total_seconds() if job.post.due_at else None
     log.info("post published", x_ids=job.x_ids, lateness_s=lateness, sandbox=job.post.sandbox)
     return {"result": "published", "x_ids": job.x_ids}
@@ -86,6 +114,8 @@ def published(job: Job) -> dict[str, Any]:
 
 def claim_lost(job: Job, key: str) -> dict[str, Any]:
     claim = get_claim(job.runtime.db, key)
+    if claim and is_withdrawn(claim):
+        return withdrawn(job)
     if claim and job.now - claim["claimed_at"] > CLAIM_STALE:
         # The worker that held it stopped between sending and recording the answer.
         return unconfirmed(
@@ -94,6 +124,11 @@ def claim_lost(job: Job, key: str) -> dict[str, Any]:
             sent_after=claim["claimed_at"],
         )
     return {"result": "in_progress"}
+
+
+def withdrawn(job: Job) -> dict[str, Any]:
+    log.info("a cancel, reschedule or edit took this try before it was sent; nothing sent")
+    return {"result": "withdrawn"}
 
 
 def requeue(
@@ -115,19 +150,23 @@ def requeue(
         fields["x_ids"] = job.x_ids
     if status is None:
         status = PostStatus.PUBLISHING.value if job.x_ids else PostStatus.QUEUED.value
-    won = enqueue_publish(
-        job.runtime,
-        job.post.id,
-        job.post.workspace_id,
-        try_n=job.try_n + 1,
-        at=at,
-        reason=reason,
-        action=action,
-        status=status,
-        extra={**fields, "updated_at": job.now},
-        once_per_try=True,
-        account_id=job.post.account_id,
-    )
+    try:
+        won = enqueue_publish(
+            job.runtime,
+            job.post.id,
+            job.post.workspace_id,
+            try_n=job.try_n + 1,
+            at=at,
+            reason=reason,
+            action=action,
+            status=status,
+            extra={**fields, "updated_at": job.now},
+            once_per_try=True,
+            account_id=job.post.account_id,
+            unchanged_since=job.unchanged_since,
+        )
+    except PostChanged:
+        return superseded(job)
     return {"result": "requeued" if won else "in_progress", "reason": reason, "at": at}
 
 
@@ -145,14 +184,17 @@ def fail(job: Job, code: str | int | None, reason: str) -> dict[str, Any]:
     )
     if won is None:
         return {"result": "in_progress"}
-    job.update(
-        {
-            "status": PostStatus.FAILED.value,
-            "last_error": job.err(code, reason),
-            "x_ids": job.x_ids,
-            "failed_at": job.now,
-        }
-    )
+    try:
+        job.update(
+            {
+                "status": PostStatus.FAILED.value,
+                "last_error": job.err(code, reason),
+                "x_ids": job.x_ids,
+                "failed_at": job.now,
+            }
+        )
+    except PostChanged:
+        return superseded(job)
     log.alert(
         ALERT_FAILED,
         f"X post failed: {reason}",
@@ -195,6 +237,8 @@ def unconfirmed(job: Job, exc: XError, sent_after: datetime | None = None) -> di
 
 
 def on_error(job: Job, exc: XError) -> dict[str, Any]:
+    if isinstance(exc, Withdrawn):
+        return withdrawn(job)
     if isinstance(exc, RateLimited):
         reset = exc.reset_at if exc.reset_at and exc.reset_at > job.now else None
         reset = reset or job.now + RATE_LIMIT_FALLBACK

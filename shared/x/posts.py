@@ -15,6 +15,7 @@ from shared.text import content_hash
 from shared.x import store
 from shared.x.accounts import usable_account
 from shared.x.cost import estimate, pricing_of
+from shared.x.guards import LIVE, OUT, already_publishing, withdraw
 from shared.x.models import (
     EDITABLE,
     MAX_MEDIA,
@@ -218,11 +219,8 @@ def update_post(
 ) -> dict[str, Any]:
     """Edit text, thread, images or campaign; a scheduled post is re-validated."""
     post = store.load(runtime, Post, workspace_id, post_id, "post")
-    if post.status not in EDITABLE and post.status not in (
-        PostStatus.FAILED,
-        PostStatus.CANCELLED,
-    ):
-        raise Conflict(f"a {post.status} post cannot be edited")
+    before = Post.from_doc(post.id, post.to_doc())
+    _editable(post)
     allowed = {"text", "parts", "media", "campaign_id", "timezone", "account_id"}
     unknown = set(changes) - allowed
     if unknown:
@@ -240,6 +238,7 @@ def update_post(
     if "account_id" in changes:
         post.account_id = changes["account_id"]
     account = usable_account(runtime, workspace_id, post.account_id)
+    now = runtime.clock.now()
     if post.status == PostStatus.SCHEDULED:
         require_valid(runtime, post, account)
     elif post.status != PostStatus.DRAFT:
@@ -255,14 +254,43 @@ def update_post(
         "content_hash": content_hash(post.parts),
         "estimated_cost_usd": _cost(account, post.parts, post.media),
         "sandbox": account.kind == AccountKind.SANDBOX,
-        "updated_at": runtime.clock.now(),
+        "updated_at": now,
     }
-    runtime.db.collection(POSTS).document(post_id).update(update)
+
+    def decide(transaction: Any) -> None:
+        # What was validated above must still be the post: a dispatcher or a worker may
+        # have moved it on meanwhile (then X may already have the old text: 409).
+        current = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
+        _editable(current)
+        if current.status != before.status or current.to_doc() != before.to_doc():
+            raise Conflict("the post changed while it was being edited; reload it")
+        if current.status in LIVE:
+            withdraw(transaction, runtime.db, current, now)
+            update["try_n"] = current.try_n + 1  # a task of the old text is now stale
+        transaction.update(runtime.db.collection(POSTS).document(post_id), update)
+
+    store.transact(runtime, decide)
     return get_post(runtime, workspace_id, post_id)
 
 
+def _editable(post: Post) -> None:
+    if post.status in OUT:
+        raise already_publishing(post)
+    if post.status not in EDITABLE and post.status not in (
+        PostStatus.FAILED,
+        PostStatus.CANCELLED,
+    ):
+        raise Conflict(f"a {post.status} post cannot be edited")
+
+
 def delete_post(runtime: Runtime, workspace_id: str, post_id: str) -> None:
-    post = store.load(runtime, Post, workspace_id, post_id, "post")
-    if post.status not in EDITABLE and post.status not in TERMINAL - {PostStatus.PUBLISHED}:
-        raise Conflict(f"a {post.status} post cannot be deleted; cancel it first")
-    runtime.db.collection(POSTS).document(post_id).delete()
+    def decide(transaction: Any) -> None:
+        post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
+        if post.status in OUT:
+            raise already_publishing(post)
+        if post.status not in EDITABLE and post.status not in TERMINAL - {PostStatus.PUBLISHED}:
+            raise Conflict(f"a {post.status} post cannot be deleted; cancel it first")
+        withdraw(transaction, runtime.db, post, runtime.clock.now())
+        transaction.delete(runtime.db.collection(POSTS).document(post_id))
+
+    store.transact(runtime, decide)

@@ -193,11 +193,8 @@ def _advance(
     """Move the series past what this run materialized, in a transaction: a concurrent
     run (the dispatcher and the API) never moves it back, and a series stopped meanwhile
     stays stopped."""
-    from google.cloud import firestore
-
     ref = runtime.db.collection(SERIES).document(series_id)
 
-    @firestore.transactional
     def advance(transaction: Any) -> None:
         stored = ref.get(transaction=transaction).to_dict() or {}
         at = max(next_at, stored.get("next_at") or next_at)
@@ -212,7 +209,7 @@ def _advance(
             update["last_error"] = error
         transaction.update(ref, update)
 
-    advance(runtime.db.transaction())
+    store.transact(runtime, advance)
 
 
 def materialize_due(runtime: Runtime) -> int:

@@ -29,6 +29,7 @@ from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
 from shared.x.client import AccountProblem, Duplicate, NotSent, XApi, XError
+from shared.x.guards import sandbox_key
 from shared.x.models import (
     POSTS,
     TERMINAL,
@@ -121,7 +122,16 @@ def handle(
         now = runtime.clock.now()
         if account is None or account.id != post.account_id:
             account = cache.account(runtime, post.account_id)
-        job = Job(runtime, post, account or XAccount(), None, try_n, now, list(post.x_ids))  # type: ignore[arg-type]
+        job = Job(
+            runtime,
+            post,
+            account or XAccount(),
+            None,  # type: ignore[arg-type]
+            try_n,
+            now,
+            list(post.x_ids),
+            read_time=snap.update_time,
+        )
         if account is None or account.workspace_id != workspace_id:
             return fail(job, "account_missing", "the post's X account no longer exists")
         if account.status != AccountStatus.ACTIVE:
@@ -187,18 +197,21 @@ def _publish(job: Job) -> dict[str, Any]:
         if deferred:
             return deferred
         if job.account.kind != AccountKind.SANDBOX:
+            # The part guard (shared.x.guards): from here on a cancel answers 409.
             key = claim_id("xp", post.id, str(index), str(job.try_n))
             if not try_claim(
                 job.runtime.db, key, owner="post_tweet", now=now, workspace_id=post.workspace_id
             ):
                 return claim_lost(job, key)
+            job.guarded = True
         reply_to = job.x_ids[index - 1] if index else None
         try:
+            # A sandbox account's record is its guard, created under the same key.
             created = job.api.create_post(
                 post.parts[index],
                 reply_to,
                 media_ids if index == 0 else [],
-                idempotency_key=f"{post.id}-{index}",
+                idempotency_key=sandbox_key(post.id, index, job.try_n),
             )
         except Duplicate as exc:
             if job.post.unknown_outcome:
@@ -207,6 +220,7 @@ def _publish(job: Job) -> dict[str, Any]:
             return on_error(job, exc)
         except XError as exc:
             return on_error(job, exc)
+        job.guarded = True
         job.x_ids.append(created.id)
         account_fields = governor.observe(job.account, created.rate, now)
         if account_fields:
