@@ -72,6 +72,15 @@ class Withdrawn(XError):
     """A cancel, reschedule or edit took this part's guard first: nothing was sent."""
 
 
+def reached_x(exc: XError) -> bool:
+    """Whether X received the request that failed so: everything but a request that never
+    left (connection refused, connect timeout: NotSent without a status) or that a change
+    withdrew first. A lost answer counts: X may well have received it."""
+    if isinstance(exc, Withdrawn):
+        return False
+    return not (isinstance(exc, NotSent) and exc.code is None)
+
+
 @dataclass(frozen=True)
 class RateInfo:
     """The x-rate-limit-* (15 min window) and x-user-limit-24hour-* headers of an answer."""

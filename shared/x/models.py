@@ -246,7 +246,8 @@ class Post(Record):
     next_at: datetime | None = None
     next_key: str | None = None
     try_n: int = 0  # which publishing try is current; tasks of other tries are stale
-    attempts: int = 0  # tries that failed (retries spent); 429 deferrals do not count
+    attempts: int = 0  # create requests X received for this post (every part, every try)
+    retries: int = 0  # failed tries spent against the retry budget (429s do not count)
     last_error: dict[str, Any] | None = None  # {reason, code, at}
     x_ids: list[str] = field(default_factory=list)  # X id of each part, as soon as known
     unknown_outcome: bool = False  # a create request's answer was lost

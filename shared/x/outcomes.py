@@ -65,6 +65,12 @@ class Job:
     # conditional on it, so they never undo such a change (PostChanged instead).
     read_time: Any = None
     guarded: bool = False
+    sent: int = 0  # create requests this job made that reached X (whatever X answered)
+
+    def counted(self) -> dict[str, Any]:
+        """What this job spent, for the post's next write: `attempts` counts every create
+        request X received for the post, over all its parts and tries."""
+        return {"attempts": self.post.attempts + self.sent} if self.sent else {}
 
     def err(self, code: str | int | None, reason: str) -> dict[str, Any]:
         return {"code": code, "reason": reason, "at": self.now}
@@ -81,7 +87,7 @@ class Job:
         since = self.unchanged_since
         try:
             db.collection(POSTS).document(self.post.id).update(
-                {**fields, "updated_at": self.now},
+                {**self.counted(), **fields, "updated_at": self.now},
                 option=db.write_option(last_update_time=since) if since else None,
             )
         except (exceptions.FailedPrecondition, exceptions.NotFound) as exc:
@@ -142,8 +148,12 @@ def requeue(
     status: str | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    attempts = job.post.attempts + (1 if spend else 0)
-    fields: dict[str, Any] = {"try_n": job.try_n + 1, "attempts": attempts, **(extra or {})}
+    fields: dict[str, Any] = {
+        "try_n": job.try_n + 1,
+        "retries": job.post.retries + (1 if spend else 0),
+        **job.counted(),
+        **(extra or {}),
+    }
     if error:
         fields["last_error"] = error
     if job.x_ids != job.post.x_ids:
@@ -258,9 +268,9 @@ def on_error(job: Job, exc: XError) -> dict[str, Any]:
             log.warning("X account flagged", account_status=exc.account_status)
         return fail(job, exc.code, exc.reason)
     if isinstance(exc, NotSent):
-        if job.post.attempts + 1 >= MAX_ATTEMPTS:
+        if job.post.retries + 1 >= MAX_ATTEMPTS:
             return fail(job, exc.code, f"{exc.reason} (gave up after {MAX_ATTEMPTS} tries)")
-        at = job.now + backoff(job.post.attempts + 1)
+        at = job.now + backoff(job.post.retries + 1)
         log.warning("X post not sent; retrying", reason=exc.reason, retry_at=at)
         return requeue(job, at, "retry", spend=True, error=job.err(exc.code, exc.reason))
     return fail(job, exc.code, exc.reason)

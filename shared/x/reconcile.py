@@ -128,7 +128,7 @@ def reconcile(job: Job) -> dict[str, Any]:
     # Not on the timeline after several looks: it was not posted. Try again; if X then
     # answers "duplicate", the earlier request did go out after all and that settles it.
     log.warning("unconfirmed post not found on X; posting it again")
-    if job.post.attempts + 1 >= MAX_ATTEMPTS:
+    if job.post.retries + 1 >= MAX_ATTEMPTS:
         return fail(job, "unconfirmed", "the post could not be confirmed on X")
     # unknown_outcome stays: a duplicate-content answer to the new request settles it.
     extra = {"reconcile_tries": tries}

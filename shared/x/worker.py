@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
-from shared.x.client import AccountProblem, Duplicate, NotSent, XApi, XError
+from shared.x.client import AccountProblem, Duplicate, NotSent, XApi, XError, reached_x
 from shared.x.guards import sandbox_key
 from shared.x.models import (
     POSTS,
@@ -61,6 +61,10 @@ log = get_logger("x.post_tweet")
 
 # Tests and operators read these here, where the worker's behaviour is described.
 __all__ = ["CLAIM_STALE", "MAX_ATTEMPTS", "RECONCILE_AFTER", "RECONCILE_TRIES", "handle"]
+
+# The longest early delivery held in the request; Cloud Tasks' dispatch deadline and
+# the request timeouts leave room for it.
+EARLY_WAIT = timedelta(seconds=5)
 
 ApiFactory = Callable[["Runtime", XAccount], XApi]
 
@@ -171,9 +175,9 @@ def _read(runtime: Runtime, post_id: str, account_id: Any) -> tuple[Any, XAccoun
 
 
 def _publish(job: Job) -> dict[str, Any]:
-    post, now = job.post, job.now
-    if post.due_at and now < post.due_at - timedelta(seconds=1):
-        # Early delivery (clock skew, a rescheduled post): wait for the due second.
+    post = job.post
+    if not job.x_ids and post.due_at and post.due_at - job.now > EARLY_WAIT:
+        # Delivered long before its instant (a clock off, a task moved): come back then.
         return requeue(job, post.due_at, "early", spend=False, error=None)
     media_ids: list[str] = []
     if not job.x_ids and post.media:
@@ -196,6 +200,9 @@ def _publish(job: Job) -> dict[str, Any]:
         deferred = _governed(job)
         if deferred:
             return deferred
+        if index == 0:
+            _wait_for_due(job)
+        now = job.now
         if job.account.kind != AccountKind.SANDBOX:
             # The part guard (shared.x.guards): from here on a cancel answers 409.
             key = claim_id("xp", post.id, str(index), str(job.try_n))
@@ -213,13 +220,13 @@ def _publish(job: Job) -> dict[str, Any]:
                 media_ids if index == 0 else [],
                 idempotency_key=sandbox_key(post.id, index, job.try_n),
             )
-        except Duplicate as exc:
-            if job.post.unknown_outcome:
+        except XError as exc:
+            job.sent += int(reached_x(exc))
+            if isinstance(exc, Duplicate) and job.post.unknown_outcome:
                 # The earlier, unanswered request did go out: this is the proof.
                 return settle_duplicate(job)
             return on_error(job, exc)
-        except XError as exc:
-            return on_error(job, exc)
+        job.sent += 1
         job.guarded = True
         job.x_ids.append(created.id)
         account_fields = governor.observe(job.account, created.rate, now)
@@ -228,6 +235,15 @@ def _publish(job: Job) -> dict[str, Any]:
         if index < len(post.parts) - 1:
             job.update({"x_ids": job.x_ids, "status": PostStatus.PUBLISHING.value})
     return published(job)
+
+
+def _wait_for_due(job: Job) -> None:
+    """Never before the due instant: a delivery a little early (Cloud Tasks' own timing,
+    clock skew) waits out the remainder here, after the media are uploaded."""
+    due = job.post.due_at
+    if due and job.runtime.clock.now() < due:
+        job.runtime.clock.sleep((due - job.runtime.clock.now()).total_seconds())
+    job.now = job.runtime.clock.now()
 
 
 def _governed(job: Job) -> dict[str, Any] | None:

@@ -72,7 +72,8 @@ def test_thread_resumes_at_first_unposted_part(runtime, clock, x_api) -> None:
     assert first["result"] == "requeued" and first["reason"] == "retry"
     stored = _doc(runtime, POSTS, post["id"])
     assert stored["status"] == "publishing" and stored["x_ids"] == ["2001"]
-    assert stored["attempts"] == 1 and stored["last_error"]["code"] == 503
+    assert stored["retries"] == 1 and stored["last_error"]["code"] == 503
+    assert stored["attempts"] == 2  # X received both parts' requests
     x_api.add(responses.POST, TWEETS, **created_reply("2002"))
     x_api.add(responses.POST, TWEETS, **created_reply("2003"))
     second = _deliver(runtime, clock, post["id"])
@@ -151,7 +152,8 @@ def test_429_waits_for_reset_without_spending_a_retry(runtime, clock, x_api) -> 
     result = _deliver(runtime, clock, post["id"])
     assert result["result"] == "requeued" and result["reason"] == "rate_limited"
     stored = _doc(runtime, POSTS, post["id"])
-    assert stored["status"] == "queued" and stored["attempts"] == 0
+    assert stored["status"] == "queued" and stored["retries"] == 0
+    assert stored["attempts"] == 1  # the 429 is a request X received
     task = runtime.enqueuer.tasks[-1]  # type: ignore[attr-defined]
     assert task.schedule_time >= datetime.fromtimestamp(reset, UTC)
     assert _doc(runtime, X_ACCOUNTS, account.id)["rl_remaining"] == 0
@@ -163,7 +165,7 @@ def test_429_waits_for_reset_without_spending_a_retry(runtime, clock, x_api) -> 
     # At the reset instant the first post goes out.
     x_api.add(responses.POST, TWEETS, **created_reply("4001"))
     assert _deliver(runtime, clock, post["id"])["result"] == "published"
-    assert _doc(runtime, POSTS, post["id"])["attempts"] == 0
+    assert _doc(runtime, POSTS, post["id"])["retries"] == 0
 
 
 def test_governor_defers_before_x_rejects(runtime, clock, x_api) -> None:
@@ -206,7 +208,8 @@ def test_server_error_then_success(runtime, clock, x_api) -> None:
     assert clock.now() - before >= timedelta(seconds=5)  # the backoff moved the task out
     assert _deliver(runtime, clock, post["id"])["result"] == "published"
     stored = _doc(runtime, POSTS, post["id"])
-    assert stored["attempts"] == 2 and stored["x_ids"] == ["6001"]
+    assert stored["retries"] == 2 and stored["x_ids"] == ["6001"]
+    assert stored["attempts"] == 2  # the 500 and the 201; the refused connection never left
 
 
 def test_timeout_goes_unconfirmed_then_reconciles(runtime, clock, x_api, capsys) -> None:
@@ -376,3 +379,60 @@ def test_task_delivered_before_enqueue_returns_is_not_dropped_as_stale(
     stored = _doc(runtime, POSTS, post["id"])
     assert stored["status"] == "published" and stored["x_ids"] == ["8001", "8002"]
     assert tweet_bodies(x_api)[-1]["reply"] == {"in_reply_to_tweet_id": "8001"}
+
+
+def test_a_task_delivered_early_waits_for_the_due_instant(runtime, clock, x_api) -> None:
+    """A delivery 0.6 s early published at once, before the due instant."""
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=20)
+    sent_at: list[datetime] = []
+
+    def create(request: Any) -> tuple[int, dict[str, str], str]:
+        sent_at.append(clock.now())
+        return 201, {}, json.dumps({"data": {"id": "1101", "text": "x"}})
+
+    x_api.add_callback(responses.POST, TWEETS, callback=create)
+    clock.set(post["due_at"] - timedelta(seconds=0.6))
+    assert worker.handle(runtime, task_payload(runtime, post["id"]))["result"] == "published"
+    assert sent_at == [post["due_at"]]
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["published_at"] >= stored["due_at"]
+    # Far too early (a clock off by minutes): not held in the request, re-enqueued.
+    other = scheduled_post(runtime, account.id, text="much later", due_in=60)
+    clock.set(other["due_at"] - timedelta(seconds=40))
+    result = worker.handle(runtime, task_payload(runtime, other["id"]))
+    assert result["reason"] == "early" and result["at"] == other["due_at"]
+    assert len(sent_at) == 1
+
+
+def test_attempts_count_every_request_x_received(runtime, clock, x_api) -> None:
+    """`attempts` said 4 when X had received 5 requests: 429s and lost answers were not
+    counted. It counts what was sent; `retries` is the retry budget spent."""
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=5)
+    reset = int((clock.now() + timedelta(minutes=2)).timestamp())
+    x_api.add(responses.POST, TWEETS, status=503, json={"title": "Service Unavailable"})
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        status=429,
+        json={"title": "Too Many Requests"},
+        headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+    )
+    x_api.add(responses.POST, TWEETS, body=requests.exceptions.ReadTimeout("read timed out"))
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        body=requests.exceptions.ConnectionError("[Errno 111] Connection refused"),
+    )
+    x_api.add(responses.POST, TWEETS, **created_reply("1201"))
+    timeline = f"https://api.twitter.com/2/users/{account.x_user_id}/tweets"
+    x_api.add(responses.GET, timeline, json={"meta": {"result_count": 0}})
+    for _ in range(12):
+        if _deliver(runtime, clock, post["id"])["result"] == "published":
+            break
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "published"
+    received = len(create_calls(x_api)) - 1  # the refused connection never reached X
+    assert received == 4 and stored["attempts"] == received
+    assert stored["retries"] == 3  # 503, refused, and the post not found after its lost answer

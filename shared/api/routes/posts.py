@@ -62,7 +62,8 @@ class PostOut(Open):
         description="draft | approved | scheduled | queued | publishing | published | "
         "failed | unconfirmed | cancelled"
     )
-    attempts: int = 0
+    attempts: int = Field(0, description="create requests X received for this post")
+    retries: int = Field(0, description="failed tries spent against the retry budget")
     last_error: dict[str, Any] | None = Field(None, description="{reason, code, at}")
     x_ids: list[str] = Field(default_factory=list, description="X id of every part")
     published_at: datetime | None = None
