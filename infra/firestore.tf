@@ -64,6 +64,7 @@ locals {
     { collection = "post_templates", fields = ["workspace_id", "created_key"] },
     { collection = "posts", fields = ["account_id", "created_at desc"] },
     { collection = "posts", fields = ["account_id", "published_at"] },
+    { collection = "posts", fields = ["account_id", "status", "workspace_id", "due_key"] },
     { collection = "posts", fields = ["campaign_id", "due_at"] },
     { collection = "posts", fields = ["campaign_id", "workspace_id", "due_key"] },
     { collection = "posts", fields = ["status", "next_key"] },

@@ -78,6 +78,8 @@ class Settings:
     # How long an item may sit queued past its instant before dispatch decides its task
     # was lost and enqueues it again; unset = each pipeline's own default.
     recovery_grace_s: int | None = None  # HERALD_RECOVERY_GRACE_S
+    # X's prices: JSON merged over shared/x/prices.json (they change; see shared.x.prices).
+    x_prices: str | None = None  # HERALD_X_PRICES
     # X reads (posts looked up) a workspace may spend per calendar month; a workspace
     # document's `metrics_read_budget` overrides it. 0 stops X metric pulls.
     metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
@@ -158,6 +160,7 @@ class Settings:
             log_level=env.get("HERALD_LOG_LEVEL", defaults.log_level).upper(),
             x_api_base=(env.get("HERALD_X_API_BASE") or "").rstrip("/") or None,
             recovery_grace_s=_int(env, "HERALD_RECOVERY_GRACE_S", 0) or None,
+            x_prices=env.get("HERALD_X_PRICES") or None,
             metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
             metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
             metrics_late_days=_int(env, "HERALD_METRICS_LATE_DAYS", 7),

@@ -19,15 +19,14 @@ from shared.secrets import SecretNotFound, user_secret_name
 from shared.x import cache, store
 from shared.x.models import (
     OAUTH_REQUESTS,
-    TIER_PRICING,
     TIERS,
     X_ACCOUNTS,
     AccountKind,
     AccountStatus,
     Limits,
-    Pricing,
     XAccount,
 )
+from shared.x.prices import PRICE_FIELDS
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -74,10 +73,17 @@ def _limits(tier: str, overrides: dict[str, Any] | None) -> dict[str, int]:
 
 
 def _pricing(tier: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
-    pricing = asdict(TIER_PRICING.get(tier, Pricing()))
+    """The account's own price overrides (the tier's prices come from configuration);
+    a null value drops an override."""
+    known = sorted(PRICE_FIELDS | {"model"})
+    pricing: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
-        if key not in pricing:
-            raise ValidationError(f"unknown pricing field {key!r}", {"pricing": sorted(pricing)})
+        if key not in known:
+            raise ValidationError(f"unknown pricing field {key!r}", {"pricing": known})
+        if value is None:
+            continue
+        if key == "model" and value not in ("pay_per_use", "subscription", "free"):
+            raise ValidationError("pricing model must be pay_per_use, subscription or free")
         if key != "model" and (not isinstance(value, int | float) or value < 0):
             raise ValidationError(f"price {key} must be a number ≥ 0")
         pricing[key] = value
@@ -169,7 +175,7 @@ def complete_connection(
     runtime.secrets.delete(pending["secret_ref"])
     ref.delete()
     log.info("x account connected", workspace_id=workspace_id, account_id=account.id)
-    return account.to_dict()
+    return public(runtime, account.to_dict())
 
 
 def create_sandbox_account(
@@ -200,17 +206,23 @@ def create_sandbox_account(
         updated_at=now,
     )
     store.insert(runtime, account)
-    return account.to_dict()
+    return public(runtime, account.to_dict())
 
 
-def _public(account: XAccount) -> dict[str, Any]:
-    data = account.to_dict()
-    data.pop("secret_ref", None)  # a reference, not the secret, but the UI has no use for it
-    return data
+def public(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
+    """What the API shows of an account: its effective prices, its own overrides, no
+    secret references."""
+    from shared.x.cost import pricing_of
+
+    out = {k: v for k, v in data.items() if k != "secret_ref"}
+    out["pricing_overrides"] = data.get("pricing") or {}
+    out["pricing"] = asdict(pricing_of(runtime.settings, data))
+    return out
 
 
 def get_account(runtime: Runtime, workspace_id: str, account_id: str) -> dict[str, Any]:
-    return _public(store.load(runtime, XAccount, workspace_id, account_id, "X account"))
+    account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
+    return public(runtime, account.to_dict())
 
 
 def list_accounts(
@@ -219,8 +231,7 @@ def list_accounts(
     result = store.page(
         runtime, XAccount, workspace_id, order_field="created_key", limit=limit, after=after
     )
-    for item in result["items"]:
-        item.pop("secret_ref", None)
+    result["items"] = [public(runtime, item) for item in result["items"]]
     return result
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import Conflict, ValidationError
 from shared.log import get_logger
 from shared.tenancy import check_timezone
-from shared.x import store
+from shared.x import spend, store
 from shared.x.accounts import usable_account
 from shared.x.enqueue import task_spec
 from shared.x.guards import OUT, already_publishing, withdraw
@@ -77,12 +77,14 @@ def schedule_post(
     post_id: str,
     due_at: datetime | str | None = None,
     timezone: str | None = None,
+    confirm_over_budget: bool = False,
 ) -> dict[str, Any]:
     """Validate and schedule for `due_at` (or the post's own due instant).
 
     A post due within the dispatch lookahead is enqueued right away, so it goes out at
     its second even if the next dispatcher tick comes after it. Scheduling a post that
-    is already scheduled moves it, as reschedule_post does.
+    is already scheduled moves it, as reschedule_post does. Past a monthly budget it is
+    refused, or needs `confirm_over_budget` (shared.x.spend).
     """
 
     def decide(transaction: Any) -> tuple[Post, dict[str, Any]]:
@@ -94,6 +96,7 @@ def schedule_post(
             raise Conflict("this campaign requires approval before generated posts are scheduled")
         due = _due(runtime, due_at, post.due_at)
         require_valid(runtime, post, usable_account(runtime, workspace_id, post.account_id))
+        spend.check(runtime, post, due, confirmed=confirm_over_budget)
         return post, _set_schedule(transaction, runtime, post, due, timezone)
 
     return _enqueue_if_queued(runtime, *store.transact(runtime, decide))
@@ -105,9 +108,11 @@ def reschedule_post(
     post_id: str,
     due_at: datetime | str,
     timezone: str | None = None,
+    confirm_over_budget: bool = False,
 ) -> dict[str, Any]:
     """Move a scheduled or queued post; a task already queued for it becomes stale.
-    A post a worker has begun to send answers 409 (already publishing)."""
+    A post a worker has begun to send answers 409 (already publishing); a move into a
+    month past its budget is refused or needs `confirm_over_budget`."""
 
     def decide(transaction: Any) -> tuple[Post, dict[str, Any]]:
         post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
@@ -116,6 +121,7 @@ def reschedule_post(
         if post.status not in (PostStatus.SCHEDULED, PostStatus.QUEUED):
             raise Conflict(f"a {post.status} post cannot be rescheduled")
         due = _due(runtime, due_at, None)
+        spend.check(runtime, post, due, confirmed=confirm_over_budget)
         return post, _set_schedule(transaction, runtime, post, due, timezone)
 
     return _enqueue_if_queued(runtime, *store.transact(runtime, decide))

@@ -111,16 +111,18 @@ class CampaignStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Pricing:
-    """What X bills per post. Pay-per-use bills a post with a URL far more than one without.
-
-    Defaults are Herald's placeholders, not a quote: set the account's real prices.
-    """
+    """What X bills an account: per post (a post with a URL far more on pay-per-use), per
+    resource read (the account's own data, "owned reads", far less than other reads),
+    per media upload, plus a subscription fee. The values come from configuration
+    (shared.x.prices); these zero defaults only stand for "not billed"."""
 
     model: str = "pay_per_use"  # pay_per_use | subscription | free
-    post_usd: float = 0.015
-    post_with_url_usd: float = 0.2
+    post_usd: float = 0.0
+    post_with_url_usd: float = 0.0
+    owned_read_usd: float = 0.0
+    read_usd: float = 0.0
     media_upload_usd: float = 0.0
-    monthly_usd: float = 0.0  # subscription fee, shown apart from per-post cost
+    monthly_usd: float = 0.0  # subscription fee, shown apart from per-use cost
 
 
 @dataclass(frozen=True)
@@ -141,16 +143,6 @@ TIERS: dict[str, Limits] = {
     "enterprise": Limits(posts_per_15min=300, posts_per_24h=50_000),
     "sandbox": Limits(posts_per_15min=300, posts_per_24h=10_000),
 }
-TIER_PRICING: dict[str, Pricing] = {
-    "free": Pricing(model="free", post_usd=0.0, post_with_url_usd=0.0),
-    "basic": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0, monthly_usd=200),
-    "pro": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0, monthly_usd=5000),
-    "pay_per_use": Pricing(),
-    "enterprise": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0),
-    "sandbox": Pricing(model="pay_per_use"),  # shows what the flow would cost
-}
-
-
 _R = TypeVar("_R", bound="Record")
 
 
@@ -192,7 +184,8 @@ class XAccount(Record):
     display_name: str | None = None
     tier: str = "pay_per_use"
     limits: dict[str, int] = field(default_factory=lambda: asdict(TIERS["pay_per_use"]))
-    pricing: dict[str, Any] = field(default_factory=lambda: asdict(Pricing()))
+    # Overrides of the tier's configured prices (an enterprise deal); usually empty.
+    pricing: dict[str, Any] = field(default_factory=dict)
     status: str = AccountStatus.ACTIVE.value
     status_reason: str | None = None
     secret_ref: str | None = None  # JSON {access_token, access_token_secret} in secrets
@@ -253,6 +246,10 @@ class Post(Record):
     unknown_outcome: bool = False  # a create request's answer was lost
     published_at: datetime | None = None
     estimated_cost_usd: float = 0.0
+    # Counted: what X bills for the calls made for this post (creates X accepted, the
+    # reads reconciliation made), in the UTC month of the last one (`YYYY-MM`).
+    x_cost_usd: float = 0.0
+    spend_month: str | None = None
     source: str = PostSource.MANUAL.value
     content_hash: str = ""  # normalized text hash: duplicate check by equality query
     series_id: str | None = None

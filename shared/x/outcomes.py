@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from shared.claims import claim_id, claim_or_take_over, get_claim
@@ -26,9 +27,11 @@ from shared.x.client import (
     XApi,
     XError,
 )
+from shared.x.cost import post_cost, pricing_of, read_cost
 from shared.x.enqueue import STEP_STALE, PostChanged, enqueue_publish
 from shared.x.guards import is_withdrawn
-from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, XAccount
+from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, Pricing, XAccount
+from shared.x.store import month_key
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -66,11 +69,31 @@ class Job:
     read_time: Any = None
     guarded: bool = False
     sent: int = 0  # create requests this job made that reached X (whatever X answered)
+    cost_usd: float = 0.0  # what X bills for the calls this job made
+
+    @cached_property
+    def pricing(self) -> Pricing:
+        return pricing_of(self.runtime.settings, self.account)
+
+    def bill_post(self, text: str) -> None:
+        """X accepted a create request of this text (or reconciliation proved it did)."""
+        self.cost_usd += post_cost(self.pricing, text)
+
+    def bill_reads(self, resources: int) -> None:
+        """Reads of the account's own posts with its own token: owned reads."""
+        self.cost_usd += read_cost(self.pricing, resources, owned=True)
 
     def counted(self) -> dict[str, Any]:
         """What this job spent, for the post's next write: `attempts` counts every create
-        request X received for the post, over all its parts and tries."""
-        return {"attempts": self.post.attempts + self.sent} if self.sent else {}
+        request X received for the post, over all its parts and tries; `x_cost_usd` what
+        X bills for them and the reads made for it, in the month `spend_month`."""
+        out: dict[str, Any] = {}
+        if self.sent:
+            out["attempts"] = self.post.attempts + self.sent
+        if self.cost_usd:
+            out["x_cost_usd"] = round(self.post.x_cost_usd + self.cost_usd, 6)
+            out["spend_month"] = month_key(self.now)
+        return out
 
     def err(self, code: str | int | None, reason: str) -> dict[str, Any]:
         return {"code": code, "reason": reason, "at": self.now}

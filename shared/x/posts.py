@@ -61,8 +61,8 @@ def _media(runtime: Runtime, workspace_id: str, media: list[str] | None) -> list
     return refs
 
 
-def _cost(account: XAccount, parts: list[str], media: list[str]) -> float:
-    return float(estimate(pricing_of(account), parts, len(media))["total_usd"])
+def _cost(runtime: Runtime, account: XAccount, parts: list[str], media: list[str]) -> float:
+    return float(estimate(pricing_of(runtime.settings, account), parts, len(media))["total_usd"])
 
 
 def _post_doc(post: Post) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def create_post(
         due_at=store.parse_instant(due_at, "due_at") if due_at else None,
         timezone=check_timezone(timezone),
         status=PostStatus.DRAFT.value,
-        estimated_cost_usd=_cost(account, items, refs),
+        estimated_cost_usd=_cost(runtime, account, items, refs),
         source=source,
         content_hash=content_hash(items),
         template_id=template_id,
@@ -196,7 +196,7 @@ def validate_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str
         "problems": problems,
         "weighted_lengths": [weighted_length(p) for p in post.parts],
         "limit": int(account.limits.get("weighted_length") or 280),
-        "cost": estimate(pricing_of(account), post.parts, len(post.media)),
+        "cost": estimate(pricing_of(runtime.settings, account), post.parts, len(post.media)),
     }
 
 
@@ -211,7 +211,7 @@ def estimate_cost(
 ) -> dict[str, Any]:
     """Cost of a post before it exists (the composer warns before scheduling)."""
     account = usable_account(runtime, workspace_id, account_id)
-    return estimate(pricing_of(account), _parts(text, parts), media_count)
+    return estimate(pricing_of(runtime.settings, account), _parts(text, parts), media_count)
 
 
 def update_post(
@@ -252,7 +252,7 @@ def update_post(
         "account_id": post.account_id,
         "status": post.status,
         "content_hash": content_hash(post.parts),
-        "estimated_cost_usd": _cost(account, post.parts, post.media),
+        "estimated_cost_usd": _cost(runtime, account, post.parts, post.media),
         "sandbox": account.kind == AccountKind.SANDBOX,
         "updated_at": now,
     }

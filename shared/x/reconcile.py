@@ -64,7 +64,9 @@ def lookup(job: Job) -> str | None:
     until: datetime | None = at + RECONCILE_MARGIN
     if until is not None and until > job.now - timedelta(seconds=10):
         until = None
-    return find(job, job.api.recent_posts(since - RECONCILE_MARGIN, until))
+    recent = job.api.recent_posts(since - RECONCILE_MARGIN, until)
+    job.bill_reads(len(recent))
+    return find(job, recent)
 
 
 def settle_duplicate(job: Job) -> dict[str, Any]:
@@ -79,6 +81,7 @@ def settle_duplicate(job: Job) -> dict[str, Any]:
             "X says this part is already posted but its id cannot be found; "
             "the rest of the thread cannot be attached",
         )
+    job.bill_post(job.post.parts[len(job.x_ids)])  # the unanswered request was accepted
     job.x_ids.append(found or "unknown")
     log.info("duplicate answer after an unknown outcome: settled as posted", x_id=found)
     if len(job.x_ids) < len(job.post.parts):
@@ -107,6 +110,7 @@ def reconcile(job: Job) -> dict[str, Any]:
             extra={"reconcile_tries": tries},
         )
     if found:
+        job.bill_post(job.post.parts[len(job.x_ids)])
         job.x_ids.append(found)
         log.info("reconciled: the unconfirmed post is on X", x_id=found)
         if len(job.x_ids) < len(job.post.parts):

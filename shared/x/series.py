@@ -17,6 +17,7 @@ from shared.log import get_logger
 from shared.tenancy import check_timezone
 from shared.x import store
 from shared.x.accounts import get_account
+from shared.x.cadence import CADENCES, step
 from shared.x.lifecycle import schedule_post
 from shared.x.models import SERIES, Campaign, PostingPlan, PostSource, Series
 from shared.x.posts import create_post
@@ -25,15 +26,8 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 log = get_logger("x.series")
-CADENCES = {"hours", "daily", "weekly"}
 # Posts of a series exist this long before they are due (visible in the calendar).
 MATERIALIZE_AHEAD = timedelta(hours=24)
-
-
-def _step(series: Series) -> timedelta:
-    if series.every == "hours":
-        return timedelta(hours=series.every_hours)
-    return timedelta(days=7 if series.every == "weekly" else 1)
 
 
 def create_series(
@@ -176,7 +170,7 @@ def materialize_series(
                 log.warning("series occurrence not scheduled", series_id=series.id, error=str(exc))
                 errors.append({"at": next_at, "reason": exc.message})
             index += 1
-        next_at = next_at + _step(series)
+        next_at = next_at + step(series)
     ended = bool(series.end_at and next_at > series.end_at)
     _advance(runtime, series.id, next_at, index, ended, errors[-1] if errors else None)
     return created

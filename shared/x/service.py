@@ -9,6 +9,8 @@ NotFound, Conflict, ...), with messages written for a person.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from shared.x.accounts import (
     begin_connection,
     complete_connection,
@@ -36,6 +38,7 @@ from shared.x.posts import (
     update_post,
     validate_post,
 )
+from shared.x.prices import summary as _prices
 from shared.x.series import (
     create_plan,
     create_series,
@@ -46,6 +49,8 @@ from shared.x.series import (
     materialize_series,
     plan_slots,
 )
+from shared.x.spend import budgets as get_budgets
+from shared.x.spend import set_budget, spend_report
 from shared.x.templates import (
     create_template,
     delete_template,
@@ -54,6 +59,15 @@ from shared.x.templates import (
     render_template,
     update_template,
 )
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+
+def get_prices(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
+    """X's configured prices (shared/x/prices.json, HERALD_X_PRICES over it)."""
+    return _prices(runtime.settings)
+
 
 __all__ = [
     "approve_post",
@@ -74,9 +88,11 @@ __all__ = [
     "delete_template",
     "estimate_cost",
     "get_account",
+    "get_budgets",
     "get_campaign",
     "get_plan",
     "get_post",
+    "get_prices",
     "get_series",
     "get_template",
     "list_accounts",
@@ -89,6 +105,8 @@ __all__ = [
     "render_template",
     "reschedule_post",
     "schedule_post",
+    "set_budget",
+    "spend_report",
     "update_account",
     "update_campaign",
     "update_post",

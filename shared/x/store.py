@@ -29,6 +29,11 @@ def instant_key(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def month_key(instant: datetime) -> str:
+    """The UTC calendar month `YYYY-MM` an instant falls in (spend and budgets)."""
+    return instant.astimezone(UTC).strftime("%Y-%m")
+
+
 def order_key(instant: datetime | None, doc_id: str) -> str:
     """Unique, time-ordered key `<instant>|<id>` used for keyset paging."""
     return f"{instant_key(instant) if instant else NO_INSTANT}|{doc_id}"

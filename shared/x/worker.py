@@ -227,6 +227,7 @@ def _publish(job: Job) -> dict[str, Any]:
                 return settle_duplicate(job)
             return on_error(job, exc)
         job.sent += 1
+        job.bill_post(post.parts[index])
         job.guarded = True
         job.x_ids.append(created.id)
         account_fields = governor.observe(job.account, created.rate, now)

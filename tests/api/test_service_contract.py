@@ -17,7 +17,7 @@ ROUTES = Path(__file__).resolve().parents[2] / "shared" / "api" / "routes"
 GETTERS = {
     **{
         f"{name}.py": {"_svc": "shared.x.service"}
-        for name in ("x_accounts", "campaigns", "posts", "templates", "series")
+        for name in ("x_accounts", "x_spend", "campaigns", "posts", "templates", "series")
     },
     "email.py": {"_svc": "shared.email.service"},
     "jobs.py": {"_jobs": "shared.jobs.service", "_ads": "shared.ads.service"},

@@ -11,4 +11,5 @@ from shared.api.routes import (  # noqa: F401
     series,
     templates,
     x_accounts,
+    x_spend,
 )

@@ -68,6 +68,8 @@ class PostOut(Open):
     x_ids: list[str] = Field(default_factory=list, description="X id of every part")
     published_at: datetime | None = None
     estimated_cost_usd: float = 0.0
+    x_cost_usd: float = Field(0.0, description="counted: what X bills for the calls made")
+    spend_month: str | None = Field(None, description="UTC month (YYYY-MM) of that spend")
     sandbox: bool = False
 
 
@@ -88,11 +90,15 @@ class CalendarQuery(PageQuery):
 class ScheduleIn(Body):
     due_at: AwareDatetime | None = Field(None, description="default: the post's own due_at")
     timezone: str | None = None
+    confirm_over_budget: bool = Field(
+        False, description="schedule even past a monthly budget that asks for confirmation"
+    )
 
 
 class RescheduleIn(Body):
     due_at: AwareDatetime
     timezone: str | None = None
+    confirm_over_budget: bool = False
 
 
 class ValidationOut(BaseModel):
@@ -247,7 +253,12 @@ def approve_post(ctx: Ctx) -> Any:
 def schedule_post(ctx: Ctx) -> Any:
     body: ScheduleIn = ctx.body
     return _svc().schedule_post(
-        ctx.runtime, ctx.ws, ctx.params["post_id"], body.due_at, body.timezone
+        ctx.runtime,
+        ctx.ws,
+        ctx.params["post_id"],
+        body.due_at,
+        body.timezone,
+        confirm_over_budget=body.confirm_over_budget,
     )
 
 
@@ -262,7 +273,12 @@ def schedule_post(ctx: Ctx) -> Any:
 def reschedule_post(ctx: Ctx) -> Any:
     body: RescheduleIn = ctx.body
     return _svc().reschedule_post(
-        ctx.runtime, ctx.ws, ctx.params["post_id"], body.due_at, body.timezone
+        ctx.runtime,
+        ctx.ws,
+        ctx.params["post_id"],
+        body.due_at,
+        body.timezone,
+        confirm_over_budget=body.confirm_over_budget,
     )
 
 

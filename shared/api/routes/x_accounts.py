@@ -36,7 +36,12 @@ class AccountOut(Open):
     display_name: str | None = None
     tier: str
     limits: dict[str, int]
-    pricing: dict[str, Any]
+    pricing: dict[str, Any] = Field(
+        description="effective prices: the tier's configured prices, the overrides on top"
+    )
+    pricing_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="this account's own prices (an enterprise deal)"
+    )
     status: str = Field(description="pending | active | revoked | suspended | disconnected")
     status_reason: str | None = None
     sandbox: bool
@@ -45,7 +50,9 @@ class AccountOut(Open):
 class AccountPatch(Body):
     tier: str | None = Field(None, description="free | basic | pro | pay_per_use | enterprise")
     limits: dict[str, int] | None = None
-    pricing: dict[str, Any] | None = None
+    pricing: dict[str, Any] | None = Field(
+        None, description="price overrides over the tier's; a null value drops one"
+    )
     display_name: str | None = Field(None, max_length=100)
 
 
