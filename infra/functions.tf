@@ -184,6 +184,7 @@ locals {
       HERALD_EMAIL_BATCH_SIZE          = tostring(var.email_batch_size)
       HERALD_GEMINI_MODEL              = var.gemini_model
       HERALD_X_API_BASE                = var.x_api_base
+      HERALD_X_PRICES                  = var.x_prices
       HERALD_RECOVERY_GRACE_S          = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
       HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
       HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
