@@ -34,6 +34,7 @@ OAUTH_REQUESTS = "x_oauth_requests"
 SANDBOX_POSTS = "sandbox_posts"
 
 MAX_MEDIA = 4
+MAX_ALT_TEXT = 1000  # X's limit on a media item's alt text
 MAX_THREAD_PARTS = 25
 DEFAULT_WEIGHTED_LIMIT = 280
 
@@ -231,6 +232,9 @@ class Post(Record):
     # Thread continuation: parts[0] == text; a single post has one part.
     parts: list[str] = field(default_factory=list)
     media: list[str] = field(default_factory=list)  # shared.media refs, first part only
+    media_alt: list[str] = field(default_factory=list)  # alt text of each media item
+    # "Link in first reply": the main post goes out without its links, a reply has them.
+    link_in_reply: bool = False
     due_at: datetime | None = None  # UTC instant
     timezone: str = "UTC"  # the author's IANA zone, for display and plans
     status: str = PostStatus.DRAFT.value
@@ -255,6 +259,13 @@ class Post(Record):
     series_id: str | None = None
     template_id: str | None = None
     sandbox: bool = False
+
+    @property
+    def outgoing(self) -> list[str]:
+        """The parts as they go to X (x_ids index these)."""
+        from shared.x.links import outgoing
+
+        return outgoing(self.parts, self.link_in_reply)
 
 
 @dataclass

@@ -16,8 +16,10 @@ from shared.x import store
 from shared.x.accounts import usable_account
 from shared.x.cost import estimate, pricing_of
 from shared.x.guards import LIVE, OUT, already_publishing, withdraw
+from shared.x.links import outgoing
 from shared.x.models import (
     EDITABLE,
+    MAX_ALT_TEXT,
     MAX_MEDIA,
     POSTS,
     TERMINAL,
@@ -61,6 +63,20 @@ def _media(runtime: Runtime, workspace_id: str, media: list[str] | None) -> list
     return refs
 
 
+def _media_alt(alt: list[str] | None, refs: list[str]) -> list[str]:
+    """One alt text per media item (empty where none was written), each ≤ 1,000 chars."""
+    texts = [str(a or "").strip() for a in (alt or [])]
+    if len(texts) > len(refs):
+        raise ValidationError("more alt texts than media items", {"field": "media_alt"})
+    for i, text in enumerate(texts):
+        if len(text) > MAX_ALT_TEXT:
+            raise ValidationError(
+                f"alt text {i + 1} is {len(text)} characters; X accepts {MAX_ALT_TEXT}",
+                {"field": f"media_alt[{i}]"},
+            )
+    return texts + [""] * (len(refs) - len(texts))
+
+
 def _cost(runtime: Runtime, account: XAccount, parts: list[str], media: list[str]) -> float:
     return float(estimate(pricing_of(runtime.settings, account), parts, len(media))["total_usd"])
 
@@ -85,13 +101,16 @@ def create_post(
     source: str = PostSource.MANUAL.value,
     template_id: str | None = None,
     series_id: str | None = None,
+    media_alt: list[str] | None = None,
+    link_in_reply: bool = False,
     **extra: Any,
 ) -> dict[str, Any]:
     """A draft post (not validated against X yet: see validate_post / schedule_post).
 
     `parts` is the whole thread (parts[0] == text) or only its continuation; `media`
-    are shared.media refs (first part); `extra` fields (e.g. generation metadata:
-    prompt, model, topic) are stored as they are.
+    are shared.media refs (first part) and `media_alt` their alt texts; with
+    `link_in_reply` the main post's links go out in a reply under it; `extra` fields
+    (e.g. generation metadata: prompt, model, topic) are stored as they are.
     """
     if source not in set(PostSource):
         raise ValidationError(f"unknown post source {source!r}", {"allowed": list(PostSource)})
@@ -102,6 +121,7 @@ def create_post(
     if not items[0]:
         raise ValidationError("the post is empty")
     refs = _media(runtime, workspace_id, media)
+    sent = outgoing(items, bool(link_in_reply))
     now = runtime.clock.now()
     reserved = set(Post.__dataclass_fields__) | {"due_key", "created_key"}
     post = Post(
@@ -112,12 +132,14 @@ def create_post(
         text=items[0],
         parts=items,
         media=refs,
+        media_alt=_media_alt(media_alt, refs),
+        link_in_reply=bool(link_in_reply),
         due_at=store.parse_instant(due_at, "due_at") if due_at else None,
         timezone=check_timezone(timezone),
         status=PostStatus.DRAFT.value,
-        estimated_cost_usd=_cost(runtime, account, items, refs),
+        estimated_cost_usd=_cost(runtime, account, sent, refs),
         source=source,
-        content_hash=content_hash(items),
+        content_hash=content_hash(sent),
         template_id=template_id,
         series_id=series_id,
         sandbox=account.kind == AccountKind.SANDBOX,
@@ -164,9 +186,16 @@ def list_posts(
 
 
 def check(runtime: Runtime, post: Post, account: XAccount) -> list[dict[str, Any]]:
-    problems = problems_for(
-        runtime.db, account, post.parts, post.media, post.id, runtime.clock.now()
-    )
+    sent = post.outgoing
+    if post.link_in_reply and len(sent) > len(post.parts) and not sent[0]:
+        return [
+            {
+                "field": "text",
+                "message": "without its link the main post is empty: write a line to go "
+                "with it, or post the link in the main post",
+            }
+        ]
+    problems = problems_for(runtime.db, account, sent, post.media, post.id, runtime.clock.now())
     if account.status != AccountStatus.ACTIVE:
         problems.append(
             {
@@ -191,12 +220,20 @@ def validate_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str
     post = store.load(runtime, Post, workspace_id, post_id, "post")
     account = usable_account(runtime, workspace_id, post.account_id)
     problems = check(runtime, post, account)
+    sent = post.outgoing
+    warnings = [
+        {"field": f"media_alt[{i}]", "message": f"media item {i + 1} has no alt text"}
+        for i, alt in enumerate(_media_alt(post.media_alt, post.media))
+        if not alt
+    ]
     return {
         "ok": not problems,
         "problems": problems,
-        "weighted_lengths": [weighted_length(p) for p in post.parts],
+        "warnings": warnings,
+        "outgoing": sent,
+        "weighted_lengths": [weighted_length(p) for p in sent],
         "limit": int(account.limits.get("weighted_length") or 280),
-        "cost": estimate(pricing_of(runtime.settings, account), post.parts, len(post.media)),
+        "cost": estimate(pricing_of(runtime.settings, account), sent, len(post.media)),
     }
 
 
@@ -208,10 +245,12 @@ def estimate_cost(
     text: str,
     parts: list[str] | None = None,
     media_count: int = 0,
+    link_in_reply: bool = False,
 ) -> dict[str, Any]:
     """Cost of a post before it exists (the composer warns before scheduling)."""
     account = usable_account(runtime, workspace_id, account_id)
-    return estimate(pricing_of(runtime.settings, account), _parts(text, parts), media_count)
+    sent = outgoing(_parts(text, parts), link_in_reply)
+    return estimate(pricing_of(runtime.settings, account), sent, media_count) | {"outgoing": sent}
 
 
 def update_post(
@@ -221,7 +260,16 @@ def update_post(
     post = store.load(runtime, Post, workspace_id, post_id, "post")
     before = Post.from_doc(post.id, post.to_doc())
     _editable(post)
-    allowed = {"text", "parts", "media", "campaign_id", "timezone", "account_id"}
+    allowed = {
+        "text",
+        "parts",
+        "media",
+        "media_alt",
+        "link_in_reply",
+        "campaign_id",
+        "timezone",
+        "account_id",
+    }
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"cannot change {sorted(unknown)}", {"allowed": sorted(allowed)})
@@ -230,6 +278,10 @@ def update_post(
         post.text = post.parts[0]
     if "media" in changes:
         post.media = _media(runtime, workspace_id, changes["media"])
+    if "media" in changes or "media_alt" in changes:
+        post.media_alt = _media_alt(changes.get("media_alt", post.media_alt), post.media)
+    if "link_in_reply" in changes:
+        post.link_in_reply = bool(changes["link_in_reply"])
     if changes.get("campaign_id"):
         store.load(runtime, Campaign, workspace_id, changes["campaign_id"], "campaign")
         post.campaign_id = changes["campaign_id"]
@@ -247,12 +299,14 @@ def update_post(
         "text": post.text,
         "parts": post.parts,
         "media": post.media,
+        "media_alt": post.media_alt,
+        "link_in_reply": post.link_in_reply,
         "campaign_id": post.campaign_id,
         "timezone": post.timezone,
         "account_id": post.account_id,
         "status": post.status,
-        "content_hash": content_hash(post.parts),
-        "estimated_cost_usd": _cost(runtime, account, post.parts, post.media),
+        "content_hash": content_hash(post.outgoing),
+        "estimated_cost_usd": _cost(runtime, account, post.outgoing, post.media),
         "sandbox": account.kind == AccountKind.SANDBOX,
         "updated_at": now,
     }

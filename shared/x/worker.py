@@ -195,7 +195,8 @@ def _publish(job: Job) -> dict[str, Any]:
             return fail(job, "media_missing", str(exc))
         except XError as exc:
             return on_error(job, exc)
-    for index in range(len(job.x_ids), len(post.parts)):
+    parts = post.outgoing  # with "link in first reply", the links go in part two
+    for index in range(len(job.x_ids), len(parts)):
         # Every part spends quota: check before each one, with the last answer's headers.
         deferred = _governed(job)
         if deferred:
@@ -215,7 +216,7 @@ def _publish(job: Job) -> dict[str, Any]:
         try:
             # A sandbox account's record is its guard, created under the same key.
             created = job.api.create_post(
-                post.parts[index],
+                parts[index],
                 reply_to,
                 media_ids if index == 0 else [],
                 idempotency_key=sandbox_key(post.id, index, job.try_n),
@@ -227,13 +228,13 @@ def _publish(job: Job) -> dict[str, Any]:
                 return settle_duplicate(job)
             return on_error(job, exc)
         job.sent += 1
-        job.bill_post(post.parts[index])
+        job.bill_post(parts[index])
         job.guarded = True
         job.x_ids.append(created.id)
         account_fields = governor.observe(job.account, created.rate, now)
         if account_fields:
             job.runtime.db.collection(X_ACCOUNTS).document(job.account.id).update(account_fields)
-        if index < len(post.parts) - 1:
+        if index < len(parts) - 1:
             job.update({"x_ids": job.x_ids, "status": PostStatus.PUBLISHING.value})
     return published(job)
 

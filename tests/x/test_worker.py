@@ -436,3 +436,32 @@ def test_attempts_count_every_request_x_received(runtime, clock, x_api) -> None:
     received = len(create_calls(x_api)) - 1  # the refused connection never reached X
     assert received == 4 and stored["attempts"] == received
     assert stored["retries"] == 3  # 503, refused, and the post not found after its lost answer
+
+
+def test_link_in_first_reply_keeps_urls_out_of_the_main_post(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    text = "Our launch post is up: https://example.com/launch — tell us what you think!"
+    post = scheduled_post(runtime, account.id, text=text, link_in_reply=True, due_in=5)
+    assert post["parts"] == [text]  # as written; what goes out is computed from it
+    checked = service.validate_post(runtime, "ws1", post["id"])
+    assert checked["outgoing"] == [
+        "Our launch post is up: — tell us what you think!",
+        "https://example.com/launch",
+    ]
+    assert checked["cost"]["per_part_usd"] == [0.015, 0.2]
+    x_api.add(responses.POST, TWEETS, **created_reply("1301"))
+    x_api.add(responses.POST, TWEETS, **created_reply("1302"))
+    assert _deliver(runtime, clock, post["id"])["result"] == "published"
+    bodies = tweet_bodies(x_api)
+    assert bodies[0] == {"text": "Our launch post is up: — tell us what you think!"}
+    assert bodies[1] == {
+        "text": "https://example.com/launch",
+        "reply": {"in_reply_to_tweet_id": "1301"},
+    }
+    assert _doc(runtime, POSTS, post["id"])["x_ids"] == ["1301", "1302"]
+    # A post that is only a link cannot lose it: the main post would be empty.
+    bare = service.create_post(
+        runtime, "ws1", account_id=account.id, text="https://example.com", link_in_reply=True
+    )
+    problems = service.validate_post(runtime, "ws1", bare["id"])["problems"]
+    assert "main post is empty" in problems[0]["message"]

@@ -35,6 +35,8 @@ class PostIn(Body):
     text: str = Field(min_length=1)
     parts: list[str] | None = Field(None, description="thread: the whole thread or its rest")
     media: list[str] | None = Field(None, description="refs from POST .../media (max 4)")
+    media_alt: list[str] | None = Field(None, description="alt text of each media item")
+    link_in_reply: bool = Field(False, description="the main post's links go in a reply")
     campaign_id: str | None = None
     due_at: AwareDatetime | None = None
     timezone: str = Field("UTC", description="the author's IANA zone")
@@ -44,6 +46,8 @@ class PostPatch(Body):
     text: str | None = Field(None, min_length=1)
     parts: list[str] | None = None
     media: list[str] | None = None
+    media_alt: list[str] | None = None
+    link_in_reply: bool | None = None
     campaign_id: str | None = None
     timezone: str | None = None
     account_id: str | None = None
@@ -56,11 +60,13 @@ class PostOut(Open):
     text: str
     parts: list[str]
     media: list[str]
+    media_alt: list[str] = Field(default_factory=list)
+    link_in_reply: bool = False
     due_at: datetime | None = None
     timezone: str
     status: str = Field(
         description="draft | approved | scheduled | queued | publishing | published | "
-        "failed | unconfirmed | cancelled"
+        "failed | unconfirmed | held | cancelled"
     )
     attempts: int = Field(0, description="create requests X received for this post")
     retries: int = Field(0, description="failed tries spent against the retry budget")
@@ -104,6 +110,8 @@ class RescheduleIn(Body):
 class ValidationOut(BaseModel):
     ok: bool
     problems: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+    outgoing: list[str] = Field(default_factory=list, description="the parts as sent to X")
     weighted_lengths: list[int]
     limit: int
     cost: dict[str, Any]
@@ -114,6 +122,7 @@ class EstimateIn(Body):
     text: str
     parts: list[str] | None = None
     media_count: int = Field(0, ge=0, le=4)
+    link_in_reply: bool = False
 
 
 # -- routes ---------------------------------------------------------------------------
