@@ -7,6 +7,7 @@ locals {
   alert_types = {
     x_post_failed            = "A post could not be published to X (revoked token, suspended account, rejected content, retries exhausted)."
     x_post_unconfirmed       = "A post's outcome on X is unknown after a timeout; reconciliation will settle it, check if it stays unconfirmed."
+    x_thread_held            = "X refused a reply part of a thread (403, its reply restriction): the rest is held until a person posts it as separate posts or drops it."
     email_config             = "A workspace's SMTP settings are unusable (authentication, TLS mode, host): its batches cannot send."
     email_bad_task           = "send_email received a task it cannot parse (a bug or a tampered queue)."
     email_import_failed      = "A background contact import gave up on a chunk whose tasks kept getting lost or failing: the import is marked failed."

@@ -23,7 +23,9 @@ WITHDRAWN = "withdrawn"  # the `owner` of a claim (and the flag of a sandbox rec
 # A post in one of these may have a task that is about to send it.
 LIVE = frozenset({PostStatus.SCHEDULED, PostStatus.QUEUED})
 # X has, or may be receiving, some of the post: it can no longer be cancelled or changed.
-OUT = frozenset({PostStatus.PUBLISHING, PostStatus.PUBLISHED, PostStatus.UNCONFIRMED})
+OUT = frozenset(
+    {PostStatus.PUBLISHING, PostStatus.PUBLISHED, PostStatus.UNCONFIRMED, PostStatus.HELD}
+)
 
 
 def sandbox_key(post_id: str, index: int, try_n: int) -> str:

@@ -210,3 +210,67 @@ def cancel_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, 
 
     store.transact(runtime, decide)
     return get_post(runtime, workspace_id, post_id)
+
+
+def post_rest_separately(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
+    """A held thread: the parts X did not take as replies go out now as separate posts."""
+
+    def decide(transaction: Any) -> tuple[Post, dict[str, Any]]:
+        post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
+        if post.status != PostStatus.HELD:
+            raise Conflict(
+                f"only a held thread can go on as separate posts; this one is {post.status}"
+            )
+        now = runtime.clock.now()
+        update = {
+            "status": PostStatus.QUEUED.value,
+            "separate_from": len(post.x_ids),
+            "try_n": post.try_n + 1,
+            "due_at": post.due_at,
+            "next_at": now,
+            "next_key": store.order_key(now, post.id),
+            "queued_at": now,
+            "updated_at": now,
+        }
+        transaction.update(_posts(runtime).document(post_id), update)
+        return post, update
+
+    post, update = store.transact(runtime, decide)
+    spec = task_spec(
+        post.id,
+        post.workspace_id,
+        try_n=update["try_n"],
+        at=update["next_at"],
+        now=runtime.clock.now(),
+        account_id=post.account_id,
+    )
+    runtime.enqueuer.enqueue(spec)  # if this fails, recovery finds the queued post
+    return get_post(runtime, workspace_id, post_id)
+
+
+def drop_rest(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
+    """A held thread: keep what is on X, post nothing more (it ends failed, with why)."""
+
+    def decide(transaction: Any) -> None:
+        post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
+        if post.status != PostStatus.HELD:
+            raise Conflict(f"only a held thread's rest can be dropped; this one is {post.status}")
+        now = runtime.clock.now()
+        reason = (
+            f"the thread stopped after {len(post.x_ids)} of {len(post.outgoing)} parts: "
+            f"X refused the next as a reply ({(post.last_error or {}).get('reason', '')}); "
+            "the rest was dropped by a person"
+        )
+        transaction.update(
+            _posts(runtime).document(post_id),
+            {
+                "status": PostStatus.FAILED.value,
+                "try_n": post.try_n + 1,
+                "last_error": {"code": "rest_dropped", "reason": reason, "at": now},
+                "failed_at": now,
+                "updated_at": now,
+            },
+        )
+
+    store.transact(runtime, decide)
+    return get_post(runtime, workspace_id, post_id)

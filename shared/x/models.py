@@ -61,6 +61,9 @@ class PostStatus(enum.StrEnum):
     PUBLISHED = "published"
     FAILED = "failed"
     UNCONFIRMED = "unconfirmed"  # request sent, answer lost; reconciliation settles it
+    # X refused a reply part (403: its reply restriction): the rest waits for a person,
+    # who may post it as separate posts (or drop it).
+    HELD = "held"
     CANCELLED = "cancelled"
 
 
@@ -84,8 +87,15 @@ TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
         }
     ),
     PostStatus.PUBLISHING: frozenset(
-        {PostStatus.PUBLISHING, PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.UNCONFIRMED}
+        {
+            PostStatus.PUBLISHING,
+            PostStatus.PUBLISHED,
+            PostStatus.FAILED,
+            PostStatus.UNCONFIRMED,
+            PostStatus.HELD,
+        }
     ),
+    PostStatus.HELD: frozenset({PostStatus.QUEUED, PostStatus.FAILED}),
     PostStatus.UNCONFIRMED: frozenset(
         {PostStatus.QUEUED, PostStatus.PUBLISHING, PostStatus.PUBLISHED, PostStatus.FAILED}
     ),
@@ -247,6 +257,8 @@ class Post(Record):
     retries: int = 0  # failed tries spent against the retry budget (429s do not count)
     last_error: dict[str, Any] | None = None  # {reason, code, at}
     x_ids: list[str] = field(default_factory=list)  # X id of each part, as soon as known
+    # Parts from this index on go out as separate posts, not replies (after a hold).
+    separate_from: int | None = None
     unknown_outcome: bool = False  # a create request's answer was lost
     published_at: datetime | None = None
     estimated_cost_usd: float = 0.0

@@ -48,6 +48,7 @@ REQUEST_TIMEOUT = timedelta(seconds=CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
 RATE_LIMIT_FALLBACK = timedelta(minutes=1)
 ALERT_FAILED = "x_post_failed"
 ALERT_UNCONFIRMED = "x_post_unconfirmed"
+ALERT_HELD = "x_thread_held"
 
 
 def backoff(attempt: int) -> timedelta:
@@ -237,6 +238,31 @@ def fail(job: Job, code: str | int | None, reason: str) -> dict[str, Any]:
         parts_posted=len(job.x_ids),
     )
     return {"result": "failed", "code": code, "reason": reason}
+
+
+def held(job: Job, exc: XError) -> dict[str, Any]:
+    """X refused a reply part (its 2026 reply restriction for self-serve apps answers
+    403; whether it covers a self-thread is not documented). Retrying would only earn
+    the same answer: the rest waits for a person, with X's reason."""
+    part = len(job.x_ids)
+    job.update(
+        {
+            "status": PostStatus.HELD.value,
+            "x_ids": job.x_ids,
+            "last_error": job.err(exc.code, exc.reason),
+            "held_at": job.now,
+            "held_part": part,
+        }
+    )
+    log.alert(
+        ALERT_HELD,
+        f"X refused part {part + 1} of a thread as a reply; the rest is held: {exc.reason}",
+        code=exc.code,
+        account_id=job.post.account_id,
+        handle=job.account.handle,
+        parts_posted=part,
+    )
+    return {"result": "held", "part": part, "reason": exc.reason}
 
 
 def unconfirmed(job: Job, exc: XError, sent_after: datetime | None = None) -> dict[str, Any]:

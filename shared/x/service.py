@@ -28,7 +28,14 @@ from shared.x.campaigns import (
     list_campaigns,
     update_campaign,
 )
-from shared.x.lifecycle import approve_post, cancel_post, reschedule_post, schedule_post
+from shared.x.lifecycle import (
+    approve_post,
+    cancel_post,
+    drop_rest,
+    post_rest_separately,
+    reschedule_post,
+    schedule_post,
+)
 from shared.x.posts import (
     create_post,
     delete_post,
@@ -86,6 +93,7 @@ __all__ = [
     "delete_post",
     "delete_series",
     "delete_template",
+    "drop_rest",
     "estimate_cost",
     "get_account",
     "get_budgets",
@@ -102,6 +110,7 @@ __all__ = [
     "list_templates",
     "materialize_series",
     "plan_slots",
+    "post_rest_separately",
     "render_template",
     "reschedule_post",
     "schedule_post",

@@ -28,7 +28,15 @@ from typing import TYPE_CHECKING, Any
 from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
-from shared.x.client import AccountProblem, Duplicate, NotSent, XApi, XError, reached_x
+from shared.x.client import (
+    AccountProblem,
+    Duplicate,
+    NotSent,
+    Rejected,
+    XApi,
+    XError,
+    reached_x,
+)
 from shared.x.guards import sandbox_key
 from shared.x.models import (
     POSTS,
@@ -48,6 +56,7 @@ from shared.x.outcomes import (
     Job,
     claim_lost,
     fail,
+    held,
     on_error,
     published,
     requeue,
@@ -62,6 +71,8 @@ log = get_logger("x.post_tweet")
 # Tests and operators read these here, where the worker's behaviour is described.
 __all__ = ["CLAIM_STALE", "MAX_ATTEMPTS", "RECONCILE_AFTER", "RECONCILE_TRIES", "handle"]
 
+# Statuses no task acts on: not yet scheduled, or waiting for a person (a held thread).
+WAITING = frozenset({PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.HELD})
 # The longest early delivery held in the request; Cloud Tasks' dispatch deadline and
 # the request timeouts leave room for it.
 EARLY_WAIT = timedelta(seconds=5)
@@ -119,7 +130,7 @@ def handle(
             log.warning("task for a post that no longer exists")
             return {"result": "gone"}
         post = Post.from_doc(snap.id, data)
-        if post.status in TERMINAL or post.status in (PostStatus.DRAFT, PostStatus.APPROVED):
+        if post.status in TERMINAL or post.status in WAITING:
             return {"result": "noop", "status": post.status}
         if post.try_n != try_n:
             return {"result": "stale", "current_try": post.try_n}
@@ -212,7 +223,8 @@ def _publish(job: Job) -> dict[str, Any]:
             ):
                 return claim_lost(job, key)
             job.guarded = True
-        reply_to = job.x_ids[index - 1] if index else None
+        separate = post.separate_from is not None and index >= post.separate_from
+        reply_to = job.x_ids[index - 1] if index and not separate else None
         try:
             # A sandbox account's record is its guard, created under the same key.
             created = job.api.create_post(
@@ -226,6 +238,8 @@ def _publish(job: Job) -> dict[str, Any]:
             if isinstance(exc, Duplicate) and job.post.unknown_outcome:
                 # The earlier, unanswered request did go out: this is the proof.
                 return settle_duplicate(job)
+            if reply_to and isinstance(exc, Rejected) and exc.code == 403:
+                return held(job, exc)
             return on_error(job, exc)
         job.sent += 1
         job.bill_post(parts[index])

@@ -27,6 +27,7 @@ GETTERS = {
 ACTIONS = {
     "email.py": ("shared.email.service", re.compile(r'"[\w-]+": \("(\w+)", "')),
     "jobs.py": ("shared.ads.service", re.compile(r'"[\w-]+": \("(\w+)", "')),
+    "posts.py": ("shared.x.service", re.compile(r'"[\w-]+": \(\s*"(\w+)",')),
 }
 
 

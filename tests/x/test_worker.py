@@ -7,9 +7,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import requests
 import responses
 
+from shared.errors import Conflict
 from shared.runtime import Runtime
 from shared.x import service, worker
 from shared.x.models import POSTS, X_ACCOUNTS
@@ -465,3 +467,61 @@ def test_link_in_first_reply_keeps_urls_out_of_the_main_post(runtime, clock, x_a
     )
     problems = service.validate_post(runtime, "ws1", bare["id"])["problems"]
     assert "main post is empty" in problems[0]["message"]
+
+
+REPLY_RESTRICTED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
+)
+
+
+def test_a_403_on_a_reply_part_holds_the_rest_of_the_thread(runtime, clock, x_api, capsys) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, text="1/3 held", parts=["2/3", "3/3"], due_in=5)
+    x_api.add(responses.POST, TWEETS, **created_reply("1401"))
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        status=403,
+        json={"title": "Forbidden", "detail": REPLY_RESTRICTED, "type": "about:blank"},
+    )
+    result = _deliver(runtime, clock, post["id"])
+    assert result["result"] == "held"
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "held" and stored["x_ids"] == ["1401"]
+    assert stored["last_error"]["code"] == 403
+    assert REPLY_RESTRICTED in stored["last_error"]["reason"]
+    # Nothing retried: no task beyond the first try's.
+    assert all(t.payload["try_n"] == 0 for t in runtime.enqueuer.tasks)  # type: ignore[attr-defined]
+    assert [a["alert"] for a in _alerts(capsys.readouterr().out)] == ["x_thread_held"]
+    # Not retried blindly: another delivery of the task sends nothing.
+    assert worker.handle(runtime, task_payload(runtime, post["id"]))["result"] == "noop"
+    assert len(create_calls(x_api)) == 2
+    # Held: it cannot be cancelled (part one is on X), the rest can go out on its own.
+    with pytest.raises(Conflict, match="already publishing"):
+        service.cancel_post(runtime, "ws1", post["id"])
+    service.post_rest_separately(runtime, "ws1", post["id"])
+    x_api.add(responses.POST, TWEETS, **created_reply("1402"))
+    x_api.add(responses.POST, TWEETS, **created_reply("1403"))
+    assert _deliver(runtime, clock, post["id"])["result"] == "published"
+    bodies = tweet_bodies(x_api)
+    assert bodies[2] == {"text": "2/3"} and bodies[3] == {"text": "3/3"}  # no reply field
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["x_ids"] == ["1401", "1402", "1403"] and stored["status"] == "published"
+
+
+def test_the_rest_of_a_held_thread_can_be_dropped(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, text="1/2 drop", parts=["2/2"], due_in=5)
+    x_api.add(responses.POST, TWEETS, **created_reply("1501"))
+    x_api.add(responses.POST, TWEETS, status=403, json={"detail": REPLY_RESTRICTED})
+    assert _deliver(runtime, clock, post["id"])["result"] == "held"
+    dropped = service.drop_rest(runtime, "ws1", post["id"])
+    assert dropped["status"] == "failed" and dropped["x_ids"] == ["1501"]
+    assert "1 of 2 parts" in dropped["last_error"]["reason"]
+    with pytest.raises(Conflict):
+        service.post_rest_separately(runtime, "ws1", post["id"])
+    # A 403 on a post that is not a reply is X refusing it: failed, as before.
+    single = scheduled_post(runtime, account.id, text="not a reply", due_in=5)
+    x_api.add(responses.POST, TWEETS, status=403, json={"detail": "You are not permitted."})
+    assert _deliver(runtime, clock, single["id"])["result"] == "failed"

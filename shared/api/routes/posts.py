@@ -300,3 +300,21 @@ def reschedule_post(ctx: Ctx) -> Any:
 )
 def cancel_post(ctx: Ctx) -> Any:
     return _svc().cancel_post(ctx.runtime, ctx.ws, ctx.params["post_id"])
+
+
+router.actions(
+    "/workspaces/{ws}/posts/{post_id}",
+    "post_id",
+    "held_post",
+    _svc,
+    {
+        "post-rest-separately": (
+            "post_rest_separately",
+            "A held thread: post the parts X refused as replies as separate posts",
+        ),
+        "drop-rest": ("drop_rest", "A held thread: post nothing more (it ends failed)"),
+    },
+    tag="posts",
+    role=Role.EDITOR,
+    response=PostOut,
+)
