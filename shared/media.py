@@ -1,4 +1,5 @@
-"""Media store for post images: local files in development, Cloud Storage in production.
+"""Media store for posts' images, GIFs and videos: local files in development, Cloud
+Storage in production.
 
 A ref is an opaque string kept on the post (`media` list): `file:<workspace>/<name>`
 locally, `gs://<bucket>/<workspace>/<name>` in production. Objects are written once
@@ -19,8 +20,17 @@ from shared.errors import NotFound, ValidationError
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-ALLOWED_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-MAX_BYTES = 5 * 1024 * 1024  # X's image limit
+# X's limits per kind: images 5 MB, animated GIFs 15 MB, videos 512 MB (MP4 or MOV).
+LIMITS = {
+    "image/jpeg": 5 * 1024 * 1024,
+    "image/png": 5 * 1024 * 1024,
+    "image/webp": 5 * 1024 * 1024,
+    "image/gif": 15 * 1024 * 1024,
+    "video/mp4": 512 * 1024 * 1024,
+    "video/quicktime": 512 * 1024 * 1024,
+}
+ALLOWED_TYPES = frozenset(LIMITS)
+MAX_BYTES = LIMITS["image/png"]
 _SAFE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
@@ -30,15 +40,16 @@ def _check(workspace_id: str, data: bytes, content_type: str) -> str:
     ctype = content_type.split(";", 1)[0].strip().lower()
     if ctype not in ALLOWED_TYPES:
         raise ValidationError(
-            f"unsupported image type {content_type!r}; use JPEG, PNG, GIF or WebP",
+            f"unsupported media type {content_type!r}; use JPEG, PNG, GIF, WebP, MP4 or MOV",
             {"allowed": sorted(ALLOWED_TYPES)},
         )
     if not data:
-        raise ValidationError("the image is empty")
-    if len(data) > MAX_BYTES:
+        raise ValidationError("the file is empty")
+    limit = LIMITS[ctype]
+    if len(data) > limit:
         raise ValidationError(
-            f"the image is {len(data)} bytes; X accepts at most {MAX_BYTES}",
-            {"max_bytes": MAX_BYTES},
+            f"the file is {len(data)} bytes; X accepts at most {limit} for {ctype}",
+            {"max_bytes": limit},
         )
     return ctype
 

@@ -243,6 +243,8 @@ class Post(Record):
     parts: list[str] = field(default_factory=list)
     media: list[str] = field(default_factory=list)  # shared.media refs, first part only
     media_alt: list[str] = field(default_factory=list)  # alt text of each media item
+    # Media already on X for this post (ref -> {id, expires_at}): a later try reuses them.
+    x_media: dict[str, Any] = field(default_factory=dict)
     # "Link in first reply": the main post goes out without its links, a reply has them.
     link_in_reply: bool = False
     due_at: datetime | None = None  # UTC instant

@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 from shared.claims import claim_id, claim_or_take_over, get_claim
 from shared.log import get_logger
 from shared.x import cache, governor
-from shared.x.client import (
+from shared.x.cost import post_cost, pricing_of, read_cost
+from shared.x.enqueue import STEP_STALE, PostChanged, enqueue_publish
+from shared.x.guards import is_withdrawn
+from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, Pricing, XAccount
+from shared.x.store import month_key
+from shared.x.xapi import (
     CONNECT_TIMEOUT_S,
     READ_TIMEOUT_S,
     AccountProblem,
@@ -27,11 +32,6 @@ from shared.x.client import (
     XApi,
     XError,
 )
-from shared.x.cost import post_cost, pricing_of, read_cost
-from shared.x.enqueue import STEP_STALE, PostChanged, enqueue_publish
-from shared.x.guards import is_withdrawn
-from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, Pricing, XAccount
-from shared.x.store import month_key
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.log import get_logger
-from shared.x.client import AccountProblem, RateLimited, XError
 from shared.x.models import PostStatus
 from shared.x.outcomes import (
     MAX_ATTEMPTS,
@@ -28,6 +27,7 @@ from shared.x.outcomes import (
     published,
     requeue,
 )
+from shared.x.xapi import AccountProblem, RateLimited, XError
 
 log = get_logger("x.post_tweet")
 

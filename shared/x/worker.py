@@ -28,15 +28,6 @@ from typing import TYPE_CHECKING, Any
 from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
-from shared.x.client import (
-    AccountProblem,
-    Duplicate,
-    NotSent,
-    Rejected,
-    XApi,
-    XError,
-    reached_x,
-)
 from shared.x.guards import sandbox_key
 from shared.x.models import (
     POSTS,
@@ -62,6 +53,16 @@ from shared.x.outcomes import (
     requeue,
 )
 from shared.x.reconcile import reconcile, settle_duplicate
+from shared.x.xapi import (
+    AccountProblem,
+    Duplicate,
+    MediaProcessing,
+    NotSent,
+    Rejected,
+    XApi,
+    XError,
+    reached_x,
+)
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -73,6 +74,10 @@ __all__ = ["CLAIM_STALE", "MAX_ATTEMPTS", "RECONCILE_AFTER", "RECONCILE_TRIES", 
 
 # Statuses no task acts on: not yet scheduled, or waiting for a person (a held thread).
 WAITING = frozenset({PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.HELD})
+# How long an uploaded media id is reused by a later try (X keeps them a day or more),
+# and how many times a post comes back for a video X is still processing.
+MEDIA_ID_TTL = timedelta(hours=6)
+MAX_MEDIA_WAITS = 30
 # The longest early delivery held in the request; Cloud Tasks' dispatch deadline and
 # the request timeouts leave room for it.
 EARLY_WAIT = timedelta(seconds=5)
@@ -86,7 +91,8 @@ class BadTask(ValueError):
 
 def make_api(runtime: Runtime, account: XAccount) -> XApi:
     from shared.x.accounts import account_tokens, consumer_credentials
-    from shared.x.client import SandboxX, TweepyX
+    from shared.x.client import TweepyX
+    from shared.x.sandbox import SandboxX
 
     if account.kind == AccountKind.SANDBOX:
         if not runtime.settings.sandbox:
@@ -195,17 +201,10 @@ def _publish(job: Job) -> dict[str, Any]:
         deferred = _governed(job)  # before uploading media that would then expire unused
         if deferred:
             return deferred
-        from shared import media
-        from shared.errors import NotFound
-
         try:
-            for ref in post.media:
-                data, ctype = media.get(job.runtime, ref)
-                media_ids.append(job.api.upload_media(data, ctype))
-        except NotFound as exc:
-            return fail(job, "media_missing", str(exc))
-        except XError as exc:
-            return on_error(job, exc)
+            media_ids = _upload_media(job)
+        except _Deferred as deferred_media:
+            return deferred_media.result
     parts = post.outgoing  # with "link in first reply", the links go in part two
     for index in range(len(job.x_ids), len(parts)):
         # Every part spends quota: check before each one, with the last answer's headers.
@@ -251,6 +250,53 @@ def _publish(job: Job) -> dict[str, Any]:
         if index < len(parts) - 1:
             job.update({"x_ids": job.x_ids, "status": PostStatus.PUBLISHING.value})
     return published(job)
+
+
+class _Deferred(Exception):
+    """Control flow: the media step decided this try's outcome (`result`)."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+
+
+def _upload_media(job: Job) -> list[str]:
+    """The post's media on X, each with its alt text. A video X is still processing is
+    remembered on the post (`x_media`) and the post comes back for it later, without
+    uploading it again."""
+    from shared import media
+    from shared.errors import NotFound
+
+    post, now = job.post, job.now
+    uploads: dict[str, Any] = dict(post.x_media)
+    alts = post.media_alt + [""] * (len(post.media) - len(post.media_alt))
+    media_ids: list[str] = []
+    try:
+        for ref, alt in zip(post.media, alts, strict=True):
+            known = uploads.get(ref)
+            if known and known["expires_at"] > now:
+                media_id = str(known["id"])
+                ready = known.get("ready")
+                media_ids.append(media_id if ready else job.api.resume_media(media_id, alt))
+            else:
+                data, ctype = media.get(job.runtime, ref)
+                media_ids.append(job.api.upload_media(data, ctype, alt))
+            expires = known["expires_at"] if known else now + MEDIA_ID_TTL
+            uploads[ref] = {"id": media_ids[-1], "expires_at": expires, "ready": True}
+    except NotFound as exc:
+        raise _Deferred(fail(job, "media_missing", str(exc))) from exc
+    except MediaProcessing as exc:
+        uploads[ref] = {"id": exc.media_id, "expires_at": now + MEDIA_ID_TTL, "ready": False}
+        waits = int(post.extra.get("media_waits") or 0) + 1
+        if waits > MAX_MEDIA_WAITS:
+            raise _Deferred(fail(job, "media_processing", f"{exc.reason}; gave up")) from exc
+        at = now + timedelta(seconds=max(exc.check_after_s, 5))
+        error = job.err("media_processing", exc.reason)
+        extra = {"x_media": uploads, "media_waits": waits}
+        result = requeue(job, at, "media_processing", spend=False, error=error, extra=extra)
+        raise _Deferred(result) from exc
+    except XError as exc:
+        raise _Deferred(on_error(job, exc)) from exc
+    return media_ids
 
 
 def _wait_for_due(job: Job) -> None:

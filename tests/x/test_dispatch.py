@@ -227,7 +227,7 @@ def test_dead_workers_post_is_found_from_its_claim_time(runtime, clock, enqueuer
     from datetime import datetime
 
     from shared.claims import try_claim
-    from shared.x.client import Created, RateInfo
+    from shared.x.xapi import Created, RateInfo
     from tests.x.conftest import add_x_account
 
     account = add_x_account(runtime)

@@ -118,8 +118,8 @@ def test_a_worker_that_read_the_post_before_a_cancel_sends_nothing(api: Api, own
 def test_a_sandbox_post_cancelled_after_the_worker_read_it_records_nothing(api: Api, owner) -> None:
     """The sandbox's own record is its part guard: the cancel takes it first."""
     from shared.x import service
-    from shared.x.client import SandboxX
     from shared.x.models import SANDBOX_POSTS
+    from shared.x.sandbox import SandboxX
 
     token, ws = owner
     runtime = api.runtime

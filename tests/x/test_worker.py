@@ -525,3 +525,85 @@ def test_the_rest_of_a_held_thread_can_be_dropped(runtime, clock, x_api) -> None
     single = scheduled_post(runtime, account.id, text="not a reply", due_in=5)
     x_api.add(responses.POST, TWEETS, status=403, json={"detail": "You are not permitted."})
     assert _deliver(runtime, clock, single["id"])["result"] == "failed"
+
+
+def test_video_upload_in_chunks_with_alt_text_waits_for_processing(
+    runtime, clock, x_api, monkeypatch
+) -> None:
+    """A video goes up in chunks (tweet_video), X processes it; a wait longer than one
+    request allows sends the post back for it later, without uploading it again; every
+    item gets its alt text before the post goes out."""
+    from shared import media
+    from shared.x import media_upload
+
+    monkeypatch.setattr(media_upload, "CHUNK", 1024)
+    account = add_x_account(runtime)
+    video = media.put(runtime, "ws1", b"\x00\x00\x00\x18ftypmp42" + b"v" * 2500, "video/mp4")
+    gif = media.put(runtime, "ws1", b"GIF89a fake", "image/gif")
+    post = scheduled_post(
+        runtime,
+        account.id,
+        media=[gif, video],
+        media_alt=["A cat waving", "Our team at the launch, cheering"],
+        due_in=5,
+    )
+    x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "g1"}})
+    x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "v1"}})
+    x_api.add(responses.POST, f"{MEDIA}/g1/append", status=204)
+    for _ in range(3):
+        x_api.add(responses.POST, f"{MEDIA}/v1/append", status=204)
+    x_api.add(responses.POST, f"{MEDIA}/g1/finalize", json={"data": {"id": "g1"}})
+    pending = {"state": "in_progress", "check_after_secs": 40}
+    x_api.add(
+        responses.POST,
+        f"{MEDIA}/v1/finalize",
+        json={"data": {"id": "v1", "processing_info": pending}},
+    )
+    x_api.add(responses.GET, MEDIA, json={"data": {"id": "v1", "processing_info": pending}})
+    metadata = "https://api.x.com/2/media/metadata"
+    x_api.add(responses.POST, metadata, json={"data": {"id": "g1"}})
+    slept: list[float] = []
+
+    def api(rt: Runtime, acct: Any) -> Any:
+        from shared.x.client import TweepyX
+
+        return TweepyX("ck-test", "cs-test", "at-test", "ats-test", acct.x_user_id, slept.append)
+
+    clock.advance(5)
+    result = worker.handle(runtime, task_payload(runtime, post["id"]), api_factory=api)
+    assert result["reason"] == "media_processing" and slept == [40.0]
+    stored = _doc(runtime, POSTS, post["id"])
+    assert {v["id"] for v in stored["x_media"].values()} == {"g1", "v1"}
+    assert create_calls(x_api) == []
+    # The next try asks how the upload is doing instead of uploading it again.
+    x_api.add(
+        responses.GET, MEDIA, json={"data": {"id": "v1", "processing_info": {"state": "succeeded"}}}
+    )
+    x_api.add(responses.POST, metadata, json={"data": {"id": "v1"}})
+    x_api.add(responses.POST, TWEETS, **created_reply("1601"))
+    clock.set(task_payload_time(runtime, post["id"]))
+    result = worker.handle(runtime, task_payload(runtime, post["id"]), api_factory=api)
+    assert result["result"] == "published"
+    init = [json.loads(c.request.body) for c in x_api.calls if c.request.url.endswith("initialize")]
+    assert [(i["media_type"], i["media_category"]) for i in init] == [
+        ("image/gif", "tweet_gif"),
+        ("video/mp4", "tweet_video"),
+    ]
+    appends = [c for c in x_api.calls if c.request.url.endswith("/v1/append")]
+    assert len(appends) == 3  # 2,510 bytes in 1,024-byte chunks, uploaded once
+    alt = [json.loads(c.request.body) for c in x_api.calls if c.request.url == metadata]
+    assert [(a["id"], a["metadata"]["alt_text"]["text"]) for a in alt] == [
+        ("g1", "A cat waving"),
+        ("v1", "Our team at the launch, cheering"),
+    ]
+    # The GIF, ready in the first try, was not asked about again.
+    assert [
+        c.request.url.split("media_id=")[1] for c in x_api.calls if "STATUS" in c.request.url
+    ] == ["v1", "v1"]
+    assert all(oauth1_signed(c) for c in x_api.calls)
+    assert tweet_bodies(x_api)[0]["media"] == {"media_ids": ["g1", "v1"]}
+
+
+def task_payload_time(runtime: Runtime, post_id: str) -> datetime:
+    spec = [t for t in runtime.enqueuer.tasks if t.payload["post_id"] == post_id][-1]  # type: ignore[attr-defined]
+    return spec.schedule_time

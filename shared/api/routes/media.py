@@ -1,4 +1,4 @@
-"""Images for posts: upload and preview (storage behind shared.media)."""
+"""Images, GIFs and videos for posts: upload and preview (storage behind shared.media)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,11 @@ class MediaQuery(BaseModel):
 
 @router.post(
     "/workspaces/{ws}/media",
-    summary="Upload an image (JPEG, PNG, GIF, WebP; at most 5 MB) for a post",
+    summary="Upload an image (JPEG, PNG, WebP: 5 MB), a GIF (15 MB) or a video (MP4, MOV)",
     tag="media",
     role=Role.EDITOR,
-    body=Upload("the image"),
+    # A Cloud Function takes at most 32 MiB per request: longer videos do not fit here.
+    body=Upload("the image, GIF or video", max_bytes=30 * 1024 * 1024),
     response=MediaOut,
     status=201,
 )
@@ -47,7 +48,7 @@ def upload_media(ctx: Ctx) -> Any:
 
 @router.get(
     "/workspaces/{ws}/media/content",
-    summary="The bytes of an uploaded or generated image (for previews)",
+    summary="The bytes of an uploaded or generated image or video (for previews)",
     tag="media",
     query=MediaQuery,
     produces="image/*",
