@@ -55,13 +55,13 @@ def account_tokens(runtime: Runtime, account: XAccount) -> tuple[str, str]:
     return data["access_token"], data["access_token_secret"]
 
 
-def _tier(tier: str) -> str:
+def check_tier(tier: str) -> str:
     if tier not in TIERS:
         raise ValidationError(f"unknown X API tier {tier!r}", {"tiers": sorted(TIERS)})
     return tier
 
 
-def _limits(tier: str, overrides: dict[str, Any] | None) -> dict[str, int]:
+def limits_for(tier: str, overrides: dict[str, Any] | None) -> dict[str, int]:
     limits = asdict(TIERS[tier])
     for key, value in (overrides or {}).items():
         if key not in limits:
@@ -96,7 +96,7 @@ def begin_connection(
     """Step 1: a request token and the URL where the user authorizes Herald on X."""
     import tweepy
 
-    _tier(tier)
+    check_tier(tier)
     key, secret = consumer_credentials(runtime)
     handler = tweepy.OAuth1UserHandler(key, secret, callback=callback_url)
     try:
@@ -161,7 +161,7 @@ def complete_connection(
         x_user_id=str(me.data.id),
         display_name=me.data.name,
         tier=pending["tier"],
-        limits=_limits(pending["tier"], None),
+        limits=limits_for(pending["tier"], None),
         pricing=_pricing(pending["tier"], None),
         status=AccountStatus.ACTIVE.value,
         created_at=now,
@@ -190,7 +190,7 @@ def create_sandbox_account(
     if not runtime.settings.sandbox:
         raise ValidationError("sandbox accounts are only available when HERALD_SANDBOX is on")
     now = runtime.clock.now()
-    tier = _tier(tier)
+    tier = check_tier(tier)
     account = XAccount(
         id=store.new_id(),
         workspace_id=workspace_id,
@@ -199,7 +199,7 @@ def create_sandbox_account(
         x_user_id=f"sandbox-{store.new_id()[:8]}",
         display_name=f"Sandbox @{handle.lstrip('@')}",
         tier=tier,
-        limits=_limits(tier, limits),
+        limits=limits_for(tier, limits),
         pricing=_pricing(tier, pricing),
         sandbox=True,
         created_at=now,
@@ -245,11 +245,11 @@ def update_account(
     if unknown:
         raise ValidationError(f"cannot change {sorted(unknown)}", {"allowed": sorted(allowed)})
     update: dict[str, Any] = {"updated_at": runtime.clock.now()}
-    tier = _tier(changes.get("tier", account.tier))
+    tier = check_tier(changes.get("tier", account.tier))
     if "tier" in changes or "limits" in changes:
         update["tier"] = tier
         base = account.limits if "tier" not in changes else None
-        update["limits"] = _limits(tier, {**(base or {}), **(changes.get("limits") or {})})
+        update["limits"] = limits_for(tier, {**(base or {}), **(changes.get("limits") or {})})
     if "tier" in changes or "pricing" in changes:
         base = account.pricing if "tier" not in changes else None
         update["pricing"] = _pricing(tier, {**(base or {}), **(changes.get("pricing") or {})})
@@ -262,9 +262,18 @@ def update_account(
 
 def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None:
     """Disconnect: the tokens are deleted; the document stays so history keeps its handle."""
+    from shared.x import tokens
+
     account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
     if account.secret_ref:
         runtime.secrets.delete(account.secret_ref)
+    lineage = tokens.lineage(runtime, account_id)
+    if lineage:
+        version = int(lineage["version"])
+        for v in range(max(1, version - 1), version + 2):
+            runtime.secrets.delete(tokens.secret_name(workspace_id, account_id, v))
+        runtime.db.collection(tokens.LINEAGES).document(account_id).delete()
+        tokens.forget(runtime, account_id)
     runtime.db.collection(X_ACCOUNTS).document(account_id).update(
         {
             "status": AccountStatus.DISCONNECTED.value,

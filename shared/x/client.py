@@ -125,6 +125,16 @@ class TweepyX:
         self._user_id = x_user_id
         self._media = MediaUploader(client.session, auth, sleep)
 
+    @property
+    def client(self) -> Any:
+        """The tweepy Client (timeouts and API base set), for other reads of the account."""
+        return self._client
+
+    @property
+    def user_auth(self) -> bool:
+        """What tweepy's `user_auth` must be for this client's calls."""
+        return self._user_auth
+
     # -- media --------------------------------------------------------------------------
 
     def upload_media(self, data: bytes, content_type: str, alt_text: str = "") -> str:

@@ -40,7 +40,7 @@ def part_guard(db: Any, post: Post, index: int, try_n: int) -> Any:
 
 
 def already_publishing(post: Post) -> Conflict:
-    sent = f" ({len(post.x_ids)} of {len(post.outgoing)} parts are on X)" if post.x_ids else ""
+    sent = f" ({len(post.x_ids)} of its parts are on X)" if post.x_ids else ""
     return Conflict(f"this post is already publishing{sent}; it can no longer be changed")
 
 

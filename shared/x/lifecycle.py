@@ -16,6 +16,7 @@ from shared.x import spend, store
 from shared.x.accounts import usable_account
 from shared.x.enqueue import task_spec
 from shared.x.guards import OUT, already_publishing, withdraw
+from shared.x.links import outgoing_parts
 from shared.x.models import POSTS, TRANSITIONS, Campaign, Post, PostSource, PostStatus
 from shared.x.posts import get_post, require_valid
 
@@ -257,7 +258,7 @@ def drop_rest(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, An
             raise Conflict(f"only a held thread's rest can be dropped; this one is {post.status}")
         now = runtime.clock.now()
         reason = (
-            f"the thread stopped after {len(post.x_ids)} of {len(post.outgoing)} parts: "
+            f"the thread stopped after {len(post.x_ids)} of {len(outgoing_parts(post))} parts: "
             f"X refused the next as a reply ({(post.last_error or {}).get('reason', '')}); "
             "the rest was dropped by a person"
         )

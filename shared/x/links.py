@@ -9,6 +9,10 @@ explicit http(s):// URL), so what is moved is what X would have linked.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.x.models import Post
 
 _HTTP = re.compile(r"https?://\S+", re.I)
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -46,3 +50,8 @@ def outgoing(parts: list[str], link_in_reply: bool) -> list[str]:
     if not urls:
         return list(parts)
     return [head, " ".join(urls), *parts[1:]]
+
+
+def outgoing_parts(post: Post) -> list[str]:
+    """The post's parts as they go to X (its `x_ids` index these)."""
+    return outgoing(post.parts, post.link_in_reply)

@@ -13,7 +13,10 @@ Collections
 - `post_templates`: text with `{placeholders}`.
 - `post_series`: recurring / evergreen series that materialize posts.
 - `posting_plans`: N posts a day over a campaign's active hours.
-- `x_oauth_requests`: pending three-legged OAuth handshakes (request token secret ref).
+- `x_oauth_requests`: pending authorizations: OAuth 1.0a request tokens, OAuth 2.0
+  PKCE states (the code verifier's secret ref).
+- `x_token_lineages`: the current version of an OAuth 2.0 account's tokens and who holds
+  the refresh lease (shared.x.tokens).
 - `sandbox_posts`: what a sandbox account would have posted, with generated ids.
 """
 
@@ -49,6 +52,8 @@ class AccountStatus(enum.StrEnum):
     ACTIVE = "active"
     REVOKED = "revoked"  # X answered 401: tokens no longer valid
     SUSPENDED = "suspended"  # X answered 403 for the account itself
+    # OAuth 2.0: X refused the refresh token (the lineage is lost); reconnect from Settings
+    RECONNECT_NEEDED = "reconnect_needed"
     DISCONNECTED = "disconnected"
 
 
@@ -199,7 +204,9 @@ class XAccount(Record):
     pricing: dict[str, Any] = field(default_factory=dict)
     status: str = AccountStatus.ACTIVE.value
     status_reason: str | None = None
-    secret_ref: str | None = None  # JSON {access_token, access_token_secret} in secrets
+    # "oauth1": secret_ref holds the token pair; "oauth2": the lineage (shared.x.tokens)
+    auth: str = "oauth1"
+    secret_ref: str | None = None  # OAuth 1.0a: JSON {access_token, access_token_secret}
     sandbox: bool = False
     # Rate governor: last x-rate-limit-* / x-user-limit-24hour-* seen. Written only when
     # they say the budget is nearly spent (see governor.py), so posting costs no write.
@@ -273,13 +280,6 @@ class Post(Record):
     series_id: str | None = None
     template_id: str | None = None
     sandbox: bool = False
-
-    @property
-    def outgoing(self) -> list[str]:
-        """The parts as they go to X (x_ids index these)."""
-        from shared.x.links import outgoing
-
-        return outgoing(self.parts, self.link_in_reply)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from shared.x import cache, governor
 from shared.x.cost import post_cost, pricing_of, read_cost
 from shared.x.enqueue import STEP_STALE, PostChanged, enqueue_publish
 from shared.x.guards import is_withdrawn
+from shared.x.links import outgoing_parts
 from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, Pricing, XAccount
 from shared.x.store import month_key
 from shared.x.xapi import (
@@ -71,6 +72,11 @@ class Job:
     guarded: bool = False
     sent: int = 0  # create requests this job made that reached X (whatever X answered)
     cost_usd: float = 0.0  # what X bills for the calls this job made
+
+    @cached_property
+    def sent_parts(self) -> list[str]:
+        """The parts as they go to X ("link in first reply" moves the links to part two)."""
+        return outgoing_parts(self.post)
 
     @cached_property
     def pricing(self) -> Pricing:

@@ -16,7 +16,7 @@ from shared.x import store
 from shared.x.accounts import usable_account
 from shared.x.cost import estimate, pricing_of
 from shared.x.guards import LIVE, OUT, already_publishing, withdraw
-from shared.x.links import outgoing
+from shared.x.links import outgoing, outgoing_parts
 from shared.x.models import (
     EDITABLE,
     MAX_ALT_TEXT,
@@ -186,7 +186,7 @@ def list_posts(
 
 
 def check(runtime: Runtime, post: Post, account: XAccount) -> list[dict[str, Any]]:
-    sent = post.outgoing
+    sent = outgoing_parts(post)
     if post.link_in_reply and len(sent) > len(post.parts) and not sent[0]:
         return [
             {
@@ -220,7 +220,7 @@ def validate_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str
     post = store.load(runtime, Post, workspace_id, post_id, "post")
     account = usable_account(runtime, workspace_id, post.account_id)
     problems = check(runtime, post, account)
-    sent = post.outgoing
+    sent = outgoing_parts(post)
     warnings = [
         {"field": f"media_alt[{i}]", "message": f"media item {i + 1} has no alt text"}
         for i, alt in enumerate(_media_alt(post.media_alt, post.media))
@@ -305,8 +305,8 @@ def update_post(
         "timezone": post.timezone,
         "account_id": post.account_id,
         "status": post.status,
-        "content_hash": content_hash(post.outgoing),
-        "estimated_cost_usd": _cost(runtime, account, post.outgoing, post.media),
+        "content_hash": content_hash(outgoing_parts(post)),
+        "estimated_cost_usd": _cost(runtime, account, outgoing_parts(post), post.media),
         "sandbox": account.kind == AccountKind.SANDBOX,
         "updated_at": now,
     }

@@ -44,7 +44,7 @@ def comparable(text: str) -> str:
 
 def find(job: Job, recent: list[dict[str, Any]]) -> str | None:
     index = len(job.x_ids)
-    wanted = comparable(job.post.outgoing[index])
+    wanted = comparable(job.sent_parts[index])
     reply_to = job.x_ids[index - 1] if index else None
     for item in recent:
         if comparable(item.get("text") or "") != wanted:
@@ -74,24 +74,24 @@ def settle_duplicate(job: Job) -> dict[str, Any]:
         found = lookup(job)
     except XError:
         found = None
-    if found is None and len(job.x_ids) < len(job.post.outgoing) - 1:
+    if found is None and len(job.x_ids) < len(job.sent_parts) - 1:
         return fail(
             job,
             "duplicate_unknown_id",
             "X says this part is already posted but its id cannot be found; "
             "the rest of the thread cannot be attached",
         )
-    job.bill_post(job.post.outgoing[len(job.x_ids)])  # the unanswered request was accepted
+    job.bill_post(job.sent_parts[len(job.x_ids)])  # the unanswered request was accepted
     job.x_ids.append(found or "unknown")
     log.info("duplicate answer after an unknown outcome: settled as posted", x_id=found)
-    if len(job.x_ids) < len(job.post.outgoing):
+    if len(job.x_ids) < len(job.sent_parts):
         extra = {"unknown_outcome": False}
         return requeue(job, job.now, "continue", spend=False, error=None, extra=extra)
     return published(job)
 
 
 def reconcile(job: Job) -> dict[str, Any]:
-    if len(job.x_ids) >= len(job.post.outgoing):
+    if len(job.x_ids) >= len(job.sent_parts):
         return published(job)
     try:
         found = lookup(job)
@@ -110,10 +110,10 @@ def reconcile(job: Job) -> dict[str, Any]:
             extra={"reconcile_tries": tries},
         )
     if found:
-        job.bill_post(job.post.outgoing[len(job.x_ids)])
+        job.bill_post(job.sent_parts[len(job.x_ids)])
         job.x_ids.append(found)
         log.info("reconciled: the unconfirmed post is on X", x_id=found)
-        if len(job.x_ids) < len(job.post.outgoing):
+        if len(job.x_ids) < len(job.sent_parts):
             extra: dict[str, Any] = {"unknown_outcome": False}
             return requeue(job, job.now, "continue", spend=False, error=None, extra=extra)
         return published(job)

@@ -36,6 +36,7 @@ from shared.x.lifecycle import (
     reschedule_post,
     schedule_post,
 )
+from shared.x.oauth2 import begin_oauth2, complete_oauth2
 from shared.x.posts import (
     create_post,
     delete_post,
@@ -79,9 +80,11 @@ def get_prices(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
 __all__ = [
     "approve_post",
     "begin_connection",
+    "begin_oauth2",
     "campaign_cost",
     "cancel_post",
     "complete_connection",
+    "complete_oauth2",
     "create_campaign",
     "create_plan",
     "create_post",

@@ -29,6 +29,7 @@ from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
 from shared.x.guards import sandbox_key
+from shared.x.links import outgoing_parts
 from shared.x.models import (
     POSTS,
     TERMINAL,
@@ -90,32 +91,21 @@ class BadTask(ValueError):
 
 
 def make_api(runtime: Runtime, account: XAccount) -> XApi:
-    from shared.x.accounts import account_tokens, consumer_credentials
-    from shared.x.client import TweepyX
+    from shared.errors import HeraldError
+    from shared.secrets import SecretNotFound
+    from shared.x.auth import user_api
     from shared.x.sandbox import SandboxX
 
     if account.kind == AccountKind.SANDBOX:
         if not runtime.settings.sandbox:
             raise AccountProblem("sandbox accounts cannot post: HERALD_SANDBOX is off", 0, "")
         return SandboxX(runtime, account)
-    from shared.errors import HeraldError
-    from shared.secrets import SecretNotFound
-
     try:
-        key, secret = consumer_credentials(runtime)
-        token, token_secret = account_tokens(runtime, account)
+        return user_api(runtime, account)
     except (HeraldError, SecretNotFound) as exc:
         # Configuration a person must fix: retried with backoff, then failed with this.
         reason = exc.message if isinstance(exc, HeraldError) else str(exc)
         raise NotSent(f"cannot sign requests for @{account.handle}: {reason}") from exc
-    return TweepyX(
-        key,
-        secret,
-        token,
-        token_secret,
-        account.x_user_id,
-        api_base=runtime.settings.x_api_base,
-    )
 
 
 def handle(
@@ -205,7 +195,7 @@ def _publish(job: Job) -> dict[str, Any]:
             media_ids = _upload_media(job)
         except _Deferred as deferred_media:
             return deferred_media.result
-    parts = post.outgoing  # with "link in first reply", the links go in part two
+    parts = outgoing_parts(post)  # with "link in first reply", the links go in part two
     for index in range(len(job.x_ids), len(parts)):
         # Every part spends quota: check before each one, with the last answer's headers.
         deferred = _governed(job)

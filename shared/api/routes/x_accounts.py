@@ -42,7 +42,10 @@ class AccountOut(Open):
     pricing_overrides: dict[str, Any] = Field(
         default_factory=dict, description="this account's own prices (an enterprise deal)"
     )
-    status: str = Field(description="pending | active | revoked | suspended | disconnected")
+    status: str = Field(
+        description="pending | active | revoked | suspended | reconnect_needed | disconnected"
+    )
+    auth: str = Field("oauth1", description="oauth1 | oauth2")
     status_reason: str | None = None
     sandbox: bool
 
@@ -69,6 +72,22 @@ class OAuthBeginIn(Body):
 class OAuthBeginOut(BaseModel):
     authorization_url: str
     oauth_token: str
+
+
+class OAuth2BeginIn(Body):
+    callback_url: str = Field(description="the admin page URL X sends the user back to")
+    tier: str = "pay_per_use"
+    account_id: str | None = Field(None, description="reconnect this account")
+
+
+class OAuth2BeginOut(BaseModel):
+    authorization_url: str
+    state: str
+
+
+class OAuth2CompleteIn(Body):
+    state: str = Field(min_length=1)
+    code: str = Field(min_length=1)
 
 
 class OAuthCompleteIn(Body):
@@ -147,13 +166,17 @@ def create_sandbox_x_account(ctx: Ctx) -> Any:
 )
 def x_oauth_begin(ctx: Ctx) -> Any:
     body: OAuthBeginIn = ctx.body
+    _on_admin_page(ctx, body.callback_url)
+    return _svc().begin_connection(ctx.runtime, ctx.ws, body.callback_url, body.tier)
+
+
+def _on_admin_page(ctx: Ctx, callback_url: str) -> None:
     origin = ctx.runtime.settings.admin_origin
-    if not (body.callback_url == origin or body.callback_url.startswith(origin + "/")):
+    if not (callback_url == origin or callback_url.startswith(origin + "/")):
         raise ValidationError(
             f"callback_url must be on the admin page ({origin})",
             details=[{"field": "callback_url", "message": f"must start with {origin}"}],
         )
-    return _svc().begin_connection(ctx.runtime, ctx.ws, body.callback_url, body.tier)
 
 
 @router.post(
@@ -170,3 +193,36 @@ def x_oauth_complete(ctx: Ctx) -> Any:
     account = _svc().complete_connection(ctx.runtime, ctx.ws, body.oauth_token, body.oauth_verifier)
     account.pop("secret_ref", None)
     return account
+
+
+@router.post(
+    "/workspaces/{ws}/x/oauth2/begin",
+    summary="Connect (or reconnect) an X account with OAuth 2.0 and PKCE, step 1",
+    tag="x",
+    role=Role.OWNER,
+    body=OAuth2BeginIn,
+    response=OAuth2BeginOut,
+    description="Send the user to `authorization_url`; X sends them back to `callback_url` "
+    "with `code` and `state`, which go to .../x/oauth2/complete. With `account_id`, the "
+    "account is reconnected (a lost token lineage) instead of a new one created.",
+)
+def x_oauth2_begin(ctx: Ctx) -> Any:
+    body: OAuth2BeginIn = ctx.body
+    _on_admin_page(ctx, body.callback_url)
+    return _svc().begin_oauth2(
+        ctx.runtime, ctx.ws, body.callback_url, body.tier, account_id=body.account_id
+    )
+
+
+@router.post(
+    "/workspaces/{ws}/x/oauth2/complete",
+    summary="Connect an X account with OAuth 2.0, step 2: exchange the code",
+    tag="x",
+    role=Role.OWNER,
+    body=OAuth2CompleteIn,
+    response=AccountOut,
+    status=201,
+)
+def x_oauth2_complete(ctx: Ctx) -> Any:
+    body: OAuth2CompleteIn = ctx.body
+    return _svc().complete_oauth2(ctx.runtime, ctx.ws, body.state, body.code)
