@@ -18,7 +18,13 @@ from shared.x.cost import pricing_of
 from shared.x.models import POSTS
 from shared.x.prices import PricesError, table
 from shared.x.spend import OverBudget
-from tests.x.conftest import TWEETS, add_x_account, created_reply, scheduled_post
+from tests.x.conftest import (
+    TWEETS,
+    add_x_account,
+    created_reply,
+    oauth1_signed,
+    scheduled_post,
+)
 
 
 def _deliver(runtime: Runtime, clock, post_id: str) -> dict:  # type: ignore[no-untyped-def]
@@ -87,6 +93,9 @@ def test_spend_is_counted_from_the_calls_made(runtime, clock, x_api) -> None:
         },
     )
     assert _deliver(runtime, clock, thread["id"])["result"] == "published"
+    # Reconciliation read the account's own posts with its own token: owned reads.
+    reads = [c for c in x_api.calls if c.request.method == "GET"]
+    assert reads and all(oauth1_signed(c) for c in reads)
     docs = {
         p: runtime.db.collection(POSTS).document(p).get().to_dict()
         for p in (with_url["id"], thread["id"])
