@@ -3,8 +3,10 @@
 A claim is a document whose id is the guarded action's key (for example
 `post:<id>:publish:<attempt>`). `create()` fails with AlreadyExists when the document
 exists, on real Firestore and on the emulator alike, so of any number of concurrent or
-repeated deliveries exactly one wins. Transactions are not used for this: the
-emulator does not isolate them.
+repeated deliveries exactly one wins. A create needs no transaction (one write, no
+read): the right tool for "one X request per claimed part". Decisions that must read
+before they write (a cancel against post_tweet) run in transactions and take the same
+claims (shared.x.guards).
 """
 
 from __future__ import annotations
