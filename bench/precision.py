@@ -1,5 +1,5 @@
 """Precision: posts due across a window, published by the sandbox account through the
-local stack (dispatch → Cloud Tasks emulator → post_tweet). Lateness = published_at -
+local stack (dispatch → Cloud Tasks → post_tweet). Lateness = published_at -
 due_at per post; Firestore reads/writes per published post counted by the gRPC
 interceptor in every process on the path (scheduling, dispatch, worker)."""
 
@@ -138,6 +138,17 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
         )
     )
     reporter.add(Figure("metrics_discovery_writes_per_post", discovery["writes"] / n, "writes"))
+    # What X bills, counted by post_tweet from the calls it made (x_cost_usd on each
+    # post), per published post; the sandbox account bills at pay-per-use prices.
+    x_cost = sum(float(d.get("x_cost_usd") or 0) for d in docs) / n
+    reporter.add(
+        Figure(
+            "x_cost_usd_per_post",
+            x_cost,
+            "USD",
+            note="counted from the calls made (creates accepted, reads), pay-per-use prices",
+        )
+    )
     reporter.add(
         Figure(
             "firestore_reads_per_post_scheduling",
@@ -162,5 +173,6 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
             "metrics_discovery_reads_per_post": discovery["reads"] / n,
             "metrics_discovery_writes_per_post": discovery["writes"] / n,
             "tasks_per_post": tasks / n,
+            "x_cost_usd_per_post": x_cost,
         }
     )

@@ -89,6 +89,7 @@ locals {
     claims           = "expires_at" # exactly-once claims (shared/claims.py)
     revoked_tokens   = "expires_at" # logged-out bearer tokens, kept until they expire anyway
     login_attempts   = "expires_at" # login throttle counters, one window each
+    invitations      = "expires_at" # workspace invitations (14 days)
     x_oauth_requests = "expires_at" # pending X OAuth 1.0a request tokens (30 min)
     email_events     = "expires_at" # raw engagement events (400 days); rollups keep the counts
   }
@@ -124,4 +125,49 @@ resource "google_firestore_field" "ttl" {
   index_config {}
 
   ttl_config {}
+}
+
+# ---------------------------------------------------------------------------------
+# Single-field index exemptions
+
+locals {
+  # collection => fields that grow with the data and are only read whole, never queried
+  # (member maps, a batch's recipients and outcomes, reports, per-minute and per-day
+  # maps). Firestore indexes every map key and array element by default: each is an index
+  # write on every change and counts toward the 40,000 index entries a document may have.
+  # tests/infra checks this against the UNINDEXED_FIELDS the code declares (shared/) and
+  # that no query filters or orders on these fields.
+  index_exemptions = {
+    best_time              = ["buckets"]
+    candidate_imports      = ["report"]
+    claims                 = ["inflight"]
+    contact_imports        = ["report"]
+    contact_list_members   = ["members"]
+    contacts               = ["fields", "lists"]
+    email_batches          = ["inflight", "outcomes", "recipients"]
+    email_campaign_metrics = ["daily"]
+    email_campaigns        = ["expand_carry"]
+    email_events           = ["recipient_ids"]
+    email_quotas           = ["minutes"]
+    email_rollup_state     = ["day_counts"]
+  }
+
+  unindexed_fields = merge([
+    for collection, fields in local.index_exemptions : {
+      for field in fields : "${collection}.${field}" => { collection = collection, field = field }
+    }
+  ]...)
+}
+
+resource "google_firestore_field" "unindexed" {
+  for_each = local.unindexed_fields
+
+  project    = var.project_id
+  database   = local.database
+  collection = each.value.collection
+  field      = each.value.field
+
+  # No ascending, descending or array-contains index on the field (a map's subfields
+  # inherit this): written and read whole only.
+  index_config {}
 }

@@ -16,9 +16,9 @@ locals {
       concurrency  = 8
       timeout      = 300 # contact imports of 100k rows
       max          = 20
-      app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret"]
+      app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
       user_secrets = "write" # SMTP passwords, X tokens, ad credentials
-      enqueues     = ["tweets", "emails", "ads"]
+      enqueues     = ["tweets", "emails", "ads", "segments"]
       media        = "write"
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
@@ -63,8 +63,8 @@ locals {
       concurrency  = 1
       timeout      = 300
       max          = 50
-      app_secrets  = ["x-consumer-key", "x-consumer-secret"]
-      user_secrets = "read"
+      app_secrets  = ["x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
+      user_secrets = "write" # refreshing an OAuth 2.0 account's tokens stores the new ones
       enqueues     = ["tweets"]
       media        = "read"
       env          = {}
@@ -95,8 +95,8 @@ locals {
       concurrency  = 1
       timeout      = 540
       max          = 10
-      app_secrets  = ["x-consumer-key", "x-consumer-secret"]
-      user_secrets = "read"
+      app_secrets  = ["x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
+      user_secrets = "write" # refreshing an OAuth 2.0 account's tokens stores the new ones
       enqueues     = ["metrics", "ads"]
       media        = "none"
       env          = {}
@@ -110,8 +110,8 @@ locals {
       concurrency  = 1
       timeout      = 300
       max          = 10
-      app_secrets  = ["gemini-api-key", "x-consumer-key", "x-consumer-secret"]
-      user_secrets = "read" # the account's tokens, for trending hashtags
+      app_secrets  = ["gemini-api-key", "x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
+      user_secrets = "write" # the account's tokens, for trending hashtags (refreshed when due)
       enqueues     = ["tweets"]
       media        = "write"
       env          = {}
@@ -184,10 +184,14 @@ locals {
       HERALD_EMAIL_BATCH_SIZE          = tostring(var.email_batch_size)
       HERALD_GEMINI_MODEL              = var.gemini_model
       HERALD_X_API_BASE                = var.x_api_base
+      HERALD_X_PRICES                  = var.x_prices
+      HERALD_X_OAUTH2_AUTHORIZE_URL    = var.x_oauth2_authorize_url
       HERALD_RECOVERY_GRACE_S          = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
       HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
       HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
       HERALD_METRICS_LATE_DAYS         = tostring(var.metrics_late_days)
+      HERALD_TRUSTED_PROXIES           = tostring(var.trusted_proxies)
+      HERALD_SMTP_ALLOWED_DESTINATIONS = join(",", var.smtp_allowed_destinations)
     },
     { for name, url in local.function_urls : "HERALD_URL_${upper(name)}" => url },
   )
@@ -237,6 +241,7 @@ module "function" {
   build_dir             = "${path.root}/.build"
   source_bucket         = google_storage_bucket.sources.name
   build_service_account = google_service_account.build.id
+  docker_repository     = google_artifact_registry_repository.functions.id
 
   service_account_email = google_service_account.function[each.key].email
   environment = {
@@ -258,9 +263,6 @@ module "function" {
   # Public: only api and track. Workers: only the Cloud Tasks / Scheduler identities.
   invokers = each.value.public ? { public = "allUsers" } : { for who in each.value.invoked_by : who => local.invoker_members[who] }
 
-  depends_on = [
-    google_project_service.enabled,
-    google_project_iam_member.build,
-    google_storage_bucket_iam_member.build_sources,
-  ]
+  # The build account's grants (main.tf), and the wait for them to take effect.
+  depends_on = [google_project_service.enabled, time_sleep.build_grants]
 }

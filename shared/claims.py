@@ -3,8 +3,11 @@
 A claim is a document whose id is the guarded action's key (for example
 `post:<id>:publish:<attempt>`). `create()` fails with AlreadyExists when the document
 exists, on real Firestore and on the emulator alike, so of any number of concurrent or
-repeated deliveries exactly one wins. No transaction is needed: one atomic create,
-one round trip, no contention retries.
+repeated deliveries exactly one wins. A create needs no transaction (one write, no
+read): the right tool for a one-shot action ("one X request per claimed part"). A
+decision that reads before it writes runs in a transaction instead: a cancel against
+post_tweet takes the same claims (shared.x.guards); who owns an email batch is
+shared.email.ownership.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ from typing import Any
 from shared.firestore import is_already_exists
 
 CLAIMS = "claims"
+# The send path's write-ahead list of recipient indexes: never queried (infra/ exempts it
+# from indexing; see shared.email.model.UNINDEXED_FIELDS).
+UNINDEXED_FIELDS = {CLAIMS: ("inflight",)}
 # Claims expire through a Firestore TTL policy on `expires_at` (see infra/).
 DEFAULT_TTL = timedelta(days=30)
 

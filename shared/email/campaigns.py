@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from shared.docsize import ensure_fits
 from shared.email.model import (
@@ -32,6 +32,7 @@ from shared.errors import Conflict, NotFound, ValidationError
 from shared.queries import aggregate_together, build, pages
 from shared.queries import email as q
 from shared.tenancy import new_id, scoped_get
+from shared.zones import find_zone
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -277,12 +278,11 @@ def schedule_campaign(
     data = _load(runtime, workspace_id, campaign_id)
     if data["status"] not in ("draft", "scheduled") or data.get("batches_total"):
         raise Conflict(f"a {data['status']} campaign cannot be rescheduled")
-    try:
-        tz = ZoneInfo(timezone_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    tz = find_zone(timezone_name)
+    if tz is None:
         raise ValidationError(
-            f"unknown timezone {timezone_name!r}; use an IANA name", {"field": "timezone"}
-        ) from exc
+            f"unknown timezone {timezone_name[:64]!r}; use an IANA name", {"field": "timezone"}
+        )
     if not data.get("list_id"):
         raise ValidationError("choose a contact list before scheduling", {"field": "list_id"})
     if not (data.get("subject") or "").strip() or not (data.get("html") or "").strip():
@@ -371,9 +371,11 @@ def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> di
 
 
 def cancel_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
-    """Stop for good: queued batches end as `cancelled` when their task runs; held ones now."""
-    from google.cloud import firestore
+    """Stop for good: queued batches end as `cancelled` when their task runs; held ones now.
 
+    A held batch ends as a worker ends one: its tally on the batch itself (progress sums
+    the batches), so cancelling a campaign of thousands of held batches writes each of
+    them once and the campaign document once, instead of once per batch."""
     data = _load(runtime, workspace_id, campaign_id)
     if data["status"] in ("done", "cancelled"):
         raise Conflict(f"the campaign is already {data['status']}")
@@ -381,21 +383,28 @@ def cancel_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> di
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
         {"status": "cancelled", "updated_at": now}
     )
-    cancelled = 0
     for doc in _batches_with_status(runtime, campaign_id, "held"):
         batch = doc.to_dict()
         outcomes = dict(batch.get("outcomes") or {})
-        n = 0
         for i in range(len(batch["recipients"])):
-            if str(i) not in outcomes:
-                outcomes[str(i)] = {"status": "cancelled", "at": now}
-                n += 1
-        doc.reference.update({"status": "done", "outcomes": outcomes, "finished_at": now})
-        cancelled += n
-        runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
-            {"cancelled": firestore.Increment(n), "batches_done": firestore.Increment(1)}
+            outcomes.setdefault(str(i), {"status": "cancelled", "at": now})
+        doc.reference.update(
+            {"status": "done", "outcomes": outcomes, "finished_at": now, **_tally(batch, outcomes)}
         )
     return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def _tally(batch: dict[str, Any], outcomes: dict[str, Any]) -> dict[str, int]:
+    """The finished batch's TALLY_FIELDS (as the worker writes them): its recipients by
+    outcome; a retry batch takes its recipients out of the deferred count its parent
+    added, and is not a batch of its own."""
+    counts: dict[str, int] = {}
+    for out in outcomes.values():
+        counts[out["status"]] = counts.get(out["status"], 0) + 1
+    retry = batch.get("kind") == "retry"
+    counts["deferred"] = counts.get("deferred", 0) - (len(batch["recipients"]) if retry else 0)
+    counts["batches_done"] = 0 if retry else 1
+    return {field: counts.get(name, 0) for name, field in TALLY_FIELDS.items()}
 
 
 def campaign_progress(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:

@@ -9,9 +9,12 @@ Per tick:
    with create() under a deterministic id (campaign + sequence): that create is the
    "dispatched exactly once" mark; only its winner enqueues the task, with
    `schedule_time` at the slot the sliding-window quota gives it.
-2. Recovery: batches still `queued` well after their slot, or `sending` with an
-   expired lease (the task or the worker was lost, e.g. the emulator restarted), are
-   enqueued again; the worker's claim makes the duplicate harmless.
+2. Recovery (first, so the expansion's time budget cannot delay it): batches still
+   `queued` well after their slot (the task was lost, e.g. the emulator restarted) are
+   enqueued again; so are `sending` batches whose lease was not renewed for half its
+   length (the worker died), with the task due when the lease ends
+   (shared.email.ownership has the worst case). The worker's take makes a duplicate
+   harmless.
 3. Campaigns whose counters show nothing left pending become `done`.
 
 Light on purpose: no template engine, no SMTP, no provider SDK is imported here.
@@ -23,7 +26,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.claims import try_claim
 from shared.email.campaigns import progress_of
@@ -34,12 +36,14 @@ from shared.email.model import (
     SETTINGS,
     batch_id,
 )
+from shared.email.ownership import takeover_at
 from shared.email.queue import enqueue_batch
 from shared.email.quota import Quota
 from shared.firestore import is_already_exists
 from shared.log import get_logger
 from shared.queries import build, pages
 from shared.queries import email as q
+from shared.zones import find_zone, zone_or_utc
 
 if TYPE_CHECKING:
     from shared.dispatch import DispatchContext
@@ -49,11 +53,9 @@ log = get_logger("email.dispatch")
 
 EXPAND_BUDGET_S = 30.0  # per tick; a large campaign continues on the next tick
 EXPAND_LEASE = timedelta(minutes=5)
-# How long a batch may sit past its slot (or a worker's lease may be expired) before
-# its task is presumed lost and enqueued again.
+# How long a queued batch may sit past its slot before its task is presumed lost and
+# enqueued again.
 RECOVERY_GRACE = timedelta(minutes=10)
-WORKER_LEASE = timedelta(minutes=12)
-RECOVERY_EVERY = timedelta(minutes=1)
 # How long a campaign's expansion waits for a background import into its list.
 IMPORT_WAIT = timedelta(minutes=30)
 # Expansion persists its cursor, carry-over and sequence once per this many member
@@ -82,17 +84,18 @@ class EmailSource:
         by_ws: dict[str, list[Any]] = {}
         for doc in due + [d for d in sending if not d.get("expanded")]:
             by_ws.setdefault(doc.get("workspace_id"), []).append(doc)
+        # Recovery looks twice per worker lease (every 30 s), per instance and project
+        # (a fresh instance looks at once): every tick of Cloud Scheduler's minute, and
+        # a fast local tick does not repeat its queries between.
+        project = rt.settings.project_id
+        every = timedelta(seconds=rt.settings.email_lease_s) / 2
+        next_at = self._next_recovery.get(project)
+        if next_at is None or not next_at - every <= ctx.now < next_at:
+            self._next_recovery[project] = ctx.now + every
+            counts["recovered"] = self._recover(rt, ctx.now)
         deadline = time.monotonic() + EXPAND_BUDGET_S
         for workspace_id, docs in by_ws.items():
             self._expand_workspace(rt, workspace_id, docs, ctx.now, deadline, counts)
-        # Tasks are presumed lost only after RECOVERY_GRACE: looking once a minute (per
-        # instance and project; a fresh instance looks at once) is as good as every
-        # tick, and saves its queries on the ticks between.
-        project = rt.settings.project_id
-        next_at = self._next_recovery.get(project)
-        if next_at is None or not next_at - RECOVERY_EVERY <= ctx.now < next_at:
-            self._next_recovery[project] = ctx.now + RECOVERY_EVERY
-            counts["recovered"] = self._recover(rt, ctx.now)
         for doc in sending:
             data = doc.to_dict()
             if not data.get("expanded"):
@@ -323,23 +326,34 @@ class EmailSource:
         stale = now - rt.settings.recovery_grace(RECOVERY_GRACE)
         by_due, by_lease = q.LOST_BATCHES["due_at"], q.LOST_BATCHES["lease_until"]
         lost = list(build(rt.db, by_due, status="queued", lt=stale).limit(200).stream())
-        lost += list(build(rt.db, by_lease, status="sending", lt=now).limit(200).stream())
+        # A live run renews its lease every quarter of it: one not renewed for half of
+        # it belongs to a run that died (or stalled), and is taken over when it ends.
+        unrenewed = now + timedelta(seconds=rt.settings.email_lease_s) / 2
+        lost += list(build(rt.db, by_lease, status="sending", lt=unrenewed).limit(200).stream())
         for doc in lost:
             data = doc.to_dict()
-            doc.reference.update({"due_at": now, "lease_until": now + WORKER_LEASE})
+            if data["status"] == "sending":
+                lease_until = data["lease_until"]
+                when = takeover_at(lease_until, now)
+                # One task per lease seen (Cloud Tasks drops a repeated name).
+                tag = f"takeover{int(lease_until.timestamp())}"
+            else:
+                doc.reference.update({"due_at": now})
+                when, tag = None, f"recover{int(now.timestamp())}"
             enqueue_batch(
                 rt,
                 doc.id,
                 data["workspace_id"],
-                None,
+                when,
                 data["campaign_id"],
-                attempt_tag=f"recover{int(now.timestamp())}",
+                attempt_tag=tag,
                 recipients=data.get("recipients") or (),
             )
             log.warning(
-                "re-enqueued a batch whose task was lost",
+                "re-enqueued a batch whose task or worker was lost",
                 batch_id=doc.id,
                 status=data.get("status"),
+                due=(when or now).isoformat(),
             )
         return len(lost) + recover_lost_chunks(rt, now, stale)
 
@@ -374,11 +388,9 @@ def _send_instant(campaign: dict[str, Any], entry: dict[str, Any], start: dateti
     if hour is None:
         return start
     zone_name = entry.get("timezone") or campaign.get("timezone") or "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(campaign.get("timezone") or "UTC")
-    day = start.astimezone(ZoneInfo(campaign.get("timezone") or "UTC")).date()
+    home = zone_or_utc(campaign.get("timezone"))
+    zone = find_zone(zone_name) or home
+    day = start.astimezone(home).date()
     return datetime(day.year, day.month, day.day, int(hour), tzinfo=zone).astimezone(UTC)
 
 

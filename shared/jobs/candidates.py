@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 CANDIDATES = "candidates"
 IMPORTS = "candidate_imports"
+# Up to REPORT_LIMIT rejected rows, read whole: not indexed (see infra/firestore.tf).
+UNINDEXED_FIELDS = {IMPORTS: ("report",)}
 REPORT_LIMIT = 1000  # rejected rows listed in the report; the counts are always exact
 MAX_SKILLS = 30
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

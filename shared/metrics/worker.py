@@ -1,6 +1,8 @@
 """collect_metrics' actions: what each task on the metrics queue asks for.
 
 - x_pull:    {"action": "x_pull", "workspace_id", "account_id", "post_ids", "slot", ...}
+- x_day:     {"action": "x_day", "workspace_id", "day"}: the X part of one day's rollup,
+             scheduled by the pulls that touched the day (once per window; x_daily)
 - rollup:    {"action": "rollup", "workspace_id"}: email rollups of the late window and
              the ads_* fields of the recent reporting days, for one workspace
 - rebuild:   {"action": "rebuild", "workspace_id", "start", "end"}: email rollups of a
@@ -31,7 +33,7 @@ from shared.tasks import TaskSpec, safe_task_id
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-ACTIONS = ("x_pull", "rollup", "rebuild", "fanout", "sweep")
+ACTIONS = ("x_pull", "x_day", "rollup", "rebuild", "fanout", "sweep")
 
 
 def _need(payload: dict[str, Any], *names: str) -> None:
@@ -124,6 +126,12 @@ def handle(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
             )
         parse_instant(str(payload["slot"]), "slot")
         return x_pull.pull(runtime, payload)
+    if action == "x_day":
+        from shared.metrics import x_daily
+
+        _need(payload, "workspace_id", "day")
+        day = parse_day(str(payload["day"]))
+        return x_daily.refresh_day(runtime, str(payload["workspace_id"]), day)
     if action == "rollup":
         _need(payload, "workspace_id")
         return rollup(runtime, str(payload["workspace_id"]))

@@ -24,10 +24,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.batch_writes import FAILED_PRECONDITION, NOT_FOUND, Write, apply_each
-from shared.claims import CLAIMS, claim_id, claim_or_take_over
 from shared.log import get_logger
-from shared.tasks import TaskSpec, safe_task_id
-from shared.x.models import POSTS, PostStatus
+from shared.x.enqueue import enqueue_publish, task_spec
+from shared.x.models import PostStatus
 from shared.x.store import instant_key, order_key
 
 if TYPE_CHECKING:
@@ -39,9 +38,6 @@ log = get_logger("x.dispatch")
 # A queued post whose task instant is this far past with no progress lost its task.
 RECOVERY_GRACE = timedelta(minutes=2)
 RECOVERY_EVERY_S = 30.0
-# A claim on a quick step (record the next try and enqueue it, create_task gives up after
-# 30 s; record a failure) that is this old was left by a worker that died in between.
-STEP_STALE = timedelta(minutes=2)
 PAGE = 200
 # The due posts are read in pages this large: one query where 200-post pages made fifty
 # (Google's emulator scans the collection for every query), handed on as they arrive.
@@ -56,42 +52,16 @@ ENQUEUE_THREADS = 64
 DUE_FIELDS = ("workspace_id", "account_id", "try_n", "next_at")
 
 
-def task_spec(
-    post_id: str,
-    workspace_id: str,
-    *,
-    try_n: int,
-    at: datetime,
-    now: datetime,
-    action: str = "publish",
-    account_id: str | None = None,
-) -> TaskSpec:
-    """The post_tweet task for one try of a post, scheduled for `at`."""
-    return TaskSpec(
-        kind="tweets",
-        target="post_tweet",
-        payload={
-            "post_id": post_id,
-            "workspace_id": workspace_id,
-            "try_n": try_n,
-            "action": action,
-            # Lets the worker read the post and its account in one round trip.
-            "account_id": account_id,
-        },
-        schedule_time=at if at > now else None,
-        # Unique per try and instant. Real Cloud Tasks refuses a second task of the same
-        # name, so there a repeated enqueue is dropped; locally the worker's claim is
-        # what keeps a duplicate task from posting twice.
-        task_id=safe_task_id("post", post_id, str(try_n), str(int(at.timestamp() * 1000))),
-    )
 
 
 def _claim_write(snap: Any, now: datetime) -> Write:
     """The move of one due post from scheduled to queued, guarded by its snapshot.
 
     The update carries the snapshot's update time as a precondition, so of two
-    overlapping ticks only one wins the transition and enqueues. (Were both to enqueue,
-    the worker's per-part claim would still keep the post from going out twice.)
+    overlapping ticks only one wins the transition and enqueues (Firestore and its
+    emulator both refuse the second write). A single guarded write, no transaction: the
+    query already read the post. (Were both to enqueue, the worker's per-part claim
+    would still keep the post from going out twice.)
     """
     changes: dict[str, Any] = {"status": PostStatus.QUEUED.value, "queued_at": now}
     if snap.get("next_at") < now:
@@ -169,68 +139,6 @@ def dispatch_posts(
     return counts, tasks
 
 
-def enqueue_publish(
-    runtime: Runtime,
-    post_id: str,
-    workspace_id: str,
-    *,
-    try_n: int,
-    at: datetime,
-    reason: str,
-    action: str = "publish",
-    status: str | None = PostStatus.QUEUED.value,
-    extra: dict[str, Any] | None = None,
-    once_per_try: bool = False,
-    account_id: str | None = None,
-) -> bool:
-    """Claim (post, try, instant) once, record it on the post, enqueue its task.
-
-    For the worker's own re-enqueues (retry, rate limit, reconciliation) and recovery,
-    where duplicate deliveries race: returns False when another caller already claimed
-    it. If enqueueing fails the claim is released so a later attempt can try again.
-    `extra` fields (try_n, attempts, last_error, ...) go into the same post update;
-    `status` None leaves the post's status as it is.
-    `once_per_try` claims the try alone (not the instant): duplicate deliveries
-    computing different instants still enqueue one task. The caller has read the post
-    at the try before `try_n`.
-    """
-    db = runtime.db
-    now = runtime.clock.now()
-    # A worker that died between this claim and the post update would leave the post at
-    # the old try for good: every later delivery would lose the claim. Its claim is taken
-    # over once it is older than any enqueue can take.
-    key = claim_or_take_over(
-        db,
-        claim_id("xq", post_id, str(try_n), "next" if once_per_try else instant_key(at)),
-        owner=reason,
-        now=now,
-        stale_after=STEP_STALE,
-        workspace_id=workspace_id,
-    )
-    if key is None:
-        return False
-    spec = task_spec(
-        post_id, workspace_id, try_n=try_n, at=at, now=now, action=action, account_id=account_id
-    )
-    # The post first, then its task: Cloud Tasks may deliver a task due now before
-    # enqueue() returns, and a task that finds the post still at the old try would be
-    # dropped as stale. If enqueueing fails the post is left at the new try with no task;
-    # recovery finds it after its grace.
-    db.collection(POSTS).document(post_id).update(
-        {
-            **({"status": status} if status is not None else {}),
-            "next_at": at,
-            "next_key": order_key(at, post_id),
-            "queued_at": now,
-            **(extra or {}),
-        }
-    )
-    try:
-        runtime.enqueuer.enqueue(spec)
-    except Exception:
-        db.collection(CLAIMS).document(key).delete()
-        raise
-    return True
 
 
 def _due(runtime: Runtime, statuses: list[str], upto: datetime, **how: Any) -> Any:
