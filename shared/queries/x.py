@@ -106,3 +106,9 @@ ACTIVE_SERIES = QuerySpec(
     equals=("workspace_id", "active"),
     why="what the workspace's running series will post this month",
 )
+ACCOUNT_OF_X_USER = QuerySpec(
+    "x.account_of_x_user",
+    "x_accounts",
+    equals=("workspace_id", "x_user_id"),
+    why="connecting an X user the workspace already has reconnects that account",
+)

@@ -147,7 +147,8 @@ def _account_for(
 ) -> XAccount:
     """The account these tokens belong to: the one being reconnected, the workspace's
     account of the same X user, or a new one."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.x import ACCOUNT_OF_X_USER
 
     now = runtime.clock.now()
     x_user_id = str(me["id"])
@@ -161,9 +162,7 @@ def _account_for(
             )
     else:
         same = (
-            runtime.db.collection(X_ACCOUNTS)
-            .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-            .where(filter=FieldFilter("x_user_id", "==", x_user_id))
+            build(runtime.db, ACCOUNT_OF_X_USER, workspace_id=workspace_id, x_user_id=x_user_id)
             .limit(1)
             .get()
         )

@@ -88,7 +88,7 @@ def test_validation_before_scheduling(runtime, clock) -> None:
     ok = service.create_post(runtime, "ws1", account_id=premium["id"], text="x" * 281)
     assert service.schedule_post(runtime, "ws1", ok["id"], due_at=due)["status"] == "scheduled"
     refs = [media.put(runtime, "ws1", png())["id"] for _ in range(5)]
-    with pytest.raises(ValidationError, match="at most 4 images"):
+    with pytest.raises(ValidationError, match="at most 4 media items"):
         service.create_post(runtime, "ws1", account_id=account["id"], text="pics", media=refs)
     thread = service.create_post(
         runtime, "ws1", account_id=account["id"], text="ok", parts=["fine", "y" * 300]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -75,6 +75,7 @@ class OAuthBeginOut(BaseModel):
 
 
 class OAuth2BeginIn(Body):
+    references: ClassVar[dict[str, str]] = {"account_id": "account_id"}
     callback_url: str = Field(description="the admin page URL X sends the user back to")
     tier: str = "pay_per_use"
     account_id: str | None = Field(None, description="reconnect this account")
