@@ -52,8 +52,6 @@ ENQUEUE_THREADS = 64
 DUE_FIELDS = ("workspace_id", "account_id", "try_n", "next_at")
 
 
-
-
 def _claim_write(snap: Any, now: datetime) -> Write:
     """The move of one due post from scheduled to queued, guarded by its snapshot.
 
@@ -137,8 +135,6 @@ def dispatch_posts(
             )
             counts["failed"] += 1
     return counts, tasks
-
-
 
 
 def _due(runtime: Runtime, statuses: list[str], upto: datetime, **how: Any) -> Any:
