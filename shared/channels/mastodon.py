@@ -15,7 +15,9 @@ from __future__ import annotations
 import html
 import json
 import re
-from datetime import UTC, datetime
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.channels.base import PartRef
@@ -39,7 +41,9 @@ if TYPE_CHECKING:
     from shared.x.models import XAccount
 
 SCOPES = ["read", "write"]
+DEFAULT_VERSION = "4.3.0"
 RECENT_POSTS_MAX_PAGES = 10
+STATUSES_PAGE = 40  # Mastodon's largest page of an account's statuses
 MEDIA_CHECK_AFTER_S = 5.0
 _BREAK = re.compile(r"<br\s*/?>|</p>\s*<p>", re.I)
 _TAG = re.compile(r"<[^>]+>")
@@ -60,13 +64,21 @@ def _message(exc: Any) -> str:
     return str(args[3] if len(args) > 3 and args[3] else args[-1] if args else exc)
 
 
-def map_error(api: Any, exc: Exception, *, creating: bool) -> XError:
+def reset_at(api: Any, now: datetime) -> datetime | None:
+    """The rate window's reset on Herald's clock. Mastodon.py keeps it as an epoch on this
+    machine's clock (moved by the server's Date offset): what counts is how far off it is."""
+    reset = getattr(api, "ratelimit_reset", None)
+    if not reset:
+        return None
+    return now + timedelta(seconds=max(0.0, float(reset) - time.time()))
+
+
+def map_error(api: Any, exc: Exception, *, creating: bool, now: datetime | None = None) -> XError:
     """A Mastodon.py error as one of Herald's outcomes."""
     from mastodon import errors as me
 
     if isinstance(exc, me.MastodonRatelimitError):
-        reset = getattr(api, "ratelimit_reset", None)
-        at = datetime.fromtimestamp(float(reset), UTC) if reset else None
+        at = reset_at(api, now or datetime.now(UTC))
         return RateLimited(f"Mastodon rate limit reached: {exc}", at)
     if isinstance(exc, me.MastodonNetworkError):
         cause = exc.__context__ or exc
@@ -91,8 +103,9 @@ def map_error(api: Any, exc: Exception, *, creating: bool) -> XError:
 class MastodonChannel:
     """One account's Mastodon client."""
 
-    def __init__(self, api: Any) -> None:
+    def __init__(self, api: Any, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._api = api
+        self._now = now
 
     @property
     def api(self) -> Any:
@@ -100,11 +113,10 @@ class MastodonChannel:
 
     def _rate(self) -> RateInfo:
         api = self._api
-        reset = getattr(api, "ratelimit_reset", None)
         return RateInfo(
             limit=getattr(api, "ratelimit_limit", None),
             remaining=getattr(api, "ratelimit_remaining", None),
-            reset_at=datetime.fromtimestamp(float(reset), UTC) if reset else None,
+            reset_at=reset_at(api, self._now()),
         )
 
     def _call(self, fn: Any, *args: Any, creating: bool = False, **kwargs: Any) -> Any:
@@ -113,7 +125,7 @@ class MastodonChannel:
         try:
             return fn(*args, **kwargs)
         except MastodonError as exc:
-            raise map_error(self._api, exc, creating=creating) from exc
+            raise map_error(self._api, exc, creating=creating, now=self._now()) from exc
 
     # -- media ----------------------------------------------------------------------------
 
@@ -173,7 +185,11 @@ class MastodonChannel:
         max_id: str | None = None
         for _ in range(RECENT_POSTS_MAX_PAGES):
             page = self._call(
-                self._api.account_statuses, me["id"], max_id=max_id, limit=40, exclude_reblogs=True
+                self._api.account_statuses,
+                me["id"],
+                max_id=max_id,
+                limit=STATUSES_PAGE,
+                exclude_reblogs=True,
             )
             if not page:
                 return out
@@ -194,15 +210,23 @@ class MastodonChannel:
             oldest = page[-1].get("created_at")
             if isinstance(oldest, str):
                 oldest = datetime.fromisoformat(oldest.replace("Z", "+00:00"))
-            if oldest and oldest < since:
+            if (oldest and oldest < since) or len(page) < STATUSES_PAGE:
                 return out
             max_id = str(page[-1]["id"])
-        raise NotSent(f"more than {RECENT_POSTS_MAX_PAGES * 40} statuses to look through")
+        raise NotSent(
+            f"more than {RECENT_POSTS_MAX_PAGES * STATUSES_PAGE} statuses to look through"
+        )
 
 
-def client(service_url: str, access_token: str | None = None, **options: Any) -> Any:
+def client(
+    service_url: str,
+    access_token: str | None = None,
+    version: str | None = None,
+    **options: Any,
+) -> Any:
     """A Mastodon.py client for the instance, with Herald's timeouts, never sleeping on
-    a rate limit, no version probe."""
+    a rate limit, no version probe per process: the instance's version was read when the
+    account was connected (Mastodon.py picks endpoints by it)."""
     import requests
     from mastodon import Mastodon
 
@@ -214,7 +238,8 @@ def client(service_url: str, access_token: str | None = None, **options: Any) ->
         ratelimit_method="throw",
         request_timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),  # type: ignore[arg-type]
         session=timed_session(requests.Session(), None),
-        version_check_mode="none",
+        version_check_mode="created",  # endpoints chosen by the stored version
+        mastodon_version=version or DEFAULT_VERSION,
         **options,
     )
 
@@ -232,4 +257,8 @@ def mastodon_channel(runtime: Runtime, account: XAccount, **options: Any) -> Mas
         from shared.errors import ProviderError
 
         raise ProviderError(f"Mastodon account @{account.handle} names no instance; reconnect it")
-    return MastodonChannel(client(account.service_url, token(runtime, account), **options))
+    version = account.extra.get("instance_version")
+    return MastodonChannel(
+        client(account.service_url, token(runtime, account), version=version, **options),
+        now=runtime.clock.now,
+    )
