@@ -154,6 +154,7 @@ class Limits:
     weighted_length: int = DEFAULT_WEIGHTED_LIMIT
     posts_per_15min: int = 100
     posts_per_24h: int = 100
+    url_length: int = 23  # what a URL weighs (X's t.co; a Mastodon instance's setting)
 
 
 # Per-user POST /2/tweets quotas of X's tiers (developer.x.com rate-limit tables).
