@@ -69,7 +69,7 @@ def test_mastodon_oauth_reads_the_instance_limit(runtime, mastodon_api) -> None:
     account = complete_mastodon(runtime, "ws1", begun["state"], "the-code")
     assert account["handle"] == "herald@social.test" and account["network"] == "mastodon"
     assert account["limits"]["weighted_length"] == 1000
-    token_call = [c for c in mastodon_api.calls if c.request.url.endswith("/oauth/token")][0]
+    token_call = next(c for c in mastodon_api.calls if c.request.url.endswith("/oauth/token"))
     assert "code=the-code" in str(token_call.request.body)
     with pytest.raises(Exception, match="unknown or was already used"):
         complete_mastodon(runtime, "ws1", begun["state"], "the-code")
