@@ -60,7 +60,13 @@ def connect_bluesky(
     try:
         client.login(identifier.strip().lstrip("@"), app_password, fetch_bsky_profile=False)
     except AtProtocolError as exc:
-        raise ProviderError(bluesky.map_error(exc, creating=False).reason) from exc
+        mapped = bluesky.map_error(exc, creating=False)
+        if mapped.code is None:  # nothing answered at that address: the address is wrong
+            raise ValidationError(
+                f"{mapped.reason}; check the account's PDS address ({service})",
+                {"field": "service_url"},
+            ) from exc
+        raise ProviderError(mapped.reason) from exc
     session = client._session  # the SDK's session: the DID and handle it is for
     now = runtime.clock.now()
     account = XAccount(
