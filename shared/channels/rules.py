@@ -99,6 +99,20 @@ def text_problem(account: Any, text: str) -> str | None:
     return None
 
 
+def media_problems(account: Any, content_types: list[str]) -> list[dict[str, Any]]:
+    """What the network would refuse in a post's media (Bluesky takes images only)."""
+    rules = rules_for(account)
+    kinds = " and ".join(t.rstrip("/") + "s" for t in rules.media_types)
+    return [
+        {
+            "field": f"media[{i}]",
+            "message": f"{rules.label} takes {kinds} only, not {content_type or 'this file'}",
+        }
+        for i, content_type in enumerate(content_types)
+        if not content_type.startswith(rules.media_types)
+    ]
+
+
 def options_problem(account: Any, options: dict[str, Any]) -> str | None:
     """Network options a post may carry (Mastodon visibility and content warning)."""
     network = network_of(account)

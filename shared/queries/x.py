@@ -112,3 +112,9 @@ ACCOUNT_OF_X_USER = QuerySpec(
     equals=("workspace_id", "x_user_id"),
     why="connecting an X user the workspace already has reconnects that account",
 )
+GROUP_POSTS = QuerySpec(
+    "x.group_posts",
+    "posts",
+    equals=("workspace_id", "group_id"),
+    why="a post written for several channels: its post on each",
+)

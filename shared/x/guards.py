@@ -48,12 +48,24 @@ def withdraw(transaction: Any, db: Any, post: Post, now: datetime) -> None:
     """Inside `transaction` (before its writes): take the current try's guard from any
     worker, or raise Conflict if a worker has it. The caller then moves the post to the
     next try in the same transaction, so every task of this try is stale."""
+    take_guard(transaction, db, post, read_guard(transaction, db, post), now)
+
+
+def read_guard(transaction: Any, db: Any, post: Post) -> Any:
+    """The read half of `withdraw` (a transaction changing several posts reads every
+    guard before its first write): the current try's guard snapshot, None when the
+    post has no live task. Raises Conflict for a post already out."""
     if post.status in OUT:
         raise already_publishing(post)
     if post.status not in LIVE:
+        return None
+    return part_guard(db, post, len(post.x_ids), post.try_n).get(transaction=transaction)
+
+
+def take_guard(transaction: Any, db: Any, post: Post, snap: Any, now: datetime) -> None:
+    """The write half of `withdraw`, given what `read_guard` read."""
+    if snap is None:
         return
-    ref = part_guard(db, post, len(post.x_ids), post.try_n)
-    snap = ref.get(transaction=transaction)
     if snap.exists:
         if is_withdrawn(snap.to_dict() or {}):
             return  # an earlier change of this try took it already
@@ -63,7 +75,7 @@ def withdraw(transaction: Any, db: Any, post: Post, now: datetime) -> None:
         tombstone |= {WITHDRAWN: True, "created_at": now}
     else:
         tombstone |= {"owner": WITHDRAWN, "claimed_at": now, "expires_at": now + DEFAULT_TTL}
-    transaction.create(ref, tombstone)
+    transaction.create(part_guard(db, post, len(post.x_ids), post.try_n), tombstone)
 
 
 def is_withdrawn(guard: dict[str, Any]) -> bool:

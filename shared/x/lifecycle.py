@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = get_logger("x.lifecycle")
 
 
-def _transition(post: Post, target: PostStatus) -> None:
+def transition(post: Post, target: PostStatus) -> None:
     if post.status in OUT and target != post.status:
         raise already_publishing(post)
     if target not in TRANSITIONS[PostStatus(post.status)]:
@@ -40,7 +40,7 @@ def _posts(runtime: Runtime) -> Any:
 def approve_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
     def decide(transaction: Any) -> None:
         post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
-        _transition(post, PostStatus.APPROVED)
+        transition(post, PostStatus.APPROVED)
         require_valid(runtime, post, usable_account(runtime, workspace_id, post.account_id))
         transaction.update(
             _posts(runtime).document(post_id),
@@ -51,7 +51,7 @@ def approve_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str,
     return get_post(runtime, workspace_id, post_id)
 
 
-def _needs_approval(runtime: Runtime, post: Post) -> bool:
+def needs_approval(runtime: Runtime, post: Post) -> bool:
     # Only machine-written text waits for a person; series, plans and templates were
     # set up by one.
     if post.status == PostStatus.APPROVED or post.source != PostSource.GENERATED:
@@ -62,7 +62,9 @@ def _needs_approval(runtime: Runtime, post: Post) -> bool:
     return bool(campaign.approval_required)
 
 
-def _due(runtime: Runtime, value: datetime | str | None, default: datetime | None) -> datetime:
+def due_instant(
+    runtime: Runtime, value: datetime | str | None, default: datetime | None
+) -> datetime:
     now = runtime.clock.now()
     due = store.parse_instant(value, "due_at") if value else default
     if due is None:
@@ -90,17 +92,17 @@ def schedule_post(
 
     def decide(transaction: Any) -> tuple[Post, dict[str, Any]]:
         post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
-        _transition(post, PostStatus.SCHEDULED)
+        transition(post, PostStatus.SCHEDULED)
         if post.status not in (PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.SCHEDULED):
             raise Conflict(f"a {post.status} post cannot be scheduled")
-        if _needs_approval(runtime, post):
+        if needs_approval(runtime, post):
             raise Conflict("this campaign requires approval before generated posts are scheduled")
-        due = _due(runtime, due_at, post.due_at)
+        due = due_instant(runtime, due_at, post.due_at)
         require_valid(runtime, post, usable_account(runtime, workspace_id, post.account_id))
         spend.check(runtime, post, due, confirmed=confirm_over_budget)
         return post, _set_schedule(transaction, runtime, post, due, timezone)
 
-    return _enqueue_if_queued(runtime, *store.transact(runtime, decide))
+    return enqueue_if_queued(runtime, *store.transact(runtime, decide))
 
 
 def reschedule_post(
@@ -121,11 +123,11 @@ def reschedule_post(
             raise already_publishing(post)
         if post.status not in (PostStatus.SCHEDULED, PostStatus.QUEUED):
             raise Conflict(f"a {post.status} post cannot be rescheduled")
-        due = _due(runtime, due_at, None)
+        due = due_instant(runtime, due_at, None)
         spend.check(runtime, post, due, confirmed=confirm_over_budget)
         return post, _set_schedule(transaction, runtime, post, due, timezone)
 
-    return _enqueue_if_queued(runtime, *store.transact(runtime, decide))
+    return enqueue_if_queued(runtime, *store.transact(runtime, decide))
 
 
 def _set_schedule(
@@ -135,6 +137,16 @@ def _set_schedule(
     sending it) and schedule it at the next try; queued at once when due soon."""
     now = runtime.clock.now()
     withdraw(transaction, runtime.db, post, now)
+    update = schedule_update(runtime, post, due, timezone, now)
+    transaction.update(_posts(runtime).document(post.id), update)
+    return update
+
+
+def schedule_update(
+    runtime: Runtime, post: Post, due: datetime, timezone: str | None, now: datetime
+) -> dict[str, Any]:
+    """The fields that schedule `post` for `due` at its next try (its current try
+    withdrawn by the caller); queued at once when due before the next dispatcher tick."""
     try_n = post.try_n + (1 if post.status != PostStatus.DRAFT else 0)
     update: dict[str, Any] = {
         "status": PostStatus.SCHEDULED.value,
@@ -151,11 +163,10 @@ def _set_schedule(
         # Due before the next tick could see it: queued in the same write, its task
         # enqueued once the transaction has committed.
         update |= {"status": PostStatus.QUEUED.value, "queued_at": now}
-    transaction.update(_posts(runtime).document(post.id), update)
     return update
 
 
-def _enqueue_if_queued(runtime: Runtime, post: Post, update: dict[str, Any]) -> dict[str, Any]:
+def enqueue_if_queued(runtime: Runtime, post: Post, update: dict[str, Any]) -> dict[str, Any]:
     if update["status"] != PostStatus.QUEUED:
         return post.to_dict() | update  # the dispatcher enqueues it within the lookahead
     spec = task_spec(
@@ -197,7 +208,7 @@ def cancel_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, 
 
     def decide(transaction: Any) -> None:
         post = store.load(runtime, Post, workspace_id, post_id, "post", transaction)
-        _transition(post, PostStatus.CANCELLED)
+        transition(post, PostStatus.CANCELLED)
         now = runtime.clock.now()
         withdraw(transaction, runtime.db, post, now)
         transaction.update(

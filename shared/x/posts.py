@@ -1,7 +1,9 @@
 """Posts as authored: create, read, list, edit, delete, validate and estimate.
 
 A post is one X post or a thread (`parts`); status changes (approve, schedule, cancel)
-live in `shared.x.lifecycle`. Errors are shared.errors with messages for a person.
+live in `shared.x.lifecycle`, groups (one post per channel) in `shared.x.groups`. Errors
+are shared.errors with messages for a person. Over 400 lines because creating, editing
+and validating a post share their helpers (parts, media, options, checks).
 """
 
 from __future__ import annotations
@@ -114,13 +116,21 @@ def _cost(runtime: Runtime, account: XAccount, parts: list[str], media: list[str
     return float(estimate(pricing_of(runtime.settings, account), parts, len(media))["total_usd"])
 
 
-def _post_doc(post: Post) -> dict[str, Any]:
+def post_doc(post: Post) -> dict[str, Any]:
     doc = post.to_doc()
     doc["due_key"] = store.order_key(post.due_at, post.id)
     return doc
 
 
-def create_post(
+def create_post(runtime: Runtime, workspace_id: str, **fields: Any) -> dict[str, Any]:
+    """A draft post (not validated against X yet: see validate_post / schedule_post);
+    the fields are new_post's."""
+    post = new_post(runtime, workspace_id, **fields)
+    runtime.db.collection(POSTS).document(post.id).set(post_doc(post))
+    return post.to_dict()
+
+
+def new_post(
     runtime: Runtime,
     workspace_id: str,
     *,
@@ -140,8 +150,8 @@ def create_post(
     options: dict[str, Any] | None = None,
     group_id: str | None = None,
     **extra: Any,
-) -> dict[str, Any]:
-    """A draft post (not validated against X yet: see validate_post / schedule_post).
+) -> Post:
+    """A draft post, not written yet.
 
     `parts` is the whole thread (parts[0] == text) or only its continuation; `media`
     are shared.media refs (first part) and `media_alt` their alt texts; with
@@ -188,8 +198,7 @@ def create_post(
         updated_at=now,
         extra={k: v for k, v in extra.items() if k not in reserved},
     )
-    runtime.db.collection(POSTS).document(post.id).set(_post_doc(post))
-    return post.to_dict()
+    return post
 
 
 def get_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
@@ -237,6 +246,7 @@ def check(runtime: Runtime, post: Post, account: XAccount) -> list[dict[str, Any
             }
         ]
     problems = problems_for(runtime.db, account, sent, post.media, post.id, runtime.clock.now())
+    problems += _media_problems(runtime, post, account)
     if account.status != AccountStatus.ACTIVE:
         problems.append(
             {
@@ -248,6 +258,15 @@ def check(runtime: Runtime, post: Post, account: XAccount) -> list[dict[str, Any
     return problems
 
 
+def _media_problems(runtime: Runtime, post: Post, account: XAccount) -> list[dict[str, Any]]:
+    """The network's media rules (Bluesky takes images only)."""
+    from shared.channels.rules import media_problems
+    from shared.media import find
+
+    docs = [find(runtime, post.workspace_id, ref) or {} for ref in post.media]
+    return media_problems(account, [str(d.get("content_type") or "") for d in docs])
+
+
 def require_valid(runtime: Runtime, post: Post, account: XAccount) -> None:
     problems = check(runtime, post, account)
     if problems:
@@ -255,8 +274,9 @@ def require_valid(runtime: Runtime, post: Post, account: XAccount) -> None:
 
 
 def validate_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
-    """What would stop this post, and what it would cost (the composer shows both)."""
-    from shared.text import weighted_length
+    """What would stop this post, and what it would cost (the composer shows both);
+    lengths and limit as the account's network counts them."""
+    from shared.channels.rules import describe
 
     post = store.load(runtime, Post, workspace_id, post_id, "post")
     account = usable_account(runtime, workspace_id, post.account_id)
@@ -267,13 +287,15 @@ def validate_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str
         for i, alt in enumerate(_media_alt(post.media_alt, post.media))
         if not alt
     ]
+    counter = describe(account, sent)
     return {
         "ok": not problems,
         "problems": problems,
         "warnings": warnings,
         "outgoing": sent,
-        "weighted_lengths": [weighted_length(p) for p in sent],
-        "limit": int(account.limits.get("weighted_length") or 280),
+        "weighted_lengths": counter["lengths"],
+        "limit": counter["limit"],
+        "network": counter,
         "cost": estimate(pricing_of(runtime.settings, account), sent, len(post.media)),
     }
 

@@ -28,6 +28,7 @@ from shared.x.campaigns import (
     list_campaigns,
     update_campaign,
 )
+from shared.x.groups import cancel_group, create_group, get_group, schedule_group, validate_group
 from shared.x.lifecycle import (
     approve_post,
     cancel_post,
@@ -82,10 +83,12 @@ __all__ = [
     "begin_connection",
     "begin_oauth2",
     "campaign_cost",
+    "cancel_group",
     "cancel_post",
     "complete_connection",
     "complete_oauth2",
     "create_campaign",
+    "create_group",
     "create_plan",
     "create_post",
     "create_sandbox_account",
@@ -101,6 +104,7 @@ __all__ = [
     "get_account",
     "get_budgets",
     "get_campaign",
+    "get_group",
     "get_plan",
     "get_post",
     "get_prices",
@@ -116,6 +120,7 @@ __all__ = [
     "post_rest_separately",
     "render_template",
     "reschedule_post",
+    "schedule_group",
     "schedule_post",
     "set_budget",
     "spend_report",
@@ -123,5 +128,6 @@ __all__ = [
     "update_campaign",
     "update_post",
     "update_template",
+    "validate_group",
     "validate_post",
 ]

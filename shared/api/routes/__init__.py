@@ -5,6 +5,7 @@ from shared.api.routes import (  # noqa: F401
     channels,
     core,
     email,
+    groups,
     invitations,
     jobs,
     media,

@@ -72,6 +72,9 @@ class PostPatch(Body):
 class PostOut(Open):
     id: str
     account_id: str
+    network: str = Field("x", description="x | bluesky | mastodon: the account's network")
+    group_id: str | None = Field(None, description="the post group it was written in")
+    options: dict[str, Any] = Field(default_factory=dict, description="network options")
     campaign_id: str | None = None
     text: str
     parts: list[str]
@@ -87,7 +90,7 @@ class PostOut(Open):
     attempts: int = Field(0, description="create requests X received for this post")
     retries: int = Field(0, description="failed tries spent against the retry budget")
     last_error: dict[str, Any] | None = Field(None, description="{reason, code, at}")
-    x_ids: list[str] = Field(default_factory=list, description="X id of every part")
+    x_ids: list[str] = Field(default_factory=list, description="the network's id of every part")
     published_at: datetime | None = None
     estimated_cost_usd: float = 0.0
     x_cost_usd: float = Field(0.0, description="counted: what X bills for the calls made")
@@ -127,9 +130,12 @@ class ValidationOut(BaseModel):
     ok: bool
     problems: list[dict[str, Any]]
     warnings: list[dict[str, Any]] = Field(default_factory=list)
-    outgoing: list[str] = Field(default_factory=list, description="the parts as sent to X")
-    weighted_lengths: list[int]
+    outgoing: list[str] = Field(default_factory=list, description="the parts as sent")
+    weighted_lengths: list[int] = Field(description="each part as the network counts it")
     limit: int
+    network: dict[str, Any] = Field(
+        default_factory=dict, description="{network, label, unit, limit, lengths, max_media}"
+    )
     cost: dict[str, Any]
 
 
