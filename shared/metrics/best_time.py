@@ -1,6 +1,10 @@
-"""Best time to post: engagement by hour of week per X account, from its history.
+"""Best time to post: engagement by hour of week per account, from its history.
 
-`best_time/{account_id}`: workspace_id, account_id, timezone, computed_at, posts,
+An account is on one network, so this is the best time per network and account: each
+network's audience keeps its own hours (engagements are likes, reposts, replies, quotes
+and bookmarks as each network counts them; Bluesky and Mastodon show no impressions).
+
+`best_time/{account_id}`: workspace_id, account_id, network, timezone, computed_at, posts,
 buckets (168 entries, index = weekday * 24 + hour in the workspace's timezone, Monday
 0): posts, impressions, engagements per bucket. Recomputed from the account's posts of
 the last HISTORY days (latest counters on each post) at most once a day per account,
@@ -38,11 +42,12 @@ def recompute(runtime: Runtime, workspace_id: str, account_id: str) -> dict[str,
     tz = workspace_timezone(db, workspace_id)
     buckets = [{"posts": 0, "impressions": 0, "engagements": 0} for _ in range(BUCKETS)]
     query = build(db, ACCOUNT_POSTS_SINCE, account_id=account_id, ge=now - HISTORY)
-    posts = 0
+    posts, network = 0, "x"
     for snap in query.stream():
         post = snap.to_dict()
         if post.get("workspace_id") != workspace_id or "metrics_at" not in post:
             continue
+        network = post.get("network") or "x"
         b = buckets[bucket_of(post["published_at"], tz)]
         b["posts"] += 1
         b["impressions"] += int(post.get("metrics_impressions", 0) or 0)
@@ -51,6 +56,7 @@ def recompute(runtime: Runtime, workspace_id: str, account_id: str) -> dict[str,
     doc = {
         "workspace_id": workspace_id,
         "account_id": account_id,
+        "network": network,
         "timezone": str(tz),
         "computed_at": now,
         "posts": posts,
@@ -96,6 +102,7 @@ def summarize(doc: dict[str, Any], top: int = 5) -> dict[str, Any]:
     ranked.sort(key=lambda r: (-r["mean_engagements"], r["bucket"]))
     return {
         "account_id": doc.get("account_id"),
+        "network": doc.get("network") or "x",
         "timezone": doc.get("timezone"),
         "computed_at": doc.get("computed_at"),
         "posts": doc.get("posts", 0),

@@ -161,7 +161,7 @@ def post_metrics(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str,
 
 
 def best_time(runtime: Runtime, workspace_id: str, account_id: str) -> dict[str, Any]:
-    """Engagement by hour of week for an X account (one read)."""
+    """Engagement by hour of week for an account on its network (one read)."""
     data = scoped_get(runtime.db, BEST_TIME, workspace_id, account_id)
     if data is None:
         return {"account_id": account_id, "posts": 0, "buckets": [], "best": []}

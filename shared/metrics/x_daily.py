@@ -1,4 +1,5 @@
-"""The X part of a workspace-day rollup: posts published that day and their latest counters.
+"""The posts part of a workspace-day rollup: posts published that day and their latest
+counters, per network (`x_*`, `bluesky_*`, `mastodon_*`).
 
 Recomputed from the day's posts (reads ∝ posts published that day), so it is idempotent
 under repeated pulls. Not by every pull that touched one of them: a fan-out of pulls over
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 FIELDS = (*X_METRIC_FIELDS, "engagements")
+NETWORKS = ("x", "bluesky", "mastodon")  # shared.channels.base.Network
 
 
 REFRESH_EVERY = timedelta(seconds=15)
@@ -85,10 +87,12 @@ def recompute_day(runtime: Runtime, workspace_id: str, d: date, tz: Any) -> dict
     totals: Counter[str] = Counter()
     for snap in query.stream():  # a day's posts: bounded by the posting quotas
         post = snap.to_dict()
-        totals["posts"] += 1
+        network = post.get("network") or "x"
+        totals[f"{network}_posts"] += 1
         for f in FIELDS:
-            totals[f] += int(post.get(f"metrics_{f}", 0) or 0)
-    fields = {f"x_{k}": totals[k] for k in ("posts", *FIELDS)}
+            totals[f"{network}_{f}"] += int(post.get(f"metrics_{f}", 0) or 0)
+    # X's fields keep their names; Bluesky's and Mastodon's sit beside them.
+    fields = {f"{n}_{k}": totals[f"{n}_{k}"] for n in NETWORKS for k in ("posts", *FIELDS)}
     db.collection(DAILY).document(daily_id(workspace_id, d)).set(
         {
             "workspace_id": workspace_id,

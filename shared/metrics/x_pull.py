@@ -1,4 +1,9 @@
-"""The X metrics pull: public metrics of one account's due posts, 100 ids per request.
+"""The metrics pull: public metrics of one account's due posts, on any network.
+
+X: 100 ids per `GET /2/tweets`, against the monthly read budget (X bills reads);
+Bluesky: public AppView reads, 25 posts a request; Mastodon: the status endpoint
+(shared.metrics.channel_reads). The same decaying schedule for all three. The action
+keeps its first name (`x_pull`): it is the task contract.
 
 Task payload (metrics queue, target collect_metrics):
     {"action": "x_pull", "workspace_id", "account_id", "post_ids": [...], "slot": ISO,
@@ -25,8 +30,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import claims
+from shared.channels.base import LABELS, Network, network_of
 from shared.log import bound, get_logger
 from shared.metrics import budget, schedule
+from shared.metrics.channel_reads import fetch_bluesky, fetch_mastodon, mastodon_reader
 from shared.metrics.model import (
     POSTS,
     SNAPSHOTS,
@@ -152,14 +159,19 @@ def _requeue(
     )
 
 
-def pull(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+def pull(
+    runtime: Runtime, payload: dict[str, Any], *, bluesky_transport: Any = None
+) -> dict[str, Any]:
+    """`bluesky_transport`: an httpx transport for the AppView reads (tests)."""
     workspace_id = str(payload["workspace_id"])
     account_id = str(payload["account_id"])
     post_ids = [str(p) for p in payload["post_ids"]]
     slot = str(payload["slot"])
     attempt = int(payload.get("attempt", 0))
     with bound(workspace_id=workspace_id, account_id=account_id, slot=slot):
-        return _pull(runtime, payload, workspace_id, account_id, post_ids, slot, attempt)
+        return _pull(
+            runtime, payload, workspace_id, account_id, post_ids, slot, attempt, bluesky_transport
+        )
 
 
 def _pull(
@@ -170,6 +182,7 @@ def _pull(
     post_ids: list[str],
     slot: str,
     attempt: int,
+    bluesky_transport: Any = None,
 ) -> dict[str, Any]:
     db, now = runtime.db, runtime.clock.now()
     result = PullResult()
@@ -184,8 +197,10 @@ def _pull(
     account_snap = db.collection(X_ACCOUNTS).document(account_id).get()
     account = account_snap.to_dict() if account_snap.exists else None
     if not account or account.get("workspace_id") != workspace_id:
-        _record(runtime, posts, "error", "the X account no longer exists", schedule.NEVER)
+        _record(runtime, posts, "error", "the account no longer exists", schedule.NEVER)
         return {"error": "account_missing", "posts": len(posts)}
+    network = network_of(account)
+    label = LABELS[network]
     sandbox = bool(account.get("sandbox")) or account.get("kind") == "sandbox"
     if sandbox and not runtime.settings.sandbox:
         _record(runtime, posts, "error", "sandbox accounts are not allowed here", schedule.NEVER)
@@ -193,7 +208,7 @@ def _pull(
         return {"error": "sandbox_refused", "posts": len(posts)}
     if account.get("status") in UNUSABLE:
         # Reading with revoked tokens only earns 401s: skip the slot, say why.
-        reason = f"the X account is {account['status']}; reconnect it to resume metrics"
+        reason = f"the {label} account is {account['status']}; reconnect it to resume metrics"
         _skip_slot(runtime, posts, reason)
         return {"error": "account_unusable", "posts": len(posts)}
     if not sandbox:
@@ -213,13 +228,16 @@ def _pull(
             unreadable.append(snap)
     if unreadable:
         # Never published (or its X id was never recorded): nothing to read, ever.
-        _record(runtime, unreadable, "error", "the post has no X id to read", schedule.NEVER)
+        _record(runtime, unreadable, "error", f"the post has no {label} id to read", schedule.NEVER)
     if sandbox:
         readings = {
             x: synthetic_metrics(s.id, s.get("published_at"), now) for x, s in by_x_id.items()
         }
         _store(runtime, readings, set(), by_x_id, slot, SYNTHETIC_SOURCE, result)
         return result.as_dict()
+    if network != Network.X:  # reads cost nothing there: no budget to reserve
+        got = _fetch(runtime, network, account_id, account, list(by_x_id), now, bluesky_transport)
+        return _settle(runtime, payload, got, list(by_x_id), by_x_id, network, result)
 
     reservation = budget.reserve(runtime, workspace_id, len(by_x_id), key=key)
     wanted = list(by_x_id)
@@ -242,40 +260,79 @@ def _pull(
     if not granted:
         return result.as_dict()
 
+    got = _fetch(runtime, network, account_id, account, granted, now)
+    unanswered = len(set(granted) - set(got.fetched))
+    budget.refund(runtime, workspace_id, reservation, unanswered)  # X bills what it answered
+    return _settle(runtime, payload, got, granted, by_x_id, network, result)
+
+
+def _fetch(
+    runtime: Runtime,
+    network: Network,
+    account_id: str,
+    account: dict[str, Any],
+    ids: list[str],
+    now: datetime,
+    bluesky_transport: Any = None,
+) -> Fetch:
+    """The network's counters of `ids` (Refused when the account cannot sign)."""
     try:
-        client = x_client(runtime, account_id, account)
+        if network == Network.BLUESKY:
+            return fetch_bluesky(ids, now, bluesky_transport)
+        if network == Network.MASTODON:
+            return fetch_mastodon(mastodon_reader(runtime, account_id, account), ids, now)
+        return fetch_x(x_client(runtime, account_id, account), ids, now)
     except Refused as exc:
-        got = Fetch(failure=exc)
-    else:
-        got = fetch_x(client, granted, now)
+        return Fetch(failure=exc)
+
+
+def _settle(
+    runtime: Runtime,
+    payload: dict[str, Any],
+    got: Fetch,
+    asked: list[str],
+    by_x_id: dict[str, Any],
+    network: Network,
+    result: PullResult,
+) -> dict[str, Any]:
+    """Store what was answered (whatever happened to the pages after it), then defer,
+    retry or skip the rest by why it was not read."""
+    db, now = runtime.db, runtime.clock.now()
+    account_id, slot = str(payload["account_id"]), str(payload["slot"])
+    attempt, label = int(payload.get("attempt", 0)), LABELS[network]
     result.requests = got.requests
-    # What was answered is kept whatever happened to the pages after it.
-    _store(runtime, got.found, got.missing, {x: by_x_id[x] for x in got.fetched}, slot, "x", result)
+    answered = {x: by_x_id[x] for x in got.fetched}
+    _store(runtime, got.found, got.missing, answered, slot, network.value, result)
     if got.failure is None:
         return result.as_dict()
     done = set(got.fetched)
-    rest = [by_x_id[x] for x in granted if x not in done]
-    budget.refund(runtime, workspace_id, reservation, len(rest))  # X bills only what it answered
+    rest = [by_x_id[x] for x in asked if x not in done]
     failure = got.failure
     if isinstance(failure, RateLimited):
         db.collection(X_READ_RATE).document(account_id).set(
-            {"workspace_id": workspace_id, "reset_at": failure.reset_at, "updated_at": now}
+            {
+                "workspace_id": payload["workspace_id"],
+                "reset_at": failure.reset_at,
+                "updated_at": now,
+            }
         )
         _requeue(runtime, payload, [s.id for s in rest], failure.reset_at, attempt)
-        log.warning("X read rate limited", until=failure.reset_at, deferred=len(rest))
+        log.warning(f"{label} read rate limited", until=failure.reset_at, deferred=len(rest))
         result.deferred = len(rest)
     elif isinstance(failure, Transient) and attempt + 1 < MAX_ATTEMPTS:
         delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
         _requeue(runtime, payload, [s.id for s in rest], now + delay, attempt + 1)
-        log.warning("X metrics read failed; retrying", reason=str(failure), attempt=attempt)
+        log.warning(f"{label} metrics read failed; retrying", reason=str(failure), attempt=attempt)
         result.deferred = len(rest)
         result.errors["transient"] = str(failure)
     else:
         reason = str(failure)
         if isinstance(failure, Transient):
-            reason = f"X unavailable after {MAX_ATTEMPTS} tries: {failure}"
+            reason = f"{label} unavailable after {MAX_ATTEMPTS} tries: {failure}"
         _skip_slot(runtime, rest, reason)
-        log.alert("metrics_pull_failed", "X metrics pull failed; slot skipped", reason=reason)
+        log.alert(
+            "metrics_pull_failed", f"{label} metrics pull failed; slot skipped", reason=reason
+        )
         result.errors["failed"] = reason
     return result.as_dict()
 
@@ -296,6 +353,10 @@ def _skip_slot(runtime: Runtime, posts: list[Any], reason: str) -> None:
             },
         )
     batch.commit()
+
+
+def _label(post: dict[str, Any]) -> str:
+    return LABELS[network_of(post)]
 
 
 def _iso(value: str) -> datetime:
@@ -331,7 +392,8 @@ def _store(
                     "workspace_id": post["workspace_id"],
                     "post_id": snap.id,
                     "account_id": post.get("account_id"),
-                    "x_id": x_id,
+                    "x_id": x_id,  # the network's id of the post
+                    "network": post.get("network") or "x",
                     "at": now,
                     "slot": slot_at,
                     "source": source,
@@ -358,7 +420,10 @@ def _store(
                 snap.reference,
                 {
                     "metrics_status": "deleted",
-                    "metrics_error": {"reason": "X reports the post deleted or hidden", "at": now},
+                    "metrics_error": {
+                        "reason": f"{_label(post)} reports the post deleted or hidden",
+                        "at": now,
+                    },
                     "next_metrics_at": schedule.NEVER,
                 },
             )
