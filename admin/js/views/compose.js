@@ -1,12 +1,14 @@
 // Post composer: thread editor with the live twitter-text weighted counter (the real
 // twitter-text library, config v3, as the server's twitter-text-parser), preview, images,
 // GIFs and videos with their alt text, "link in first reply", schedule picker with
-// timezone, the estimated X cost and the month's spend against the budgets.
+// timezone, the estimated X cost and the month's spend against the budgets; other
+// channels (Bluesky, Mastodon, more X accounts) the post also goes to (./channels.js).
 import { configs, extractEntitiesWithIndices, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
 import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
 import { card, clear, field, h, icon } from "../dom.js";
 import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { channelName, channelPanel, groupProblems, networkOf } from "./channels.js";
 import { sendWithinBudget, showSpend } from "./spend.js";
 
 const MAX_PARTS = 25;
@@ -100,9 +102,10 @@ export async function render(root, ctx) {
   const accountSel = h(
     "select",
     { class: "form-select", id: "compose-account" },
-    accounts.length ? accounts.map((a) => h("option", { value: a.id }, `@${a.handle || a.id}${a.sandbox ? " (sandbox)" : ""}`)) : h("option", { value: "" }, "no X account connected: see Settings"),
+    accounts.length ? accounts.map((a) => h("option", { value: a.id }, channelName(a))) : h("option", { value: "" }, "no account connected: see Settings"),
   );
   if (editing?.account_id) accountSel.value = editing.account_id;
+  const channels = channelPanel(accounts, accountSel, () => parts.map((p) => p.text));
   const partsBox = h("div", { id: "thread-parts" });
   const previewBox = h("div", { id: "tweet-preview" });
   const costBox = h("div", { id: "cost-estimate", class: "small text-body-secondary" });
@@ -143,6 +146,7 @@ export async function render(root, ctx) {
     });
     const est = estimate(shown, account);
     scheduleServerEstimate(account);
+    channels.refresh();
     costBox.textContent = est
       ? `Estimated X cost: $${est.total.toFixed(3)} for ${parts.length} post${parts.length > 1 ? "s" : ""}${est.withUrl ? ` (${est.withUrl} with a link)` : ""}${est.images ? `, ${est.images} image${est.images > 1 ? "s" : ""}` : ""} · ${est.tier || est.model} tier${est.monthly ? ` (+ $${est.monthly}/month subscription)` : ""}`
       : "Estimated X cost: connect an X account (Settings) to see its pricing.";
@@ -300,7 +304,10 @@ export async function render(root, ctx) {
   }
 
   async function save(schedule, button) {
-    const over = parts.findIndex((p) => !weigh(p.text).valid);
+    const group = !editing && channels.isGroup();
+    const primaryIsX = networkOf(accounts.find((a) => a.id === accountSel.value)) === "x";
+    // Several channels, or another network: the server checks each with its own rules.
+    const over = group || !primaryIsX ? -1 : parts.findIndex((p) => !weigh(p.text).valid);
     if (over >= 0) {
       showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for X (${weigh(parts[over].text).weightedLength} / 280).` : `Post ${over + 1} is empty.`));
       return;
@@ -310,6 +317,7 @@ export async function render(root, ctx) {
       toast(schedule ? `Scheduled for ${new Date(saved.due_at || Date.now()).toLocaleString()}` : "Draft saved");
       location.hash = schedule ? "#/history" : `#/compose?post=${encodeURIComponent(saved.id)}`;
     };
+    if (group) return saveGroup(schedule, button);
     await act(
       button,
       async () => {
@@ -321,6 +329,32 @@ export async function render(root, ctx) {
         // Past a budget that asks: the reason and "Schedule anyway" appear in errorBox.
         const path = ws(`/posts/${encodeURIComponent(p.id)}/schedule`);
         return sendWithinBudget(errorBox, (confirm) => post(path, { due_at: dueAt, timezone, confirm_over_budget: confirm }), done);
+      },
+      { errorBox },
+    );
+  }
+
+  // One post per channel, all or none (POST .../post-groups); a refusal lists each
+  // network's problems.
+  async function saveGroup(schedule, button) {
+    await act(
+      button,
+      async () => {
+        const shared = body(schedule);
+        delete shared.account_id; // the channels name the accounts
+        const send = (confirm) => post(ws("/post-groups"), { ...shared, channels: channels.selected(), schedule, confirm_over_budget: confirm });
+        const shown = (g) => {
+          if (!g) return;
+          toast(`${schedule ? `Scheduled for ${new Date(g.due_at || Date.now()).toLocaleString()}` : "Drafts saved"} on ${g.posts.length} channels`);
+          location.hash = "#/history";
+        };
+        try {
+          return await (schedule ? sendWithinBudget(errorBox, send, shown) : send(false).then(shown));
+        } catch (exc) {
+          const list = groupProblems(exc.details);
+          if (!list) throw exc;
+          showError(errorBox, exc).append(list);
+        }
       },
       { errorBox },
     );
@@ -347,7 +381,8 @@ export async function render(root, ctx) {
           h(
             "fieldset",
             {},
-            h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Campaign", campaignSel)), h("div", { class: "col-md-6" }, field("X account", accountSel))),
+            h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Campaign", campaignSel)), h("div", { class: "col-md-6" }, field("Channel", accountSel))),
+            h("div", { class: "mb-2" }, h("div", { class: "small fw-semibold mb-1" }, "Also post to"), channels.element),
             partsBox,
             h("div", { class: "d-flex align-items-center gap-3 flex-wrap" }, addPart, h("div", { class: "form-check mb-0" }, linkInReply, h("label", { class: "form-check-label", for: "link-in-reply" }, "Link in first reply"), h("div", { class: "form-text mt-0" }, "The main post goes out without its links; a reply right under it carries them."))),
             card(

@@ -1,18 +1,16 @@
 // Post history: every post with its status, the reason of a failure, the link to the
 // published post and its metrics; a held thread (X refused a reply part) can go on as
-// separate posts, or stop. Refreshes every 5 s while shown.
+// separate posts, or stop. Each row is one network's post: a post written for several
+// channels shows one row per network, each with its own result. Refreshes every 5 s.
 import { list, listAll, post, ws } from "../api.js";
 import { clear, fmtDate, fmtNumber, h, icon, statusBadge, table } from "../dom.js";
 import { act, editable, pageHeader } from "../ui.js";
+import { LABELS, networkUrl } from "./channels.js";
 
 const STATUSES = ["", "draft", "approved", "scheduled", "queued", "publishing", "published", "failed", "unconfirmed", "held", "cancelled"];
 
 export function postUrl(p, accounts) {
-  if (p.url) return p.url;
-  const id = (p.x_ids || [])[0];
-  if (!id || p.sandbox) return null;
-  const handle = accounts.get(p.account_id)?.handle || "i/web";
-  return `https://x.com/${encodeURIComponent(handle)}/status/${encodeURIComponent(id)}`;
+  return p.url || networkUrl(p, accounts.get(p.account_id));
 }
 
 function metricsCell(p) {
@@ -62,7 +60,13 @@ export async function render(root, ctx) {
       h("td", { class: "small text-nowrap" }, fmtDate(p.published_at || p.due_at || p.created_at, p.timezone)),
       h("td", { class: "wrap small post-text" }, text),
       h("td", { class: "small" }, names.get(p.campaign_id) || ""),
-      h("td", {}, statusBadge(p.status), p.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null),
+      h(
+        "td",
+        {},
+        h("span", { class: "badge text-bg-light border me-1 network-badge", dataset: { network: p.network || "x" }, title: p.group_id ? "posted with the same post on other channels" : "" }, LABELS[p.network || "x"] || p.network, p.group_id ? " ⧉" : ""),
+        statusBadge(p.status),
+        p.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null,
+      ),
       h("td", { class: "reason small" }, reason, heldNote),
       h("td", { class: "small" }, url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "post-link" }, icon("box-arrow-up-right"), " view") : (p.x_ids || []).length ? h("span", { class: "text-body-secondary post-id", title: "sandbox: recorded, not on X" }, `#${p.x_ids[0]}`) : ""),
       h("td", {}, metricsCell(p)),
