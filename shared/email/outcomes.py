@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.email import smtp
 from shared.email.model import BATCHES, EVENT_RETENTION, EVENTS, TALLY_FIELDS
+from shared.email.pace import Seen
 from shared.email.queue import enqueue_batch
 from shared.email.session import Dropped, Reply, Result, Unreachable
 from shared.email.suppression import suppress
@@ -47,6 +48,7 @@ class Recorder:
     batch: dict[str, Any]
     campaign_id: str
     suppressed_now: list[str] = field(default_factory=list)  # recipient ids, hard bounces
+    seen: Seen = field(default_factory=Seen)  # what the provider said of our pace
 
     def outcome(self, result: Result, rcpt: dict[str, Any]) -> dict[str, Any]:
         now = self.runtime.clock.now()
@@ -62,6 +64,8 @@ class Recorder:
     def classify(self, reply: Reply, rcpt: dict[str, Any]) -> dict[str, Any]:
         now = self.runtime.clock.now()
         code, text = reply.code, smtp.reply_text(reply.text)
+        if reply.phase != "connect":  # a refused connection says nothing of the pace
+            self.seen.add(code, text)
         if code in (250, 251):
             return {"status": "sent", "code": code, "text": text, "at": now}
         if smtp.is_transient(code):
