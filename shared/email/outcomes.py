@@ -19,7 +19,7 @@ from shared.email import smtp
 from shared.email.model import BATCHES, EVENT_RETENTION, EVENTS, TALLY_FIELDS
 from shared.email.pace import Seen
 from shared.email.queue import enqueue_batch
-from shared.email.session import Dropped, Reply, Result, Unreachable
+from shared.email.session import NO_UTF8, Dropped, NoUtf8, Reply, Result, Unreachable
 from shared.email.suppression import suppress
 from shared.log import get_logger
 
@@ -54,6 +54,9 @@ class Recorder:
         now = self.runtime.clock.now()
         if isinstance(result, Dropped):
             return unconfirmed(UNCONFIRMED_DROP, now)
+        if isinstance(result, NoUtf8):
+            # transient: "resend failed" sends it once the settings name a server that can.
+            return {**failed(0, NO_UTF8, now, transient=True), "reason": "smtputf8"}
         if isinstance(result, Unreachable):
             if result.transient_net:
                 text = f"cannot reach the server: {result.message}"

@@ -82,9 +82,19 @@ def current(doc: dict[str, Any] | None, configured: int) -> float | None:
     return rate if rate < configured else None
 
 
-def gate(db: Any, workspace_id: str, n: int, now: datetime, configured: int) -> datetime | None:
+def gate(
+    db: Any,
+    workspace_id: str,
+    n: int,
+    now: datetime,
+    configured: int,
+    granted: datetime | None = None,
+) -> datetime | None:
     """While the rate is cut: None lets the batch of n send now; an instant says when
-    it may (the caller queues it again for then)."""
+    it may (the caller queues it again for then, and that slot is the batch's: it
+    passes when it comes back, `granted`)."""
+    if granted is not None and granted <= now:
+        return None
     from google.cloud import firestore
 
     ref = db.collection(PACE).document(workspace_id)

@@ -73,12 +73,15 @@ def read_side(db: Any, workspace_id: str) -> Side:
     return side_of([snaps[r.path] for r in refs])
 
 
-def gate(runtime: Runtime, workspace_id: str, side: Side, n: int) -> datetime | None:
-    """None: send now. An instant: the rate is cut and this batch may send only then."""
+def gate(
+    runtime: Runtime, workspace_id: str, side: Side, n: int, granted: datetime | None
+) -> datetime | None:
+    """None: send now. An instant: the rate is cut and this batch may send only then
+    (`granted`: the slot an earlier gate gave it)."""
     if not side.cut or n == 0:
         return None
     now = runtime.clock.now()
-    return pace.gate(runtime.db, workspace_id, n, now, side.configured_rate)
+    return pace.gate(runtime.db, workspace_id, n, now, side.configured_rate, granted)
 
 
 def retry_slot(

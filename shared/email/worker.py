@@ -41,6 +41,8 @@ from shared.email.outcomes import Recorder, failed, final, unconfirmed
 from shared.email.ownership import Lease, LostBatch, NotTaken, take
 from shared.email.queue import enqueue_batch
 from shared.email.session import Session
+from shared.email.signing import signer_for
+from shared.email.verp import Ref, return_path
 from shared.errors import HeraldError
 from shared.log import get_logger
 
@@ -135,7 +137,8 @@ def _take_and_run(
             lease.write({"status": "held", "inflight": [], "lease_until": now}, settle=True)
             return {"status": "held"}
         if _sending(campaign):
-            paced = pacing.gate(runtime, workspace_id, side, len(_todo(batch, outcomes)))
+            n, granted = len(_todo(batch, outcomes)), batch.get("paced_slot")
+            paced = pacing.gate(runtime, workspace_id, side, n, granted)
             if paced is not None:
                 return _requeue(runtime, lease, batch_id, batch, paced)
         read_at = time.perf_counter()
@@ -172,7 +175,13 @@ def _requeue(
 ) -> dict[str, Any]:
     """The workspace's rate is cut and this batch came early: queue it for `due`."""
     now = runtime.clock.now()
-    fields = {"status": "queued", "due_at": due, "inflight": [], "lease_until": now}
+    fields = {
+        "status": "queued",
+        "due_at": due,
+        "paced_slot": due,
+        "inflight": [],
+        "lease_until": now,
+    }
     lease.write(fields, settle=True)
     enqueue_batch(
         runtime,
@@ -272,7 +281,8 @@ def _send(run: _Run) -> dict[str, Any]:
             if todo:
                 raise AssertionError("a sender is resolved whenever there is work")
             return _finish(run, [])
-        composer = Composer(rt, batch["workspace_id"], run.campaign, run.sender)
+        dkim = signer_for(rt, run.side.deliverability, run.sender.from_address)
+        composer = Composer(rt, batch["workspace_id"], run.campaign, run.sender, dkim=dkim)
     except HeraldError as exc:
         return _stop_for_config(run, [], "settings", exc.message)
     session, lease = run.session, run.lease
@@ -332,7 +342,8 @@ def _deliver(
     try:
         if isinstance(ready, Exception):
             raise ready
-        body = ready if ready is not None else smtp_session.wire(composer.message(rcpt))
+        ref = Ref(run.batch_id, index)
+        body = ready if ready is not None else smtp_session.wire(composer.message(rcpt, ref))
     except Exception as exc:  # a template error or a value no header can carry
         return failed(0, f"could not build the message: {exc}", now, transient=False)
 
@@ -343,12 +354,17 @@ def _deliver(
         if following is None or following in run.ready:
             return
         try:
-            raw = composer.message(run.batch["recipients"][following])
+            raw = composer.message(run.batch["recipients"][following], Ref(run.batch_id, following))
             run.ready[following] = smtp_session.wire(raw)
         except Exception as exc:  # recorded per recipient by the loop
             run.ready[following] = exc
 
-    result = session.send(ascii_address(rcpt["email"]), body, compose_next)
+    mailbox = run.side.deliverability.get("mailbox") or {}
+    mail_from = None
+    if mailbox.get("enabled") and mailbox.get("address"):
+        # VERP: a bounce comes back to an address that names this message.
+        mail_from = return_path(mailbox["address"], composer.tokens.encode(ref))
+    result = session.send(ascii_address(rcpt["email"]), body, compose_next, mail_from)
     return run.recorder.outcome(result, rcpt)
 
 
