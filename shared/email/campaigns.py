@@ -435,8 +435,12 @@ def _tally(batch: dict[str, Any], outcomes: dict[str, Any]) -> dict[str, int]:
 
 
 def campaign_progress(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    """Where the sending stands, and the bounces and complaints learned after it."""
+    from shared.email.feedback import campaign_feedback
+
     data = _load(runtime, workspace_id, campaign_id)
-    return {"status": data["status"], **progress_of(runtime, data)}
+    progress = {"status": data["status"], **progress_of(runtime, data)}
+    return {**progress, "feedback": campaign_feedback(runtime, campaign_id)}
 
 
 def list_outcomes(

@@ -46,11 +46,13 @@ def smtp_settings(runtime: Runtime, workspace_id: str) -> dict[str, Any]:
 
 
 def save(runtime: Runtime, workspace_id: str, field: str, value: Any) -> None:
-    """Replace one part (a map replaced whole, not merged key by key)."""
-    runtime.db.collection(DELIVERABILITY).document(workspace_id).set(
-        {"workspace_id": workspace_id, field: value, "updated_at": runtime.clock.now()},
-        merge=["workspace_id", field, "updated_at"],
-    )
+    """Replace one part (a map replaced whole, not merged key by key). The mailbox's
+    `enabled` is also kept top level: the dispatcher queries it."""
+    doc: dict[str, Any] = {"workspace_id": workspace_id, field: value}
+    if field == "mailbox":
+        doc["mailbox_enabled"] = bool(value and value.get("enabled"))
+    doc["updated_at"] = runtime.clock.now()
+    runtime.db.collection(DELIVERABILITY).document(workspace_id).set(doc, merge=list(doc))
 
 
 def hook_url(runtime: Runtime, workspace_id: str, provider: str) -> str:

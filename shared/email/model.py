@@ -30,7 +30,6 @@ PACE = "email_pace"  # {workspace_id}: the adaptive rate after deferrals (shared
 # {workspace_id}: DKIM, bounce mailbox, webhooks, warm-up, soft-bounce limit, guard state
 DELIVERABILITY = "email_deliverability"
 SOFT_BOUNCES = "email_soft_bounces"  # {workspace_id}__{hash}: an address's soft-bounce streak
-FEEDBACK = "email_feedback"  # processed bounce/complaint reports, id = their dedupe key
 
 # Fields that grow with the data and are only ever read whole, never queried: infra/
 # exempts them from single-field indexing (each map key or array element would otherwise

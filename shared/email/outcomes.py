@@ -155,6 +155,7 @@ def final(
     deferred: list[int],
     suppressed_now: list[str],
     now: datetime,
+    domain: str | None = None,
 ) -> Final:
     """The finished batch: tally, events, and the retry batch for `deferred`."""
     recipients = batch["recipients"]
@@ -190,11 +191,12 @@ def final(
         len(recipients) if batch.get("kind") == "retry" else 0
     )
     summary["batches_done"] = 0 if batch.get("kind") == "retry" else 1
-    fields = {
+    fields: dict[str, Any] = {
         "status": "done",
         "outcomes": outcomes,
         "inflight": [],
         "finished_at": now,
+        "sender_domain": domain,
         "counts": tally,
         **{name: int(summary.get(k, 0)) for k, name in TALLY_FIELDS.items()},
     }
@@ -202,6 +204,7 @@ def final(
         "workspace_id": batch["workspace_id"],
         "campaign_id": batch["campaign_id"],
         "batch_id": batch_id,
+        "domain": domain,
         "at": now,
         "expires_at": now + EVENT_RETENTION,
     }

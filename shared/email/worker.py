@@ -446,6 +446,7 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
         deferred,
         run.recorder.suppressed_now,
         rt.clock.now(),
+        run.sender.from_address.rpartition("@")[2].lower() if run.sender else None,
     )
     ws = run.batch["workspace_id"]
     if done.retry is not None:
