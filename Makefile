@@ -5,7 +5,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 # This machine's pip config lists optional local indexes; hide pip's warnings about them.
@@ -22,18 +21,12 @@ help:
 	@echo "make bench  run the benchmarks (QUICK=1 for the short variant)"
 	@echo "make requirements  regenerate functions/*/requirements.txt (pinned to constraints.txt)"
 
-setup: $(BIN)/.stamp $(TASKS_VENV)/.stamp local/node_modules/.stamp admin/vendor/.stamp
+setup: $(BIN)/.stamp local/node_modules/.stamp admin/vendor/.stamp
 
 $(BIN)/.stamp: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip $(QUIET_PIP)
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev]' $(QUIET_PIP)
-	@touch $@
-
-# The Cloud Tasks emulator needs protobuf<5: it gets a virtualenv of its own.
-$(TASKS_VENV)/.stamp: local/tasks-emulator-requirements.txt
-	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/pip install $(PIP_FLAGS) -r local/tasks-emulator-requirements.txt $(QUIET_PIP)
 	@touch $@
 
 # checkov pins packages that clash with pytest: it gets a virtualenv of its own. The same

@@ -5,7 +5,7 @@ Faults: X answers 503 and 429-with-reset, and accepts posts whose answer is then
 (the "timeout after the provider accepted" case); SMTP answers 451 and 550, accepts
 messages whose 250 is then cut, and drops sessions; every task is delivered a second
 time; the send_email and post_tweet processes are SIGKILLed mid-run and restarted; the
-Cloud Tasks emulator is restarted with tasks still queued (full run), so dispatch must
+local Cloud Tasks is restarted with tasks still queued (full run), so dispatch must
 recover them. The providers are fakes that, like the real ones, accept a repeat.
 
 Figures: items sent twice (goal 0), items lost (goal 0), items ending in a terminal

@@ -93,6 +93,7 @@ locals {
     claims           = "expires_at" # exactly-once claims (shared/claims.py)
     revoked_tokens   = "expires_at" # logged-out bearer tokens, kept until they expire anyway
     login_attempts   = "expires_at" # login throttle counters, one window each
+    invitations      = "expires_at" # workspace invitations (14 days)
     x_oauth_requests = "expires_at" # pending X OAuth 1.0a request tokens (30 min)
     email_events     = "expires_at" # raw engagement events (400 days); rollups keep the counts
   }

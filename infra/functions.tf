@@ -18,7 +18,7 @@ locals {
       max          = 20
       app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret"]
       user_secrets = "write" # SMTP passwords, X tokens, ad credentials
-      enqueues     = ["tweets", "emails", "ads"]
+      enqueues     = ["tweets", "emails", "ads", "segments"]
       media        = "write"
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
@@ -188,6 +188,8 @@ locals {
       HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
       HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
       HERALD_METRICS_LATE_DAYS         = tostring(var.metrics_late_days)
+      HERALD_TRUSTED_PROXIES           = tostring(var.trusted_proxies)
+      HERALD_SMTP_ALLOWED_DESTINATIONS = join(",", var.smtp_allowed_destinations)
     },
     { for name, url in local.function_urls : "HERALD_URL_${upper(name)}" => url },
   )

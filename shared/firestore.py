@@ -88,3 +88,19 @@ def is_already_exists(exc: BaseException) -> bool:
     from google.api_core import exceptions
 
     return isinstance(exc, exceptions.AlreadyExists | exceptions.Conflict)
+
+
+MAX_DOC_ID_BYTES = 512  # Firestore allows 1,500; Herald's own ids are far shorter
+
+
+def is_doc_id(value: object) -> bool:
+    """A string Firestore takes as a document id. Ids that come from a request are checked
+    first: '/' would name another collection, '.', '..' and `__x__` are refused by the
+    server (a 500 if sent), and a very long id only costs a read."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value.encode("utf-8", "replace")) <= MAX_DOC_ID_BYTES
+        and "/" not in value
+        and value not in (".", "..")
+        and not (value.startswith("__") and value.endswith("__"))
+    )

@@ -19,7 +19,7 @@ FUNCTION_NAMES = (
     "publish_ads",
     "segment",
 )
-QUEUE_KINDS = ("tweets", "emails", "ads", "metrics", "generate")
+QUEUE_KINDS = ("tweets", "emails", "ads", "segments", "metrics", "generate")
 ENVIRONMENTS = ("local", "test", "production")
 
 
@@ -45,6 +45,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _check_destination(entry: str) -> None:
+    """An address, a network or a host name (HERALD_SMTP_ALLOWED_DESTINATIONS)."""
+    import ipaddress
+    import re
+
+    try:
+        ipaddress.ip_network(entry, strict=False)
+        return
+    except ValueError:
+        pass
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", entry):
+        raise SettingsError(
+            f"HERALD_SMTP_ALLOWED_DESTINATIONS: {entry!r} is not an address, a network "
+            "(CIDR) or a host name"
+        )
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,14 @@ class Settings:
     metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
     metrics_rollup_interval_s: int = 3600  # HERALD_METRICS_ROLLUP_INTERVAL_S
     metrics_late_days: int = 7  # HERALD_METRICS_LATE_DAYS (email events folded this late)
+    # X-Forwarded-For entries, counted from the end, that proxies in front of the API
+    # appended: Google's front end appends "<client>, <load balancer>", so 2. The client
+    # address (sign-in throttling) is the first of them; 0 ignores the header.
+    trusted_proxies: int = 2  # HERALD_TRUSTED_PROXIES
+    # SMTP destinations allowed although private, loopback, link-local or reserved (in
+    # production those are refused): comma-separated addresses, networks (CIDR) or host
+    # names, e.g. "10.0.8.0/24,relay.internal". Outside production nothing is refused.
+    smtp_allowed_destinations: tuple[str, ...] = ()  # HERALD_SMTP_ALLOWED_DESTINATIONS
 
     @property
     def is_production(self) -> bool:
@@ -129,6 +154,10 @@ class Settings:
                 "HERALD_EMAIL_LEASE_S shortens send_email's batch lease for tests (2-60 s); "
                 "production uses 60 s"
             )
+        if not 0 <= self.trusted_proxies <= 10:
+            raise SettingsError("HERALD_TRUSTED_PROXIES must be between 0 and 10")
+        for entry in self.smtp_allowed_destinations:
+            _check_destination(entry)
         if self.dispatch_lookahead_s < 60:
             # Scheduler ticks every minute: a shorter window would leave gaps.
             raise SettingsError("HERALD_DISPATCH_LOOKAHEAD_S must be at least 60")
@@ -170,6 +199,12 @@ class Settings:
             metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
             metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
             metrics_late_days=_int(env, "HERALD_METRICS_LATE_DAYS", 7),
+            trusted_proxies=_int(env, "HERALD_TRUSTED_PROXIES", defaults.trusted_proxies),
+            smtp_allowed_destinations=tuple(
+                e.strip()
+                for e in env.get("HERALD_SMTP_ALLOWED_DESTINATIONS", "").split(",")
+                if e.strip()
+            ),
         ).check()
 
 

@@ -146,7 +146,7 @@ def _settings_fields(
             from shared.ads.creative import render_image
 
             png = render_image(opening)
-            creative["image_ref"] = media.put(runtime, workspace_id, png, "image/png")
+            creative["image_ref"] = media.put(runtime, workspace_id, png, source="generated")["id"]
             generated = creative["source"].startswith("generated")
             creative["source"] = f"{creative['source']} + image" if generated else "generated image"
         out["creative"] = creative

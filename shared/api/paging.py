@@ -42,6 +42,8 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(raw: Any) -> Any:
     if isinstance(raw, dict) and set(raw) == {"t"}:
         return datetime.fromisoformat(str(raw["t"]))
+    if raw is not None and not isinstance(raw, str | int | float | bool):
+        raise ValueError("a cursor holds one sort value")  # what encode_cursor writes
     return raw
 
 
@@ -58,7 +60,14 @@ def decode_cursor(cursor: str) -> tuple[Any, list[str]]:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise ValueError("ids")
         return _decode_value(data["v"]), ids
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        binascii.Error,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
         raise ValidationError(
             "the cursor is not valid (it must come from a previous page's next_cursor); "
             "start again without it",

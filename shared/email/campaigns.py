@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from shared.docsize import ensure_fits
 from shared.email.model import (
@@ -32,6 +32,7 @@ from shared.errors import Conflict, NotFound, ValidationError
 from shared.queries import aggregate_together, build, pages
 from shared.queries import email as q
 from shared.tenancy import new_id, scoped_get
+from shared.zones import find_zone
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -277,12 +278,11 @@ def schedule_campaign(
     data = _load(runtime, workspace_id, campaign_id)
     if data["status"] not in ("draft", "scheduled") or data.get("batches_total"):
         raise Conflict(f"a {data['status']} campaign cannot be rescheduled")
-    try:
-        tz = ZoneInfo(timezone_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    tz = find_zone(timezone_name)
+    if tz is None:
         raise ValidationError(
-            f"unknown timezone {timezone_name!r}; use an IANA name", {"field": "timezone"}
-        ) from exc
+            f"unknown timezone {timezone_name[:64]!r}; use an IANA name", {"field": "timezone"}
+        )
     if not data.get("list_id"):
         raise ValidationError("choose a contact list before scheduling", {"field": "list_id"})
     if not (data.get("subject") or "").strip() or not (data.get("html") or "").strip():

@@ -257,7 +257,7 @@ def _contacts(
                 try:
                     ZoneInfo(tz)
                     zones[tz] = True
-                except (ZoneInfoNotFoundError, ValueError):
+                except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
                     zones[tz] = False
             if not zones[tz]:
                 tally.reject(number, "unknown timezone", raw)

@@ -26,7 +26,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.claims import try_claim
 from shared.email.campaigns import progress_of
@@ -45,6 +44,7 @@ from shared.firestore import is_already_exists
 from shared.log import get_logger
 from shared.queries import build, pages
 from shared.queries import email as q
+from shared.zones import find_zone, zone_or_utc
 
 if TYPE_CHECKING:
     from shared.dispatch import DispatchContext
@@ -389,11 +389,9 @@ def _send_instant(campaign: dict[str, Any], entry: dict[str, Any], start: dateti
     if hour is None:
         return start
     zone_name = entry.get("timezone") or campaign.get("timezone") or "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(campaign.get("timezone") or "UTC")
-    day = start.astimezone(ZoneInfo(campaign.get("timezone") or "UTC")).date()
+    home = zone_or_utc(campaign.get("timezone"))
+    zone = find_zone(zone_name) or home
+    day = start.astimezone(home).date()
     return datetime(day.year, day.month, day.day, int(hour), tzinfo=zone).astimezone(UTC)
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from shared.generate.brief import Autopilot
 from shared.log import get_logger
+from shared.zones import zone_or_utc
 
 log = get_logger("generate.autopilot")
 
@@ -35,7 +35,7 @@ def plan_slots(
 
     `existing`: the campaign's posts due from now on (dicts with due_at and status).
     """
-    tz = ZoneInfo(timezone or "UTC")
+    tz = zone_or_utc(timezone)
     local_now = now.astimezone(tz)
     taken: dict[date, list[datetime]] = {}
     for post in existing:

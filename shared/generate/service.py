@@ -256,7 +256,7 @@ class Generation:
             from shared.generate.images import render
 
             png, image_kind = render(cand.headline or topic.name, cand.chart, self.brief.image)
-            media.append(media_store.put(self.runtime, ws, png, "image/png"))
+            media.append(media_store.put(self.runtime, ws, png, source="generated")["id"])
         post = xs.create_post(
             self.runtime,
             ws,

@@ -8,7 +8,7 @@ error, created_at, finished_at, sort_key.
 top_sources}, keywords, locations, created_at, sort_key.
 
 The computation runs in the `segment` function (shared.jobs.segmentation), enqueued on
-the "ads" queue, so no other function imports scikit-learn.
+the "segments" queue, so no other function imports scikit-learn.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def start_segmentation(runtime: Runtime, workspace_id: str, k: int | None = None
     run = insert(runtime, RUNS, workspace_id, {"status": "queued", "k_requested": k})
     runtime.enqueuer.enqueue(
         TaskSpec(
-            kind="ads",
+            kind="segments",
             target="segment",
             payload={"workspace_id": workspace_id, "run_id": run["id"]},
             task_id=f"segment-{run['id']}",

@@ -75,7 +75,7 @@ def fan_out(runtime: Runtime) -> dict[str, int]:
     """Enqueue the insight pulls of every running ad campaign for the reporting days.
 
     Each (campaign, date) is claimed with create(), so a repeated sweep enqueues nothing
-    twice even where task-name dedup is missing (the emulator). Reads ∝ ad campaigns.
+    twice, even after task-name dedup's hour has passed. Reads ∝ ad campaigns.
     """
     db, now = runtime.db, runtime.clock.now()
     # The claim is per day of the sweep: the same reporting date is asked again on the

@@ -95,6 +95,10 @@ class Tally:
         if kind not in TYPE_FIELD:
             return  # unknown types are counted in `events` only
         weight = _weight(event)
+        if event.get("machine") and kind in UNIQUE_TYPES:
+            # A prefetch (Apple MPP, a scanner): shown apart, never as a person's.
+            self.counts[f"machine_{kind}"] += weight
+            return
         self.counts[kind] += weight
         if kind in self.uniques:
             self.uniques[kind].update(_recipients(event))
@@ -107,6 +111,8 @@ class Tally:
 
     def fields(self, prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {f"{prefix}{TYPE_FIELD[t]}": self.counts[t] for t in EVENT_TYPES}
+        out[f"{prefix}machine_opens"] = self.counts["machine_open"]
+        out[f"{prefix}machine_clicks"] = self.counts["machine_click"]
         out[f"{prefix}unique_opens"] = len(self.uniques["open"])
         out[f"{prefix}unique_clicks"] = len(self.uniques["click"])
         out[f"{prefix}events"] = self.events
@@ -183,6 +189,8 @@ def recompute_campaign(
             for t in EVENT_TYPES:
                 counts[TYPE_FIELD[t]] += int(d.get(TYPE_FIELD[t], 0))
             counts["events"] += int(d.get("events", 0))
+            for machine in ("machine_opens", "machine_clicks"):
+                counts[machine] += int(d.get(machine, 0))
             daily[d["date"]] = {"opens": d.get("opens", 0), "clicks": d.get("clicks", 0)}
             if d.get("last_event_at") and (last_at is None or d["last_event_at"] > last_at):
                 last_at = d["last_event_at"]
@@ -203,6 +211,8 @@ def recompute_campaign(
         "campaign_id": campaign_id,
         **{TYPE_FIELD[t]: counts[TYPE_FIELD[t]] for t in EVENT_TYPES},
         "events": counts["events"],
+        "machine_opens": counts["machine_opens"],
+        "machine_clicks": counts["machine_clicks"],
         "unique_opens": len(engaged.uniques["open"]),
         "unique_clicks": len(engaged.uniques["click"]),
         "open_rate": _rate(len(engaged.uniques["open"]), sent),

@@ -86,10 +86,9 @@ def parse_instant(value: str, field: str) -> datetime:
 
 
 def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
+    from shared.zones import zone_or_utc
+
+    return zone_or_utc(name)
 
 
 def day_bounds(d: date, tz: ZoneInfo) -> tuple[datetime, datetime]:

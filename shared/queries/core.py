@@ -25,3 +25,15 @@ COUNT_BY_STATUS = {
     )
     for collection in ("posts", "email_campaigns")
 }
+INVITATIONS_OF_WORKSPACE = QuerySpec(
+    "core.invitations_of_workspace",
+    "invitations",
+    equals=("workspace_id",),
+    why="an owner's list of pending invitations",
+)
+INVITATIONS_FOR_USER = QuerySpec(
+    "core.invitations_for_user",
+    "invitations",
+    equals=("username",),
+    why="the signed-in user's pending invitations",
+)

@@ -121,8 +121,10 @@ def complete_connection(
     """Step 2: exchange the verifier for the user's tokens; creates the account."""
     import tweepy
 
-    if not oauth_token or "/" in oauth_token:
-        raise ValidationError("oauth_token is missing")
+    from shared.firestore import is_doc_id
+
+    if not is_doc_id(oauth_token):
+        raise ValidationError("oauth_token is not one Herald handed out")
     ref = runtime.db.collection(OAUTH_REQUESTS).document(oauth_token)
     snap = ref.get()
     pending = snap.to_dict() if snap.exists else None

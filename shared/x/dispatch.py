@@ -64,9 +64,10 @@ def task_spec(
             "account_id": account_id,
         },
         schedule_time=at if at > now else None,
-        # Unique per try and instant. Real Cloud Tasks refuses a second task of the same
-        # name, so there a repeated enqueue is dropped; locally the worker's claim is
-        # what keeps a duplicate task from posting twice.
+        # Unique per try and instant. Cloud Tasks (and the local one) refuses a second
+        # task of the same name for about an hour, so a repeated enqueue is dropped; a
+        # task delivered twice is still possible: the worker's claim keeps it from
+        # posting twice.
         task_id=safe_task_id("post", post_id, str(try_n), str(int(at.timestamp() * 1000))),
     )
 

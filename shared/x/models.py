@@ -237,7 +237,7 @@ class Post(Record):
     text: str = ""
     # Thread continuation: parts[0] == text; a single post has one part.
     parts: list[str] = field(default_factory=list)
-    media: list[str] = field(default_factory=list)  # shared.media refs, first part only
+    media: list[str] = field(default_factory=list)  # shared.media ids, first part only
     due_at: datetime | None = None  # UTC instant
     timezone: str = "UTC"  # the author's IANA zone, for display and plans
     status: str = PostStatus.DRAFT.value

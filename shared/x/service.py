@@ -261,11 +261,12 @@ def campaign_cost(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
 
 def _account(runtime: Runtime, workspace_id: str, account_id: str) -> XAccount:
     from shared.errors import NotFound
+    from shared.firestore import is_doc_id
     from shared.x import cache
 
-    account = cache.account(runtime, account_id) if account_id and "/" not in account_id else None
+    account = cache.account(runtime, account_id) if is_doc_id(account_id) else None
     if account is None or account.workspace_id != workspace_id:
-        raise NotFound(f"X account {account_id!r} not found")
+        raise NotFound(f"X account {account_id[:64]!r} not found")
     if account.kind == AccountKind.SANDBOX and not runtime.settings.sandbox:
         raise ValidationError("sandbox accounts cannot post here: HERALD_SANDBOX is off")
     return account
@@ -282,19 +283,20 @@ def _parts(text: str | None, parts: list[str] | None) -> list[str]:
             items = [text]
     else:
         items = [text or ""]
+    if not items:
+        raise ValidationError(
+            "a post needs text", [{"field": "text", "message": "give text or parts"}]
+        )
     return [p.strip() for p in items]
 
 
 def _media(runtime: Runtime, workspace_id: str, media: list[str] | None) -> list[str]:
-    from shared.media import workspace_of
+    from shared.media import check_ids
 
-    refs = list(media or [])
-    if len(refs) > MAX_MEDIA:
-        raise ValidationError(f"at most {MAX_MEDIA} images per post, got {len(refs)}")
-    for ref in refs:
-        if not isinstance(ref, str) or workspace_of(ref) != workspace_id:
-            raise ValidationError(f"unknown image {ref!r}; upload it first")
-    return refs
+    ids = list(media or [])
+    if len(ids) > MAX_MEDIA:
+        raise ValidationError(f"at most {MAX_MEDIA} images per post, got {len(ids)}")
+    return check_ids(runtime, workspace_id, ids)
 
 
 def _cost(account: XAccount, parts: list[str], media: list[str]) -> float:
@@ -589,7 +591,9 @@ def update_post(
     if unknown:
         raise ValidationError(f"cannot change {sorted(unknown)}", {"allowed": sorted(allowed)})
     if "text" in changes or "parts" in changes:
-        post.parts = _parts(changes.get("text", post.text), changes.get("parts", post.parts[1:]))
+        text = changes["text"] if changes.get("text") is not None else post.text
+        parts = changes["parts"] if changes.get("parts") is not None else post.parts[1:]
+        post.parts = _parts(text, parts)
         post.text = post.parts[0]
     if "media" in changes:
         post.media = _media(runtime, workspace_id, changes["media"])

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import NotFound, ValidationError
+from shared.firestore import is_doc_id
 from shared.x.models import Record
 
 if TYPE_CHECKING:
@@ -53,8 +54,8 @@ def parse_instant(value: Any, field: str) -> datetime:
 
 def load(runtime: Any, cls: type[R], workspace_id: str, doc_id: str, what: str) -> R:
     """The workspace's document as a record; NotFound also for another workspace's."""
-    if not doc_id or "/" in doc_id:
-        raise NotFound(f"{what} {doc_id!r} not found")
+    if not is_doc_id(doc_id):
+        raise NotFound(f"{what} not found")
     snap = runtime.db.collection(cls.collection).document(doc_id).get()
     data = snap.to_dict() if snap.exists else None
     if not data or data.get("workspace_id") != workspace_id:
@@ -87,6 +88,9 @@ def page(
     query = build(
         runtime.db, spec, workspace_id=workspace_id, ge=at_least, lt=below, **(equals or {})
     )
+    if after is not None and not isinstance(after, str):
+        # Order keys are strings; anything else came from a cursor Herald did not write.
+        raise ValidationError("the cursor is not valid; start again without it")
     if after:
         query = query.start_after([after])
     docs = list(query.limit(limit).stream())

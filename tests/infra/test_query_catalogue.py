@@ -53,8 +53,10 @@ def query_calls(path: Path) -> list[str]:
         if isinstance(func, ast.Attribute) and name in QUERY_METHODS:
             # str.count("x") / list.count(x) take a positional argument; the client's
             # aggregation count() takes none (alias= only), sum/avg take a field path.
-            if name == "count" and node.args:
-                continue
+            if name == "count" and (
+                node.args or (isinstance(func.value, ast.Name) and func.value.id == "itertools")
+            ):
+                continue  # itertools.count() makes a counter
             if name in ("sum", "avg") and isinstance(func.value, ast.Name):
                 continue  # builtins and modules, e.g. math.fsum never; sum(...) is a Name
         elif name not in QUERY_NAMES:

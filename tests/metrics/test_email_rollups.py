@@ -169,3 +169,28 @@ def test_pages_neither_skip_nor_repeat_across_runs_of_equal_values(runtime: Runt
     ids = [d.id for page in found for d in page]
     assert ids == [f"t{i:02d}" for i in range(10)]  # t10 is on the next day: outside
     assert [len(p) for p in found] == [3, 3, 3, 1]  # cursors cut the run exactly
+
+
+def test_machine_opens_and_clicks_are_counted_apart(runtime: Runtime, ws: str) -> None:
+    put(
+        runtime,
+        {
+            "sent__c2__0": {"campaign_id": "c2", "type": "sent", "at": at(4, 10), "count": 2,
+                            "recipient_ids": ["r1", "r2"]},
+            "machine_open__c2__r1": {"campaign_id": "c2", "type": "open", "at": at(4, 10, 1),
+                                     "recipient_id": "r1", "machine": "apple_mpp"},
+            "machine_click__c2__r2__0": {"campaign_id": "c2", "type": "click",
+                                         "at": at(4, 10, 2), "recipient_id": "r2",
+                                         "url": "https://acme.test/", "machine": "scanner"},
+            "open__c2__r2": {"campaign_id": "c2", "type": "open", "at": at(4, 12),
+                             "recipient_id": "r2"},
+        },
+    )  # fmt: skip
+    email_rollups.fold_workspace(runtime, ws)
+    d4 = daily(runtime, "2026-01-04")
+    assert (d4["email_opens"], d4["email_unique_opens"], d4["email_clicks"]) == (1, 1, 0)
+    assert (d4["email_machine_opens"], d4["email_machine_clicks"]) == (1, 1)
+    c2 = campaign(runtime, "c2")
+    assert (c2["unique_opens"], c2["unique_clicks"], c2["open_rate"]) == (1, 0, 0.5)
+    assert (c2["machine_opens"], c2["machine_clicks"]) == (1, 1)
+    assert c2["top_links"] == []

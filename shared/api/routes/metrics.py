@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared.api.context import Ctx
-from shared.api.models import ARRAY, OBJECT, Body
+from shared.api.models import ARRAY, OBJECT, Body, Query
 from shared.api.router import router
 from shared.errors import NotFound, ValidationError
 from shared.tenancy import Role
@@ -27,12 +27,12 @@ def _dash() -> Any:
     return dashboards
 
 
-class OverviewQuery(BaseModel):
+class OverviewQuery(Query):
     days: int = Field(7, ge=1, le=366, description="days shown, ending at `end`")
     end: date | None = Field(None, description="last day (workspace's local days); default today")
 
 
-class TopQuery(BaseModel):
+class TopQuery(Query):
     limit: int = Field(5, ge=1, le=50)
 
 
