@@ -109,7 +109,7 @@ def receive(
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise Refused(400, "the body is not JSON") from exc
 
 
