@@ -245,6 +245,15 @@ class Envelope:
     reply_to: str | None
 
 
+def _to_field(name: str, address: str) -> str:
+    """formataddr, which refuses a non-ASCII address: such an address goes in as UTF-8
+    (RFC 6532), its display name RFC 2047-encoded as formataddr would."""
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    shown = formataddr((name, "a@b"), charset="utf-8")[: -len(" <a@b>")] if name else ""
+    return f"{shown} <{address}>".lstrip()
+
+
 def _b64_lines(text: str) -> bytes:
     # base64 keeps every line at 76 characters and no line can start with "." or "--".
     return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
@@ -303,7 +312,7 @@ class MimeTemplate:
         if feedback:
             msgid = f"<{feedback}.{msgid[1:]}"
         head = [
-            "To: " + formataddr((name, to_address), charset="utf-8"),
+            "To: " + _to_field(name, to_address),
             "Subject: " + self._subject(" ".join(rendered.subject.split())),
             "Date: " + format_datetime(now),
             "Message-ID: " + msgid,
