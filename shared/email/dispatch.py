@@ -105,6 +105,9 @@ class EmailSource:
             if left["pending"] == 0 and left["deferred"] == 0:
                 doc.reference.update({"status": "done", "finished_at": ctx.now})
                 counts["done"] += 1
+        from shared.email import upkeep
+
+        counts["mailboxes"] = upkeep.enqueue(rt, ctx.now)
         return counts
 
     # -- expansion ------------------------------------------------------------------

@@ -459,6 +459,10 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
     done.enqueue_retry(rt)
     pacing.after_batch(rt, ws, run.side, run.recorder.seen)
     _warn(run, done.tally)
+    if run.recorder.suppressed_now:  # hard bounces at the SMTP answer move the rate too
+        from shared.email.reputation import check_soon
+
+        check_soon(rt, ws)
     log.info(
         "batch finished",
         batch_id=run.batch_id,

@@ -60,17 +60,17 @@ def imap(tls_files, monkeypatch):
         shutil.rmtree(root, ignore_errors=True)
 
 
+MAILBOX = {
+    "host": "127.0.0.1",
+    "security": "ssl",
+    "username": "bounces",
+    "address": "bounces@herald.example",
+}
+
+
 def configure(runtime, server, imap, **mailbox_overrides: Any) -> None:
     service.put_smtp_settings(runtime, WS, smtp_body(server))
-    body = {
-        "host": "127.0.0.1",
-        "port": imap.port,
-        "security": "ssl",
-        "username": imap.user,
-        "password": imap.password,
-        "address": "bounces@herald.example",
-        **mailbox_overrides,
-    }
+    body = {**MAILBOX, "port": imap.port, "password": imap.password, **mailbox_overrides}
     deliverability.put_mailbox(runtime, WS, body)
 
 
@@ -251,3 +251,36 @@ def test_a_mailbox_that_refuses_the_login_raises_the_feedback_alert(runtime, ser
     entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     (alert,) = [e for e in entries if e.get("alert") == "email_feedback"]
     assert "refused the login" in alert["reason"]
+
+
+def test_the_dispatcher_reads_each_mailbox_once_a_minute_through_send_email(
+    runtime, db, clock, server, imap
+):
+    from functions_framework import create_app
+
+    from shared.runtime import set_runtime
+
+    configure(runtime, server, imap)
+    send(runtime, clock, ["hard@example.com"])
+    sender = server.handler.senders["hard@example.com"]
+    imap.deliver(dsn(sender, "hard@example.com", "5.1.1", "Subject: x\r\n"))
+    clock.advance(minutes=1)
+    before = len(runtime.enqueuer.tasks)
+    dispatch(runtime)
+    dispatch(runtime)  # the same minute, twice: one task
+    tasks = [t for t in runtime.enqueuer.tasks[before:] if "bounce_mailbox" in t.payload]
+    assert [t.payload for t in tasks] == [{"bounce_mailbox": WS}]
+    source = Path(__file__).resolve().parents[2] / "functions" / "send_email" / "main.py"
+    set_runtime(runtime)
+    try:
+        app = create_app("send_email", str(source), signature_type="http").test_client()
+        reply = app.post("/", json=tasks[0].payload)
+    finally:
+        set_runtime(None)
+    assert reply.status_code == 200 and reply.json["applied"] == 1
+    assert suppression(db, "hard@example.com")["reason"] == "hard_bounce"
+    deliverability.put_mailbox(runtime, WS, {**MAILBOX, "port": imap.port, "enabled": False})
+    clock.advance(minutes=1)
+    later = len(runtime.enqueuer.tasks)
+    dispatch(runtime)
+    assert not [t for t in runtime.enqueuer.tasks[later:] if "bounce_mailbox" in t.payload]

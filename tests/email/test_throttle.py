@@ -49,7 +49,7 @@ def run_tasks(runtime, clock, start: int = 0, limit: int = 500) -> list[dict[str
         pending = [
             (i, t)
             for i, t in enumerate(runtime.enqueuer.tasks)
-            if i >= start and i not in done and t.kind == "emails"
+            if i >= start and i not in done and t.kind == "emails" and "batch_id" in t.payload
         ]
         if not pending:
             return log
