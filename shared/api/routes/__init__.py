@@ -1,11 +1,17 @@
 """Every routes module; importing this package registers all routes on the router."""
 
 from shared.api.routes import (  # noqa: F401
+    campaigns,
     core,
     deliverability,
     email,
     invitations,
     jobs,
+    media,
     metrics,
-    x,
+    posts,
+    series,
+    templates,
+    x_accounts,
+    x_spend,
 )
