@@ -40,3 +40,22 @@ def test_keyset_pages_walks_every_document_once(settings) -> None:  # type: igno
     assert [len(p) for p in pages] == [10, 10, 5]
     assert keys == sorted(keys) and len(set(keys)) == 25
     assert counter.reads == 25
+
+
+def test_counts_writes_per_document_while_switched_on(settings) -> None:  # type: ignore[no-untyped-def]
+    counter = FirestoreCounter()
+    state: list[frozenset[str] | None] = [None]
+    db = counting_client(
+        settings.project_id, CountingInterceptor(counter, documents_switch=lambda: state[0])
+    )
+    db.collection("pages").document("p1").set({"n": 0})
+    assert counter.documents_snapshot() == {}  # off: nothing is counted per document
+    state[0] = frozenset({"contacts"})
+    for n in range(3):
+        batch = db.batch()
+        batch.set(db.collection("pages").document("p1"), {"n": n})
+        batch.set(db.collection("contacts").document(f"c{n}"), {"n": n})
+        batch.commit()
+    db.collection("pages").document("p2").delete()
+    assert counter.documents_snapshot() == {"pages/p1": 3, "pages/p2": 1}
+    assert counter.snapshot()["writes.contacts"] == 3
