@@ -35,7 +35,7 @@ locals {
     { collection = "candidates", fields = ["segment_id", "workspace_id", "sort_key"] },
     { collection = "candidates", fields = ["workspace_id", "sort_key"] },
     { collection = "contact_import_chunks", fields = ["status", "updated_at"] },
-    { collection = "contact_list_members", fields = ["list_id", "workspace_id", "key"] },
+    { collection = "contact_list_members", fields = ["list_id", "workspace_id", "hi"] },
     { collection = "contacts", fields = ["workspace_id", "email_norm"] },
     { collection = "contacts", fields = ["workspace_id", "list_ids contains", "email_norm"] },
     { collection = "contacts", fields = ["workspace_id", "list_ids contains"] },

@@ -10,6 +10,7 @@ locals {
     email_config             = "A workspace's SMTP settings are unusable (authentication, TLS mode, host): its batches cannot send."
     email_bad_task           = "send_email received a task it cannot parse (a bug or a tampered queue)."
     email_import_failed      = "A background contact import gave up on a chunk whose tasks kept getting lost or failing: the import is marked failed."
+    import_bad_task          = "import_contacts received a task it cannot parse (a bug or a tampered queue)."
     ads_publish_failed       = "A job ad could not be published to Meta or Google Ads."
     ads_status_sync_failed   = "Pausing, resuming or archiving an ad on its platform failed."
     ads_task_gave_up         = "An ads task exhausted its deferrals and retries."

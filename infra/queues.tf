@@ -31,6 +31,19 @@ locals {
         max_doublings = 1
       }
     }
+    # import_contacts: one task per chunk of a large contact import. The writes are
+    # idempotent, so a failed chunk is simply retried; the dispatcher also re-enqueues a
+    # chunk whose task was lost (shared/email/import_chunks.py).
+    imports = {
+      rate        = 10
+      concurrency = 10
+      retry = {
+        max_attempts  = 6
+        min_backoff   = "10s"
+        max_backoff   = "600s"
+        max_doublings = 4
+      }
+    }
     # publish_ads / segment / ad insights: Meta and Google Ads rate limits defer the
     # work in code; crashes retry slowly so a rate-limited platform is not hammered.
     ads = {

@@ -27,7 +27,7 @@ log = get_logger("tasks")
 
 @dataclass(frozen=True)
 class TaskSpec:
-    kind: str  # queue kind: tweets | emails | ads | metrics
+    kind: str  # queue kind (settings.QUEUE_KINDS): tweets | emails | imports | ads | ...
     target: str  # worker function name, e.g. "post_tweet"
     payload: dict[str, Any]
     schedule_time: datetime | None = None
