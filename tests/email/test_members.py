@@ -11,7 +11,7 @@ from array import array
 import pytest
 
 from shared.email import import_chunks, imports, members, service
-from shared.email.model import BATCHES, CONTACTS, email_hash
+from shared.email.model import BATCHES, CONTACT_IMPORTS, CONTACTS, email_hash
 from shared.firestore import counting_client
 from shared.firestore_stats import CountingInterceptor, FirestoreCounter
 from shared.runtime import Runtime
@@ -102,6 +102,11 @@ def test_concurrent_chunks_write_each_page_once(runtime, enqueuer, monkeypatch):
     assert len(page_writes) == 10
     assert max(page_writes.values()) <= 2, page_writes  # made (the split), then merged
     assert counter.snapshot()["writes.contacts"] == 400  # once each
+    # Every other document the import wrote: its chunks twice (staged, done), the import
+    # record three times (staging, importing, done), however many chunks ran at once.
+    hottest = max(written, key=written.__getitem__)
+    assert hottest == f"{CONTACT_IMPORTS}/{result['import_id']}" and written[hottest] == 3
+    assert {v for k, v in written.items() if k.startswith(import_chunks.CHUNKS)} == {2}
     assert len(_check_partition(counted.db, lst["id"])) == 400
     assert service.get_import(counted, WS, result["import_id"])["status"] == "done"
     assert service.get_contact_list(counted, WS, lst["id"])["contact_count"] == 400
