@@ -86,7 +86,7 @@ locals {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
       }
     }
-    # Its own function and queue: a chunk is CPU and Firestore work (2,000 contacts and
+    # Its own function and queue: a chunk is CPU and Firestore work (4,000 contacts and
     # their member pages), not SMTP; on the emails queue an import would hold the slots
     # of email batches. 10 at once: each owns its member pages, so none contend.
     import_contacts = {

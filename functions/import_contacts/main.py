@@ -1,6 +1,6 @@
 """import_contacts: writes one chunk of a large contact import (Cloud Tasks worker).
 
-A function of its own, on the `imports` queue: a chunk is CPU and Firestore work (2,000
+A function of its own, on the `imports` queue: a chunk is CPU and Firestore work (4,000
 contact documents and their member pages), where an email batch waits on SMTP; on the
 emails queue, an import of 100,000 rows would hold the batches' dispatch slots. Body:
 {"import_chunk": ..., "workspace_id": ...}. Errors propagate as 500 and Cloud Tasks
