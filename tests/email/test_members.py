@@ -290,3 +290,77 @@ def test_plan_cuts_chunks_along_whole_pages(per_chunk: int) -> None:
         assert len(inside) <= per_chunk
     if per_chunk == 10:
         assert splits == {} and len(chunks) == 1
+
+
+class Killed(BaseException):
+    """The worker process dying: nothing after it runs, in any thread of the chunk."""
+
+
+def test_a_worker_killed_midway_loses_and_duplicates_no_contact(runtime, clock, monkeypatch):
+    """A chunk's worker dies after some of its contact commits and some of its page
+    merges landed; its task is lost with it. The dispatcher's recovery gives the chunk a
+    new task, whose run finishes it: every contact once, in one page, counted once."""
+    from shared import firestore_writes as fw
+
+    monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")
+    monkeypatch.setattr(imports, "SYNC_ROWS", 10)
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 40)
+    lst = service.create_contact_list(runtime, WS, "Killed")["id"]
+    service.import_contacts(runtime, WS, _rows(400, tag="a"), "a.csv", MAPPING, lst)
+    _run_all(runtime, runtime.enqueuer.of_kind("imports"), at_once=4)  # type: ignore[attr-defined]
+    assert len(_pages(runtime.db, lst)) == 10
+    # One chunk over all ten pages: 300 new contacts and 100 already there.
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 1000)
+    data = _rows(300, tag="k") + _rows(100, tag="a").split(b"\n", 1)[1]
+    result = service.import_contacts(runtime, WS, data, "k.csv", MAPPING, lst)
+    tasks = runtime.enqueuer.of_kind("imports")[10:]  # type: ignore[attr-defined]
+    assert result["chunks_total"] == len(tasks) == 1
+    monkeypatch.setattr(fw, "MAX_WRITES", 50)  # eight contact commits
+    real_commit, real_rewrite = fw.commit, members.rewrite
+    done = {"commits": 0, "pages": 0}
+    lock = threading.Lock()
+
+    def commit_then_die(db, writes):  # type: ignore[no-untyped-def]
+        with lock:
+            if done["commits"] >= 3:  # three commits landed (creates that met an
+                raise Killed  # existing contact failed whole and do not count)
+        result = real_commit(db, writes)
+        with lock:
+            done["commits"] += 1
+        return result
+
+    def rewrite_then_die(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with lock:
+            if done["pages"] >= 4:  # four of the ten pages merged
+                raise Killed
+        result = real_rewrite(*args, **kwargs)
+        with lock:
+            done["pages"] += 1
+        return result
+
+    monkeypatch.setattr(fw, "commit", commit_then_die)
+    monkeypatch.setattr(members, "rewrite", rewrite_then_die)
+    with pytest.raises(Killed):
+        import_chunks.run_chunk(runtime, WS, tasks[0].payload["import_chunk"])
+    monkeypatch.setattr(fw, "commit", real_commit)
+    monkeypatch.setattr(members, "rewrite", real_rewrite)
+    written = len(list(runtime.db.collection(CONTACTS).stream()))
+    assert 400 < written < 700  # some of the chunk's contacts landed, not all
+    assert 400 < len(_check_partition(runtime.db, lst)) < 700  # and some of its pages
+    assert service.get_import(runtime, WS, result["import_id"])["status"] == "importing"
+
+    clock.advance(minutes=11)  # the task died with the worker: recovery gives a new one
+    dispatch(runtime)
+    again = runtime.enqueuer.of_kind("imports")[11:]  # type: ignore[attr-defined]
+    assert [t.payload["import_chunk"] for t in again] == [tasks[0].payload["import_chunk"]]
+    _run_all(runtime, again, at_once=1)
+
+    entries = _check_partition(runtime.db, lst)  # each hash in one page only
+    expected = {email_hash(f"a{i:05d}@example.com") for i in range(400)}
+    expected |= {email_hash(f"k{i:05d}@example.com") for i in range(300)}
+    assert set(entries) == expected
+    contacts = [d.to_dict() for d in runtime.db.collection(CONTACTS).stream()]
+    assert len(contacts) == 700 and all(c["list_ids"] == [lst] for c in contacts)
+    progress = service.get_import(runtime, WS, result["import_id"])
+    assert (progress["status"], progress["imported"], progress["chunks_done"]) == ("done", 400, 1)
+    assert service.get_contact_list(runtime, WS, lst)["contact_count"] == 700
