@@ -25,6 +25,7 @@ BENCHMARKS = (
     "dispatch_scale",
     "precision",
     "contact_import",
+    "slow_answer",
     "email_throughput",
     "chaos",
     "cost",

@@ -62,9 +62,7 @@ def test_a_merge_is_what_set_merge_builds() -> None:
 
 def test_an_update_of_field_paths_is_what_update_builds() -> None:
     paths = {"members.`0ab`": '{"e":"a"}', "members.f1": '{"e":"b"}'}
-    [theirs] = _library(
-        _helpers.pbs_for_update(NAME, {**paths, "n": firestore.Increment(2)}, None)
-    )
+    [theirs] = _library(_helpers.pbs_for_update(NAME, {**paths, "n": firestore.Increment(2)}, None))
     ours = fw.merge_write(
         NAME,
         {"members": {"0ab": '{"e":"a"}', "f1": '{"e":"b"}'}},
@@ -99,9 +97,7 @@ def test_commits_merge_into_stored_documents(db) -> None:  # type: ignore[no-unt
             increments={"n": 2},
         )
     ]
-    writes += [
-        fw.set_write(fw.document_name(db, f"contacts/c{i}"), {"i": i}) for i in range(1200)
-    ]
+    writes += [fw.set_write(fw.document_name(db, f"contacts/c{i}"), {"i": i}) for i in range(1200)]
     assert fw.commit_all(db, writes, size=fw.MAX_WRITES) == 1201
     got = ref.get().to_dict()
     assert got == {

@@ -39,4 +39,3 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
 
 def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
-

@@ -11,13 +11,13 @@ query on `list_ids`; dispatch reads them from the list's member pages
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.email import members
 from shared.email.contact_rows import FIELD_CHARS, MAX_CUSTOM_FIELDS, NAME_CHARS
 from shared.email.model import CONTACT_LISTS, CONTACTS, public
 from shared.errors import NotFound, ValidationError
 from shared.tenancy import new_id, scoped_get
+from shared.zones import find_zone
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -35,24 +35,11 @@ def create_contact_list(runtime: Runtime, workspace_id: str, name: str) -> dict[
 
 
 def list_contact_lists(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import CONTACT_LISTS as LISTS
 
-    docs = (
-        runtime.db.collection(CONTACT_LISTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .stream()
-    )
+    docs = build(runtime.db, LISTS, workspace_id=workspace_id).stream()
     return sorted((public(d.id, d.to_dict()) for d in docs), key=lambda x: x["name"])
-
-
-def _in_list(runtime: Runtime, workspace_id: str, list_id: str) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    return (
-        runtime.db.collection(CONTACTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("list_ids", "array_contains", list_id))
-    )
 
 
 def get_contact_list(runtime: Runtime, workspace_id: str, list_id: str) -> dict[str, Any]:
@@ -60,9 +47,12 @@ def get_contact_list(runtime: Runtime, workspace_id: str, list_id: str) -> dict[
     if data is None:
         raise NotFound("no such contact list")
     out = public(data.pop("id"), data)
+    from shared.queries import aggregate
+    from shared.queries.email import LIST_CONTACT_COUNT
+
     # One read per 1,000 members (an aggregation bills index entries, not documents).
-    count = _in_list(runtime, workspace_id, list_id).count().get()
-    out["contact_count"] = int(count[0][0].value)
+    counted = aggregate(runtime.db, LIST_CONTACT_COUNT, workspace_id=workspace_id, list_ids=list_id)
+    out["contact_count"] = int(counted["count"])
     return out
 
 
@@ -76,18 +66,18 @@ def list_contacts(
 ) -> dict[str, Any]:
     """One page ordered by address (of one list, or all); pass the returned `next` as
     `after` for the next page."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import CONTACTS as ALL_CONTACTS
+    from shared.queries.email import LIST_CONTACTS
 
     limit = max(1, min(int(limit), 500))
     if list_id:
-        query = _in_list(runtime, workspace_id, list_id)
+        query = build(runtime.db, LIST_CONTACTS, workspace_id=workspace_id, list_ids=list_id)
     else:
-        query = runtime.db.collection(CONTACTS).where(
-            filter=FieldFilter("workspace_id", "==", workspace_id)
-        )
+        query = build(runtime.db, ALL_CONTACTS, workspace_id=workspace_id)
     if after:
-        query = query.where(filter=FieldFilter("email_norm", ">", after))
-    docs = list(query.order_by("email_norm").limit(limit).stream())
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     items = [public(d.id, d.to_dict()) for d in docs]
     return {"items": items, "next": docs[-1].get("email_norm") if len(docs) == limit else None}
 
@@ -110,11 +100,8 @@ def _changes(body: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
             changes[key] = value.strip()
     if "timezone" in body:
         zone = body["timezone"] or None
-        try:
-            if zone is not None:
-                ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
-            raise ValidationError(f"unknown timezone {zone!r}", {"field": "timezone"}) from exc
+        if zone is not None and find_zone(zone) is None:
+            raise ValidationError(f"unknown timezone {str(zone)[:80]!r}", {"field": "timezone"})
         changes["timezone"] = zone
     if "fields" in body:
         fields = {**(stored.get("fields") or {}), **(body["fields"] or {})}

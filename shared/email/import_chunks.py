@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from shared.email.model import CONTACT_IMPORTS
 from shared.errors import NotFound
-from shared.firestore import sum_fields
 from shared.log import get_logger
 from shared.tasks import TaskSpec, safe_task_id
 from shared.tenancy import scoped_get
@@ -42,10 +41,13 @@ if TYPE_CHECKING:
 log = get_logger("email.imports")
 
 CHUNKS = "contact_import_chunks"
-QUEUE = "imports"
-WORKER = "import_contacts"
+CHUNK_QUEUE = "imports"
+CHUNK_WORKER = "import_contacts"
 DEADLINE = timedelta(minutes=10)
 MAX_RECOVERIES = 5
+# Read whole by the chunk's task, never queried (see model.UNINDEXED_FIELDS): the rows
+# (up to ~600 KB) and the mapped custom field names.
+UNINDEXED_FIELDS = {CHUNKS: ("payload", "custom")}
 
 
 def encode_rows(rows: list[tuple[str, str]]) -> bytes:
@@ -59,8 +61,8 @@ def decode_rows(payload: bytes) -> list[tuple[str, str]]:
 
 def chunk_task(chunk_id: str, workspace_id: str, attempt_tag: str | None = None) -> TaskSpec:
     return TaskSpec(
-        kind=QUEUE,
-        target=WORKER,
+        kind=CHUNK_QUEUE,
+        target=CHUNK_WORKER,
         payload={"import_chunk": chunk_id, "workspace_id": workspace_id},
         task_id=safe_task_id("import", chunk_id, *([attempt_tag] if attempt_tag else [])),
         dispatch_deadline=DEADLINE,
@@ -71,12 +73,11 @@ def recover_lost_chunks(runtime: Runtime, now: datetime, stale: datetime) -> int
     """New tasks for chunks still queued since before `stale` (their task was lost);
     a chunk recovered MAX_RECOVERIES times fails, and its import with it. Returns how
     many chunks were handled."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import STALE_CHUNKS
 
     query = (
-        runtime.db.collection(CHUNKS)
-        .where(filter=FieldFilter("status", "==", "queued"))
-        .where(filter=FieldFilter("updated_at", "<", stale))
+        build(runtime.db, STALE_CHUNKS, status="queued", lt=stale)
         .select(["import_id", "workspace_id", "recoveries"])  # not the payloads
         .limit(100)
     )
@@ -154,25 +155,22 @@ def run_chunk(runtime: Runtime, workspace_id: str, chunk_id: str) -> dict[str, A
 
 
 def _sums(runtime: Runtime, import_id: str) -> dict[str, int]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import aggregate
+    from shared.queries.email import IMPORT_SUMS
 
-    query = runtime.db.collection(CHUNKS).where(filter=FieldFilter("import_id", "==", import_id))
-    return sum_fields(query, {"done": "done", "written": "written"})
+    sums = aggregate(runtime.db, IMPORT_SUMS, import_id=import_id)
+    return {alias: int(value) for alias, value in sums.items()}
 
 
 def settle(runtime: Runtime, import_id: str) -> None:
     """Mark the import done once every chunk is (any chunk run may be the last one)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import QUEUED_CHUNK
 
     # While a chunk is still queued the import cannot be done: one index read says so,
     # where the record and the sums would take two reads and an aggregation per chunk.
-    queued = (
-        runtime.db.collection(CHUNKS)
-        .where(filter=FieldFilter("import_id", "==", import_id))
-        .where(filter=FieldFilter("status", "==", "queued"))
-        .select(["status"])
-        .limit(1)
-    )
+    queued = build(runtime.db, QUEUED_CHUNK, import_id=import_id, status="queued")
+    queued = queued.select(["status"]).limit(1)
     if list(queued.stream()):
         return
     ref = runtime.db.collection(CONTACT_IMPORTS).document(import_id)

@@ -44,6 +44,8 @@ SPLIT_ROWS = 5_000  # what a split aims at, leaving room to grow
 SPLIT_BYTES = 350_000
 PAGE_READ = 8  # pages per dispatch query
 MERGE_ATTEMPTS = 5
+# Read whole by dispatch and the list views, never queried (see model.UNINDEXED_FIELDS).
+UNINDEXED_FIELDS = {MEMBERS: ("members",)}
 
 
 def page_id(list_id: str, lo: str) -> str:
@@ -116,14 +118,12 @@ class Page:
         )
 
 
-def _query(db: Any, workspace_id: str, list_id: str) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+def _query(db: Any, workspace_id: str, list_id: str, **bounds: Any) -> Any:
+    """The list's pages by `hi` within `bounds` (gt=, le=), in order."""
+    from shared.queries import build
+    from shared.queries.email import MEMBER_PAGES
 
-    return (
-        db.collection(MEMBERS)
-        .where(filter=FieldFilter("list_id", "==", list_id))
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-    )
+    return build(db, MEMBER_PAGES, list_id=list_id, workspace_id=workspace_id, **bounds)
 
 
 def _page_doc(
@@ -156,10 +156,7 @@ def ensure_root(db: Any, workspace_id: str, list_id: str) -> None:
 def layout(db: Any, workspace_id: str, list_id: str, lo: str = LOW, hi: str = END) -> list[Page]:
     """The pages covering [lo, hi), in order (lo and hi being page boundaries), without
     their members: one read per page."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = _query(db, workspace_id, list_id).where(filter=FieldFilter("hi", ">", lo))
-    query = query.where(filter=FieldFilter("hi", "<=", hi)).order_by("hi")
+    query = _query(db, workspace_id, list_id, gt=lo, le=hi)
     return [Page.of(snap) for snap in query.select(["lo", "hi", "n", "size"]).stream()]
 
 
@@ -168,12 +165,9 @@ def pages(
 ) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """(page hi, its members in hash order) for every page past the cursor `after` (a
     page hi from an earlier call; None from the start), PAGE_READ pages per query."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     cursor = after or ""
     while True:
-        query = _query(db, workspace_id, list_id).where(filter=FieldFilter("hi", ">", cursor))
-        docs = list(query.order_by("hi").limit(PAGE_READ).stream())
+        docs = list(_query(db, workspace_id, list_id, gt=cursor).limit(PAGE_READ).stream())
         for snap in docs:
             data = snap.to_dict() or {}
             lo, hi = max(data["lo"], cursor), data["hi"]
@@ -319,11 +313,9 @@ def _cuts(members: Mapping[str, str]) -> list[str]:
 
 def put(db: Any, workspace_id: str, list_id: str, digest: str, text: str | None) -> None:
     """Set one member's entry (or, with None, remove it) in the page holding its hash."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     for _ in range(MERGE_ATTEMPTS):
-        query = _query(db, workspace_id, list_id).where(filter=FieldFilter("hi", ">", digest))
-        found = [Page.of(s) for s in query.order_by("hi").limit(1).select(["lo", "hi"]).stream()]
+        query = _query(db, workspace_id, list_id, gt=digest).limit(1).select(["lo", "hi"])
+        found = [Page.of(s) for s in query.stream()]
         if not found or found[0].lo > digest:
             raise RuntimeError(f"list {list_id} has no member page for {digest}")
         if not rewrite(db, workspace_id, list_id, found[0].lo, add={digest: text}):

@@ -21,7 +21,6 @@ from shared.metrics.model import (
     DAILY,
     EMAIL_CAMPAIGN_METRICS,
     POSTS,
-    SNAPSHOTS,
     X_METRIC_FIELDS,
     daily_id,
     day_key,
@@ -116,16 +115,11 @@ def top_email_campaigns(
     runtime: Runtime, workspace_id: str, limit: int = 5
 ) -> list[dict[str, Any]]:
     """The campaigns with the most recent engagement (reads ≤ limit)."""
-    from google.cloud import firestore
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.metrics import TOP_EMAIL_CAMPAIGNS
 
     limit = max(1, min(int(limit), 50))
-    query = (
-        runtime.db.collection(EMAIL_CAMPAIGN_METRICS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .order_by("last_event_at", direction=firestore.Query.DESCENDING)
-        .limit(limit)
-    )
+    query = build(runtime.db, TOP_EMAIL_CAMPAIGNS, workspace_id=workspace_id).limit(limit)
     return [
         {k: _plain(v) for k, v in snap.to_dict().items() if k != "daily"} for snap in query.stream()
     ]
@@ -133,17 +127,14 @@ def top_email_campaigns(
 
 def post_metrics(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
     """A post's latest counters and its snapshots over time (a growth curve)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.metrics import POST_SNAPSHOTS
 
     post = scoped_get(runtime.db, POSTS, workspace_id, post_id)
     if post is None:
         raise NotFound(f"post {post_id!r} not found")
-    query = (
-        runtime.db.collection(SNAPSHOTS)
-        .where(filter=FieldFilter("post_id", "==", post_id))
-        .order_by("at")
-        .limit(200)  # the schedule takes at most 24 + 29 readings
-    )
+    # The schedule takes at most 24 + 29 readings.
+    query = build(runtime.db, POST_SNAPSHOTS, post_id=post_id).limit(200)
     points = []
     for snap in query.stream():
         s = snap.to_dict()

@@ -9,9 +9,8 @@ counted once.
 Rollups are *recomputed* from a day's events, never incremented: a recompute is a pure
 function of the events stored, so running it twice, concurrently, or after a crash
 gives the same documents, and a late event (one whose `at` falls on a day already
-rolled up) is picked up the next time that day is recomputed. The emulator has no
-transaction isolation, and Increment under at-least-once delivery double counts, so
-this is the only exactly-once scheme that holds on both.
+rolled up) is picked up the next time that day is recomputed. Increment under
+at-least-once delivery double counts, so a recompute is the exactly-once scheme.
 
 Which days to recompute is decided cheaply with count() aggregations (one read per up
 to 1,000 index entries): a workspace whose event count over the late window is what
@@ -31,7 +30,6 @@ from shared.log import get_logger
 from shared.metrics.model import (
     DAILY,
     EMAIL_CAMPAIGN_METRICS,
-    EMAIL_EVENTS,
     EMAIL_ROLLUP_STATE,
     daily_id,
     day_bounds,
@@ -39,7 +37,8 @@ from shared.metrics.model import (
     local_day,
     workspace_timezone,
 )
-from shared.metrics.paging import field_pages
+from shared.queries import aggregate, pages
+from shared.queries import metrics as q
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -96,6 +95,10 @@ class Tally:
         if kind not in TYPE_FIELD:
             return  # unknown types are counted in `events` only
         weight = _weight(event)
+        if event.get("machine") and kind in UNIQUE_TYPES:
+            # A prefetch (Apple MPP, a scanner): shown apart, never as a person's.
+            self.counts[f"machine_{kind}"] += weight
+            return
         self.counts[kind] += weight
         if kind in self.uniques:
             self.uniques[kind].update(_recipients(event))
@@ -108,28 +111,18 @@ class Tally:
 
     def fields(self, prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {f"{prefix}{TYPE_FIELD[t]}": self.counts[t] for t in EVENT_TYPES}
+        out[f"{prefix}machine_opens"] = self.counts["machine_open"]
+        out[f"{prefix}machine_clicks"] = self.counts["machine_click"]
         out[f"{prefix}unique_opens"] = len(self.uniques["open"])
         out[f"{prefix}unique_clicks"] = len(self.uniques["click"])
         out[f"{prefix}events"] = self.events
         return out
 
 
-def _count(query: Any) -> int:
-    result = query.count(alias="n").get()
-    return int(result[0][0].value)
-
-
-def _events(db: Any, workspace_id: str) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    return db.collection(EMAIL_EVENTS).where(filter=FieldFilter("workspace_id", "==", workspace_id))
-
-
-def _range(query: Any, start: datetime, end: datetime) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = query.where(filter=FieldFilter("at", ">=", start))
-    return query.where(filter=FieldFilter("at", "<", end))
+def _count(db: Any, workspace_id: str, start: datetime, end: datetime) -> int:
+    """Events of the workspace in [start, end): one aggregation query."""
+    n = aggregate(db, q.EMAIL_EVENT_COUNT, workspace_id=workspace_id, ge=start, lt=end)["n"]
+    return int(n)
 
 
 def recompute_day(
@@ -142,7 +135,7 @@ def recompute_day(
     start, end = day_bounds(day, tz)
     total = Tally()
     per_campaign: dict[str, Tally] = {}
-    for page in field_pages(_events(db, workspace_id), "at", start=start, end=end):
+    for page in pages(db, q.EMAIL_EVENTS, workspace_id=workspace_id, ge=start, lt=end):
         for snap in page:
             event = snap.to_dict()
             total.add(event)
@@ -186,29 +179,30 @@ def recompute_campaign(
 ) -> dict[str, Any]:
     """Rebuild a campaign's totals from its campaign-day documents (reads ∝ active days),
     and its unique opens and clicks from its open and click events only."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    days = (
-        db.collection(EMAIL_CAMPAIGN_DAYS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-    )
+    days = pages(db, q.CAMPAIGN_DAYS, workspace_id=workspace_id, campaign_id=campaign_id)
     counts: Counter[str] = Counter()
     daily: dict[str, dict[str, int]] = {}
     last_at: datetime | None = None
-    for page in field_pages(days, "date", unique=True):  # one per campaign and date
+    for page in days:  # one per campaign and date
         for snap in page:
             d = snap.to_dict()
             for t in EVENT_TYPES:
                 counts[TYPE_FIELD[t]] += int(d.get(TYPE_FIELD[t], 0))
             counts["events"] += int(d.get("events", 0))
+            for machine in ("machine_opens", "machine_clicks"):
+                counts[machine] += int(d.get(machine, 0))
             daily[d["date"]] = {"opens": d.get("opens", 0), "clicks": d.get("clicks", 0)}
             if d.get("last_event_at") and (last_at is None or d["last_event_at"] > last_at):
                 last_at = d["last_event_at"]
     engaged = Tally()
-    events = _events(db, workspace_id).where(filter=FieldFilter("campaign_id", "==", campaign_id))
-    events = events.where(filter=FieldFilter("type", "in", list(UNIQUE_TYPES)))
-    for page in field_pages(events, "at"):
+    events = pages(
+        db,
+        q.CAMPAIGN_UNIQUE_EVENTS,
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+        type=list(UNIQUE_TYPES),
+    )
+    for page in events:
         for snap in page:
             engaged.add(snap.to_dict())
     sent = counts["sent"]
@@ -217,6 +211,8 @@ def recompute_campaign(
         "campaign_id": campaign_id,
         **{TYPE_FIELD[t]: counts[TYPE_FIELD[t]] for t in EVENT_TYPES},
         "events": counts["events"],
+        "machine_opens": counts["machine_opens"],
+        "machine_clicks": counts["machine_clicks"],
         "unique_opens": len(engaged.uniques["open"]),
         "unique_clicks": len(engaged.uniques["click"]),
         "open_rate": _rate(len(engaged.uniques["open"]), sent),
@@ -249,7 +245,7 @@ def fold_workspace(runtime: Runtime, workspace_id: str) -> dict[str, int]:
     folded: dict[str, int] = dict((state_snap.to_dict() or {}).get("day_counts", {}))
     window_start = day_bounds(days[-1], tz)[0]
     window_end = day_bounds(today, tz)[1]
-    total = _count(_range(_events(db, workspace_id), window_start, window_end))
+    total = _count(db, workspace_id, window_start, window_end)
     stats = {"days_checked": 0, "days_recomputed": 0, "campaigns_recomputed": 0, "events_read": 0}
     if total == sum(folded.get(day_key(d), 0) for d in days):
         return stats
@@ -257,7 +253,7 @@ def fold_workspace(runtime: Runtime, workspace_id: str) -> dict[str, int]:
     for d in days:
         start, end = day_bounds(d, tz)
         stats["days_checked"] += 1
-        n = _count(_range(_events(db, workspace_id), start, end))
+        n = _count(db, workspace_id, start, end)
         before = folded.get(day_key(d))
         # Fewer events than folded means raw events expired (TTL): keep the rollup.
         if before is not None and n <= before:

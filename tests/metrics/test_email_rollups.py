@@ -9,7 +9,6 @@ from typing import Any
 
 from shared.clock import FrozenClock
 from shared.metrics import email_rollups
-from shared.metrics.paging import field_pages
 from shared.runtime import Runtime
 
 
@@ -157,18 +156,41 @@ def test_days_follow_the_workspace_timezone(runtime: Runtime) -> None:
     assert daily(runtime, "2026-01-05", ws="ny") == {}
 
 
-def test_field_pages_neither_skip_nor_repeat_across_runs_of_equal_values(
-    runtime: Runtime,
-) -> None:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+def test_pages_neither_skip_nor_repeat_across_runs_of_equal_values(runtime: Runtime) -> None:
+    from shared.queries import pages
+    from shared.queries.metrics import EMAIL_EVENTS
 
     # A run of 7 equal instants straddles page boundaries of 3.
     times = [at(4, 9)] + [at(4, 10)] * 7 + [at(4, 11)] * 2 + [at(5, 1)]
     put(runtime, {f"t{i:02d}": {"type": "open", "at": t} for i, t in enumerate(times)})
-    query = runtime.db.collection("email_events").where(
-        filter=FieldFilter("workspace_id", "==", "ws1")
+    found = list(
+        pages(runtime.db, EMAIL_EVENTS, page_size=3, workspace_id="ws1", ge=at(4, 0), lt=at(5, 0))
     )
-    pages = list(field_pages(query, "at", start=at(4, 0), end=at(5, 0), page_size=3))
-    ids = [d.id for page in pages for d in page]
+    ids = [d.id for page in found for d in page]
     assert ids == [f"t{i:02d}" for i in range(10)]  # t10 is on the next day: outside
-    assert [len(p) for p in pages] == [8, 2]  # the run is read whole with its page
+    assert [len(p) for p in found] == [3, 3, 3, 1]  # cursors cut the run exactly
+
+
+def test_machine_opens_and_clicks_are_counted_apart(runtime: Runtime, ws: str) -> None:
+    put(
+        runtime,
+        {
+            "sent__c2__0": {"campaign_id": "c2", "type": "sent", "at": at(4, 10), "count": 2,
+                            "recipient_ids": ["r1", "r2"]},
+            "machine_open__c2__r1": {"campaign_id": "c2", "type": "open", "at": at(4, 10, 1),
+                                     "recipient_id": "r1", "machine": "apple_mpp"},
+            "machine_click__c2__r2__0": {"campaign_id": "c2", "type": "click",
+                                         "at": at(4, 10, 2), "recipient_id": "r2",
+                                         "url": "https://acme.test/", "machine": "scanner"},
+            "open__c2__r2": {"campaign_id": "c2", "type": "open", "at": at(4, 12),
+                             "recipient_id": "r2"},
+        },
+    )  # fmt: skip
+    email_rollups.fold_workspace(runtime, ws)
+    d4 = daily(runtime, "2026-01-04")
+    assert (d4["email_opens"], d4["email_unique_opens"], d4["email_clicks"]) == (1, 1, 0)
+    assert (d4["email_machine_opens"], d4["email_machine_clicks"]) == (1, 1)
+    c2 = campaign(runtime, "c2")
+    assert (c2["unique_opens"], c2["unique_clicks"], c2["open_rate"]) == (1, 0, 0.5)
+    assert (c2["machine_opens"], c2["machine_clicks"]) == (1, 1)
+    assert c2["top_links"] == []

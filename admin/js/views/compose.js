@@ -57,8 +57,8 @@ export async function render(root, ctx) {
   // -- state ------------------------------------------------------------------------
   // Media ride on the first post of a thread (X attaches them to one post).
   const texts = editing ? (editing.parts?.length ? editing.parts : [editing.text || ""]) : [""];
-  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((ref) => ({ ref })) : [] }));
-  await Promise.all(parts[0].media.map(async (m) => (m.url = await mediaBlobUrl(m.ref).catch(() => null))));
+  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((id) => ({ id })) : [] }));
+  await Promise.all(parts[0].media.map(async (m) => (m.url = await mediaBlobUrl(m.id).catch(() => null))));
   ctx.onLeave(() => parts.forEach((p) => p.media.forEach((m) => m.url && URL.revokeObjectURL(m.url))));
 
   // -- controls ---------------------------------------------------------------------
@@ -159,7 +159,7 @@ export async function render(root, ctx) {
         form.append("file", file);
         const media = await act(upload, () => request("POST", ws("/media"), form), { errorBox });
         if (media) {
-          p.media.push({ ref: media.ref, url: URL.createObjectURL(file) });
+          p.media.push({ id: media.id, url: URL.createObjectURL(file) });
           renderParts();
         }
         upload.value = "";
@@ -213,7 +213,7 @@ export async function render(root, ctx) {
       account_id: accountSel.value,
       text: parts[0].text,
       parts: parts.map((p) => p.text),
-      media: parts[0].media.map((m) => m.ref),
+      media: parts[0].media.map((m) => m.id),
       timezone: tzSel.value,
     };
     if (schedule) {
@@ -294,9 +294,9 @@ export async function render(root, ctx) {
   renderParts();
 }
 
-/** An uploaded image as a blob: URL (the media route needs the bearer token, so no <img src>). */
-export async function mediaBlobUrl(ref) {
-  const resp = await fetch(apiUrl(ws(`/media/content?ref=${encodeURIComponent(ref)}`)), { headers: { Authorization: `Bearer ${session.token}` } });
-  if (!resp.ok) throw new Error(`image ${ref}: HTTP ${resp.status}`);
+/** An uploaded image (by media id) as a blob: URL: the media route needs the bearer token, so no <img src>. */
+export async function mediaBlobUrl(id) {
+  const resp = await fetch(apiUrl(ws(`/media/${encodeURIComponent(id)}/content`)), { headers: { Authorization: `Bearer ${session.token}` } });
+  if (!resp.ok) throw new Error(`image ${id}: HTTP ${resp.status}`);
   return URL.createObjectURL(await resp.blob());
 }

@@ -491,7 +491,7 @@ async function renderCampaign(root, ctx, id) {
     clear(rates).append(
       h("div", { class: "col-6" }, h("div", { class: "small text-body-secondary" }, "Open rate"), h("div", { class: "fs-3", id: "open-rate" }, fmtPct(e.open_rate ?? rate(e.unique_opens ?? e.opens))), h("div", { class: "small" }, `${fmtNumber(e.unique_opens ?? e.opens ?? 0)} opened`)),
       h("div", { class: "col-6" }, h("div", { class: "small text-body-secondary" }, "Click rate"), h("div", { class: "fs-3", id: "click-rate" }, fmtPct(e.click_rate ?? rate(e.unique_clicks ?? e.clicks))), h("div", { class: "small" }, `${fmtNumber(e.unique_clicks ?? e.clicks ?? 0)} clicked`)),
-      h("div", { class: "col-12 small text-body-secondary mt-2" }, "Opens are approximate: many mail apps block or pre-load images."),
+      h("div", { class: "col-12 small text-body-secondary mt-2", id: "machine-engagement" }, `Opens are approximate: many mail apps block or pre-load images. Not counted above: ${fmtNumber(e.machine_opens ?? 0)} opens and ${fmtNumber(e.machine_clicks ?? 0)} clicks by machines (Apple Mail Privacy Protection, link scanners).`),
     );
   }
   await ctx.every(tick, 2000);
