@@ -101,6 +101,17 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
         )
     )
     reporter.add(Figure("firestore_writes_per_post", writes, "writes", note="goal ≤ 4"))
+    # What X bills, counted by post_tweet from the calls it made (x_cost_usd on each
+    # post), per published post; the sandbox account bills at pay-per-use prices.
+    x_cost = sum(float(d.get("x_cost_usd") or 0) for d in docs) / n
+    reporter.add(
+        Figure(
+            "x_cost_usd_per_post",
+            x_cost,
+            "USD",
+            note="counted from the calls made (creates accepted, reads), pay-per-use prices",
+        )
+    )
     reporter.add(
         Figure(
             "firestore_reads_per_post_scheduling",
@@ -122,5 +133,6 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
             "firestore_reads_per_post": reads,
             "firestore_writes_per_post": writes,
             "tasks_per_post": tasks / n,
+            "x_cost_usd_per_post": x_cost,
         }
     )

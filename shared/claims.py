@@ -3,9 +3,11 @@
 A claim is a document whose id is the guarded action's key (for example
 `post:<id>:publish:<attempt>`). `create()` fails with AlreadyExists when the document
 exists, on real Firestore and on the emulator alike, so of any number of concurrent or
-repeated deliveries exactly one wins: the right tool for a one-shot action. A decision
-that reads and rewrites a document other runs also rewrite (who owns an email batch,
-shared.email.ownership) is a transaction instead.
+repeated deliveries exactly one wins. A create needs no transaction (one write, no
+read): the right tool for a one-shot action ("one X request per claimed part"). A
+decision that reads before it writes runs in a transaction instead: a cancel against
+post_tweet takes the same claims (shared.x.guards); who owns an email batch is
+shared.email.ownership.
 """
 
 from __future__ import annotations

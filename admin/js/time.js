@@ -39,11 +39,14 @@ export function dayKey(date, timeZone) {
 }
 
 export function timeZones() {
+  let zones;
   try {
-    return Intl.supportedValuesOf("timeZone");
+    zones = Intl.supportedValuesOf("timeZone");
   } catch {
-    return ["UTC", "Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"];
+    zones = ["Europe/London", "Europe/Paris", "America/New_York", "America/Los_Angeles", "Asia/Tokyo"];
   }
+  // Chromium lists no "UTC" (a workspace's default zone): a select without it showed none.
+  return zones.includes("UTC") ? zones : ["UTC", ...zones];
 }
 
 export function browserZone() {
