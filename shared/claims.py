@@ -32,6 +32,25 @@ def claim_id(*parts: str) -> str:
     return key
 
 
+def claim_doc(
+    *,
+    owner: str,
+    now: datetime,
+    workspace_id: str | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    **data: Any,
+) -> dict[str, Any]:
+    """The claim document `try_claim` creates (also created many at a time, each on its
+    own, by shared.batch_writes)."""
+    return {
+        "owner": owner,
+        "claimed_at": now,
+        "expires_at": now + ttl,
+        "workspace_id": workspace_id,
+        **data,
+    }
+
+
 def try_claim(
     db: Any,
     key: str,
@@ -43,13 +62,7 @@ def try_claim(
     **data: Any,
 ) -> bool:
     """Create the claim document; True if this caller won, False if it already existed."""
-    doc = {
-        "owner": owner,
-        "claimed_at": now,
-        "expires_at": now + ttl,
-        "workspace_id": workspace_id,
-        **data,
-    }
+    doc = claim_doc(owner=owner, now=now, workspace_id=workspace_id, ttl=ttl, **data)
     try:
         db.collection(CLAIMS).document(key).create(doc)
     except Exception as exc:

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from local.stack import Stack
 from tests.browser.conftest import Account, Admin, Api, herald_user_add
 from tests.e2e._x_helpers import stack_runtime, wait_for_status
+from tests.images import mp4
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -107,7 +108,7 @@ def test_compose_with_alt_text_video_link_in_reply_past_the_budget(
     )
     expect(page.locator("#alt-0")).to_be_visible()
     page.fill("#alt-0", "A green square, our logo's colour")
-    clip = b"\x00\x00\x00\x18ftypmp42" + bytes(2048)
+    clip = mp4(2072)
     page.set_input_files(
         "#media-0", files=[{"name": "clip.mp4", "mimeType": "video/mp4", "buffer": clip}]
     )

@@ -70,7 +70,7 @@ def test_a_refund_goes_back_to_the_shard_and_month_reserved(
 
 
 def test_shards_keep_each_budget_document_under_a_write_a_second() -> None:
-    rate = hcl.locals_()["queues"]["metrics"]["rate"]
+    rate = hcl.queues()["metrics"]["max_dispatches_per_second"]
     assert rate / budget.SHARDS < 1, f"{rate} pulls/s over {budget.SHARDS} shards"
 
 

@@ -189,8 +189,10 @@ def test_an_edit_that_raced_the_dispatcher_and_the_worker_answers_409(
 ) -> None:
     """The edit read a scheduled post; meanwhile dispatch queued it and post_tweet sent
     the old text; the edit then wrote the new text and answered 200."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from shared.x import posts
-    from shared.x.dispatch import dispatch_post
+    from shared.x.dispatch import dispatch_posts
 
     token, ws = owner
     runtime = api.runtime
@@ -203,7 +205,9 @@ def test_an_edit_that_raced_the_dispatcher_and_the_worker_answers_409(
         if not create_calls(x_api):
             runtime.clock.set(post["due_at"])  # type: ignore[attr-defined]
             snap = runtime.db.collection(POSTS).document(post["id"]).get()
-            assert dispatch_post(runtime, snap)
+            with ThreadPoolExecutor(1) as enqueues:
+                skipped, tasks = dispatch_posts(runtime, [snap], enqueues)
+                assert not skipped and [t.result() for t in tasks] == ["enqueued"]
             worker.handle(runtime, task_payload(runtime, post["id"]), _tweepy)
         return lookup(*args, **kwargs)
 
