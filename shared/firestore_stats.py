@@ -85,6 +85,15 @@ class FirestoreCounter:
             return dict(self.documents)
 
 
+def _failed(response: Any) -> bool:
+    """Whether a unary call answered with an error (an interceptor's continuation returns
+    the finished call, which raises only when its result is read)."""
+    try:
+        return response.exception() is not None
+    except Exception:  # not a finished call: count it as sent
+        return False
+
+
 class _CountedStream:
     """Wraps a server-streaming call: counts documents as they arrive, delegates the rest."""
 
@@ -141,7 +150,9 @@ class CountingInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClie
         self.counter.add(f"calls.{method}")
         if method == "GetDocument":
             self.counter.add("reads")
-        elif method in ("Commit", "BatchWrite"):
+        elif method in ("Commit", "BatchWrite") and not _failed(response):
+            # A refused commit (a precondition, an existing document, an aborted
+            # transaction) writes nothing and Firestore bills no write for it.
             self.counter.add("writes", len(request.writes))
             if self._documents_switch is not None:
                 self.counter.count_documents(self._documents_switch())
