@@ -215,8 +215,9 @@ def test_expanding_a_list_reads_about_one_page_per_thousand_members(runtime, mon
     assert service.get_campaign(runtime, WS, cid)["total"] == 3000
     page_reads = len(_pages(runtime.db, lst))
     assert page_reads <= 3
-    # The pages plus the dispatcher's own reads (campaigns, quota, claims, settings).
-    assert counter.reads <= page_reads + 15, counter.snapshot()
+    # The pages plus the dispatcher's own reads, whatever the list's size (campaigns,
+    # the shared quota's transactions, claims, settings, the import check): 16 here.
+    assert counter.reads <= page_reads + 20, counter.snapshot()
 
 
 def test_a_reimport_updates_members_in_place(runtime, monkeypatch):
