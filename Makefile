@@ -51,14 +51,16 @@ admin/vendor/.stamp: local/node_modules/.stamp local/vendor_admin.py
 	@touch $@
 
 # Debian packages: Google's Firestore emulator (from the Google Cloud CLI apt source,
-# with the Java runtime it runs on) for `make dev`, `make test` and `make bench`, and
-# Chromium for the admin page's browser tests.
+# with the Java runtime it runs on) for `make dev`, `make test` and `make bench`,
+# Chromium for the admin page's browser tests, and dovecot-imapd (a real IMAP server
+# for the bounce mailbox tests).
 FIRESTORE_JAR := /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar
 system:
 	@missing=""; \
 	test -f $(FIRESTORE_JAR) || missing="$$missing google-cloud-cli-firestore-emulator"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver fonts-dejavu-core"; \
+	test -x /usr/sbin/dovecot -a -x /usr/lib/dovecot/imap || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && \

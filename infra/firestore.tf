@@ -38,13 +38,17 @@ locals {
     { collection = "candidates", fields = ["segment_id", "workspace_id", "sort_key"] },
     { collection = "candidates", fields = ["workspace_id", "sort_key"] },
     { collection = "contact_import_chunks", fields = ["status", "updated_at"] },
-    { collection = "contact_list_members", fields = ["list_id", "workspace_id", "key"] },
+    { collection = "contact_list_members", fields = ["list_id", "workspace_id", "hi"] },
     { collection = "contacts", fields = ["workspace_id", "email_norm"] },
+    { collection = "contacts", fields = ["workspace_id", "list_ids contains"] },
+    { collection = "contacts", fields = ["workspace_id", "list_ids contains", "email_norm"] },
     { collection = "email_batches", fields = ["campaign_id", "key"] },
     { collection = "email_batches", fields = ["campaign_id", "status", "key"] },
     { collection = "email_batches", fields = ["campaign_id", "workspace_id", "key"] },
+    { collection = "email_batches", fields = ["sender_domain", "workspace_id", "finished_at"] },
     { collection = "email_batches", fields = ["status", "due_at"] },
     { collection = "email_batches", fields = ["status", "lease_until"] },
+    { collection = "email_batches", fields = ["workspace_id", "finished_at"] },
     { collection = "email_batches", fields = ["workspace_id", "key"] },
     { collection = "email_campaign_days", fields = ["campaign_id", "workspace_id", "date"] },
     { collection = "email_campaign_metrics", fields = ["workspace_id", "campaign_id"] },
@@ -52,6 +56,8 @@ locals {
     { collection = "email_campaigns", fields = ["status", "due_at"] },
     { collection = "email_campaigns", fields = ["workspace_id", "key"] },
     { collection = "email_events", fields = ["campaign_id", "type", "workspace_id", "at"] },
+    { collection = "email_events", fields = ["domain", "type", "workspace_id", "at"] },
+    { collection = "email_events", fields = ["type", "workspace_id", "at"] },
     { collection = "email_events", fields = ["workspace_id", "at"] },
     { collection = "email_suppressions", fields = ["workspace_id", "email_norm"] },
     { collection = "job_openings", fields = ["status", "workspace_id", "sort_key"] },
@@ -141,9 +147,10 @@ locals {
     best_time              = ["buckets"]
     candidate_imports      = ["report"]
     claims                 = ["inflight"]
+    contact_import_chunks  = ["custom", "payload"]
     contact_imports        = ["report"]
     contact_list_members   = ["members"]
-    contacts               = ["fields", "lists"]
+    contacts               = ["fields"]
     email_batches          = ["inflight", "outcomes", "recipients"]
     email_campaign_metrics = ["daily"]
     email_campaigns        = ["expand_carry"]

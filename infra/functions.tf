@@ -18,14 +18,14 @@ locals {
       max          = 20
       app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
       user_secrets = "write" # SMTP passwords, X tokens, ad credentials
-      enqueues     = ["tweets", "emails", "ads", "segments"]
+      enqueues     = ["tweets", "emails", "imports", "ads", "segments"]
       media        = "write"
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
       }
     }
     track = {
-      description  = "Open pixel, click redirect and RFC 8058 unsubscribe for emails."
+      description  = "Open pixel, click redirect, RFC 8058 unsubscribe, providers' bounce and complaint webhooks."
       public       = true
       invoked_by   = []
       memory       = "256Mi"
@@ -34,7 +34,7 @@ locals {
       timeout      = 30
       max          = 20
       app_secrets  = ["track-hmac-key"]
-      user_secrets = "none"
+      user_secrets = "read" # webhook verification keys (SendGrid, Mailgun, Postmark)
       enqueues     = []
       media        = "none"
       env          = {}
@@ -50,7 +50,7 @@ locals {
       max          = 2
       app_secrets  = []
       user_secrets = "none"
-      enqueues     = ["tweets", "emails", "ads", "metrics", "generate"]
+      enqueues     = ["tweets", "emails", "imports", "bounces", "ads", "metrics", "generate"]
       media        = "none"
       env          = {}
     }
@@ -84,6 +84,44 @@ locals {
       media        = "none"
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
+      }
+    }
+    # Its own function and queue: a chunk is CPU and Firestore work (4,000 contacts and
+    # their member pages), not SMTP; on the emails queue an import would hold the slots
+    # of email batches. 10 at once: each owns its member pages, so none contend.
+    import_contacts = {
+      description  = "Writes one chunk of a large contact import: its contacts and member pages."
+      public       = false
+      invoked_by   = ["tasks"]
+      memory       = "1Gi"
+      cpu          = "1"
+      concurrency  = 1
+      timeout      = 540
+      max          = 10
+      app_secrets  = []
+      user_secrets = "none"
+      enqueues     = []
+      media        = "none"
+      env          = {}
+    }
+    # Its own function and queue: a run waits on a workspace's IMAP server (20 s timeouts)
+    # and applies the reports it finds; on the emails queue a slow mailbox would hold the
+    # slot of an email batch. One run per mailbox and minute, 5 at once.
+    read_bounces = {
+      description  = "Reads one workspace's bounce mailbox over IMAP and applies its bounce and complaint reports."
+      public       = false
+      invoked_by   = ["tasks"]
+      memory       = "512Mi"
+      cpu          = null
+      concurrency  = 1
+      timeout      = 300
+      max          = 5
+      app_secrets  = ["track-hmac-key"] # verifies the VERP tokens in the reports
+      user_secrets = "read"             # the mailbox's IMAP password
+      enqueues     = []
+      media        = "none"
+      env = {
+        HERALD_SMTP_CA_FILE = var.smtp_ca_file # the IMAP TLS context is the SMTP one
       }
     }
     collect_metrics = {

@@ -15,6 +15,14 @@
 # - emails (send_email): per-recipient 4xx deferrals follow the ladder 30 s, 1 min, 1 h in
 #   code; the task-level retry of a failed batch uses the same ladder's shape (30 s, 60 s,
 #   then linear steps capped at 1 h).
+# - imports (import_contacts: one task per chunk of a large contact import): the writes
+#   are idempotent, so a failed chunk is simply retried (10 s doubling to 10 min); the
+#   dispatcher also re-enqueues a chunk whose task was lost (shared/email/import_chunks.py).
+#   10 at once: each chunk owns its member pages, so none contend.
+# - bounces (read_bounces: one run per enabled bounce mailbox and minute): a mailbox that
+#   cannot be read is an alert, not a retry; a run that failed otherwise is retried twice
+#   within a minute (10 s, 20 s), after which the next minute's run takes over. 5 at once:
+#   each waits on a workspace's IMAP server.
 # - ads (publish_ads: publishes, status changes, ad insights): Meta and Google Ads rate
 #   limits defer the work in code; crashes retry slowly so a rate-limited platform is not
 #   hammered.

@@ -13,13 +13,24 @@ FUNCTION_NAMES = (
     "dispatch",
     "post_tweet",
     "send_email",
+    "import_contacts",
     "collect_metrics",
     "generate",
     "track",
     "publish_ads",
     "segment",
+    "read_bounces",
 )
-QUEUE_KINDS = ("tweets", "emails", "ads", "segments", "metrics", "generate")
+QUEUE_KINDS = (
+    "tweets",
+    "emails",
+    "imports",
+    "bounces",
+    "ads",
+    "segments",
+    "metrics",
+    "generate",
+)
 ENVIRONMENTS = ("local", "test", "production")
 
 

@@ -3,7 +3,7 @@
 Per tick:
 1. Campaigns `scheduled` and due within the horizon, or `sending` but not fully
    expanded, are expanded under a per-workspace lease (claim
-   `email-expand:{workspace}:{gen}`): list-member buckets are read in order, recipients
+   `email-expand:{workspace}:{gen}`): the list's member pages are read in order, recipients
    grouped by send instant (local-hour campaigns) and cut into batches of
    settings.email_batch_size (capped by the per-minute rate). Each batch is created
    with create() under a deterministic id (campaign + sequence): that create is the
@@ -28,8 +28,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.claims import try_claim
+from shared.email import members
 from shared.email.campaigns import progress_of
-from shared.email.imports import recover_lost_chunks
+from shared.email.import_chunks import recover_lost_chunks
 from shared.email.model import (
     BATCHES,
     QUOTAS,
@@ -38,10 +39,11 @@ from shared.email.model import (
 )
 from shared.email.ownership import takeover_at
 from shared.email.queue import enqueue_batch
-from shared.email.quota import Quota
+from shared.email.quota import Limits, reserve
+from shared.email.warmup import day_cap_for
 from shared.firestore import is_already_exists
 from shared.log import get_logger
-from shared.queries import build, pages
+from shared.queries import build
 from shared.queries import email as q
 from shared.zones import find_zone, zone_or_utc
 
@@ -59,9 +61,9 @@ RECOVERY_GRACE = timedelta(minutes=10)
 # How long a campaign's expansion waits for a background import into its list.
 IMPORT_WAIT = timedelta(minutes=30)
 # Expansion persists its cursor, carry-over and sequence once per this many member
-# buckets (and whenever the tick's budget runs out): a takeover redoes at most these,
-# and the batch create()s it repeats are no-ops.
-SAVE_EVERY_BUCKETS = 64
+# pages (~1,000-4,000 members each; and whenever the tick's budget runs out): a takeover
+# redoes at most these, and the batch create()s it repeats are no-ops.
+SAVE_EVERY_PAGES = 32
 # Batches created per commit: one round trip for ten instead of ten (~0.5 MB of
 # recipients at most, well under a commit's 10 MiB).
 CREATE_GROUP = 10
@@ -104,6 +106,9 @@ class EmailSource:
             if left["pending"] == 0 and left["deferred"] == 0:
                 doc.reference.update({"status": "done", "finished_at": ctx.now})
                 counts["done"] += 1
+        from shared.email import upkeep
+
+        counts["mailboxes"] = upkeep.enqueue(rt, ctx.now)
         return counts
 
     # -- expansion ------------------------------------------------------------------
@@ -135,24 +140,19 @@ class EmailSource:
             return
         settings = rt.db.collection(SETTINGS).document(workspace_id).get()
         conf = settings.to_dict() if settings.exists else {}
-        quota = Quota(
-            ledger.get("minutes") or {},
-            daily=int(conf.get("daily_quota") or 1_000_000),
-            per_minute=int(conf.get("per_minute_rate") or 100_000),
-        )
-        quota.prune(now)
-        size = max(1, min(rt.settings.email_batch_size, quota.per_minute, quota.daily))
+        limits = Limits.of(conf, day_cap_for(rt.db, workspace_id, conf))
+        size = limits.batch_size(rt.settings.email_batch_size, now.date())
         try:
             for doc in docs:
                 if time.monotonic() > deadline:
                     break
                 counts["campaigns"] += 1
-                self._expand(rt, doc, quota, size, now, deadline, counts)
+                self._expand(rt, doc, limits, size, now, deadline, counts)
         finally:
+            # The reservations were written group by group (shared.email.quota).
             ledger_ref.set(
                 {
                     "workspace_id": workspace_id,
-                    "minutes": quota.to_doc(),
                     "expand_gen": firestore.Increment(1),
                     "updated_at": now,
                 },
@@ -163,7 +163,7 @@ class EmailSource:
         self,
         rt: Runtime,
         doc: Any,
-        quota: Quota,
+        limits: Limits,
         size: int,
         now: datetime,
         deadline: float,
@@ -180,19 +180,25 @@ class EmailSource:
             return
         start = campaign.get("scheduled_at") or now
         seq = int(campaign.get("next_seq") or 0)
-        after = campaign.get("expand_after") or ""
+        after = campaign.get("expand_after") or None  # the last page read (its `hi`)
         # Recipients not yet in a batch, per send instant; persisted with the cursor so
-        # batches fill up across buckets and a takeover resumes from a consistent state.
+        # batches fill up across pages and a takeover resumes from a consistent state.
         carry: dict[str, list[dict[str, Any]]] = dict(campaign.get("expand_carry") or {})
         state = {"seq": seq, "batches": 0, "recipients": 0}
 
-        # Batches cut but not yet written: created CREATE_GROUP at a time, a commit each.
+        # Batches cut but not yet written, with the instant each wants: reserved and
+        # created CREATE_GROUP at a time (a quota transaction and a commit each).
         pending: list[tuple[str, list[dict[str, Any]], datetime]] = []
 
         def flush() -> None:
-            made = self._create_batches(rt, pending, ws, cid, now)
-            mine = [(bid, recipients, slot) for bid, recipients, slot in pending if bid in made]
+            if not pending:
+                return
+            wants = [(len(recipients), when) for _, recipients, when in pending]
+            slots = reserve(rt.db, ws, wants, limits, now)
+            slotted = [(bid, r, slot) for (bid, r, _), slot in zip(pending, slots, strict=True)]
             pending.clear()
+            made = self._create_batches(rt, slotted, ws, cid, now)
+            mine = [(bid, recipients, slot) for bid, recipients, slot in slotted if bid in made]
 
             def enqueue(batch: tuple[str, list[dict[str, Any]], datetime]) -> str:
                 bid, recipients, slot = batch
@@ -204,9 +210,8 @@ class EmailSource:
             group = carry.get(when_key) or []
             while len(group) >= size or (final and group):
                 chunk, group = group[:size], group[size:]
-                when = datetime.fromisoformat(when_key)
-                slot = quota.reserve(len(chunk), max(when, now))
-                pending.append((batch_id(cid, state["seq"]), [_for_send(m) for m in chunk], slot))
+                when = max(datetime.fromisoformat(when_key), now)
+                pending.append((batch_id(cid, state["seq"]), [_for_send(m) for m in chunk], when))
                 state["seq"] += 1
                 if len(pending) >= CREATE_GROUP:
                     flush()
@@ -236,27 +241,18 @@ class EmailSource:
             state["batches"] = state["recipients"] = 0
 
         unsaved = 0
-        buckets = pages(
-            rt.db,
-            q.LIST_MEMBERS,
-            page_size=8,
-            after=[after] if after else None,
-            list_id=campaign["list_id"],
-            workspace_id=ws,
-        )
-        for page in buckets:
-            for bucket in page:
-                for entry in (bucket.get("members") or {}).values():
-                    key = _send_instant(campaign, entry, start).isoformat()
-                    carry.setdefault(key, []).append(entry)
-                for key in sorted(carry):
-                    carry[key].sort(key=lambda m: str(m["email"]).lower())
-                    emit(key, final=False)
-            unsaved += len(page)
+        for hi, entries in members.pages(rt.db, ws, campaign["list_id"], after):
+            for entry in entries:
+                key = _send_instant(campaign, entry, start).isoformat()
+                carry.setdefault(key, []).append(entry)
+            for key in sorted(carry):
+                carry[key].sort(key=lambda m: str(m["email"]).lower())
+                emit(key, final=False)
+            unsaved += 1
             out_of_time = time.monotonic() > deadline
-            if unsaved >= SAVE_EVERY_BUCKETS or out_of_time:
-                # One campaign write per stretch of buckets: cursor, carry, counters.
-                save(page[-1].get("key"), done=False)
+            if unsaved >= SAVE_EVERY_PAGES or out_of_time:
+                # One campaign write per stretch of pages: cursor, carry, counters.
+                save(hi, done=False)
                 unsaved = 0
             if out_of_time:
                 return  # the next tick continues from the saved cursor
@@ -276,7 +272,7 @@ class EmailSource:
         """Create the batches; the ids this expansion made, whose tasks it enqueues.
 
         create() is the "dispatched exactly once" mark. A group goes in one commit;
-        if any of its batches exists already (a takeover redoing buckets after the
+        if any of its batches exists already (a takeover redoing pages after the
         last save), each is created on its own instead: a failed commit wrote none of
         its batches (commits are atomic), so one that exists was made by an earlier
         (dead) expansion and is left to recovery."""

@@ -1,16 +1,18 @@
 """Queries of the email pipeline: templates, lists, contacts, campaigns, batches."""
 
-from shared.queries.spec import QuerySpec, asc, total
+from shared.queries.spec import QuerySpec, asc, count, total
 
 TEMPLATES = QuerySpec("email.templates", "email_templates", equals=("workspace_id",))
 CONTACT_LISTS = QuerySpec("email.contact_lists", "contact_lists", equals=("workspace_id",))
-LIST_MEMBERS = QuerySpec(
-    "email.list_members",
+MEMBER_PAGES = QuerySpec(
+    "email.member_pages",
     "contact_list_members",
     equals=("list_id", "workspace_id"),
-    order=(asc("key"),),
-    paged=True,
-    why="a list's member buckets: counts, pages, a campaign's expansion",
+    range="hi",
+    range_required=True,
+    order=(asc("hi"),),
+    why="a list's member pages by the top of their hash range: a campaign's expansion "
+    "(cursor: the last page's hi), an import's layout, the page holding one contact",
 )
 CONTACTS = QuerySpec(
     "email.contacts",
@@ -18,6 +20,23 @@ CONTACTS = QuerySpec(
     equals=("workspace_id",),
     order=(asc("email_norm"),),
     paged=True,
+)
+LIST_CONTACTS = QuerySpec(
+    "email.list_contacts",
+    "contacts",
+    equals=("workspace_id",),
+    contains="list_ids",
+    order=(asc("email_norm"),),
+    paged=True,
+    why="a list's contacts, a page at a time by address",
+)
+LIST_CONTACT_COUNT = QuerySpec(
+    "email.list_contact_count",
+    "contacts",
+    equals=("workspace_id",),
+    contains="list_ids",
+    aggregations=(count(),),
+    why="a list's size (an aggregation reads an index entry per 1,000 members)",
 )
 LIST_IMPORTS = QuerySpec(
     "email.list_imports",
@@ -32,6 +51,12 @@ STALE_CHUNKS = QuerySpec(
     range="updated_at",
     range_required=True,
     why="import chunks whose task was lost",
+)
+QUEUED_CHUNK = QuerySpec(
+    "email.queued_chunk",
+    "contact_import_chunks",
+    equals=("import_id", "status"),
+    why="an import is not done while one of its chunks is queued (read with limit 1)",
 )
 IMPORT_SUMS = QuerySpec(
     "email.import_sums",
@@ -118,6 +143,42 @@ BATCH_TALLIES = (
         aggregations=(total("n_cancelled", "cancelled"), total("n_batches_done", "batches_done")),
     ),
 )
+# Feedback after delivery (shared.email.feedback): a campaign's bounces and complaints,
+# and a workspace's (or sending domain's) sends and feedback over the guard's window.
+CAMPAIGN_FEEDBACK = QuerySpec(
+    "email.campaign_feedback",
+    "email_events",
+    equals=("campaign_id", "type"),
+    aggregations=(count(),),
+    why="a campaign's hard bounces, soft bounces and complaints",
+)
+SENT_SINCE = QuerySpec(
+    "email.sent_since",
+    "email_batches",
+    equals=("workspace_id",),
+    optional=("sender_domain",),
+    range="finished_at",
+    range_required=True,
+    aggregations=(total("n_sent", "sent"),),
+    why="reputation: messages sent in the window",
+)
+FEEDBACK_SINCE = QuerySpec(
+    "email.feedback_since",
+    "email_events",
+    equals=("workspace_id", "type"),
+    optional=("domain",),
+    range="at",
+    range_required=True,
+    aggregations=(count(),),
+    why="reputation: bounces and complaints in the window",
+)
+MAILBOXES = QuerySpec(
+    "email.mailboxes",
+    "email_deliverability",
+    equals=("mailbox_enabled",),
+    why="dispatch: the bounce mailboxes to read",
+)
+
 LOST_BATCHES = {
     field: QuerySpec(
         f"email.lost_batches_by_{field}",

@@ -11,6 +11,7 @@ const TABS = [
   ["campaigns", "Campaigns", "send"],
   ["contacts", "Contacts", "people"],
   ["smtp", "SMTP settings", "hdd-network"],
+  ["deliverability", "Deliverability", "shield-check"],
 ];
 
 export const P = {
@@ -52,6 +53,7 @@ export async function render(root, ctx) {
   const body = h("div");
   root.append(body);
   if (tab === "smtp") return renderSmtp(body);
+  if (tab === "deliverability") return (await import("./deliverability.js")).render(body);
   if (tab === "contacts") return renderContacts(body);
   if (tab === "campaign" && ctx.rest[1]) return renderCampaign(body, ctx, ctx.rest[1]);
   return renderCampaigns(body, ctx);

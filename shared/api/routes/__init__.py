@@ -4,6 +4,7 @@ from shared.api.routes import (  # noqa: F401
     campaigns,
     channels,
     core,
+    deliverability,
     email,
     groups,
     invitations,

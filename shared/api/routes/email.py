@@ -74,6 +74,15 @@ MAX_HTML = 100_000
 MAX_TEXT = 50_000
 
 
+class ContactPatch(Body):
+    first_name: str | None = Field(None, max_length=120)
+    last_name: str | None = Field(None, max_length=120)
+    timezone: str | None = Field(None, description="an IANA zone, e.g. Europe/Paris")
+    fields: dict[Name, ShortValue] | None = Field(
+        None, max_length=50, description="custom fields to set (merged with the contact's others)"
+    )
+
+
 class EmailTemplateIn(Body):
     name: str = Field(min_length=1, max_length=200)
     subject: str = Field("", max_length=998)
@@ -309,6 +318,32 @@ def list_contacts(ctx: Ctx) -> Any:
 )
 def get_contact(ctx: Ctx) -> Any:
     return _svc().get_contact(ctx.runtime, ctx.ws, ctx.params["contact_id"])
+
+
+@router.patch(
+    "/workspaces/{ws}/contacts/{contact_id}",
+    summary="Change a contact's names, timezone or custom fields",
+    tag="contacts",
+    role=Role.EDITOR,
+    body=ContactPatch,
+    response=OBJECT,
+    description="Campaigns to its lists expanded from now on use the new values.",
+)
+def update_contact(ctx: Ctx) -> Any:
+    return _svc().update_contact(
+        ctx.runtime, ctx.ws, ctx.params["contact_id"], ctx.body.model_dump(exclude_unset=True)
+    )
+
+
+@router.delete(
+    "/workspaces/{ws}/lists/{list_id}/contacts/{contact_id}",
+    summary="Take a contact out of a list (the contact stays, with its other lists)",
+    tag="contacts",
+    role=Role.EDITOR,
+    status=204,
+)
+def remove_from_list(ctx: Ctx) -> Any:
+    _svc().remove_from_list(ctx.runtime, ctx.ws, ctx.params["list_id"], ctx.params["contact_id"])
 
 
 # -- email templates --------------------------------------------------------------------
