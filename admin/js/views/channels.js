@@ -3,10 +3,11 @@
 // its network's limit as the server counts it (POST .../post-groups/validate).
 import { post, ws } from "../api.js";
 import { clear, h } from "../dom.js";
+import { networkOf } from "./networks.js";
+
+export { networkOf };
 
 export const LABELS = { x: "X", bluesky: "Bluesky", mastodon: "Mastodon" };
-
-export const networkOf = (account) => account?.network || "x";
 
 export function channelName(account) {
   return `${LABELS[networkOf(account)]} @${account.handle || account.id}${account.sandbox ? " (sandbox)" : ""}`;

@@ -8,7 +8,8 @@ import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from
 import { card, clear, field, h, icon } from "../dom.js";
 import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
-import { channelName, channelPanel, groupProblems, networkOf } from "./channels.js";
+import { LABELS, channelName, channelPanel, groupProblems } from "./channels.js";
+import { countFor } from "./networks.js";
 import { sendWithinBudget, showSpend } from "./spend.js";
 
 const MAX_PARTS = 25;
@@ -126,6 +127,7 @@ export async function render(root, ctx) {
   tzSel.addEventListener("change", updateHint);
   updateHint();
 
+  const primaryAccount = () => accounts.find((a) => a.id === accountSel.value);
   let serverOutgoing = null; // what the server says goes out ("link in first reply")
   function renderPreview() {
     const account = accounts.find((a) => a.id === accountSel.value);
@@ -193,13 +195,14 @@ export async function render(root, ctx) {
       const update = () => {
         p.text = ta.value;
         serverOutgoing = null;
-        const r = weigh(ta.value);
-        counter.textContent = `${r.weightedLength} / 280`;
-        counter.dataset.weighted = String(r.weightedLength);
+        // Counted by the chosen channel's network (X's weights, Bluesky's graphemes, …).
+        const r = countFor(primaryAccount(), ta.value);
+        counter.textContent = `${r.length} / ${r.limit}${r.unit ? ` ${r.unit}` : ""}`;
+        counter.dataset.weighted = String(r.length);
         counter.dataset.valid = r.valid ? "1" : "0";
         counter.classList.toggle("over", !r.valid && ta.value.length > 0);
         const bf = bar.firstChild;
-        bf.className = `progress-bar ${r.weightedLength > 280 ? "bg-danger" : r.weightedLength > 260 ? "bg-warning" : ""}`;
+        bf.className = `progress-bar ${r.length > r.limit ? "bg-danger" : r.length > r.limit * 0.93 ? "bg-warning" : ""}`;
         bf.style.width = `${Math.min(100, r.permillage / 10)}%`; // CSSOM, allowed by the CSP
         renderPreview();
       };
@@ -275,7 +278,7 @@ export async function render(root, ctx) {
     partsBox.querySelector(`#part-${parts.length - 1}`)?.focus();
   });
   accountSel.addEventListener("change", () => {
-    renderPreview();
+    renderParts(); // the counters follow the channel's network
     refreshSpend();
   });
   linkInReply.addEventListener("change", () => {
@@ -305,11 +308,12 @@ export async function render(root, ctx) {
 
   async function save(schedule, button) {
     const group = !editing && channels.isGroup();
-    const primaryIsX = networkOf(accounts.find((a) => a.id === accountSel.value)) === "x";
-    // Several channels, or another network: the server checks each with its own rules.
-    const over = group || !primaryIsX ? -1 : parts.findIndex((p) => !weigh(p.text).valid);
+    // Several channels: the server checks each with its own rules and lists the problems.
+    const account = primaryAccount();
+    const over = group ? -1 : parts.findIndex((p) => !countFor(account, p.text).valid);
     if (over >= 0) {
-      showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for X (${weigh(parts[over].text).weightedLength} / 280).` : `Post ${over + 1} is empty.`));
+      const r = countFor(account, parts[over].text);
+      showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for ${LABELS[account?.network || "x"]} (${r.length} / ${r.limit}).` : `Post ${over + 1} is empty.`));
       return;
     }
     const done = (saved) => {

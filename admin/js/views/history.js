@@ -63,7 +63,7 @@ export async function render(root, ctx) {
       h(
         "td",
         {},
-        h("span", { class: "badge text-bg-light border me-1 network-badge", dataset: { network: p.network || "x" }, title: p.group_id ? "posted with the same post on other channels" : "" }, LABELS[p.network || "x"] || p.network, p.group_id ? " ⧉" : ""),
+        h("span", { class: "badge text-bg-light border me-1 network-badge", dataset: { network: p.network || "x" }, title: p.group_id ? "posted with the same post on other channels" : "" }, LABELS[p.network || "x"] || p.network, p.group_id ? h("span", { class: "ms-1 group-mark" }, icon("collection"), h("span", { class: "visually-hidden" }, " (one of a post to several channels)")) : null),
         statusBadge(p.status),
         p.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null,
       ),

@@ -5,6 +5,7 @@ import { canEdit, del, get, isOwner, listAll, patch, post, put, session, ws } fr
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { timeZones } from "../time.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { LABELS, networkOf } from "./channels.js";
 import { showSpend } from "./spend.js";
 
 const TIERS = ["free", "basic", "pro", "pay_per_use", "enterprise"];
@@ -96,7 +97,12 @@ async function accountsSection() {
           // A lost token lineage (or revoked tokens): reconnect with OAuth 2.0, same account.
           const reconnect = !a.sandbox && a.status !== "active" && a.status !== "disconnected" && isOwner() ? h("button", { class: "btn btn-sm btn-warning x-reconnect", type: "button" }, icon("arrow-repeat"), "Reconnect") : null;
           reconnect?.addEventListener("click", () => beginOAuth2(reconnect, errorBox, { tier: a.tier, account_id: a.id }));
-          const kind = a.sandbox ? h("span", { class: "badge text-bg-warning" }, "sandbox") : h("span", { class: "badge text-bg-primary", title: a.auth === "oauth2" ? "OAuth 2.0 user context" : "OAuth 1.0a user context" }, `X · ${a.auth === "oauth2" ? "OAuth 2.0" : "OAuth 1.0a"}`);
+          const network = networkOf(a);
+          const kind = a.sandbox
+            ? h("span", { class: "badge text-bg-warning", dataset: { network } }, `${LABELS[network]} · sandbox`)
+            : network !== "x"
+              ? h("span", { class: "badge text-bg-primary", dataset: { network } }, LABELS[network] || network)
+              : h("span", { class: "badge text-bg-primary", dataset: { network }, title: a.auth === "oauth2" ? "OAuth 2.0 user context" : "OAuth 1.0a user context" }, `X · ${a.auth === "oauth2" ? "OAuth 2.0" : "OAuth 1.0a"}`);
           const state = a.status === "reconnect_needed" ? h("span", { class: "badge text-bg-danger", dataset: { status: a.status } }, "reconnect needed") : statusBadge(a.status);
           return h(
             "tr",
@@ -127,10 +133,12 @@ async function accountsSection() {
       location.assign(r.authorization_url);
     }
   });
-  const sandboxHandle = h("input", { class: "form-control", id: "sandbox-handle", placeholder: "sandbox handle, e.g. herald_demo" });
+  // A sandbox account of any network: it posts by that network's rules (limits, media).
+  const sandboxNetwork = h("select", { class: "form-select flex-grow-0 w-auto", id: "sandbox-network", "aria-label": "Network of the sandbox account" }, Object.entries(LABELS).map(([v, l]) => h("option", { value: v }, l)));
+  const sandboxHandle = h("input", { class: "form-control", id: "sandbox-handle", placeholder: "sandbox handle, e.g. herald_demo", "aria-label": "Sandbox handle" });
   const addSandbox = editable(h("button", { class: "btn btn-outline-warning", type: "button", id: "x-sandbox" }, icon("cone-striped"), "Add a sandbox account"));
-  addSandbox.addEventListener("click", () => act(addSandbox, () => post(ws("/x/accounts/sandbox"), { handle: sandboxHandle.value.trim() || "herald_sandbox" }), { errorBox, done: "Sandbox account added" }).then(refresh));
-  const sandboxRow = session.sandbox ? h("div", { class: "input-group mt-2" }, sandboxHandle, addSandbox) : null;
+  addSandbox.addEventListener("click", () => act(addSandbox, () => post(ws("/x/accounts/sandbox"), { handle: sandboxHandle.value.trim() || "herald_sandbox", network: sandboxNetwork.value }), { errorBox, done: `Sandbox ${LABELS[sandboxNetwork.value]} account added` }).then(refresh));
+  const sandboxRow = session.sandbox ? h("div", { class: "input-group mt-2" }, sandboxNetwork, sandboxHandle, addSandbox) : null;
   const note = session.sandbox ? h("div", { class: "form-text" }, "Sandbox accounts record posts instead of publishing them; they exist only in the local sandbox.") : null;
   await refresh().catch((exc) => showError(errorBox, exc));
   // Coming back from X's consent screen: the API finishes the handshake.
