@@ -19,6 +19,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 URL = "https://example.com/" + "a" * 60  # 80 characters: X and Mastodon count 23
 TEXT = "Launch 🎉 " + URL  # the emoji weighs 2 on X, one grapheme on Bluesky and Mastodon
+PAST_THE_EDGE = """() => [...document.querySelectorAll("#view *")]
+  .filter((el) => el.offsetParent !== null && !el.closest(".table-responsive"))
+  .filter((el) => el.getBoundingClientRect().right > 390.5)
+  .slice(0, 8).map((el) => `${el.tagName}#${el.id}.${el.className}`)"""
 LIMITS = {"x": "33 / 280", "bluesky": "89 / 300 graphemes", "mastodon": "32 / 500"}
 
 
@@ -32,12 +36,24 @@ def readme_owner(stack: Stack) -> Account:
 
 
 def _check(admin: Admin, name: str) -> None:
-    """axe-core and the 390 px check where the browser tests' fixtures have them."""
+    """The fixtures' screen check (axe-core, no sideways scroll at 390 px) where they have
+    one; otherwise at least nothing of the screen itself (#view: the top bar is the admin
+    page's own) sticks out of a 390 px phone."""
     check = getattr(admin, "check", None)
-    if check is None:
-        admin.shot(name)
-    else:
+    if check is not None:
         check(name)
+        return
+    page = admin.page
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.wait_for_timeout(150)
+        wide = page.evaluate(PAST_THE_EDGE)
+        admin.shot(f"{name}-390")
+        assert wide == [], f"{name} sticks out at 390 px: {wide}"
+    finally:
+        page.set_viewport_size(size)
+    admin.shot(name)
 
 
 def _add_sandbox(admin: Admin, network: str, handle: str) -> None:
@@ -104,6 +120,25 @@ def test_one_post_to_three_networks_each_with_its_counter_preview_and_result(
     expect(bluesky).to_contain_text(LIMITS["bluesky"])
     expect(bluesky).to_have_attribute("data-valid", "1")
 
+    # A preview per network: each as that network shows it, the variant on Mastodon's.
+    previews = page.locator("#tweet-preview .network-preview")
+    expect(previews).to_have_count(3)
+    for network in ("x", "bluesky", "mastodon"):
+        preview = page.locator(f"#tweet-preview .network-preview[data-network={network}]")
+        expect(preview).to_be_visible()
+    expect(page.locator("#tweet-preview .network-preview[data-network=x]")).to_contain_text(
+        f"@x_{tag}"
+    )
+    expect(page.locator("#tweet-preview .network-preview[data-network=bluesky]")).to_contain_text(
+        "Launch"
+    )
+    toot_preview = page.locator("#tweet-preview .network-preview[data-network=mastodon]")
+    expect(toot_preview).to_contain_text(f"The long story for Mastodon {tag}")
+    # Mastodon's web app shows a link without its scheme, cut at 30 characters.
+    expect(toot_preview.locator(".ent").last).to_have_text("example.com/" + "a" * 18 + "…")
+    expect(toot_preview.locator(".preview-count")).to_have_text(f"{expected} / 500")
+    sky_preview = page.locator("#tweet-preview .network-preview[data-network=bluesky]")
+    expect(sky_preview.locator(".preview-count")).to_have_text(LIMITS["bluesky"])
     _check(admin, "compose-channels")
 
     # A few seconds ahead, in the workspace's zone (UTC).
@@ -135,3 +170,12 @@ def test_one_post_to_three_networks_each_with_its_counter_preview_and_result(
     assert by_network["x"]["text"] == by_network["bluesky"]["text"] == TEXT
     for p in grouped:
         assert len(p["x_ids"]) == 1, p
+
+    # The calendar: the group as one item with a badge per network and its result.
+    admin.nav("calendar", "#calendar-grid .cal-day")
+    group = page.locator(f".cal-item[data-group='{grouped[0]['group_id']}']")
+    expect(group).to_have_count(1)
+    for network in ("x", "bluesky", "mastodon"):
+        badge = group.locator(f".cal-network[data-network={network}]")
+        expect(badge).to_have_attribute("data-status", "published")
+    _check(admin, "calendar-channels")

@@ -1,13 +1,14 @@
 // Calendar (week and month) of scheduled and published posts; drag a post to another day
 // to reschedule it (same wall-clock time, in the workspace's timezone); the month's X
-// spend against the budgets, with "schedule anyway" past one that asks.
+// spend against the budgets, with "schedule anyway" past one that asks. A post written
+// for several channels is one item with each network's result (./calendar_items.js).
 import { canEdit, listAll, post, session, ws } from "../api.js";
 import { clear, h, icon } from "../dom.js";
 import { dayKey, utcToZoned, zonedToUtc } from "../time.js";
 import { act, pageHeader, toast } from "../ui.js";
+import { entries, entryElement } from "./calendar_items.js";
 import { sendWithinBudget, showSpend } from "./spend.js";
 
-const MOVABLE = new Set(["draft", "approved", "scheduled"]);
 const DAY_MS = 86_400_000;
 
 function startOfWeek(key) {
@@ -40,7 +41,7 @@ export async function render(root, ctx) {
     anchor = mode === "week" ? addDays(anchor, 7 * n) : shiftMonth(anchor, n);
     draw();
   };
-  const controls = h("div", { class: "d-flex gap-2 align-items-center" });
+  const controls = h("div", { class: "d-flex gap-2 align-items-center flex-wrap" });
 
   async function draw() {
     clear(controls).append(
@@ -48,7 +49,7 @@ export async function render(root, ctx) {
       h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", onclick: () => ((anchor = dayKey(new Date(), tz)), draw()) }, "Today"),
       h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", "aria-label": "Next", onclick: () => nav(1) }, icon("chevron-right")),
       label,
-      h("div", { class: "btn-group ms-3" }, modeBtn("week", "Week"), modeBtn("month", "Month")),
+      h("div", { class: "btn-group", role: "group", "aria-label": "Calendar view" }, modeBtn("week", "Week"), modeBtn("month", "Month")),
     );
     let first;
     let days;
@@ -87,16 +88,9 @@ export async function render(root, ctx) {
     for (let i = 0; i < days; i += 1) {
       const key = addDays(first, i);
       const cell = h("div", { class: `cal-day${key === today ? " today" : ""}${mode === "month" && key.slice(0, 7) !== anchor.slice(0, 7) ? " other-month" : ""}`, dataset: { day: key } }, h("div", { class: "cal-date" }, String(Number(key.slice(8)))));
-      for (const p of (byDay.get(key) || []).sort((a, b) => String(a.due_at).localeCompare(String(b.due_at)))) {
-        const movable = canEdit() && MOVABLE.has(p.status);
-        const when = p.published_at || p.due_at;
-        const item = h(
-          "a",
-          { class: `cal-item${movable ? "" : " locked"}`, href: `#/compose?post=${encodeURIComponent(p.id)}`, draggable: movable ? "true" : "false", dataset: { id: p.id, status: p.status }, title: `${p.status}: ${p.text || (p.parts || [])[0] || ""}` },
-          h("span", { class: `badge me-1 text-bg-${p.status === "published" ? "success" : p.status === "failed" ? "danger" : "primary"}` }, utcToZoned(when, tz).slice(11)),
-          p.text || (p.parts || [])[0] || "",
-        );
-        if (movable) item.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", JSON.stringify({ id: p.id, when, status: p.status })));
+      for (const entry of entries(byDay.get(key) || [])) {
+        const { item, drag } = entryElement(entry, tz, canEdit());
+        if (drag) item.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", JSON.stringify(drag)));
         cell.append(item);
       }
       if (canEdit()) {
@@ -117,7 +111,8 @@ export async function render(root, ctx) {
           const time = utcToZoned(moved.when, tz).slice(11);
           const due = zonedToUtc(`${key}T${time}`, tz);
           if (due.getTime() === new Date(moved.when).getTime()) return;
-          const path = ws(`/posts/${encodeURIComponent(moved.id)}/${moved.status === "scheduled" ? "reschedule" : "schedule"}`);
+          // A post group moves as one: every channel's post, all or none.
+          const path = moved.group ? ws(`/post-groups/${encodeURIComponent(moved.group)}/schedule`) : ws(`/posts/${encodeURIComponent(moved.id)}/${moved.status === "scheduled" ? "reschedule" : "schedule"}`);
           const onDone = () => {
             toast(`Moved to ${key} ${time}`);
             draw();

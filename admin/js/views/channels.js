@@ -30,8 +30,9 @@ export function networkUrl(p, account) {
 }
 
 /** The "Also post to" panel: `primary` is the composer's account select; `texts()` the
- * thread's parts as written. */
-export function channelPanel(accounts, primary, texts) {
+ * thread's parts as written; `onChange()` when a channel or a variant changes (the
+ * composer redraws its previews, which refreshes the counters). */
+export function channelPanel(accounts, primary, texts, onChange = () => {}) {
   const chosen = new Map(); // account id -> variant text ("" = the main text)
   const list = h("div", { id: "compose-channels", class: "d-flex flex-column gap-1" });
   const counters = h("div", { id: "network-counters", class: "d-flex flex-wrap gap-2 small mt-2", "aria-live": "polite" });
@@ -51,11 +52,11 @@ export function channelPanel(accounts, primary, texts) {
         if (box.checked) chosen.set(a.id, variant.value);
         else chosen.delete(a.id);
         variant.hidden = !box.checked;
-        refresh();
+        onChange();
       });
       variant.addEventListener("input", () => {
         chosen.set(a.id, variant.value);
-        refresh();
+        onChange();
       });
       list.append(h("div", { class: "form-check mb-0" }, box, h("label", { class: "form-check-label", for: `channel-${a.id}` }, channelName(a)), variant));
     }

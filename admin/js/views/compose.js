@@ -10,6 +10,7 @@ import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 import { LABELS, channelName, channelPanel, groupProblems } from "./channels.js";
 import { countFor } from "./networks.js";
+import { renderPreviews } from "./previews.js";
 import { sendWithinBudget, showSpend } from "./spend.js";
 
 const MAX_PARTS = 25;
@@ -41,24 +42,6 @@ export function outgoing(texts, linkInReply) {
   }
   rest = (rest + head.slice(at)).replace(/[ \t]{2,}/g, " ").replace(/[ \t]+([.,;:!?])/g, "$1").trim();
   return [rest, spans.map(([s, t]) => head.slice(s, t)).join(" "), ...texts.slice(1)];
-}
-
-/** The text as DOM nodes, with URLs, mentions, hashtags and cashtags highlighted. */
-function richText(text) {
-  const out = h("div", { class: "tweet-text" });
-  const cps = Array.from(text); // twitter-text indices are in code points
-  let at = 0;
-  const entities = extractEntitiesWithIndices(text).sort((a, b) => a.indices[0] - b.indices[0]);
-  const utf16ToCp = (i) => Array.from(text.slice(0, i)).length;
-  for (const e of entities) {
-    const [s, t] = e.indices.map(utf16ToCp);
-    if (s < at) continue;
-    out.append(cps.slice(at, s).join(""));
-    out.append(h("span", { class: "ent" }, cps.slice(s, t).join("")));
-    at = t;
-  }
-  out.append(cps.slice(at).join(""));
-  return out;
 }
 
 /** X bills per post (pay-per-use: a post with a URL costs more) plus media uploads. */
@@ -106,7 +89,12 @@ export async function render(root, ctx) {
     accounts.length ? accounts.map((a) => h("option", { value: a.id }, channelName(a))) : h("option", { value: "" }, "no account connected: see Settings"),
   );
   if (editing?.account_id) accountSel.value = editing.account_id;
-  const channels = channelPanel(accounts, accountSel, () => parts.map((p) => p.text));
+  const channels = channelPanel(
+    accounts,
+    accountSel,
+    () => parts.map((p) => p.text),
+    () => renderPreview(),
+  );
   const partsBox = h("div", { id: "thread-parts" });
   const previewBox = h("div", { id: "tweet-preview" });
   const costBox = h("div", { id: "cost-estimate", class: "small text-body-secondary" });
@@ -130,22 +118,16 @@ export async function render(root, ctx) {
   const primaryAccount = () => accounts.find((a) => a.id === accountSel.value);
   let serverOutgoing = null; // what the server says goes out ("link in first reply")
   function renderPreview() {
-    const account = accounts.find((a) => a.id === accountSel.value);
-    clear(previewBox);
+    const account = primaryAccount();
     const sent = serverOutgoing || outgoing(parts.map((p) => p.text), linkInReply.checked);
     const shown = sent.map((text, i) => ({ text, media: i === 0 ? parts[0].media : [] }));
-    shown.forEach((p, i) => {
-      const images = h("div", { class: "d-flex gap-2 mt-2 flex-wrap" }, p.media.map((m) => (m.url ? h("img", { class: "thumb", src: m.url, alt: m.alt || "image" }) : h("span", { class: "badge text-bg-secondary media-badge" }, icon(m.kind === "video" ? "film" : "image"), m.kind || "media"))));
-      previewBox.append(
-        h(
-          "div",
-          { class: "tweet-preview" },
-          h("div", { class: "small text-body-secondary mb-1" }, h("strong", { class: "text-body" }, account ? account.display_name || account.handle || "" : "Your account"), " ", account ? `@${account.handle || ""}` : "", account?.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null, shown.length > 1 ? ` · ${i + 1}/${shown.length}` : "", i === 1 && sent.length > parts.length ? h("span", { class: "badge text-bg-info ms-1 link-reply-badge" }, "link in first reply") : null),
-          richText(p.text),
-          images,
-        ),
-      );
+    // One preview per channel, as its network shows it: a variant replaces the whole text.
+    const written = parts.map((p) => p.text);
+    const others = channels.selected().slice(1).map((c) => {
+      const texts = c.text ? [c.text] : outgoing(written, linkInReply.checked);
+      return { account: accounts.find((a) => a.id === c.account_id), texts, linkReply: texts.length > written.length };
     });
+    renderPreviews(previewBox, [{ account, texts: sent, linkReply: sent.length > parts.length }, ...others], parts[0].media);
     const est = estimate(shown, account);
     scheduleServerEstimate(account);
     channels.refresh();

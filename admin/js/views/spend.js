@@ -20,10 +20,15 @@ function line(label, s) {
  * account, its own. */
 export async function showSpend(box, account, month) {
   const r = await get(ws("/x/spend"), { account_id: account?.id || undefined, month: month || undefined });
+  // Element.append writes a null as the text "null" (the calendar showed it): h() skips it.
   clear(box).append(
-    h("div", { class: "small text-body-secondary mb-1" }, icon("cash-coin"), ` X spend in ${r.month} (UTC), counted from the calls made`),
-    line("Workspace", r.workspace),
-    r.account ? line(`@${account.handle || ""}`, r.account) : null,
+    h(
+      "div",
+      {},
+      h("div", { class: "small text-body-secondary mb-1" }, icon("cash-coin"), ` X spend in ${r.month} (UTC), counted from the calls made`),
+      line("Workspace", r.workspace),
+      r.account ? line(`@${account.handle || ""}`, r.account) : null,
+    ),
   );
   return r;
 }
