@@ -7,6 +7,7 @@ weighted length without ever cutting a link.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -121,16 +122,23 @@ def _is_link(word: str) -> bool:
     return word.startswith(("http://", "https://"))
 
 
-def fit(candidate: Candidate, limit: int, min_hashtags: int = 1) -> str | None:
-    """The candidate's text within `limit`: drop surplus hashtags first (down to
-    `min_hashtags`), then cut words at the end of the body (never a link) and mark the
-    cut with an ellipsis. None when even that cannot fit."""
+def fit(
+    candidate: Candidate,
+    limit: int,
+    min_hashtags: int = 1,
+    fits: Callable[[str], bool] | None = None,
+) -> str | None:
+    """The candidate's text within `limit` (X's weighted length), or whatever `fits`
+    accepts (several networks, each counting its way): drop surplus hashtags first
+    (down to `min_hashtags`), then cut words at the end of the body (never a link) and
+    mark the cut with an ellipsis. None when even that cannot fit."""
+    ok = fits or (lambda t: weighted_length(t) <= limit)
     tags = list(candidate.hashtags)
     text = compose(candidate.body, tags)
-    while weighted_length(text) > limit and len(tags) > min_hashtags:
+    while not ok(text) and len(tags) > min_hashtags:
         tags.pop()
         text = compose(candidate.body, tags)
-    if weighted_length(text) <= limit:
+    if ok(text):
         return text
     words = candidate.body.split()
     links = [w for w in words if _is_link(w)]
@@ -150,7 +158,7 @@ def fit(candidate: Candidate, limit: int, min_hashtags: int = 1) -> str | None:
     while low <= high:
         mid = (low + high) // 2
         text = attempt(mid)
-        if text and weighted_length(text) <= limit:
+        if text and ok(text):
             best, low = text, mid + 1
         else:
             high = mid - 1

@@ -7,6 +7,10 @@ never links), reject near-duplicates of the account's recent posts, render an im
 the campaign wants one, and store the draft with `shared.x.service.create_post(...,
 source="generated")`. Drafts land as `draft`, or `approved` when the campaign does not
 require approval (autopilot drafts with a slot are then scheduled at it).
+
+Asked for several channels (`channels`: other accounts the drafts also go to), each
+draft fits every network as it counts (shared.generate.targets: the strictest decides)
+and is stored as a post group, one post per channel (shared.x.groups).
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from shared.generate import topics as rotation_store
 from shared.generate.brief import Brief, Topic, slug
 from shared.generate.dedupe import DuplicateIndex
 from shared.generate.drafting import Candidate, Slot, Usage, WriteContext, Writer, fit
+from shared.generate.targets import Targets
 from shared.generate.usage import record_usage
 from shared.log import get_logger
-from shared.text import validate_tweet, weighted_length
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -44,6 +48,7 @@ class GenerateRequest:
     images: bool | None = None  # None: the campaign's image setting
     due_at: list[datetime] = field(default_factory=list)  # one per draft (autopilot slots)
     schedule: bool = False  # schedule drafts that need no approval at their due_at
+    channels: tuple[str, ...] = ()  # other accounts each draft also goes to (a post group)
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> GenerateRequest:
@@ -62,9 +67,12 @@ class GenerateRequest:
         images = body.get("images")
         if images is not None and not isinstance(images, bool):
             problems["images"] = "images must be true or false"
+        channels = body.get("channels") or []
+        if not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels):
+            problems["channels"] = "channels must be a list of account ids"
         if problems:
             raise ValidationError("the generation request is incomplete", problems)
-        return cls(str(ws), str(cid), int(count), topic, images)
+        return cls(str(ws), str(cid), int(count), topic, images, channels=tuple(channels))
 
 
 @dataclass
@@ -125,7 +133,10 @@ class Generation:
                 {"account_id": "required"},
             )
         self.account = xs.get_account(runtime, req.workspace_id, self.brief.account_id)
-        self.limit = int((self.account.get("limits") or {}).get("weighted_length") or 280)
+        others = [c for c in dict.fromkeys(req.channels) if c != self.account["id"]]
+        self.channels = [xs.get_account(runtime, req.workspace_id, c) for c in others]
+        self.targets = Targets([self.account, *self.channels])
+        self.limit = self.targets.limit
         self.writer = writer or choose_writer(runtime)
         self.forced = self._forced_topic(req.topic)
         self.images = self.brief.image.enabled if req.images is None else req.images
@@ -200,10 +211,10 @@ class Generation:
     def _fit(self, cand: Candidate, ctx: WriteContext, out: Outcome) -> str | None:
         min_tags = 1 if self.brief.hashtags_per_post else 0
         text = cand.text()
-        if weighted_length(text) <= self.limit:
+        if self.targets.fits(text):
             return text
         # Over the limit: ask the writer once for a shorter version, then trim.
-        retry = self.writer.shorten(self.brief, cand, weighted_length(text), ctx)
+        retry = self.writer.shorten(self.brief, cand, self.targets.length(text), ctx)
         out.usage.add(retry.usage)
         if retry.candidates:
             shorter = retry.candidates[0]
@@ -213,10 +224,10 @@ class Generation:
                 shorter.topic_key = cand.topic_key
                 shorter.headline = shorter.headline or cand.headline
                 shorter.chart = shorter.chart or cand.chart
-                if weighted_length(shorter.text()) <= self.limit:
+                if self.targets.fits(shorter.text()):
                     return shorter.text()
                 cand = shorter
-        return fit(cand, self.limit, min_tags)
+        return fit(cand, self.limit, min_tags, self.targets.fits)
 
     def _accept(
         self, cand: Candidate, topic: Topic, index: DuplicateIndex, ctx: WriteContext, out: Outcome
@@ -225,8 +236,8 @@ class Generation:
         if text is None:
             out.rejected.append({"topic": topic.name, "reason": "too_long", "text": cand.text()})
             return None
-        problem = validate_tweet(text, self.limit)
-        if problem:  # never store a draft X would refuse
+        problem = self.targets.problem(text)
+        if problem:  # never store a draft a network would refuse
             out.rejected.append({"topic": topic.name, "reason": "invalid", "message": problem})
             return None
         similarity = index.most_similar(text)
@@ -257,24 +268,24 @@ class Generation:
 
             png, image_kind = render(cand.headline or topic.name, cand.chart, self.brief.image)
             media.append(media_store.put(self.runtime, ws, png, source="generated")["id"])
-        post = xs.create_post(
-            self.runtime,
-            ws,
-            account_id=self.account["id"],
-            text=text,
-            media=media,
-            campaign_id=self.req.campaign_id,
-            due_at=due,
-            timezone=str(self.campaign.get("timezone") or "UTC"),
-            source="generated",
-            generator=self.writer.name,
-            model=getattr(self.writer, "model", None),
-            topic=topic.name,
-            topic_key=topic.key,
-            headline=cand.headline,
-            image_kind=image_kind,
-            generated_at=self.now,
-        )
+        fields: dict[str, Any] = {
+            "text": text,
+            "media": media,
+            "campaign_id": self.req.campaign_id,
+            "due_at": due,
+            "timezone": str(self.campaign.get("timezone") or "UTC"),
+            "source": "generated",
+            "generator": self.writer.name,
+            "model": getattr(self.writer, "model", None),
+            "topic": topic.name,
+            "topic_key": topic.key,
+            "headline": cand.headline,
+            "image_kind": image_kind,
+            "generated_at": self.now,
+        }
+        if self.channels:
+            return self._store_group(fields, due)
+        post = xs.create_post(self.runtime, ws, account_id=self.account["id"], **fields)
         if due is not None:
             self.req.due_at.pop(0)
         if self.brief.approval_required:
@@ -287,6 +298,32 @@ class Generation:
             # The draft is kept for a person to fix; the reason travels with it.
             post = {**xs.get_post(self.runtime, ws, post["id"]), "approval_error": exc.message}
         return post
+
+    def _store_group(self, fields: dict[str, Any], due: datetime | None) -> dict[str, Any]:
+        """One draft per channel (all or none), approved and scheduled together; the
+        campaign's account's post is returned, with `group_id` and each channel's post."""
+        from shared.x import groups
+        from shared.x import service as xs
+
+        ws = self.req.workspace_id
+        channels = [{"account_id": a["id"]} for a in [self.account, *self.channels]]
+        group = groups.create_group(self.runtime, ws, channels=channels, **fields)
+        if due is not None:
+            self.req.due_at.pop(0)
+        ids = [p["id"] for p in group["posts"]]
+        error = None
+        if not self.brief.approval_required:
+            try:
+                for post_id in ids:
+                    xs.approve_post(self.runtime, ws, post_id)
+                if self.req.schedule and due is not None:
+                    groups.schedule_group(self.runtime, ws, group["group_id"])
+            except (ValidationError, Conflict) as exc:
+                error = exc.message  # the drafts stay for a person to fix
+        posts = [xs.get_post(self.runtime, ws, i) for i in ids]
+        main = next(p for p in posts if p["account_id"] == self.account["id"])
+        extra = {"approval_error": error} if error else {}
+        return {**main, **extra, "channels": posts}
 
 
 def _links(text: str) -> list[str]:

@@ -40,6 +40,12 @@ class GenerateIn(Body):
     count: int = Field(1, ge=1, le=20, description="drafts to write")
     topic: str | None = Field(None, description="force one of the campaign's topics")
     images: bool | None = Field(None, description="default: the campaign's image setting")
+    channels: list[str] = Field(
+        default_factory=list,
+        max_length=9,
+        description="other accounts each draft also goes to: the drafts fit every network's "
+        "limit (the strictest decides) and are stored as post groups",
+    )
 
 
 def _count(ctx: Ctx, collection: str, statuses: list[str]) -> int:
@@ -191,6 +197,7 @@ def generate_drafts(ctx: Ctx) -> Any:
         count=body.count,
         topic=body.topic,
         images=body.images,
+        channels=tuple(body.channels),
     )
     return generate(ctx.runtime, req).to_dict()
 
