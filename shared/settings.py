@@ -93,7 +93,7 @@ class Settings:
     sandbox: bool = False  # HERALD_SANDBOX
     secrets_dir: str = ".herald/secrets"  # HERALD_SECRETS_DIR (local encrypted store)
     secrets_key: str | None = None  # HERALD_SECRETS_KEY (Fernet key; else a key file)
-    track_base_url: str = "http://127.0.0.1:8707"  # HERALD_TRACK_URL (public)
+    track_base_url: str = "http://127.0.0.1:8708"  # HERALD_TRACK_URL (public; make dev's port)
     admin_origin: str = "http://127.0.0.1:8700"  # HERALD_ADMIN_ORIGIN (CORS)
     media_bucket: str | None = None  # HERALD_MEDIA_BUCKET (production image store)
     media_dir: str = ".herald/media"  # HERALD_MEDIA_DIR (local image store)
