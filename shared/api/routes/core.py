@@ -208,6 +208,23 @@ def system_status(ctx: Ctx) -> Any:
     }
 
 
+@router.get(
+    "/timezones",
+    summary="The IANA timezones Herald accepts (canonical names, UTC first), with offsets",
+    tag="meta",
+    auth=False,
+    role=None,
+    response={"type": "object", "description": "{zones: [{name, offset_minutes}], count}"},
+    description="The server's own zone database, the one every timezone field is checked "
+    "against (a browser's list differs: Chromium's lacks UTC and Asia/Kolkata). "
+    "`offset_minutes` is the offset now. Cacheable for an hour.",
+)
+def timezones(ctx: Ctx) -> Any:
+    from shared.timezones import zone_list
+
+    return Reply(zone_list(ctx.now()), headers={"Cache-Control": "public, max-age=3600"})
+
+
 # -- auth -------------------------------------------------------------------------------
 
 
