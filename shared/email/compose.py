@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 from shared.email.model import ascii_address
 from shared.email.render import (
+    ADDRESS_VAR,
+    UNSUBSCRIBE_VAR,
     Envelope,
     MimeTemplate,
     Rendered,
@@ -46,6 +48,7 @@ class Composer:
         self._mime = MimeTemplate(envelope, {"X-Herald-Campaign": self._cid})
         self._prefix = subject_prefix
         self._mailto_to = sender.reply_to or sender.from_address
+        self._address = sender.postal_address
 
     def _url(self, kind: str, rid: str, link: int = -1) -> str:
         token = self._signer.sign(Token(self._ws, self._cid, rid, kind, link))
@@ -56,7 +59,8 @@ class Composer:
         rid = str(recipient["id"])
         ctx = context_for(self.compiled, recipient)
         unsubscribe = self._url("u", rid)
-        ctx["unsubscribe_url"] = unsubscribe
+        ctx[UNSUBSCRIBE_VAR] = unsubscribe
+        ctx[ADDRESS_VAR] = self._address
         if self.compiled.track_opens:
             ctx["__open"] = self._url("o", rid)
         if self.compiled.track_clicks:

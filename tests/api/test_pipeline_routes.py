@@ -28,6 +28,7 @@ def test_email_settings_contacts_and_campaign_lifecycle(api: Api, owner) -> None
             "password": "app-password-1",
             "from_address": "news@example.com",
             "from_name": "Acme",
+            "postal_address": "Acme, 1 Main Street, Springfield",
         },
     )
     assert r.status_code == 200, r.get_json()

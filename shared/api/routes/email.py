@@ -47,6 +47,12 @@ class SmtpIn(Body):
     reply_to: str | None = None
     daily_quota: int | None = Field(None, ge=1)
     per_minute_rate: int | None = Field(None, ge=1)
+    postal_address: str | None = Field(
+        None,
+        max_length=300,
+        description="the sender's postal address, printed in every message's footer "
+        "(CAN-SPAM); required before a campaign goes through a real SMTP server",
+    )
 
 
 class SmtpOut(Open):
