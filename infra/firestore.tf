@@ -47,7 +47,7 @@ locals {
     { collection = "email_batches", fields = ["workspace_id", "key"] },
     { collection = "email_campaign_days", fields = ["campaign_id", "workspace_id", "date"] },
     { collection = "email_campaign_metrics", fields = ["workspace_id", "campaign_id"] },
-    { collection = "email_campaign_metrics", fields = ["workspace_id", "last_event_at desc"] },
+    { collection = "email_campaign_metrics", fields = ["workspace_id", "last_event_ms desc"] },
     { collection = "email_campaigns", fields = ["status", "due_at"] },
     { collection = "email_campaigns", fields = ["workspace_id", "key"] },
     { collection = "email_events", fields = ["campaign_id", "type", "workspace_id", "at"] },

@@ -47,6 +47,7 @@ from shared.email.model import (
     CAMPAIGNS,
     EVENT_RETENTION,
     EVENTS,
+    FOLD_PENDING,
     TALLY_FIELDS,
     ascii_address,
     normalize_email,
@@ -785,6 +786,7 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
         "batch_id": run.batch_id,
         "at": now,
         "expires_at": now + EVENT_RETENTION,
+        FOLD_PENDING: True,
     }
     for kind, rids in ids.items():
         if rids:

@@ -108,6 +108,17 @@ def _ad_row(row: dict[str, Any]) -> dict[str, Any]:
     return ads_row(row)
 
 
+def _campaign_row(row: dict[str, Any]) -> dict[str, Any]:
+    from shared.metrics.dashboards import campaign_view
+
+    return campaign_view(row)
+
+
+def _contact_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Membership is a map (list id -> {added_at}); the column lists the ids."""
+    return {**row, "list_ids": sorted(row.get("lists") or {})}
+
+
 _X = tuple(X_METRIC_FIELDS)
 TABLES: dict[str, Table] = {
     t.name: t
@@ -150,6 +161,7 @@ TABLES: dict[str, Table] = {
              "unique_clicks", "unsubscribes", "bounces", "open_rate", "click_rate",
              "bounce_rate", "unsubscribe_rate", "last_event_at"),
             order="campaign_id",
+            derive=_campaign_row,
         ),
         Table(
             "email_recipients",
@@ -173,6 +185,7 @@ TABLES: dict[str, Table] = {
             ("id", "email", "first_name", "last_name", "timezone", "fields", "list_ids",
              "created_at", "updated_at"),
             order="email_norm",
+            derive=_contact_row,
         ),
         Table(
             "candidates",
