@@ -89,6 +89,50 @@ def get(runtime: Runtime, ref: str) -> tuple[bytes, str]:
     raise ValidationError(f"not a media ref: {ref!r}")
 
 
+MAX_LISTED = 500
+
+
+def list_media(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
+    """The workspace's images, newest first (at most MAX_LISTED): the media library.
+
+    Listed from the store itself (a bucket prefix or a directory), so an image is in
+    the library as soon as its upload returned its ref."""
+    if not _SAFE.match(workspace_id):
+        raise ValidationError("invalid workspace id for media")
+    bucket = runtime.settings.media_bucket
+    items: list[dict[str, Any]] = []
+    if bucket:
+        for blob in _bucket(bucket).list_blobs(prefix=f"{workspace_id}/"):
+            items.append(
+                {
+                    "ref": f"gs://{bucket}/{blob.name}",
+                    "content_type": blob.content_type or "application/octet-stream",
+                    "bytes": int(blob.size or 0),
+                    "created_at": blob.time_created.isoformat() if blob.time_created else None,
+                }
+            )
+    else:
+        from datetime import UTC, datetime
+
+        base = Path(runtime.settings.media_dir) / workspace_id
+        for path in base.glob("*") if base.is_dir() else ():
+            if path.suffix == ".meta" or not path.is_file():
+                continue
+            meta = path.with_name(path.name + ".meta")
+            ctype = json.loads(meta.read_text())["content_type"] if meta.exists() else None
+            stat = path.stat()
+            items.append(
+                {
+                    "ref": f"file:{workspace_id}/{path.name}",
+                    "content_type": ctype or mimetypes.guess_type(path.name)[0] or "image/png",
+                    "bytes": stat.st_size,
+                    "created_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
+                }
+            )
+    items.sort(key=lambda m: (m["created_at"] or "", m["ref"]), reverse=True)
+    return items[:MAX_LISTED]
+
+
 def workspace_of(ref: str) -> str | None:
     """The workspace a ref belongs to (refs are namespaced by workspace)."""
     body = ref[5:] if ref.startswith("file:") else ref[5:].partition("/")[2]

@@ -272,6 +272,20 @@ def test_media_store_round_trip_and_refusals(runtime) -> None:
         media.get(runtime, "file:ws1/../../etc/passwd")
 
 
+def test_media_library_lists_a_workspaces_images_newest_first(runtime) -> None:
+    import os
+
+    first = media.put(runtime, "ws1", b"GIF89a-1", "image/gif")
+    second = media.put(runtime, "ws1", b"\x89PNG-2", "image/png")
+    media.put(runtime, "ws2", b"\x89PNG-3", "image/png")  # another workspace's
+    path = runtime.settings.media_dir + "/" + first.removeprefix("file:")
+    os.utime(path, (1_000_000, 1_000_000))  # the first upload is the older one
+    listed = media.list_media(runtime, "ws1")
+    assert [m["ref"] for m in listed] == [second, first]
+    assert [(m["content_type"], m["bytes"]) for m in listed] == [("image/png", 6), ("image/gif", 8)]
+    assert media.list_media(runtime, "ws3") == []
+
+
 def test_x_account_fixture_is_connected(runtime) -> None:
     account = add_x_account(runtime)
     assert service.get_account(runtime, "ws1", account.id)["status"] == "active"

@@ -774,6 +774,18 @@ def upload_media(ctx: Ctx) -> Any:
 
 
 @router.get(
+    "/workspaces/{ws}/media",
+    summary="The media library: the workspace's uploaded and generated images, newest first",
+    tag="media",
+    response={"type": "array", "items": {"type": "object"}},
+)
+def list_media(ctx: Ctx) -> Any:
+    from shared import media
+
+    return media.list_media(ctx.runtime, ctx.ws)
+
+
+@router.get(
     "/workspaces/{ws}/media/content",
     summary="The bytes of an uploaded or generated image (for previews)",
     tag="media",
