@@ -76,24 +76,12 @@ def search_contacts(
     runtime: Runtime, workspace_id: str, prefix: str, *, after: str | None, limit: int
 ) -> dict[str, Any]:
     """Contacts whose address starts with `prefix` (case-insensitive), by address."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.email.contacts import list_contacts
 
     start = normalize_email(prefix)
     if not start or len(start) > 254:
         raise ValidationError("search for 1 to 254 characters of an address", {"field": "q"})
-    limit = max(1, min(int(limit), 500))
-    lower = after if after and after >= start else None
-    query = runtime.db.collection(CONTACTS).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
-    if lower is not None:
-        query = query.where(filter=FieldFilter("email_norm", ">", lower))
-    else:
-        query = query.where(filter=FieldFilter("email_norm", ">=", start))
-    query = query.where(filter=FieldFilter("email_norm", "<", start + "\uf8ff"))
-    docs = list(query.order_by("email_norm").limit(limit).stream())
-    items = [public(d.id, d.to_dict()) for d in docs]
-    return {"items": items, "next": docs[-1].get("email_norm") if len(docs) == limit else None}
+    return list_contacts(runtime, workspace_id, after=after, limit=limit, prefix=start)
 
 
 def _contact(runtime: Runtime, workspace_id: str, contact_id: str) -> dict[str, Any]:

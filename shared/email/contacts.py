@@ -136,8 +136,10 @@ def list_contacts(
     list_id: str | None = None,
     after: str | None = None,
     limit: int = 50,
+    prefix: str | None = None,
 ) -> dict[str, Any]:
-    """One page ordered by address; pass the returned `next` as `after` for the next page."""
+    """One page ordered by address (only those starting with `prefix`, normalized, when
+    given); pass the returned `next` as `after` for the next page."""
     from google.cloud.firestore_v1.base_query import FieldFilter
 
     limit = max(1, min(int(limit), 500))
@@ -146,8 +148,12 @@ def list_contacts(
     query = runtime.db.collection(CONTACTS).where(
         filter=FieldFilter("workspace_id", "==", workspace_id)
     )
-    if after:
+    if prefix and not (after and after >= prefix):
+        query = query.where(filter=FieldFilter("email_norm", ">=", prefix))
+    elif after:
         query = query.where(filter=FieldFilter("email_norm", ">", after))
+    if prefix:
+        query = query.where(filter=FieldFilter("email_norm", "<", prefix + "\uf8ff"))
     docs = list(query.order_by("email_norm").limit(limit).stream())
     items = [public(d.id, d.to_dict()) for d in docs]
     return {"items": items, "next": docs[-1].get("email_norm") if len(docs) == limit else None}
