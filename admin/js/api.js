@@ -29,6 +29,8 @@ export class ApiError extends Error {
       for (const item of d.slice(0, 8)) parts.push(describeDetail(item));
     } else if (d && typeof d === "object") {
       for (const [key, value] of Object.entries(d).slice(0, 8)) {
+        // `where` and ids point the page at what to fix (ui.showError): not for reading.
+        if (key === "where" || key.endsWith("_id")) continue;
         if (typeof value === "string" || typeof value === "number") parts.push(`${key}: ${value}`);
       }
     }
@@ -123,6 +125,30 @@ export async function request(method, path, body, { query } = {}) {
     throw apiError;
   }
   return data;
+}
+
+/** Downloads a file the API serves (a CSV export) under the name it gives. */
+export async function download(path) {
+  const resp = await fetch(apiUrl(path), { headers: { Authorization: `Bearer ${session.token}` }, mode: "cors", credentials: "omit" });
+  if (!resp.ok) {
+    let message = `The export failed (HTTP ${resp.status})`;
+    try {
+      message = (await resp.json()).error.message || message;
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(resp.status, `http_${resp.status}`, message);
+  }
+  const name = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "")?.[1] || "export.csv";
+  const url = URL.createObjectURL(await resp.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return name;
 }
 
 export const get = (path, query) => request("GET", path, undefined, { query });

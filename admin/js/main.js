@@ -3,14 +3,19 @@ import { ApiError, get, loadConfig, onUnauthenticated, post, session, setToken, 
 import { $, clear, h } from "./dom.js";
 import { showError, toast } from "./ui.js";
 import { setActivity } from "./views/dashboard.js";
+import { loadZones } from "./zones.js";
 
 const ROUTES = {
   dashboard: () => import("./views/dashboard.js"),
+  analytics: () => import("./views/analytics.js"),
   campaigns: () => import("./views/campaigns.js"),
   compose: () => import("./views/compose.js"),
   calendar: () => import("./views/calendar.js"),
   drafts: () => import("./views/drafts.js"),
   history: () => import("./views/history.js"),
+  series: () => import("./views/series.js"),
+  templates: () => import("./views/templates.js"),
+  media: () => import("./views/media.js"),
   email: () => import("./views/email.js"),
   jobs: () => import("./views/jobs.js"),
   settings: () => import("./views/settings.js"),
@@ -42,7 +47,14 @@ async function route() {
   if (!session.token || !session.me) return;
   leaveView();
   const { name, rest, params } = parseHash();
-  document.querySelectorAll("[data-route]").forEach((a) => a.classList.toggle("active", a.dataset.route === name));
+  document.querySelectorAll("[data-route]").forEach((a) => {
+    a.classList.toggle("active", a.dataset.route === name);
+    if (a.dataset.route === name) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  });
+  // On a phone the section menu folds away once a section is chosen.
+  const menu = $("#app-sections");
+  if (menu.classList.contains("show")) window.bootstrap?.Collapse.getOrCreateInstance(menu, { toggle: false }).hide();
   const view = $("#view");
   clear(view).append(h("div", { class: "text-body-secondary" }, h("span", { class: "spinner-border spinner-border-sm me-2" }), "Loading…"));
   const ctx = {
@@ -139,7 +151,8 @@ function watchActivity() {
 }
 
 async function showApp() {
-  await loadMe();
+  // Every timezone list and time conversion needs the server's zones: load them first.
+  await Promise.all([loadMe(), loadZones()]);
   watchActivity();
   $("#login-view").classList.add("d-none");
   $("#app-view").classList.remove("d-none");
