@@ -3,7 +3,7 @@
 import { canEdit, listAll, post, session, ws } from "../api.js";
 import { clear, h, icon } from "../dom.js";
 import { dayKey, utcToZoned, zonedToUtc } from "../time.js";
-import { act, pageHeader, toast } from "../ui.js";
+import { act, exportButton, pageHeader, toast } from "../ui.js";
 
 const MOVABLE = new Set(["draft", "approved", "scheduled"]);
 const DAY_MS = 86_400_000;
@@ -37,7 +37,7 @@ export async function render(root, ctx) {
     anchor = mode === "week" ? addDays(anchor, 7 * n) : shiftMonth(anchor, n);
     draw();
   };
-  const controls = h("div", { class: "d-flex gap-2 align-items-center" });
+  const controls = h("div", { class: "d-flex gap-2 align-items-center flex-wrap" });
 
   async function draw() {
     clear(controls).append(
@@ -45,7 +45,7 @@ export async function render(root, ctx) {
       h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", onclick: () => ((anchor = dayKey(new Date(), tz)), draw()) }, "Today"),
       h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", "aria-label": "Next", onclick: () => nav(1) }, icon("chevron-right")),
       label,
-      h("div", { class: "btn-group ms-3" }, modeBtn("week", "Week"), modeBtn("month", "Month")),
+      h("div", { class: "btn-group", role: "group", "aria-label": "Calendar view" }, modeBtn("week", "Week"), modeBtn("month", "Month")),
     );
     let first;
     let days;
@@ -90,7 +90,7 @@ export async function render(root, ctx) {
         const item = h(
           "a",
           { class: `cal-item${movable ? "" : " locked"}`, href: `#/compose?post=${encodeURIComponent(p.id)}`, draggable: movable ? "true" : "false", dataset: { id: p.id, status: p.status }, title: `${p.status}: ${p.text || (p.parts || [])[0] || ""}` },
-          h("span", { class: `badge me-1 text-bg-${p.status === "published" ? "success" : p.status === "failed" ? "danger" : "primary"}` }, utcToZoned(when, tz).slice(11)),
+          h("span", { class: `badge me-1 text-bg-${p.status === "published" ? "success" : p.status === "failed" ? "danger" : "primary"}` }, utcToZoned(when, tz).slice(11, 16)),
           p.text || (p.parts || [])[0] || "",
         );
         if (movable) item.addEventListener("dragstart", (e) => e.dataTransfer.setData("text/plain", JSON.stringify({ id: p.id, when, status: p.status })));
@@ -126,7 +126,7 @@ export async function render(root, ctx) {
     clear(grid).append(h("div", { class: `cal-grid${mode === "week" ? " cal-week" : ""}` }, cells));
   }
 
-  root.append(pageHeader("Calendar", h("span", { class: "small text-body-secondary" }, `times in ${tz}`)), controls, errorBox, h("div", { class: "mt-3" }, grid));
+  root.append(pageHeader("Calendar", h("span", { class: "small text-body-secondary" }, `times in ${tz}`), exportButton("posts")), controls, errorBox, h("div", { class: "mt-3" }, grid));
   if (canEdit()) root.append(h("p", { class: "small text-body-secondary mt-2" }, icon("arrows-move"), " Drag a scheduled post to another day to move it."));
   await draw();
 }

@@ -1,10 +1,14 @@
 // Post composer: thread editor with the live twitter-text weighted counter (the real
-// twitter-text library, config v3, as the server's twitter-text-parser), preview, images,
-// schedule picker with timezone and the estimated X cost.
+// twitter-text library, config v3, as the server's twitter-text-parser), preview, images
+// (uploaded or from the media library), templates, a schedule picker to the second with
+// the server's timezones, and the estimated X cost.
 import { configs, extractEntitiesWithIndices, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
-import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
+import { canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
+import { mediaBlobUrl } from "../blobs.js";
 import { card, clear, field, h, icon } from "../dom.js";
-import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
+import { utcToZoned, zonedToUtc } from "../time.js";
+import { zoneSelect } from "../zones.js";
+import { libraryPicker, seriesLink, templatePicker } from "./compose_extras.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 
 const MAX_PARTS = 25;
@@ -30,6 +34,16 @@ function richText(text) {
   }
   out.append(cps.slice(at).join(""));
   return out;
+}
+
+/** [name, " ", @handle] for the preview's header, the handle never twice. */
+function previewName(account) {
+  if (!account) return [h("strong", { class: "text-body" }, "Your account")];
+  const handle = `@${account.handle || ""}`;
+  const name = (account.display_name || "").trim();
+  if (!name || name === handle) return [h("strong", { class: "text-body" }, handle)];
+  if (name.includes(handle)) return [h("strong", { class: "text-body" }, name)];
+  return [h("strong", { class: "text-body" }, name), " ", handle];
 }
 
 /** X bills per post (pay-per-use: a post with a URL costs more) plus media uploads. */
@@ -59,7 +73,6 @@ export async function render(root, ctx) {
   const texts = editing ? (editing.parts?.length ? editing.parts : [editing.text || ""]) : [""];
   const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((ref) => ({ ref })) : [] }));
   await Promise.all(parts[0].media.map(async (m) => (m.url = await mediaBlobUrl(m.ref).catch(() => null))));
-  ctx.onLeave(() => parts.forEach((p) => p.media.forEach((m) => m.url && URL.revokeObjectURL(m.url))));
 
   // -- controls ---------------------------------------------------------------------
   const campaignSel = h("select", { class: "form-select", id: "compose-campaign" }, h("option", { value: "" }, "— no campaign —"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
@@ -75,14 +88,14 @@ export async function render(root, ctx) {
   const costBox = h("div", { id: "cost-estimate", class: "small text-body-secondary" });
   const whenNow = h("input", { class: "form-check-input", type: "radio", name: "when", id: "when-now", value: "now" });
   const whenLater = h("input", { class: "form-check-input", type: "radio", name: "when", id: "when-later", value: "later", checked: true });
-  const tzSel = h("select", { class: "form-select", id: "schedule-tz" }, timeZones().map((z) => h("option", { value: z }, z)));
-  tzSel.value = editing?.timezone || wsTz;
-  const inAnHour = new Date(Date.now() + 3600_000);
-  const at = h("input", { class: "form-control", type: "datetime-local", id: "schedule-at", value: utcToZoned(editing?.due_at || inAnHour, tzSel.value) });
+  const tzSel = zoneSelect({ id: "schedule-tz" }, editing?.timezone || wsTz);
+  const inAnHour = new Date(Math.floor(Date.now() / 1000) * 1000 + 3600_000);
+  // step=1: Herald posts at the second, so the picker offers seconds.
+  const at = h("input", { class: "form-control", type: "datetime-local", step: 1, id: "schedule-at", value: utcToZoned(editing?.due_at || inAnHour, tzSel.value) });
   const utcHint = h("div", { class: "form-text", id: "schedule-utc" });
   const updateHint = () => {
     const instant = zonedToUtc(at.value, tzSel.value);
-    utcHint.textContent = instant ? `= ${instant.toISOString().replace(".000Z", "Z")} UTC · your browser: ${instant.toLocaleString()}` : "pick a date and time";
+    utcHint.textContent = instant ? `= ${instant.toISOString().replace(".000Z", "Z")} UTC · your browser: ${instant.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" })}` : "pick a date and time";
   };
   at.addEventListener("input", updateHint);
   tzSel.addEventListener("change", updateHint);
@@ -97,7 +110,15 @@ export async function render(root, ctx) {
         h(
           "div",
           { class: "tweet-preview" },
-          h("div", { class: "small text-body-secondary mb-1" }, h("strong", { class: "text-body" }, account ? account.display_name || account.handle || "" : "Your account"), " ", account ? `@${account.handle || ""}` : "", account?.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null, parts.length > 1 ? ` · ${i + 1}/${parts.length}` : ""),
+          h(
+            "div",
+            { class: "small text-body-secondary mb-1 preview-head" },
+            // The name, then the handle, as X shows them; the handle once, even when the
+            // name already carries it (a sandbox account is "Sandbox @handle").
+            ...previewName(account),
+            account?.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null,
+            parts.length > 1 ? ` · ${i + 1}/${parts.length}` : "",
+          ),
           richText(p.text),
           images,
         ),
@@ -147,7 +168,14 @@ export async function render(root, ctx) {
         renderPreview();
       };
       ta.addEventListener("input", update);
-      const upload = i > 0 ? null : h("input", { class: "form-control form-control-sm", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", id: `media-${i}`, "aria-label": "Add image" });
+      const upload = i > 0 ? null : h("input", { class: "form-control form-control-sm", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", id: `media-${i}`, "aria-label": "Upload an image" });
+      const fromLibrary = i > 0 || !canEdit() ? null : libraryPicker(async (ref) => {
+        if (p.media.length >= MAX_IMAGES) return showError(errorBox, new Error(`A post can carry at most ${MAX_IMAGES} images.`));
+        if (p.media.some((m) => m.ref === ref)) return undefined;
+        p.media.push({ ref, url: await mediaBlobUrl(ref).catch(() => null) });
+        renderParts();
+        return undefined;
+      });
       upload?.addEventListener("change", async () => {
         const file = upload.files[0];
         if (!file) return;
@@ -190,7 +218,7 @@ export async function render(root, ctx) {
         h(
           "div",
           { class: "thread-part card mb-2" },
-          h("div", { class: "card-body" }, h("div", { class: "d-flex align-items-center mb-1" }, h("span", { class: "small text-body-secondary me-auto" }, parts.length > 1 ? `Post ${i + 1} of ${parts.length}` : "Post"), counter), ta, bar, h("div", { class: "d-flex gap-2 mt-2 align-items-center" }, canEdit() ? upload : null, i > 0 ? h("span", { class: "small text-body-secondary" }, "images go on the first post") : null, h("span", { class: "ms-auto d-flex gap-1" }, up, down, remove)), thumbs),
+          h("div", { class: "card-body" }, h("div", { class: "d-flex align-items-center mb-1" }, h("span", { class: "small text-body-secondary me-auto" }, parts.length > 1 ? `Post ${i + 1} of ${parts.length}` : "Post"), counter), ta, bar, h("div", { class: "d-flex gap-2 mt-2 align-items-center flex-wrap" }, canEdit() ? upload : null, fromLibrary, i > 0 ? h("span", { class: "small text-body-secondary" }, "images go on the first post") : null, h("span", { class: "ms-auto d-flex gap-1" }, up, down, remove)), thumbs),
         ),
       );
       update();
@@ -272,6 +300,12 @@ export async function render(root, ctx) {
             "fieldset",
             {},
             h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Campaign", campaignSel)), h("div", { class: "col-md-6" }, field("X account", accountSel))),
+            canEdit()
+              ? templatePicker((text) => {
+                  parts[0].text = text;
+                  renderParts();
+                }, errorBox)
+              : null,
             partsBox,
             addPart,
             card(
@@ -284,7 +318,7 @@ export async function render(root, ctx) {
                 utcHint,
               ),
             ),
-            h("div", { class: "d-flex gap-2 mt-3" }, saveDraft, schedule),
+            h("div", { class: "d-flex gap-2 mt-3 flex-wrap" }, saveDraft, schedule, canEdit() ? seriesLink(() => ({ texts: parts.map((p) => p.text), account_id: accountSel.value, campaign_id: campaignSel.value, timezone: tzSel.value })) : null),
           ),
         ),
       ),
@@ -294,9 +328,4 @@ export async function render(root, ctx) {
   renderParts();
 }
 
-/** An uploaded image as a blob: URL (the media route needs the bearer token, so no <img src>). */
-export async function mediaBlobUrl(ref) {
-  const resp = await fetch(apiUrl(ws(`/media/content?ref=${encodeURIComponent(ref)}`)), { headers: { Authorization: `Bearer ${session.token}` } });
-  if (!resp.ok) throw new Error(`image ${ref}: HTTP ${resp.status}`);
-  return URL.createObjectURL(await resp.blob());
-}
+export { mediaBlobUrl };

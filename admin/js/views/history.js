@@ -1,8 +1,24 @@
-// Post history: every post with its status, the reason of a failure, the link to the
-// published post and its metrics. Refreshes every 5 s while shown.
+// Post history: every post with its text and images, its status, the reason of a
+// failure, the link to the published post and its metrics. Refreshes every 5 s.
 import { list, listAll, post, ws } from "../api.js";
+import { mediaBlobUrl } from "../blobs.js";
 import { clear, fmtDate, fmtNumber, h, icon, statusBadge, table } from "../dom.js";
-import { act, editable, pageHeader } from "../ui.js";
+import { act, editable, exportButton, pageHeader } from "../ui.js";
+
+/** The post's images as small thumbnails (fetched once per page load). */
+function thumbs(p) {
+  const refs = p.media || [];
+  if (!refs.length) return null;
+  return h(
+    "div",
+    { class: "d-flex gap-1 mt-1 post-images" },
+    refs.map((ref, i) => {
+      const img = h("img", { class: "thumb-sm", alt: `Image ${i + 1} of the post` });
+      mediaBlobUrl(ref).then((url) => (img.src = url)).catch(() => img.replaceWith(h("span", { class: "small text-danger" }, "image unavailable")));
+      return img;
+    }),
+  );
+}
 
 const STATUSES = ["", "draft", "approved", "scheduled", "queued", "publishing", "published", "failed", "unconfirmed", "cancelled"];
 
@@ -32,9 +48,9 @@ export async function render(root, ctx) {
   const campaigns = await listAll(ws("/campaigns")).catch(() => []);
   const accounts = new Map((await listAll(ws("/x/accounts")).catch(() => [])).map((a) => [a.id, a]));
   const names = new Map(campaigns.map((c) => [c.id, c.name]));
-  const campaignSel = h("select", { class: "form-select form-select-sm", id: "history-campaign", "aria-label": "Campaign" }, h("option", { value: "" }, "All campaigns"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
+  const campaignSel = h("select", { class: "form-select form-select-sm w-auto", id: "history-campaign", "aria-label": "Campaign" }, h("option", { value: "" }, "All campaigns"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
   campaignSel.value = ctx.params.get("campaign") || "";
-  const statusSel = h("select", { class: "form-select form-select-sm", id: "history-status", "aria-label": "Status" }, STATUSES.map((s) => h("option", { value: s }, s ? s : "Any status")));
+  const statusSel = h("select", { class: "form-select form-select-sm w-auto", id: "history-status", "aria-label": "Status" }, STATUSES.map((s) => h("option", { value: s }, s ? s : "Any status")));
   const box = h("div", { id: "history-table" });
   const more = h("button", { class: "btn btn-sm btn-outline-secondary d-none", type: "button" }, "Load more");
   let cursor = null;
@@ -52,7 +68,7 @@ export async function render(root, ctx) {
       "tr",
       { dataset: { id: p.id, status: p.status } },
       h("td", { class: "small text-nowrap" }, fmtDate(p.published_at || p.due_at || p.created_at, p.timezone)),
-      h("td", { class: "wrap small post-text" }, text),
+      h("td", { class: "wrap small post-text" }, text, thumbs(p)),
       h("td", { class: "small" }, names.get(p.campaign_id) || ""),
       h("td", {}, statusBadge(p.status), p.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null),
       h("td", { class: "reason small" }, reason),
@@ -81,7 +97,7 @@ export async function render(root, ctx) {
   campaignSel.addEventListener("change", refresh);
   statusSel.addEventListener("change", refresh);
   root.append(
-    pageHeader("Post history", h("div", { class: "d-flex gap-2" }, campaignSel, statusSel)),
+    pageHeader("Post history", h("div", { class: "d-flex gap-2 flex-wrap page-actions" }, campaignSel, statusSel, exportButton("posts"), exportButton("post_metrics", "Export metrics CSV"))),
     h("div", { class: "card" }, h("div", { class: "card-body" }, box, more)),
   );
   await ctx.every(async () => {

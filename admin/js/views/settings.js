@@ -2,8 +2,8 @@
 // topics, posting plans, the workspace timezone, members and roles.
 import { canEdit, del, get, isOwner, listAll, patch, post, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
-import { timeZones } from "../time.js";
-import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { act, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { zoneSelect } from "../zones.js";
 
 const TIERS = ["free", "basic", "pro", "pay_per_use", "enterprise"];
 
@@ -17,8 +17,7 @@ async function workspaceSection() {
   const w = await get(ws(""));
   const errorBox = h("div");
   const name = h("input", { class: "form-control", id: "ws-name", value: w.name });
-  const tz = h("select", { class: "form-select", id: "ws-timezone" }, timeZones().map((z) => h("option", { value: z }, z)));
-  tz.value = w.timezone;
+  const tz = zoneSelect({ id: "ws-timezone" }, w.timezone);
   const save = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon("save"), "Save"));
   const form = h("form", { id: "workspace-form" }, errorBox, lockForViewer(h("fieldset", {}, h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Workspace name", name)), h("div", { class: "col-md-6" }, field("Timezone", tz, "Default for schedules, posting plans and the calendar."))), isOwner() ? save : null)));
   form.addEventListener("submit", async (e) => {
@@ -82,7 +81,7 @@ async function accountsSection() {
       location.assign(r.authorization_url);
     }
   });
-  const sandboxHandle = h("input", { class: "form-control", id: "sandbox-handle", placeholder: "sandbox handle, e.g. herald_demo" });
+  const sandboxHandle = h("input", { class: "form-control", id: "sandbox-handle", placeholder: "sandbox handle, e.g. herald_demo", "aria-label": "Handle of the sandbox account" });
   const addSandbox = editable(h("button", { class: "btn btn-outline-warning", type: "button", id: "x-sandbox" }, icon("cone-striped"), "Add a sandbox account"));
   addSandbox.addEventListener("click", () => act(addSandbox, () => post(ws("/x/accounts/sandbox"), { handle: sandboxHandle.value.trim() || "herald_sandbox" }), { errorBox, done: "Sandbox account added" }).then(refresh));
   const sandboxRow = session.sandbox ? h("div", { class: "input-group mt-2" }, sandboxHandle, addSandbox) : null;
@@ -95,7 +94,7 @@ async function accountsSection() {
     history.replaceState(null, "", `${location.pathname}#/settings`);
     await refresh();
   }
-  return card("X accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto" }, connectTier, connect), sandboxRow, note) : null));
+  return card("X accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto flex-nowrap" }, connectTier, connect), sandboxRow, note) : null), exportButton("x_accounts"));
 }
 
 async function topicsSection() {
@@ -175,9 +174,9 @@ async function membersSection() {
       ),
     );
   };
-  const username = h("input", { class: "form-control", id: "member-username", placeholder: "username" });
-  const password = h("input", { class: "form-control", id: "member-password", type: "password", autocomplete: "new-password", placeholder: "password (new accounts only)" });
-  const role = h("select", { class: "form-select", id: "member-role" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
+  const username = h("input", { class: "form-control", id: "member-username", placeholder: "username", "aria-label": "Username of the member" });
+  const password = h("input", { class: "form-control", id: "member-password", type: "password", autocomplete: "new-password", placeholder: "password (new accounts only)", "aria-label": "Password (new accounts only)" });
+  const role = h("select", { class: "form-select", id: "member-role", "aria-label": "Role of the new member" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
   const add = h("button", { class: "btn btn-primary", type: "submit" }, icon("person-plus"), "Add member");
   const form = h("form", { id: "member-form" }, h("div", { class: "input-group" }, username, password, role, add));
   form.addEventListener("submit", async (e) => {
