@@ -84,6 +84,7 @@ locals {
     login_attempts   = "expires_at" # login throttle counters, one window each
     x_oauth_requests = "expires_at" # pending X OAuth 1.0a request tokens (30 min)
     email_events     = "expires_at" # raw engagement events (400 days); rollups keep the counts
+    email_uniques    = "expires_at" # a recipient's first open / click marker, as long as its event
   }
 }
 

@@ -241,3 +241,38 @@ def test_field_pages_neither_skip_nor_repeat_across_runs_of_equal_values(
     ids = [d.id for page in pages for d in page]
     assert ids == [f"t{i:02d}" for i in range(10)]  # t10 is on the next day: outside
     assert [len(p) for p in pages] == [8, 2]  # the run is read whole with its page
+
+
+def test_the_fold_costs_one_read_and_one_write_per_event(runtime: Runtime, ws: str) -> None:
+    """Counted at the RPC level, as billed: per event one read and one write (its flag),
+    a first open one write more (its marker); per group of events one write per rollup
+    document touched; an idle tick one read."""
+    from tests.metrics.readcount import ReadCounter
+
+    opens = {
+        f"open__c1__r{i:03d}": {
+            "campaign_id": "c1",
+            "type": "open",
+            "at": at(4, 10),
+            "recipient_id": f"r{i:03d}",
+        }
+        for i in range(200)
+    }
+    sent = {"sent__c1__000000": {"campaign_id": "c1", "type": "sent", "at": at(4, 9), "count": 200,
+                                 "recipient_ids": [f"r{i:03d}" for i in range(200)]}}  # fmt: skip
+    put(runtime, {**opens, **sent})
+    with ReadCounter(runtime.db) as counter:
+        stats = email_rollups.fold_pending(runtime)
+    assert stats["events"] == 201
+    groups = stats["groups"]
+    # Reads: the 201 events (pages of 150 and 51) and the workspace's zone.
+    assert counter.reads == 201 + 1
+    # Writes: 201 flags, 200 first-open markers, and per group (here one per page:
+    # 150 flags + 150 markers + 3 fit in one batch) 3 rollup documents: the
+    # workspace-day, the campaign-day and the campaign.
+    assert groups == 2
+    assert counter.writes == 201 + 200 + 3 * groups
+    assert campaign(runtime, "c1")["unique_opens"] == 200
+    with ReadCounter(runtime.db) as idle:
+        assert email_rollups.has_pending(runtime.db) is False
+    assert (idle.reads, idle.writes) == (1, 0)
