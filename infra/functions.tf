@@ -187,7 +187,6 @@ locals {
       HERALD_RECOVERY_GRACE_S          = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
       HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
       HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
-      HERALD_METRICS_LATE_DAYS         = tostring(var.metrics_late_days)
     },
     { for name, url in local.function_urls : "HERALD_URL_${upper(name)}" => url },
   )

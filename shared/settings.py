@@ -81,8 +81,7 @@ class Settings:
     # X reads (posts looked up) a workspace may spend per calendar month; a workspace
     # document's `metrics_read_budget` overrides it. 0 stops X metric pulls.
     metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
-    metrics_rollup_interval_s: int = 3600  # HERALD_METRICS_ROLLUP_INTERVAL_S
-    metrics_late_days: int = 7  # HERALD_METRICS_LATE_DAYS (email events folded this late)
+    metrics_rollup_interval_s: int = 3600  # HERALD_METRICS_ROLLUP_INTERVAL_S (ads rollups)
 
     @property
     def is_production(self) -> bool:
@@ -160,7 +159,6 @@ class Settings:
             recovery_grace_s=_int(env, "HERALD_RECOVERY_GRACE_S", 0) or None,
             metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
             metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
-            metrics_late_days=_int(env, "HERALD_METRICS_LATE_DAYS", 7),
         ).check()
 
 
