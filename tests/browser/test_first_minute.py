@@ -1,0 +1,83 @@
+"""The README's first minute, in Chromium: `herald user add you@example.com` (the default
+workspace, in UTC), sign in, and every timezone-bearing screen works; forms come back to
+their real defaults after a create (issue 18)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import DESKTOP, PHONE, README_USER, Account, Admin
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def test_the_readme_user_signs_in_to_a_utc_workspace_that_works(
+    admin: Admin, owner: Account
+) -> None:
+    page = admin.page
+    assert owner.username == README_USER
+    admin.goto()
+    page.wait_for_selector("#login-view:not(.d-none)")
+    admin.check("login")
+    admin.login(owner)
+    expect(page.locator("#whoami")).to_have_text(README_USER)
+    expect(page.locator("#stat-sent")).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator("#stat-clicks")).to_have_text(re.compile(r"^\d+$"))
+
+    # Settings: the workspace is in UTC, and the zone list is the server's: UTC first,
+    # India as Asia/Kolkata (Chromium's own list has neither).
+    admin.nav("settings", "#ws-timezone")
+    expect(page.locator("#ws-timezone")).to_have_value("UTC")
+    options = page.locator("#ws-timezone option")
+    assert options.first.get_attribute("value") == "UTC"
+    assert page.locator("#ws-timezone option[value='Asia/Kolkata']").count() == 1
+    assert page.locator("#ws-timezone option[value='Asia/Calcutta']").count() == 0
+
+    # Compose and Email open without "Invalid time zone specified", in UTC, to the second.
+    admin.nav("compose", "#schedule-at")
+    expect(page.locator("#schedule-tz")).to_have_value("UTC")
+    assert page.get_attribute("#schedule-at", "step") == "1"
+    expect(page.locator("#schedule-at")).to_have_value(re.compile(r"T\d\d:\d\d:\d\d$"))
+    page.select_option("#schedule-tz", "Asia/Kolkata")
+    page.fill("#schedule-at", "2031-05-06T09:30:15")
+    expect(page.locator("#schedule-utc")).to_contain_text("2031-05-06T04:00:15Z")
+    admin.nav("email/campaigns", "#email-composer")
+    expect(page.locator("#email-tz")).to_have_value("UTC")
+    expect(page.locator("#email-at")).to_have_value(re.compile(r"T\d\d:\d\d:\d\d$"))
+    assert page.locator("#view .api-error").count() == 0
+
+    # On a phone the sections fold into a menu in the top bar.
+    page.set_viewport_size(PHONE)
+    expect(page.locator("#app-sections")).to_be_hidden()
+    page.click("#nav-toggle")
+    expect(page.locator("#app-sections")).to_be_visible()
+    admin.shot("phone-menu")
+    page.click("#app-sections a[data-route=dashboard]")
+    expect(page.locator("#stat-sent")).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator("#app-sections")).to_be_hidden()
+    admin.shot("phone-dashboard")
+    page.set_viewport_size(DESKTOP)
+
+
+def test_a_second_campaign_keeps_the_real_defaults(admin: Admin, owner: Account) -> None:
+    """After a create, the form comes back to the workspace's zone and `active`, not to
+    the first option (Africa/Abidjan) and `draft`."""
+    page = admin.page
+    admin.login(owner)
+    admin.nav("campaigns", "#campaign-create")
+    tag = uuid.uuid4().hex[:6]
+    for name in (f"Spring {tag}", f"Summer {tag}"):
+        expect(page.locator("#campaign-create [name=timezone]")).to_have_value("UTC")
+        expect(page.locator("#campaign-create [name=status]")).to_have_value("active")
+        page.fill("#campaign-create [name=name]", name)
+        page.click("#campaign-create button[type=submit]")
+        expect(page.locator("#campaign-list")).to_contain_text(name)
+        expect(page.locator("#campaign-create [name=name]")).to_have_value("")
+    rows = page.locator("#campaign-list tr", has_text=f"Summer {tag}")
+    expect(rows.locator(".badge[data-status]")).to_have_attribute("data-status", "active")
+    rows.locator("a.campaign-link").click()
+    expect(page.locator("#campaign-edit [name=timezone]")).to_have_value("UTC")
