@@ -5,6 +5,7 @@ const TOKEN_KEY = "herald.token";
 const WORKSPACE_KEY = "herald.workspace";
 
 let apiBase = "";
+let refreshTimer = null; // keepSignedIn's
 export const session = {
   token: sessionStorage.getItem(TOKEN_KEY) || "",
   workspaceId: localStorage.getItem(WORKSPACE_KEY) || "",
@@ -63,12 +64,35 @@ export function apiUrl(path) {
 export function setToken(token) {
   session.token = token || "";
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  else sessionStorage.removeItem(TOKEN_KEY);
+  else {
+    sessionStorage.removeItem(TOKEN_KEY);
+    clearTimeout(refreshTimer);
+  }
 }
 
 export function setWorkspace(id) {
   session.workspaceId = id;
   localStorage.setItem(WORKSPACE_KEY, id);
+}
+
+/**
+ * Keeps the person signed in while the page is open: the token (valid one hour) is
+ * traded for a fresh one five minutes before it expires (POST /auth/refresh). After the
+ * session's 12-hour limit the API refuses and the next call sends them to the login.
+ */
+export function keepSignedIn(expiresAt) {
+  clearTimeout(refreshTimer);
+  if (!expiresAt) return;
+  const due = new Date(expiresAt).getTime() - Date.now() - 5 * 60_000;
+  refreshTimer = setTimeout(async () => {
+    try {
+      const fresh = await request("POST", "/auth/refresh", {});
+      setToken(fresh.token);
+      keepSignedIn(fresh.expires_at);
+    } catch {
+      /* the next call answers 401 and the login form says why */
+    }
+  }, Math.max(10_000, due));
 }
 
 /** Listeners called when the API says the token is no longer good (expired, logged out). */

@@ -1,5 +1,5 @@
 // Entry point: configuration, login, the application shell and the hash router.
-import { ApiError, get, loadConfig, onUnauthenticated, post, session, setToken, setWorkspace } from "./api.js";
+import { ApiError, get, keepSignedIn, loadConfig, onUnauthenticated, post, session, setToken, setWorkspace } from "./api.js";
 import { $, clear, h } from "./dom.js";
 import { showError, toast } from "./ui.js";
 import { setActivity } from "./views/dashboard.js";
@@ -96,6 +96,7 @@ async function route() {
 async function loadMe() {
   const me = await get("/auth/me");
   session.me = me;
+  keepSignedIn(me.token_expires_at);
   const workspaces = me.workspaces || [];
   if (!workspaces.length) throw new ApiError(403, "no_workspace", "This account is not a member of any workspace. Ask an owner to add you.");
   const chosen = workspaces.find((w) => (w.id || w.workspace_id) === session.workspaceId) || workspaces[0];

@@ -7,8 +7,6 @@ import { $, h, icon } from "./dom.js";
 const GUIDE = {
   smtp: ["Open the SMTP settings", "#/email/smtp"],
   opening: ["Open the job openings", "#/jobs/openings"],
-  campaign: ["Open the campaign", null],
-  account: ["Open Settings (X accounts)", "#/settings"],
 };
 
 export function errorText(exc) {
@@ -115,4 +113,30 @@ export function exportButton(tableName, label = "Export CSV") {
     if (name) toast(`Downloaded ${name}`);
   });
   return button;
+}
+
+/** A button that asks again before it acts (no browser dialog): the first click arms
+ * it for 5 s ("Confirm …"), the second runs `fn(button)`. */
+export function confirmButton(label, confirmLabel, colour, fn) {
+  const b = editable(h("button", { type: "button", class: `btn btn-sm btn-outline-${colour}` }, label));
+  let armed = false;
+  const disarm = () => {
+    armed = false;
+    delete b.dataset.armed;
+    b.textContent = label;
+    b.classList.replace(`btn-${colour}`, `btn-outline-${colour}`);
+  };
+  b.addEventListener("click", async () => {
+    if (!armed) {
+      armed = true;
+      b.dataset.armed = "1"; // a list that refreshes itself waits while one is armed
+      b.textContent = confirmLabel;
+      b.classList.replace(`btn-outline-${colour}`, `btn-${colour}`);
+      setTimeout(() => b.isConnected && armed && disarm(), 5000);
+      return;
+    }
+    disarm();
+    await fn(b);
+  });
+  return b;
 }

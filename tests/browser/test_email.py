@@ -11,6 +11,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -169,7 +170,20 @@ def test_postal_address_contacts_template_campaign_and_engagement(
     page.click("#email-send")
     refusal = page.locator("#view .api-error[data-status='409']")
     expect(refusal).to_contain_text("postal address")
-    refusal.locator("a", has_text="SMTP settings").click()
+    # The refused campaign stays a draft: edited from its page, then deleted.
+    page.locator("#email-campaigns a", has_text=f"November news {tag}").click()
+    page.wait_for_selector("#email-edit")
+    page.click("#email-edit")
+    expect(page.locator("#email-name")).to_have_value(f"November news {tag}")
+    page.fill("#email-subject", "Hello again {{ first_name }}")
+    page.click("#email-save")
+    page.wait_for_selector("#email-campaign-name")
+    expect(page.locator("#view")).to_contain_text("Hello again {{ first_name }}")
+    page.locator("button", has_text="Delete").click()
+    page.locator("button", has_text="Confirm delete").click()
+    page.wait_for_selector("#email-composer")
+    expect(page.locator("#email-campaigns")).not_to_contain_text(f"November news {tag}")
+    page.click("#email-postal-warning a")
 
     # The SMTP settings: the local sink (sandbox), with the postal address; a test send.
     page.wait_for_selector("#smtp-form")
@@ -250,3 +264,18 @@ def test_postal_address_contacts_template_campaign_and_engagement(
     expect(
         page.locator("#contacts-table tr", has_text=bo).locator(".badge[data-status]")
     ).to_have_attribute("data-status", "unsubscribed")
+
+    # Another one at 09:00 tomorrow in each recipient's own zone (Ana's is Asia/Kolkata).
+    admin.nav("email/campaigns", "#email-composer")
+    page.select_option("#email-template", label=f"Welcome {tag}")
+    page.fill("#email-name", f"Local morning {tag}")
+    page.select_option("#email-list", value=list_id)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    page.fill("#email-at", f"{tomorrow}T09:00:00")
+    page.check("#email-local-hour")
+    page.click("#email-schedule")
+    page.wait_for_selector("#email-campaign-name")
+    state = page.locator("#email-status .badge[data-status]")
+    expect(state).to_have_attribute("data-status", "scheduled")
+    page.click("#email-cancel")
+    expect(state).to_have_attribute("data-status", "cancelled")

@@ -10,7 +10,16 @@ import uuid
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, README_USER, Account, Admin
+from local.stack import Stack
+from tests.browser.conftest import (
+    DESKTOP,
+    PASSWORD,
+    PHONE,
+    README_USER,
+    Account,
+    Admin,
+    herald_user_add,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -81,3 +90,35 @@ def test_a_second_campaign_keeps_the_real_defaults(admin: Admin, owner: Account)
     expect(rows.locator(".badge[data-status]")).to_have_attribute("data-status", "active")
     rows.locator("a.campaign-link").click()
     expect(page.locator("#campaign-edit [name=timezone]")).to_have_value("UTC")
+
+
+def test_change_my_password_and_open_a_second_workspace(admin: Admin, stack: Stack) -> None:
+    """The account's own capabilities: a new password (the old one stops working) and
+    a workspace of one's own, switched to from the top bar."""
+    page = admin.page
+    name = f"pw-{uuid.uuid4().hex[:6]}"
+    ids = herald_user_add(stack, name)
+    admin.login(Account(name, PASSWORD, ids["user_id"], ids["workspace_id"]))
+    admin.nav("settings", "#password-form")
+    page.fill("#pw-current", PASSWORD)
+    page.fill("#pw-new", "an even longer passphrase")
+    page.fill("#pw-again", "an even longer passphrase")
+    page.click("#pw-save")
+    expect(page.locator("#toasts")).to_contain_text("Password changed")
+    page.fill("#new-ws-name", f"Second brand {name}")
+    page.select_option("#new-ws-tz", "Asia/Kolkata")
+    page.click("#new-ws-create")
+    page.wait_for_selector("#view-settings")
+    expect(page.locator("#workspace-select option:checked")).to_have_text(f"Second brand {name}")
+    expect(page.locator("#ws-timezone")).to_have_value("Asia/Kolkata")
+    expect(page.locator("#workspace-select option")).to_have_count(2)
+    page.click("#logout")
+    admin.allow(401)  # the old password, refused
+    page.fill("#login-username", name)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#login-error")).to_be_visible()
+    page.fill("#login-password", "an even longer passphrase")
+    page.click("#login-submit")
+    page.wait_for_selector("#app-view:not(.d-none)")
+    expect(page.locator("#whoami")).to_have_text(name)

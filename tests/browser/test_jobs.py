@@ -40,6 +40,15 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
     expect(page.locator("#openings-list")).to_contain_text("Lyon, FR")
     expect(page.locator("#openings-list")).to_contain_text("EUR/year")
     admin.check("jobs-openings")
+    page.fill("#openings-title", f"Mistake {tag}")
+    page.fill("#openings-company", "Acme Corp")
+    page.fill("#openings-country", "FR")
+    page.fill("#openings-apply_url", f"https://jobs.example.com/{tag}/x")
+    page.click("#openings-form button[type=submit]")
+    mistake = page.locator("#openings-list tr", has_text=f"Mistake {tag}")
+    mistake.locator("button", has_text="Delete").click()
+    mistake.locator("button", has_text="Confirm delete").click()
+    expect(page.locator("#openings-list tr", has_text=f"Mistake {tag}")).to_have_count(0)
 
     # Candidates and their segments.
     rows = ["name,email,skills,years_experience,location,education,source"]
@@ -62,6 +71,7 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
     expect(report.locator("[data-count=imported]")).to_have_text("Imported: 12")
     expect(report.locator("[data-count=rejected]")).to_have_text("Rejected: 1")
     expect(report).to_contain_text("duplicate")
+    expect(page.locator("#candidate-imports")).to_contain_text("people.csv")
     admin.check("jobs-candidates")
     admin.nav("jobs/segments", "#segments-run")
     page.fill("#segments-k", "2")
@@ -69,6 +79,7 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
     expect(page.locator("#segments-run-state")).to_contain_text("done", timeout=60_000)
     expect(page.locator("#segments-list tr[data-id]")).to_have_count(2)
     expect(page.locator("#segments-list")).to_contain_text("nursing")
+    expect(page.locator("#segment-runs .badge[data-status=done]").first).to_be_visible()
     admin.check("jobs-segments")
 
     # An ad campaign: dates, targeting checked against the employment rules first.
@@ -94,6 +105,14 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
     row = page.locator("#ads-list tr", has_text=f"Ad for backend {tag}")
     expect(row.locator(".badge[data-status]")).to_have_attribute("data-status", "draft")
     expect(row).to_contain_text("Lyon 25 mi")
+    # A second draft, deleted (it asks twice).
+    page.fill("#ads-name", f"Ad by mistake {tag}")
+    page.fill("#ads-daily_budget", "10")
+    page.click("#ads-form button[type=submit]")
+    extra = page.locator("#ads-list tr", has_text=f"Ad by mistake {tag}")
+    extra.locator("button", has_text="Delete").click()
+    extra.locator("button", has_text="Confirm delete").click()
+    expect(page.locator("#ads-list tr", has_text=f"Ad by mistake {tag}")).to_have_count(0)
 
     # Publishing waits for an open opening: the refusal says so and links to the openings.
     admin.allow(409)
@@ -112,3 +131,14 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
         "data-status", re.compile("scheduled|publishing|active"), timeout=30_000
     )
     admin.check("jobs-ads")
+
+    # Credentials for Meta, kept in the secrets store, then removed again.
+    meta = page.locator("tr[data-platform=meta]")
+    meta.locator("input[name=account_id]").fill("1234567890")
+    meta.locator("input[name=page_id]").fill("987654321")
+    meta.locator("input[name=access_token]").fill("EAAB-not-a-real-token")
+    meta.locator("button", has_text="Connect").click()
+    expect(meta).to_contain_text("connected 1234567890")
+    meta.locator("button", has_text="Remove credentials").click()
+    meta.locator("button", has_text="Confirm: remove").click()
+    expect(meta).to_contain_text("sandbox: recorded, not published")

@@ -53,6 +53,15 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     page.click("#campaign-create button[type=submit]")
     expect(page.locator("#campaign-list")).to_contain_text(f"@{handle}")
     admin.check("campaigns")
+    # A campaign made by mistake goes again.
+    page.fill("#campaign-create [name=name]", f"Mistake {tag}")
+    page.click("#campaign-create button[type=submit]")
+    page.locator("#campaign-list a.campaign-link", has_text=f"Mistake {tag}").click()
+    page.wait_for_selector("#campaign-edit")
+    page.locator("button", has_text="Delete").click()
+    page.locator("button", has_text="Confirm delete").click()
+    page.wait_for_selector("#campaign-list")
+    expect(page.locator("#campaign-list")).not_to_contain_text(f"Mistake {tag}")
     page.locator("#campaign-list a.campaign-link", has_text=name).click()
     page.wait_for_selector("#brief-form")
     expect(page.locator("#brief-approval")).to_be_checked()
@@ -119,6 +128,12 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     )
     expect(page.locator("#tweet-preview img.thumb")).to_have_count(1)
     admin.check("compose")
+    # Saved as a draft, the server says whether X would take it.
+    page.click("#save-draft")
+    page.wait_for_selector("#compose-validate")
+    page.click("#compose-validate")
+    expect(page.locator("#compose-check")).to_contain_text("Ready for X")
+    expect(page.locator("#tweet-preview img.thumb")).to_have_count(1)
 
     # Scheduled at a second of its own, in UTC: the post keeps the second.
     due = (datetime.now(UTC) + timedelta(minutes=30)).replace(second=37, microsecond=0)
@@ -171,7 +186,19 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
         "data-status", "published", timeout=45_000
     )
     expect(now_row.locator(".post-images img")).to_have_attribute("src", re.compile(r"^blob:"))
+    now_row.locator("button[aria-label='Metrics over time']").click()
+    expect(page.locator("#post-growth")).to_be_visible()
+    expect(page.locator("#post-growth-title")).to_contain_text(f"Posted now {tag}")
     admin.check("history")
+    # A draft nobody wants: deleted from the history (it asks twice).
+    page.select_option("#history-status", "draft")
+    draft = page.locator("#history-table tr[data-status=draft]").first
+    draft_id = draft.get_attribute("data-id")
+    draft.locator("button", has_text="Delete").click()
+    chosen = page.locator(f"#history-table tr[data-id='{draft_id}']")
+    chosen.locator("button", has_text="Confirm delete").click()
+    expect(chosen).to_have_count(0)
+    page.select_option("#history-status", "")
 
     # Calendar: the scheduled post, dragged one day, keeps its wall-clock time to the second.
     admin.nav("calendar", "#calendar-grid .cal-day")
@@ -196,6 +223,7 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     admin.nav("analytics", "#exports")
     expect(page.locator("#read-budget")).to_contain_text("of")
     expect(page.locator("#analytics-totals")).to_contain_text("Open rate")
+    expect(page.locator("#generation-usage")).to_contain_text("Requests")
     admin.check("analytics")
     with page.expect_download() as download:
         page.click("#exports .export-csv[data-table='posts']")

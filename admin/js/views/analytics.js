@@ -137,15 +137,24 @@ async function readBudget() {
   );
 }
 
+async function generationUsage() {
+  const u = await get(ws("/generate/usage")).catch(() => null);
+  const row = (label, value) => h("tr", {}, h("th", { scope: "row", class: "fw-normal" }, label), h("td", { class: "text-end" }, fmtNumber(value)));
+  return card(
+    "Draft generation (Gemini)",
+    u ? h("table", { class: "table table-sm mb-0", id: "generation-usage" }, h("tbody", {}, row("Requests", u.requests), row("Prompt tokens", u.prompt_tokens), row("Output tokens", u.output_tokens), row("Total tokens", u.total_tokens))) : h("div", { class: "text-body-secondary" }, "–"),
+  );
+}
+
 export async function render(root, ctx) {
   const errorBox = h("div");
   ctx.onLeave(() => destroyCharts(root));
   const [overview, draw] = overviewCard(errorBox);
   root.append(pageHeader("Analytics", h("span", { class: "small text-body-secondary" }, "engagement is counted within a minute")), errorBox, overview);
-  const [top, best, budget] = await Promise.all([topEmail(), bestTime(), readBudget()]);
+  const [top, best, budget, usage] = await Promise.all([topEmail(), bestTime(), readBudget(), generationUsage()]);
   root.append(
     top,
-    h("div", { class: "row g-3" }, h("div", { class: "col-lg-8" }, best), h("div", { class: "col-lg-4" }, budget)),
+    h("div", { class: "row g-3" }, h("div", { class: "col-lg-8" }, best), h("div", { class: "col-lg-4" }, budget, usage)),
     card("Export", h("div", { class: "d-flex flex-wrap gap-2", id: "exports" }, EXPORTS.map(([name, label]) => exportButton(name, label))), h("span", { class: "small text-body-secondary" }, icon("shield-check"), " CSV, formula-safe")),
   );
   await draw();

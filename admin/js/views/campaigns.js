@@ -1,8 +1,8 @@
 // Campaigns: list, create, edit, the X account its posts go to, and the brief the
 // generator writes drafts from (approval, autopilot, images).
-import { canEdit, get, listAll, patch, post, session, ws } from "../api.js";
+import { canEdit, del, get, listAll, patch, post, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, selectDefault, statusBadge, table } from "../dom.js";
-import { act, editable, exportButton, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
+import { act, confirmButton, editable, exportButton, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
 import { zoneSelect } from "../zones.js";
 
 const STATUSES = ["draft", "active", "paused", "ended"];
@@ -131,13 +131,23 @@ function $checked(wrapper) {
 async function renderDetail(root, id) {
   const [campaign, accounts] = await Promise.all([get(ws(`/campaigns/${encodeURIComponent(id)}`)), listAll(ws("/x/accounts")).catch(() => [])]);
   const costBox = h("div");
+  const deleteBox = h("div"); // "cancel its scheduled posts first" lands here
   const title = h("h1", { class: "h3 mb-0 me-auto campaign-name" });
   title.textContent = campaign.name;
   root.append(
     h("div", { class: "d-flex align-items-center mb-3 gap-2 flex-wrap" }, h("a", { href: "#/campaigns", class: "btn btn-sm btn-outline-secondary" }, icon("arrow-left"), "Campaigns"), title, statusBadge(campaign.status || "active"),
       editable(h("a", { class: "btn btn-primary", href: `#/compose?campaign=${encodeURIComponent(id)}` }, icon("pencil-square"), "Compose a post")),
       editable(h("a", { class: "btn btn-outline-primary", href: `#/drafts?campaign=${encodeURIComponent(id)}` }, icon("stars"), "Generate drafts")),
-      h("a", { class: "btn btn-outline-info", href: `#/history?campaign=${encodeURIComponent(id)}` }, icon("clock-history"), "History")),
+      h("a", { class: "btn btn-outline-info", href: `#/history?campaign=${encodeURIComponent(id)}` }, icon("clock-history"), "History"),
+      confirmButton("Delete", "Confirm delete", "danger", (b) =>
+        act(b, () => del(ws(`/campaigns/${encodeURIComponent(id)}`)), { errorBox: deleteBox }).then((ok) => {
+          if (ok === null) {
+            toast(`Campaign “${campaign.name}” deleted`);
+            location.hash = "#/campaigns";
+          }
+        }),
+      )),
+    deleteBox,
     viewerNotice(),
     h(
       "div",

@@ -8,7 +8,7 @@ import { mediaBlobUrl } from "../blobs.js";
 import { card, clear, field, h, icon } from "../dom.js";
 import { utcToZoned, zonedToUtc } from "../time.js";
 import { zoneSelect } from "../zones.js";
-import { libraryPicker, seriesLink, templatePicker } from "./compose_extras.js";
+import { checkButton, libraryPicker, seriesLink, templatePicker } from "./compose_extras.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 
 const MAX_PARTS = 25;
@@ -278,6 +278,7 @@ export async function render(root, ctx) {
     }
   }
 
+  const checkBox = h("div", { id: "compose-check", class: "mt-2" });
   const saveDraft = editable(h("button", { type: "button", class: "btn btn-outline-secondary", id: "save-draft" }, icon("save"), "Save draft"));
   const schedule = editable(h("button", { type: "button", class: "btn btn-primary", id: "schedule-post" }, icon("calendar-check"), "Schedule"));
   saveDraft.addEventListener("click", () => save(false, saveDraft));
@@ -318,7 +319,8 @@ export async function render(root, ctx) {
                 utcHint,
               ),
             ),
-            h("div", { class: "d-flex gap-2 mt-3 flex-wrap" }, saveDraft, schedule, canEdit() ? seriesLink(() => ({ texts: parts.map((p) => p.text), account_id: accountSel.value, campaign_id: campaignSel.value, timezone: tzSel.value })) : null),
+            h("div", { class: "d-flex gap-2 mt-3 flex-wrap" }, saveDraft, schedule, editing ? checkButton(editing.id, checkBox) : null, canEdit() ? seriesLink(() => ({ texts: parts.map((p) => p.text), account_id: accountSel.value, campaign_id: campaignSel.value, timezone: tzSel.value })) : null),
+            checkBox,
           ),
         ),
       ),

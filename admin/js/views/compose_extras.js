@@ -56,3 +56,19 @@ export function seriesLink(seed) {
   a.addEventListener("click", () => sessionStorage.setItem(SERIES_SEED, JSON.stringify(seed())));
   return a;
 }
+
+/** "Check": what would stop the saved post (length, images, duplicates, account) and
+ * its cost, from the server (POST .../posts/{id}/validate). */
+export function checkButton(postId, box) {
+  const b = h("button", { type: "button", class: "btn btn-outline-info", id: "compose-validate" }, icon("check2-circle"), "Check");
+  b.addEventListener("click", async () => {
+    const r = await act(b, () => post(ws(`/posts/${encodeURIComponent(postId)}/validate`), {}), { errorBox: box });
+    if (!r) return;
+    clear(box).append(
+      r.ok
+        ? h("div", { class: "alert alert-success py-2" }, icon("check2"), ` Ready for X: ${r.weighted_lengths.map((n) => `${n} / ${r.limit}`).join(", ")}; estimated $${Number(r.cost?.total_usd ?? 0).toFixed(3)}.`)
+        : h("div", { class: "alert alert-warning py-2" }, h("div", { class: "fw-semibold" }, "Not ready yet:"), h("ul", { class: "mb-0" }, r.problems.map((p) => h("li", {}, p.message || p.code || JSON.stringify(p))))),
+    );
+  });
+  return b;
+}

@@ -1,10 +1,10 @@
 // Email → a campaign: live progress (every 2 s), delivery status, engagement (opens,
 // clicks, unsubscribes, bounces, top links: within a minute of happening), each
 // recipient's outcome, a test send, and the actions its state allows.
-import { canEdit, get, list, post, session } from "../api.js";
+import { canEdit, del, get, list, post, session } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { card, clear, fmtDate, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
-import { act, editable, exportButton } from "../ui.js";
+import { act, confirmButton, editable, exportButton } from "../ui.js";
 import { P, htmlPreview } from "./email.js";
 
 export async function render(root, ctx, id) {
@@ -55,6 +55,16 @@ export async function render(root, ctx, id) {
     if (data.status === "paused") actions.append(action("Resume", "play", "resume", "outline-success"));
     if (["scheduled", "sending", "paused"].includes(data.status)) actions.append(action("Cancel", "x-circle", "cancel", "outline-danger"));
     if (data.status === "done" && Number(data.failed || 0) > 0) actions.append(action("Resend failed", "arrow-repeat", "resend-failed", "outline-warning"));
+    if (data.status === "draft") actions.append(editable(h("a", { class: "btn btn-sm btn-outline-secondary", href: `#/email/campaigns?edit=${encodeURIComponent(id)}`, id: "email-edit" }, icon("pencil"), "Edit")));
+    if (["draft", "cancelled", "done"].includes(data.status)) {
+      actions.append(
+        confirmButton("Delete", "Confirm delete", "danger", (b) =>
+          act(b, () => del(P.campaign(id)), { errorBox }).then((ok) => {
+            if (ok === null) location.hash = "#/email/campaigns";
+          }),
+        ),
+      );
+    }
   };
 
   // Per-recipient outcomes (SMTP code and text), a page at a time.

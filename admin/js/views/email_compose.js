@@ -1,7 +1,7 @@
 // Email → Campaigns: the composer (from a template or blank; HTML preview in a sandboxed
 // iframe; text part; the footer every message gets; the template variables) with
 // scheduling to the second, and the campaigns with their live progress.
-import { get, listAll, post, session } from "../api.js";
+import { get, listAll, patch, post, session } from "../api.js";
 import { card, clear, field, fmtDate, fmtNumber, h, icon, selectDefault, statusBadge, table } from "../dom.js";
 import { utcToZoned, zonedToUtc } from "../time.js";
 import { act, editable, exportButton, lockForViewer, toast } from "../ui.js";
@@ -33,6 +33,8 @@ function footerNotice(smtp) {
 export async function render(root, ctx) {
   const errorBox = h("div");
   const [lists, templates, smtp] = await Promise.all([listAll(P.lists()).catch(() => []), listAll(P.templates()).catch(() => []), get(P.settings()).catch(() => null)]);
+  // ?edit=<id>: a draft opened again from its page (PATCH instead of a new campaign).
+  const editing = ctx.params.get("edit") ? await get(P.campaign(ctx.params.get("edit"))) : null;
   const listBox = h("div", { id: "email-campaigns" });
   const tzName = session.workspace?.timezone || "UTC";
   const refresh = async () => {
@@ -61,11 +63,12 @@ export async function render(root, ctx) {
 
   // Composer
   const fromTemplate = selectDefault(h("select", { class: "form-select", id: "email-template" }, h("option", { value: "" }, "— blank —"), templates.map((t) => h("option", { value: t.id }, t.name))), ctx.params.get("template") || "");
-  const name = h("input", { class: "form-control", id: "email-name", maxlength: 200, required: true });
-  const subject = h("input", { class: "form-control", id: "email-subject", maxlength: 998, required: true });
+  const name = h("input", { class: "form-control", id: "email-name", maxlength: 200, required: true, value: editing?.name || "" });
+  const subject = h("input", { class: "form-control", id: "email-subject", maxlength: 998, required: true, value: editing?.subject || "" });
   const listSel = h("select", { class: "form-select", id: "email-list", required: true }, h("option", { value: "" }, "— choose a list —"), lists.map((l) => h("option", { value: l.id }, `${l.name} (${fmtNumber(l.contact_count ?? 0)})`)));
-  const html = h("textarea", { class: "form-control font-monospace", id: "email-html", rows: 12, spellcheck: "false", required: true, value: SAMPLE_HTML });
-  const text = h("textarea", { class: "form-control font-monospace", id: "email-text", rows: 6, value: SAMPLE_TEXT });
+  if (editing) selectDefault(listSel, editing.list_id || "");
+  const html = h("textarea", { class: "form-control font-monospace", id: "email-html", rows: 12, spellcheck: "false", required: true, value: editing ? editing.html || "" : SAMPLE_HTML });
+  const text = h("textarea", { class: "form-control font-monospace", id: "email-text", rows: 6, value: editing ? editing.text || "" : SAMPLE_TEXT });
   const previewBox = h("div", { id: "email-preview-box" });
   // Scrollable: focusable so it scrolls from the keyboard too.
   const textBox = h("div", { class: "text-part border rounded p-2", id: "email-text-preview", tabindex: 0, role: "region", "aria-label": "Text part preview" });
@@ -96,9 +99,19 @@ export async function render(root, ctx) {
   const scheduleBtn = editable(h("button", { class: "btn btn-outline-primary", type: "button", id: "email-schedule" }, icon("calendar-check"), "Schedule"));
   const sendBtn = editable(h("button", { class: "btn btn-primary", type: "button", id: "email-send" }, icon("send"), "Send now"));
   const asTemplate = editable(h("button", { class: "btn btn-sm btn-outline-secondary", type: "button", id: "email-as-template" }, icon("file-earmark-plus"), "Save as template"));
-  const trackOpens = h("input", { class: "form-check-input", type: "checkbox", id: "email-track-opens", checked: true });
-  const trackClicks = h("input", { class: "form-check-input", type: "checkbox", id: "email-track-clicks", checked: true });
-  const payload = () => ({ name: name.value.trim(), subject: subject.value.trim(), list_id: listSel.value || null, html: html.value, text: text.value, track_opens: trackOpens.checked, track_clicks: trackClicks.checked, template_id: fromTemplate.value || null });
+  const trackOpens = h("input", { class: "form-check-input", type: "checkbox", id: "email-track-opens", checked: editing ? editing.track_opens : true });
+  const trackClicks = h("input", { class: "form-check-input", type: "checkbox", id: "email-track-clicks", checked: editing ? editing.track_clicks : true });
+  const localHour = h("input", { class: "form-check-input", type: "checkbox", id: "email-local-hour" });
+  const payload = () => ({
+    name: name.value.trim(),
+    subject: subject.value.trim(),
+    list_id: listSel.value || null,
+    html: html.value,
+    text: text.value,
+    track_opens: trackOpens.checked,
+    track_clicks: trackClicks.checked,
+    ...(editing ? {} : { template_id: fromTemplate.value || null }), // set on create only
+  });
   asTemplate.addEventListener("click", () => act(asTemplate, () => post(P.templates(), { name: name.value.trim() || subject.value.trim() || "Untitled", subject: subject.value, html: html.value, text: text.value }), { errorBox, done: "Saved as an email template" }));
   const create = async (mode, button) => {
     const c = await act(
@@ -106,10 +119,13 @@ export async function render(root, ctx) {
       async () => {
         const at = mode === "later" ? zonedToUtc(when.value, tz.value) : new Date();
         if (mode === "later" && !at) throw new Error("Pick the date and time to send.");
-        const created = await post(P.campaigns(), payload());
+        const created = editing ? await patch(P.campaign(editing.id), payload()) : await post(P.campaigns(), payload());
         if (mode === "draft") return created;
         // A refusal here (no postal address, say) leaves the draft, listed below.
-        return post(`${P.campaign(created.id)}/schedule`, { at: at.toISOString(), timezone: tz.value });
+        const schedule = { at: at.toISOString(), timezone: tz.value };
+        // "This hour in each recipient's zone": the hour of the chosen time, on that date.
+        if (mode === "later" && localHour.checked) schedule.local_hour = Number(when.value.slice(11, 13));
+        return post(`${P.campaign(created.id)}/schedule`, schedule);
       },
       { errorBox },
     );
@@ -139,10 +155,11 @@ export async function render(root, ctx) {
       h("div", { class: "row g-3" }, h("div", { class: "col-lg-6" }, field("Text part", text, "Leave empty to derive it from the HTML; the same footer is added.")), h("div", { class: "col-lg-6" }, h("div", { class: "form-label", id: "email-text-preview-label" }, "Text preview"), textBox)),
       h("div", { class: "mb-3" }, h("div", { class: "form-check form-check-inline" }, trackOpens, h("label", { class: "form-check-label", for: "email-track-opens" }, "Track opens")), h("div", { class: "form-check form-check-inline" }, trackClicks, h("label", { class: "form-check-label", for: "email-track-clicks" }, "Track clicks")), asTemplate),
       h("div", { class: "row align-items-end" }, h("div", { class: "col-md-4" }, field("Send at", when)), h("div", { class: "col-md-4" }, field("Timezone", tz)), h("div", { class: "col-md-4 mb-3 d-flex gap-2 flex-wrap" }, saveBtn, scheduleBtn, sendBtn)),
+      h("div", { class: "form-check mb-2" }, localHour, h("label", { class: "form-check-label", for: "email-local-hour" }, "Schedule: send at that hour in each recipient's own timezone (contacts without one use the zone above)")),
     ),
   );
-  root.append(errorBox, card("New email campaign", composer), card("Campaigns", listBox, exportButton("email_campaigns")));
-  applyTemplate();
+  root.append(errorBox, card(editing ? `Edit draft “${editing.name}”` : "New email campaign", composer), card("Campaigns", listBox, exportButton("email_campaigns")));
+  if (!editing) applyTemplate();
   drawPreview();
   await ctx.every(refresh, 5000);
 }

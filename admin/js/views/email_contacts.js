@@ -3,7 +3,7 @@
 // unsubscribe, delete, CSV export.
 import { canEdit, del, get, list, listAll, patch, post, request, session } from "../api.js";
 import { card, clear, field, fmtDate, fmtNumber, h, icon, selectDefault, statusBadge, table } from "../dom.js";
-import { act, editable, exportButton, lockForViewer, showError, toast } from "../ui.js";
+import { act, confirmButton, editable, exportButton, lockForViewer, showError, toast } from "../ui.js";
 import { zoneSelect } from "../zones.js";
 import { P, guessMapping, importReport } from "./email.js";
 
@@ -121,36 +121,13 @@ function editForm(contact, errorBox, done) {
   return card(`Edit ${contact.email}`, form);
 }
 
-/** A button that asks again before it acts (no browser dialog). */
-function twoStep(label, confirmLabel, colour, fn) {
-  const b = editable(h("button", { type: "button", class: `btn btn-sm btn-outline-${colour}` }, label));
-  let armed = false;
-  b.addEventListener("click", async () => {
-    if (!armed) {
-      armed = true;
-      b.textContent = confirmLabel;
-      b.classList.replace(`btn-outline-${colour}`, `btn-${colour}`);
-      setTimeout(() => {
-        if (!b.isConnected || !armed) return;
-        armed = false;
-        b.textContent = label;
-        b.classList.replace(`btn-${colour}`, `btn-outline-${colour}`);
-      }, 5000);
-      return;
-    }
-    armed = false;
-    await fn(b);
-  });
-  return b;
-}
-
 export async function render(root) {
   const errorBox = h("div");
   const listsBox = h("div", { id: "contact-lists" });
   const contactsBox = h("div", { id: "contacts-table" });
   const editBox = h("div", { id: "contact-edit-box" });
-  const search = h("input", { class: "form-control form-control-sm", type: "search", id: "contacts-search", placeholder: "Search by address", "aria-label": "Search contacts by the start of their address" });
-  const scope = h("select", { class: "form-select form-select-sm", id: "contacts-scope", "aria-label": "Contacts of" }, h("option", { value: "" }, "all contacts"));
+  const search = h("input", { class: "form-control form-control-sm w-auto flex-grow-1", type: "search", id: "contacts-search", placeholder: "Search by address", "aria-label": "Search contacts by the start of their address" });
+  const scope = h("select", { class: "form-select form-select-sm w-auto", id: "contacts-scope", "aria-label": "Contacts of" }, h("option", { value: "" }, "all contacts"));
   const more = h("button", { class: "btn btn-sm btn-outline-secondary d-none", type: "button", id: "contacts-more" }, "Next page");
   const { form, setLists } = importForm(async () => refresh());
   let names = new Map();
@@ -170,11 +147,11 @@ export async function render(root) {
         editBox.querySelector("input")?.focus();
       });
       const unsub = c.status === "subscribed"
-        ? twoStep("Unsubscribe", "Confirm unsubscribe", "warning", (b) => act(b, () => patch(P.contact(c.id), { status: "unsubscribed" }), { errorBox, done: `${c.email} unsubscribed` }).then(() => loadContacts()))
+        ? confirmButton("Unsubscribe", "Confirm unsubscribe", "warning", (b) => act(b, () => patch(P.contact(c.id), { status: "unsubscribed" }), { errorBox, done: `${c.email} unsubscribed` }).then(() => loadContacts()))
         : c.suppression_reason === "manual"
           ? editable(h("button", { type: "button", class: "btn btn-sm btn-outline-success", onclick: (e) => act(e.currentTarget, () => patch(P.contact(c.id), { status: "subscribed" }), { errorBox, done: `${c.email} subscribed again` }).then(() => loadContacts()) }, "Resubscribe"))
           : null;
-      const remove = twoStep("Delete", "Confirm delete", "danger", (b) => act(b, () => del(P.contact(c.id)), { errorBox, done: `${c.email} deleted` }).then(() => refresh()));
+      const remove = confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(P.contact(c.id)), { errorBox, done: `${c.email} deleted` }).then(() => refresh()));
       return h(
         "tr",
         { dataset: { id: c.id, status: c.status } },
@@ -215,12 +192,9 @@ export async function render(root) {
   root.append(
     errorBox,
     canEdit() ? card("Import contacts", form) : h("span"),
-    h(
-      "div",
-      { class: "row g-3" },
-      h("div", { class: "col-xl-4" }, card("Lists", listsBox)),
-      h("div", { class: "col-xl-8" }, editBox, card("Contacts", h("div", {}, h("div", { class: "d-flex gap-2 mb-2 flex-wrap" }, search, scope), contactsBox, more), exportButton("contacts"))),
-    ),
+    card("Lists", listsBox),
+    editBox,
+    card("Contacts", h("div", {}, h("div", { class: "d-flex gap-2 mb-2 flex-wrap" }, search, scope), contactsBox, more), exportButton("contacts")),
   );
   await refresh();
 }

@@ -1,9 +1,10 @@
 // Post history: every post with its text and images, its status, the reason of a
 // failure, the link to the published post and its metrics. Refreshes every 5 s.
-import { list, listAll, post, ws } from "../api.js";
+import { del, get, list, listAll, post, session, ws } from "../api.js";
+import { chart, destroyCharts, palette } from "../charts.js";
 import { mediaBlobUrl } from "../blobs.js";
 import { clear, fmtDate, fmtNumber, h, icon, statusBadge, table } from "../dom.js";
-import { act, editable, exportButton, pageHeader } from "../ui.js";
+import { act, confirmButton, editable, exportButton, pageHeader } from "../ui.js";
 
 /** The post's images as small thumbnails (fetched once per page load). */
 function thumbs(p) {
@@ -55,6 +56,27 @@ export async function render(root, ctx) {
   const more = h("button", { class: "btn btn-sm btn-outline-secondary d-none", type: "button" }, "Load more");
   let cursor = null;
   let rows = [];
+  // One post's readings over time (GET /posts/{id}/metrics), below the table: the
+  // table refreshes every 5 s, this stays until another post is chosen.
+  const growthCanvas = h("canvas", { id: "post-growth-chart", role: "img", "aria-label": "The post's metrics over time" });
+  const growthTitle = h("div", { class: "small mb-2", id: "post-growth-title" });
+  const growthCard = h("div", { class: "card mt-3 d-none", id: "post-growth" }, h("div", { class: "card-header fw-semibold" }, "Metrics over time"), h("div", { class: "card-body" }, growthTitle, h("div", { class: "chart-box" }, growthCanvas)));
+  ctx.onLeave(() => destroyCharts(growthCard));
+  async function showGrowth(p, text) {
+    const m = await get(ws(`/posts/${encodeURIComponent(p.id)}/metrics`)).catch(() => null);
+    growthCard.classList.remove("d-none");
+    growthTitle.textContent = `${text.slice(0, 120)} · ${m?.snapshots?.length || 0} reading(s)${m?.next_metrics_at ? `, next ${fmtDate(m.next_metrics_at, session.workspace?.timezone)}` : ""}`;
+    const points = m?.snapshots || [];
+    chart(growthCanvas, {
+      type: "line",
+      data: {
+        labels: points.map((x) => fmtDate(x.at, session.workspace?.timezone)),
+        datasets: [["impressions", 0], ["engagements", 1], ["likes", 3], ["reposts", 5]].map(([key, colour]) => ({ label: key, data: points.map((x) => x[key] || 0), borderColor: palette(colour), backgroundColor: palette(colour) })),
+      },
+      options: { scales: { y: { beginAtZero: true } } },
+    });
+    growthCard.scrollIntoView({ block: "nearest" });
+  }
 
   const rowOf = (p) => {
     const url = postUrl(p, accounts);
@@ -64,6 +86,10 @@ export async function render(root, ctx) {
     const cancel = ["scheduled", "approved", "draft"].includes(p.status) ? editable(h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("x-circle"), "Cancel")) : null;
     cancel?.addEventListener("click", () => act(cancel, () => post(ws(`/posts/${encodeURIComponent(p.id)}/cancel`), {}), { done: "Post cancelled" }).then(refresh));
     const text = (p.parts && p.parts.length ? p.parts : [p.text || ""]).join("\n—\n");
+    // A post that never went out can be deleted (asks twice).
+    const remove = ["draft", "cancelled", "failed"].includes(p.status) ? confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(ws(`/posts/${encodeURIComponent(p.id)}`)), { done: "Post deleted" }).then(refresh)) : null;
+    const growth = p.status === "published" ? h("button", { class: "btn btn-sm btn-outline-info", type: "button", "aria-label": "Metrics over time", title: "Metrics over time" }, icon("graph-up")) : null;
+    growth?.addEventListener("click", () => showGrowth(p, text));
     return h(
       "tr",
       { dataset: { id: p.id, status: p.status } },
@@ -73,8 +99,8 @@ export async function render(root, ctx) {
       h("td", {}, statusBadge(p.status), p.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null),
       h("td", { class: "reason small" }, reason),
       h("td", { class: "small" }, url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "post-link" }, icon("box-arrow-up-right"), " view") : (p.x_ids || []).length ? h("span", { class: "text-body-secondary post-id", title: "sandbox: recorded, not on X" }, `#${p.x_ids[0]}`) : ""),
-      h("td", {}, metricsCell(p)),
-      h("td", { class: "text-end" }, retry, cancel),
+      h("td", {}, metricsCell(p), growth),
+      h("td", { class: "text-end" }, h("div", { class: "d-flex gap-1 justify-content-end" }, retry, cancel, remove)),
     );
   };
 
@@ -99,8 +125,10 @@ export async function render(root, ctx) {
   root.append(
     pageHeader("Post history", h("div", { class: "d-flex gap-2 flex-wrap page-actions" }, campaignSel, statusSel, exportButton("posts"), exportButton("post_metrics", "Export metrics CSV"))),
     h("div", { class: "card" }, h("div", { class: "card-body" }, box, more)),
+    growthCard,
   );
   await ctx.every(async () => {
+    if (box.querySelector("[data-armed]")) return; // a delete waits for its confirmation
     if (!cursor || rows.length <= 50) await refresh();
   }, 5000);
 }

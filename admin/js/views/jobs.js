@@ -1,11 +1,11 @@
 // Job ads: openings, candidates (import with its report), segments; the ad campaigns
 // and their performance are jobs_ads.js.
-import { canEdit, get, patch, post, request, ws } from "../api.js";
+import { canEdit, del, get, patch, post, request, session, ws } from "../api.js";
 import { destroyCharts } from "../charts.js";
-import { card, clear, field, fmtNumber, fmtPct, h, icon, selectDefault, statusBadge } from "../dom.js";
+import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, selectDefault, statusBadge, table } from "../dom.js";
 import { resourceSection } from "../resource.js";
 import { importReport } from "./email.js";
-import { act, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { act, confirmButton, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 
 const TABS = [
   ["openings", "Openings", "briefcase"],
@@ -66,6 +66,7 @@ async function openings(root) {
         ["Location", (r) => [r.location?.city, r.location?.region, r.location?.country].filter(Boolean).join(", ")],
         ["Salary", (r) => (r.salary_min || r.salary_max ? `${fmtNumber(r.salary_min)}–${fmtNumber(r.salary_max)} ${r.salary_currency || ""}/${r.salary_period || ""}` : "")],
         ["Status", (r) => openingStatus(r, errorBox)],
+        ["", (r) => confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(ws(`/jobs/openings/${encodeURIComponent(r.id)}`)), { errorBox, done: "Opening deleted" }).then(() => root.querySelector("#openings")?.refresh()))],
       ],
     }),
   );
@@ -101,9 +102,16 @@ async function candidates(root) {
       reportBox.append(card("Validation report", importReport(r)));
       toast("Candidates imported");
       section.refresh();
+      drawHistory();
     }
   });
-  root.append(card("Import candidates", h("div", {}, form, reportBox)), section);
+  const history = h("div", { id: "candidate-imports" });
+  const drawHistory = async () => {
+    const page = await get(ws("/jobs/candidates/imports"), { limit: 10 }).catch(() => ({ items: [] }));
+    clear(history).append(table(["File", "Rows", "Imported", "Rejected", "When"], (page.items || []).map((x) => h("tr", {}, h("td", { class: "wrap" }, x.filename || ""), h("td", {}, fmtNumber(x.total_rows)), h("td", {}, fmtNumber(x.imported)), h("td", {}, fmtNumber(Object.values(x.rejected || {}).reduce((a, b) => a + Number(b || 0), 0))), h("td", { class: "small" }, fmtDate(x.created_at, session.workspace?.timezone)))), "No import yet."));
+  };
+  root.append(card("Import candidates", h("div", {}, form, reportBox)), section, card("Past imports", history));
+  await drawHistory();
 }
 
 async function segments(root) {
@@ -135,8 +143,15 @@ async function segments(root) {
       await new Promise((res) => setTimeout(res, 1000));
     }
     section.refresh();
+    drawRuns();
   });
-  root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run)), runState), section);
+  const runs = h("div", { id: "segment-runs" });
+  const drawRuns = async () => {
+    const page = await get(ws("/jobs/segmentations"), { limit: 10 }).catch(() => ({ items: [] }));
+    clear(runs).append(table(["Run", "Status", "Segments", "Candidates", "When"], (page.items || []).map((x) => h("tr", {}, h("td", { class: "small" }, x.id), h("td", {}, statusBadge(x.status), x.error ? h("div", { class: "small text-danger" }, x.error) : null), h("td", {}, x.k ?? x.k_requested ?? "auto"), h("td", {}, fmtNumber(x.candidate_count)), h("td", { class: "small" }, fmtDate(x.finished_at || x.created_at, session.workspace?.timezone)))), "No run yet."));
+  };
+  root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run)), runState), section, card("Runs", runs));
+  await drawRuns();
 }
 
 function openingStatus(r, errorBox) {

@@ -1,11 +1,11 @@
 // Job ads → Ad campaigns: the platforms' credentials, a campaign for an opening (budget,
 // start and end, targeting under the employment rules, checked before saving), its
 // publishing (a refusal says what to fix and where), and performance.
-import { get, isOwner, listAll, post, put, session, ws } from "../api.js";
+import { del, get, isOwner, listAll, post, put, session, ws } from "../api.js";
 import { chart, palette } from "../charts.js";
 import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, selectDefault, statusBadge, table } from "../dom.js";
 import { zonedToUtc } from "../time.js";
-import { act, editable, exportButton, lockForViewer, showError, toast } from "../ui.js";
+import { act, confirmButton, editable, exportButton, lockForViewer, showError, toast } from "../ui.js";
 
 const AD_FIELDS = {
   meta: [
@@ -25,30 +25,38 @@ const AD_FIELDS = {
 
 async function adAccounts() {
   const errorBox = h("div");
-  const accounts = await get(ws("/ads/accounts")).catch(() => []);
-  const rows = (Array.isArray(accounts) ? accounts : accounts.items || []).map((a) => {
-    const forms = h("div");
-    if (isOwner()) {
-      const inputs = AD_FIELDS[a.platform].map(([name, label, type]) => h("input", { class: "form-control form-control-sm", name, type: type || "text", placeholder: label, "aria-label": `${a.platform === "meta" ? "Meta" : "Google Ads"}: ${label}`, autocomplete: "off" }));
-      const save = h("button", { class: "btn btn-sm btn-outline-primary", type: "submit" }, icon("key"), a.connected ? "Replace" : "Connect");
-      const form = h("form", { class: "d-flex gap-1 flex-wrap" }, inputs, save);
-      form.addEventListener("submit", async (e) => {
-        e.preventDefault();
-        const body = Object.fromEntries(inputs.filter((i) => i.value.trim()).map((i) => [i.name, i.value.trim()]));
-        const r = await act(save, () => put(ws(`/ads/accounts/${a.platform}`), body), { errorBox, done: `${a.platform} connected` });
-        if (r) inputs.forEach((i) => (i.value = ""));
-      });
-      forms.append(form);
-    }
-    return h(
-      "tr",
-      { dataset: { platform: a.platform } },
-      h("td", {}, a.platform === "meta" ? "Meta" : "Google Ads"),
-      h("td", {}, a.connected ? h("span", { class: "badge text-bg-success" }, `connected ${a.account_id || ""}`) : session.sandbox ? h("span", { class: "badge text-bg-warning" }, "sandbox: recorded, not published") : h("span", { class: "badge text-bg-secondary" }, "not connected")),
-      h("td", {}, forms),
-    );
-  });
-  return card("Ad accounts", h("div", {}, errorBox, table(["Platform", "State", isOwner() ? "Credentials (kept in the secrets store)" : ""], rows)));
+  const box = h("div", { id: "ad-accounts" });
+  const draw = async () => {
+    const accounts = await get(ws("/ads/accounts")).catch(() => []);
+    const rows = (Array.isArray(accounts) ? accounts : accounts.items || []).map((a) => {
+      const forms = h("div");
+      if (isOwner()) {
+        const inputs = AD_FIELDS[a.platform].map(([name, label, type]) => h("input", { class: "form-control form-control-sm", name, type: type || "text", placeholder: label, "aria-label": `${a.platform === "meta" ? "Meta" : "Google Ads"}: ${label}`, autocomplete: "off" }));
+        const save = h("button", { class: "btn btn-sm btn-outline-primary", type: "submit" }, icon("key"), a.connected ? "Replace" : "Connect");
+        const form = h("form", { class: "d-flex gap-1 flex-wrap" }, inputs, save);
+        form.addEventListener("submit", async (e) => {
+          e.preventDefault();
+          const body = Object.fromEntries(inputs.filter((i) => i.value.trim()).map((i) => [i.name, i.value.trim()]));
+          if (await act(save, () => put(ws(`/ads/accounts/${a.platform}`), body), { errorBox, done: `${a.platform} connected` })) await draw();
+        });
+        forms.append(form);
+        if (a.connected) {
+          const remove = confirmButton("Remove credentials", "Confirm: remove", "danger", (b) => act(b, () => del(ws(`/ads/accounts/${a.platform}`)), { errorBox, done: `${a.platform} credentials removed` }).then(draw));
+          forms.append(h("div", { class: "mt-1" }, remove));
+        }
+      }
+      return h(
+        "tr",
+        { dataset: { platform: a.platform } },
+        h("td", {}, a.platform === "meta" ? "Meta" : "Google Ads"),
+        h("td", {}, a.connected ? h("span", { class: "badge text-bg-success" }, `connected ${a.account_id || ""}`) : session.sandbox ? h("span", { class: "badge text-bg-warning" }, "sandbox: recorded, not published") : h("span", { class: "badge text-bg-secondary" }, "not connected")),
+        h("td", {}, forms),
+      );
+    });
+    clear(box).append(table(["Platform", "State", isOwner() ? "Credentials (kept in the secrets store)" : ""], rows));
+  };
+  await draw();
+  return card("Ad accounts", h("div", {}, errorBox, box));
 }
 
 /** Targeting from the form: countries, cities with a radius, keywords, Meta interests. */
@@ -155,6 +163,7 @@ function adActions(r, refresh, errorBox) {
   if (r.status === "paused") out.append(btn("Resume", "play", "resume", "success"));
   if (["active", "scheduled", "publishing"].includes(r.status)) out.append(btn("Pause", "pause", "pause", "warning"));
   if (!["archived", "draft"].includes(r.status)) out.append(btn("Archive", "archive", "archive", "secondary"));
+  if (r.status === "draft") out.append(confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(ws(`/ads/campaigns/${encodeURIComponent(r.id)}`)), { errorBox, done: "Ad campaign deleted" }).then(refresh)));
   return out;
 }
 
@@ -188,7 +197,8 @@ export async function render(root, ctx) {
     );
     return items;
   };
-  ctx.timers.push(setInterval(() => !document.hidden && refresh().catch(() => {}), 5000)); // publishing is asynchronous
+  // Publishing is asynchronous: the list refreshes every 5 s (not while a delete is armed).
+  ctx.timers.push(setInterval(() => !document.hidden && !listBox.querySelector("[data-armed]") && refresh().catch(() => {}), 5000));
   const formCard = openings.length
     ? campaignForm(openings, segments, refresh)
     : h("div", { class: "alert alert-info mb-0" }, "Create a job opening first: ", h("a", { href: "#/jobs/openings" }, "Openings"), ".");

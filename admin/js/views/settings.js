@@ -4,13 +4,14 @@ import { canEdit, del, get, isOwner, listAll, patch, post, session, ws } from ".
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { act, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 import { zoneSelect } from "../zones.js";
+import { accountSection, newWorkspaceSection } from "./settings_account.js";
 
 const TIERS = ["free", "basic", "pro", "pay_per_use", "enterprise"];
 
 export async function render(root, ctx) {
   root.append(pageHeader("Settings"), viewerNotice());
   const sections = await Promise.all([workspaceSection(), accountsSection(ctx), topicsSection(), plansSection(), membersSection()]);
-  root.append(...sections);
+  root.append(...sections, accountSection(), newWorkspaceSection());
 }
 
 async function workspaceSection() {
