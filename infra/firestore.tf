@@ -36,6 +36,7 @@ locals {
     { collection = "candidates", fields = ["workspace_id", "sort_key"] },
     { collection = "contact_import_chunks", fields = ["status", "updated_at"] },
     { collection = "contact_list_members", fields = ["list_id", "workspace_id", "key"] },
+    { collection = "contact_lists", fields = ["workspace_id", "created_at"] },
     { collection = "contacts", fields = ["workspace_id", "email_norm"] },
     { collection = "contacts", fields = ["workspace_id", "list_ids contains", "email_norm"] },
     { collection = "contacts", fields = ["workspace_id", "list_ids contains"] },
@@ -53,6 +54,7 @@ locals {
     { collection = "email_events", fields = ["campaign_id", "type", "workspace_id", "at"] },
     { collection = "email_events", fields = ["workspace_id", "at"] },
     { collection = "email_suppressions", fields = ["workspace_id", "email_norm"] },
+    { collection = "email_templates", fields = ["workspace_id", "created_at"] },
     { collection = "job_openings", fields = ["status", "workspace_id", "sort_key"] },
     { collection = "job_openings", fields = ["workspace_id", "sort_key"] },
     { collection = "memberships", fields = ["workspace_id", "user_id"] },
@@ -72,6 +74,7 @@ locals {
     { collection = "posts", fields = ["workspace_id", "published_at"] },
     { collection = "segment_runs", fields = ["status", "workspace_id", "sort_key desc"] },
     { collection = "segment_runs", fields = ["workspace_id", "sort_key"] },
+    { collection = "segments", fields = ["workspace_id", "sort_key"] },
     { collection = "x_accounts", fields = ["workspace_id", "created_key"] },
   ]
 

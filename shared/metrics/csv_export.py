@@ -218,6 +218,48 @@ TABLES: dict[str, Table] = {
             derive=_ad_row,
         ),
         Table("daily_metrics", DAILY, ("date", *SERIES_FIELDS), order="date"),
+        # The admin page's other tables, so each has its export button too.
+        Table(
+            "campaigns",
+            "campaigns",
+            ("id", "name", "status", "timezone", "account_id", "description", "hashtags",
+             "approval_required", "autopilot.enabled", "autopilot.posts_per_day", "created_at"),
+            order="created_key",
+        ),
+        Table(
+            "post_templates",
+            "post_templates",
+            ("id", "name", "text", "placeholders", "created_at", "updated_at"),
+            order="created_key",
+        ),
+        Table(
+            "series",
+            "post_series",
+            ("id", "name", "kind", "account_id", "campaign_id", "texts", "every", "every_hours",
+             "start_at", "end_at", "timezone", "next_at", "active"),
+            order="created_key",
+        ),
+        Table(
+            "contact_lists",
+            "contact_lists",
+            ("id", "name", "created_at"),
+            order="created_at",
+            unique=False,
+        ),
+        Table(
+            "email_templates",
+            "email_templates",
+            ("id", "name", "subject", "defaults", "created_at", "updated_at"),
+            order="created_at",
+            unique=False,
+        ),
+        Table(
+            "segments",
+            "segments",
+            ("id", "run_id", "label", "size", "share", "profile.median_years",
+             "profile.top_skills", "profile.top_locations", "created_at"),
+            order="sort_key",
+        ),
     )
 }  # fmt: skip
 

@@ -186,7 +186,7 @@ export async function render(root, ctx) {
     );
     clear(listBox).append(table(["Name", "Description", "X account", "Status", "Created"], rows, "No campaigns yet: create the first one."));
   };
-  root.append(pageHeader("Campaigns", exportButton("posts", "Export posts CSV")), viewerNotice());
+  root.append(pageHeader("Campaigns", exportButton("campaigns"), exportButton("posts", "Export posts CSV")), viewerNotice());
   const createForm = campaignForm(null, accounts, () => {
     refresh();
     createForm.reset(); // back to the real defaults: the workspace's zone, active, the account

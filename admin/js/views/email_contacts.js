@@ -192,7 +192,7 @@ export async function render(root) {
   root.append(
     errorBox,
     canEdit() ? card("Import contacts", form) : h("span"),
-    card("Lists", listsBox),
+    card("Lists", listsBox, exportButton("contact_lists")),
     editBox,
     card("Contacts", h("div", {}, h("div", { class: "d-flex gap-2 mb-2 flex-wrap" }, search, scope), contactsBox, more), exportButton("contacts")),
   );

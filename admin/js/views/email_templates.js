@@ -2,7 +2,7 @@
 // a new campaign starts from.
 import { canEdit, del, listAll, patch, post, session } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, table } from "../dom.js";
-import { act, editable, lockForViewer, toast } from "../ui.js";
+import { act, editable, exportButton, lockForViewer, toast } from "../ui.js";
 import { P, VARIABLES, htmlPreview } from "./email.js";
 
 export function variablesHelp() {
@@ -92,7 +92,7 @@ export async function render(root) {
       ),
     );
   }
-  root.append(errorBox, canEdit() ? card("Template", form) : h("span"), card("Templates", listBox));
+  root.append(errorBox, canEdit() ? card("Template", form) : h("span"), card("Templates", listBox, exportButton("email_templates")));
   drawPreview();
   await refresh();
 }

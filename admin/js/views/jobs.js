@@ -121,6 +121,7 @@ async function segments(root) {
   const section = await resourceSection({
     id: "segments",
     title: "Segments",
+    extra: exportButton("segments"),
     path: () => ws("/jobs/segments"),
     empty: "No segments yet: import candidates, then recompute.",
     columns: [

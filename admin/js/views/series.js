@@ -3,7 +3,7 @@
 import { canEdit, del, listAll, post, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, selectDefault, statusBadge, table } from "../dom.js";
 import { utcToZoned, zonedToUtc } from "../time.js";
-import { act, editable, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
+import { act, editable, exportButton, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
 import { zoneSelect } from "../zones.js";
 import { SERIES_SEED } from "./compose_extras.js";
 
@@ -108,6 +108,6 @@ export async function render(root) {
     );
   }
   if (!accounts.length) root.append(pageHeader("Series"), h("div", { class: "alert alert-info" }, "Connect an X account (or add a sandbox account) in ", h("a", { href: "#/settings" }, "Settings"), " first."));
-  else root.append(pageHeader("Series"), viewerNotice(), errorBox, canEdit() ? card("New series", form) : h("span"), card("Series", listBox));
+  else root.append(pageHeader("Series"), viewerNotice(), errorBox, canEdit() ? card("New series", form) : h("span"), card("Series", listBox, exportButton("series")));
   await refresh();
 }

@@ -1,7 +1,7 @@
 // Post templates: texts with {placeholders} the composer fills ("start from a template").
 import { canEdit, del, listAll, patch, post, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, table } from "../dom.js";
-import { act, editable, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
+import { act, editable, exportButton, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
 import { weigh } from "./compose.js";
 
 export async function render(root) {
@@ -63,6 +63,6 @@ export async function render(root) {
       ),
     );
   }
-  root.append(pageHeader("Post templates"), viewerNotice(), errorBox, canEdit() ? card("Template", form) : h("span"), card("Templates", listBox));
+  root.append(pageHeader("Post templates"), viewerNotice(), errorBox, canEdit() ? card("Template", form) : h("span"), card("Templates", listBox, exportButton("post_templates")));
   await refresh();
 }
