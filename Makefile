@@ -5,7 +5,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-TASKS_VENV := .venv-tasks
 CHECKOV_VENV := .venv-checkov
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 # This machine's pip config lists optional local indexes; hide pip's warnings about them.
@@ -14,25 +13,20 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 FUNCTIONS := $(notdir $(wildcard functions/*))
 PYTEST_ARGS ?=
 
-.PHONY: help setup system dev test lint typecheck unit bench clean
+.PHONY: help setup system dev test lint typecheck unit bench clean requirements
 
 help:
 	@echo "make dev    run Herald on localhost (emulators, functions, scheduler, SMTP sink, admin)"
 	@echo "make test   lint, type-check and run every test"
 	@echo "make bench  run the benchmarks (QUICK=1 for the short variant)"
+	@echo "make requirements  regenerate functions/*/requirements.txt (pinned to constraints.txt)"
 
-setup: $(BIN)/.stamp $(TASKS_VENV)/.stamp local/node_modules/.stamp admin/vendor/.stamp
+setup: $(BIN)/.stamp local/node_modules/.stamp admin/vendor/.stamp
 
 $(BIN)/.stamp: pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip $(QUIET_PIP)
 	$(BIN)/pip install $(PIP_FLAGS) -c constraints.txt -e '.[dev]' $(QUIET_PIP)
-	@touch $@
-
-# The Cloud Tasks emulator needs protobuf<5: it gets a virtualenv of its own.
-$(TASKS_VENV)/.stamp: local/tasks-emulator-requirements.txt
-	@test -x $(TASKS_VENV)/bin/python || $(PYTHON) -m venv $(TASKS_VENV)
-	$(TASKS_VENV)/bin/pip install $(PIP_FLAGS) -r local/tasks-emulator-requirements.txt $(QUIET_PIP)
 	@touch $@
 
 # checkov pins packages that clash with pytest: it gets a virtualenv of its own. The same
@@ -88,6 +82,11 @@ typecheck: setup
 
 test: setup system lint typecheck $(CHECKOV_VENV)/.stamp
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Each function's requirements.txt: its requirements.in closed over the installed
+# distributions and pinned to constraints.txt (what Cloud Build installs = what was tested).
+requirements: $(BIN)/.stamp
+	$(BIN)/python -m local.function_requirements
 
 bench: setup system
 	$(BIN)/python -m bench $(if $(QUICK),--quick,)

@@ -20,7 +20,15 @@ from bench.report import Figure, Reporter
 from local.stack import ROOT, Ports, Stack, StackConfig
 
 # Order matters: cost figures reuse the stack's counters from precision and email runs.
-BENCHMARKS = ("cold_start", "dispatch_scale", "precision", "email_throughput", "chaos", "cost")
+BENCHMARKS = (
+    "cold_start",
+    "dispatch_scale",
+    "precision",
+    "slow_answer",
+    "email_throughput",
+    "chaos",
+    "cost",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """Email throughput: a campaign to N recipients through the local stack (scheduler loop
-→ dispatch → Cloud Tasks emulator → send_email → SMTP sink), against a plain smtplib
+→ dispatch → Cloud Tasks → send_email → SMTP sink), against a plain smtplib
 loop sending the same rendered messages into the same sink over the same number of
 connections (one per batch of 50). Firestore reads/writes per delivered email on the
 send path are counted in the function processes.

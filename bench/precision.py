@@ -1,5 +1,5 @@
 """Precision: posts due across a window, published by the sandbox account through the
-local stack (dispatch → Cloud Tasks emulator → post_tweet). Lateness = published_at -
+local stack (dispatch → Cloud Tasks → post_tweet). Lateness = published_at -
 due_at per post; Firestore reads/writes per published post counted by the gRPC
 interceptor in every process on the path (scheduling, dispatch, worker)."""
 

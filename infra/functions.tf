@@ -18,7 +18,7 @@ locals {
       max          = 20
       app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret"]
       user_secrets = "write" # SMTP passwords, X tokens, ad credentials
-      enqueues     = ["tweets", "emails", "ads"]
+      enqueues     = ["tweets", "emails", "ads", "segments"]
       media        = "write"
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
@@ -187,6 +187,8 @@ locals {
       HERALD_RECOVERY_GRACE_S          = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
       HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
       HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
+      HERALD_TRUSTED_PROXIES           = tostring(var.trusted_proxies)
+      HERALD_SMTP_ALLOWED_DESTINATIONS = join(",", var.smtp_allowed_destinations)
     },
     { for name, url in local.function_urls : "HERALD_URL_${upper(name)}" => url },
   )
@@ -236,6 +238,7 @@ module "function" {
   build_dir             = "${path.root}/.build"
   source_bucket         = google_storage_bucket.sources.name
   build_service_account = google_service_account.build.id
+  docker_repository     = google_artifact_registry_repository.functions.id
 
   service_account_email = google_service_account.function[each.key].email
   environment = {
@@ -257,9 +260,6 @@ module "function" {
   # Public: only api and track. Workers: only the Cloud Tasks / Scheduler identities.
   invokers = each.value.public ? { public = "allUsers" } : { for who in each.value.invoked_by : who => local.invoker_members[who] }
 
-  depends_on = [
-    google_project_service.enabled,
-    google_project_iam_member.build,
-    google_storage_bucket_iam_member.build_sources,
-  ]
+  # The build account's grants (main.tf), and the wait for them to take effect.
+  depends_on = [google_project_service.enabled, time_sleep.build_grants]
 }

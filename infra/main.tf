@@ -132,8 +132,17 @@ resource "google_service_account" "scheduler_invoker" {
   description  = "OIDC identity of the Cloud Scheduler jobs; holds run.invoker on the scheduled functions only."
 }
 
-# Cloud Build builds the function images with this account instead of the broad
-# default compute account.
+# Cloud Build builds the function images with this account (build_config.service_account
+# of every function) instead of the broad default compute account. What a 2nd gen build
+# touches, and nothing more:
+# - the zip: Cloud Functions copies build_config's storage_source object into its own
+#   staging bucket gcf-v2-sources-<project number>-<region> and the build fetches it
+#   from there, so the account needs object read on that bucket ("Access to bucket
+#   gcf-v2-sources-... denied. You must grant Storage Object Viewer permission", as in
+#   hashicorp/terraform-provider-google#20571) as well as on the sources bucket;
+# - Artifact Registry: it pushes the image (and the buildpacks cache) to the repository
+#   below, which build_config.docker_repository names;
+# - Cloud Logging: the build log.
 resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "${local.prefix}-build"
@@ -141,19 +150,90 @@ resource "google_service_account" "build" {
   description  = "Builds Herald's functions: reads the source zips, writes images and build logs."
 }
 
-resource "google_project_iam_member" "build" {
-  for_each = toset([
-    "roles/logging.logWriter",
-    "roles/artifactregistry.writer",
-  ])
+locals {
+  # Google creates this bucket on the first 2nd gen deploy in the region, so it cannot be
+  # granted on as a resource before it exists: the grant is on the project, limited by an
+  # IAM condition to that one bucket and its objects.
+  gcf_staging_bucket = "gcf-v2-sources-${data.google_project.this.number}-${var.region}"
+}
 
+resource "google_project_iam_member" "build_log_writer" {
   project = var.project_id
-  role    = each.value
+  role    = "roles/logging.logWriter"
   member  = google_service_account.build.member
+}
+
+resource "google_project_iam_member" "build_staging_reader" {
+  project = var.project_id
+  role    = "roles/storage.objectViewer"
+  member  = google_service_account.build.member
+
+  condition {
+    title       = "gcf-v2-sources-only"
+    description = "Only Cloud Functions' staging bucket of the source zips in this region."
+    expression  = "resource.name == \"projects/_/buckets/${local.gcf_staging_bucket}\" || resource.name.startsWith(\"projects/_/buckets/${local.gcf_staging_bucket}/\")"
+  }
 }
 
 resource "google_storage_bucket_iam_member" "build_sources" {
   bucket = google_storage_bucket.sources.name
   role   = "roles/storage.objectViewer"
   member = google_service_account.build.member
+}
+
+# The functions' images: a repository of Herald's own (instead of the gcf-artifacts one
+# Google creates), so the build account writes to it and to nothing else in Artifact
+# Registry, and old images are cleaned up instead of kept forever.
+resource "google_artifact_registry_repository" "functions" {
+  #checkov:skip=CKV_GCP_84:The images hold only the open-source code and its public packages; Google-managed encryption, as for the default gcf-artifacts repository.
+  project       = var.project_id
+  location      = var.region
+  repository_id = "${local.prefix}-functions"
+  description   = "Images Cloud Build makes of Herald's functions (build_config.docker_repository)."
+  format        = "DOCKER"
+
+  cleanup_policy_dry_run = false
+
+  cleanup_policies {
+    id     = "keep-recent"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = 5
+    }
+  }
+
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      older_than = "2592000s" # 30 days; the 5 most recent versions of each image stay
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_artifact_registry_repository_iam_member" "build_writer" {
+  project    = var.project_id
+  location   = google_artifact_registry_repository.functions.location
+  repository = google_artifact_registry_repository.functions.name
+  role       = "roles/artifactregistry.writer"
+  member     = google_service_account.build.member
+}
+
+# New grants take a while to reach Cloud Build: the first builds wait for them (the
+# provider's own cloudfunctions2 builder example does the same).
+resource "time_sleep" "build_grants" {
+  create_duration = "60s"
+
+  triggers = {
+    member = google_service_account.build.member
+  }
+
+  depends_on = [
+    google_project_iam_member.build_log_writer,
+    google_project_iam_member.build_staging_reader,
+    google_storage_bucket_iam_member.build_sources,
+    google_artifact_registry_repository_iam_member.build_writer,
+  ]
 }

@@ -1,73 +1,40 @@
 # One Cloud Tasks queue per kind (shared/settings.py QUEUE_KINDS); queue id =
-# HERALD_QUEUE_PREFIX + kind. Retries here cover a worker that crashed or answered
-# non-2xx; deliberate deferrals (X 429 reset, SMTP 4xx ladder, ad platform rate
-# limits) are re-enqueued by the code with schedule_time and do not spend these.
+# HERALD_QUEUE_PREFIX + kind. The settings are in queues.json, which the local Cloud Tasks
+# (local/tasks) reads too, so `make dev` and the tests dispatch as production does.
+#
+# Each queue feeds exactly one function ("function" in queues.json) and never dispatches
+# more at once than that function can take (max instances × per-instance concurrency):
+# beyond it Cloud Run answers 429, and every 429 spends one of the task's attempts.
+#
+# Retries cover a worker that crashed or answered non-2xx; deliberate deferrals (X 429
+# reset, SMTP 4xx ladder, ad platform rate limits) are re-enqueued by the code with
+# schedule_time and do not spend them. Why each queue's numbers:
+# - tweets (post_tweet): X 5xx / connection errors before the request was sent are
+#   retried with backoff (5 s doubling to 5 min); a post is never retried after an unknown
+#   outcome (it goes `unconfirmed`), so retries cannot double-post.
+# - emails (send_email): per-recipient 4xx deferrals follow the ladder 30 s, 1 min, 1 h in
+#   code; the task-level retry of a failed batch uses the same ladder's shape (30 s, 60 s,
+#   then linear steps capped at 1 h).
+# - ads (publish_ads: publishes, status changes, ad insights): Meta and Google Ads rate
+#   limits defer the work in code; crashes retry slowly so a rate-limited platform is not
+#   hammered.
+# - segments (segment, k-means on our own data): no outside service to spare, so a failed
+#   run is retried sooner and given up within ~8 min, when the run is marked failed.
+# - generate (autopilot runs enqueued by dispatch): Gemini 429/5xx are retried with backoff
+#   inside the call; a failed run is retried a few times, then the next hour's run takes
+#   over.
+# - metrics (collect_metrics fan-out): reads are billed per call, so the rate is modest and
+#   a failed page is retried a few times within the next hour.
 
 locals {
-  queues = {
-    # post_tweet: X 5xx / connection errors before the request was sent are retried
-    # with backoff (5 s doubling to 5 min); a post is never retried after an unknown
-    # outcome (it goes `unconfirmed`), so retries cannot double-post.
-    tweets = {
-      rate        = 50
-      concurrency = 50
-      retry = {
-        max_attempts  = 8
-        min_backoff   = "5s"
-        max_backoff   = "300s"
-        max_doublings = 5
-      }
-    }
-    # send_email: per-recipient 4xx deferrals follow the ladder 30 s, 1 min, 1 h in
-    # code; the task-level retry of a failed batch uses the same ladder's shape
-    # (30 s, 60 s, then linear steps capped at 1 h).
-    emails = {
-      rate        = 10
-      concurrency = 10
-      retry = {
-        max_attempts  = 6
-        min_backoff   = "30s"
-        max_backoff   = "3600s"
-        max_doublings = 1
-      }
-    }
-    # publish_ads / segment / ad insights: Meta and Google Ads rate limits defer the
-    # work in code; crashes retry slowly so a rate-limited platform is not hammered.
-    ads = {
-      rate        = 2
-      concurrency = 5
-      retry = {
-        max_attempts  = 10
-        min_backoff   = "60s"
-        max_backoff   = "3600s"
-        max_doublings = 4
-      }
-    }
-    # generate (autopilot runs enqueued by dispatch): Gemini 429/5xx are retried with
-    # backoff inside the call; a failed run is retried a few times, then the next
-    # hour's run takes over.
-    generate = {
-      rate        = 1
-      concurrency = 3
-      retry = {
-        max_attempts  = 3
-        min_backoff   = "60s"
-        max_backoff   = "600s"
-        max_doublings = 2
-      }
-    }
-    # collect_metrics fan-out: reads are billed per call, so the rate is modest and
-    # a failed page is retried a few times within the next hour.
-    metrics = {
-      rate        = 5
-      concurrency = 5
-      retry = {
-        max_attempts  = 5
-        min_backoff   = "30s"
-        max_backoff   = "900s"
-        max_doublings = 3
-      }
-    }
+  queues = jsondecode(file("${path.module}/queues.json"))
+
+  # An operator's var.max_instances lowers a function's capacity: its queue follows.
+  queue_concurrency = {
+    for kind, q in local.queues : kind => min(
+      q.max_concurrent_dispatches,
+      lookup(var.max_instances, q.function, local.functions[q.function].max) * local.functions[q.function].concurrency,
+    )
   }
 }
 
@@ -78,8 +45,8 @@ module "queue" {
   project_id                = var.project_id
   region                    = var.region
   name                      = "${local.prefix}-${each.key}"
-  max_dispatches_per_second = each.value.rate
-  max_concurrent_dispatches = each.value.concurrency
+  max_dispatches_per_second = each.value.max_dispatches_per_second
+  max_concurrent_dispatches = local.queue_concurrency[each.key]
   retry                     = each.value.retry
 
   enqueuers = {

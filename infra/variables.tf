@@ -155,6 +155,23 @@ variable "smtp_ca_file" {
   default     = ""
 }
 
+variable "smtp_allowed_destinations" {
+  description = "SMTP destinations allowed although they are private, loopback, link-local or reserved addresses (HERALD_SMTP_ALLOWED_DESTINATIONS): addresses, CIDR networks or host names, e.g. [\"10.0.8.0/24\", \"relay.internal\"]. Empty: workspaces may only use public SMTP servers."
+  type        = list(string)
+  default     = []
+}
+
+variable "trusted_proxies" {
+  description = "X-Forwarded-For entries, counted from the end, appended by proxies in front of the functions (HERALD_TRUSTED_PROXIES). Google's front end appends \"<client>, <load balancer>\": 2. Raise it by one per proxy of your own in front (e.g. a CDN that appends)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.trusted_proxies >= 0 && var.trusted_proxies <= 10
+    error_message = "trusted_proxies must be between 0 and 10."
+  }
+}
+
 variable "vpc_connector" {
   description = "Optional Serverless VPC Access connector id for send_email (fixed egress IP for SMTP allow-lists)."
   type        = string

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import threading
 from functools import partial
@@ -48,6 +49,10 @@ class AdminHandler(SimpleHTTPRequestHandler):
             self.wfile.write(body)
             return
         super().do_GET()
+
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        # Production hosting (a website bucket) lists no folders; neither does this.
+        self.send_error(404, "Not found")
 
     def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -2,6 +2,7 @@
 
 herald dev [--tick SECONDS] [--fresh]     run the whole system on localhost
 herald user add USERNAME [--workspace NAME] [--role owner]   create a user (asks for a password)
+herald user add USERNAME --no-workspace   only the account: owners then invite it
 """
 
 from __future__ import annotations
@@ -166,7 +167,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     now = SystemClock().now()
     try:
         user_id = create_user(runtime.db, args.username, password, now)
-        if args.workspace_id:
+        workspace_id: str | None
+        if args.no_workspace:
+            workspace_id = None
+        elif args.workspace_id:
             set_role(runtime.db, args.workspace_id, user_id, Role(args.role), now)
             workspace_id = args.workspace_id
         else:
@@ -206,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("username")
     add.add_argument("--workspace", default="My workspace")
     add.add_argument("--workspace-id", help="join an existing workspace instead")
+    add.add_argument(
+        "--no-workspace",
+        action="store_true",
+        help="create only the account (a workspace owner then invites it by username)",
+    )
     add.add_argument("--role", default="owner", choices=["owner", "editor", "viewer"])
     add.add_argument("--timezone", default="UTC")
     add.set_defaults(func=cmd_user_add)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -20,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from shared.settings import FUNCTION_NAMES, QUEUE_KINDS
+from local.tasks.config import load as load_queues
+from shared.settings import FUNCTION_NAMES, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
-TASKS_PYTHON = ROOT / ".venv-tasks" / "bin" / "python"
 # Google's own Firestore emulator (Debian google-cloud-cli-firestore-emulator): it enforces
 # Firestore's limits, cursors and transaction isolation as Cloud Firestore does.
 FIRESTORE_JAR = Path(
@@ -33,6 +34,7 @@ FIRESTORE_JAR = Path(
         "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
     )
 )
+QUEUE_PREFIX = Settings().queue_prefix  # queue id = prefix + kind, as HERALD_QUEUE_PREFIX
 EXPORT_DIR = "firestore-export"  # under data_dir: the emulator's own export of the demo
 
 
@@ -52,10 +54,40 @@ def function_command(name: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port BELOW the kernel's ephemeral range.
+
+    A port the kernel picked (bind to 0) and we released can be handed by the kernel to
+    the next bind(0) or outgoing connection of any process before our service binds it:
+    the Java Firestore emulator alone binds a random port at start. Ports outside the
+    ephemeral range are never handed out that way, so a free one stays free.
+    """
+    low, _ = _ephemeral_range()
+    floor = 10_000 if low > 12_000 else 1_024
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(floor, low)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise StackError("no free port below the ephemeral range")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -171,17 +203,21 @@ class Stack:
             "HERALD_TRACK_URL": self.url("track"),
             "HERALD_ADMIN_ORIGIN": self.admin_url,
             "HERALD_LOCAL_SMTP": f"127.0.0.1:{c.ports.smtp}",
+            "HERALD_TRUSTED_PROXIES": "0",  # browsers reach the functions directly
             **{f"HERALD_URL_{n.upper()}": self.url(n) for n in FUNCTION_NAMES},
             **c.extra_env,
         }
         return env
 
-    def queue_paths(self) -> list[str]:
-        c = self.config
-        return [
-            f"projects/{c.project_id}/locations/{c.region}/queues/herald-{kind}"
-            for kind in QUEUE_KINDS
-        ]
+    def function_env(self, name: str) -> dict[str, str]:
+        """env() plus the worker threads of one function process.
+
+        functions-framework serves with 4 threads per core; a function fed by a queue gets
+        at least that queue's max_concurrent_dispatches, so a slow answer holds one thread
+        as it holds one instance in production, not a place in a line of the others.
+        """
+        fed = sum(q.max_concurrent_dispatches for q in load_queues().values() if q.function == name)
+        return {**self.env(), "THREADS": str(max((os.cpu_count() or 1) * 4, fed))}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -223,8 +259,6 @@ class Stack:
             missing.append(f"{FIRESTORE_JAR} (run `make system`)")
         if not shutil.which("java"):
             missing.append("java (run `make system`)")
-        if not TASKS_PYTHON.exists():
-            missing.append(".venv-tasks (run `make setup`)")
         if missing:
             raise StackError("missing: " + ", ".join(missing))
         busy = [f"{n}:{p}" for n, p in self.config.ports.all().items() if port_open(p)]
@@ -253,15 +287,19 @@ class Stack:
             if c.snapshot and metadata is not None:
                 fs_argv.append(f"--import-data={metadata}")
             self._spawn("firestore", fs_argv, f"127.0.0.1:{c.ports.firestore}")
+            # local/tasks: queues configured from infra/queues.json, as Terraform deploys them.
             tasks_argv = [
-                str(TASKS_PYTHON),
-                str(ROOT / "local" / "tasks_emulator.py"),
+                sys.executable,
+                "-m",
+                "local.tasks",
                 "--port",
                 str(c.ports.tasks),
+                "--parent",
+                f"projects/{c.project_id}/locations/{c.region}",
+                "--prefix",
+                QUEUE_PREFIX,
                 "--quiet",
             ]
-            for q in self.queue_paths():
-                tasks_argv += ["--queue", q]
             self._spawn("cloud-tasks", tasks_argv, f"127.0.0.1:{c.ports.tasks}")
             if c.smtp_sink:
                 self._spawn(
@@ -282,7 +320,7 @@ class Stack:
                     name,
                     function_command(name, c.ports.functions[name]),
                     self.url(name),
-                    env,
+                    self.function_env(name),
                 )
             if c.admin:
                 self._spawn(

@@ -3,8 +3,9 @@
 A claim is a document whose id is the guarded action's key (for example
 `post:<id>:publish:<attempt>`). `create()` fails with AlreadyExists when the document
 exists, on real Firestore and on the emulator alike, so of any number of concurrent or
-repeated deliveries exactly one wins. Transactions are not used for this: the
-emulator does not isolate them.
+repeated deliveries exactly one wins: the right tool for a one-shot action. A decision
+that reads and rewrites a document other runs also rewrite (who owns an email batch,
+shared.email.ownership) is a transaction instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from typing import Any
 from shared.firestore import is_already_exists
 
 CLAIMS = "claims"
+# The send path's write-ahead list of recipient indexes: never queried (infra/ exempts it
+# from indexing; see shared.email.model.UNINDEXED_FIELDS).
+UNINDEXED_FIELDS = {CLAIMS: ("inflight",)}
 # Claims expire through a Firestore TTL policy on `expires_at` (see infra/).
 DEFAULT_TTL = timedelta(days=30)
 

@@ -1,8 +1,8 @@
 """Firestore client factory and the small helpers every collection shares.
 
 Data model rules (see README, "Data model"): flat top-level collections with a
-`workspace_id` field, queried fields at the top level (no dotted paths), keyset paging
-(`where(field > last) + order_by + limit`, never cursors), and `create()` claim
+`workspace_id` field, queried fields at the top level (no dotted paths), every query
+declared in shared/queries (paged with Firestore cursors), and `create()` claim
 documents for idempotency.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -85,72 +84,23 @@ def counting_client(project: str, interceptor: Any, database: str = "(default)")
     return client_class(project=project, database=database, credentials=AnonymousCredentials())
 
 
-def keyset_pages(
-    query: Any, field: str, page_size: int = 300, start_after: Any = None
-) -> Iterator[list[Any]]:
-    """Page through `query` ordered by `field` with `where(field > last)`.
-
-    `field` must be unique per document (or end with the document id) so no row is
-    skipped; callers usually order by a composite key such as `due_key`.
-    Cursors (`start_after`) are not used: the emulator ignores them.
-    """
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    last = start_after
-    while True:
-        page_query = query
-        if last is not None:
-            page_query = page_query.where(filter=FieldFilter(field, ">", last))
-        docs = list(page_query.order_by(field).limit(page_size).stream())
-        if not docs:
-            return
-        yield docs
-        if len(docs) < page_size:
-            return
-        last = docs[-1].get(field)
-
-
-# Cloud Firestore refuses an aggregation query with more than 5 aggregations.
-MAX_AGGREGATIONS = 5
-
-
-def sum_fields(query: Any, fields: dict[str, str]) -> dict[str, int]:
-    """Sums of `fields` (alias -> field) over the query's documents.
-
-    One aggregation query per 5 fields (Firestore's limit), billed one read per 1,000
-    index entries each. More than one runs in a read-only transaction, so every sum
-    comes from the same snapshot: a caller deciding "done" from several sums never
-    mixes a batch's before and after.
-    """
-    from google.cloud.firestore_v1.aggregation import AggregationQuery
-
-    items = list(fields.items())
-    groups = [items[i : i + MAX_AGGREGATIONS] for i in range(0, len(items), MAX_AGGREGATIONS)]
-
-    def run(group: list[tuple[str, str]], transaction: Any = None) -> dict[str, int]:
-        agg = AggregationQuery(query)
-        for alias, field in group:
-            agg.sum(field, alias=alias)
-        rows: list[list[Any]] = list(agg.get(transaction=transaction))  # type: ignore[arg-type]
-        return {result.alias: int(result.value or 0) for row in rows for result in row}
-
-    if len(groups) <= 1:
-        return run(groups[0]) if groups else {}
-    from google.cloud import firestore
-
-    sums: dict[str, int] = {}
-
-    @firestore.transactional
-    def read_all(transaction: Any) -> None:
-        sums.clear()
-        for group in groups:
-            sums.update(run(group, transaction))
-
-    read_all(query._client.transaction(read_only=True))
-    return sums
-
-
 def is_already_exists(exc: BaseException) -> bool:
     from google.api_core import exceptions
 
     return isinstance(exc, exceptions.AlreadyExists | exceptions.Conflict)
+
+
+MAX_DOC_ID_BYTES = 512  # Firestore allows 1,500; Herald's own ids are far shorter
+
+
+def is_doc_id(value: object) -> bool:
+    """A string Firestore takes as a document id. Ids that come from a request are checked
+    first: '/' would name another collection, '.', '..' and `__x__` are refused by the
+    server (a 500 if sent), and a very long id only costs a read."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value.encode("utf-8", "replace")) <= MAX_DOC_ID_BYTES
+        and "/" not in value
+        and value not in (".", "..")
+        and not (value.startswith("__") and value.endswith("__"))
+    )

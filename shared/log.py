@@ -31,14 +31,47 @@ _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
 )
 
 
-def _redact(key: str, value: Any) -> Any:
+# Hostile input must not make the logs its own: every logged value is capped (a string
+# to MAX_VALUE_CHARS, a list or mapping to MAX_ITEMS entries, nesting to MAX_DEPTH), the
+# message (which may carry a stack trace) to MAX_MESSAGE_CHARS.
+MAX_VALUE_CHARS = 1000
+MAX_MESSAGE_CHARS = 16_000
+MAX_ITEMS = 50
+MAX_DEPTH = 4
+
+
+def _cap_text(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [{len(text) - limit} more characters]"
+
+
+def _redact(key: str, value: Any, depth: int = 0) -> Any:
     if key not in _SAFE_KEYS and _SENSITIVE_KEY.search(key):
         return "[redacted]"
-    if isinstance(value, Mapping):
-        return {str(k): _redact(str(k), v) for k, v in value.items()}
     if isinstance(value, datetime):
         return value.isoformat()
-    return value
+    if isinstance(value, str):
+        return _cap_text(value, MAX_VALUE_CHARS)
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if depth >= MAX_DEPTH:
+        return "[nested too deep]"
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        out = {str(k)[:100]: _redact(str(k), v, depth + 1) for k, v in items[:MAX_ITEMS]}
+        if len(items) > MAX_ITEMS:
+            out["..."] = f"{len(items) - MAX_ITEMS} more entries"
+        return out
+    if isinstance(value, list | tuple | set | frozenset):
+        seq = list(value)
+        capped = [_redact(key, v, depth + 1) for v in seq[:MAX_ITEMS]]
+        if len(seq) > MAX_ITEMS:
+            capped.append(f"... {len(seq) - MAX_ITEMS} more items")
+        return capped
+    return _cap_text(str(value), MAX_VALUE_CHARS)
 
 
 def trace_field(header: str | None, project_id: str) -> dict[str, str]:
@@ -79,7 +112,7 @@ class Logger:
             return
         entry: dict[str, Any] = {
             "severity": severity,
-            "message": message,
+            "message": _cap_text(message, MAX_MESSAGE_CHARS),
             "time": datetime.now(UTC).isoformat(),
             "component": self.component,
         }

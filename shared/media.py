@@ -1,16 +1,28 @@
-"""Media store for post images: local files in development, Cloud Storage in production.
+"""Media store for post and ad images: a `media` document per image, bytes in Cloud
+Storage (production) or local files (development).
 
-A ref is an opaque string kept on the post (`media` list): `file:<workspace>/<name>`
-locally, `gs://<bucket>/<workspace>/<name>` in production. Objects are written once
-under a random name and never overwritten, so a ref always means the same bytes.
+Posts and ad creatives refer to images by media id only. The document
+(`media/{media_id}`: workspace_id, key, content_type, bytes, width, height, source,
+created_at) is read through the workspace like every other object, so an id of another
+workspace is "not found"; the storage key (`<workspace>/<media_id>.<ext>`) is chosen
+here and never comes from a request.
+
+Every image is decoded (Pillow, a format allow-list and a pixel bound), re-encoded and
+stripped of its metadata (EXIF, XMP, ICC, comments) before it is stored: what is served
+back is always an image that Herald wrote, whatever the upload declared.
+
+Posts stored before media ids (`file:<ws>/<name>`, `gs://<bucket>/<ws>/<name>`) still
+publish: `resolve` reads such a ref only when it names an object of the post's own
+workspace written by the old store (one name, no other path segment, the configured
+bucket). New requests must use ids; an old-form ref in a request is refused.
 """
 
 from __future__ import annotations
 
-import json
-import mimetypes
+import io
 import re
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,20 +31,42 @@ from shared.errors import NotFound, ValidationError
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-ALLOWED_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+MEDIA = "media"
 MAX_BYTES = 5 * 1024 * 1024  # X's image limit
-_SAFE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+MAX_PIXELS = 8192 * 8192  # X's largest; also bounds a decompression bomb's memory
+MAX_FRAMES = 300
+# Pillow format name -> (content type, extension).
+FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "GIF": ("image/gif", "gif"),
+    "WEBP": ("image/webp", "webp"),
+}
+ALLOWED_TYPES = frozenset(ctype for ctype, _ in FORMATS.values())
+_ID = re.compile(r"^[0-9a-f]{20}$")
+# What the old store wrote: <workspace>/<32 hex>.<ext>, nothing else.
+_LEGACY_NAME = re.compile(r"^([A-Za-z0-9_-]{1,80})/([0-9a-f]{32}\.(?:png|jpg|jpeg|gif|webp))$")
 
 
-def _check(workspace_id: str, data: bytes, content_type: str) -> str:
-    if not _SAFE.match(workspace_id):
-        raise ValidationError("invalid workspace id for media")
-    ctype = content_type.split(";", 1)[0].strip().lower()
-    if ctype not in ALLOWED_TYPES:
-        raise ValidationError(
-            f"unsupported image type {content_type!r}; use JPEG, PNG, GIF or WebP",
-            {"allowed": sorted(ALLOWED_TYPES)},
-        )
+@dataclass(frozen=True)
+class Image:
+    """A decoded, re-encoded image ready to store."""
+
+    data: bytes
+    content_type: str
+    extension: str
+    width: int
+    height: int
+
+
+def clean(data: bytes) -> Image:
+    """Decode `data` as JPEG, PNG, GIF or WebP and re-encode it without metadata.
+
+    ValidationError for anything that is not such an image (whatever its declared type),
+    is too large, or does not decode completely."""
+    from PIL import Image as PILImage
+    from PIL import ImageOps, UnidentifiedImageError
+
     if not data:
         raise ValidationError("the image is empty")
     if len(data) > MAX_BYTES:
@@ -40,104 +74,190 @@ def _check(workspace_id: str, data: bytes, content_type: str) -> str:
             f"the image is {len(data)} bytes; X accepts at most {MAX_BYTES}",
             {"max_bytes": MAX_BYTES},
         )
-    return ctype
+    try:
+        im: Any = PILImage.open(io.BytesIO(data), formats=list(FORMATS))
+        fmt = str(im.format)
+        width, height = im.size
+        if width * height > MAX_PIXELS:
+            raise ValidationError(
+                f"the image is {width}x{height} pixels; at most {MAX_PIXELS:,} pixels",
+                {"max_pixels": MAX_PIXELS},
+            )
+        frames = int(getattr(im, "n_frames", 1))
+        if frames > MAX_FRAMES:
+            raise ValidationError(f"the image has {frames} frames; at most {MAX_FRAMES}")
+        im.load()
+        out = io.BytesIO()
+        if frames > 1:
+            _save_animation(im, fmt, out)
+        else:
+            if fmt == "JPEG":
+                im = ImageOps.exif_transpose(im)  # keep the orientation the EXIF gave
+                if im.mode not in ("RGB", "L"):
+                    im = im.convert("RGB")
+            kept = {k: im.info[k] for k in ("transparency",) if k in im.info}
+            im.info = kept
+            options: dict[str, Any] = {"quality": 90} if fmt in ("JPEG", "WEBP") else {}
+            im.save(out, format=fmt, **options)
+    except ValidationError:
+        raise
+    except PILImage.DecompressionBombError as exc:
+        raise ValidationError(
+            f"the image has too many pixels; at most {MAX_PIXELS:,}", {"max_pixels": MAX_PIXELS}
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ValidationError(
+            "the file is not a JPEG, PNG, GIF or WebP image",
+            {"allowed": sorted(ALLOWED_TYPES)},
+        ) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ValidationError(f"the image could not be decoded: {exc}"[:300]) from exc
+    encoded = out.getvalue()
+    if len(encoded) > MAX_BYTES:
+        raise ValidationError(
+            f"the image is {len(encoded)} bytes once re-encoded; at most {MAX_BYTES}",
+            {"max_bytes": MAX_BYTES},
+        )
+    ctype, ext = FORMATS[fmt]
+    return Image(encoded, ctype, ext, width, height)
 
 
-def _object_name(workspace_id: str, ctype: str) -> str:
-    ext = mimetypes.guess_extension(ctype) or ".bin"
-    return f"{workspace_id}/{uuid.uuid4().hex}{ext}"
+def _save_animation(im: Any, fmt: str, out: io.BytesIO) -> None:
+    """Every frame, with its timing, and none of the file's metadata."""
+    from PIL import ImageSequence
+
+    frames, durations = [], []
+    for frame in ImageSequence.Iterator(im):
+        durations.append(int(frame.info.get("duration", 100)))
+        copy = frame.copy()
+        copy.info = {}
+        frames.append(copy.convert("RGBA") if fmt == "WEBP" else copy)
+    first, rest = frames[0], frames[1:]
+    first.save(
+        out,
+        format=fmt,
+        save_all=True,
+        append_images=rest,
+        duration=durations,
+        loop=int(im.info.get("loop", 0)),
+    )
 
 
-def put(runtime: Runtime, workspace_id: str, data: bytes, content_type: str) -> str:
-    """Store the bytes; returns the ref to keep on the post."""
-    ctype = _check(workspace_id, data, content_type)
-    name = _object_name(workspace_id, ctype)
+def put(runtime: Runtime, workspace_id: str, data: bytes, source: str = "upload") -> dict[str, Any]:
+    """Clean and store an image; returns its media document (with `id`)."""
+    image = clean(data)
+    media_id = uuid.uuid4().hex[:20]
+    key = f"{workspace_id}/{media_id}.{image.extension}"
     bucket = runtime.settings.media_bucket
     if bucket:
-        blob = _bucket(bucket).blob(name)
+        blob = _bucket(bucket).blob(key)
         # if_generation_match=0: create only, never overwrite an existing object.
-        blob.upload_from_string(data, content_type=ctype, if_generation_match=0)
-        return f"gs://{bucket}/{name}"
-    path = Path(runtime.settings.media_dir) / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    path.with_name(path.name + ".meta").write_text(json.dumps({"content_type": ctype}))
-    return f"file:{name}"
+        blob.upload_from_string(image.data, content_type=image.content_type, if_generation_match=0)
+    else:
+        path = Path(runtime.settings.media_dir) / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(image.data)
+    doc = {
+        "workspace_id": workspace_id,
+        "key": key,
+        "store": "gcs" if bucket else "file",
+        "content_type": image.content_type,
+        "bytes": len(image.data),
+        "width": image.width,
+        "height": image.height,
+        "source": source,
+        "created_at": runtime.clock.now(),
+    }
+    runtime.db.collection(MEDIA).document(media_id).set(doc)
+    return {"id": media_id, **doc}
 
 
-def get(runtime: Runtime, ref: str) -> tuple[bytes, str]:
-    """The bytes and content type behind a ref; NotFound if they are gone."""
-    if ref.startswith("gs://"):
+def find(runtime: Runtime, workspace_id: str, media_id: Any) -> dict[str, Any] | None:
+    """The workspace's media document, or None (also for another workspace's)."""
+    if not isinstance(media_id, str) or not _ID.match(media_id):
+        return None
+    snap = runtime.db.collection(MEDIA).document(media_id).get()
+    data = snap.to_dict() if snap.exists else None
+    if not data or data.get("workspace_id") != workspace_id:
+        return None
+    return {"id": media_id, **data}
+
+
+def check_ids(runtime: Runtime, workspace_id: str, ids: list[Any]) -> list[str]:
+    """The ids, each naming an image of this workspace; ValidationError otherwise."""
+    for item in ids:
+        if isinstance(item, str) and item.startswith(("file:", "gs://")):
+            raise ValidationError(
+                "images are referred to by the id that the upload answered; "
+                f"{item[:80]!r} is an old-style reference: upload the image again",
+                [{"field": "media", "message": "not a media id"}],
+            )
+        if find(runtime, workspace_id, item) is None:
+            shown = item[:80] if isinstance(item, str) else item
+            raise ValidationError(
+                f"unknown image {shown!r}; upload it first",
+                [{"field": "media", "message": "no such image in this workspace"}],
+            )
+    return [str(i) for i in ids]
+
+
+def read(runtime: Runtime, workspace_id: str, media_id: str) -> tuple[bytes, str]:
+    """The bytes and content type of one of the workspace's images."""
+    doc = find(runtime, workspace_id, media_id)
+    if doc is None:
+        raise NotFound("image not found in this workspace")
+    return _load(runtime, str(doc.get("store")), str(doc["key"])), str(doc["content_type"])
+
+
+def resolve(runtime: Runtime, workspace_id: str, ref: str) -> tuple[bytes, str]:
+    """What a stored post's media item names: a media id, or a ref of the old store that
+    names an object of this workspace (see the module's docstring). NotFound otherwise."""
+    if not ref.startswith(("file:", "gs://")):
+        return read(runtime, workspace_id, ref)
+    if ref.startswith("file:"):
+        store, name = "file", ref[5:]
+    else:
         bucket, _, name = ref[5:].partition("/")
+        if bucket != runtime.settings.media_bucket:
+            raise NotFound(f"image {ref[:120]!r} is not in this deployment's media bucket")
+        store = "gcs"
+    match = _LEGACY_NAME.match(name)
+    if match is None or match.group(1) != workspace_id:
+        raise NotFound(f"image {ref[:120]!r} is not an image of this workspace")
+    data = _load(runtime, store, name)
+    ext = name.rsplit(".", 1)[1]
+    return data, {"jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(ext, f"image/{ext}")
+
+
+def _load(runtime: Runtime, store: str, key: str) -> bytes:
+    if store == "gcs":
         from google.api_core import exceptions
 
-        blob = _bucket(bucket).blob(name)
+        bucket = runtime.settings.media_bucket
+        if not bucket:
+            raise NotFound("this image is in Cloud Storage, and no media bucket is configured")
         try:
-            data = blob.download_as_bytes()
+            return bytes(_bucket(bucket).blob(key).download_as_bytes())
         except exceptions.NotFound as exc:
-            raise NotFound(f"image {ref} no longer exists") from exc
-        return data, blob.content_type or "application/octet-stream"
-    if ref.startswith("file:"):
-        name = ref[5:]
-        base = Path(runtime.settings.media_dir).resolve()
-        path = (base / name).resolve()
-        if base not in path.parents or not path.is_file():
-            raise NotFound(f"image {ref} does not exist")
-        meta = path.with_name(path.name + ".meta")
-        ctype = json.loads(meta.read_text())["content_type"] if meta.exists() else None
-        return path.read_bytes(), ctype or mimetypes.guess_type(path.name)[0] or "image/png"
-    raise ValidationError(f"not a media ref: {ref!r}")
+            raise NotFound("the image no longer exists") from exc
+    base = Path(runtime.settings.media_dir).resolve()
+    path = (base / key).resolve()
+    if base not in path.parents or not path.is_file():
+        raise NotFound("the image no longer exists")
+    return path.read_bytes()
 
 
-MAX_LISTED = 500
-
-
-def list_media(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    """The workspace's images, newest first (at most MAX_LISTED): the media library.
-
-    Listed from the store itself (a bucket prefix or a directory), so an image is in
-    the library as soon as its upload returned its ref."""
-    if not _SAFE.match(workspace_id):
-        raise ValidationError("invalid workspace id for media")
-    bucket = runtime.settings.media_bucket
-    items: list[dict[str, Any]] = []
-    if bucket:
-        for blob in _bucket(bucket).list_blobs(prefix=f"{workspace_id}/"):
-            items.append(
-                {
-                    "ref": f"gs://{bucket}/{blob.name}",
-                    "content_type": blob.content_type or "application/octet-stream",
-                    "bytes": int(blob.size or 0),
-                    "created_at": blob.time_created.isoformat() if blob.time_created else None,
-                }
-            )
-    else:
-        from datetime import UTC, datetime
-
-        base = Path(runtime.settings.media_dir) / workspace_id
-        for path in base.glob("*") if base.is_dir() else ():
-            if path.suffix == ".meta" or not path.is_file():
-                continue
-            meta = path.with_name(path.name + ".meta")
-            ctype = json.loads(meta.read_text())["content_type"] if meta.exists() else None
-            stat = path.stat()
-            items.append(
-                {
-                    "ref": f"file:{workspace_id}/{path.name}",
-                    "content_type": ctype or mimetypes.guess_type(path.name)[0] or "image/png",
-                    "bytes": stat.st_size,
-                    "created_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
-                }
-            )
-    items.sort(key=lambda m: (m["created_at"] or "", m["ref"]), reverse=True)
-    return items[:MAX_LISTED]
-
-
-def workspace_of(ref: str) -> str | None:
-    """The workspace a ref belongs to (refs are namespaced by workspace)."""
-    body = ref[5:] if ref.startswith("file:") else ref[5:].partition("/")[2]
-    head = body.split("/", 1)[0]
-    return head or None
+def public(doc: dict[str, Any]) -> dict[str, Any]:
+    """What the API shows of a media document."""
+    return {
+        "id": doc["id"],
+        "content_type": doc["content_type"],
+        "bytes": doc["bytes"],
+        "width": doc.get("width"),
+        "height": doc.get("height"),
+        "source": doc.get("source"),
+        "created_at": doc.get("created_at"),
+    }
 
 
 _buckets: dict[str, Any] = {}

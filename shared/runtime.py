@@ -50,10 +50,20 @@ _lock = threading.Lock()
 
 
 def get_runtime() -> Runtime:
+    """The process's Runtime, its Firestore client built before the first request runs.
+
+    The client is built here, under the lock, because google.cloud.firestore imports
+    itself circularly: two requests of a cold instance importing it at once (a function
+    with concurrency > 1, or the local stack's threads) got a half-initialized module,
+    an ImportError or a hung request. Every function needs the client on its first
+    request anyway.
+    """
     global _runtime  # noqa: PLW0603 - one wiring per process, built on first request
     with _lock:
         if _runtime is None:
-            _runtime = Runtime(settings=get_settings())
+            runtime = Runtime(settings=get_settings())
+            runtime.db  # noqa: B018 - built for the import above, not for its value
+            _runtime = runtime
         return _runtime
 
 

@@ -19,7 +19,7 @@ FUNCTION_NAMES = (
     "publish_ads",
     "segment",
 )
-QUEUE_KINDS = ("tweets", "emails", "ads", "metrics", "generate")
+QUEUE_KINDS = ("tweets", "emails", "ads", "segments", "metrics", "generate")
 ENVIRONMENTS = ("local", "test", "production")
 
 
@@ -47,6 +47,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _check_destination(entry: str) -> None:
+    """An address, a network or a host name (HERALD_SMTP_ALLOWED_DESTINATIONS)."""
+    import ipaddress
+    import re
+
+    try:
+        ipaddress.ip_network(entry, strict=False)
+        return
+    except ValueError:
+        pass
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", entry):
+        raise SettingsError(
+            f"HERALD_SMTP_ALLOWED_DESTINATIONS: {entry!r} is not an address, a network "
+            "(CIDR) or a host name"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, with the environment variable that sets it in comments."""
@@ -71,6 +88,9 @@ class Settings:
     media_dir: str = ".herald/media"  # HERALD_MEDIA_DIR (local image store)
     dispatch_lookahead_s: int = 90  # HERALD_DISPATCH_LOOKAHEAD_S
     email_batch_size: int = 50  # HERALD_EMAIL_BATCH_SIZE
+    # How long a send_email run holds its batch between renewals; tests shorten it.
+    # Production keeps 60 s: the 2-minute resume after a crash is computed with it.
+    email_lease_s: int = 60  # HERALD_EMAIL_LEASE_S
     gemini_model: str = "gemini-2.5-flash"  # HERALD_GEMINI_MODEL
     log_level: str = "INFO"  # HERALD_LOG_LEVEL
     # Base URL replacing https://api.x.com for X API calls (a proxy; the chaos benchmark).
@@ -82,6 +102,14 @@ class Settings:
     # document's `metrics_read_budget` overrides it. 0 stops X metric pulls.
     metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
     metrics_rollup_interval_s: int = 3600  # HERALD_METRICS_ROLLUP_INTERVAL_S (ads rollups)
+    # X-Forwarded-For entries, counted from the end, that proxies in front of the API
+    # appended: Google's front end appends "<client>, <load balancer>", so 2. The client
+    # address (sign-in throttling) is the first of them; 0 ignores the header.
+    trusted_proxies: int = 2  # HERALD_TRUSTED_PROXIES
+    # SMTP destinations allowed although private, loopback, link-local or reserved (in
+    # production those are refused): comma-separated addresses, networks (CIDR) or host
+    # names, e.g. "10.0.8.0/24,relay.internal". Outside production nothing is refused.
+    smtp_allowed_destinations: tuple[str, ...] = ()  # HERALD_SMTP_ALLOWED_DESTINATIONS
 
     @property
     def is_production(self) -> bool:
@@ -120,6 +148,15 @@ class Settings:
                 raise SettingsError("HERALD_X_API_BASE must be an https:// URL in production")
         if self.email_batch_size < 1 or self.email_batch_size > 500:
             raise SettingsError("HERALD_EMAIL_BATCH_SIZE must be between 1 and 500")
+        if not 2 <= self.email_lease_s <= 60 or (self.is_production and self.email_lease_s != 60):
+            raise SettingsError(
+                "HERALD_EMAIL_LEASE_S shortens send_email's batch lease for tests (2-60 s); "
+                "production uses 60 s"
+            )
+        if not 0 <= self.trusted_proxies <= 10:
+            raise SettingsError("HERALD_TRUSTED_PROXIES must be between 0 and 10")
+        for entry in self.smtp_allowed_destinations:
+            _check_destination(entry)
         if self.dispatch_lookahead_s < 60:
             # Scheduler ticks every minute: a shorter window would leave gaps.
             raise SettingsError("HERALD_DISPATCH_LOOKAHEAD_S must be at least 60")
@@ -153,12 +190,19 @@ class Settings:
             media_dir=env.get("HERALD_MEDIA_DIR", defaults.media_dir),
             dispatch_lookahead_s=_int(env, "HERALD_DISPATCH_LOOKAHEAD_S", 90),
             email_batch_size=_int(env, "HERALD_EMAIL_BATCH_SIZE", 50),
+            email_lease_s=_int(env, "HERALD_EMAIL_LEASE_S", 60),
             gemini_model=env.get("HERALD_GEMINI_MODEL", defaults.gemini_model),
             log_level=env.get("HERALD_LOG_LEVEL", defaults.log_level).upper(),
             x_api_base=(env.get("HERALD_X_API_BASE") or "").rstrip("/") or None,
             recovery_grace_s=_int(env, "HERALD_RECOVERY_GRACE_S", 0) or None,
             metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
             metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
+            trusted_proxies=_int(env, "HERALD_TRUSTED_PROXIES", defaults.trusted_proxies),
+            smtp_allowed_destinations=tuple(
+                e.strip()
+                for e in env.get("HERALD_SMTP_ALLOWED_DESTINATIONS", "").split(",")
+                if e.strip()
+            ),
         ).check()
 
 

@@ -1,12 +1,14 @@
 """Enqueue one Cloud Task per item, as an HTTP task to a worker function.
 
 Production: HTTP tasks carrying an OIDC token of the tasks service account, so worker
-functions need not be public. Locally: the gcloud-tasks-emulator over an insecure gRPC
-channel. Every task has `Content-Type: application/json` and, where the item is due in
-the future, `schedule_time` set to the exact due instant.
+functions need not be public. Locally: local/tasks (the same API, queues configured from
+infra/queues.json) over an insecure gRPC channel. Every task has `Content-Type:
+application/json` and, where the item is due in the future, `schedule_time` set to the
+exact due instant.
 
-Task names give dedup on real Cloud Tasks only (the emulator ignores them), so callers
-never rely on them for correctness: Firestore claims are the guard.
+A task name is refused for about an hour after a task of that name ran or was deleted,
+which saves a wasted delivery; callers never rely on it for correctness (a task may
+still be delivered twice, and the hour passes): Firestore claims are the guard.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ log = get_logger("tasks")
 
 @dataclass(frozen=True)
 class TaskSpec:
-    kind: str  # queue kind: tweets | emails | ads | metrics
+    kind: str  # queue kind (shared.settings.QUEUE_KINDS): one queue per worker function
     target: str  # worker function name, e.g. "post_tweet"
     payload: dict[str, Any]
     schedule_time: datetime | None = None
-    # Optional deterministic id (letters, digits, '-' and '_'): real Cloud Tasks drops a
+    # Optional deterministic id (letters, digits, '-' and '_'): Cloud Tasks drops a
     # second task with the same name, which saves a wasted delivery.
     task_id: str | None = None
+    # None: Cloud Tasks uses 10 min. tests/infra check it outlasts the target's timeout.
     dispatch_deadline: timedelta | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -45,7 +48,7 @@ class Enqueuer(Protocol):
 
 
 class CloudTasksEnqueuer:
-    """Real Cloud Tasks (production) or the emulator (when a channel host is given)."""
+    """Real Cloud Tasks (production) or the local one (when a channel host is given)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings

@@ -18,10 +18,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.errors import ValidationError
-from shared.firestore import is_already_exists
+from shared.firestore import is_already_exists, is_doc_id
+from shared.zones import find_zone
 
 WORKSPACES = "workspaces"
 USERS = "users"
@@ -56,16 +56,15 @@ def new_id() -> str:
 
 
 def check_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise TenancyError(
-            f"unknown timezone {name!r}; use an IANA name such as Europe/Paris"
-        ) from exc
+    if find_zone(name) is None:
+        text = str(name)
+        shown = text[:64] + ("..." if len(text) > 64 else "")
+        raise TenancyError(f"unknown timezone {shown!r}; use an IANA name such as Europe/Paris")
     return name
 
 
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+_USERNAME = USERNAME_PATTERN
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def create_user(db: Any, username: str, password: str, now: datetime) -> str:
     username = username.strip().lower()
-    if not _USERNAME.match(username):
+    if not _USERNAME.match(username) or not is_doc_id(username):
         raise TenancyError("username must be 3-64 letters, digits or . _ @ -")
     user_id = new_id()
     try:
@@ -120,7 +119,11 @@ def create_user(db: Any, username: str, password: str, now: datetime) -> str:
 
 
 def find_user(db: Any, username: str) -> tuple[str, dict[str, Any]] | None:
-    ref = db.collection(USERNAMES).document(username.strip().lower()).get()
+    username = username.strip().lower()
+    if not _USERNAME.match(username) or not is_doc_id(username):
+        # No such user can exist; and the name must never become a document path.
+        return None
+    ref = db.collection(USERNAMES).document(username).get()
     if not ref.exists:
         return None
     user_id = ref.get("user_id")
@@ -153,22 +156,26 @@ def set_role(db: Any, workspace_id: str, user_id: str, role: Role, now: datetime
 
 
 def role_of(db: Any, workspace_id: str, user_id: str) -> Role | None:
-    snap = db.collection(MEMBERSHIPS).document(membership_id(workspace_id, user_id)).get()
+    doc_id = membership_id(workspace_id, user_id)
+    if not is_doc_id(doc_id):
+        return None  # a workspace id from a URL that cannot name a document
+    snap = db.collection(MEMBERSHIPS).document(doc_id).get()
     if not snap.exists:
         return None
     return Role(snap.get("role"))
 
 
 def workspaces_of(db: Any, user_id: str) -> list[Membership]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.core import WORKSPACES_OF_USER
 
-    docs = db.collection(MEMBERSHIPS).where(filter=FieldFilter("user_id", "==", user_id)).stream()
+    docs = build(db, WORKSPACES_OF_USER, user_id=user_id).stream()
     return [Membership(d.get("workspace_id"), d.get("user_id"), Role(d.get("role"))) for d in docs]
 
 
 def scoped_get(db: Any, collection: str, workspace_id: str, doc_id: str) -> dict[str, Any] | None:
     """A document of this workspace, or None (also for another workspace's document)."""
-    if not doc_id or "/" in doc_id:
+    if not is_doc_id(doc_id):
         return None
     snap = db.collection(collection).document(doc_id).get()
     if not snap.exists:

@@ -1,9 +1,9 @@
 """Shared fixtures: real emulators, a fresh Firestore project per test, the local stack.
 
-- `emulators`: a Firestore emulator and a Cloud Tasks emulator for the session.
+- `emulators`: a Firestore emulator and the local Cloud Tasks (local/tasks) for the session.
 - `runtime` / `db`: a Runtime on a fresh Firestore project (an empty database) with a
-  frozen clock and a recording enqueuer; tests that need the real Cloud Tasks emulator
-  build a `CloudTasksEnqueuer` from `emulators`.
+  frozen clock and a recording enqueuer; tests that need Cloud Tasks build a
+  `CloudTasksEnqueuer` from `emulators`.
 - `stack`: the whole system (every function as a functions-framework process, the
   scheduler loop on a 1 s tick, the SMTP sink, the admin page) on free ports.
 """

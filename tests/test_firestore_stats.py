@@ -2,7 +2,7 @@
 
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.firestore import counting_client, keyset_pages
+from shared.firestore import counting_client
 from shared.firestore_stats import CountingInterceptor, FirestoreCounter
 
 
@@ -27,16 +27,18 @@ def test_counts_reads_and_writes(settings) -> None:  # type: ignore[no-untyped-d
     assert counter.writes == 8
 
 
-def test_keyset_pages_walks_every_document_once(settings) -> None:  # type: ignore[no-untyped-def]
+def test_pages_walk_every_document_once(settings) -> None:  # type: ignore[no-untyped-def]
+    from shared.queries import Order, QuerySpec, pages
+
+    rows = QuerySpec("test.rows", "rows", equals=("ws",), order=(Order("key"),), paged=True)
     counter = FirestoreCounter()
     db = counting_client(settings.project_id, CountingInterceptor(counter))
     batch = db.batch()
     for i in range(25):
         batch.set(db.collection("rows").document(f"r{i:03d}"), {"key": f"k{i:03d}", "ws": "a"})
     batch.commit()
-    query = db.collection("rows").where(filter=FieldFilter("ws", "==", "a"))
-    pages = list(keyset_pages(query, "key", page_size=10))
-    keys = [d.get("key") for page in pages for d in page]
-    assert [len(p) for p in pages] == [10, 10, 5]
+    found = list(pages(db, rows, page_size=10, ws="a"))
+    keys = [d.get("key") for page in found for d in page]
+    assert [len(p) for p in found] == [10, 10, 5]
     assert keys == sorted(keys) and len(set(keys)) == 25
     assert counter.reads == 25

@@ -93,12 +93,55 @@ async function route() {
   }
 }
 
+/** Invitations addressed to me, each with Accept and Decline; `onChange` after either. */
+function invitationList(items, onChange) {
+  return h(
+    "ul",
+    { class: "list-group" },
+    items.map((inv) => {
+      const accept = h("button", { class: "btn btn-sm btn-primary", type: "button", dataset: { action: "accept" } }, "Accept");
+      const decline = h("button", { class: "btn btn-sm btn-outline-secondary", type: "button", dataset: { action: "decline" } }, "Decline");
+      const answer = (verb, button) => async () => {
+        button.disabled = true;
+        try {
+          await post(`/invitations/${encodeURIComponent(inv.id)}/${verb}`, {});
+          toast(verb === "accept" ? `You joined ${inv.workspace_name} as ${inv.role}` : `Invitation to ${inv.workspace_name} declined`);
+          await onChange();
+        } catch (exc) {
+          toast(exc instanceof ApiError ? exc.describe() : String(exc), "danger");
+          button.disabled = false;
+        }
+      };
+      accept.addEventListener("click", answer("accept", accept));
+      decline.addEventListener("click", answer("decline", decline));
+      return h(
+        "li",
+        { class: "list-group-item d-flex align-items-center gap-2 flex-wrap", dataset: { id: inv.id } },
+        h("span", { class: "me-auto" }, "Join ", h("strong", {}, inv.workspace_name), ` as ${inv.role}`),
+        accept,
+        decline,
+      );
+    }),
+  );
+}
+
+async function showInvitations(items) {
+  const banner = $("#invitations-banner");
+  clear(banner).classList.toggle("d-none", !items.length);
+  if (items.length) banner.append(h("div", { class: "alert alert-info mb-0" }, h("div", { class: "mb-2" }, "You have been invited:"), invitationList(items, showApp)));
+}
+
 async function loadMe() {
   const me = await get("/auth/me");
   session.me = me;
   keepSignedIn(me.token_expires_at);
   const workspaces = me.workspaces || [];
-  if (!workspaces.length) throw new ApiError(403, "no_workspace", "This account is not a member of any workspace. Ask an owner to add you.");
+  const invitations = (await get("/invitations").catch(() => ({ items: [] }))).items || [];
+  if (!workspaces.length) {
+    if (invitations.length) return { invitations, waiting: true };
+    throw new ApiError(403, "no_workspace", "This account is not a member of any workspace yet. Ask an owner to invite you, then sign in again.");
+  }
+  await showInvitations(invitations);
   const chosen = workspaces.find((w) => (w.id || w.workspace_id) === session.workspaceId) || workspaces[0];
   applyWorkspace(chosen);
   const select = clear($("#workspace-select"));
@@ -112,6 +155,7 @@ async function loadMe() {
   const sys = await get(`/workspaces/${encodeURIComponent(session.workspaceId)}/system`).catch(() => null);
   session.sandbox = Boolean(sys?.sandbox);
   $("#sandbox-badge").classList.toggle("d-none", !session.sandbox);
+  return { invitations, waiting: false };
 }
 
 function applyWorkspace(w) {
@@ -128,6 +172,7 @@ function showLogin(message) {
   clearInterval(activityTimer);
   session.me = null;
   $("#app-view").classList.add("d-none");
+  $("#invite-view").classList.add("d-none");
   $("#login-view").classList.remove("d-none");
   const err = $("#login-error");
   err.textContent = message || "";
@@ -153,9 +198,17 @@ function watchActivity() {
 
 async function showApp() {
   // Every timezone list and time conversion needs the server's zones: load them first.
-  await Promise.all([loadMe(), loadZones()]);
-  watchActivity();
+  const [state] = await Promise.all([loadMe(), loadZones()]);
   $("#login-view").classList.add("d-none");
+  if (state.waiting) {
+    // Signed in, in no workspace yet: only the invitations to answer.
+    $("#app-view").classList.add("d-none");
+    $("#invite-view").classList.remove("d-none");
+    clear($("#invite-list")).append(invitationList(state.invitations, showApp));
+    return;
+  }
+  $("#invite-view").classList.add("d-none");
+  watchActivity();
   $("#app-view").classList.remove("d-none");
   // Back from X's consent screen (?oauth_token=…&oauth_verifier=…): Settings finishes it.
   if (new URLSearchParams(location.search).has("oauth_verifier")) location.hash = "#/settings";
@@ -203,6 +256,7 @@ async function onLogout() {
 async function start() {
   $("#login-form").addEventListener("submit", onLogin);
   $("#logout").addEventListener("click", onLogout);
+  $("#invite-logout").addEventListener("click", onLogout);
   $("#workspace-select").addEventListener("change", (e) => {
     const w = (session.me?.workspaces || []).find((x) => (x.id || x.workspace_id) === e.target.value);
     if (w) {

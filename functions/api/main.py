@@ -7,10 +7,15 @@ in the pipelines' service modules, imported by the route handlers when first use
 import functions_framework
 from flask import Request, Response
 
-from shared.api.app import handle
+from shared.api.app import framework_error, handle
 
 
 @functions_framework.http
 def api(request: Request) -> Response:
     response: Response = handle(request)
     return response
+
+
+# The framework answers a few paths itself (/robots.txt, /favicon.ico) and refuses
+# malformed requests before `api` runs: those answers take the API's error shape too.
+functions_framework.errorhandler(Exception)(framework_error)

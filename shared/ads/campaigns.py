@@ -27,8 +27,9 @@ from shared.clock import utc
 from shared.errors import Conflict, ValidationError
 from shared.jobs.openings import OPENINGS
 from shared.jobs.segments import SEGMENTS
-from shared.jobs.store import get_or_404, insert, page, public, status_filters
+from shared.jobs.store import checked_status, get_or_404, insert, page, public
 from shared.log import get_logger
+from shared.queries import jobs as q
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
@@ -145,7 +146,7 @@ def _settings_fields(
             from shared.ads.creative import render_image
 
             png = render_image(opening)
-            creative["image_ref"] = media.put(runtime, workspace_id, png, "image/png")
+            creative["image_ref"] = media.put(runtime, workspace_id, png, source="generated")["id"]
             generated = creative["source"].startswith("generated")
             creative["source"] = f"{creative['source']} + image" if generated else "generated image"
         out["creative"] = creative
@@ -219,8 +220,8 @@ def list_campaigns(
     after: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    filters = status_filters(status, STATUSES)
-    return page(runtime.db, CAMPAIGNS, workspace_id, after=after, limit=limit, filters=filters)
+    status = checked_status(status, STATUSES)
+    return page(runtime.db, q.AD_CAMPAIGNS, workspace_id, after=after, limit=limit, status=status)
 
 
 def publish_task(
@@ -354,15 +355,11 @@ INSIGHTS = "ad_insights"
 
 def performance(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
     """Daily insights per platform and totals (written by the insights task)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
 
     _campaign(runtime, workspace_id, campaign_id)
-    docs = (
-        runtime.db.collection(INSIGHTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-        .stream()
-    )
+    spec = q.CAMPAIGN_INSIGHTS
+    docs = build(runtime.db, spec, workspace_id=workspace_id, campaign_id=campaign_id).stream()
     days = sorted((public(d.to_dict()) for d in docs), key=lambda r: (r["date"], r["platform"]))
     totals = {"impressions": 0, "clicks": 0, "spend": 0.0}
     for row in days:

@@ -28,17 +28,12 @@ class AdPublishSource:
     name = "ads"
 
     def run(self, ctx: DispatchContext) -> dict[str, int]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
+        from shared.queries import build
+        from shared.queries.jobs import DUE_AD_CAMPAIGNS
 
         db = ctx.runtime.db
         counts = {"due": 0, "enqueued": 0, "skipped": 0}
-        query = (
-            db.collection(CAMPAIGNS)
-            .where(filter=FieldFilter("status", "==", "scheduled"))
-            .where(filter=FieldFilter("start_at", "<=", ctx.horizon))
-            .order_by("start_at")
-            .limit(BATCH)
-        )
+        query = build(db, DUE_AD_CAMPAIGNS, status="scheduled", le=ctx.horizon).limit(BATCH)
         for snap in query.stream():
             doc = snap.to_dict()
             counts["due"] += 1

@@ -60,10 +60,12 @@ def default_adapter(runtime: Runtime, platform: str, account: dict[str, Any] | N
     if platform == "meta":
         from shared.ads.meta import MetaAdapter
 
+        workspace_id = str(account["workspace_id"])
+
         def load_image(ref: str) -> bytes:
             from shared import media
 
-            return media.get(runtime, ref)[0]
+            return media.resolve(runtime, workspace_id, ref)[0]
 
         return MetaAdapter(credentials, account, load_image)
     from shared.ads.google import GoogleAdapter, make_client

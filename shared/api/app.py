@@ -150,6 +150,23 @@ def api_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
+def _check_references(ctx: Ctx) -> None:
+    """Every id a body names (its model's `references`) is an object of this workspace,
+    on create and on update alike; else 404, as for a path parameter."""
+    body = ctx.body
+    for field_name, param in getattr(body, "references", {}).items():
+        value = getattr(body, field_name, None)
+        spec = router.objects[param]
+        for item in value if isinstance(value, list) else [value]:
+            if item is None or item == "":
+                continue
+            if scoped_get(ctx.db, spec.collection, ctx.ws, spec.doc_id(ctx.ws, item)) is None:
+                raise NotFound(
+                    f"{field_name}: {spec.label} not found in this workspace",
+                    details=[{"field": field_name, "message": f"no such {spec.label} here"}],
+                )
+
+
 def _resolve_objects(ctx: Ctx) -> None:
     """Every object path parameter names a document of this workspace, or 404."""
     for name, value in ctx.params.items():
@@ -198,6 +215,8 @@ def _run(route: Route, ctx: Ctx) -> Any:
                 details={"content_type": request.mimetype or None},
             )
         ctx.body = _parse(route.body, json_body(request), "request body")
+        if "ws" in ctx.params:
+            _check_references(ctx)
     with bound(workspace_id=ctx.params.get("ws"), user_id=ctx.user_id):
         result = route.handler(ctx)
     if isinstance(result, Reply):
@@ -229,6 +248,29 @@ def _to_response(route: Route, reply: Reply) -> Any:
     return json_response(scrub(reply.data), reply.status, reply.headers)
 
 
+def framework_error(exc: BaseException) -> Any:
+    """The answer to what the framework itself refuses (its /robots.txt and /favicon.ico
+    routes, a malformed request werkzeug rejects): the API's error shape too."""
+    from werkzeug.exceptions import HTTPException
+
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        if status == 404:
+            return error_response("not_found", "no such route", 404)
+        if status == 405:
+            return error_response("method_not_allowed", "this method is not allowed here", 405)
+        if status < 500:
+            return error_response("invalid_request", exc.name, status)
+    error_id = uuid.uuid4().hex[:12]
+    log.error("unhandled error in the framework", error_type=type(exc).__name__, error_id=error_id)
+    return error_response(
+        "internal",
+        f"something went wrong on our side; it was logged as {error_id}",
+        500,
+        {"error_id": error_id},
+    )
+
+
 def handle(request: Any) -> Any:
     """Serve one request (any path, any method) and always answer in the API's shape."""
     from werkzeug.exceptions import HTTPException
@@ -252,7 +294,7 @@ def handle(request: Any) -> Any:
                         headers={"Allow": methods},
                     )
                 else:
-                    response = error_response("not_found", f"no such route: {path}", 404)
+                    response = error_response("not_found", f"no such route: {path[:200]}", 404)
             else:
                 ctx = Ctx(request=request, runtime=runtime, route=route, params=params)
                 response = _to_response(route, _run(route, ctx))
@@ -264,7 +306,7 @@ def handle(request: Any) -> Any:
                 log.error("request failed", code=exc.code, error=exc.message)
             response = error_response(exc.code, exc.message, exc.status, exc.details, headers)
         except BadRequest as exc:
-            response = error_response(exc.code, str(exc), 400, exc.details)
+            response = error_response(exc.code, str(exc), exc.status, exc.details)
         except HTTPException as exc:
             status = exc.code or 500
             response = error_response(

@@ -6,10 +6,13 @@ collection never grows beyond the tokens still alive. The signing key is the app
 `token-signing-key` (Secret Manager in production). Expiry is checked against the
 runtime clock (injectable), not the system time, so tests can move time.
 
-Throttling counts failed sign-ins in fixed windows, per username and per client IP:
-`login_attempts/{kind}-{hash}-{window}` created with `create()` and bumped with a
-top-level `Increment` (no transactions: the emulator does not isolate them). Every
-attempt is refused while a counter is at its limit, before the password is checked.
+Throttling counts failed sign-ins in hourly windows, per (username, client address) and
+per client address: `login_attempts/{kind}-{hash}-{window}` created with `create()` and
+bumped with a top-level `Increment`. After a few free failures each further one doubles
+the wait before the next attempt (2 s up to 15 min), checked before the password is. A
+username is never locked for everyone: failures from one address do not slow the same
+user down on another (see docs/security.md). The client address comes from
+X-Forwarded-For as far as HERALD_TRUSTED_PROXIES proxies vouch for it.
 """
 
 from __future__ import annotations
@@ -35,10 +38,7 @@ AUDIENCE = "herald-admin"
 ALGORITHM = "HS256"
 SIGNING_KEY = "token-signing-key"
 
-THROTTLE_WINDOW = timedelta(minutes=15)
-# Failed sign-ins allowed per window before every attempt is refused until it ends.
-MAX_FAILURES_PER_USERNAME = 5
-MAX_FAILURES_PER_IP = 30
+THROTTLE_WINDOW = timedelta(hours=1)
 
 
 @lru_cache(maxsize=1)
@@ -163,38 +163,67 @@ def revoke(runtime: Runtime, claims: dict[str, Any]) -> None:
 # -- throttling -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Limit:
+    """Failures allowed free within a window, then a doubling wait after each one."""
+
+    kind: str
+    free: int
+    first_wait_s: int = 2
+    max_wait_s: int = 15 * 60
+
+    def wait_s(self, count: int) -> int:
+        if count < self.free:
+            return 0
+        return min(self.first_wait_s * 2 ** min(count - self.free, 20), self.max_wait_s)
+
+
+# Keyed to the pair (username, client address): failures from other addresses never slow
+# a user down on their own address, so nobody can lock an account out from elsewhere.
+PER_USER_AND_CLIENT = Limit("pair", free=5)
+# Keyed to the client address over every username: password spraying from one address.
+PER_CLIENT = Limit("ip", free=30)
+
+
 def _window(now: datetime) -> tuple[int, datetime]:
     size = int(THROTTLE_WINDOW.total_seconds())
     index = int(now.timestamp()) // size
     return index, datetime.fromtimestamp((index + 1) * size, UTC)
 
 
-def _counter_ids(username: str, ip: str, now: datetime) -> list[tuple[str, int]]:
+def _digest(value: str) -> str:
+    # Hashed: usernames and addresses do not show in document ids.
+    return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:32]
+
+
+def _counters(username: str, ip: str, now: datetime) -> list[tuple[str, Limit]]:
     index, _ = _window(now)
-
-    def digest(value: str) -> str:
-        # Hashed: usernames and addresses do not show in document ids.
-        return hashlib.sha256(value.encode()).hexdigest()[:32]
-
+    name = username.strip().lower()
     return [
-        (f"user-{digest(username.strip().lower())}-{index}", MAX_FAILURES_PER_USERNAME),
-        (f"ip-{digest(ip)}-{index}", MAX_FAILURES_PER_IP),
+        (f"pair-{_digest(name + chr(0) + ip)}-{index}", PER_USER_AND_CLIENT),
+        (f"ip-{_digest(ip)}-{index}", PER_CLIENT),
     ]
 
 
 def check_throttle(runtime: Runtime, username: str, ip: str) -> None:
+    """RateLimited while this user on this client, or this client, must wait."""
     now = runtime.clock.now()
     db = runtime.db
-    ids = _counter_ids(username, ip, now)
+    ids = _counters(username, ip, now)
     refs = [db.collection(ATTEMPTS).document(doc_id) for doc_id, _ in ids]
-    counts = {s.id: int(s.get("count") or 0) for s in db.get_all(refs) if s.exists}
+    snaps = {s.id: s.to_dict() or {} for s in db.get_all(refs) if s.exists}
     for doc_id, limit in ids:
-        if counts.get(doc_id, 0) >= limit:
-            _, ends = _window(now)
-            wait = max(1, int((ends - now).total_seconds()))
+        data = snaps.get(doc_id, {})
+        wait = limit.wait_s(int(data.get("count") or 0))
+        last = data.get("last_failure_at")
+        if not wait or not isinstance(last, datetime):
+            continue
+        remaining = int((last + timedelta(seconds=wait) - now).total_seconds() + 0.999)
+        if remaining > 0:
             raise RateLimited(
-                f"too many failed sign-in attempts; try again in {(wait + 59) // 60} minutes",
-                details={"retry_after_s": wait},
+                "too many failed sign-in attempts; try again in "
+                + (f"{remaining} seconds" if remaining < 120 else f"{remaining // 60} minutes"),
+                details={"retry_after_s": remaining},
             )
 
 
@@ -204,23 +233,21 @@ def record_failure(runtime: Runtime, username: str, ip: str) -> None:
     now = runtime.clock.now()
     _, ends = _window(now)
     db = runtime.db
-    for doc_id, _ in _counter_ids(username, ip, now):
+    for doc_id, limit in _counters(username, ip, now):
         ref = db.collection(ATTEMPTS).document(doc_id)
+        fields = {"last_failure_at": now, "expires_at": ends + THROTTLE_WINDOW}
         try:
-            ref.create({"count": 1, "kind": doc_id.split("-", 1)[0], "expires_at": ends})
+            ref.create({"count": 1, "kind": limit.kind, **fields})
         except Exception as exc:
             if not is_already_exists(exc):
                 raise
-            ref.update({"count": Increment(1)})
+            ref.update({"count": Increment(1), **fields})
 
 
-def client_ip(request: Any) -> str:
-    """The caller's address. Google's front end appends the client address as the last
-    X-Forwarded-For entry; earlier entries are whatever the client sent, so not trusted."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded.strip():
-        return forwarded.split(",")[-1].strip()
-    return str(request.remote_addr or "unknown")
+def clear_failures(runtime: Runtime, username: str, ip: str) -> None:
+    """A right password from this client ends its wait (the per-client count stays)."""
+    doc_id, _ = _counters(username, ip, runtime.clock.now())[0]
+    runtime.db.collection(ATTEMPTS).document(doc_id).delete()
 
 
 def login(runtime: Runtime, username: str, password: str, ip: str) -> tuple[str, str, datetime]:
@@ -238,5 +265,6 @@ def login(runtime: Runtime, username: str, password: str, ip: str) -> tuple[str,
     if not ok or found is None:
         record_failure(runtime, username, ip)
         raise Unauthenticated("the username or password is wrong")
+    clear_failures(runtime, username, ip)
     token, expires = issue_token(runtime, user_id)
     return user_id, token, expires

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shared.api.paging import page
 
 if TYPE_CHECKING:
     from shared.api.context import Ctx
+    from shared.queries import QuerySpec
 
 # Fields never sent to the browser, whatever collection they are in.
 HIDDEN = frozenset({"workspace_id", "password_hash"})
@@ -21,25 +22,19 @@ def doc_out(snap: Any) -> dict[str, Any]:
 
 def list_page(
     ctx: Ctx,
-    collection: str,
+    spec: QuerySpec,
     *,
-    order: str,
     descending: bool = False,
-    filters: Iterable[tuple[str, str, Any]] = (),
     serialize: Callable[[Any], dict[str, Any]] = doc_out,
+    **values: Any,
 ) -> dict[str, Any]:
-    """`{"items": [...], "next_cursor": ...}` of this workspace's documents.
-
-    Needs a composite index (workspace_id, <filter fields>, order) on real Firestore.
-    """
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = ctx.db.collection(collection).where(filter=FieldFilter("workspace_id", "==", ctx.ws))
-    for field, op, value in filters:
-        if value is not None:
-            query = query.where(filter=FieldFilter(field, op, value))
+    """`{"items": [...], "next_cursor": ...}` of this workspace's documents of `spec`
+    (which filters on workspace_id); `values` are its other filters."""
     q = ctx.query
-    result = page(query, order, cursor=q.cursor, limit=q.limit, descending=descending)
+    result = page(
+        ctx.db, spec, cursor=q.cursor, limit=q.limit, descending=descending,
+        workspace_id=ctx.ws, **values,
+    )  # fmt: skip
     return {"items": [serialize(d) for d in result.docs], "next_cursor": result.next_cursor}
 
 

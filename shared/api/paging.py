@@ -1,11 +1,10 @@
-"""Opaque cursor paging over keyset queries.
+"""Opaque cursor paging over a declared query (shared.queries), with Firestore cursors.
 
-A cursor is base64url(JSON) of the last row's sort value plus the ids already returned
-at that value; the next page is `where(field >= value)` (or `<=` descending), which
-re-reads only the ties and skips them by id. So any sort field works, unique or not,
-and Firestore cursors/offsets are never used (the emulator ignores them).
-Sort on fields that are unique or nearly so (ids, addresses, instants): a run of ties
-larger than a page would make the cursor carry that many ids.
+A cursor is base64url(JSON) of the last row's sort value and its document id; the next
+page starts after (value, id) in the declaration's order, which ends with `__name__`.
+So any sort field works, unique or not, and a page reads only its own rows. Cursors of
+the earlier format (the value and the ids returned at that value) still work: the last
+of those ids in the order is where the next page starts.
 """
 
 from __future__ import annotations
@@ -15,13 +14,15 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import ValidationError
 
+if TYPE_CHECKING:
+    from shared.queries import QuerySpec
+
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-MAX_TIES = 500
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(raw: Any) -> Any:
     if isinstance(raw, dict) and set(raw) == {"t"}:
         return datetime.fromisoformat(str(raw["t"]))
+    if raw is not None and not isinstance(raw, str | int | float | bool):
+        raise ValueError("a cursor holds one sort value")  # what encode_cursor writes
     return raw
 
 
@@ -57,7 +60,14 @@ def decode_cursor(cursor: str) -> tuple[Any, list[str]]:
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise ValueError("ids")
         return _decode_value(data["v"]), ids
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    except (
+        ValueError,
+        KeyError,
+        TypeError,
+        binascii.Error,
+        UnicodeDecodeError,
+        RecursionError,
+    ) as exc:
         raise ValidationError(
             "the cursor is not valid (it must come from a previous page's next_cursor); "
             "start again without it",
@@ -66,37 +76,26 @@ def decode_cursor(cursor: str) -> tuple[Any, list[str]]:
 
 
 def page(
-    query: Any,
-    field: str,
+    db: Any,
+    spec: QuerySpec,
     *,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
     descending: bool = False,
+    **values: Any,
 ) -> Page:
-    """One page of `query` sorted by `field`; `next_cursor` is None on the last page."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    """One page of the declaration (ordered by one field, paged); `next_cursor` is None
+    on the last page. `values` are the declaration's filter values."""
+    from shared.queries import build
 
-    direction = "DESCENDING" if descending else "ASCENDING"
-    seen: list[str] = []
-    last: Any = None
-    q = query
+    (order,) = spec.order
+    query = build(db, spec, reverse=descending, **values)
     if cursor:
-        last, seen = decode_cursor(cursor)
-        q = q.where(filter=FieldFilter(field, "<=" if descending else ">=", last))
-    docs = list(q.order_by(field, direction=direction).limit(limit + len(seen) + 1).stream())
-    skip = set(seen)
-    if cursor:
-        docs = [d for d in docs if not (d.id in skip and d.get(field) == last)]
+        value, ids = decode_cursor(cursor)
+        position = [value, min(ids) if descending else max(ids)] if ids else [value]
+        query = query.start_after(position)
+    docs = list(query.limit(limit + 1).stream())
     rows, more = docs[:limit], len(docs) > limit
     if not more or not rows:
         return Page(rows, None)
-    value = rows[-1].get(field)
-    ties = [d.id for d in rows if d.get(field) == value]
-    if cursor and value == last:
-        ties = seen + ties
-    if len(ties) > MAX_TIES:
-        raise ValidationError(
-            f"more than {MAX_TIES} rows share the same {field}; this list cannot be paged "
-            "further in this order"
-        )
-    return Page(rows, encode_cursor(value, ties))
+    return Page(rows, encode_cursor(rows[-1].get(order.field), [rows[-1].id]))

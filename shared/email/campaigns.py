@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from shared.docsize import ensure_fits
 from shared.email.model import (
-    BATCHES,
     CAMPAIGNS,
     CONTACT_LISTS,
     TALLY_FIELDS,
@@ -29,7 +29,10 @@ from shared.email.model import (
 )
 from shared.email.render import check_template, extract_links
 from shared.errors import Conflict, NotFound, ValidationError
+from shared.queries import aggregate_together, build, pages
+from shared.queries import email as q
 from shared.tenancy import new_id, scoped_get
+from shared.zones import find_zone
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -92,6 +95,7 @@ def create_template(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -
     now = runtime.clock.now()
     data |= {"workspace_id": workspace_id, "created_at": now, "updated_at": now}
     template_id = new_id()
+    ensure_fits(f"{TEMPLATES}/{template_id}", data, "template")
     runtime.db.collection(TEMPLATES).document(template_id).set(data)
     return public(template_id, data)
 
@@ -104,21 +108,16 @@ def get_template(runtime: Runtime, workspace_id: str, template_id: str) -> dict[
 
 
 def list_templates(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    docs = (
-        runtime.db.collection(TEMPLATES)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .stream()
-    )
+    docs = build(runtime.db, q.TEMPLATES, workspace_id=workspace_id).stream()
     return sorted((public(d.id, d.to_dict()) for d in docs), key=lambda t: t["name"])
 
 
 def update_template(
     runtime: Runtime, workspace_id: str, template_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    get_template(runtime, workspace_id, template_id)
+    current = get_template(runtime, workspace_id, template_id)
     data = _content(body, partial=True) | {"updated_at": runtime.clock.now()}
+    ensure_fits(f"{TEMPLATES}/{template_id}", {**current, **data}, "template")
     runtime.db.collection(TEMPLATES).document(template_id).update(data)
     return get_template(runtime, workspace_id, template_id)
 
@@ -145,15 +144,10 @@ def _view(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def batch_tallies(runtime: Runtime, campaign_id: str) -> dict[str, int]:
-    """The finished batches' tallies summed (one aggregation query)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    from shared.firestore import sum_fields
-
-    query = runtime.db.collection(BATCHES).where(
-        filter=FieldFilter("campaign_id", "==", campaign_id)
-    )
-    return sum_fields(query, TALLY_FIELDS)
+    """The finished batches' tallies summed (two aggregation queries, one snapshot)."""
+    parts = [(spec, {"campaign_id": campaign_id}) for spec in q.BATCH_TALLIES]
+    sums = aggregate_together(runtime.db, parts)
+    return {alias: int(sums.get(alias, 0)) for alias in TALLY_FIELDS}
 
 
 def progress_of(runtime: Runtime, data: dict[str, Any]) -> dict[str, int]:
@@ -201,7 +195,8 @@ def create_campaign(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -
         **dict.fromkeys(COUNTERS, 0),
     }
     campaign_id = new_id()
-    data["key"] = campaign_id  # keyset paging field (the emulator cannot page on __name__)
+    data["key"] = campaign_id  # the listing order (indexed with workspace_id)
+    ensure_fits(f"{CAMPAIGNS}/{campaign_id}", data, "campaign")
     runtime.db.collection(CAMPAIGNS).document(campaign_id).set(data)
     return _view(runtime, {**data, "id": campaign_id})
 
@@ -214,15 +209,11 @@ def list_campaigns(
     runtime: Runtime, workspace_id: str, *, after: str | None = None, limit: int = 50
 ) -> dict[str, Any]:
     """Keyset page ordered by id (ids are random: stable, not chronological)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     limit = max(1, min(int(limit), 200))
-    query = runtime.db.collection(CAMPAIGNS).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
+    query = build(runtime.db, q.CAMPAIGNS, workspace_id=workspace_id)
     if after:
-        query = query.where(filter=FieldFilter("key", ">", after))
-    docs = list(query.order_by("key").limit(limit).stream())
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     # Progress is one aggregation query per sending campaign: run side by side, so a
     # page costs one round trip of latency, not one per campaign.
     from concurrent.futures import ThreadPoolExecutor
@@ -246,6 +237,7 @@ def update_campaign(
         if key in body:
             changes[key] = bool(body[key])
     changes |= {"updated_at": runtime.clock.now(), "version": int(data.get("version", 1)) + 1}
+    ensure_fits(f"{CAMPAIGNS}/{campaign_id}", {**data, **changes}, "campaign")
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(changes)
     return get_campaign(runtime, workspace_id, campaign_id)
 
@@ -286,12 +278,11 @@ def schedule_campaign(
     data = _load(runtime, workspace_id, campaign_id)
     if data["status"] not in ("draft", "scheduled") or data.get("batches_total"):
         raise Conflict(f"a {data['status']} campaign cannot be rescheduled")
-    try:
-        tz = ZoneInfo(timezone_name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    tz = find_zone(timezone_name)
+    if tz is None:
         raise ValidationError(
-            f"unknown timezone {timezone_name!r}; use an IANA name", {"field": "timezone"}
-        ) from exc
+            f"unknown timezone {timezone_name[:64]!r}; use an IANA name", {"field": "timezone"}
+        )
     if not data.get("list_id"):
         raise ValidationError("choose a contact list before scheduling", {"field": "list_id"})
     if not (data.get("subject") or "").strip() or not (data.get("html") or "").strip():
@@ -354,20 +345,9 @@ def pause_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dic
 
 
 def _batches_with_status(runtime: Runtime, campaign_id: str, status: str) -> list[Any]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = (
-        runtime.db.collection(BATCHES)
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-        .where(filter=FieldFilter("status", "==", status))
-    )
-    return [d for page in _pages(query) for d in page]
-
-
-def _pages(query: Any) -> Any:
-    from shared.firestore import keyset_pages
-
-    return keyset_pages(query, "key")
+    spec = q.CAMPAIGN_BATCHES_WITH_STATUS
+    batches = pages(runtime.db, spec, campaign_id=campaign_id, status=status)
+    return [d for page in batches for d in page]
 
 
 def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
@@ -392,9 +372,11 @@ def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> di
 
 
 def cancel_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
-    """Stop for good: queued batches end as `cancelled` when their task runs; held ones now."""
-    from google.cloud import firestore
+    """Stop for good: queued batches end as `cancelled` when their task runs; held ones now.
 
+    A held batch ends as a worker ends one: its tally on the batch itself (progress sums
+    the batches), so cancelling a campaign of thousands of held batches writes each of
+    them once and the campaign document once, instead of once per batch."""
     data = _load(runtime, workspace_id, campaign_id)
     if data["status"] in ("done", "cancelled"):
         raise Conflict(f"the campaign is already {data['status']}")
@@ -402,21 +384,28 @@ def cancel_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> di
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
         {"status": "cancelled", "updated_at": now}
     )
-    cancelled = 0
     for doc in _batches_with_status(runtime, campaign_id, "held"):
         batch = doc.to_dict()
         outcomes = dict(batch.get("outcomes") or {})
-        n = 0
         for i in range(len(batch["recipients"])):
-            if str(i) not in outcomes:
-                outcomes[str(i)] = {"status": "cancelled", "at": now}
-                n += 1
-        doc.reference.update({"status": "done", "outcomes": outcomes, "finished_at": now})
-        cancelled += n
-        runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
-            {"cancelled": firestore.Increment(n), "batches_done": firestore.Increment(1)}
+            outcomes.setdefault(str(i), {"status": "cancelled", "at": now})
+        doc.reference.update(
+            {"status": "done", "outcomes": outcomes, "finished_at": now, **_tally(batch, outcomes)}
         )
     return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def _tally(batch: dict[str, Any], outcomes: dict[str, Any]) -> dict[str, int]:
+    """The finished batch's TALLY_FIELDS (as the worker writes them): its recipients by
+    outcome; a retry batch takes its recipients out of the deferred count its parent
+    added, and is not a batch of its own."""
+    counts: dict[str, int] = {}
+    for out in outcomes.values():
+        counts[out["status"]] = counts.get(out["status"], 0) + 1
+    retry = batch.get("kind") == "retry"
+    counts["deferred"] = counts.get("deferred", 0) - (len(batch["recipients"]) if retry else 0)
+    counts["batches_done"] = 0 if retry else 1
+    return {field: counts.get(name, 0) for name, field in TALLY_FIELDS.items()}
 
 
 def campaign_progress(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
@@ -434,18 +423,12 @@ def list_outcomes(
     limit: int = 20,
 ) -> dict[str, Any]:
     """Per-recipient outcomes, a page of batches at a time (batch ids are the keyset)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     _load(runtime, workspace_id, campaign_id)
     limit = max(1, min(int(limit), 100))
-    query = (
-        runtime.db.collection(BATCHES)
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-    )
+    query = build(runtime.db, q.BATCH_OUTCOMES, campaign_id=campaign_id, workspace_id=workspace_id)
     if after:
-        query = query.where(filter=FieldFilter("key", ">", after))
-    docs = list(query.order_by("key").limit(limit).stream())
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     items = []
     for doc in docs:
         batch = doc.to_dict()

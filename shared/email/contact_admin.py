@@ -15,21 +15,18 @@ import of the same address still refuses it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.email import members
 from shared.email.model import (
-    CONTACT_LISTS,
     CONTACTS,
-    IN_LIMIT,
     SUPPRESSIONS,
     normalize_email,
     public,
     suppression_id,
 )
-from shared.email.suppression import suppress
+from shared.email.suppression import suppress, suppression_chunks
 from shared.errors import Conflict, NotFound, ValidationError
 from shared.tenancy import scoped_get
 
@@ -38,21 +35,16 @@ if TYPE_CHECKING:
 
 STATUSES = ("subscribed", "unsubscribed", "bounced", "suppressed")
 _REASON_STATUS = {"unsubscribe": "unsubscribed", "manual": "unsubscribed", "hard_bounce": "bounced"}
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def suppression_reasons(db: Any, workspace_id: str, emails: list[str]) -> dict[str, str]:
     """normalized address -> suppression reason, for the suppressed ones among `emails`."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import SUPPRESSED_IN
 
-    wanted = sorted({normalize_email(e) for e in emails if e})
     out: dict[str, str] = {}
-    for i in range(0, len(wanted), IN_LIMIT):
-        query = (
-            db.collection(SUPPRESSIONS)
-            .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-            .where(filter=FieldFilter("email_norm", "in", wanted[i : i + IN_LIMIT]))
-        )
+    for chunk in suppression_chunks(e for e in emails if e):
+        query = build(db, SUPPRESSED_IN, workspace_id=workspace_id, email_norm=chunk)
         for doc in query.stream():
             out[str(doc.get("email_norm"))] = str(doc.get("reason") or "manual")
     return out
@@ -217,31 +209,14 @@ def delete_contact(runtime: Runtime, workspace_id: str, contact_id: str) -> None
     batch.commit()
 
 
-def list_count(db: Any, list_id: str) -> int:
-    """Contacts in a list: one count() aggregation over the membership map's index
-    (a read per 1,000 contacts), instead of reading the list's member buckets."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-    from google.cloud.firestore_v1.field_path import FieldPath
-
-    path = FieldPath("lists", list_id, "added_at").to_api_repr()
-    query = db.collection(CONTACTS).where(filter=FieldFilter(path, ">=", EPOCH))
-    return int(query.count(alias="n").get()[0][0].value)
-
-
 def lists_with_counts(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    """The workspace's lists by name, each with `contact_count` (counted side by side)."""
+    """The workspace's lists by name, each with `contact_count`: the entries of its member
+    buckets (`contacts.lists` is not indexed, so no count() can serve it), read one list
+    per thread side by side. A read per member bucket of each list (at most 128)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.email.contacts import get_contact_list, list_contact_lists
 
-    docs = list(
-        runtime.db.collection(CONTACT_LISTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .stream()
-    )
-    lists = sorted((public(d.id, d.to_dict()) for d in docs), key=lambda x: x["name"])
+    lists = list_contact_lists(runtime, workspace_id)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        counts = list(pool.map(lambda x: list_count(runtime.db, x["id"]), lists))
-    for item, count in zip(lists, counts, strict=True):
-        item["contact_count"] = count
-    return lists
+        return list(pool.map(lambda x: get_contact_list(runtime, workspace_id, x["id"]), lists))

@@ -57,13 +57,10 @@ def create_contact_list(runtime: Runtime, workspace_id: str, name: str) -> dict[
 
 
 def list_contact_lists(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import CONTACT_LISTS as LISTS
 
-    docs = (
-        runtime.db.collection(CONTACT_LISTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .stream()
-    )
+    docs = build(runtime.db, LISTS, workspace_id=workspace_id).stream()
     return sorted((public(d.id, d.to_dict()) for d in docs), key=lambda x: x["name"])
 
 
@@ -83,16 +80,17 @@ def get_contact_list(runtime: Runtime, workspace_id: str, list_id: str) -> dict[
 def _member_pages(
     runtime: Runtime, workspace_id: str, list_id: str, after: str | None = None
 ) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import pages
+    from shared.queries.email import LIST_MEMBERS
 
-    from shared.firestore import keyset_pages
-
-    query = (
-        runtime.db.collection(members.MEMBERS)
-        .where(filter=FieldFilter("list_id", "==", list_id))
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
+    return pages(
+        runtime.db,
+        LIST_MEMBERS,
+        page_size=4,
+        after=[after] if after else None,
+        list_id=list_id,
+        workspace_id=workspace_id,
     )
-    return keyset_pages(query, "key", page_size=4, start_after=after)
 
 
 def _list_members_page(
@@ -100,9 +98,7 @@ def _list_members_page(
 ) -> dict[str, Any]:
     """A list's contacts from its member buckets: ordered by bucket, then address.
 
-    The cursor is `<bucket key>|<address>`; list membership lives in the buckets (the
-    emulator has no ArrayUnion and reading every contact back to merge arrays made
-    imports quadratic there).
+    The cursor is `<bucket key>|<address>`; list membership lives in the buckets.
     """
     bucket_after, _, email_after = (after or "").partition("|")
     start = None  # keyset start: the bucket before the cursor's, so that one is re-read
@@ -140,21 +136,18 @@ def list_contacts(
 ) -> dict[str, Any]:
     """One page ordered by address (only those starting with `prefix`, normalized, when
     given); pass the returned `next` as `after` for the next page."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import CONTACTS as ALL_CONTACTS
 
     limit = max(1, min(int(limit), 500))
     if list_id:
         return _list_members_page(runtime, workspace_id, list_id, after, limit)
-    query = runtime.db.collection(CONTACTS).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
-    if prefix and not (after and after >= prefix):
-        query = query.where(filter=FieldFilter("email_norm", ">=", prefix))
-    elif after:
-        query = query.where(filter=FieldFilter("email_norm", ">", after))
-    if prefix:
-        query = query.where(filter=FieldFilter("email_norm", "<", prefix + "\uf8ff"))
-    docs = list(query.order_by("email_norm").limit(limit).stream())
+    # The prefix bounds the address range; `after` resumes within it (a cursor).
+    bounds: dict[str, Any] = {"ge": prefix, "lt": prefix + "\uf8ff"} if prefix else {}
+    query = build(runtime.db, ALL_CONTACTS, workspace_id=workspace_id, **bounds)
+    if after:
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     items = [public(d.id, d.to_dict()) for d in docs]
     return {"items": items, "next": docs[-1].get("email_norm") if len(docs) == limit else None}
 
@@ -268,7 +261,7 @@ def _contacts(
                 try:
                     ZoneInfo(tz)
                     zones[tz] = True
-                except (ZoneInfoNotFoundError, ValueError):
+                except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
                     zones[tz] = False
             if not zones[tz]:
                 tally.reject(number, "unknown timezone", raw)

@@ -9,9 +9,12 @@ Per tick:
    with create() under a deterministic id (campaign + sequence): that create is the
    "dispatched exactly once" mark; only its winner enqueues the task, with
    `schedule_time` at the slot the sliding-window quota gives it.
-2. Recovery: batches still `queued` well after their slot, or `sending` with an
-   expired lease (the task or the worker was lost, e.g. the emulator restarted), are
-   enqueued again; the worker's claim makes the duplicate harmless.
+2. Recovery (first, so the expansion's time budget cannot delay it): batches still
+   `queued` well after their slot (the task was lost, e.g. the emulator restarted) are
+   enqueued again; so are `sending` batches whose lease was not renewed for half its
+   length (the worker died), with the task due when the lease ends
+   (shared.email.ownership has the worst case). The worker's take makes a duplicate
+   harmless.
 3. Campaigns whose counters show nothing left pending become `done`.
 
 Light on purpose: no template engine, no SMTP, no provider SDK is imported here.
@@ -23,24 +26,24 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.claims import try_claim
-from shared.email import members
 from shared.email.campaigns import progress_of
 from shared.email.imports import recover_lost_chunks
 from shared.email.model import (
     BATCHES,
-    CAMPAIGNS,
-    CONTACT_IMPORTS,
     QUOTAS,
     SETTINGS,
     batch_id,
 )
+from shared.email.ownership import takeover_at
 from shared.email.queue import enqueue_batch
 from shared.email.quota import Quota
-from shared.firestore import is_already_exists, keyset_pages
+from shared.firestore import is_already_exists
 from shared.log import get_logger
+from shared.queries import build, pages
+from shared.queries import email as q
+from shared.zones import find_zone, zone_or_utc
 
 if TYPE_CHECKING:
     from shared.dispatch import DispatchContext
@@ -50,11 +53,9 @@ log = get_logger("email.dispatch")
 
 EXPAND_BUDGET_S = 30.0  # per tick; a large campaign continues on the next tick
 EXPAND_LEASE = timedelta(minutes=5)
-# How long a batch may sit past its slot (or a worker's lease may be expired) before
-# its task is presumed lost and enqueued again.
+# How long a queued batch may sit past its slot before its task is presumed lost and
+# enqueued again.
 RECOVERY_GRACE = timedelta(minutes=10)
-WORKER_LEASE = timedelta(minutes=12)
-RECOVERY_EVERY = timedelta(minutes=1)
 # How long a campaign's expansion waits for a background import into its list.
 IMPORT_WAIT = timedelta(minutes=30)
 # Expansion persists its cursor, carry-over and sequence once per this many member
@@ -69,12 +70,6 @@ CREATE_GROUP = 10
 _ENQUEUE_POOL = ThreadPoolExecutor(8, thread_name_prefix="email-enqueue")
 
 
-def _where(query: Any, field: str, op: str, value: Any) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    return query.where(filter=FieldFilter(field, op, value))
-
-
 class EmailSource:
     name = "email"
 
@@ -84,25 +79,23 @@ class EmailSource:
     def run(self, ctx: DispatchContext) -> dict[str, int]:
         rt = ctx.runtime
         counts = {"campaigns": 0, "batches": 0, "recipients": 0, "recovered": 0, "done": 0}
-        col = rt.db.collection(CAMPAIGNS)
-        due = list(
-            _where(_where(col, "status", "==", "scheduled"), "due_at", "<=", ctx.horizon).stream()
-        )
-        sending = list(_where(col, "status", "==", "sending").stream())
+        due = list(build(rt.db, q.DUE_CAMPAIGNS, status="scheduled", le=ctx.horizon).stream())
+        sending = list(build(rt.db, q.CAMPAIGNS_WITH_STATUS, status="sending").stream())
         by_ws: dict[str, list[Any]] = {}
         for doc in due + [d for d in sending if not d.get("expanded")]:
             by_ws.setdefault(doc.get("workspace_id"), []).append(doc)
+        # Recovery looks twice per worker lease (every 30 s), per instance and project
+        # (a fresh instance looks at once): every tick of Cloud Scheduler's minute, and
+        # a fast local tick does not repeat its queries between.
+        project = rt.settings.project_id
+        every = timedelta(seconds=rt.settings.email_lease_s) / 2
+        next_at = self._next_recovery.get(project)
+        if next_at is None or not next_at - every <= ctx.now < next_at:
+            self._next_recovery[project] = ctx.now + every
+            counts["recovered"] = self._recover(rt, ctx.now)
         deadline = time.monotonic() + EXPAND_BUDGET_S
         for workspace_id, docs in by_ws.items():
             self._expand_workspace(rt, workspace_id, docs, ctx.now, deadline, counts)
-        # Tasks are presumed lost only after RECOVERY_GRACE: looking once a minute (per
-        # instance and project; a fresh instance looks at once) is as good as every
-        # tick, and saves its queries on the ticks between.
-        project = rt.settings.project_id
-        next_at = self._next_recovery.get(project)
-        if next_at is None or not next_at - RECOVERY_EVERY <= ctx.now < next_at:
-            self._next_recovery[project] = ctx.now + RECOVERY_EVERY
-            counts["recovered"] = self._recover(rt, ctx.now)
         for doc in sending:
             data = doc.to_dict()
             if not data.get("expanded"):
@@ -154,7 +147,7 @@ class EmailSource:
                 if time.monotonic() > deadline:
                     break
                 counts["campaigns"] += 1
-                self._expand(rt, doc, quota, size, now, deadline, counts, key)
+                self._expand(rt, doc, quota, size, now, deadline, counts)
         finally:
             ledger_ref.set(
                 {
@@ -175,7 +168,6 @@ class EmailSource:
         now: datetime,
         deadline: float,
         counts: dict[str, int],
-        expander: str,
     ) -> None:
         from google.cloud import firestore
 
@@ -189,12 +181,6 @@ class EmailSource:
         start = campaign.get("scheduled_at") or now
         seq = int(campaign.get("next_seq") or 0)
         after = campaign.get("expand_after") or ""
-        query = _where(
-            _where(rt.db.collection(members.MEMBERS), "list_id", "==", campaign["list_id"]),
-            "workspace_id",
-            "==",
-            ws,
-        )
         # Recipients not yet in a batch, per send instant; persisted with the cursor so
         # batches fill up across buckets and a takeover resumes from a consistent state.
         carry: dict[str, list[dict[str, Any]]] = dict(campaign.get("expand_carry") or {})
@@ -204,7 +190,7 @@ class EmailSource:
         pending: list[tuple[str, list[dict[str, Any]], datetime]] = []
 
         def flush() -> None:
-            made = self._create_batches(rt, pending, ws, cid, expander, now)
+            made = self._create_batches(rt, pending, ws, cid, now)
             mine = [(bid, recipients, slot) for bid, recipients, slot in pending if bid in made]
             pending.clear()
 
@@ -250,7 +236,15 @@ class EmailSource:
             state["batches"] = state["recipients"] = 0
 
         unsaved = 0
-        for page in keyset_pages(query, "key", page_size=8, start_after=after or None):
+        buckets = pages(
+            rt.db,
+            q.LIST_MEMBERS,
+            page_size=8,
+            after=[after] if after else None,
+            list_id=campaign["list_id"],
+            workspace_id=ws,
+        )
+        for page in buckets:
             for bucket in page:
                 for entry in (bucket.get("members") or {}).values():
                     key = _send_instant(campaign, entry, start).isoformat()
@@ -277,16 +271,15 @@ class EmailSource:
         batches: list[tuple[str, list[dict[str, Any]], datetime]],
         ws: str,
         cid: str,
-        expander: str,
         now: datetime,
     ) -> set[str]:
         """Create the batches; the ids this expansion made, whose tasks it enqueues.
 
         create() is the "dispatched exactly once" mark. A group goes in one commit;
         if any of its batches exists already (a takeover redoing buckets after the
-        last save), each is created on its own instead. An existing batch counts as
-        made here only if this expansion wrote it (`expander`): the emulator applies a
-        failed commit in part. One a dead expander made is left to recovery."""
+        last save), each is created on its own instead: a failed commit wrote none of
+        its batches (commits are atomic), so one that exists was made by an earlier
+        (dead) expansion and is left to recovery."""
         db = rt.db
         col = db.collection(BATCHES)
 
@@ -303,7 +296,6 @@ class EmailSource:
                 "recipients": recipients,
                 "outcomes": {},
                 "run_gen": 0,
-                "expander": expander,
             }
 
         if not batches:
@@ -324,53 +316,51 @@ class EmailSource:
             except Exception as exc:
                 if not is_already_exists(exc):
                     raise
-                existing = col.document(bid).get()
-                if not (existing.exists and existing.get("expander") == expander):
-                    continue  # an earlier (dead) expander made it; recovery enqueues it
+                continue  # an earlier (dead) expansion made it; recovery enqueues it
             made.add(bid)
         return made
 
     # -- recovery -------------------------------------------------------------------
 
     def _recover(self, rt: Runtime, now: datetime) -> int:
-        col = rt.db.collection(BATCHES)
         stale = now - rt.settings.recovery_grace(RECOVERY_GRACE)
-        lost = list(
-            _where(_where(col, "status", "==", "queued"), "due_at", "<", stale).limit(200).stream()
-        )
-        lost += list(
-            _where(_where(col, "status", "==", "sending"), "lease_until", "<", now)
-            .limit(200)
-            .stream()
-        )
+        by_due, by_lease = q.LOST_BATCHES["due_at"], q.LOST_BATCHES["lease_until"]
+        lost = list(build(rt.db, by_due, status="queued", lt=stale).limit(200).stream())
+        # A live run renews its lease every quarter of it: one not renewed for half of
+        # it belongs to a run that died (or stalled), and is taken over when it ends.
+        unrenewed = now + timedelta(seconds=rt.settings.email_lease_s) / 2
+        lost += list(build(rt.db, by_lease, status="sending", lt=unrenewed).limit(200).stream())
         for doc in lost:
             data = doc.to_dict()
-            doc.reference.update({"due_at": now, "lease_until": now + WORKER_LEASE})
+            if data["status"] == "sending":
+                lease_until = data["lease_until"]
+                when = takeover_at(lease_until, now)
+                # One task per lease seen (Cloud Tasks drops a repeated name).
+                tag = f"takeover{int(lease_until.timestamp())}"
+            else:
+                doc.reference.update({"due_at": now})
+                when, tag = None, f"recover{int(now.timestamp())}"
             enqueue_batch(
                 rt,
                 doc.id,
                 data["workspace_id"],
-                None,
+                when,
                 data["campaign_id"],
-                attempt_tag=f"recover{int(now.timestamp())}",
+                attempt_tag=tag,
                 recipients=data.get("recipients") or (),
             )
             log.warning(
-                "re-enqueued a batch whose task was lost",
+                "re-enqueued a batch whose task or worker was lost",
                 batch_id=doc.id,
                 status=data.get("status"),
+                due=(when or now).isoformat(),
             )
         return len(lost) + recover_lost_chunks(rt, now, stale)
 
 
 def _list_importing(rt: Runtime, list_id: str, now: datetime) -> bool:
     """Whether a recent background import into the list is still being written."""
-    query = _where(
-        _where(rt.db.collection(CONTACT_IMPORTS), "list_id", "==", list_id),
-        "status",
-        "==",
-        "importing",
-    )
+    query = build(rt.db, q.LIST_IMPORTS, list_id=list_id, status="importing")
     return any((d.get("created_at") or now) > now - IMPORT_WAIT for d in query.limit(5).stream())
 
 
@@ -398,11 +388,9 @@ def _send_instant(campaign: dict[str, Any], entry: dict[str, Any], start: dateti
     if hour is None:
         return start
     zone_name = entry.get("timezone") or campaign.get("timezone") or "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(campaign.get("timezone") or "UTC")
-    day = start.astimezone(ZoneInfo(campaign.get("timezone") or "UTC")).date()
+    home = zone_or_utc(campaign.get("timezone"))
+    zone = find_zone(zone_name) or home
+    day = start.astimezone(home).date()
     return datetime(day.year, day.month, day.day, int(hour), tzinfo=zone).astimezone(UTC)
 
 

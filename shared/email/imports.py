@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.email.model import CONTACT_IMPORTS
 from shared.errors import NotFound
-from shared.firestore import is_already_exists, sum_fields
+from shared.firestore import is_already_exists
 from shared.log import get_logger
 from shared.tasks import TaskSpec, safe_task_id
 from shared.tenancy import scoped_get
@@ -130,14 +130,10 @@ def recover_lost_chunks(runtime: Runtime, now: datetime, stale: datetime) -> int
     """New tasks for chunks still queued since before `stale` (their task was lost);
     a chunk recovered MAX_RECOVERIES times fails, and its import with it. Returns how
     many chunks were handled."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.email import STALE_CHUNKS
 
-    query = (
-        runtime.db.collection(CHUNKS)
-        .where(filter=FieldFilter("status", "==", "queued"))
-        .where(filter=FieldFilter("updated_at", "<", stale))
-        .limit(100)
-    )
+    query = build(runtime.db, STALE_CHUNKS, status="queued", lt=stale).limit(100)
     found = 0
     for snap in query.stream():
         found += 1
@@ -196,10 +192,11 @@ def run_chunk(runtime: Runtime, workspace_id: str, chunk_id: str) -> dict[str, A
 
 
 def _sums(runtime: Runtime, import_id: str) -> dict[str, int]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import aggregate
+    from shared.queries.email import IMPORT_SUMS
 
-    query = runtime.db.collection(CHUNKS).where(filter=FieldFilter("import_id", "==", import_id))
-    return sum_fields(query, {"done": "done", "written": "written"})
+    sums = aggregate(runtime.db, IMPORT_SUMS, import_id=import_id)
+    return {alias: int(value) for alias, value in sums.items()}
 
 
 def settle(runtime: Runtime, import_id: str) -> None:

@@ -14,6 +14,8 @@ from typing import Any
 
 MEMBERS = "contact_list_members"
 BUCKETS = 128
+# Read whole by dispatch and the list views, never queried (see model.UNINDEXED_FIELDS).
+UNINDEXED_FIELDS = {MEMBERS: ("members",)}
 
 
 def bucket_of(email_hash: str) -> int:

@@ -30,6 +30,19 @@ FOLD_PENDING = "fold_pending"
 ENGAGEMENT = "email_engagement"  # {campaign_id}__{recipient_id}: opens/clicks per recipient
 QUOTAS = "email_quotas"  # {workspace_id}: sliding-window reservations per minute
 
+# Fields that grow with the data and are only ever read whole, never queried: infra/
+# exempts them from single-field indexing (each map key or array element would otherwise
+# be an index entry: write cost, and Firestore's 40,000 entries per document).
+# tests/infra checks infra/firestore.tf against every UNINDEXED_FIELDS in shared/.
+UNINDEXED_FIELDS = {
+    CONTACTS: ("fields", "lists"),  # custom fields; list id -> {added_at}
+    CONTACT_IMPORTS: ("report",),  # the first rejected rows
+    CAMPAIGNS: ("expand_carry",),  # recipients not yet in a batch, per send instant
+    BATCHES: ("recipients", "outcomes", "inflight"),
+    EVENTS: ("recipient_ids",),  # a batch's `sent` / `failed` event
+    QUOTAS: ("minutes",),  # up to 1,440 minute -> emails reserved
+}
+
 # A finished batch's tally, as top-level numeric fields on the batch document (summed by
 # one aggregation query for a campaign's progress): counter name -> field. `deferred` is
 # the change in recipients awaiting a retry (a retry batch settles its own recipients);

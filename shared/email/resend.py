@@ -16,7 +16,9 @@ from shared.claims import get_claim, try_claim
 from shared.email.model import BATCHES, CAMPAIGNS
 from shared.email.queue import enqueue_batch
 from shared.errors import Conflict, NotFound
-from shared.firestore import is_already_exists, keyset_pages
+from shared.firestore import is_already_exists
+from shared.queries import pages
+from shared.queries.email import CAMPAIGN_BATCHES
 from shared.tenancy import scoped_get
 
 if TYPE_CHECKING:
@@ -27,7 +29,6 @@ LEASE = timedelta(minutes=10)
 
 def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
     from google.cloud import firestore
-    from google.cloud.firestore_v1.base_query import FieldFilter
 
     db = runtime.db
     campaign = scoped_get(db, CAMPAIGNS, workspace_id, campaign_id)
@@ -45,8 +46,7 @@ def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
     prefix = f"{campaign_id}__s{gen}_"
     size = runtime.settings.email_batch_size
     picked: list[dict[str, Any]] = []
-    query = db.collection(BATCHES).where(filter=FieldFilter("campaign_id", "==", campaign_id))
-    for page in keyset_pages(query, "key"):
+    for page in pages(db, CAMPAIGN_BATCHES, campaign_id=campaign_id):
         for doc in page:
             if doc.id.startswith(prefix):
                 continue

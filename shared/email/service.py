@@ -39,7 +39,7 @@ from shared.email.imports import get_import
 from shared.email.model import CAMPAIGNS, valid_email
 from shared.email.resend import resend_failed
 from shared.email.smtp_settings import get_smtp_settings, presets, put_smtp_settings, sender_for
-from shared.errors import NotFound, ProviderError, ValidationError
+from shared.errors import HeraldError, NotFound, ProviderError, ValidationError
 from shared.tenancy import scoped_get
 
 if TYPE_CHECKING:
@@ -168,5 +168,15 @@ def send_test_campaign(
         raise ValidationError("enter a valid address to send the test to", {"field": "to"})
     campaign = {**campaign, "version": f"test-{campaign.get('version')}"}
     sender = sender_for(runtime, workspace_id)
-    message = Composer(runtime, workspace_id, campaign, sender, "[TEST] ").message(recipient)
+    try:
+        message = Composer(runtime, workspace_id, campaign, sender, "[TEST] ").message(recipient)
+    except HeraldError:
+        raise
+    except Exception as exc:
+        # A template that cannot render for these values (an attribute of a plain value,
+        # something the sandbox refuses, a value no header can carry): the author's to fix.
+        raise ValidationError(
+            f"the campaign cannot be rendered for this sample: {exc}"[:400],
+            {"reason": "render", "error_type": type(exc).__name__},
+        ) from exc
     return _deliver(runtime, workspace_id, to, message)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import smtplib
+import socket
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from shared.email.destinations import DestinationPolicy, DestinationRefused
 from shared.errors import ProviderError
 
 SECURITY_MODES = ("ssl", "starttls", "none")
@@ -28,6 +31,9 @@ class SmtpConfig:
     username: str | None
     password: str | None
     timeout: float = CONNECT_TIMEOUT_S
+    # Which addresses may be reached (production: public ones, plus what the operator
+    # allows); the connection goes to the address that was checked.
+    policy: DestinationPolicy = field(default_factory=DestinationPolicy)
 
 
 def tls_context() -> ssl.SSLContext:
@@ -43,16 +49,48 @@ def _describe(cfg: SmtpConfig) -> str:
     return f"{cfg.host}:{cfg.port} ({cfg.security})"
 
 
+class _PinnedSMTP(smtplib.SMTP):
+    """Connects to a checked address while TLS still verifies the host's name."""
+
+    def __init__(self, address: str, *args: Any, **kwargs: Any) -> None:
+        self._address = address
+        super().__init__(*args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return socket.create_connection((self._address, port), timeout, self.source_address)
+
+
+class _PinnedSMTPSSL(smtplib.SMTP_SSL):
+    def __init__(self, address: str, host: str, *args: Any, **kwargs: Any) -> None:
+        self._address, self._server_name = address, host
+        super().__init__(host, *args, **kwargs)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = socket.create_connection((self._address, port), timeout, self.source_address)
+        return self.context.wrap_socket(sock, server_hostname=self._server_name)
+
+
+def _open(cfg: SmtpConfig) -> smtplib.SMTP:
+    address = cfg.policy.address_for(cfg.host, cfg.port)
+    if cfg.security == "ssl":
+        if address is None:
+            return smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=tls_context())
+        return _PinnedSMTPSSL(
+            address, cfg.host, cfg.port, timeout=cfg.timeout, context=tls_context()
+        )
+    if address is None:
+        return smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+    return _PinnedSMTP(address, cfg.host, cfg.port, timeout=cfg.timeout)
+
+
 def connect(cfg: SmtpConfig) -> smtplib.SMTP:
-    """An authenticated connection, or ProviderError with a reason a person can act on."""
+    """An authenticated connection, or ProviderError with a reason a person can act on
+    (DestinationRefused when the host is one this deployment does not connect to)."""
     where = _describe(cfg)
     conn: smtplib.SMTP | None = None
     phase = "connect"
     try:
-        if cfg.security == "ssl":
-            conn = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout, context=tls_context())
-        else:
-            conn = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+        conn = _open(cfg)
         conn.ehlo()
         if cfg.security == "starttls":
             conn.starttls(context=tls_context())
@@ -61,6 +99,8 @@ def connect(cfg: SmtpConfig) -> smtplib.SMTP:
             phase = "login"
             conn.login(cfg.username, cfg.password or "")
         return conn
+    except DestinationRefused as exc:
+        raise ProviderError(exc.message, {"reason": "destination"}) from exc
     except smtplib.SMTPAuthenticationError as exc:
         _close(conn)
         raise ProviderError(

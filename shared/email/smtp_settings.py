@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from email.headerregistry import Address
 from typing import TYPE_CHECKING, Any
 
+from shared.email.destinations import DestinationPolicy
 from shared.email.model import SETTINGS, valid_email
 from shared.email.smtp import SECURITY_MODES, SmtpConfig
 from shared.errors import NotFound, ValidationError
@@ -212,6 +213,8 @@ def put_smtp_settings(runtime: Runtime, workspace_id: str, body: dict[str, Any])
     port = body.get("port")
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ValidationError("port must be a number between 1 and 65535", {"field": "port"})
+    # Checked when saved too (and again at every connect: DNS may change its answer).
+    DestinationPolicy.from_settings(runtime.settings).address_for(host, port)
     from_address = _str(body, "from_address", required=True)
     if not valid_email(from_address):
         raise ValidationError(
@@ -285,6 +288,7 @@ def sender_for(runtime: Runtime, workspace_id: str, stored: dict[str, Any] | Non
             security=data["security"],
             username=data.get("username") or None,
             password=password,
+            policy=DestinationPolicy.from_settings(runtime.settings),
         ),
         from_name=data.get("from_name") or "",
         from_address=data["from_address"],

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from shared.email.model import IN_LIMIT, SUPPRESSIONS, normalize_email, suppression_id
-from shared.firestore import keyset_pages
+from shared.queries import build, pages
+from shared.queries import email as q
 
 
 def suppression_chunks(emails: Iterable[str]) -> list[list[str]]:
@@ -23,13 +24,7 @@ def suppression_chunks(emails: Iterable[str]) -> list[list[str]]:
 
 def suppressed_in(db: Any, workspace_id: str, chunk: list[str]) -> set[str]:
     """The addresses of one chunk (normalized, at most IN_LIMIT) that are suppressed."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = (
-        db.collection(SUPPRESSIONS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("email_norm", "in", chunk))
-    )
+    query = build(db, q.SUPPRESSED_IN, workspace_id=workspace_id, email_norm=chunk)
     return {doc.get("email_norm") for doc in query.stream()}
 
 
@@ -43,12 +38,8 @@ def suppressed_among(db: Any, workspace_id: str, emails: Iterable[str]) -> set[s
 
 def all_suppressed(db: Any, workspace_id: str) -> set[str]:
     """The whole list (for imports, which check many rows at once)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = db.collection(SUPPRESSIONS).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
-    return {d.get("email_norm") for page in keyset_pages(query, "email_norm") for d in page}
+    every = pages(db, q.SUPPRESSIONS, fields=("email_norm",), workspace_id=workspace_id)
+    return {d.get("email_norm") for page in every for d in page}
 
 
 def suppress(

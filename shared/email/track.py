@@ -8,6 +8,12 @@ gets 404 and nothing is written.
 Engagement: `email_engagement/{campaign}__{recipient}` holds first_open_at, opens,
 first_click_at, clicks; raw events go to `email_events` with a dedupe key as id
 (`open__c__r`, `click__c__r__link`, `unsubscribe__c__r`): one per unique action.
+
+Machines are not readers. HEAD requests (link checkers) record nothing. Requests with a
+known prefetch signature (`shared.email.prefetch`: Apple Mail Privacy Protection's
+proxy, mail security scanners) are recorded apart, as `machine_opens` /
+`machine_clicks` and events labelled with `machine` under their own dedupe keys, so a
+scanner's fetch never takes the place of the person's open or click.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from shared.email import prefetch
 from shared.email.compose import signer
 from shared.email.model import (
     CAMPAIGNS,
@@ -65,7 +72,14 @@ def _page(title: str, message: str, form: str = "", status: int = 200) -> Reply:
 NOT_FOUND = Reply(404, "Not found", {}, "text/plain")
 
 
-def handle(runtime: Runtime, method: str, path: str, form: dict[str, str]) -> Reply:
+def handle(
+    runtime: Runtime,
+    method: str,
+    path: str,
+    form: dict[str, str],
+    user_agent: str = "",
+    client: str = "",
+) -> Reply:
     parts = [p for p in path.split("/") if p]
     if parts and parts[0] == "track":  # Cloud Functions may pass the function name through
         parts = parts[1:]
@@ -74,10 +88,13 @@ def handle(runtime: Runtime, method: str, path: str, form: dict[str, str]) -> Re
     token = signer(runtime).verify(parts[1])
     if token is None or token.kind != parts[0]:
         return NOT_FOUND
+    # HEAD asks what is there without fetching it: answered, never counted.
+    record = method == "GET"
+    machine = prefetch.classify(user_agent, client) if record else None
     if token.kind == "o" and method in ("GET", "HEAD"):
-        return _open(runtime, token)
+        return _open(runtime, token, record, machine)
     if token.kind == "c" and method in ("GET", "HEAD"):
-        return _click(runtime, token)
+        return _click(runtime, token, record, machine)
     if token.kind == "u" and method in ("GET", "HEAD"):
         return _unsubscribe_page(runtime, token, parts[1])
     if token.kind == "u" and method == "POST":
@@ -112,12 +129,31 @@ def _event(runtime: Runtime, key: str, token: Token, kind: str, **extra: Any) ->
     return True
 
 
-def _engage(runtime: Runtime, token: Token, kind: str) -> None:
-    """First time and count of opens or clicks per recipient (create, else Increment)."""
+def _engage(runtime: Runtime, token: Token, kind: str, machine: str | None = None) -> None:
+    """First time and count of opens or clicks per recipient (create, else Increment);
+    a machine's fetch counts only in `machine_opens` / `machine_clicks`."""
     from google.cloud import firestore
 
     ref = runtime.db.collection(ENGAGEMENT).document(f"{token.campaign_id}__{token.recipient_id}")
     now = runtime.clock.now()
+    if machine:
+        field_name = f"machine_{kind}s"
+        try:
+            ref.create(
+                {
+                    "workspace_id": token.workspace_id,
+                    "campaign_id": token.campaign_id,
+                    "recipient_id": token.recipient_id,
+                    "opens": 0,
+                    "clicks": 0,
+                    field_name: 1,
+                }
+            )
+        except Exception as exc:
+            if not is_already_exists(exc):
+                raise
+            ref.update({field_name: firestore.Increment(1)})
+        return
     counter = "opens" if kind == "open" else "clicks"
     base = {
         "workspace_id": token.workspace_id,
@@ -146,15 +182,22 @@ def _engage(runtime: Runtime, token: Token, kind: str) -> None:
     ref.update(update)
 
 
-def _open(runtime: Runtime, token: Token) -> Reply:
+def _open(runtime: Runtime, token: Token, record: bool = True, machine: str | None = None) -> Reply:
     if _campaign(runtime, token) is None:
         return NOT_FOUND
-    _engage(runtime, token, "open")
-    _event(runtime, f"open__{token.campaign_id}__{token.recipient_id}", token, "open")
+    if record:
+        _engage(runtime, token, "open", machine)
+        key = f"open__{token.campaign_id}__{token.recipient_id}"
+        if machine:
+            _event(runtime, f"machine_{key}", token, "open", machine=machine)
+        else:
+            _event(runtime, key, token, "open")
     return Reply(200, PIXEL, dict(NO_CACHE), "image/gif")
 
 
-def _click(runtime: Runtime, token: Token) -> Reply:
+def _click(
+    runtime: Runtime, token: Token, record: bool = True, machine: str | None = None
+) -> Reply:
     campaign = _campaign(runtime, token)
     links = (campaign or {}).get("links") or []
     if not 0 <= token.link < len(links):
@@ -162,9 +205,13 @@ def _click(runtime: Runtime, token: Token) -> Reply:
     url = str(links[token.link])
     if not url.startswith(("https://", "http://")):
         return NOT_FOUND
-    _engage(runtime, token, "click")
-    key = f"click__{token.campaign_id}__{token.recipient_id}__{token.link}"
-    _event(runtime, key, token, "click", url=url)
+    if record:
+        _engage(runtime, token, "click", machine)
+        key = f"click__{token.campaign_id}__{token.recipient_id}__{token.link}"
+        if machine:
+            _event(runtime, f"machine_{key}", token, "click", url=url, machine=machine)
+        else:
+            _event(runtime, key, token, "click", url=url)
     return Reply(302, "", {**NO_CACHE, "Location": url}, "text/plain")
 
 

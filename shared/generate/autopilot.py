@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from shared.generate.brief import Autopilot
 from shared.log import get_logger
+from shared.zones import zone_or_utc
 
 log = get_logger("generate.autopilot")
 
@@ -35,7 +35,7 @@ def plan_slots(
 
     `existing`: the campaign's posts due from now on (dicts with due_at and status).
     """
-    tz = ZoneInfo(timezone or "UTC")
+    tz = zone_or_utc(timezone)
     local_now = now.astimezone(tz)
     taken: dict[date, list[datetime]] = {}
     for post in existing:
@@ -76,12 +76,12 @@ def run(runtime: Any, workspace_id: str, campaign_id: str, key: str) -> dict[str
     brief a person must fix ends the run (200, reason recorded: retrying cannot help);
     an outside failure (Gemini) releases the claim and raises, so the task is retried.
     """
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     from shared.claims import CLAIMS, claim_id, try_claim
     from shared.errors import NotFound, ValidationError
     from shared.generate.brief import Brief
     from shared.generate.service import MAX_COUNT, GenerateRequest, generate
+    from shared.queries import build
+    from shared.queries.generate import UPCOMING_POSTS
     from shared.x import service as xs
 
     now = runtime.clock.now()
@@ -94,11 +94,7 @@ def run(runtime: Any, workspace_id: str, campaign_id: str, key: str) -> dict[str
         brief = Brief.from_campaign(campaign)
         if not brief.autopilot.enabled or campaign.get("status") != "active":
             return {"status": "skipped", "reason": "autopilot is off or the campaign inactive"}
-        query = (
-            runtime.db.collection("posts")
-            .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-            .where(filter=FieldFilter("due_at", ">=", now))
-        )
+        query = build(runtime.db, UPCOMING_POSTS, campaign_id=campaign_id, ge=now)
         existing = [s.to_dict() for s in query.stream()]
         slots = plan_slots(
             brief.autopilot,

@@ -10,7 +10,8 @@ Light module (no SDK imports). On a tick it reads one marker document
 - on other ticks: looks only at campaigns updated since the marker (a single-field
   range query, usually empty), so a campaign whose autopilot was just switched on is
   planned within a minute instead of at the next hour.
-Nested fields cannot be queried on the emulator, so the `autopilot` filter runs here.
+The `autopilot` switch (a nested field) is checked here, not in the query: the scan
+reads the active campaigns once an hour either way, and needs no index more.
 
 A repeated task for a campaign and hour is harmless: the worker's run claim
 (`generate-run:<campaign>:<hour>`) lets one of them work. A tick that dies mid-scan
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 log = get_logger("generate.dispatch")
 
-CAMPAIGNS = "campaigns"
 MARKER = ("system", "generate_autopilot")
 QUEUE_KIND = "generate"
 PAGE = 200
@@ -40,10 +40,9 @@ class AutopilotSource:
     name = "generate_autopilot"
 
     def run(self, ctx: DispatchContext) -> dict[str, int]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
-
         from shared.claims import claim_id, try_claim
-        from shared.firestore import keyset_pages
+        from shared.queries import build, pages
+        from shared.queries.generate import ACTIVE_CAMPAIGNS, CHANGED_CAMPAIGNS
 
         db = ctx.runtime.db
         key = run_key(ctx.now)
@@ -51,24 +50,17 @@ class AutopilotSource:
         marker = db.collection(MARKER[0]).document(MARKER[1])
         snap = marker.get()
         state = snap.to_dict() if snap.exists else {}
-        campaigns = db.collection(CAMPAIGNS)
         if state.get("run_key") != key:
             claim = claim_id("generate-autopilot-scan", key)
             if not try_claim(db, claim, owner="dispatch", now=ctx.now):
                 return counts  # another tick scans this hour
-            query = campaigns.where(filter=FieldFilter("status", "==", "active"))
-            for page in keyset_pages(query, "created_key", page_size=PAGE):
+            for page in pages(db, ACTIVE_CAMPAIGNS, page_size=PAGE, status="active"):
                 for doc in page:
                     self._consider(ctx, doc, key, counts)
             marker.set({"run_key": key, "scanned_at": ctx.now, "seen_until": ctx.now, **counts})
             return counts
         seen = state.get("seen_until") or ctx.now
-        changed = list(
-            campaigns.where(filter=FieldFilter("updated_at", ">", seen))
-            .order_by("updated_at")
-            .limit(PAGE)
-            .stream()
-        )
+        changed = list(build(db, CHANGED_CAMPAIGNS, gt=seen).limit(PAGE).stream())
         for doc in changed:
             self._consider(ctx, doc, key, counts)
         if changed:

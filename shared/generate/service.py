@@ -100,15 +100,10 @@ def choose_writer(runtime: Runtime) -> Writer:
 
 
 def _recent_texts(db: Any, account_id: str) -> list[str]:
-    from google.cloud.firestore import Query
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.generate import RECENT_TEXTS
 
-    query = (
-        db.collection("posts")
-        .where(filter=FieldFilter("account_id", "==", account_id))
-        .order_by("created_at", direction=Query.DESCENDING)
-        .limit(RECENT_POSTS)
-    )
+    query = build(db, RECENT_TEXTS, account_id=account_id).limit(RECENT_POSTS)
     return [t for t in (s.get("text") for s in query.stream()) if isinstance(t, str)]
 
 
@@ -261,7 +256,7 @@ class Generation:
             from shared.generate.images import render
 
             png, image_kind = render(cand.headline or topic.name, cand.chart, self.brief.image)
-            media.append(media_store.put(self.runtime, ws, png, "image/png"))
+            media.append(media_store.put(self.runtime, ws, png, source="generated")["id"])
         post = xs.create_post(
             self.runtime,
             ws,

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 CANDIDATES = "candidates"
 IMPORTS = "candidate_imports"
+# Up to REPORT_LIMIT rejected rows, read whole: not indexed (see infra/firestore.tf).
+UNINDEXED_FIELDS = {IMPORTS: ("report",)}
 REPORT_LIMIT = 1000  # rejected rows listed in the report; the counts are always exact
 MAX_SKILLS = 30
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -195,13 +197,15 @@ def list_candidates(
     after: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    filters: tuple[tuple[str, str, Any], ...] = ()
-    if segment_id:
-        filters = (("segment_id", "==", segment_id),)
-    return page(runtime.db, CANDIDATES, workspace_id, after=after, limit=limit, filters=filters)
+    from shared.queries.jobs import CANDIDATES as LIST
+
+    segment_id = segment_id or None
+    return page(runtime.db, LIST, workspace_id, after=after, limit=limit, segment_id=segment_id)
 
 
 def list_imports(
     runtime: Runtime, workspace_id: str, *, after: str | None = None, limit: int = 20
 ) -> dict[str, Any]:
-    return page(runtime.db, IMPORTS, workspace_id, after=after, limit=limit)
+    from shared.queries.jobs import CANDIDATE_IMPORTS
+
+    return page(runtime.db, CANDIDATE_IMPORTS, workspace_id, after=after, limit=limit)

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from shared.errors import Conflict, ValidationError
-from shared.jobs.store import get_or_404, insert, page, public, status_filters
+from shared.jobs.store import checked_status, get_or_404, insert, page, public
+from shared.queries import jobs as q
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -164,22 +165,18 @@ def list_openings(
     after: str | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    filters = status_filters(status, STATUSES)
-    return page(runtime.db, OPENINGS, workspace_id, after=after, limit=limit, filters=filters)
+    status = checked_status(status, STATUSES)
+    return page(runtime.db, q.OPENINGS, workspace_id, after=after, limit=limit, status=status)
 
 
 def delete_opening(runtime: Runtime, workspace_id: str, opening_id: str) -> None:
     """Deleting is refused while an ad campaign still uses the opening (archive it instead)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
 
     get_or_404(runtime.db, OPENINGS, workspace_id, opening_id, "job opening")
-    users = (
-        runtime.db.collection("ad_campaigns")
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("opening_id", "==", opening_id))
-        .limit(1)
-        .stream()
-    )
+    spec = q.OPENING_AD_CAMPAIGNS
+    users = build(runtime.db, spec, workspace_id=workspace_id, opening_id=opening_id).limit(1)
+    users = users.stream()
     if any(True for _ in users):
         raise Conflict(
             "this job opening has ad campaigns; archive the opening instead of deleting it",

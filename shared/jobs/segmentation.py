@@ -148,16 +148,11 @@ def profile(members: list[dict[str, Any]], total: int) -> dict[str, Any]:
 
 
 def load_candidates(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import pages
+    from shared.queries.jobs import CANDIDATES as ALL
 
-    from shared.firestore import keyset_pages
-
-    query = runtime.db.collection(CANDIDATES).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
-    return [
-        {**d.to_dict(), "id": d.id} for docs in keyset_pages(query, "sort_key", 500) for d in docs
-    ]
+    every = pages(runtime.db, ALL, page_size=500, workspace_id=workspace_id)
+    return [{**d.to_dict(), "id": d.id} for docs in every for d in docs]
 
 
 def run(runtime: Runtime, workspace_id: str, run_id: str) -> dict[str, Any]:

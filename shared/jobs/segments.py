@@ -8,7 +8,7 @@ error, created_at, finished_at, sort_key.
 top_sources}, keywords, locations, created_at, sort_key.
 
 The computation runs in the `segment` function (shared.jobs.segmentation), enqueued on
-the "ads" queue, so no other function imports scikit-learn.
+the "segments" queue, so no other function imports scikit-learn.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import ValidationError
 from shared.jobs.store import get_or_404, insert, page, public
+from shared.queries import build
+from shared.queries import jobs as q
 from shared.tasks import TaskSpec
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ def start_segmentation(runtime: Runtime, workspace_id: str, k: int | None = None
     run = insert(runtime, RUNS, workspace_id, {"status": "queued", "k_requested": k})
     runtime.enqueuer.enqueue(
         TaskSpec(
-            kind="ads",
+            kind="segments",
             target="segment",
             payload={"workspace_id": workspace_id, "run_id": run["id"]},
             task_id=f"segment-{run['id']}",
@@ -50,37 +52,22 @@ def get_run(runtime: Runtime, workspace_id: str, run_id: str) -> dict[str, Any]:
 def list_runs(
     runtime: Runtime, workspace_id: str, *, after: str | None = None, limit: int = 20
 ) -> dict[str, Any]:
-    return page(runtime.db, RUNS, workspace_id, after=after, limit=limit)
+    return page(runtime.db, q.SEGMENT_RUNS, workspace_id, after=after, limit=limit)
 
 
 def latest_done_run_id(runtime: Runtime, workspace_id: str) -> str | None:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    docs = list(
-        runtime.db.collection(RUNS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("status", "==", "done"))
-        .order_by("sort_key", direction="DESCENDING")
-        .limit(1)
-        .stream()
-    )
+    query = build(runtime.db, q.LATEST_DONE_RUN, workspace_id=workspace_id, status="done")
+    docs = list(query.limit(1).stream())
     return docs[0].id if docs else None
 
 
 def list_segments(runtime: Runtime, workspace_id: str, run_id: str | None = None) -> dict[str, Any]:
     """The segments of one run (default: the latest finished run), largest first."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     run_id = run_id or latest_done_run_id(runtime, workspace_id)
     if run_id is None:
         return {"run_id": None, "items": []}
     get_or_404(runtime.db, RUNS, workspace_id, run_id, "segmentation run")
-    docs = (
-        runtime.db.collection(SEGMENTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("run_id", "==", run_id))
-        .stream()
-    )
+    docs = build(runtime.db, q.RUN_SEGMENTS, workspace_id=workspace_id, run_id=run_id).stream()
     items = sorted((public({**d.to_dict(), "id": d.id}) for d in docs), key=lambda s: -s["size"])
     return {"run_id": run_id, "items": items}
 

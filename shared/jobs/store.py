@@ -1,8 +1,8 @@
 """Small Firestore helpers shared by the jobs and ads packages.
 
 Every listed collection carries `sort_key` = "<created_at ISO>|<id>": unique and
-time-ordered, so keyset paging (`where(sort_key > last) + order_by + limit`) never
-skips or repeats a row (the emulator ignores cursors).
+time-ordered, so a page resumes with a cursor after the previous page's last key (the
+`next` the API turns into its opaque cursor) and never skips or repeats a row.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from shared.errors import NotFound, ValidationError
 from shared.tenancy import new_id, scoped_get
 
 if TYPE_CHECKING:
+    from shared.queries import QuerySpec
     from shared.runtime import Runtime
 
 MAX_PAGE = 200
@@ -49,38 +50,33 @@ def get_or_404(
 
 def page(
     db: Any,
-    collection: str,
+    spec: QuerySpec,
     workspace_id: str,
     *,
     after: str | None = None,
     limit: int = 50,
-    filters: tuple[tuple[str, str, Any], ...] = (),
+    **values: Any,
 ) -> dict[str, Any]:
-    """One keyset page: {"items": [...], "next": sort_key of the last item or None}."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    """One page of the declaration (ordered by sort_key): {"items": [...], "next": the
+    last item's sort_key or None}. `values` are its optional filters."""
+    from shared.queries import build
 
     if limit < 1 or limit > MAX_PAGE:
         raise ValidationError(f"limit must be between 1 and {MAX_PAGE}")
-    query = db.collection(collection).where(filter=FieldFilter("workspace_id", "==", workspace_id))
-    for field, op, value in filters:
-        query = query.where(filter=FieldFilter(field, op, value))
+    query = build(db, spec, workspace_id=workspace_id, **values)
     if after:
-        query = query.where(filter=FieldFilter("sort_key", ">", after))
-    docs = list(query.order_by("sort_key").limit(limit).stream())
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     items = [public({**d.to_dict(), "id": d.id}) for d in docs]
     nxt = docs[-1].get("sort_key") if len(docs) == limit else None
     return {"items": items, "next": nxt}
 
 
-def status_filters(
-    status: str | None, allowed: tuple[str, ...]
-) -> tuple[tuple[str, str, Any], ...]:
-    """The `page` filter for an optional status, refusing unknown ones."""
-    if status is None:
-        return ()
-    if status not in allowed:
+def checked_status(status: str | None, allowed: tuple[str, ...]) -> str | None:
+    """An optional status filter, refusing unknown ones."""
+    if status is not None and status not in allowed:
         raise ValidationError(f"status must be one of {', '.join(allowed)}")
-    return (("status", "==", status),)
+    return status
 
 
 def insert(

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 log = get_logger("segment")
-LAST_ATTEMPT = 9  # retry_count of the ads queue's last delivery (infra: max_attempts 10)
+LAST_ATTEMPT = 4  # retry_count of the segments queue's last delivery (infra: max_attempts 5)
 
 
 def handle_segment(

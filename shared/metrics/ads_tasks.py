@@ -33,8 +33,9 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import claims
-from shared.metrics.model import AD_CAMPAIGNS, AD_INSIGHTS, DAILY, daily_id, day_key
-from shared.metrics.paging import field_pages
+from shared.metrics.model import DAILY, daily_id, day_key
+from shared.queries import build, pages
+from shared.queries.metrics import AD_INSIGHT_DAYS, PULL_AD_CAMPAIGNS
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
@@ -74,19 +75,16 @@ def fan_out(runtime: Runtime) -> dict[str, int]:
     """Enqueue the insight pulls of every running ad campaign for the reporting days.
 
     Each (campaign, date) is claimed with create(), so a repeated sweep enqueues nothing
-    twice even where task-name dedup is missing (the emulator). Reads ∝ ad campaigns.
+    twice, even after task-name dedup's hour has passed. Reads ∝ ad campaigns.
     """
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     db, now = runtime.db, runtime.clock.now()
     # The claim is per day of the sweep: the same reporting date is asked again on the
     # next days (platforms revise them), but only once per sweep day.
     sweep_day = day_key(now.date())
     days = reporting_days(now.date())
-    query = db.collection(AD_CAMPAIGNS).where(filter=FieldFilter("status", "in", PULL_STATUSES))
     counts = {"campaigns": 0, "tasks": 0}
-    # `sort_key` ("<created_at ISO>|<id>") is the ads pipeline's unique paging key.
-    for page in field_pages(query, "sort_key", page_size=300, unique=True):
+    campaigns = pages(db, PULL_AD_CAMPAIGNS, page_size=300, status=list(PULL_STATUSES))
+    for page in campaigns:
         for snap in page:
             campaign = snap.to_dict()
             workspace_id = campaign.get("workspace_id")
@@ -115,18 +113,12 @@ def refresh_ads_days(runtime: Runtime, workspace_id: str, days: list[date]) -> d
 
     Reads grow with campaigns, platforms and days. Idempotent (a recompute, not an increment).
     """
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     db, now = runtime.db, runtime.clock.now()
     keys = [day_key(d) for d in days]
     totals: dict[str, Counter[str]] = {k: Counter() for k in keys}
     spend: dict[str, float] = dict.fromkeys(keys, 0.0)
     for i in range(0, len(keys), 30):  # `in` takes at most 30 values
-        query = (
-            db.collection(AD_INSIGHTS)
-            .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-            .where(filter=FieldFilter("date", "in", keys[i : i + 30]))
-        )
+        query = build(db, AD_INSIGHT_DAYS, workspace_id=workspace_id, date=keys[i : i + 30])
         for snap in query.stream():
             row = snap.to_dict()
             k = row.get("date")

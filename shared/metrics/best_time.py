@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import claims
-from shared.metrics.model import BEST_TIME, POSTS, workspace_timezone
+from shared.metrics.model import BEST_TIME, workspace_timezone
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -31,16 +31,13 @@ def bucket_of(instant: Any, tz: Any) -> int:
 
 
 def recompute(runtime: Runtime, workspace_id: str, account_id: str) -> dict[str, Any]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.metrics import ACCOUNT_POSTS_SINCE
 
     db, now = runtime.db, runtime.clock.now()
     tz = workspace_timezone(db, workspace_id)
     buckets = [{"posts": 0, "impressions": 0, "engagements": 0} for _ in range(BUCKETS)]
-    query = (
-        db.collection(POSTS)
-        .where(filter=FieldFilter("account_id", "==", account_id))
-        .where(filter=FieldFilter("published_at", ">=", now - HISTORY))
-    )
+    query = build(db, ACCOUNT_POSTS_SINCE, account_id=account_id, ge=now - HISTORY)
     posts = 0
     for snap in query.stream():
         post = snap.to_dict()

@@ -1,9 +1,9 @@
-"""CSV export of every table, streamed and keyset paged, safe to open in a spreadsheet.
+"""CSV export of every table, streamed page by page, safe to open in a spreadsheet.
 
 `export_csv(runtime, workspace_id, table)` yields text chunks (one per page of
 documents) for a streaming HTTP response; `export_rows` yields the header and then
-lists of cells. Memory is bounded by one page whatever the table's size; pages go by
-document id (`where(__name__ > last)`), never cursors.
+lists of cells. Memory is bounded by one page whatever the table's size; each table is
+a declared query (shared.queries.metrics.EXPORTS) read with cursors in its order.
 
 Formula injection: a cell that starts with = + - @ tab or CR is evaluated by Excel,
 LibreOffice and Google Sheets (`=HYPERLINK(...)`, `@SUM(...)`, DDE). Every text cell
@@ -24,17 +24,8 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import ValidationError
 from shared.metrics.dashboards import SERIES_FIELDS
 from shared.metrics.model import (
-    AD_CAMPAIGNS,
-    AD_INSIGHTS,
-    DAILY,
-    EMAIL_CAMPAIGN_METRICS,
-    EMAIL_EVENTS,
-    POSTS,
-    SNAPSHOTS,
-    X_ACCOUNTS,
     X_METRIC_FIELDS,
 )
-from shared.metrics.paging import field_pages
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -79,11 +70,7 @@ def _path(doc: dict[str, Any], path: str) -> Any:
 @dataclass(frozen=True)
 class Table:
     name: str
-    collection: str
     columns: tuple[str, ...]  # dotted paths into the document; "id" is the document id
-    # The keyset: each pipeline's unique paging key, or a repeating field (paged by runs).
-    order: str
-    unique: bool = True
     # One document may stand for several rows (a batch holds many recipients).
     expand: Callable[[str, dict[str, Any]], Iterable[dict[str, Any]]] | None = None
     derive: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -125,140 +112,91 @@ TABLES: dict[str, Table] = {
     for t in (
         Table(
             "posts",
-            POSTS,
             ("id", "account_id", "campaign_id", "status", "text", "parts", "due_at",
              "timezone", "published_at", "x_ids", "attempts", "last_error.reason",
              "estimated_cost_usd", "source", "sandbox",
              *(f"metrics_{k}" for k in (*_X, "engagements")), "metrics_at", "metrics_status",
              "created_at"),
-            order="due_key",
         ),
         Table(
             "post_metrics",
-            SNAPSHOTS,
             ("post_id", "account_id", "x_id", "at", *_X, "engagements", "source"),
-            order="at",
-            unique=False,
         ),
         Table(
             "x_accounts",
-            X_ACCOUNTS,
             ("id", "handle", "kind", "tier", "status", "status_reason", "sandbox", "created_at"),
-            order="created_key",
         ),
         Table(
-            "email_campaigns",
             "email_campaigns",
             ("id", "name", "subject", "status", "list_id", "scheduled_at", "timezone", "total",
              "sent", "failed", "deferred", "suppressed", "unconfirmed", "cancelled",
              "created_at", "updated_at"),
-            order="key",
         ),
         Table(
             "email_campaign_metrics",
-            EMAIL_CAMPAIGN_METRICS,
             ("campaign_id", "sent", "failed", "opens", "unique_opens", "clicks",
              "unique_clicks", "unsubscribes", "bounces", "open_rate", "click_rate",
-             "bounce_rate", "unsubscribe_rate", "last_event_at"),
-            order="campaign_id",
+             "bounce_rate", "unsubscribe_rate", "machine_opens", "machine_clicks",
+             "last_event_at"),
             derive=_campaign_row,
         ),
         Table(
             "email_recipients",
-            "email_batches",
             ("campaign_id", "batch_id", "recipient_id", "email", "outcome.status",
              "outcome.code", "outcome.text", "outcome.reason", "outcome.transient",
              "outcome.at"),
-            order="key",
             expand=_recipients,
         ),
         Table(
             "email_events",
-            EMAIL_EVENTS,
             ("id", "campaign_id", "recipient_id", "type", "at", "url"),
-            order="at",
-            unique=False,
         ),
         Table(
             "contacts",
-            "contacts",
             ("id", "email", "first_name", "last_name", "timezone", "fields", "list_ids",
              "created_at", "updated_at"),
-            order="email_norm",
             derive=_contact_row,
         ),
         Table(
             "candidates",
-            "candidates",
             ("id", "name", "email", "skills", "years_experience", "location", "education",
              "source", "updated_at"),
-            order="sort_key",
         ),
         Table(
-            "job_openings",
             "job_openings",
             ("id", "title", "company", "location", "salary_min", "salary_max",
              "salary_currency", "salary_period", "apply_url", "status", "created_at"),
-            order="sort_key",
         ),
         Table(
             "ad_campaigns",
-            AD_CAMPAIGNS,
             ("id", "name", "opening_id", "platforms", "daily_budget", "currency", "status",
              "start_at", "end_at", "created_at"),
-            order="sort_key",
         ),
         Table(
             "ad_performance",
-            AD_INSIGHTS,
             ("date", "campaign_id", "platform", "impressions", "clicks", "spend", "currency",
              "ctr", "cpc"),
-            order="date",
-            unique=False,
             derive=_ad_row,
         ),
-        Table("daily_metrics", DAILY, ("date", *SERIES_FIELDS), order="date"),
+        Table("daily_metrics", ("date", *SERIES_FIELDS)),
         # The admin page's other tables, so each has its export button too.
         Table(
             "campaigns",
-            "campaigns",
             ("id", "name", "status", "timezone", "account_id", "description", "hashtags",
              "approval_required", "autopilot.enabled", "autopilot.posts_per_day", "created_at"),
-            order="created_key",
         ),
-        Table(
-            "post_templates",
-            "post_templates",
-            ("id", "name", "text", "placeholders", "created_at", "updated_at"),
-            order="created_key",
-        ),
+        Table("post_templates", ("id", "name", "text", "placeholders", "created_at", "updated_at")),
         Table(
             "series",
-            "post_series",
             ("id", "name", "kind", "account_id", "campaign_id", "texts", "every", "every_hours",
              "start_at", "end_at", "timezone", "next_at", "active"),
-            order="created_key",
         ),
+        Table("contact_lists", ("id", "name", "created_at")),
+        Table("email_templates", ("id", "name", "subject", "defaults", "created_at", "updated_at")),
         Table(
-            "contact_lists",
-            "contact_lists",
-            ("id", "name", "created_at"),
-            order="created_at",
-            unique=False,
-        ),
-        Table(
-            "email_templates",
-            "email_templates",
-            ("id", "name", "subject", "defaults", "created_at", "updated_at"),
-            order="created_at",
-            unique=False,
-        ),
-        Table(
-            "segments",
             "segments",
             ("id", "run_id", "label", "size", "share", "profile.median_years",
              "profile.top_skills", "profile.top_locations", "created_at"),
-            order="sort_key",
         ),
     )
 }  # fmt: skip
@@ -277,14 +215,13 @@ def export_rows(
     runtime: Runtime, workspace_id: str, name: str, page_size: int = PAGE
 ) -> Iterator[list[Any]]:
     """The header, then one list of neutralized cells per row, a page at a time."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import pages
+    from shared.queries.metrics import EXPORTS
 
     spec = table(name)
     yield [neutralize(c) for c in spec.columns]
-    query = runtime.db.collection(spec.collection).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
-    for page in field_pages(query, spec.order, page_size=page_size, unique=spec.unique):
+    rows_of = pages(runtime.db, EXPORTS[name], page_size=page_size, workspace_id=workspace_id)
+    for page in rows_of:
         for snap in page:
             doc = snap.to_dict()
             rows = spec.expand(snap.id, doc) if spec.expand else [{**doc, "id": snap.id}]

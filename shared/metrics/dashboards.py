@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import NotFound, ValidationError
 from shared.metrics import budget
 from shared.metrics.best_time import summarize
-from shared.metrics.email_rollups import EVENT_TYPES, TYPE_FIELD
+from shared.metrics.email_rollups import EVENT_TYPES, MACHINE_FIELDS, TYPE_FIELD
 from shared.metrics.model import (
     BEST_TIME,
     DAILY,
     EMAIL_CAMPAIGN_METRICS,
     POSTS,
-    SNAPSHOTS,
     X_METRIC_FIELDS,
     daily_id,
     day_key,
@@ -113,7 +112,13 @@ def campaign_view(data: dict[str, Any], top: int = 20) -> dict[str, Any]:
     """A campaign rollup as the API shows it: counts, rates, top links, days by date."""
     counts = {
         name: int(data.get(name) or 0)
-        for name in (*TYPE_FIELD.values(), "unique_opens", "unique_clicks", "events")
+        for name in (
+            *TYPE_FIELD.values(),
+            *MACHINE_FIELDS,
+            "unique_opens",
+            "unique_clicks",
+            "events",
+        )
     }
     sent = counts["sent"]
     links = sorted(
@@ -155,16 +160,11 @@ def top_email_campaigns(
     runtime: Runtime, workspace_id: str, limit: int = 5
 ) -> list[dict[str, Any]]:
     """The campaigns with the most recent engagement (reads ≤ limit)."""
-    from google.cloud import firestore
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.metrics import TOP_EMAIL_CAMPAIGNS
 
     limit = max(1, min(int(limit), 50))
-    query = (
-        runtime.db.collection(EMAIL_CAMPAIGN_METRICS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .order_by("last_event_ms", direction=firestore.Query.DESCENDING)
-        .limit(limit)
-    )
+    query = build(runtime.db, TOP_EMAIL_CAMPAIGNS, workspace_id=workspace_id).limit(limit)
     out = []
     for snap in query.stream():
         view = campaign_view(snap.to_dict(), top=3)
@@ -175,17 +175,14 @@ def top_email_campaigns(
 
 def post_metrics(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str, Any]:
     """A post's latest counters and its snapshots over time (a growth curve)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.metrics import POST_SNAPSHOTS
 
     post = scoped_get(runtime.db, POSTS, workspace_id, post_id)
     if post is None:
         raise NotFound(f"post {post_id!r} not found")
-    query = (
-        runtime.db.collection(SNAPSHOTS)
-        .where(filter=FieldFilter("post_id", "==", post_id))
-        .order_by("at")
-        .limit(200)  # the schedule takes at most 24 + 29 readings
-    )
+    # The schedule takes at most 24 + 29 readings.
+    query = build(runtime.db, POST_SNAPSHOTS, post_id=post_id).limit(200)
     points = []
     for snap in query.stream():
         s = snap.to_dict()

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from shared import claims
 from shared.metrics import schedule
-from shared.metrics.model import DISCOVERY_DOC, POSTS, SWEEPS_DOC, SYSTEM, slot_key
-from shared.metrics.paging import field_pages
+from shared.metrics.model import DISCOVERY_DOC, SWEEPS_DOC, SYSTEM, slot_key
+from shared.queries import build, pages
+from shared.queries.metrics import DUE_PULLS, PUBLISHED_POSTS
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
@@ -62,8 +63,8 @@ def discover(runtime: Runtime, now: datetime) -> int:
     mark_snap = mark_ref.get()
     since = _field(mark_snap, "scanned_to") if mark_snap.exists else None
     since = since or now - schedule.DAILY_UNTIL
-    found, pages, last_seen = 0, 0, None
-    for docs in field_pages(db.collection(POSTS), "published_at", start=since, page_size=PAGE):
+    found, pages_read, last_seen = 0, 0, None
+    for docs in pages(db, PUBLISHED_POSTS, page_size=PAGE, ge=since):
         batch = db.batch()
         for snap in docs:
             post = snap.to_dict()
@@ -80,10 +81,10 @@ def discover(runtime: Runtime, now: datetime) -> int:
                 found += 1
         batch.commit()
         last_seen = docs[-1].get("published_at")
-        pages += 1
-        if pages >= MAX_PAGES:
+        pages_read += 1
+        if pages_read >= MAX_PAGES:
             break  # the rest waits for the next tick, from where this one stopped
-    if pages >= MAX_PAGES and last_seen is not None:
+    if pages_read >= MAX_PAGES and last_seen is not None:
         mark = last_seen
     else:
         mark = max(since, now - DISCOVERY_LAG)
@@ -93,15 +94,12 @@ def discover(runtime: Runtime, now: datetime) -> int:
 
 
 def enqueue_due(runtime: Runtime, now: datetime, horizon: datetime) -> dict[str, int]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     db = runtime.db
     slot = now.astimezone(UTC).replace(second=0, microsecond=0)
     groups: dict[tuple[str, str], list[tuple[str, datetime]]] = defaultdict(list)
     counts = {"due": 0, "claimed": 0, "tasks": 0}
     for _ in range(MAX_PAGES):
-        query = db.collection(POSTS).where(filter=FieldFilter("next_metrics_at", "<=", horizon))
-        docs = list(query.order_by("next_metrics_at").limit(PAGE).stream())
+        docs = list(build(db, DUE_PULLS, le=horizon).limit(PAGE).stream())
         if not docs:
             break
         # Lease first: a tick that dies after this loses nothing (the post is due again

@@ -43,15 +43,16 @@ from shared.email.model import FOLD_PENDING
 from shared.log import get_logger
 from shared.metrics.model import (
     DAILY,
+    EMAIL_CAMPAIGN_DAYS,
     EMAIL_CAMPAIGN_METRICS,
-    EMAIL_EVENTS,
     daily_id,
     day_bounds,
     day_key,
     local_day,
     workspace_timezone,
 )
-from shared.metrics.paging import field_pages
+from shared.queries import build, pages
+from shared.queries import metrics as q
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
 
 log = get_logger("metrics.email")
 
-EMAIL_CAMPAIGN_DAYS = "email_campaign_days"  # {campaign_id}_{yyyy-mm-dd}
 UNIQUES = "email_uniques"  # {campaign_id}__{open|click}__{recipient_id}: first of its kind
 PENDING = FOLD_PENDING  # set by the event's writer, cleared by the fold
 EVENT_TYPES = ("sent", "failed", "open", "click", "unsubscribe", "bounce")
@@ -74,6 +74,7 @@ TYPE_FIELD = {
     "bounce": "bounces",
 }
 UNIQUE_TYPES = ("open", "click")
+MACHINE_FIELDS = ("machine_opens", "machine_clicks")
 PAGE = 150  # pending events read at a time
 MAX_PAGES = 40  # per fold task; a larger backlog continues in the next task
 GROUP_WRITES = 450  # a batch holds 500 writes
@@ -94,6 +95,11 @@ def _weight(event: dict[str, Any]) -> int:
     if isinstance(count, int) and count >= 0:
         return count
     return len(event["recipient_ids"]) if isinstance(event.get("recipient_ids"), list) else 1
+
+
+def is_machine(event: dict[str, Any]) -> bool:
+    """An open or click no person made (shared.email.prefetch labelled it)."""
+    return bool(event.get("machine")) and event.get("type") in UNIQUE_TYPES
 
 
 def _ms(instant: datetime) -> int:
@@ -161,8 +167,18 @@ class _Folder:
         name = TYPE_FIELD[kind]
         weight = _weight(event)
         day = day_key(local_day(at, self.zone(ws)))
-        counts: Counter[str] = Counter({name: weight, "events": 1})
         cid = str(event.get("campaign_id") or "")
+        if is_machine(event):
+            # A prefetch (Apple MPP, a link scanner): shown apart, never as a person's.
+            machine = Counter({f"machine_{name}": weight, "events": 1})
+            group.daily.setdefault((ws, day), Counter()).update(machine)
+            if cid:
+                group.campaign_days.setdefault((ws, cid, day), Counter()).update(machine)
+                group.campaigns.setdefault((ws, cid), Counter()).update(machine)
+                if (cid, day) not in group.last_at or at > group.last_at[(cid, day)]:
+                    group.last_at[(cid, day)] = at
+            return
+        counts: Counter[str] = Counter({name: weight, "events": 1})
         if kind in UNIQUE_TYPES and cid:
             for rid in _recipients(event):
                 mid = unique_id(cid, kind, rid)
@@ -326,19 +342,15 @@ class _Folder:
 
 def has_pending(db: Any) -> bool:
     """Whether any event waits to be folded (one read)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = db.collection(EMAIL_EVENTS).where(filter=FieldFilter(PENDING, "==", True))
+    query = build(db, q.EMAIL_FOLD_PENDING, **{PENDING: True})
     return bool(list(query.limit(1).stream()))
 
 
 def fold_pending(runtime: Runtime, max_pages: int = MAX_PAGES) -> dict[str, int]:
     """Fold pending events (every workspace), up to `max_pages` pages; `more` says
     whether some were left for the next task."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     folder = _Folder(runtime)
-    query = runtime.db.collection(EMAIL_EVENTS).where(filter=FieldFilter(PENDING, "==", True))
+    query = build(runtime.db, q.EMAIL_FOLD_PENDING, **{PENDING: True})
     more = 0
     for _ in range(max_pages):
         snaps = list(query.limit(PAGE).stream())
@@ -374,6 +386,10 @@ class Tally:
         if kind not in TYPE_FIELD:
             return  # unknown types are counted in `events` only
         weight = _weight(event)
+        if is_machine(event):
+            # A prefetch (Apple MPP, a scanner): shown apart, never as a person's.
+            self.counts[f"machine_{kind}"] += weight
+            return
         self.counts[kind] += weight
         if kind in UNIQUE_TYPES:
             self.firsts[kind] += firsts
@@ -391,6 +407,8 @@ class Tally:
 
     def fields(self, prefix: str = "") -> dict[str, Any]:
         out: dict[str, Any] = {f"{prefix}{TYPE_FIELD[t]}": self.counts[t] for t in EVENT_TYPES}
+        out[f"{prefix}machine_opens"] = self.counts["machine_open"]
+        out[f"{prefix}machine_clicks"] = self.counts["machine_click"]
         out[f"{prefix}unique_opens"] = self.firsts["open"]
         out[f"{prefix}unique_clicks"] = self.firsts["click"]
         out[f"{prefix}events"] = self.events
@@ -401,7 +419,7 @@ def _firsts(db: Any, event_id: str, event: dict[str, Any]) -> int:
     """How many of the event's recipients had it as their first of its kind. The marker
     names the earliest event seen (ties: the smaller id); it is made or moved here."""
     cid, kind, at = event.get("campaign_id"), event.get("type"), event.get("at")
-    if kind not in UNIQUE_TYPES or not cid or not isinstance(at, datetime):
+    if kind not in UNIQUE_TYPES or is_machine(event) or not cid or not isinstance(at, datetime):
         return 0
     n = 0
     for rid in _recipients(event):
@@ -431,15 +449,11 @@ def recompute_day(db: Any, workspace_id: str, day: date, tz: ZoneInfo, now: date
     the events (in instant order, so a recipient's first open is the earliest). Returns
     the campaigns seen that day."""
     from google.cloud import firestore
-    from google.cloud.firestore_v1.base_query import FieldFilter
 
     start, end = day_bounds(day, tz)
     total = Tally()
     per_campaign: dict[str, Tally] = {}
-    events = db.collection(EMAIL_EVENTS).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
-    )
-    for page in field_pages(events, "at", start=start, end=end):
+    for page in pages(db, q.EMAIL_EVENTS, workspace_id=workspace_id, ge=start, lt=end):
         batch = db.batch()
         for snap in page:
             event = snap.to_dict()
@@ -487,20 +501,20 @@ def recompute_day(db: Any, workspace_id: str, day: date, tz: ZoneInfo, now: date
 
 def recompute_campaign(db: Any, workspace_id: str, campaign_id: str, now: datetime) -> None:
     """A campaign's totals as the sum of its campaign-day documents (reads ∝ days)."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    days = (
-        db.collection(EMAIL_CAMPAIGN_DAYS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-    )
+    days = pages(db, q.CAMPAIGN_DAYS, workspace_id=workspace_id, campaign_id=campaign_id)
     counts: Counter[str] = Counter()
     daily: dict[str, dict[str, int]] = {}
     links: dict[str, dict[str, Any]] = {}
     last_ms = 0
     firsts: list[int] = []
-    names = [*(TYPE_FIELD[t] for t in EVENT_TYPES), "unique_opens", "unique_clicks", "events"]
-    for page in field_pages(days, "date", unique=True):  # one per campaign and date
+    names = [
+        *(TYPE_FIELD[t] for t in EVENT_TYPES),
+        *MACHINE_FIELDS,
+        "unique_opens",
+        "unique_clicks",
+        "events",
+    ]
+    for page in days:  # one per campaign and date
         for snap in page:
             d = snap.to_dict()
             for name in names:

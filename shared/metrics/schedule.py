@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 HOURLY_FOR = timedelta(days=1)
 DAILY_UNTIL = timedelta(days=30)
-# A post whose metrics are final keeps a far-future `next_metrics_at` (the emulator has
-# no DELETE_FIELD and `== None` filters are banned), so the due query never sees it.
+# A post whose metrics are final keeps a far-future `next_metrics_at`, so the due query
+# (`next_metrics_at <= horizon`) never sees it.
 NEVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 

@@ -3,6 +3,8 @@
 - x_pull:    {"action": "x_pull", "workspace_id", "account_id", "post_ids", "slot", ...}
 - fold:      {"action": "fold"}: count the email events not folded yet (every
              workspace) into the rollups; enqueued by a dispatch tick that finds some
+- x_day:     {"action": "x_day", "workspace_id", "day"}: the X part of one day's rollup,
+             scheduled by the pulls that touched the day (once per window; x_daily)
 - rollup:    {"action": "rollup", "workspace_id"}: the fold, and the ads_* fields of
              the recent reporting days, for one workspace
 - rebuild:   {"action": "rebuild", "workspace_id", "start", "end"}: email rollups of a
@@ -20,20 +22,20 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import Conflict, NotFound, ValidationError
 from shared.metrics.model import (
     POSTS,
-    WORKSPACES,
     local_day,
     parse_day,
     parse_instant,
     slot_key,
     workspace_timezone,
 )
-from shared.metrics.paging import field_pages
+from shared.queries import metrics as q
+from shared.queries import pages
 from shared.tasks import TaskSpec, safe_task_id
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-ACTIONS = ("x_pull", "fold", "rollup", "rebuild", "fanout", "sweep")
+ACTIONS = ("x_pull", "fold", "x_day", "rollup", "rebuild", "fanout", "sweep")
 
 
 def _need(payload: dict[str, Any], *names: str) -> None:
@@ -111,7 +113,7 @@ def fan_out_rollups(runtime: Runtime, due: str) -> dict[str, int]:
     """One rollup task per workspace (reads ∝ workspaces, once per rollup interval)."""
     tasks = 0
     # Workspaces carry `created_at` (shared.tenancy); equal instants are paged safely.
-    for page in field_pages(runtime.db.collection(WORKSPACES), "created_at", page_size=300):
+    for page in pages(runtime.db, q.WORKSPACES, page_size=300, fields=()):
         for snap in page:
             runtime.enqueuer.enqueue(rollup_task(snap.id, due))
             tasks += 1
@@ -150,6 +152,12 @@ def handle(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     if action == "fold":
         n = payload.get("n", 0)
         return fold(runtime, n if isinstance(n, int) and n >= 0 else 0)
+    if action == "x_day":
+        from shared.metrics import x_daily
+
+        _need(payload, "workspace_id", "day")
+        day = parse_day(str(payload["day"]))
+        return x_daily.refresh_day(runtime, str(payload["workspace_id"]), day)
     if action == "rollup":
         _need(payload, "workspace_id")
         return rollup(runtime, str(payload["workspace_id"]))

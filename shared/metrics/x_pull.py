@@ -221,7 +221,7 @@ def _pull(
         _store(runtime, readings, set(), by_x_id, slot, SYNTHETIC_SOURCE, result)
         return result.as_dict()
 
-    reservation = budget.reserve(runtime, workspace_id, len(by_x_id))
+    reservation = budget.reserve(runtime, workspace_id, len(by_x_id), key=key)
     wanted = list(by_x_id)
     granted, refused = wanted[: reservation.granted], wanted[reservation.granted :]
     if refused:
@@ -255,7 +255,7 @@ def _pull(
         return result.as_dict()
     done = set(got.fetched)
     rest = [by_x_id[x] for x in granted if x not in done]
-    budget.refund(runtime, workspace_id, len(rest))  # X bills only what it answered
+    budget.refund(runtime, workspace_id, reservation, len(rest))  # X bills only what it answered
     failure = got.failure
     if isinstance(failure, RateLimited):
         db.collection(X_READ_RATE).document(account_id).set(
@@ -371,6 +371,6 @@ def _store(
             )
     batch.commit()
     result.read = len(readings)
-    x_daily.refresh_days(runtime, days)
+    x_daily.schedule_refresh(runtime, days)  # the day rollups, once per window
     for workspace_id, account_id in accounts:
         best_time.refresh_if_stale(runtime, workspace_id, account_id)

@@ -121,8 +121,10 @@ def complete_connection(
     """Step 2: exchange the verifier for the user's tokens; creates the account."""
     import tweepy
 
-    if not oauth_token or "/" in oauth_token:
-        raise ValidationError("oauth_token is missing")
+    from shared.firestore import is_doc_id
+
+    if not is_doc_id(oauth_token):
+        raise ValidationError("oauth_token is not one Herald handed out")
     ref = runtime.db.collection(OAUTH_REQUESTS).document(oauth_token)
     snap = ref.get()
     pending = snap.to_dict() if snap.exists else None
@@ -216,9 +218,9 @@ def get_account(runtime: Runtime, workspace_id: str, account_id: str) -> dict[st
 def list_accounts(
     runtime: Runtime, workspace_id: str, limit: int = 50, after: str | None = None
 ) -> dict[str, Any]:
-    result = store.page(
-        runtime, XAccount, workspace_id, order_field="created_key", limit=limit, after=after
-    )
+    from shared.queries.x import ACCOUNTS
+
+    result = store.page(runtime, XAccount, ACCOUNTS, workspace_id, limit=limit, after=after)
     for item in result["items"]:
         item.pop("secret_ref", None)
     return result

@@ -419,17 +419,16 @@ class SandboxX:
         return Created(x_id, self._rate(now))
 
     def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
-        from google.cloud.firestore_v1.base_query import FieldFilter
+        from shared.queries import build
+        from shared.queries.x import SANDBOX_RECENT
 
-        from shared.x.models import SANDBOX_POSTS
-
-        query = (
-            self._runtime.db.collection(SANDBOX_POSTS)
-            .where(filter=FieldFilter("account_id", "==", self._account.id))
-            .where(filter=FieldFilter("created_at", ">=", since - timedelta(seconds=1)))
+        query = build(
+            self._runtime.db,
+            SANDBOX_RECENT,
+            account_id=self._account.id,
+            ge=since - timedelta(seconds=1),
+            le=until,
         )
-        if until is not None:
-            query = query.where(filter=FieldFilter("created_at", "<=", until))
         query = query.limit(RECENT_POSTS_MAX_PAGES * 100)
         return [
             {"id": d.get("x_id"), "text": d.get("text"), "in_reply_to": d.get("in_reply_to")}

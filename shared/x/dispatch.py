@@ -1,7 +1,7 @@
 """The X dispatch source: enqueue posts due within the lookahead, recover lost tasks.
 
 Cost: one query whose results are only the due posts (`status == "scheduled"` and
-`next_key <= horizon`, ordered by `next_key`, keyset pages), then per post one
+`next_key <= horizon`, ordered by `next_key`, paged with cursors), then per post one
 update (scheduled → queued, guarded by the snapshot's update time) and the task.
 Recovery runs at most every RECOVERY_EVERY_S per process and reads only posts whose
 task should have run long ago (the Cloud Tasks emulator loses its tasks on restart; a
@@ -64,9 +64,10 @@ def task_spec(
             "account_id": account_id,
         },
         schedule_time=at if at > now else None,
-        # Unique per try and instant. Real Cloud Tasks refuses a second task of the same
-        # name, so there a repeated enqueue is dropped; locally the worker's claim is
-        # what keeps a duplicate task from posting twice.
+        # Unique per try and instant. Cloud Tasks (and the local one) refuses a second
+        # task of the same name for about an hour, so a repeated enqueue is dropped; a
+        # task delivered twice is still possible: the worker's claim keeps it from
+        # posting twice.
         task_id=safe_task_id("post", post_id, str(try_n), str(int(at.timestamp() * 1000))),
     )
 
@@ -75,9 +76,8 @@ def dispatch_post(runtime: Runtime, snap: Any) -> bool:
     """Move one due `scheduled` post to `queued` and enqueue its task: one write.
 
     The update carries the snapshot's update time as a precondition, so on Firestore
-    of two overlapping ticks only one wins the transition and enqueues. (The emulator
-    ignores preconditions: there both may enqueue, and the worker's per-part claim
-    keeps the post from going out twice.)
+    of two overlapping ticks only one wins the transition and enqueues. (Were both to
+    enqueue, the worker's per-part claim would still keep the post from going out twice.)
     """
     from google.api_core import exceptions
 
@@ -177,18 +177,12 @@ def enqueue_publish(
 
 
 def _due(runtime: Runtime, statuses: list[str], upto: datetime) -> Any:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import pages
+    from shared.queries.x import DUE_POSTS
 
-    from shared.firestore import keyset_pages
-
-    query = runtime.db.collection(POSTS)
-    if len(statuses) == 1:
-        query = query.where(filter=FieldFilter("status", "==", statuses[0]))
-    else:
-        query = query.where(filter=FieldFilter("status", "in", statuses))
     # "|~" sorts after every "|<id>", so every post due at or before `upto` is included.
-    query = query.where(filter=FieldFilter("next_key", "<=", instant_key(upto) + "|~"))
-    return keyset_pages(query, "next_key", page_size=PAGE)
+    upto_key = instant_key(upto) + "|~"
+    return pages(runtime.db, DUE_POSTS, page_size=PAGE, status=statuses, le=upto_key)
 
 
 class XSource:

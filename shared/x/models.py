@@ -237,12 +237,12 @@ class Post(Record):
     text: str = ""
     # Thread continuation: parts[0] == text; a single post has one part.
     parts: list[str] = field(default_factory=list)
-    media: list[str] = field(default_factory=list)  # shared.media refs, first part only
+    media: list[str] = field(default_factory=list)  # shared.media ids, first part only
     due_at: datetime | None = None  # UTC instant
     timezone: str = "UTC"  # the author's IANA zone, for display and plans
     status: str = PostStatus.DRAFT.value
     # The instant the post next needs the pipeline (due, retry, rate-limit reset):
-    # `next_key` = ISO(next_at) + "|" + id, unique and ordered, for keyset paging.
+    # `next_key` = ISO(next_at) + "|" + id, unique and ordered: the dispatch order.
     next_at: datetime | None = None
     next_key: str | None = None
     try_n: int = 0  # which publishing try is current; tasks of other tries are stale

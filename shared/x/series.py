@@ -103,9 +103,9 @@ def get_series(runtime: Runtime, workspace_id: str, series_id: str) -> dict[str,
 def list_series(
     runtime: Runtime, workspace_id: str, limit: int = 50, after: str | None = None
 ) -> dict[str, Any]:
-    return store.page(
-        runtime, Series, workspace_id, order_field="created_key", limit=limit, after=after
-    )
+    from shared.queries.x import SERIES as SERIES_LIST
+
+    return store.page(runtime, Series, SERIES_LIST, workspace_id, limit=limit, after=after)
 
 
 def delete_series(runtime: Runtime, workspace_id: str, series_id: str) -> None:
@@ -195,20 +195,15 @@ def materialize_due(runtime: Runtime) -> int:
     """Materialize every active series whose next occurrence is within MATERIALIZE_AHEAD.
 
     Reads only the series that have something to create (`active == True` and
-    `next_key <= now + ahead`, keyset pages); called by the X dispatch source.
+    `next_key <= now + ahead`, paged with cursors); called by the X dispatch source.
     """
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    from shared.firestore import keyset_pages
+    from shared.queries import pages
+    from shared.queries.x import DUE_SERIES
 
     upto = store.instant_key(runtime.clock.now() + MATERIALIZE_AHEAD) + "|~"
-    query = (
-        runtime.db.collection(SERIES)
-        .where(filter=FieldFilter("active", "==", True))
-        .where(filter=FieldFilter("next_key", "<=", upto))
-    )
     count = 0
-    for docs in keyset_pages(query, "next_key", page_size=100):
+    due = pages(runtime.db, DUE_SERIES, page_size=100, active=True, le=upto)
+    for docs in due:
         for snap in docs:
             count += len(materialize_series(runtime, snap.get("workspace_id"), snap.id))
     return count

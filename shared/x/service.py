@@ -11,8 +11,11 @@ import string
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.docsize import ensure_fits
 from shared.errors import Conflict, ValidationError
 from shared.log import get_logger
+from shared.queries import build, pages
+from shared.queries import x as q
 from shared.tenancy import check_timezone
 from shared.text import content_hash
 from shared.x import store
@@ -184,8 +187,8 @@ def list_campaigns(
     return store.page(
         runtime,
         Campaign,
+        q.CAMPAIGNS,
         workspace_id,
-        order_field="created_key",
         limit=limit,
         after=after,
         equals={"status": status},
@@ -202,18 +205,20 @@ def update_campaign(
     if start and end and end <= start:
         raise ValidationError("the campaign must end after it starts")
     update["updated_at"] = runtime.clock.now()
+    ensure_fits(f"{CAMPAIGNS}/{campaign_id}", {**current.to_doc(), **update}, "campaign")
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(update)
     return get_campaign(runtime, workspace_id, campaign_id)
 
 
 def delete_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> None:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
     store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
     live = (
-        runtime.db.collection(POSTS)
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-        .where(filter=FieldFilter("status", "in", ["scheduled", "queued", "publishing"]))
+        build(
+            runtime.db,
+            q.CAMPAIGN_LIVE_POSTS,
+            campaign_id=campaign_id,
+            status=["scheduled", "queued", "publishing"],
+        )
         .limit(1)
         .get()
     )
@@ -224,19 +229,17 @@ def delete_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> No
 
 def campaign_cost(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
     """Sum of the estimated cost of the campaign's live and published posts."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    from shared.firestore import keyset_pages
-
     store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
-    query = (
-        runtime.db.collection(POSTS)
-        .where(filter=FieldFilter("workspace_id", "==", workspace_id))
-        .where(filter=FieldFilter("campaign_id", "==", campaign_id))
-    )
     totals: dict[str, float] = {}
     count = 0
-    for docs in keyset_pages(query, "due_key"):
+    posts = pages(
+        runtime.db,
+        q.CAMPAIGN_POSTS,
+        fields=("status", "estimated_cost_usd"),
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+    )
+    for docs in posts:
         for snap in docs:
             status = snap.get("status")
             if status in (PostStatus.CANCELLED, PostStatus.FAILED):
@@ -258,11 +261,12 @@ def campaign_cost(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
 
 def _account(runtime: Runtime, workspace_id: str, account_id: str) -> XAccount:
     from shared.errors import NotFound
+    from shared.firestore import is_doc_id
     from shared.x import cache
 
-    account = cache.account(runtime, account_id) if account_id and "/" not in account_id else None
+    account = cache.account(runtime, account_id) if is_doc_id(account_id) else None
     if account is None or account.workspace_id != workspace_id:
-        raise NotFound(f"X account {account_id!r} not found")
+        raise NotFound(f"X account {account_id[:64]!r} not found")
     if account.kind == AccountKind.SANDBOX and not runtime.settings.sandbox:
         raise ValidationError("sandbox accounts cannot post here: HERALD_SANDBOX is off")
     return account
@@ -279,19 +283,20 @@ def _parts(text: str | None, parts: list[str] | None) -> list[str]:
             items = [text]
     else:
         items = [text or ""]
+    if not items:
+        raise ValidationError(
+            "a post needs text", [{"field": "text", "message": "give text or parts"}]
+        )
     return [p.strip() for p in items]
 
 
 def _media(runtime: Runtime, workspace_id: str, media: list[str] | None) -> list[str]:
-    from shared.media import workspace_of
+    from shared.media import check_ids
 
-    refs = list(media or [])
-    if len(refs) > MAX_MEDIA:
-        raise ValidationError(f"at most {MAX_MEDIA} images per post, got {len(refs)}")
-    for ref in refs:
-        if not isinstance(ref, str) or workspace_of(ref) != workspace_id:
-            raise ValidationError(f"unknown image {ref!r}; upload it first")
-    return refs
+    ids = list(media or [])
+    if len(ids) > MAX_MEDIA:
+        raise ValidationError(f"at most {MAX_MEDIA} images per post, got {len(ids)}")
+    return check_ids(runtime, workspace_id, ids)
 
 
 def _cost(account: XAccount, parts: list[str], media: list[str]) -> float:
@@ -386,8 +391,8 @@ def list_posts(
     return store.page(
         runtime,
         Post,
+        q.POSTS,
         workspace_id,
-        order_field="due_key",
         limit=limit,
         after=after,
         equals={"status": status, "campaign_id": campaign_id, "account_id": account_id},
@@ -586,7 +591,9 @@ def update_post(
     if unknown:
         raise ValidationError(f"cannot change {sorted(unknown)}", {"allowed": sorted(allowed)})
     if "text" in changes or "parts" in changes:
-        post.parts = _parts(changes.get("text", post.text), changes.get("parts", post.parts[1:]))
+        text = changes["text"] if changes.get("text") is not None else post.text
+        parts = changes["parts"] if changes.get("parts") is not None else post.parts[1:]
+        post.parts = _parts(text, parts)
         post.text = post.parts[0]
     if "media" in changes:
         post.media = _media(runtime, workspace_id, changes["media"])
@@ -677,15 +684,13 @@ def get_template(runtime: Runtime, workspace_id: str, template_id: str) -> dict[
 def list_templates(
     runtime: Runtime, workspace_id: str, limit: int = 50, after: str | None = None
 ) -> dict[str, Any]:
-    return store.page(
-        runtime, Template, workspace_id, order_field="created_key", limit=limit, after=after
-    )
+    return store.page(runtime, Template, q.TEMPLATES, workspace_id, limit=limit, after=after)
 
 
 def update_template(
     runtime: Runtime, workspace_id: str, template_id: str, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    store.load(runtime, Template, workspace_id, template_id, "template")
+    current = store.load(runtime, Template, workspace_id, template_id, "template")
     update: dict[str, Any] = {"updated_at": runtime.clock.now()}
     if "name" in changes:
         if not str(changes["name"]).strip():
@@ -694,6 +699,7 @@ def update_template(
     if "text" in changes:
         update["text"] = str(changes["text"])
         update["placeholders"] = _placeholders(update["text"])
+    ensure_fits(f"{TEMPLATES}/{template_id}", {**current.to_doc(), **update}, "template")
     runtime.db.collection(TEMPLATES).document(template_id).update(update)
     return get_template(runtime, workspace_id, template_id)
 

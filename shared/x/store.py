@@ -1,13 +1,17 @@
-"""Document helpers for the X collections: ordered keys, scoped reads, keyset pages."""
+"""Document helpers for the X collections: ordered keys, scoped reads, pages of declared queries."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import NotFound, ValidationError
+from shared.firestore import is_doc_id
 from shared.x.models import Record
+
+if TYPE_CHECKING:
+    from shared.queries import QuerySpec
 
 R = TypeVar("R", bound=Record)
 
@@ -28,7 +32,7 @@ def instant_key(instant: datetime) -> str:
 
 
 def order_key(instant: datetime | None, doc_id: str) -> str:
-    """Unique, time-ordered key `<instant>|<id>` used for keyset paging."""
+    """Unique, time-ordered key `<instant>|<id>`: a list's order and its page cursor."""
     return f"{instant_key(instant) if instant else NO_INSTANT}|{doc_id}"
 
 
@@ -50,8 +54,8 @@ def parse_instant(value: Any, field: str) -> datetime:
 
 def load(runtime: Any, cls: type[R], workspace_id: str, doc_id: str, what: str) -> R:
     """The workspace's document as a record; NotFound also for another workspace's."""
-    if not doc_id or "/" in doc_id:
-        raise NotFound(f"{what} {doc_id!r} not found")
+    if not is_doc_id(doc_id):
+        raise NotFound(f"{what} not found")
     snap = runtime.db.collection(cls.collection).document(doc_id).get()
     data = snap.to_dict() if snap.exists else None
     if not data or data.get("workspace_id") != workspace_id:
@@ -62,43 +66,45 @@ def load(runtime: Any, cls: type[R], workspace_id: str, doc_id: str, what: str) 
 def page(
     runtime: Any,
     cls: type[R],
+    spec: QuerySpec,
     workspace_id: str,
     *,
-    order_field: str,
     limit: int = 50,
     after: str | None = None,
     equals: dict[str, Any] | None = None,
     at_least: str | None = None,
     below: str | None = None,
 ) -> dict[str, Any]:
-    """One keyset page: `{"items": [...], "next": <key or None>}`.
+    """One page of the declaration: `{"items": [...], "next": <key or None>}`.
 
-    `order_field` must be unique per document (an `order_key`); `after` is the previous
-    page's `next`. Filters: equality on top-level fields and a range on the order field.
+    Its order field is unique per document (an `order_key`); `after` is the previous
+    page's `next` (a cursor). Filters: the declaration's optional equalities and a
+    range on the order field.
     """
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
 
     limit = max(1, min(int(limit), MAX_PAGE))
-    query = runtime.db.collection(cls.collection).where(
-        filter=FieldFilter("workspace_id", "==", workspace_id)
+    (order,) = spec.order
+    query = build(
+        runtime.db, spec, workspace_id=workspace_id, ge=at_least, lt=below, **(equals or {})
     )
-    for name, value in (equals or {}).items():
-        if value is not None:
-            query = query.where(filter=FieldFilter(name, "==", value))
-    lower = max(k for k in (after, at_least) if k) if (after or at_least) else None
-    if lower is not None:
-        query = query.where(filter=FieldFilter(order_field, ">" if lower == after else ">=", lower))
-    if below:
-        query = query.where(filter=FieldFilter(order_field, "<", below))
-    docs = list(query.order_by(order_field).limit(limit).stream())
+    if after is not None and not isinstance(after, str):
+        # Order keys are strings; anything else came from a cursor Herald did not write.
+        raise ValidationError("the cursor is not valid; start again without it")
+    if after:
+        query = query.start_after([after])
+    docs = list(query.limit(limit).stream())
     items = [cls.from_doc(d.id, d.to_dict()).to_dict() for d in docs]
-    next_key = docs[-1].get(order_field) if len(docs) == limit else None
+    next_key = docs[-1].get(order.field) if len(docs) == limit else None
     return {"items": items, "next": next_key}
 
 
 def insert(runtime: Any, record: Record) -> dict[str, Any]:
     """Write a new record with its `created_key` (the listing order); returns its dict."""
+    from shared.docsize import ensure_fits
+
     doc = record.to_doc()
     doc["created_key"] = order_key(record.created_at, record.id)
+    ensure_fits(f"{record.collection}/{record.id}", doc, type(record).__name__.lower())
     runtime.db.collection(record.collection).document(record.id).set(doc)
     return record.to_dict()

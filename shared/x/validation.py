@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.text import content_hash, validate_tweet, weighted_length
-from shared.x.models import MAX_MEDIA, MAX_THREAD_PARTS, POSTS, PostStatus, XAccount
+from shared.x.models import MAX_MEDIA, MAX_THREAD_PARTS, PostStatus, XAccount
 
 # X refuses an identical post within a window it does not publish; a week is safe.
 DUPLICATE_WINDOW = timedelta(days=7)
@@ -56,14 +56,12 @@ def duplicates(
     db: Any, account_id: str, parts: list[str], exclude_id: str, now: datetime
 ) -> list[str]:
     """Ids of this account's live posts with the same normalized text, recent or upcoming."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.x import DUPLICATE_TEXTS
 
-    query = (
-        db.collection(POSTS)
-        .where(filter=FieldFilter("account_id", "==", account_id))
-        .where(filter=FieldFilter("content_hash", "==", content_hash(parts)))
-        .limit(10)
-    )
+    query = build(
+        db, DUPLICATE_TEXTS, account_id=account_id, content_hash=content_hash(parts)
+    ).limit(10)
     found = []
     for snap in query.stream():
         data = snap.to_dict()

@@ -208,7 +208,7 @@ def _publish(job: Job) -> dict[str, Any]:
 
         try:
             for ref in post.media:
-                data, ctype = media.get(job.runtime, ref)
+                data, ctype = media.resolve(job.runtime, post.workspace_id, ref)
                 media_ids.append(job.api.upload_media(data, ctype))
         except NotFound as exc:
             return _fail(job, "media_missing", str(exc))

@@ -278,7 +278,10 @@ def test_generated_image_is_uploaded_and_used_by_the_creative(runtime, opening, 
 
     cid = make_campaign(runtime, opening, ["meta"], creative={"generate_image": True})
     creative = service.get_campaign(runtime, WS, cid)["creative"]
-    assert creative["image_ref"].startswith("file:") and creative["source"] == "generated image"
+    from shared import media
+
+    assert media.find(runtime, WS, creative["image_ref"]) is not None  # a media id of WS
+    assert creative["source"] == "generated image"
     with responses.RequestsMock() as rsps:
         add_success_chain(rsps)
         rsps.add(

@@ -38,3 +38,19 @@ def test_user_add_asks_twice_when_typed(
     assert "differ" in capsys.readouterr().err
     r = api.call("POST", "/auth/login", json={"username": "typo", "password": "first owner pw"})
     assert r.status_code == 401  # nothing was created
+
+
+def test_user_add_without_a_workspace_then_an_invitation(
+    api: Api, owner, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    token, ws = owner
+    monkeypatch.setenv("HERALD_NEW_PASSWORD", "new colleague pw")
+    assert main(["user", "add", "colleague", "--no-workspace"]) == 0
+    assert json.loads(capsys.readouterr().out)["workspace_id"] is None
+    theirs = api.login("colleague", "new colleague pw")
+    assert api.call("GET", "/workspaces", theirs).get_json() == []
+    r = api.call("POST", f"/workspaces/{ws}/invitations", token, json={"username": "colleague"})
+    [invitation] = api.call("GET", "/invitations", theirs).get_json()["items"]
+    assert invitation["id"] == r.get_json()["id"]
+    assert api.call("POST", f"/invitations/{invitation['id']}/accept", theirs).status_code == 200
+    assert [w["id"] for w in api.call("GET", "/workspaces", theirs).get_json()] == [ws]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+from PIL import Image
+
 from shared import tenancy
 from tests.api.conftest import Api
+from tests.images import png
 
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
-    b"\x00\x00\x00IEND\xaeB`\x82"
-)
+PNG = png((1, 1))
 
 
 def test_compose_schedule_calendar_and_cancel(api: Api, owner) -> None:
@@ -37,9 +36,10 @@ def test_compose_schedule_calendar_and_cancel(api: Api, owner) -> None:
         content_type="multipart/form-data",
     )
     assert r.status_code == 201, r.get_json()
-    ref = r.get_json()["ref"]
-    r = api.call("GET", f"/workspaces/{ws}/media/content?ref={ref}", token)
-    assert r.status_code == 200 and r.data == PNG and r.mimetype == "image/png"
+    ref = r.get_json()["id"]
+    r = api.call("GET", f"/workspaces/{ws}/media/{ref}/content", token)
+    assert r.status_code == 200 and r.mimetype == "image/png"
+    assert Image.open(io.BytesIO(r.data)).size == (1, 1)
     r = api.call(
         "POST",
         f"/workspaces/{ws}/posts",
@@ -144,9 +144,48 @@ def test_ids_in_bodies_and_queries_of_another_workspace_are_refused(api: Api, ow
         data={"file": (io.BytesIO(PNG), "dot.png", "image/png")},
         content_type="multipart/form-data",
     )
-    ref = r.get_json()["ref"]
-    r = api.call("GET", f"/workspaces/{ws}/media/content?ref={ref}", token)
+    ref = r.get_json()["id"]
+    r = api.call("GET", f"/workspaces/{ws}/media/{ref}/content", token)
     assert r.status_code == 404
     lst = api.call("POST", f"/workspaces/{other_ws}/lists", other_token, json={"name": "L"})
     r = api.call("GET", f"/workspaces/{ws}/contacts?list_id={lst.get_json()['id']}", token)
     assert r.status_code == 404
+
+
+def test_media_library_lists_the_workspaces_images_newest_first(api: Api, owner) -> None:
+    """GET /media: the workspace's images, newest first, a page at a time; none of
+    another workspace's."""
+    token, ws = owner
+
+    def upload(workspace: str, bearer: str, size: tuple[int, int]) -> dict:
+        r = api.call(
+            "POST",
+            f"/workspaces/{workspace}/media",
+            bearer,
+            data={"file": (io.BytesIO(png(size)), "img.png", "image/png")},
+            content_type="multipart/form-data",
+        )
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()
+
+    made = []
+    for width in (1, 2, 3):
+        made.append(upload(ws, token, (width, 1)))
+        api.runtime.clock.advance(1)
+    _, other_ws = api.user("mallory", "Other")
+    upload(other_ws, api.login("mallory"), (9, 9))
+    seen, cursor = [], None
+    while True:
+        query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
+        page = api.call("GET", f"/workspaces/{ws}/media{query}", token).get_json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [m["id"] for m in seen] == [m["id"] for m in reversed(made)]
+    assert [(m["width"], m["content_type"]) for m in seen] == [
+        (3, "image/png"),
+        (2, "image/png"),
+        (1, "image/png"),
+    ]
+    assert all("key" not in m and "workspace_id" not in m for m in seen)

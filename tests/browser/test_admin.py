@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from local.stack import Stack
-from tests.browser.conftest import Account, Admin
+from tests.browser.conftest import PASSWORD, Account, Admin, herald_user_add
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -31,13 +31,29 @@ def test_login_and_a_wrong_password_is_refused(admin: Admin, owner: Account) -> 
     assert page.inner_text("#whoami") == owner.username
     assert page.inner_text("#role-badge") == "owner"
 
-    # Owners add members (creating the account) and change their role.
+    # Owners invite by username; the invitee joins by accepting, then the owner can
+    # change their role.
     member = f"editor-{uuid.uuid4().hex[:6]}"
     admin.nav("settings", "#member-form")
     page.fill("#member-username", member)
-    page.fill("#member-password", "a long enough password")
     page.select_option("#member-role", "editor")
     page.click("#member-form button[type=submit]")
+    expect(page.locator("#invitations tr", has_text=member)).to_be_visible()
+    assert page.locator("#members tr", has_text=member).count() == 0  # not without consent
+    herald_user_add(admin.stack, member, "--no-workspace")  # the operator makes the account
+    page.click("#logout")
+    page.fill("#login-username", member)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    invite = page.locator("#invite-list li", has_text="My workspace")
+    expect(invite).to_contain_text("as editor")
+    admin.shot("invitation")
+    invite.locator("[data-action=accept]").click()
+    page.wait_for_selector("#app-view:not(.d-none)")
+    expect(page.locator("#role-badge")).to_have_text("editor")
+    page.click("#logout")
+    admin.login(owner)
+    admin.nav("settings", "#member-form")
     row = page.locator("#members tr", has_text=member)
     expect(row.locator("select")).to_have_value("editor")
     row.locator("select").select_option("viewer")

@@ -47,7 +47,11 @@ def _wait_for_messages(mail_dir: Path, wanted: set[str]) -> dict[str, EmailMessa
     return found
 
 
-def _hit(url: str, data: bytes | None = None) -> int:
+# A person's mail app (Thunderbird); Python's own agent is a link scanner's.
+MAIL_APP = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.3.0"
+
+
+def _hit(url: str, data: bytes | None = None, agent: str = MAIL_APP) -> int:
     """What a recipient's mail app does: load the pixel, follow a link, one-click."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -55,7 +59,9 @@ def _hit(url: str, data: bytes | None = None) -> int:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if data else {}
+    headers = {"User-Agent": agent}
+    if data:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
     try:
         with opener.open(urllib.request.Request(url, data=data, headers=headers), timeout=10) as r:
             return int(r.status)
@@ -241,9 +247,13 @@ def test_postal_address_contacts_template_campaign_and_engagement(
     assert _hit(a_open) == 200 and _hit(b_open) == 200
     assert _hit(a_click) == 302
     assert _hit(b_unsub, urllib.parse.urlencode({"List-Unsubscribe": "One-Click"}).encode()) == 200
+    # A link scanner prefetches Cy's pixel: shown apart, not as Cy's open.
+    c_open, _, _ = links(found[cy])
+    assert _hit(c_open, agent="python-urllib/3.11") == 200
 
     # Within a tick: the campaign page and the dashboard show them (rollups, not events).
     expect(page.locator("#open-rate-count")).to_have_text("2 opened", timeout=20_000)
+    expect(page.locator("#machine-engagement")).to_contain_text("1 opens and 0 clicks by machines")
     expect(page.locator("#click-rate-count")).to_have_text("1 clicked", timeout=10_000)
     expect(page.locator("#unsubscribe-rate-count")).to_have_text("1 unsubscribed", timeout=10_000)
     expect(page.locator("#email-top-links")).to_contain_text("https://herald.example/news")

@@ -217,13 +217,28 @@ def progress_total(runtime, cid: str) -> tuple[int, int]:
     return progress["total"], progress["batches_total"]
 
 
+def test_a_failed_commit_writes_none_of_its_documents(db):
+    """What _create_batches relies on: Firestore (and Google's emulator) commits are
+    atomic, so a create of an existing document third in a commit leaves the first two
+    unwritten (the old npm emulator wrote them)."""
+    from google.api_core.exceptions import AlreadyExists, Conflict
+
+    col = db.collection("atomic_probe")
+    col.document("c").create({"n": 0})
+    commit = db.batch()
+    for name in ("a", "b", "c"):
+        commit.create(col.document(name), {"n": 1})
+    with pytest.raises((AlreadyExists, Conflict)):
+        commit.commit()
+    assert not col.document("a").get().exists and not col.document("b").get().exists
+
+
 def test_a_group_whose_commit_fails_is_created_one_by_one(
     runtime, db, clock, enqueuer, monkeypatch
 ):
     """One batch of a group exists already (made by a dead expander): the group's
-    commit fails (on the emulator after writing the batches before it), each batch is
-    created on its own, and this expansion enqueues all it made, including those the
-    failed commit wrote, and not the dead expander's."""
+    commit fails and writes nothing (commits are atomic), each batch is created on its
+    own, and this expansion enqueues all it made, and not the dead expander's."""
     from shared.email import dispatch as email_dispatch
     from shared.email.model import batch_id
 
@@ -234,8 +249,9 @@ def test_a_group_whose_commit_fails_is_created_one_by_one(
     service.schedule_campaign(runtime, WS, cid, clock.now().isoformat())
     foreign = batch_id(cid, 2)
     db.collection(BATCHES).document(foreign).create(
-        {"workspace_id": WS, "campaign_id": cid, "status": "queued", "expander": "dead"}
+        {"workspace_id": WS, "campaign_id": cid, "status": "queued", "note": "dead"}
     )
     dispatch(runtime)
     enqueued = sorted(t.payload["batch_id"] for t in enqueuer.of_kind("emails"))
     assert enqueued == [batch_id(cid, s) for s in (0, 1, 3)]
+    assert db.collection(BATCHES).document(foreign).get().get("note") == "dead"

@@ -1,6 +1,7 @@
-"""A batch task names the batch's addresses, so the worker starts generation 0's claim,
-the suppression queries and the SMTP connection before the batch read answers. These
-tests pin what the read then keeps and what it undoes."""
+"""A batch task names its campaign and the batch's addresses, so the worker starts the
+take of the batch, the read of campaign and settings, the suppression queries and the
+SMTP connection all at once. These tests pin what the take and the read then keep and
+what they undo."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import time
 
 import pytest
 
-from shared.claims import CLAIMS
-from shared.email import service, smtp, worker
+from shared.email import early, service, smtp, worker
+from shared.email.model import BATCHES
 from shared.email.suppression import suppress
 from tests.email.conftest import WS, audience, campaign, smtp_body, start_campaign
 
@@ -41,8 +42,8 @@ def _one_batch(runtime, addresses: list[str], **extra) -> str:
     return bid
 
 
-def _claim_exists(db, batch_id: str, gen: int = 0) -> bool:
-    return db.collection(CLAIMS).document(f"email-batch:{batch_id}:{gen}").get().exists
+def _taken(db, batch_id: str) -> bool:
+    return db.collection(BATCHES).document(batch_id).get().get("run_gen") > 0
 
 
 def test_the_task_carries_the_batch_addresses_normalized(runtime, configured):
@@ -51,16 +52,16 @@ def test_the_task_carries_the_batch_addresses_normalized(runtime, configured):
     assert sorted(task.payload["emails"]) == ["ann@example.com", "bob@example.org"]
 
 
-def test_claim_lookups_and_connection_start_before_the_read_answers(
+def test_take_lookups_and_connection_start_before_the_read_answers(
     runtime, db, configured, monkeypatch
 ):
     # A first batch teaches this instance the workspace's sender.
     assert _deliver(runtime, _one_batch(runtime, ["first@example.com"]))["counts"] == {"sent": 1}
     bid = _one_batch(runtime, ["a@example.com", "b@example.com"])
     connecting, looking_up = threading.Event(), threading.Event()
-    real_connect, real_lookup = smtp.connect, worker.suppressed_in
+    real_connect, real_lookup = smtp.connect, early.suppressed_in
     monkeypatch.setattr(smtp, "connect", lambda cfg: connecting.set() or real_connect(cfg))
-    monkeypatch.setattr(worker, "suppressed_in", lambda *a: looking_up.set() or real_lookup(*a))
+    monkeypatch.setattr(early, "suppressed_in", lambda *a: looking_up.set() or real_lookup(*a))
     seen: dict[str, bool] = {}
     real_get_all = db.get_all
 
@@ -69,14 +70,14 @@ def test_claim_lookups_and_connection_start_before_the_read_answers(
         seen["connect"] = connecting.wait(5)
         seen["lookup"] = looking_up.wait(5)
         deadline = time.monotonic() + 5
-        while not (claimed := _claim_exists(db, bid)) and time.monotonic() < deadline:
+        while not (taken := _taken(db, bid)) and time.monotonic() < deadline:
             time.sleep(0.01)
-        seen["claim"] = claimed
+        seen["take"] = taken
         return real_get_all(refs, *args, **kwargs)
 
     monkeypatch.setattr(db, "get_all", get_all)
     assert _deliver(runtime, bid)["counts"] == {"sent": 2}
-    assert seen == {"connect": True, "lookup": True, "claim": True}
+    assert seen == {"connect": True, "lookup": True, "take": True}
     # The early connection was the batch's connection: one login per batch.
     assert configured.handler.logins == 2
 
@@ -91,47 +92,49 @@ def test_changed_settings_discard_the_connection_opened_with_the_old_sender(runt
     assert configured.handler.logins == 3
 
 
-def test_a_failed_read_gives_back_the_early_claim(runtime, db, configured, monkeypatch):
+def test_a_failed_read_releases_the_batch_taken_beside_it(runtime, db, configured, monkeypatch):
     addresses = [f"r{i}@example.com" for i in range(5)]
     bid = _one_batch(runtime, addresses)
     real_get_all = db.get_all
 
     def unavailable(refs, *args, **kwargs):
-        deadline = time.monotonic() + 5  # let the early claim land first
-        while not _claim_exists(db, bid) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 5  # let the take land first
+        while not _taken(db, bid) and time.monotonic() < deadline:
             time.sleep(0.01)
         raise ConnectionError("firestore unavailable")
 
     monkeypatch.setattr(db, "get_all", unavailable)
     with pytest.raises(ConnectionError):
         _deliver(runtime, bid)
-    assert not _claim_exists(db, bid), "a claim left behind would hold the batch 12 minutes"
+    released = db.collection(BATCHES).document(bid).get().to_dict()
+    # Held, it would wait out its lease and then put its write-ahead in doubt.
+    assert (released["status"], released["inflight"], released["run_gen"]) == ("queued", [], 1)
     monkeypatch.setattr(db, "get_all", real_get_all)
     # Cloud Tasks' retry sends everything at once: nothing held, nothing in doubt.
     assert _deliver(runtime, bid)["counts"] == {"sent": 5}
     assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses, 1)
 
 
-def test_a_done_batch_redelivered_leaves_no_connection_or_claim(runtime, db, configured):
+def test_a_done_batch_redelivered_writes_nothing_and_closes_its_connection(runtime, db, configured):
     bid = _one_batch(runtime, ["once@example.com"])
     assert _deliver(runtime, bid)["counts"] == {"sent": 1}
     logins = configured.handler.logins
+    done = db.collection(BATCHES).document(bid).get()
     assert _deliver(runtime, bid) == {"status": "already_done"}
     assert configured.handler.count_by_rcpt() == {"once@example.com": 1}
-    assert not _claim_exists(db, bid, 1)
+    assert db.collection(BATCHES).document(bid).get().update_time == done.update_time
     # Its early connection (the sender was known) was opened and closed, not used.
     assert configured.handler.logins == logins + 1
 
 
 def test_addresses_that_do_not_match_the_batch_are_only_a_hint(runtime, db, configured):
     """A payload naming other addresses (stale, or altered) changes nothing: the
-    suppression list is asked about the batch's real recipients and the claim's
-    write-ahead is made for them."""
+    suppression list is asked about the batch's real recipients and the take writes
+    ahead the batch's own recipients."""
     addresses = ["keep@example.com", "gone@example.com", "also@example.com"]
     bid = _one_batch(runtime, addresses)
     suppress(db, WS, "gone@example.com", "unsubscribe", runtime.clock.now())
     result = _deliver(runtime, bid, emails=["keep@example.com", "someone@else.example"])
     assert result["counts"] == {"sent": 2, "suppressed": 1}
     assert configured.handler.count_by_rcpt() == {"keep@example.com": 1, "also@example.com": 1}
-    claim = db.collection(CLAIMS).document(f"email-batch:{bid}:0").get().to_dict()
-    assert claim["inflight"] == [0, 1, 2]
+    assert len(db.collection(BATCHES).document(bid).get().get("outcomes")) == 3

@@ -26,8 +26,8 @@ def _task_payload(runtime, batch_id: str) -> dict:
 def send_batch(runtime, batch_id, workspace_id, **kwargs):
     """The worker, called with only the batch id (a task enqueued before tasks carried
     addresses) or as the batch's own task delivers it: with the campaign and the
-    addresses, which start the claim, the suppression queries and the connection
-    before the batch is read."""
+    addresses, which start the suppression queries and the connection beside the
+    take and the read."""
     if _DELIVERY["as_task"]:
         payload = _task_payload(runtime, batch_id)
         kwargs |= {"campaign_id": payload.get("campaign_id"), "emails": payload.get("emails")}
@@ -216,24 +216,32 @@ def _kill_after(runtime, smtp_server, bid: str, n: int) -> None:
 
 @pytest.fixture
 def slow_batches(monkeypatch):
-    """Every batch behaves as a slow one: the claim names 25, a checkpoint every 25."""
+    """Every batch behaves as a slow one: the take writes ahead 25, a checkpoint every 25."""
     from shared.email import worker
 
-    monkeypatch.setattr(worker, "CLAIM_COVERS", worker.CHECKPOINT_EVERY)
+    monkeypatch.setattr(worker, "TAKE_COVERS", worker.CHECKPOINT_EVERY)
     monkeypatch.setattr(worker, "SLOW_AFTER_S", 0.0)
 
 
+def _past_the_lease(runtime, clock) -> None:
+    """The killed run's lease (renewed at most at the kill) has ended."""
+    clock.advance(seconds=runtime.settings.email_lease_s + 1)
+
+
 def test_fast_batch_writes_no_checkpoint_and_a_kill_leaves_it_in_doubt(
-    runtime, db, clock, configured
+    runtime, db, clock, configured, monkeypatch
 ):
-    """A batch that sends quickly is covered by its claim: no checkpoint write; a kill
-    puts every recipient without an outcome in doubt (unconfirmed), none is re-sent."""
+    """A batch that sends quickly is covered by the take's write-ahead: no checkpoint
+    write; a kill puts every recipient without an outcome in doubt (unconfirmed), none
+    is re-sent. (Quick here by decree: a loaded machine can take over 1 s for 25.)"""
+    monkeypatch.setattr(worker, "SLOW_AFTER_S", 3600.0)
     addresses = [f"q{i:02d}@example.com" for i in range(50)]
     [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
     _kill_after(runtime, configured, bid, 30)
     untouched = db.collection(BATCHES).document(bid).get().to_dict()
-    assert untouched["status"] == "queued" and "ckpt_gen" not in untouched
-    clock.advance(minutes=13)
+    assert (untouched["status"], untouched["run_gen"]) == ("sending", 1)
+    assert untouched["inflight"] == list(range(50)) and untouched["outcomes"] == {}
+    _past_the_lease(runtime, clock)
     result = send_batch(runtime, bid, WS)
     assert result["counts"] == {"unconfirmed": 50}
     assert configured.handler.count_by_rcpt() == dict.fromkeys(addresses[:30], 1)
@@ -243,9 +251,10 @@ def test_worker_killed_mid_batch_resumes_only_unsent(runtime, db, clock, configu
     addresses = [f"k{i:02d}@example.com" for i in range(50)]
     [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
     _kill_after(runtime, configured, bid, 30)
-    # Redelivered while the dead run's lease runs: nothing happens.
+    # Redelivered while the dead run's lease runs (to its last second): nothing happens.
+    clock.advance(seconds=runtime.settings.email_lease_s - 1)
     assert send_batch(runtime, bid, WS) == {"status": "busy"}
-    clock.advance(minutes=13)
+    clock.advance(seconds=2)
     result = send_batch(runtime, bid, WS)
     counts = configured.handler.count_by_rcpt()
     assert max(counts.values()) == 1, "a recipient got two copies"
@@ -257,10 +266,10 @@ def test_worker_killed_mid_batch_resumes_only_unsent(runtime, db, clock, configu
     assert all("stopped" in o["reason"] for o in out.values() if o["status"] == "unconfirmed")
 
 
-def test_suppressed_recipients_do_not_widen_the_claims_write_ahead(
+def test_suppressed_recipients_do_not_widen_the_takes_write_ahead(
     runtime, db, clock, configured, slow_batches
 ):
-    """The claim names the first 25 recipients; 5 of them are suppressed, so the 21st
+    """The take writes ahead the first 25 recipients; 5 are suppressed, so the 21st
     and later unsuppressed ones are not covered by it: a checkpoint must come first, or
     a kill would leave them sent but unrecorded and the takeover would send them again."""
     addresses = [f"s{i:02d}@example.com" for i in range(50)]
@@ -268,7 +277,7 @@ def test_suppressed_recipients_do_not_widen_the_claims_write_ahead(
     for address in addresses[:25:5]:
         suppress(db, WS, address, "manual", clock.now())
     _kill_after(runtime, configured, bid, 22)
-    clock.advance(minutes=13)
+    _past_the_lease(runtime, clock)
     result = send_batch(runtime, bid, WS)
     assert max(configured.handler.count_by_rcpt().values()) == 1, "a recipient got two copies"
     assert result["counts"] == {"sent": 20, "suppressed": 5, "unconfirmed": 25}
@@ -286,7 +295,7 @@ def test_worker_killed_in_first_chunk_resumes_the_rest(
 
     with pytest.raises(Killed):
         send_batch(runtime, bid, WS, on_message=kill_after_10)
-    clock.advance(minutes=13)
+    _past_the_lease(runtime, clock)
     result = send_batch(runtime, bid, WS)
     assert result["counts"] == {"sent": 25, "unconfirmed": 25}
     counts = configured.handler.count_by_rcpt()
@@ -371,7 +380,7 @@ def test_release_then_kill_marks_the_new_runs_chunk_in_doubt(
     runtime, db, clock, configured, slow_batches
 ):
     """An exception hands the batch to the next generation; if that run is then killed
-    before its first checkpoint, its in-flight chunk (from its claim) is not re-sent."""
+    before its first checkpoint, its in-flight chunk (from its take) is not re-sent."""
     addresses = [f"g{i:02d}@example.com" for i in range(30)]
     [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
 
@@ -388,7 +397,7 @@ def test_release_then_kill_marks_the_new_runs_chunk_in_doubt(
 
     with pytest.raises(Killed):
         send_batch(runtime, bid, WS, on_message=kill_after_8)
-    clock.advance(minutes=13)
+    _past_the_lease(runtime, clock)
     result = send_batch(runtime, bid, WS)
     counts = configured.handler.count_by_rcpt()
     assert max(counts.values()) == 1
@@ -454,7 +463,7 @@ def test_next_message_is_composed_while_the_server_stores_this_one(
 def test_suppression_chunks_are_queried_side_by_side(runtime, db, clock, configured, monkeypatch):
     """A batch of 50 needs two `in` queries (30 + 20): both are in flight at once, and a
     suppressed address in either is honoured."""
-    from shared.email import worker
+    from shared.email import early
 
     addresses = [f"p{i:02d}@example.com" for i in range(50)]
     [bid] = start_campaign(runtime, campaign(runtime, audience(runtime, addresses)))
@@ -462,7 +471,7 @@ def test_suppression_chunks_are_queried_side_by_side(runtime, db, clock, configu
         suppress(db, WS, address, "manual", clock.now())
     together = threading.Barrier(2, timeout=5)
     met: list[bool] = []
-    real_lookup = worker.suppressed_in
+    real_lookup = early.suppressed_in
 
     def lookup(db, workspace_id, chunk):
         try:
@@ -472,17 +481,17 @@ def test_suppression_chunks_are_queried_side_by_side(runtime, db, clock, configu
             met.append(False)
         return real_lookup(db, workspace_id, chunk)
 
-    monkeypatch.setattr(worker, "suppressed_in", lookup)
+    monkeypatch.setattr(early, "suppressed_in", lookup)
     result = send_batch(runtime, bid, WS)
     assert met == [True, True]
     assert result["counts"] == {"sent": 48, "suppressed": 2}
     assert set(configured.handler.count_by_rcpt()) == set(addresses) - {addresses[3], addresses[45]}
 
 
-def test_error_after_the_claim_before_any_send_releases_the_batch(runtime, configured, monkeypatch):
-    """An ordinary exception between winning the claim and the first message (here the
+def test_error_after_the_take_before_any_send_releases_the_batch(runtime, configured, monkeypatch):
+    """An ordinary exception between taking the batch and the first message (here the
     tracking key cannot be read) releases the batch: the retry sends everything at once,
-    instead of finding the claim held for its lease and then marking the claim's
+    instead of finding the batch held for its lease and then marking the take's
     write-ahead recipients unconfirmed though nothing was sent."""
     from shared.email import compose
 

@@ -31,6 +31,43 @@ def test_templates_crud_and_syntax_errors(runtime):
     assert service.list_templates(runtime, WS) == []
 
 
+def test_a_template_too_large_for_firestore_is_refused_clearly(runtime):
+    """Both bodies within their character limits can still pass Firestore's 1 MiB (four
+    UTF-8 bytes a character): the guard refuses it as bad input, before Firestore would
+    refuse the write (shown on the emulator), and an update is checked the same way."""
+    from google.api_core.exceptions import InvalidArgument
+
+    from shared.docsize import MAX_DOCUMENT_BYTES, document_size
+
+    big = "\U0001f600" * 150_000  # 600,000 bytes each
+    body = {"name": "Huge", "subject": "Hi", "html": f"<p>{big}</p>", "text": big}
+    with pytest.raises(ValidationError, match="template is too large to store") as caught:
+        service.create_template(runtime, WS, body)
+    assert set(caught.value.details["largest_fields"][:2]) == {"html", "text"}
+    assert service.list_templates(runtime, WS) == []
+    assert document_size("email_templates/x", body) > MAX_DOCUMENT_BYTES
+    with pytest.raises(InvalidArgument):  # what the guard saves the caller from
+        runtime.db.collection("email_templates").document("raw").set(body)
+
+    small = service.create_template(runtime, WS, {**body, "text": "ok"})
+    with pytest.raises(ValidationError, match="too large"):
+        service.update_template(runtime, WS, small["id"], {"text": big})
+    assert service.get_template(runtime, WS, small["id"])["text"] == "ok"
+
+
+def test_document_size_follows_firestores_rules() -> None:
+    """The worked example of Firestore's storage-size page: 147 bytes."""
+    from shared.docsize import document_size
+
+    task = {
+        "type": "Personal",
+        "done": False,
+        "priority": 1,
+        "description": "Learn Cloud Firestore",
+    }
+    assert document_size("users/jeff/tasks/my_task_id", task) == 147
+
+
 def test_schedule_reads_wall_clock_time_in_the_users_zone(runtime, monkeypatch):
     monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")
     cid = campaign(runtime, audience(runtime, ["a@example.com"]))

@@ -115,3 +115,51 @@ def test_rfc8058_post_unsubscribes_and_get_only_confirms(runtime, db, client, ta
     )
     client.post(path, data={"List-Unsubscribe": "One-Click"})  # repeated: still one event
     assert [e["type"] for e in _all(db, EVENTS)] == ["unsubscribe"]
+
+
+def test_head_requests_record_no_engagement(runtime, db, client, target):
+    cid, rid = target
+    head_open = client.head(url(runtime, cid, rid, "o"))
+    head_click = client.head(url(runtime, cid, rid, "c", 0))
+    assert head_open.status_code == 200 and head_open.data == b""
+    assert head_click.status_code == 302
+    assert _all(db, ENGAGEMENT) == [] and _all(db, EVENTS) == []
+
+
+APPLE_PROXY = {"User-Agent": "Mozilla/5.0", "X-Forwarded-For": "17.58.1.2, 203.0.113.9"}
+SCANNER = {"User-Agent": "Mozilla/5.0 (compatible; Barracuda Sentinel)"}
+MAIL_CLIENT = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile"}
+
+
+def test_prefetches_are_labelled_and_counted_apart(runtime, db, client, target):
+    cid, rid = target
+    assert client.get(url(runtime, cid, rid, "o"), headers=APPLE_PROXY).status_code == 200
+    assert client.get(url(runtime, cid, rid, "c", 0), headers=SCANNER).status_code == 302
+    [eng] = _all(db, ENGAGEMENT)
+    assert (eng["opens"], eng["clicks"]) == (0, 0)
+    assert (eng["machine_opens"], eng["machine_clicks"]) == (1, 1)
+    labels = sorted((e["type"], e["machine"]) for e in _all(db, EVENTS))
+    assert labels == [("click", "scanner"), ("open", "apple_mpp")]
+    # The person's own open and click still count: the prefetch took nobody's place.
+    client.get(url(runtime, cid, rid, "o"), headers=MAIL_CLIENT)
+    client.get(url(runtime, cid, rid, "c", 0), headers=MAIL_CLIENT)
+    [eng] = _all(db, ENGAGEMENT)
+    assert (eng["opens"], eng["clicks"], eng["machine_opens"]) == (1, 1, 1)
+    human = [e for e in _all(db, EVENTS) if not e.get("machine")]
+    assert sorted(e["type"] for e in human) == ["click", "open"]
+
+
+def test_prefetch_signatures() -> None:
+    from shared.email.prefetch import APPLE_MPP, SCANNER, classify
+
+    assert classify("Mozilla/5.0", "17.1.2.3") == APPLE_MPP
+    assert classify("Mozilla/5.0", "::ffff:17.1.2.3") == APPLE_MPP
+    assert classify("Mozilla/5.0", "198.51.100.4") is None  # bare agent, not Apple's network
+    assert classify("", "198.51.100.4") == SCANNER
+    assert classify("python-requests/2.32", None) == SCANNER
+    assert classify("Microsoft Office Protocol Discovery", None) == SCANNER
+    assert classify(MAIL_CLIENT["User-Agent"], "17.1.2.3") is None
+    gmail = (
+        "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+    )
+    assert classify(gmail, "66.249.84.1") is None  # Gmail fetches when the reader opens

@@ -90,7 +90,7 @@ def test_images_are_rendered_stored_and_referenced(world: World) -> None:
     out = generate(world.runtime, GenerateRequest(world.workspace_id, cid, count=2))
     for d in out.drafts:
         assert d["image_kind"] == "card" and len(d["media"]) == 1
-        data, ctype = media.get(world.runtime, d["media"][0])
+        data, ctype = media.read(world.runtime, world.workspace_id, d["media"][0])
         image = Image.open(io.BytesIO(data))
         assert ctype == "image/png" and image.format == "PNG" and image.size == (1080, 1080)
         assert len(data) < 5 * 1024 * 1024
@@ -107,7 +107,7 @@ def test_chart_answer_becomes_a_chart_image(world: World) -> None:
     )
     out = generate(world.runtime, GenerateRequest(world.workspace_id, cid), fake.writer())
     assert out.drafts[0]["image_kind"] == "chart"
-    data, _ = media.get(world.runtime, out.drafts[0]["media"][0])
+    data, _ = media.read(world.runtime, world.workspace_id, out.drafts[0]["media"][0])
     assert Image.open(io.BytesIO(data)).size == (1600, 900)
 
 
@@ -191,7 +191,7 @@ def test_generated_image_is_uploaded_through_the_x_media_flow(
     cid = world.campaign(account_id=account_id, approval_required=False, image={"enabled": True})
     draft = generate(runtime, GenerateRequest(world.workspace_id, cid)).drafts[0]
     assert draft["status"] == "approved" and len(draft["media"]) == 1
-    png, _ = media.get(runtime, draft["media"][0])
+    png, _ = media.read(runtime, world.workspace_id, draft["media"][0])
 
     xs.schedule_post(
         runtime, world.workspace_id, draft["id"], due_at=runtime.clock.now() + timedelta(seconds=5)

@@ -30,3 +30,8 @@ def is_stub(function: str) -> bool:
     if not main.exists():
         return True
     return bool(re.search(r"not_implemented|is not implemented yet", main.read_text()))
+
+
+@pytest.fixture(scope="session")
+def queues() -> dict[str, dict[str, Any]]:
+    return hcl.queues()

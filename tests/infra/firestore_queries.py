@@ -1,7 +1,10 @@
 """Which composite indexes a Firestore query needs, and whether infra/ declares them.
 
-A query recorded here is the StructuredQuery the client sends (collection, filters,
-orders). Firestore serves it from single-field indexes when it has only equality
+Two sources of shapes: every shape a declaration of shared/queries can produce
+(`spec_shapes`, computed from the declaration alone), and the StructuredQuery the
+client sends (`shape_of`, used by the run-time recorder as a cross-check of the builder).
+
+Firestore serves a query from single-field indexes when it has only equality
 filters (merged), or a single field it filters by range and/or orders by, optionally
 with one array-contains. Anything else (equality + order/range on another field, range
 or order on two fields, array-contains with an order) needs a composite index:
@@ -109,9 +112,17 @@ def shape_of(structured_query: Any) -> Shape:
     order: list[tuple[str, str]] = []
     for o in pb.order_by:
         field = o.field.field_path
-        if field == NAME or field in equality or any(field == f for f, _ in order):
+        direction = type(pb).Direction.Name(o.direction)
+        if field == NAME:
+            # Every index ends with __name__ in its last field's direction; another
+            # direction is a field of its own.
+            last = order[-1][1] if order else "ASCENDING"
+            if direction != last:
+                order.append((field, direction))
             continue
-        order.append((field, type(pb).Direction.Name(o.direction)))
+        if field in equality or any(field == f for f, _ in order):
+            continue
+        order.append((field, direction))
     for (
         field
     ) in ranges:  # an inequality field is implicitly ordered (ascending) after explicit orders
@@ -171,3 +182,107 @@ def missing(shapes: set[Shape]) -> list[Shape]:
         ),
         key=lambda s: s.describe(),
     )
+
+
+# -- the declarations of shared/queries ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way a declaration can be built: which optional filters, reversed, ranged."""
+
+    spec: str
+    optional: tuple[str, ...]
+    reverse: bool
+    ranged: bool
+
+    def describe(self) -> str:
+        parts = [f"with {', '.join(self.optional)}" if self.optional else "no optional filter"]
+        if self.reverse:
+            parts.append("reversed")
+        if self.ranged:
+            parts.append("with its range")
+        return f"{self.spec} ({'; '.join(parts)})"
+
+
+def spec_shapes(spec: Any) -> dict[Variant, Shape]:
+    """Every shape `shared.queries.build` can produce for `spec`, from the declaration
+    alone: each subset of its optional filters x each direction x with/without its range.
+    A cursor (`start_after`/`end_before`) does not change a shape: a paged declaration
+    always orders by `__name__` last, in the last field's direction."""
+    from itertools import combinations
+
+    from shared.queries import effective_order
+
+    subsets = [c for n in range(len(spec.optional) + 1) for c in combinations(spec.optional, n)]
+    directions = [False, True] if spec.reversible else [False]
+    rangings = [True] if spec.range_required else ([False, True] if spec.range else [False])
+    out: dict[Variant, Shape] = {}
+    for subset in subsets:
+        equality = sorted({*spec.equals, *subset, *(f for f, _ in spec.within)})
+        array = (spec.contains,) if spec.contains else ()
+        for reverse in directions:
+            for ranged in rangings:
+                order: list[tuple[str, str]] = []
+                for o in effective_order(spec, reverse):
+                    direction = "DESCENDING" if o.descending else "ASCENDING"
+                    if o.field == NAME:
+                        if direction != (order[-1][1] if order else "ASCENDING"):
+                            order.append((o.field, direction))
+                        continue
+                    if o.field not in equality and o.field not in {f for f, _ in order}:
+                        order.append((o.field, direction))
+                if ranged and spec.range not in {f for f, _ in order}:
+                    order.append((spec.range, "ASCENDING"))
+                shape = Shape(spec.collection, tuple(equality), array, tuple(order), spec.group)
+                out[Variant(spec.name, subset, reverse, ranged)] = shape
+    return out
+
+
+def limit_problems(spec: Any) -> list[str]:
+    """What in `spec` Firestore would refuse, whatever the values."""
+    from math import prod
+
+    from shared.queries import MAX_AGGREGATIONS, MAX_DISJUNCTIONS, MAX_IN_VALUES
+
+    problems = []
+    if len(spec.aggregations) > MAX_AGGREGATIONS:
+        problems.append(
+            f"{len(spec.aggregations)} aggregations; Firestore runs at most "
+            f"{MAX_AGGREGATIONS} in one query (split it into several declarations read "
+            "together with shared.queries.aggregate_together)"
+        )
+    for name, most in spec.within:
+        if most > MAX_IN_VALUES:
+            problems.append(f"`in` on {name} allows {most} values; Firestore takes {MAX_IN_VALUES}")
+    if prod(most for _, most in spec.within) > MAX_DISJUNCTIONS:
+        problems.append(f"more than {MAX_DISJUNCTIONS} disjunctions (product of its `in` sizes)")
+    if spec.range and spec.order and spec.order[0].field != spec.range:
+        problems.append(
+            f"ranges over {spec.range} but orders by {spec.order[0].field} first; the range "
+            "field must be the first order"
+        )
+    filtered = set(spec.filter_fields)
+    if spec.range in filtered:
+        problems.append(f"{spec.range} is both an equality and a range filter")
+    if any(o.field in filtered for o in spec.order):
+        problems.append("orders by a field it filters by equality")
+    if spec.paged and not (spec.order or spec.range):
+        problems.append("paged without an order")
+    if spec.group:
+        problems.append("a collection-group query: infra declares no COLLECTION_GROUP index")
+    return problems
+
+
+def index_line(shape: Shape) -> str:
+    fields = ", ".join(f'"{f}"' for f in shape.index_fields())
+    return f'{{ collection = "{shape.collection}", fields = [{fields}] }},'
+
+
+def catalogue_shapes() -> dict[Variant, Shape]:
+    from shared.queries import catalogue
+
+    out: dict[Variant, Shape] = {}
+    for spec in catalogue().values():
+        out.update(spec_shapes(spec))
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,6 +70,13 @@ def _merged(kind: str, directory: Path) -> dict[str, Any]:
 
 def locals_(directory: Path = INFRA) -> dict[str, Any]:
     return _merged("locals", directory)
+
+
+def queues() -> dict[str, dict[str, Any]]:
+    """local.queues: infra/queues.json, which queues.tf decodes and local/tasks reads."""
+    expression = locals_()["queues"]
+    assert expression == '${jsondecode(file("${path.module}/queues.json"))}', expression
+    return json.loads((INFRA / "queues.json").read_text())  # type: ignore[no-any-return]
 
 
 def variables(directory: Path = INFRA) -> dict[str, dict[str, Any]]:

@@ -1,7 +1,10 @@
 """pytest plugin: records every structured query the Firestore client runs during the
 test session (in this process, and in the function processes of the local stack through
 HERALD_QUERY_LOG), and at the end fails the run if a query needs a composite index that
-infra/firestore.tf does not declare. Registered from tests/conftest.py.
+infra/firestore.tf does not declare, or if the application code ran a shape that no
+declaration of shared/queries enumerates (a bug in the builder or in the enumeration
+of tests/infra/firestore_queries: test_query_catalogue checks every enumerated shape,
+so a shape outside them escapes that check). Registered from tests/conftest.py.
 
 The check fails the session only when tests/infra ran in it (as in `make test`); a
 partial run just prints the missing indexes.
@@ -18,7 +21,13 @@ from typing import Any
 import pytest
 
 from tests.infra import query_log
-from tests.infra.firestore_queries import Shape, missing, shape_of
+from tests.infra.firestore_queries import (
+    Shape,
+    app_collections,
+    catalogue_shapes,
+    missing,
+    shape_of,
+)
 
 _ROOT = Path(__file__).resolve().parents[2]
 _seen: dict[Shape, str] = {}
@@ -26,6 +35,9 @@ _KEY = pytest.StashKey[dict[str, Any]]()
 
 
 _INFRA_TESTS = Path(__file__).resolve().parent
+_CATALOGUE = _ROOT / "shared" / "queries"
+# Where application queries are built (the child processes run only application code).
+_APP_CODE = ("shared/", "functions/", "local/", "a function process")
 
 
 def _caller() -> str | None:
@@ -37,6 +49,8 @@ def _caller() -> str | None:
             if path.name.startswith("test_"):
                 return None
             continue
+        if path.is_relative_to(_CATALOGUE):
+            continue  # name the caller of shared.queries, not the builder
         if where == "?" and path.is_relative_to(_ROOT) and ".venv" not in path.parts:
             where = f"{path.relative_to(_ROOT)}:{frame.lineno}"
     return where
@@ -78,8 +92,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     lacking = missing(set(shapes))
     state["missing"] = [(s, shapes[s]) for s in lacking]
     state["count"] = len(shapes)
+    enumerated = set(catalogue_shapes().values())
+    known = app_collections()
+    state["undeclared"] = sorted(
+        (
+            (s, where)
+            for s, where in shapes.items()
+            if where.startswith(_APP_CODE) and s.collection in known and s not in enumerated
+        ),
+        key=lambda item: item[0].describe(),
+    )
     ran_infra = any(item.nodeid.startswith("tests/infra/") for item in session.items)
-    if lacking and ran_infra and session.exitstatus == 0:
+    if (lacking or state["undeclared"]) and ran_infra and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -95,7 +119,15 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
                 f'firestore_indexes: {{ collection = "{shape.collection}", fields = '
                 f"{[*shape.index_fields()]} }}".replace("'", '"')
             )
-    elif "count" in state:
+    if state.get("undeclared"):
+        terminalreporter.section("Firestore queries no declaration enumerates", red=True)
+        for shape, where in state["undeclared"]:
+            terminalreporter.line(
+                f"{shape.describe()} (order {list(shape.order)})    (query at {where}); "
+                "shared.queries.build sent a shape tests/infra/firestore_queries.spec_shapes "
+                "does not produce: fix the one that is wrong"
+            )
+    if not state.get("missing") and not state.get("undeclared") and "count" in state:
         terminalreporter.write_line(
             f"firestore: {state['count']} distinct query shapes ran; every one has its index"
         )

@@ -30,6 +30,10 @@ OTHER = {
         "blocks": {"source": {"args": ["content", "filename"], "blocks": {}}},
     },
     ("resource", "terraform_data"): {"args": ["input", "triggers_replace"], "blocks": {}},
+    ("resource", "time_sleep"): {
+        "args": ["create_duration", "destroy_duration", "triggers"],
+        "blocks": {},
+    },
 }
 
 

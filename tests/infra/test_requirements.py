@@ -1,7 +1,9 @@
-"""Each function's zip is built by Cloud Build from its requirements.txt: every
-third-party module its reachable code imports (lazily or not) must come from a listed
-distribution or one of their dependencies, or the function fails in production with an
-ImportError that no local test sees (the local stack runs everything in one venv)."""
+"""Each function's zip is built by Cloud Build from its requirements.txt, generated from
+its requirements.in (test_pinned_requirements ties the two): every third-party module its
+reachable code imports (lazily or not) must come from a declared distribution or one of
+their dependencies, or the function fails in production with an ImportError that no
+local test sees (the local stack runs everything in one venv). And nothing is declared
+that the code does not import: a heavy SDK only where it is needed."""
 
 from __future__ import annotations
 
@@ -18,6 +20,12 @@ from tests.infra import codemap, reach
 # Imported only on code paths that never run in production (local stores, the sandbox).
 LOCAL_ONLY_MODULES = {
     "cryptography": "EncryptedFileStore: the local secret store (production: Secret Manager)",
+}
+# Declared though no module of theirs is imported: the runtime itself, and data.
+NOT_IMPORTED = {
+    "functions-framework": "the Cloud Functions runtime serves main.py with it",
+    "tzdata": "IANA time zones for zoneinfo, whatever the image's system database holds",
+    "cryptography": "google-auth needs it; local-only in Herald's own code",
 }
 
 
@@ -85,15 +93,22 @@ def _imports(function: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("function", codemap.function_folders())
-def test_requirements_cover_what_the_function_imports(function: str) -> None:
-    req = codemap.FUNCTIONS / function / "requirements.txt"
-    assert req.exists(), f"functions/{function}/requirements.txt is missing"
-    have: set[str] = set()
+def _declared(function: str) -> list[str]:
+    req = codemap.FUNCTIONS / function / "requirements.in"
+    assert req.exists(), f"functions/{function}/requirements.in is missing"
+    out = []
     for raw in req.read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
-            have |= _closure(re.split(r"[<>=\[; ~!]", line)[0])
+            out.append(_norm(re.split(r"[<>=\[; ~!]", line)[0]))
+    return out
+
+
+@pytest.mark.parametrize("function", codemap.function_folders())
+def test_requirements_cover_what_the_function_imports(function: str) -> None:
+    have: set[str] = set()
+    for name in _declared(function):
+        have |= _closure(name)
     needs = codemap.needs_of(function)
     # A reached class counts whole (Runtime.secrets, shared.media): these clients are
     # needed only if the function's code actually reads secrets or media.
@@ -111,6 +126,16 @@ def test_requirements_cover_what_the_function_imports(function: str) -> None:
         if not any(_norm(d) in have for d in dists):
             missing[module] = sorted(dists)
     assert not missing, (
-        f"functions/{function}/requirements.txt lacks the distributions of modules its code "
+        f"functions/{function}/requirements.in lacks the distributions of modules its code "
         f"imports: {missing}"
+    )
+
+
+@pytest.mark.parametrize("function", codemap.function_folders())
+def test_requirements_declare_only_what_the_function_imports(function: str) -> None:
+    imported = {_norm(d) for module in _imports(function) for d in _dists_of(module)}
+    unused = [d for d in _declared(function) if d not in imported and d not in NOT_IMPORTED]
+    assert not unused, (
+        f"functions/{function}/requirements.in declares distributions its reachable code "
+        f"never imports (they only add to its build and cold start): {unused}"
     )

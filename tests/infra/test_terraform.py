@@ -3,7 +3,9 @@ what the code needs (functions, env vars, secrets, queues, alerts)."""
 
 from __future__ import annotations
 
+import ast
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ LOCAL_ONLY = {
     "HERALD_MEDIA_DIR": "local image store; production uses HERALD_MEDIA_BUCKET",
     "HERALD_LOCAL_SMTP": "the local SMTP sink preset",
     "HERALD_FIRESTORE_STATS_DIR": "read/write counters for bench/ only",
+    "HERALD_EMAIL_LEASE_S": "shortens the email batch lease in tests (production keeps 60 s)",
 }
 LOCAL_ONLY_PREFIXES = {
     "HERALD_SECRET_": "app secrets from env locally; Secret Manager in production"
@@ -112,7 +115,10 @@ def test_function_zip_holds_what_main_imports(infra_locals: dict[str, Any]) -> N
         str(p.relative_to(hcl.ROOT))
         for base in (codemap.SHARED, codemap.FUNCTIONS)
         for p in base.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix.lstrip(".") not in exts
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and p.suffix.lstrip(".") not in exts
+        and p.name != "requirements.in"  # input of requirements.txt, not needed in the zip
     ]
     assert not skipped, f"files the function zips would leave out: {skipped}"
     for name in codemap.function_folders():
@@ -215,13 +221,11 @@ def test_user_secret_permissions(functions: dict[str, Any]) -> None:
     assert hcl.locals_()["user_secret_prefix"] == "herald-ws-"
 
 
-def test_enqueue_and_invoke_permissions(
-    functions: dict[str, Any], infra_locals: dict[str, Any]
-) -> None:
-    queues = set(infra_locals["queues"])
+def test_enqueue_and_invoke_permissions(functions: dict[str, Any], queues: dict[str, Any]) -> None:
     all_needs = codemap.scan(codemap.all_code())
-    kinds = set(QUEUE_KINDS) | all_needs.enqueue_kinds
-    assert kinds <= queues, f"queue kinds without a queue: {kinds - queues}"
+    assert set(QUEUE_KINDS) == set(queues), "shared.settings.QUEUE_KINDS != infra/queues.json"
+    unknown = all_needs.enqueue_kinds - set(queues)
+    assert not unknown, f"queue kinds the code enqueues on without a queue: {unknown}"
     for target in all_needs.targets:
         assert target in functions, f"tasks target {target!r} is not a deployed function"
         assert "tasks" in functions[target]["invoked_by"], f"Cloud Tasks may not invoke {target}"
@@ -242,14 +246,91 @@ def test_enqueue_and_invoke_permissions(
         )
 
 
-def test_queues_have_retry_and_rate_limits(infra_locals: dict[str, Any]) -> None:
-    for kind, q in infra_locals["queues"].items():
-        assert q["rate"] > 0 and q["concurrency"] > 0, kind
+def test_queues_have_retry_and_rate_limits(queues: dict[str, Any]) -> None:
+    from local.tasks.config import QueueSettings
+
+    for kind, q in queues.items():
+        assert 0 < q["max_dispatches_per_second"] <= 500, kind
+        assert q["max_concurrent_dispatches"] > 0, kind
         retry = q["retry"]
         assert retry["max_attempts"] >= 2, kind
-        assert retry["min_backoff"].endswith("s") and retry["max_backoff"].endswith("s"), kind
+        assert re.fullmatch(r"\d+s", retry["min_backoff"]), kind  # Cloud Tasks keeps seconds
+        assert re.fullmatch(r"\d+s", retry["max_backoff"]), kind
+        QueueSettings.from_json(q)  # the local Cloud Tasks accepts what Terraform deploys
     body = hcl.resources("google_cloud_tasks_queue", hcl.INFRA / "modules" / "queue")[0].body
     assert body["rate_limits"] and body["dynamic"][0]["retry_config"]
+    call = hcl.module_calls()["queue"]
+    assert call["for_each"] == "${local.queues}"
+    assert call["max_dispatches_per_second"] == "${each.value.max_dispatches_per_second}"
+    assert call["max_concurrent_dispatches"] == "${local.queue_concurrency[each.key]}"
+    assert call["retry"] == "${each.value.retry}"
+
+
+def test_each_queue_feeds_one_function_within_its_capacity(
+    functions: dict[str, Any], queues: dict[str, Any]
+) -> None:
+    """Cloud Run answers 429 beyond max instances x concurrency, and each 429 spends one of
+    the task's attempts: a queue feeds one function and dispatches no more than it takes."""
+    routes = codemap.scan(codemap.all_code()).routes
+    for kind, q in queues.items():
+        target = q["function"]
+        assert target in functions, f"queue {kind!r} feeds {target!r}, which is not deployed"
+        fed = {t for k, t in routes if k == kind}
+        assert fed <= {target}, f"queue {kind!r} is for {target} but the code sends {fed} to it"
+        capacity = functions[target]["max"] * functions[target]["concurrency"]
+        assert q["max_concurrent_dispatches"] <= capacity, (
+            f"queue {kind!r} dispatches {q['max_concurrent_dispatches']} at once; "
+            f"{target} takes {capacity}"
+        )
+    # An operator's lower var.max_instances lowers the queue's concurrency with it.
+    clamp = hcl.locals_()["queue_concurrency"]
+    assert "min(q.max_concurrent_dispatches, lookup(var.max_instances, q.function," in clamp
+    assert "* local.functions[q.function].concurrency" in clamp
+
+
+def _deadline_seconds(path: Path, node: ast.expr) -> float:
+    """A dispatch_deadline written as timedelta(...) or a module constant holding one."""
+    if isinstance(node, ast.Name):
+        for stmt in codemap._tree(path).body:
+            if isinstance(stmt, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == node.id for t in stmt.targets
+            ):
+                return _deadline_seconds(path, stmt.value)
+    if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("timedelta"):
+        kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords if kw.arg}
+        return timedelta(**kwargs).total_seconds()
+    raise AssertionError(f"{path.relative_to(hcl.ROOT)}: cannot read {ast.unparse(node)}")
+
+
+def test_dispatch_deadlines_outlast_the_functions_they_call(functions: dict[str, Any]) -> None:
+    """A deadline shorter than the function's timeout makes Cloud Tasks retry while the
+    first attempt still runs; the function's own timeout (a 504, retried) must come first.
+    Cloud Tasks allows 15 s to 30 min and uses 10 min when a task sets none."""
+    from local.tasks.server import DEFAULT_DEADLINE, MAX_DEADLINE, MIN_DEADLINE
+
+    consts = codemap._constants(codemap.all_code())
+    checked: list[str] = []
+    explicit: list[str] = []
+    for path in codemap.all_code():
+        for node in ast.walk(codemap._tree(path)):
+            if not (isinstance(node, ast.Call) and codemap._call_name(node).endswith("TaskSpec")):
+                continue
+            args = {kw.arg: kw.value for kw in node.keywords}
+            target = codemap._str_arg(args.get("target"), consts)
+            if target is None:
+                continue
+            where = f"{path.relative_to(hcl.ROOT)}:{node.lineno}"
+            deadline = DEFAULT_DEADLINE
+            if "dispatch_deadline" in args:
+                deadline = _deadline_seconds(path, args["dispatch_deadline"])
+                explicit.append(where)
+            assert MIN_DEADLINE <= deadline <= MAX_DEADLINE, where
+            assert deadline >= functions[target]["timeout"], (
+                f"{where}: dispatch_deadline {deadline:g}s < {target} timeout "
+                f"{functions[target]['timeout']}s"
+            )
+            checked.append(where)
+    assert len(checked) >= 10 and len(explicit) >= 2, (checked, explicit)
 
 
 def test_no_basic_roles() -> None:
@@ -340,7 +421,7 @@ def test_indexes_are_well_formed(infra_locals: dict[str, Any]) -> None:
             assert re.fullmatch(r"[A-Za-z_][\w]*( desc| contains)?", f), f
 
 
-def test_workers_last_attempt_matches_their_queue(infra_locals: dict[str, Any]) -> None:
+def test_workers_last_attempt_matches_their_queue(queues: dict[str, Any]) -> None:
     """Workers that give up on their queue's last delivery (LAST_ATTEMPT = retry count of
     it) must agree with that queue's max_attempts, or they give up early or never."""
     import ast
@@ -366,7 +447,7 @@ def test_workers_last_attempt_matches_their_queue(infra_locals: dict[str, Any]) 
         kinds = {k for k, target in routes if target in functions}
         assert kinds, f"{path.relative_to(hcl.ROOT)}: no queue delivers to {functions}"
         for kind in kinds:
-            attempts = infra_locals["queues"][kind]["retry"]["max_attempts"]
+            attempts = queues[kind]["retry"]["max_attempts"]
             assert values == [attempts - 1], (
                 f"{path.relative_to(hcl.ROOT)}: LAST_ATTEMPT {values} but queue {kind!r} "
                 f"has max_attempts {attempts}"

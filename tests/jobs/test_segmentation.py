@@ -70,7 +70,7 @@ def test_recovers_known_clusters_and_profiles(runtime, monkeypatch):
     run = service.run_segmentation(runtime, WS)
     task = runtime.enqueuer.tasks[-1]
     assert (task.kind, task.target, task.payload) == (
-        "ads", "segment", {"workspace_id": WS, "run_id": run["id"]}
+        "segments", "segment", {"workspace_id": WS, "run_id": run["id"]}
     )  # fmt: skip
 
     # The segment function, in process, handles the task as Cloud Tasks would send it.

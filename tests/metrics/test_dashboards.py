@@ -149,7 +149,7 @@ def test_read_budget_is_set_per_workspace(runtime: Runtime, ws: str) -> None:
 
     assert dashboards.read_budget(runtime, ws)["limit"] == runtime.settings.metrics_read_budget
     assert budget.set_limit(runtime, ws, 250)["remaining"] == 250
-    assert budget.reserve(runtime, ws, 100).granted == 100
+    assert budget.reserve(runtime, ws, 100, key="pull-1").granted == 100
     assert dashboards.read_budget(runtime, ws)["used"] == 100
     with pytest.raises(ValidationError, match="whole number"):
         budget.set_limit(runtime, ws, -1)

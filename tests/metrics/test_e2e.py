@@ -1,5 +1,5 @@
 """Through the whole local stack: the scheduler tick finds a due metrics pull, the
-Cloud Tasks emulator delivers it to the collect_metrics process, snapshots appear."""
+local Cloud Tasks delivers it to the collect_metrics process, snapshots appear."""
 
 from __future__ import annotations
 

@@ -13,7 +13,6 @@ from google.api_core import exceptions
 
 from shared.clock import FrozenClock
 from shared.metrics import dashboards, email_rollups
-from shared.metrics.paging import field_pages
 from shared.runtime import Runtime
 
 
@@ -143,12 +142,11 @@ def test_fold_counts_each_event_once_late_and_duplicate_included(
 def test_two_folds_of_the_same_events_count_them_once(runtime: Runtime, ws: str) -> None:
     """At-least-once: a fold task delivered twice, or two side by side, read the same
     pending events; the second commit fails on its precondition and skips them."""
-    from google.cloud.firestore_v1.base_query import FieldFilter
+    from shared.queries import build
+    from shared.queries.metrics import EMAIL_FOLD_PENDING
 
     put(runtime, SCENARIO)
-    query = runtime.db.collection("email_events").where(
-        filter=FieldFilter("fold_pending", "==", True)
-    )
+    query = build(runtime.db, EMAIL_FOLD_PENDING, fold_pending=True)
     stale = list(query.stream())  # what both folds read
     first, second = email_rollups._Folder(runtime), email_rollups._Folder(runtime)
     first.fold(stale)
@@ -226,21 +224,19 @@ def test_days_follow_the_workspace_timezone(runtime: Runtime) -> None:
     assert daily(runtime, "2026-01-05", ws="ny") == {}
 
 
-def test_field_pages_neither_skip_nor_repeat_across_runs_of_equal_values(
-    runtime: Runtime,
-) -> None:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+def test_pages_neither_skip_nor_repeat_across_runs_of_equal_values(runtime: Runtime) -> None:
+    from shared.queries import pages
+    from shared.queries.metrics import EMAIL_EVENTS
 
     # A run of 7 equal instants straddles page boundaries of 3.
     times = [at(4, 9)] + [at(4, 10)] * 7 + [at(4, 11)] * 2 + [at(5, 1)]
     put(runtime, {f"t{i:02d}": {"type": "open", "at": t} for i, t in enumerate(times)})
-    query = runtime.db.collection("email_events").where(
-        filter=FieldFilter("workspace_id", "==", "ws1")
+    found = list(
+        pages(runtime.db, EMAIL_EVENTS, page_size=3, workspace_id="ws1", ge=at(4, 0), lt=at(5, 0))
     )
-    pages = list(field_pages(query, "at", start=at(4, 0), end=at(5, 0), page_size=3))
-    ids = [d.id for page in pages for d in page]
+    ids = [d.id for page in found for d in page]
     assert ids == [f"t{i:02d}" for i in range(10)]  # t10 is on the next day: outside
-    assert [len(p) for p in pages] == [8, 2]  # the run is read whole with its page
+    assert [len(p) for p in found] == [3, 3, 3, 1]  # cursors cut the run exactly
 
 
 def test_the_fold_costs_one_read_and_one_write_per_event(runtime: Runtime, ws: str) -> None:
@@ -276,3 +272,40 @@ def test_the_fold_costs_one_read_and_one_write_per_event(runtime: Runtime, ws: s
     with ReadCounter(runtime.db) as idle:
         assert email_rollups.has_pending(runtime.db) is False
     assert (idle.reads, idle.writes) == (1, 0)
+
+
+def test_machine_opens_and_clicks_are_counted_apart(runtime: Runtime, ws: str) -> None:
+    put(
+        runtime,
+        {
+            "sent__c2__0": {"campaign_id": "c2", "type": "sent", "at": at(4, 10), "count": 2,
+                            "recipient_ids": ["r1", "r2"]},
+            "machine_open__c2__r1": {"campaign_id": "c2", "type": "open", "at": at(4, 10, 1),
+                                     "recipient_id": "r1", "machine": "apple_mpp"},
+            "machine_click__c2__r2__0": {"campaign_id": "c2", "type": "click",
+                                         "at": at(4, 10, 2), "recipient_id": "r2",
+                                         "url": "https://acme.test/", "machine": "scanner"},
+            "open__c2__r2": {"campaign_id": "c2", "type": "open", "at": at(4, 12),
+                             "recipient_id": "r2"},
+            # A campaign whose only engagement so far is a machine's.
+            "machine_open__c3__r9": {"campaign_id": "c3", "type": "open", "at": at(4, 13),
+                                     "recipient_id": "r9", "machine": "apple_mpp"},
+        },
+    )  # fmt: skip
+    email_rollups.fold_pending(runtime)
+    check_machines_apart(runtime)
+    # A rebuild from the stored events counts them the same way.
+    email_rollups.rebuild(runtime, ws, date(2026, 1, 4), date(2026, 1, 4))
+    check_machines_apart(runtime)
+
+
+def check_machines_apart(runtime: Runtime) -> None:
+    d4 = Counter(daily(runtime, "2026-01-04"))  # the fold writes only what it counted
+    assert (d4["email_opens"], d4["email_unique_opens"], d4["email_clicks"]) == (1, 1, 0)
+    assert (d4["email_machine_opens"], d4["email_machine_clicks"]) == (2, 1)
+    c2 = campaign(runtime, "c2")
+    assert (c2["unique_opens"], c2["unique_clicks"], c2["open_rate"]) == (1, 0, 0.5)
+    assert (c2["machine_opens"], c2["machine_clicks"]) == (1, 1)
+    assert c2["top_links"] == []
+    c3 = campaign(runtime, "c3")
+    assert (c3["opens"], c3["unique_opens"], c3["machine_opens"]) == (0, 0, 1)

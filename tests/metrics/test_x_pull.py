@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from shared.clock import FrozenClock
-from shared.metrics import schedule, x_pull
+from shared.metrics import budget, schedule, worker, x_daily, x_pull
 from shared.runtime import Runtime
 from shared.tasks import RecordingEnqueuer
 from tests.metrics.conftest import add_account, add_posts
@@ -71,7 +71,9 @@ def post(runtime: Runtime, pid: str) -> dict[str, Any]:
     return runtime.db.collection("posts").document(pid).get().to_dict()
 
 
-def test_150_posts_take_two_requests_and_store_snapshots(runtime: Runtime, ws: str) -> None:
+def test_150_posts_take_two_requests_and_store_snapshots(
+    runtime: Runtime, ws: str, enqueuer: RecordingEnqueuer
+) -> None:
     now = runtime.clock.now()
     add_account(runtime, ws)
     ids = add_posts(runtime, ws, "acct1", 150, now - timedelta(hours=3, minutes=10))
@@ -100,9 +102,14 @@ def test_150_posts_take_two_requests_and_store_snapshots(runtime: Runtime, ws: s
     )
     # Hourly on the first day: published 3h10 ago -> next at +4 h.
     assert p["next_metrics_at"] == p["published_at"] + timedelta(hours=4)
-    usage = runtime.db.collection("metrics_budgets").document(f"{ws}_2026-01").get().to_dict()
-    assert usage["reads_used"] == 150
-    # The day rollup of the publication day sums the latest counters.
+    assert budget.usage(runtime, ws)["used"] == 150
+    # The day rollup of the publication day sums the latest counters: recomputed by one
+    # task at the end of the pull's window, not by the pull.
+    assert not runtime.db.collection("metrics_daily").document(f"{ws}_2026-01-05").get().exists
+    (task,) = [t for t in enqueuer.of_kind("metrics") if t.payload["action"] == "x_day"]
+    assert task.payload == {"action": "x_day", "workspace_id": ws, "day": "2026-01-05"}
+    assert now < task.schedule_time <= now + x_daily.REFRESH_EVERY
+    worker.handle(runtime, task.payload)
     day = runtime.db.collection("metrics_daily").document(f"{ws}_2026-01-05").get().to_dict()
     assert day["x_posts"] == 150
     assert day["x_impressions"] == sum(
@@ -135,14 +142,14 @@ def test_429_keeps_the_answered_page_and_defers_the_rest_to_the_reset(
         assert len(rsps.calls) == 2
     assert result["snapshots"] == 100 and result["deferred"] == 50
     assert len(snapshots(runtime)) == 100
-    # Re-enqueued for the reset instant (+1 s), only the 50 unread posts, no retry spent.
-    (task,) = enqueuer.of_kind("metrics")
+    # Re-enqueued for the reset instant (+1 s), only the 50 unread posts, no retry spent
+    # (besides the pull, the day rollup's task: see x_daily).
+    (task,) = [t for t in enqueuer.of_kind("metrics") if t.payload["action"] == "x_pull"]
     assert task.schedule_time == reset_at + timedelta(seconds=1)
     assert sorted(task.payload["post_ids"]) == ids[100:]
     assert task.payload["attempt"] == 0 and task.payload["hop"] == 1
     # The 50 unbilled reads are given back.
-    usage = runtime.db.collection("metrics_budgets").document(f"{ws}_2026-01").get().to_dict()
-    assert usage["reads_used"] == 100
+    assert budget.usage(runtime, ws)["used"] == 100
 
     # Delivered before the reset (Cloud Tasks may run it early): no request, deferred again.
     with responses.RequestsMock() as rsps:
@@ -204,8 +211,8 @@ def test_read_budget_stops_and_records(runtime: Runtime, ws: str) -> None:
     assert {p["metrics_status"] for p in stopped} == {"budget_exhausted"}
     assert {p["next_metrics_at"] for p in stopped} == {datetime(2026, 2, 1, tzinfo=UTC)}
     assert "budget" in stopped[0]["metrics_error"]["reason"]
-    usage = runtime.db.collection("metrics_budgets").document(f"{ws}_2026-01").get().to_dict()
-    assert usage["reads_used"] == 120 and usage["exhausted_at"] == now
+    usage = budget.usage(runtime, ws)
+    assert usage["used"] == 120 and usage["exhausted_at"] == now
     # Spent: the next pull makes no request at all.
     more = add_posts(runtime, ws, "acct1", 2, now - timedelta(hours=2), prefix="q")
     with responses.RequestsMock() as rsps:
@@ -247,8 +254,7 @@ def test_server_errors_back_off_then_give_up_with_the_reason(
     p = post(runtime, "p0000")
     assert p["metrics_status"] == "error" and "503" in p["metrics_error"]["reason"]
     assert p["next_metrics_at"] == p["published_at"] + timedelta(hours=3)  # the next slot
-    usage = runtime.db.collection("metrics_budgets").document(f"{ws}_2026-01").get().to_dict()
-    assert usage["reads_used"] == 0  # nothing billed
+    assert budget.usage(runtime, ws)["used"] == 0  # nothing billed
 
 
 def test_revoked_tokens_are_recorded(runtime: Runtime, ws: str) -> None:

@@ -16,6 +16,7 @@ from shared.text import content_hash, is_valid_tweet, weighted_length
 from shared.x import service
 from shared.x.models import OAUTH_REQUESTS, POSTS, X_ACCOUNTS
 from shared.x.series import plan_slots
+from tests.images import png
 from tests.x.conftest import add_x_account
 
 
@@ -86,7 +87,7 @@ def test_validation_before_scheduling(runtime, clock) -> None:
     premium = _sandbox(runtime, limits={"weighted_length": 25_000})
     ok = service.create_post(runtime, "ws1", account_id=premium["id"], text="x" * 281)
     assert service.schedule_post(runtime, "ws1", ok["id"], due_at=due)["status"] == "scheduled"
-    refs = [media.put(runtime, "ws1", b"img", "image/png") for _ in range(5)]
+    refs = [media.put(runtime, "ws1", png())["id"] for _ in range(5)]
     with pytest.raises(ValidationError, match="at most 4 images"):
         service.create_post(runtime, "ws1", account_id=account["id"], text="pics", media=refs)
     thread = service.create_post(
@@ -264,26 +265,15 @@ def test_series_vary_text_so_no_duplicate_goes_out(runtime, clock) -> None:
 
 
 def test_media_store_round_trip_and_refusals(runtime) -> None:
-    ref = media.put(runtime, "ws1", b"\x89PNG...", "image/png")
-    assert media.get(runtime, ref) == (b"\x89PNG...", "image/png")
-    with pytest.raises(ValidationError, match="unsupported"):
-        media.put(runtime, "ws1", b"x", "application/pdf")
+    stored = media.put(runtime, "ws1", png())
+    data, ctype = media.read(runtime, "ws1", stored["id"])
+    assert ctype == "image/png" and data.startswith(b"\x89PNG")
+    with pytest.raises(ValidationError, match="not a JPEG, PNG, GIF or WebP"):
+        media.put(runtime, "ws1", b"%PDF-1.7 not an image")
     with pytest.raises(NotFound):
-        media.get(runtime, "file:ws1/../../etc/passwd")
-
-
-def test_media_library_lists_a_workspaces_images_newest_first(runtime) -> None:
-    import os
-
-    first = media.put(runtime, "ws1", b"GIF89a-1", "image/gif")
-    second = media.put(runtime, "ws1", b"\x89PNG-2", "image/png")
-    media.put(runtime, "ws2", b"\x89PNG-3", "image/png")  # another workspace's
-    path = runtime.settings.media_dir + "/" + first.removeprefix("file:")
-    os.utime(path, (1_000_000, 1_000_000))  # the first upload is the older one
-    listed = media.list_media(runtime, "ws1")
-    assert [m["ref"] for m in listed] == [second, first]
-    assert [(m["content_type"], m["bytes"]) for m in listed] == [("image/png", 6), ("image/gif", 8)]
-    assert media.list_media(runtime, "ws3") == []
+        media.read(runtime, "ws2", stored["id"])
+    with pytest.raises(NotFound):
+        media.resolve(runtime, "ws1", "file:ws1/../../etc/passwd")
 
 
 def test_x_account_fixture_is_connected(runtime) -> None:
@@ -328,3 +318,19 @@ def test_series_texts_are_validated_and_failures_recorded(runtime, clock) -> Non
     materialize_due(runtime)  # the occurrence cannot be scheduled: recorded, not raised
     stored = service.get_series(runtime, "ws1", series["id"])
     assert "revoked" in stored["last_error"]["reason"] and stored["next_index"] == 2
+
+
+def test_a_campaign_or_template_too_large_for_firestore_is_refused_clearly(runtime) -> None:
+    """A campaign's brief is an open document (topics, tone, ...): one over Firestore's
+    1 MiB is refused as bad input (400), on create and on update, and nothing is written."""
+    huge = ["\U0001f600" * 1000] * 300  # ~1.2 MB of topics
+    with pytest.raises(ValidationError, match="campaign is too large to store"):
+        service.create_campaign(runtime, "ws1", name="Big", timezone="UTC", topics=huge)
+    assert service.list_campaigns(runtime, "ws1")["items"] == []
+    campaign = service.create_campaign(runtime, "ws1", name="Small", timezone="UTC")
+    with pytest.raises(ValidationError, match="too large"):
+        service.update_campaign(runtime, "ws1", campaign["id"], {"topics": huge})
+    assert service.get_campaign(runtime, "ws1", campaign["id"]).get("topics") in (None, [])
+    template = service.create_template(runtime, "ws1", name="T", text="Hi {name}")
+    with pytest.raises(ValidationError, match="template is too large"):
+        service.update_template(runtime, "ws1", template["id"], {"text": "x" * 1_100_000})

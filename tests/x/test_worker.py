@@ -89,9 +89,11 @@ def test_media_upload_flow_then_post(runtime, clock, x_api) -> None:
     from shared import media
 
     account = add_x_account(runtime)
-    png = media.put(runtime, "ws1", b"\x89PNG fake image bytes", "image/png")
-    gif = media.put(runtime, "ws1", b"GIF89a fake", "image/gif")
-    post = scheduled_post(runtime, account.id, media=[png, gif], due_in=5)
+    from tests.images import gif, png
+
+    png_id = media.put(runtime, "ws1", png())["id"]
+    gif_id = media.put(runtime, "ws1", gif())["id"]
+    post = scheduled_post(runtime, account.id, media=[png_id, gif_id], due_in=5)
     x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "m1"}})
     x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "m2"}})
     for media_id in ("m1", "m2"):
@@ -132,7 +134,8 @@ def test_media_upload_flow_then_post(runtime, clock, x_api) -> None:
     assert all(oauth1_signed(c) for c in x_api.calls)
     init = json.loads(x_api.calls[0].request.body)
     assert init["media_type"] == "image/png" and init["media_category"] == "tweet_image"
-    assert b"fake image bytes" in x_api.calls[1].request.body
+    stored, _ = media.read(runtime, "ws1", png_id)
+    assert stored in x_api.calls[1].request.body
     assert "command=STATUS" in x_api.calls[6].request.url and slept == [1.0]
     assert tweet_bodies(x_api)[0]["media"] == {"media_ids": ["m1", "m2"]}
 

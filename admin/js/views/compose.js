@@ -71,8 +71,8 @@ export async function render(root, ctx) {
   // -- state ------------------------------------------------------------------------
   // Media ride on the first post of a thread (X attaches them to one post).
   const texts = editing ? (editing.parts?.length ? editing.parts : [editing.text || ""]) : [""];
-  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((ref) => ({ ref })) : [] }));
-  await Promise.all(parts[0].media.map(async (m) => (m.url = await mediaBlobUrl(m.ref).catch(() => null))));
+  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((id) => ({ id })) : [] }));
+  await Promise.all(parts[0].media.map(async (m) => (m.url = await mediaBlobUrl(m.id).catch(() => null))));
 
   // -- controls ---------------------------------------------------------------------
   const campaignSel = h("select", { class: "form-select", id: "compose-campaign" }, h("option", { value: "" }, "— no campaign —"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
@@ -169,10 +169,10 @@ export async function render(root, ctx) {
       };
       ta.addEventListener("input", update);
       const upload = i > 0 ? null : h("input", { class: "form-control form-control-sm", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", id: `media-${i}`, "aria-label": "Upload an image" });
-      const fromLibrary = i > 0 || !canEdit() ? null : libraryPicker(async (ref) => {
+      const fromLibrary = i > 0 || !canEdit() ? null : libraryPicker(async (id) => {
         if (p.media.length >= MAX_IMAGES) return showError(errorBox, new Error(`A post can carry at most ${MAX_IMAGES} images.`));
-        if (p.media.some((m) => m.ref === ref)) return undefined;
-        p.media.push({ ref, url: await mediaBlobUrl(ref).catch(() => null) });
+        if (p.media.some((m) => m.id === id)) return undefined;
+        p.media.push({ id, url: await mediaBlobUrl(id).catch(() => null) });
         renderParts();
         return undefined;
       });
@@ -187,7 +187,7 @@ export async function render(root, ctx) {
         form.append("file", file);
         const media = await act(upload, () => request("POST", ws("/media"), form), { errorBox });
         if (media) {
-          p.media.push({ ref: media.ref, url: URL.createObjectURL(file) });
+          p.media.push({ id: media.id, url: URL.createObjectURL(file) });
           renderParts();
         }
         upload.value = "";
@@ -241,7 +241,7 @@ export async function render(root, ctx) {
       account_id: accountSel.value,
       text: parts[0].text,
       parts: parts.map((p) => p.text),
-      media: parts[0].media.map((m) => m.ref),
+      media: parts[0].media.map((m) => m.id),
       timezone: tzSel.value,
     };
     if (schedule) {

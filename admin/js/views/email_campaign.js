@@ -141,7 +141,7 @@ export async function render(root, ctx, id) {
       cell("click-rate", "Click rate", e.click_rate, e.unique_clicks, "clicked"),
       cell("unsubscribe-rate", "Unsubscribed", e.unsubscribe_rate, e.unsubscribes, "unsubscribed"),
       cell("bounce-rate", "Bounced", e.bounce_rate, e.bounces, "hard bounces"),
-      h("div", { class: "col-12 small text-body-secondary mt-2" }, "Rates are of the messages sent. Opens are approximate: many mail apps block or pre-load images.", e.updated_at ? ` Updated ${fmtDate(e.updated_at, session.workspace?.timezone)}.` : ""),
+      h("div", { class: "col-12 small text-body-secondary mt-2", id: "machine-engagement" }, `Rates are of the messages sent. Opens are approximate: many mail apps block or pre-load images. Not counted above: ${fmtNumber(e.machine_opens ?? 0)} opens and ${fmtNumber(e.machine_clicks ?? 0)} clicks by machines (Apple Mail Privacy Protection, link scanners).`, e.updated_at ? ` Updated ${fmtDate(e.updated_at, session.workspace?.timezone)}.` : ""),
     );
     clear(linksBox).append(table(["Link", "Clicks"], (e.top_links || []).map((l) => h("tr", {}, h("td", { class: "wrap small" }, l.url), h("td", { class: "text-end" }, fmtNumber(l.clicks)))), "No clicks yet."));
   }

@@ -8,14 +8,14 @@ import { act, confirmButton, editable, exportButton, pageHeader } from "../ui.js
 
 /** The post's images as small thumbnails (fetched once per page load). */
 function thumbs(p) {
-  const refs = p.media || [];
-  if (!refs.length) return null;
+  const ids = p.media || [];
+  if (!ids.length) return null;
   return h(
     "div",
     { class: "d-flex gap-1 mt-1 post-images" },
-    refs.map((ref, i) => {
+    ids.map((id, i) => {
       const img = h("img", { class: "thumb-sm", alt: `Image ${i + 1} of the post` });
-      mediaBlobUrl(ref).then((url) => (img.src = url)).catch(() => img.replaceWith(h("span", { class: "small text-danger" }, "image unavailable")));
+      mediaBlobUrl(id).then((url) => (img.src = url)).catch(() => img.replaceWith(h("span", { class: "small text-danger" }, "image unavailable")));
       return img;
     }),
   );

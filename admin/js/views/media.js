@@ -1,6 +1,6 @@
 // Media library: every image the workspace uploaded or generated, newest first; upload
 // new ones here, pick them in the composer.
-import { canEdit, list, request, session, ws } from "../api.js";
+import { canEdit, listAll, request, session, ws } from "../api.js";
 import { mediaBlobUrl } from "../blobs.js";
 import { card, clear, fmtDate, h, icon } from "../dom.js";
 import { act, editable, pageHeader, toast, viewerNotice } from "../ui.js";
@@ -9,23 +9,23 @@ function size(bytes) {
   return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1024))} kB`;
 }
 
-/** The grid of images; `onPick(ref)` makes each tile a button that picks it. */
+/** The grid of images; `onPick(id)` makes each tile a button that picks it. */
 export async function mediaGrid({ onPick, compact } = {}) {
   const grid = h("div", { class: "media-grid", id: compact ? "library-grid" : "media-grid" });
-  const items = (await list(ws("/media")).catch(() => ({ items: [] }))).items;
+  const items = await listAll(ws("/media"), {}, 200).catch(() => []);
   if (!items.length) return h("div", { class: "text-body-secondary small", id: compact ? "library-grid" : "media-grid" }, "No images yet: upload one.");
   for (const [i, m] of items.entries()) {
     const img = h("img", { alt: `Image ${i + 1} of the library, ${m.content_type}, ${size(m.bytes)}` });
-    mediaBlobUrl(m.ref).then((url) => (img.src = url)).catch(() => img.replaceWith(h("span", { class: "small text-danger" }, "unavailable")));
+    mediaBlobUrl(m.id).then((url) => (img.src = url)).catch(() => img.replaceWith(h("span", { class: "small text-danger" }, "unavailable")));
     const caption = h("div", { class: "small text-body-secondary mt-1 text-truncate" }, `${m.content_type.replace("image/", "")} · ${size(m.bytes)}`, compact ? null : h("div", {}, fmtDate(m.created_at, session.workspace?.timezone)));
     if (onPick) {
-      const pick = h("button", { type: "button", class: "media-tile btn text-start", dataset: { ref: m.ref }, "aria-label": `Add image ${i + 1} to the post` }, img, caption);
+      const pick = h("button", { type: "button", class: "media-tile btn text-start", dataset: { id: m.id }, "aria-label": `Add image ${i + 1} to the post` }, img, caption);
       pick.addEventListener("click", () => {
         pick.classList.add("chosen");
-        onPick(m.ref);
+        onPick(m.id);
       });
       grid.append(pick);
-    } else grid.append(h("div", { class: "media-tile", dataset: { ref: m.ref } }, img, caption));
+    } else grid.append(h("div", { class: "media-tile", dataset: { id: m.id } }, img, caption));
   }
   return grid;
 }

@@ -175,22 +175,41 @@ async function membersSection() {
       ),
     );
   };
-  const username = h("input", { class: "form-control", id: "member-username", placeholder: "username", "aria-label": "Username of the member" });
-  const password = h("input", { class: "form-control", id: "member-password", type: "password", autocomplete: "new-password", placeholder: "password (new accounts only)", "aria-label": "Password (new accounts only)" });
-  const role = h("select", { class: "form-select", id: "member-role", "aria-label": "Role of the new member" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
-  const add = h("button", { class: "btn btn-primary", type: "submit" }, icon("person-plus"), "Add member");
-  const form = h("form", { id: "member-form" }, h("div", { class: "input-group" }, username, password, role, add));
+  // Owners invite by username; the person joins when they accept (nobody is added
+  // without consent, and the answer never tells whether the username exists).
+  const pending = h("div", { id: "invitations" });
+  const refreshInvitations = async () => {
+    if (!isOwner()) return;
+    const { items } = await get(ws("/invitations"));
+    clear(pending);
+    if (!items.length) return;
+    pending.append(
+      h("h3", { class: "h6 mt-3" }, "Pending invitations"),
+      table(
+        ["User", "Role", "Expires", ""],
+        items.map((inv) => {
+          const revoke = h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("x-circle"), "Revoke");
+          revoke.addEventListener("click", () => act(revoke, () => del(ws(`/invitations/${encodeURIComponent(inv.id)}`)), { errorBox, done: `Invitation for ${inv.username} revoked` }).then(refreshInvitations));
+          return h("tr", { dataset: { id: inv.id } }, h("td", {}, inv.username), h("td", {}, inv.role), h("td", { class: "small" }, fmtDate(inv.expires_at)), h("td", {}, revoke));
+        }),
+      ),
+    );
+  };
+  const username = h("input", { class: "form-control", id: "member-username", placeholder: "username", autocomplete: "off", "aria-label": "Username to invite" });
+  const role = h("select", { class: "form-select", id: "member-role", "aria-label": "Role of the invited member" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
+  const add = h("button", { class: "btn btn-primary", type: "submit" }, icon("person-plus"), "Invite");
+  const form = h("form", { id: "member-form" }, h("div", { class: "input-group" }, username, role, add));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { username: username.value.trim(), role: role.value };
-    if (password.value) body.password = password.value;
-    const r = await act(add, () => post(ws("/members"), body), { errorBox });
+    const r = await act(add, () => post(ws("/invitations"), body), { errorBox });
     if (r) {
-      toast(`${r.username} added as ${r.role}`);
+      toast(`${r.username} invited as ${r.role}; they join when they accept`);
       form.reset();
-      await refresh();
+      await refreshInvitations();
     }
   });
+  await refreshInvitations().catch((exc) => showError(errorBox, exc));
   await refresh().catch((exc) => showError(errorBox, exc));
-  return card("Members and roles", h("div", {}, errorBox, isOwner() ? h("div", { class: "mb-3" }, form, h("div", { class: "form-text" }, "Owners manage members; editors change content; viewers only look.")) : null, box));
+  return card("Members and roles", h("div", {}, errorBox, isOwner() ? h("div", { class: "mb-3" }, form, h("div", { class: "form-text" }, "Invite someone by their Herald username: they join when they accept. Owners manage members; editors change content; viewers only look."), pending) : null, box));
 }

@@ -60,9 +60,13 @@ variable "service_account_email" {
 }
 
 variable "build_service_account" {
-  description = "Service account id (projects/P/serviceAccounts/EMAIL) Cloud Build uses to build the function; null uses the project default."
+  description = "Service account id (projects/P/serviceAccounts/EMAIL) Cloud Build builds the function with. It needs object read on the zip's bucket and on gcf-v2-sources-<project number>-<region>, write on docker_repository, and log writing (see the root main.tf). No default: the project's default build account is broad, and may lack these."
   type        = string
-  default     = null
+}
+
+variable "docker_repository" {
+  description = "Artifact Registry repository (projects/P/locations/L/repositories/R) the build pushes the function's image to."
+  type        = string
 }
 
 variable "environment" {

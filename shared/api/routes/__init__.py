@@ -1,3 +1,3 @@
 """Every routes module; importing this package registers all routes on the router."""
 
-from shared.api.routes import core, email, jobs, metrics, x  # noqa: F401
+from shared.api.routes import core, email, invitations, jobs, metrics, x  # noqa: F401

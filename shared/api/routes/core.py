@@ -13,18 +13,18 @@ from shared.api.lists import list_page
 from shared.api.models import Body
 from shared.api.router import router
 from shared.errors import Conflict, NotFound, ValidationError
+from shared.http import client_ip
+from shared.queries import build
+from shared.queries import core as q
 from shared.tenancy import (
     MEMBERSHIPS,
     USERS,
     WORKSPACES,
     Role,
     check_timezone,
-    create_user,
     create_workspace,
-    find_user,
     hash_password,
     membership_id,
-    role_of,
     set_role,
     verify_password,
     workspaces_of,
@@ -95,17 +95,6 @@ class MemberOut(BaseModel):
     updated_at: datetime | None = None
 
 
-class MemberIn(Body):
-    username: str = Field(min_length=3, max_length=64)
-    role: Role = Role.VIEWER
-    password: str | None = Field(
-        None,
-        min_length=10,
-        max_length=1024,
-        description="creates the account when no user has this username yet",
-    )
-
-
 class MemberPatch(Body):
     role: Role
 
@@ -144,13 +133,7 @@ def _workspace_out(ws_id: str, data: dict[str, Any], role: Role) -> dict[str, An
 
 
 def _owners(ctx: Ctx) -> list[str]:
-    from google.cloud.firestore_v1.base_query import FieldFilter
-
-    query = (
-        ctx.db.collection(MEMBERSHIPS)
-        .where(filter=FieldFilter("workspace_id", "==", ctx.ws))
-        .where(filter=FieldFilter("role", "==", Role.OWNER.value))
-    )
+    query = build(ctx.db, q.OWNERS, workspace_id=ctx.ws, role=Role.OWNER.value)
     return [d.get("user_id") for d in query.stream()]
 
 
@@ -237,14 +220,18 @@ def timezones(ctx: Ctx) -> Any:
     body=LoginIn,
     response=LoginOut,
     description=(
-        "Failed attempts are throttled per username and per client address; while "
-        "throttled every attempt answers 429 with Retry-After."
+        "Failed attempts are throttled per username and client address, and per client "
+        "address, with a doubling wait; while throttled every attempt answers 429 with "
+        "Retry-After. Failures from other addresses never lock a user out."
     ),
 )
 def login(ctx: Ctx) -> Any:
     body: LoginIn = ctx.body
     user_id, token, expires = auth.login(
-        ctx.runtime, body.username, body.password, auth.client_ip(ctx.request)
+        ctx.runtime,
+        body.username,
+        body.password,
+        client_ip(ctx.request, ctx.runtime.settings.trusted_proxies),
     )
     username = body.username.strip().lower()
     return {
@@ -303,7 +290,7 @@ def me(ctx: Ctx) -> Any:
 )
 def change_password(ctx: Ctx) -> Any:
     body: PasswordIn = ctx.body
-    ip = auth.client_ip(ctx.request)
+    ip = client_ip(ctx.request, ctx.runtime.settings.trusted_proxies)
     # Same throttle and check as sign-in: a stolen token cannot brute-force the password.
     auth.check_throttle(ctx.runtime, ctx.username or "", ip)
     ref = ctx.db.collection(USERS).document(ctx.user_id or "")
@@ -392,7 +379,7 @@ def update_workspace(ctx: Ctx) -> Any:
     paged=True,
 )
 def list_members(ctx: Ctx) -> Any:
-    result = list_page(ctx, MEMBERSHIPS, order="user_id", serialize=lambda s: s.to_dict() or {})
+    result = list_page(ctx, q.MEMBERS, serialize=lambda s: s.to_dict() or {})
     names = _usernames(ctx, [m["user_id"] for m in result["items"]])
     result["items"] = [
         {
@@ -404,41 +391,6 @@ def list_members(ctx: Ctx) -> Any:
         for m in result["items"]
     ]
     return result
-
-
-@router.post(
-    "/workspaces/{ws}/members",
-    summary="Add a member by username (creating the account when a password is given)",
-    tag="members",
-    role=Role.OWNER,
-    body=MemberIn,
-    response=MemberOut,
-    status=201,
-)
-def add_member(ctx: Ctx) -> Any:
-    body: MemberIn = ctx.body
-    found = find_user(ctx.db, body.username)
-    if found is None:
-        if not body.password:
-            raise NotFound(
-                f"no user is called {body.username!r}; give a password to create the account",
-                details=[{"field": "username", "message": "unknown user"}],
-            )
-        user_id = create_user(ctx.db, body.username, body.password, ctx.now())
-    else:
-        user_id = found[0]
-        if role_of(ctx.db, ctx.ws, user_id) is not None:
-            raise Conflict(f"{body.username!r} is already a member; change their role instead")
-    set_role(ctx.db, ctx.ws, user_id, body.role, ctx.now())
-    return Reply(
-        {
-            "user_id": user_id,
-            "username": body.username.strip().lower(),
-            "role": body.role.value,
-            "updated_at": ctx.now(),
-        },
-        201,
-    )
 
 
 @router.patch(

@@ -6,13 +6,13 @@ Thin: every operation is shared.email.service; this module declares routes and s
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
-from shared.api.models import ARRAY, OBJECT, Body, Open, PageQuery
+from shared.api.models import ARRAY, OBJECT, Body, JsonObject, Name, Open, PageQuery, ShortValue
 from shared.api.router import Upload, router
 from shared.errors import NotFound, ValidationError
 from shared.tenancy import Role
@@ -38,13 +38,15 @@ class SmtpIn(Body):
     host: str = Field(min_length=1, max_length=254)
     port: int = Field(ge=1, le=65535)
     security: str = Field("starttls", description="ssl (implicit TLS) | starttls | none")
-    username: str | None = None
+    username: str | None = Field(None, max_length=254)
     password: str | None = Field(
-        None, description="stored in the secrets store; omit to keep, empty string to clear"
+        None,
+        max_length=1000,
+        description="stored in the secrets store; omit to keep, empty string to clear",
     )
-    from_name: str | None = None
-    from_address: str
-    reply_to: str | None = None
+    from_name: str | None = Field(None, max_length=120)
+    from_address: str = Field(max_length=254)
+    reply_to: str | None = Field(None, max_length=254)
     daily_quota: int | None = Field(None, ge=1)
     per_minute_rate: int | None = Field(None, ge=1)
     postal_address: str | None = Field(
@@ -77,7 +79,7 @@ class ContactPatch(Body):
     first_name: str | None = Field(None, max_length=120)
     last_name: str | None = Field(None, max_length=120)
     timezone: str | None = Field(None, description="IANA zone; empty to clear")
-    fields: dict[str, str | int | float] | None = None
+    fields: dict[Name, ShortValue | int | float] | None = Field(None, max_length=50)
     status: str | None = Field(
         None,
         description="subscribed | unsubscribed: a manual unsubscribe, or its undoing (a "
@@ -86,25 +88,39 @@ class ContactPatch(Body):
     email: str | None = Field(None, description="cannot change; given only to be checked")
 
 
+# An email's HTML and text parts (Gmail clips messages past ~102 KB): bounds that keep
+# a template's or a campaign's document far below Firestore's 1 MiB.
+MAX_HTML = 100_000
+MAX_TEXT = 50_000
+
+
 class EmailTemplateIn(Body):
     name: str = Field(min_length=1, max_length=200)
     subject: str = Field("", max_length=998)
-    html: str = ""
-    text: str = Field("", description="plain-text part; derived from the HTML when empty")
-    defaults: dict[str, str | int | float] = Field(
-        default_factory=dict, description="values of personalization variables when missing"
+    html: str = Field("", max_length=MAX_HTML)
+    text: str = Field(
+        "", max_length=MAX_TEXT, description="plain-text part; derived from the HTML when empty"
+    )
+    defaults: dict[Name, ShortValue | int | float] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="values of personalization variables when missing",
     )
 
 
 class EmailTemplatePatch(Body):
     name: str | None = Field(None, min_length=1, max_length=200)
     subject: str | None = Field(None, max_length=998)
-    html: str | None = None
-    text: str | None = None
-    defaults: dict[str, str | int | float] | None = None
+    html: str | None = Field(None, max_length=MAX_HTML)
+    text: str | None = Field(None, max_length=MAX_TEXT)
+    defaults: dict[Name, ShortValue | int | float] | None = Field(None, max_length=50)
 
 
 class EmailCampaignIn(EmailTemplateIn):
+    references: ClassVar[dict[str, str]] = {
+        "list_id": "list_id",
+        "template_id": "email_template_id",
+    }
     list_id: str | None = None
     template_id: str | None = Field(None, description="copy subject and bodies from it")
     track_opens: bool = False
@@ -112,6 +128,7 @@ class EmailCampaignIn(EmailTemplateIn):
 
 
 class EmailCampaignPatch(EmailTemplatePatch):
+    references: ClassVar[dict[str, str]] = {"list_id": "list_id"}
     list_id: str | None = None
     track_opens: bool | None = None
     track_clicks: bool | None = None
@@ -136,7 +153,7 @@ class ScheduleEmailIn(Body):
     at: AwareDatetime | str = Field(
         description="ISO 8601 instant; without an offset it is a wall-clock time in `timezone`"
     )
-    timezone: str = "UTC"
+    timezone: str = Field("UTC", max_length=64)
     local_hour: int | None = Field(
         None, ge=0, le=23, description="send at this hour in each recipient's own zone"
     )
@@ -144,7 +161,7 @@ class ScheduleEmailIn(Body):
 
 class TestCampaignIn(Body):
     to: str = Field(min_length=3, max_length=254)
-    sample: dict[str, Any] | None = Field(None, description="variables to render with")
+    sample: JsonObject | None = Field(None, description="variables to render with")
 
 
 class RecipientsQuery(PageQuery):
@@ -283,7 +300,7 @@ def _mapping(raw: str | None) -> dict[str, Any]:
         return {"email": "email"}
     try:
         mapping = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # also too deep, or a 5,000-digit number
         raise ValidationError(
             f"mapping is not valid JSON: {exc}", [{"field": "mapping", "message": "not JSON"}]
         ) from exc

@@ -6,13 +6,13 @@ domain rules, e.g. employment-ad targeting); this module declares routes and sha
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
-from shared.api.models import ARRAY, OBJECT, Body, Open, PageQuery
+from shared.api.models import ARRAY, OBJECT, Body, JsonObject, Open, PageQuery, Query
 from shared.api.router import Upload, router
 from shared.tenancy import Role
 
@@ -98,11 +98,14 @@ class SegmentationIn(Body):
     )
 
 
-class SegmentsQuery(BaseModel):
+class SegmentsQuery(Query):
     run_id: str | None = Field(None, description="default: the latest finished run")
 
 
 class AdCredentialsIn(Body):
+    external_ids: ClassVar[frozenset[str]] = frozenset(
+        {"account_id", "page_id", "login_customer_id", "client_id"}
+    )
     account_id: str = Field(description="Meta ad account id or Google Ads customer id")
     page_id: str | None = Field(None, description="Meta: the Facebook Page the ads run as")
     login_customer_id: str | None = Field(None, description="Google: manager account")
@@ -114,31 +117,33 @@ class AdCredentialsIn(Body):
 
 
 class AdCampaignIn(Body):
+    references: ClassVar[dict[str, str]] = {"opening_id": "opening_id", "segment_ids": "segment_id"}
     opening_id: str
     name: str | None = Field(None, max_length=120)
-    segment_ids: list[str] = Field(default_factory=list)
-    platforms: list[str] = Field(description="meta and/or google")
+    segment_ids: list[str] = Field(default_factory=list, max_length=20)
+    platforms: list[str] = Field(max_length=2, description="meta and/or google")
     daily_budget: float = Field(description="in major units of `currency`")
     currency: str | None = Field(None, description="ISO 4217; default the salary currency")
     start_at: AwareDatetime | None = None
     end_at: AwareDatetime | None = None
-    targeting: dict[str, Any] | None = Field(
+    targeting: JsonObject | None = Field(
         None, description="employment rules: no age, gender or ZIP targeting"
     )
-    creative: dict[str, Any] | None = None
+    creative: JsonObject | None = None
 
 
 class AdCampaignPatch(Body):
+    references: ClassVar[dict[str, str]] = {"opening_id": "opening_id", "segment_ids": "segment_id"}
     opening_id: str | None = None
     name: str | None = Field(None, max_length=120)
-    segment_ids: list[str] | None = None
-    platforms: list[str] | None = None
+    segment_ids: list[str] | None = Field(None, max_length=20)
+    platforms: list[str] | None = Field(None, max_length=2)
     daily_budget: float | None = None
     currency: str | None = None
     start_at: AwareDatetime | None = None
     end_at: AwareDatetime | None = None
-    targeting: dict[str, Any] | None = None
-    creative: dict[str, Any] | None = None
+    targeting: JsonObject | None = None
+    creative: JsonObject | None = None
 
 
 class AdCampaignOut(Open):
@@ -152,7 +157,7 @@ class AdCampaignOut(Open):
 
 
 class TargetingIn(Body):
-    targeting: dict[str, Any]
+    targeting: JsonObject
 
 
 # -- job openings -----------------------------------------------------------------------

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared.api.context import Ctx
-from shared.api.models import ARRAY, OBJECT, Body
+from shared.api.models import ARRAY, OBJECT, Body, Query
 from shared.api.router import router
 from shared.errors import NotFound, ValidationError
 from shared.tenancy import Role
@@ -27,12 +27,12 @@ def _dash() -> Any:
     return dashboards
 
 
-class OverviewQuery(BaseModel):
+class OverviewQuery(Query):
     days: int = Field(7, ge=1, le=366, description="days shown, ending at `end`")
     end: date | None = Field(None, description="last day (workspace's local days); default today")
 
 
-class TopQuery(BaseModel):
+class TopQuery(Query):
     limit: int = Field(5, ge=1, le=50)
 
 
@@ -42,15 +42,12 @@ class GenerateIn(Body):
     images: bool | None = Field(None, description="default: the campaign's image setting")
 
 
-def _count(ctx: Ctx, collection: str, field: str, values: list[str]) -> int:
-    from google.cloud.firestore_v1.base_query import FieldFilter
+def _count(ctx: Ctx, collection: str, statuses: list[str]) -> int:
+    from shared.queries import aggregate
+    from shared.queries.core import COUNT_BY_STATUS
 
-    query = (
-        ctx.db.collection(collection)
-        .where(filter=FieldFilter("workspace_id", "==", ctx.ws))
-        .where(filter=FieldFilter(field, "in", values))
-    )
-    return int(query.count().get()[0][0].value)
+    spec = COUNT_BY_STATUS[collection]
+    return int(aggregate(ctx.db, spec, workspace_id=ctx.ws, status=statuses)["count"])
 
 
 @router.get(
@@ -69,8 +66,8 @@ def dashboard(ctx: Ctx) -> Any:
     tick = snap.to_dict() if snap.exists else {}
     return {
         "activity": {
-            "posting": _count(ctx, "posts", "status", ["queued", "publishing"]),
-            "sending": _count(ctx, "email_campaigns", "status", ["sending"]),
+            "posting": _count(ctx, "posts", ["queued", "publishing"]),
+            "sending": _count(ctx, "email_campaigns", ["sending"]),
         },
         "scheduler": {"last_tick_at": tick.get("last_tick_at")},
         "overview": _dash().overview(ctx.runtime, ctx.ws, q.days, q.end),

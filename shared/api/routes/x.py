@@ -7,15 +7,25 @@ the routes, their roles and their shapes.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.api.context import Ctx, Reply
-from shared.api.lists import after_key, service_page
-from shared.api.models import OBJECT, Body, Open, PageQuery
+from shared.api.lists import after_key, doc_out, list_page, service_page
+from shared.api.models import (
+    OBJECT,
+    Body,
+    JsonObject,
+    Name,
+    Open,
+    PageQuery,
+    ShortValue,
+    SmallObject,
+    Word,
+)
 from shared.api.router import Upload, router
-from shared.errors import NotFound, ValidationError
+from shared.errors import ValidationError
 from shared.tenancy import Role
 
 router.object_param("account_id", "x_accounts", "X account")
@@ -24,6 +34,14 @@ router.object_param("post_id", "posts", "post")
 router.object_param("template_id", "post_templates", "template")
 router.object_param("series_id", "post_series", "series")
 router.object_param("plan_id", "posting_plans", "posting plan")
+router.object_param("media_id", "media", "image")
+
+
+# Characters of one post (X's standard limit is 280 weighted; Herald stores up to this)
+# and parts of a thread: bounds that keep a post's document far below 1 MiB.
+MAX_POST = 4000
+MAX_PARTS = 25
+PostText = Annotated[str, Field(max_length=MAX_POST)]
 
 
 def _svc() -> Any:
@@ -54,8 +72,8 @@ class AccountOut(Open):
 
 class AccountPatch(Body):
     tier: str | None = Field(None, description="free | basic | pro | pay_per_use | enterprise")
-    limits: dict[str, int] | None = None
-    pricing: dict[str, Any] | None = None
+    limits: dict[str, int] | None = Field(None, max_length=20)
+    pricing: JsonObject | None = None
     display_name: str | None = Field(None, max_length=100)
 
 
@@ -80,27 +98,28 @@ class OAuthCompleteIn(Body):
 
 
 class CampaignIn(Body):
+    references: ClassVar[dict[str, str]] = {"account_id": "account_id"}
     name: str = Field(min_length=1, max_length=200)
-    description: str | None = None
-    keywords: list[str] | None = None
-    hashtags: list[str] | None = None
+    description: str | None = Field(None, max_length=5000)
+    keywords: list[Word] | None = Field(None, max_length=50)
+    hashtags: list[Word] | None = Field(None, max_length=50)
     target_audience: str | None = None
     start_at: AwareDatetime | None = None
     end_at: AwareDatetime | None = None
-    timezone: str | None = Field(None, description="IANA zone")
+    timezone: str | None = Field(None, max_length=64, description="IANA zone")
     status: str | None = Field(None, description="draft | active | paused | ended")
     account_id: str | None = None
     # Generation brief (shared.generate.brief).
-    topics: list[str | dict[str, Any]] | None = None
-    topic_priorities: dict[str, int] | None = None
+    topics: list[Word | SmallObject] | None = Field(None, max_length=50)
+    topic_priorities: dict[Word, int] | None = Field(None, max_length=50)
     tone: str | None = None
     language: str | None = None
     call_to_action: str | None = None
-    links: list[str] | None = None
+    links: list[str] | None = Field(None, max_length=20)
     hashtags_per_post: int | None = Field(None, ge=0, le=30)
     approval_required: bool | None = None
-    autopilot: dict[str, Any] | None = None
-    image: dict[str, Any] | None = None
+    autopilot: JsonObject | None = None
+    image: JsonObject | None = None
 
 
 class CampaignPatch(CampaignIn):
@@ -121,21 +140,33 @@ class CampaignQuery(PageQuery):
 
 
 class PostIn(Body):
+    references: ClassVar[dict[str, str]] = {
+        "account_id": "account_id",
+        "campaign_id": "campaign_id",
+    }
     account_id: str
-    text: str = Field(min_length=1)
-    parts: list[str] | None = Field(None, description="thread: the whole thread or its rest")
-    media: list[str] | None = Field(None, description="refs from POST .../media (max 4)")
+    text: str = Field(min_length=1, max_length=MAX_POST)
+    parts: list[PostText] | None = Field(
+        None, max_length=MAX_PARTS, description="thread: the whole thread or its rest"
+    )
+    media: list[str] | None = Field(
+        None, max_length=4, description="media ids from POST .../media (max 4)"
+    )
     campaign_id: str | None = None
     due_at: AwareDatetime | None = None
-    timezone: str = Field("UTC", description="the author's IANA zone")
+    timezone: str = Field("UTC", max_length=64, description="the author's IANA zone")
 
 
 class PostPatch(Body):
-    text: str | None = Field(None, min_length=1)
-    parts: list[str] | None = None
-    media: list[str] | None = None
+    references: ClassVar[dict[str, str]] = {
+        "account_id": "account_id",
+        "campaign_id": "campaign_id",
+    }
+    text: str | None = Field(None, min_length=1, max_length=MAX_POST)
+    parts: list[PostText] | None = Field(None, max_length=MAX_PARTS)
+    media: list[str] | None = Field(None, max_length=4)
     campaign_id: str | None = None
-    timezone: str | None = None
+    timezone: str | None = Field(None, max_length=64)
     account_id: str | None = None
 
 
@@ -176,12 +207,12 @@ class CalendarQuery(PageQuery):
 
 class ScheduleIn(Body):
     due_at: AwareDatetime | None = Field(None, description="default: the post's own due_at")
-    timezone: str | None = None
+    timezone: str | None = Field(None, max_length=64)
 
 
 class RescheduleIn(Body):
     due_at: AwareDatetime
-    timezone: str | None = None
+    timezone: str | None = Field(None, max_length=64)
 
 
 class ValidationOut(BaseModel):
@@ -193,20 +224,21 @@ class ValidationOut(BaseModel):
 
 
 class EstimateIn(Body):
+    references: ClassVar[dict[str, str]] = {"account_id": "account_id"}
     account_id: str
-    text: str
-    parts: list[str] | None = None
+    text: str = Field(max_length=MAX_POST)
+    parts: list[PostText] | None = Field(None, max_length=MAX_PARTS)
     media_count: int = Field(0, ge=0, le=4)
 
 
 class TemplateIn(Body):
     name: str = Field(min_length=1, max_length=200)
-    text: str = Field(min_length=1)
+    text: str = Field(min_length=1, max_length=MAX_POST)
 
 
 class TemplatePatch(Body):
     name: str | None = Field(None, min_length=1, max_length=200)
-    text: str | None = Field(None, min_length=1)
+    text: str | None = Field(None, min_length=1, max_length=MAX_POST)
 
 
 class TemplateOut(Open):
@@ -217,20 +249,24 @@ class TemplateOut(Open):
 
 
 class RenderIn(Body):
-    values: dict[str, str]
+    values: dict[Name, ShortValue] = Field(max_length=50)
 
 
 class SeriesIn(Body):
+    references: ClassVar[dict[str, str]] = {
+        "account_id": "account_id",
+        "campaign_id": "campaign_id",
+    }
     name: str = Field(min_length=1, max_length=200)
     account_id: str
-    texts: list[str] = Field(min_length=1)
+    texts: list[PostText] = Field(min_length=1, max_length=25)
     start_at: AwareDatetime
     every: str = Field("daily", description="hours | daily | weekly")
     every_hours: int = Field(24, ge=1, le=168)
     end_at: AwareDatetime | None = None
     kind: str = Field("recurring", description="recurring | evergreen")
     campaign_id: str | None = None
-    timezone: str = "UTC"
+    timezone: str = Field("UTC", max_length=64)
 
 
 class MaterializeIn(Body):
@@ -238,6 +274,7 @@ class MaterializeIn(Body):
 
 
 class PlanIn(Body):
+    references: ClassVar[dict[str, str]] = {"account_id": "account_id"}
     account_id: str
     posts_per_day: int = Field(ge=1, le=100)
     active_from: str = Field("09:00", description="local time in the campaign's zone")
@@ -245,13 +282,13 @@ class PlanIn(Body):
 
 
 class MediaOut(BaseModel):
-    ref: str
-    content_type: str
+    id: str = Field(description="what posts name in `media`")
+    content_type: str = Field(description="of the stored, re-encoded image")
     bytes: int
-
-
-class MediaQuery(BaseModel):
-    ref: str = Field(description="a ref returned by the upload")
+    width: int | None = None
+    height: int | None = None
+    source: str | None = Field(None, description="upload | generated")
+    created_at: datetime | None = None
 
 
 # -- X accounts -------------------------------------------------------------------------
@@ -760,36 +797,50 @@ def materialize_series(ctx: Ctx) -> Any:
     summary="Upload an image (JPEG, PNG, GIF, WebP; at most 5 MB) for a post",
     tag="media",
     role=Role.EDITOR,
-    body=Upload("the image"),
+    body=Upload("the image", max_bytes=6 * 1024 * 1024),
     response=MediaOut,
     status=201,
+    description="The bytes are decoded and re-encoded without their metadata (EXIF, GPS, "
+    "comments); anything that does not decode as one of these formats is refused, "
+    "whatever its declared type. Posts refer to the image by the `id` answered.",
 )
 def upload_media(ctx: Ctx) -> Any:
     from shared import media
 
     _, data = ctx.upload()
-    ctype = ctx.request.files["file"].mimetype or "application/octet-stream"
-    ref = media.put(ctx.runtime, ctx.ws, data, ctype)
-    return Reply({"ref": ref, "content_type": ctype, "bytes": len(data)}, 201)
+    return Reply(media.public(media.put(ctx.runtime, ctx.ws, data)), 201)
 
 
 @router.get(
     "/workspaces/{ws}/media",
     summary="The media library: the workspace's uploaded and generated images, newest first",
     tag="media",
-    response={"type": "array", "items": {"type": "object"}},
+    response=MediaOut,
+    paged=True,
 )
 def list_media(ctx: Ctx) -> Any:
     from shared import media
+    from shared.queries import x as q
 
-    return media.list_media(ctx.runtime, ctx.ws)
+    return list_page(ctx, q.MEDIA, serialize=lambda snap: media.public(doc_out(snap)))
 
 
 @router.get(
-    "/workspaces/{ws}/media/content",
+    "/workspaces/{ws}/media/{media_id}",
+    summary="An image's type, size and source",
+    tag="media",
+    response=MediaOut,
+)
+def get_media(ctx: Ctx) -> Any:
+    from shared import media
+
+    return media.public(ctx.obj("media_id"))
+
+
+@router.get(
+    "/workspaces/{ws}/media/{media_id}/content",
     summary="The bytes of an uploaded or generated image (for previews)",
     tag="media",
-    query=MediaQuery,
     produces="image/*",
 )
 def media_content(ctx: Ctx) -> Any:
@@ -797,12 +848,14 @@ def media_content(ctx: Ctx) -> Any:
 
     from shared import media
 
-    ref = ctx.query.ref
-    if media.workspace_of(ref) != ctx.ws:
-        raise NotFound("image not found in this workspace")
-    data, ctype = media.get(ctx.runtime, ref)
+    data, ctype = media.read(ctx.runtime, ctx.ws, ctx.params["media_id"])
     return Response(
         data,
         mimetype=ctype,
-        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Cache-Control": "private, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Content-Disposition": "inline",
+        },
     )

@@ -1,0 +1,133 @@
+"""Queries of the email pipeline: templates, lists, contacts, campaigns, batches."""
+
+from shared.queries.spec import QuerySpec, asc, total
+
+TEMPLATES = QuerySpec("email.templates", "email_templates", equals=("workspace_id",))
+CONTACT_LISTS = QuerySpec("email.contact_lists", "contact_lists", equals=("workspace_id",))
+LIST_MEMBERS = QuerySpec(
+    "email.list_members",
+    "contact_list_members",
+    equals=("list_id", "workspace_id"),
+    order=(asc("key"),),
+    paged=True,
+    why="a list's member buckets: counts, pages, a campaign's expansion",
+)
+CONTACTS = QuerySpec(
+    "email.contacts",
+    "contacts",
+    equals=("workspace_id",),
+    range="email_norm",
+    order=(asc("email_norm"),),
+    paged=True,
+    why="the contacts list, and its search by the start of the address (a range)",
+)
+LIST_IMPORTS = QuerySpec(
+    "email.list_imports",
+    "contact_imports",
+    equals=("list_id", "status"),
+    why="a campaign waits for an import into its list",
+)
+STALE_CHUNKS = QuerySpec(
+    "email.stale_chunks",
+    "contact_import_chunks",
+    equals=("status",),
+    range="updated_at",
+    range_required=True,
+    why="import chunks whose task was lost",
+)
+IMPORT_SUMS = QuerySpec(
+    "email.import_sums",
+    "contact_import_chunks",
+    equals=("import_id",),
+    aggregations=(total("done"), total("written")),
+)
+SUPPRESSED_IN = QuerySpec(
+    "email.suppressed_in",
+    "email_suppressions",
+    equals=("workspace_id",),
+    within=(("email_norm", 30),),
+)
+SUPPRESSIONS = QuerySpec(
+    "email.suppressions",
+    "email_suppressions",
+    equals=("workspace_id",),
+    order=(asc("email_norm"),),
+    paged=True,
+)
+
+CAMPAIGNS = QuerySpec(
+    "email.campaigns",
+    "email_campaigns",
+    equals=("workspace_id",),
+    order=(asc("key"),),
+    paged=True,
+)
+DUE_CAMPAIGNS = QuerySpec(
+    "email.due_campaigns",
+    "email_campaigns",
+    equals=("status",),
+    range="due_at",
+    range_required=True,
+    why="dispatch: scheduled campaigns due now",
+)
+CAMPAIGNS_WITH_STATUS = QuerySpec(
+    "email.campaigns_with_status", "email_campaigns", equals=("status",)
+)
+
+CAMPAIGN_BATCHES = QuerySpec(
+    "email.campaign_batches",
+    "email_batches",
+    equals=("campaign_id",),
+    order=(asc("key"),),
+    paged=True,
+    why="a campaign's batches, for a resend",
+)
+CAMPAIGN_BATCHES_WITH_STATUS = QuerySpec(
+    "email.campaign_batches_with_status",
+    "email_batches",
+    equals=("campaign_id", "status"),
+    order=(asc("key"),),
+    paged=True,
+    why="pause and resume",
+)
+BATCH_OUTCOMES = QuerySpec(
+    "email.batch_outcomes",
+    "email_batches",
+    equals=("campaign_id", "workspace_id"),
+    order=(asc("key"),),
+    paged=True,
+    why="per-recipient outcomes, a page of batches at a time",
+)
+# A campaign's finished batches' tallies, in two queries of at most five sums each
+# (Firestore's limit), read together in one snapshot (shared.email.campaigns).
+BATCH_TALLIES = (
+    QuerySpec(
+        "email.batch_tallies",
+        "email_batches",
+        equals=("campaign_id",),
+        aggregations=(
+            total("n_sent", "sent"),
+            total("n_failed", "failed"),
+            total("n_deferred", "deferred"),
+            total("n_suppressed", "suppressed"),
+            total("n_unconfirmed", "unconfirmed"),
+        ),
+    ),
+    QuerySpec(
+        "email.batch_tallies_more",
+        "email_batches",
+        equals=("campaign_id",),
+        aggregations=(total("n_cancelled", "cancelled"), total("n_batches_done", "batches_done")),
+    ),
+)
+LOST_BATCHES = {
+    field: QuerySpec(
+        f"email.lost_batches_by_{field}",
+        "email_batches",
+        equals=("status",),
+        range=field,
+        range_required=True,
+        why="recovery: batches whose task was lost",
+    )
+    for field in ("due_at", "lease_until")
+}
