@@ -53,8 +53,13 @@ async function route() {
     else a.removeAttribute("aria-current");
   });
   // On a phone the section menu folds away once a section is chosen.
+  // A tap while it is still unfolding hides it once it has (Bootstrap ignores hide()
+  // mid-transition).
   const menu = $("#app-sections");
-  if (menu.classList.contains("show")) window.bootstrap?.Collapse.getOrCreateInstance(menu, { toggle: false }).hide();
+  const fold = window.bootstrap?.Collapse.getOrCreateInstance(menu, { toggle: false });
+  const opening = menu.classList.contains("collapsing") && $("#nav-toggle").getAttribute("aria-expanded") === "true";
+  if (opening) menu.addEventListener("shown.bs.collapse", () => fold?.hide(), { once: true });
+  else if (menu.classList.contains("show")) fold?.hide();
   const view = $("#view");
   clear(view).append(h("div", { class: "text-body-secondary" }, h("span", { class: "spinner-border spinner-border-sm me-2" }), "Loading…"));
   const ctx = {
