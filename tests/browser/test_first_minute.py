@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import expect
@@ -22,6 +23,13 @@ from tests.browser.conftest import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
+
+
+def assert_an_hour_from_now(value: str) -> None:
+    """A picker's default: an hour from now in UTC, to the second (Chromium's value
+    leaves out the seconds when they are :00, so no pattern on the text)."""
+    default = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    assert abs((default - datetime.now(UTC)).total_seconds() - 3600) < 120, value
 
 
 def test_the_readme_user_signs_in_to_a_utc_workspace_that_works(
@@ -50,13 +58,14 @@ def test_the_readme_user_signs_in_to_a_utc_workspace_that_works(
     admin.nav("compose", "#schedule-at")
     expect(page.locator("#schedule-tz")).to_have_value("UTC")
     assert page.get_attribute("#schedule-at", "step") == "1"
-    expect(page.locator("#schedule-at")).to_have_value(re.compile(r"T\d\d:\d\d:\d\d$"))
+    assert_an_hour_from_now(page.input_value("#schedule-at"))
     page.select_option("#schedule-tz", "Asia/Kolkata")
     page.fill("#schedule-at", "2031-05-06T09:30:15")
     expect(page.locator("#schedule-utc")).to_contain_text("2031-05-06T04:00:15Z")
     admin.nav("email/campaigns", "#email-composer")
     expect(page.locator("#email-tz")).to_have_value("UTC")
-    expect(page.locator("#email-at")).to_have_value(re.compile(r"T\d\d:\d\d:\d\d$"))
+    assert page.get_attribute("#email-at", "step") == "1"
+    assert_an_hour_from_now(page.input_value("#email-at"))
     assert page.locator("#view .api-error").count() == 0
 
     # On a phone the sections fold into a menu in the top bar.
