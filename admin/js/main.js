@@ -209,7 +209,13 @@ async function showApp() {
     // Signed in, in no workspace yet: only the invitations to answer.
     $("#app-view").classList.add("d-none");
     $("#invite-view").classList.remove("d-none");
-    clear($("#invite-list")).append(invitationList(state.invitations, showApp));
+    // Declining the last one leaves no workspace: back to the sign-in form, saying so.
+    const next = () =>
+      showApp().catch((exc) => {
+        setToken("");
+        showLogin(exc instanceof ApiError ? exc.describe() : String(exc));
+      });
+    clear($("#invite-list")).append(invitationList(state.invitations, next));
     return;
   }
   $("#invite-view").classList.add("d-none");

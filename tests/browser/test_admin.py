@@ -58,6 +58,26 @@ def test_login_and_a_wrong_password_is_refused(admin: Admin, owner: Account) -> 
     expect(row.locator("select")).to_have_value("editor")
     row.locator("select").select_option("viewer")
     expect(page.locator("#toasts")).to_contain_text(f"{member} is now viewer")
+    row.locator("button", has_text="Remove").click()
+    expect(page.locator("#members tr", has_text=member)).to_have_count(0)
+
+    # An invitation revoked before it is answered, and one the invitee declines.
+    revoked, declining = f"revoked-{uuid.uuid4().hex[:6]}", f"declines-{uuid.uuid4().hex[:6]}"
+    for name in (revoked, declining):
+        page.fill("#member-username", name)
+        page.click("#member-form button[type=submit]")
+        expect(page.locator("#invitations tr", has_text=name)).to_be_visible()
+    page.locator("#invitations tr", has_text=revoked).locator("button", has_text="Revoke").click()
+    expect(page.locator("#invitations tr", has_text=revoked)).to_have_count(0)
+    herald_user_add(admin.stack, declining, "--no-workspace")
+    page.click("#logout")
+    page.fill("#login-username", declining)
+    page.fill("#login-password", PASSWORD)
+    page.click("#login-submit")
+    invite = page.locator("#invite-list li", has_text="My workspace")
+    invite.locator("[data-action=decline]").click()
+    expect(page.locator("#login-error")).to_contain_text("not a member of any workspace")
+    admin.login(owner)
     admin.nav("dashboard", "#stat-sent")
     expect(page.locator("#stat-sent")).to_have_text(re.compile(r"^\d+$"))
 

@@ -161,6 +161,17 @@ def test_postal_address_contacts_template_campaign_and_engagement(
     page.click("#etpl-save")
     expect(page.locator("#email-templates-list")).to_contain_text(f"Welcome {tag}")
     admin.check("email-templates")
+    # Another one, edited, then deleted.
+    page.fill("#etpl-name", f"Scratch {tag}")
+    page.fill("#etpl-subject", "First subject")
+    page.click("#etpl-save")
+    scratch = page.locator("#email-templates-list tr", has_text=f"Scratch {tag}")
+    scratch.locator("button", has_text="Edit").click()
+    page.fill("#etpl-subject", "Second subject")
+    page.click("#etpl-save")
+    expect(scratch).to_contain_text("Second subject")
+    scratch.locator("button", has_text="Delete").click()
+    expect(page.locator("#email-templates-list tr", has_text=f"Scratch {tag}")).to_have_count(0)
     page.locator("#email-templates-list tr", has_text=f"Welcome {tag}").locator(
         "a", has_text="New campaign"
     ).click()
@@ -253,11 +264,16 @@ def test_postal_address_contacts_template_campaign_and_engagement(
 
     # Within a tick: the campaign page and the dashboard show them (rollups, not events).
     expect(page.locator("#open-rate-count")).to_have_text("2 opened", timeout=20_000)
-    expect(page.locator("#machine-engagement")).to_contain_text("1 opens and 0 clicks by machines")
+    expect(page.locator("#machine-engagement")).to_contain_text(
+        "1 opens and 0 clicks by machines", timeout=20_000
+    )
     expect(page.locator("#click-rate-count")).to_have_text("1 clicked", timeout=10_000)
     expect(page.locator("#unsubscribe-rate-count")).to_have_text("1 unsubscribed", timeout=10_000)
     expect(page.locator("#email-top-links")).to_contain_text("https://herald.example/news")
     admin.check("email-campaign")
+    page.fill("#email-test-to", f"test.again.{tag}@example.com")
+    page.locator("button", has_text="Send me a test").click()
+    expect(page.locator("#toasts")).to_contain_text("Test message sent")
     with page.expect_download() as download:
         page.click(".export-csv[data-table='email_recipients']")
     assert bo in open(download.value.path(), encoding="utf-8-sig").read()  # noqa: SIM115
@@ -286,6 +302,13 @@ def test_postal_address_contacts_template_campaign_and_engagement(
     page.click("#email-schedule")
     page.wait_for_selector("#email-campaign-name")
     state = page.locator("#email-status .badge[data-status]")
+    expect(state).to_have_attribute("data-status", "scheduled")
+    page.click("#email-unschedule")  # back to a draft, then scheduled again
+    expect(state).to_have_attribute("data-status", "draft")
+    page.click("#email-edit")
+    page.wait_for_selector("#email-composer")
+    page.click("#email-schedule")
+    page.wait_for_selector("#email-campaign-name")
     expect(state).to_have_attribute("data-status", "scheduled")
     page.click("#email-cancel")
     expect(state).to_have_attribute("data-status", "cancelled")

@@ -53,6 +53,9 @@ def test_the_readme_user_signs_in_to_a_utc_workspace_that_works(
     assert options.first.get_attribute("value") == "UTC"
     assert page.locator("#ws-timezone option[value='Asia/Kolkata']").count() == 1
     assert page.locator("#ws-timezone option[value='Asia/Calcutta']").count() == 0
+    page.click("#workspace-form button[type=submit]")  # saved as it is: UTC stays UTC
+    expect(page.locator("#toasts")).to_contain_text("Workspace saved")
+    expect(page.locator("#ws-timezone")).to_have_value("UTC")
 
     # Compose and Email open without "Invalid time zone specified", in UTC, to the second.
     admin.nav("compose", "#schedule-at")

@@ -79,6 +79,9 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
     expect(page.locator("#segments-run-state")).to_contain_text("done", timeout=60_000)
     expect(page.locator("#segments-list tr[data-id]")).to_have_count(2)
     expect(page.locator("#segments-list")).to_contain_text("nursing")
+    # A segment's whole profile: what ad targeting can use from it.
+    page.locator("#segments-list tr[data-id] button", has_text="Details").first.click()
+    expect(page.locator("#segments-list .segment-details").first).to_contain_text("Ad keywords")
     expect(page.locator("#segment-runs .badge[data-status=done]").first).to_be_visible()
     admin.check("jobs-segments")
 
@@ -95,7 +98,8 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
     page.fill("#ads-keywords", "python, backend")
     page.click("#ads-check")
     expect(page.locator("#ads-targeting-result")).to_contain_text("Allowed")
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=5)
+    # It starts shortly: scheduled when published, then active (so it can be paused).
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=25)
     page.fill("#ads-start", start.strftime("%Y-%m-%dT%H:%M:%S"))
     page.fill("#ads-end", (start + timedelta(days=14)).strftime("%Y-%m-%dT%H:%M:%S"))
     page.fill("#ads-name", f"Ad for backend {tag}")
@@ -105,6 +109,12 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
     row = page.locator("#ads-list tr", has_text=f"Ad for backend {tag}")
     expect(row.locator(".badge[data-status]")).to_have_attribute("data-status", "draft")
     expect(row).to_contain_text("Lyon 25 mi")
+    # A draft's budget is edited in place.
+    budget = row.locator("input.budget-input")
+    budget.fill("30")
+    budget.press("Tab")
+    expect(page.locator("#toasts")).to_contain_text("30 EUR/day")
+    expect(row.locator("input.budget-input")).to_have_value("30")
     # A second draft, deleted (it asks twice).
     page.fill("#ads-name", f"Ad by mistake {tag}")
     page.fill("#ads-daily_budget", "10")
@@ -131,6 +141,17 @@ def test_openings_ads_with_targeting_candidates_and_segments(admin: Admin, owner
         "data-status", re.compile("scheduled|publishing|active"), timeout=30_000
     )
     admin.check("jobs-ads")
+    # Once it runs: paused, resumed, archived.
+    badge = row.locator(".badge[data-status]")
+    expect(badge).to_have_attribute("data-status", "active", timeout=60_000)
+    row.locator("button", has_text="Pause").click()
+    expect(badge).to_have_attribute("data-status", "paused")
+    row.locator("button", has_text="Resume").click()
+    expect(badge).to_have_attribute("data-status", "active")
+    row.locator("button", has_text="Archive").click()
+    expect(row.locator(".badge[data-status]")).to_have_attribute(
+        "data-status", "archived", timeout=30_000
+    )
 
     # Credentials for Meta, kept in the secrets store, then removed again.
     meta = page.locator("tr[data-platform=meta]")

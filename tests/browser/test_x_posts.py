@@ -43,6 +43,16 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     page.click("#x-sandbox")
     expect(page.locator("#x-accounts")).to_contain_text(f"@{handle}")
     admin.check("settings")
+    # A second account: its tier saved, then disconnected.
+    page.fill("#sandbox-handle", f"spare_{tag}")
+    page.click("#x-sandbox")
+    spare = page.locator("#x-accounts tr", has_text=f"@spare_{tag}")
+    spare.locator("input[aria-label=post_usd]").fill("0.02")
+    spare.locator("button", has_text="Save").click()
+    expect(page.locator("#toasts")).to_contain_text("Account saved")
+    spare.locator("button", has_text="Disconnect").click()
+    # Its tokens are gone; the row stays, so the history keeps its handle.
+    expect(spare.locator(".badge[data-status]")).to_have_attribute("data-status", "disconnected")
 
     # A campaign whose posts go to that account; its brief asks for approval, autopilot on.
     admin.nav("campaigns", "#campaign-create")
@@ -77,6 +87,18 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     expect(page.locator("#brief-times")).to_have_value("09:00 18:00")
     admin.check("campaign")
 
+    # A posting plan for the campaign: its next slots, read again on demand.
+    admin.nav("settings", "#plan-campaign")
+    page.select_option("#plan-campaign", label=f"{name} (UTC)")
+    page.select_option("#plan-account", label=f"@{handle} (sandbox)")
+    page.fill("#plan-per-day", "4")
+    page.locator("#plan-per-day").press("Enter")
+    result = page.locator("#posting-plan-result")
+    expect(result).to_contain_text("4 posts a day")
+    page.click("#plan-refresh")
+    expect(page.locator("#plan-refresh")).to_be_enabled()
+    expect(result).to_contain_text("Next slots")
+
     # Drafts: generated for the campaign's account; an edit survives the 5 s refresh.
     admin.nav("drafts", "#drafts-generate")
     page.select_option("#drafts-campaign", label=name)
@@ -96,6 +118,9 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     admin.check("drafts")
     page.locator(f"#drafts-list tr[data-id='{first}'] button", has_text="Approve").click()
     expect(page.locator(f"#drafts-list tr[data-id='{first}']")).to_have_count(0)
+    second = rows.first.get_attribute("data-id")
+    page.locator(f"#drafts-list tr[data-id='{second}'] button", has_text="Reject").click()
+    expect(page.locator(f"#drafts-list tr[data-id='{second}']")).to_have_count(0)
 
     # A post template with placeholders.
     admin.nav("templates", "#template-form")
@@ -104,6 +129,17 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     page.click("#template-save")
     expect(page.locator("#templates-list")).to_contain_text("{feature} {link}")
     admin.check("templates")
+    # Another one, edited, then deleted.
+    page.fill("#template-name", f"Scratch {tag}")
+    page.fill("#template-text", "Draft of {thing}")
+    page.click("#template-save")
+    scratch = page.locator("#templates-list tr", has_text=f"Scratch {tag}")
+    scratch.locator("button", has_text="Edit").click()
+    page.fill("#template-text", "Second draft of {thing} for {whom}")
+    page.click("#template-save")
+    expect(scratch).to_contain_text("{thing} {whom}")
+    scratch.locator("button", has_text="Delete").click()
+    expect(page.locator("#templates-list tr", has_text=f"Scratch {tag}")).to_have_count(0)
 
     # Compose from the template; the counter is twitter-text's weighted length.
     admin.nav("compose", "#part-0")
@@ -171,6 +207,10 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     expect(series_row).to_contain_text("weekly")
     expect(series_row.locator(".badge[data-status]")).to_have_attribute("data-status", "active")
     admin.check("series")
+    series_row.locator("button", has_text="Schedule next 24 h").click()
+    expect(page.locator("#toasts")).to_contain_text("post(s) scheduled")
+    series_row.locator("button", has_text="Stop").click()
+    expect(page.locator("#toasts")).to_contain_text("Series stopped")
 
     # Post now (sandbox): published, with its image, in the history.
     admin.nav("compose", "#part-0")

@@ -114,6 +114,27 @@ async function candidates(root) {
   await drawHistory();
 }
 
+/** A button that reads the whole segment (education, sources, what ad targeting can use). */
+function segmentDetails(r) {
+  const button = h("button", { class: "btn btn-sm btn-outline-secondary", type: "button", "aria-label": `Details of ${r.label}` }, icon("info-circle"), "Details");
+  button.addEventListener("click", async () => {
+    const seg = await act(button, () => get(ws(`/jobs/segments/${encodeURIComponent(r.id)}`)));
+    if (!seg) return;
+    const top = (list) => (list || []).map((x) => `${x.value} ${Math.round(x.share * 100)}%`).join(", ") || "–";
+    button.replaceWith(
+      h(
+        "dl",
+        { class: "small mb-0 segment-details" },
+        h("dt", {}, "Education"), h("dd", {}, top(seg.profile?.top_education)),
+        h("dt", {}, "Sources"), h("dd", {}, top(seg.profile?.top_sources)),
+        h("dt", {}, "Ad keywords"), h("dd", {}, (seg.keywords || []).join(", ") || "–"),
+        h("dt", {}, "Ad locations"), h("dd", {}, (seg.locations || []).join(", ") || "–"),
+      ),
+    );
+  });
+  return button;
+}
+
 async function segments(root) {
   const errorBox = h("div");
   const run = editable(h("button", { class: "btn btn-primary", type: "button", id: "segments-run" }, icon("diagram-3"), "Recompute segments"));
@@ -130,6 +151,7 @@ async function segments(root) {
       ["Experience", (r) => (r.profile?.median_years !== undefined && r.profile?.median_years !== null ? `median ${r.profile.median_years} y (${r.profile.p25_years}–${r.profile.p75_years})` : "")],
       ["Top skills", (r) => (r.profile?.top_skills || []).slice(0, 6).map((x) => `${x.value} ${Math.round(x.share * 100)}%`).join(", ")],
       ["Locations", (r) => (r.profile?.top_locations || []).slice(0, 4).map((x) => x.value).join(", ")],
+      ["", segmentDetails],
     ],
   });
   // The run happens in the `segment` function; poll its status until it is done.

@@ -1,7 +1,7 @@
 // Job ads → Ad campaigns: the platforms' credentials, a campaign for an opening (budget,
 // start and end, targeting under the employment rules, checked before saving), its
 // publishing (a refusal says what to fix and where), and performance.
-import { del, get, isOwner, listAll, post, put, session, ws } from "../api.js";
+import { del, get, isOwner, listAll, patch, post, put, session, ws } from "../api.js";
 import { chart, palette } from "../charts.js";
 import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, selectDefault, statusBadge, table } from "../dom.js";
 import { zonedToUtc } from "../time.js";
@@ -151,6 +151,15 @@ function campaignForm(openings, segments, onCreated) {
   return form;
 }
 
+/** The daily budget; editable (PATCH) while the campaign is a draft or scheduled. */
+function budgetCell(r, refresh, errorBox) {
+  const shown = `${fmtNumber(r.daily_budget, 2)} ${r.currency || ""}`;
+  if (!["draft", "scheduled"].includes(r.status)) return shown;
+  const input = editable(h("input", { class: "form-control form-control-sm budget-input", type: "number", min: 1, step: "0.01", value: r.daily_budget, "aria-label": `Daily budget of ${r.name} (${r.currency || ""})`, dataset: { editing: "" } }));
+  input.addEventListener("change", () => act(input, () => patch(ws(`/ads/campaigns/${encodeURIComponent(r.id)}`), { daily_budget: Number(input.value) }), { errorBox, done: `Budget of ${r.name}: ${input.value} ${r.currency || ""}/day` }).then(refresh));
+  return h("div", { class: "d-flex gap-1 align-items-center" }, input, h("span", { class: "small" }, r.currency || ""));
+}
+
 function adActions(r, refresh, errorBox) {
   const out = h("div", { class: "d-flex gap-1" });
   const btn = (label, iconName, path, colour) => {
@@ -185,7 +194,7 @@ export async function render(root, ctx) {
             { dataset: { id: r.id } },
             h("td", {}, r.name),
             h("td", {}, (r.platforms || []).join(", ")),
-            h("td", {}, `${fmtNumber(r.daily_budget, 2)} ${r.currency || ""}`),
+            h("td", {}, budgetCell(r, refresh, errorBox)),
             h("td", { class: "small" }, `${fmtDate(r.start_at, tz)} → ${r.end_at ? fmtDate(r.end_at, tz) : "no end"}`),
             h("td", { class: "small" }, [(r.targeting?.countries || []).join(" "), ...(r.targeting?.cities || []).map((c) => `${c.name} ${c.radius_miles} mi`), (r.targeting?.keywords || []).slice(0, 3).join(", ")].filter(Boolean).join(" · ")),
             h("td", {}, statusBadge(r.status), Object.values(r.publications || {}).some((x) => x?.sandbox) || r.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null, r.error ? h("div", { class: "text-danger small" }, r.error.reason || r.error.message || String(r.error)) : null),
@@ -198,7 +207,8 @@ export async function render(root, ctx) {
     return items;
   };
   // Publishing is asynchronous: the list refreshes every 5 s (not while a delete is armed).
-  ctx.timers.push(setInterval(() => !document.hidden && !listBox.querySelector("[data-armed]") && refresh().catch(() => {}), 5000));
+  // Nor while a budget is being typed.
+  ctx.timers.push(setInterval(() => !document.hidden && !listBox.querySelector("[data-armed]") && !listBox.querySelector(".budget-input:focus") && refresh().catch(() => {}), 5000));
   const formCard = openings.length
     ? campaignForm(openings, segments, refresh)
     : h("div", { class: "alert alert-info mb-0" }, "Create a job opening first: ", h("a", { href: "#/jobs/openings" }, "Openings"), ".");

@@ -147,10 +147,17 @@ async function plansSection() {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const plan = await act(save, () => post(ws(`/campaigns/${encodeURIComponent(campaign.value)}/plans`), { account_id: account.value, posts_per_day: Number(perDay.value), active_from: from.value, active_to: to.value }), { errorBox, done: "Posting plan saved" });
-    if (plan) {
-      clear(box).append(h("div", { class: "small" }, `${plan.posts_per_day} posts a day, ${plan.active_from}–${plan.active_to} (${plan.timezone}). Next slots: `, (plan.slots || []).map((s) => fmtDate(s, plan.timezone)).join(" · ") || "none in the next 24 h"));
-    }
+    if (plan) showPlan(plan);
   });
+  // The slots move with the clock: "Refresh" reads the plan again (its next 24 hours).
+  const showPlan = (plan) => {
+    const again = h("button", { class: "btn btn-sm btn-outline-secondary ms-2", type: "button", id: "plan-refresh" }, icon("arrow-clockwise"), "Refresh");
+    again.addEventListener("click", async () => {
+      const fresh = await act(again, () => get(ws(`/plans/${encodeURIComponent(plan.id)}`)), { errorBox });
+      if (fresh) showPlan(fresh);
+    });
+    clear(box).append(h("div", { class: "small" }, `${plan.posts_per_day} posts a day, ${plan.active_from}–${plan.active_to} (${plan.timezone}). Next slots: `, (plan.slots || []).map((s) => fmtDate(s, plan.timezone)).join(" · ") || "none in the next 24 h", again));
+  };
   if (!campaigns.length || !accounts.length) return card("Posting plan", h("div", { class: "text-body-secondary" }, "Create a campaign and connect an X account first."));
   return card("Posting plan", h("div", {}, canEdit() ? form : h("div", { class: "text-body-secondary" }, "Editors set posting plans."), box));
 }
