@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -69,6 +70,11 @@ AXE = """async () => {
     .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 6)
       .map((n) => n.target.join(" ") + " :: " + (n.failureSummary || "")) }));
 }"""
+
+
+# Every API request a page made in this session, as (method, path after /api/v1): what
+# test_zz_api_coverage.py checks against the OpenAPI document.
+PAGE_CALLS: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,8 @@ class Admin:
         self.dialogs: list[str] = []
         self.allowed_statuses: set[int] = set()
         self.axe_results: dict[str, list[Any]] = {}
+        self._api = f"{stack.url('api')}/api/v1"
+        page.on("request", self._request)
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.console_errors.append(f"pageerror: {exc}"))
 
@@ -141,6 +149,11 @@ class Admin:
             dialog.dismiss()
 
         page.on("dialog", _dialog)
+
+    def _request(self, request: Any) -> None:
+        url = str(request.url)
+        if url.startswith(self._api + "/"):
+            PAGE_CALLS.add((str(request.method), urllib.parse.urlsplit(url).path[len("/api/v1") :]))
 
     def _console(self, msg: Any) -> None:
         text = msg.text
