@@ -33,7 +33,7 @@ BENCHMARKS = (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, under 3 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (see bench/README.md)")
     parser.add_argument("--only", action="append", choices=BENCHMARKS)
     args = parser.parse_args(argv)
     reporter = Reporter(ROOT / "bench" / "results" / "summary.md")

@@ -14,6 +14,7 @@ state with a recorded reason (goal 100 %).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import tempfile
@@ -67,6 +68,7 @@ class Chaos:
     def x_account(self) -> str:
         from shared.secrets import user_secret_name
         from shared.x.models import TIERS, XAccount
+        from shared.x.prices import tier_pricing
         from shared.x.store import order_key
 
         account_id = uuid.uuid4().hex[:20]
@@ -80,6 +82,9 @@ class Chaos:
             "posts_per_15min": 100_000,
             "posts_per_24h": 1_000_000,
         }
+        # Enterprise limits (the run posts far past a self-serve quota), billed at the
+        # configured pay-per-use prices: what Herald counts is then worth checking.
+        pay_per_use = dataclasses.asdict(tier_pricing(self.runtime.settings, "pay_per_use"))
         account = XAccount(
             id=account_id,
             workspace_id=self.ws,
@@ -87,6 +92,7 @@ class Chaos:
             x_user_id=account_id,
             tier="enterprise",
             limits=limits,
+            pricing=pay_per_use,
             secret_ref=ref,
             created_at=now,
             updated_at=now,
@@ -495,6 +501,42 @@ def _report(
             )
         )
     reporter.add(Figure("chaos_terminal_with_reason_pct", 100.0 * terminal / items, "%", note=note))
+    _report_x_cost(reporter, chaos.runtime.settings, posts, fake_x)
+
+
+def _report_x_cost(
+    reporter: Reporter, settings: Any, posts: dict[str, dict[str, Any]], fake_x: FakeX
+) -> None:
+    """What Herald counted X would bill (x_cost_usd on each post) against what the fake X
+    saw: every create it accepted (a URL in it costs more) and every post a timeline read
+    returned (owned reads), at the configured pay-per-use prices."""
+    from shared.text import has_url
+    from shared.x.prices import tier_pricing
+
+    prices = tier_pricing(settings, "pay_per_use")
+    counted = sum(float(p.get("x_cost_usd") or 0) for p in posts.values())
+    with fake_x.state.lock:
+        creates = [t["text"] for t in fake_x.state.tweets]
+        reads = sum(len(r["ids"]) for r in fake_x.state.reads)
+    seen = sum(prices.post_with_url_usd if has_url(t) else prices.post_usd for t in creates)
+    seen += reads * prices.owned_read_usd
+    published = sum(1 for p in posts.values() if p.get("status") == "published") or 1
+    reporter.add(
+        Figure(
+            "chaos_x_cost_usd_per_post",
+            counted / published,
+            "USD",
+            note=f"counted by Herald; {len(creates)} creates and {reads} posts read at the fake X",
+        )
+    )
+    reporter.add(
+        Figure(
+            "chaos_x_cost_counted_vs_x_ratio",
+            counted / seen if seen else 1.0,
+            "ratio",
+            note=f"Herald's count ${counted:.3f} / what the fake X saw ${seen:.3f}; goal 1.0",
+        )
+    )
 
 
 def _explain_post(chaos: Chaos, post_id: str, post: dict[str, Any], fake_x: FakeX) -> None:

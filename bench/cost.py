@@ -53,20 +53,29 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
     base = MONTH_TICKS * (
         PRICES["request"] + 0.2 * (VCPU * PRICES["vcpu_s"] + GIB * PRICES["gib_s"])
     )
+    # What every tick reads and writes whatever is due (the per-item figures are net of it).
+    base += MONTH_TICKS * (
+        results.get("dispatch_fixed_reads_per_tick", 0.0) * PRICES["firestore_read"]
+        + results.get("dispatch_fixed_writes_per_tick", 0.0) * PRICES["firestore_write"]
+    )
     base += 2 * PRICES["scheduler_job_month"]
     reporter.add(
         Figure(
             "monthly_cost_usd_baseline",
             base,
             "USD",
-            note="dispatch every minute + 2 scheduler jobs, no traffic",
+            note="dispatch every minute (its fixed reads and writes included) + 2 scheduler "
+            "jobs, no traffic",
         )
     )
     if "firestore_reads_per_post" in results:
         posts = monthly_cost(
             10_000,
-            reads=results["firestore_reads_per_post"],
-            writes=results["firestore_writes_per_post"],
+            # The publish path and dispatch's metrics discovery, which reads every post.
+            reads=results["firestore_reads_per_post"]
+            + results.get("metrics_discovery_reads_per_post", 0.0),
+            writes=results["firestore_writes_per_post"]
+            + results.get("metrics_discovery_writes_per_post", 0.0),
             tasks=results.get("tasks_per_post", 1.0),
             invocations=results.get("tasks_per_post", 1.0),
             handler_s=results.get("post_handler_s", 0.5),

@@ -16,7 +16,7 @@ locals {
       concurrency  = 8
       timeout      = 300 # contact imports of 100k rows
       max          = 20
-      app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret"]
+      app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
       user_secrets = "write" # SMTP passwords, X tokens, ad credentials
       enqueues     = ["tweets", "emails", "ads", "segments"]
       media        = "write"
@@ -63,8 +63,8 @@ locals {
       concurrency  = 1
       timeout      = 300
       max          = 50
-      app_secrets  = ["x-consumer-key", "x-consumer-secret"]
-      user_secrets = "read"
+      app_secrets  = ["x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
+      user_secrets = "write" # refreshing an OAuth 2.0 account's tokens stores the new ones
       enqueues     = ["tweets"]
       media        = "read"
       env          = {}
@@ -95,8 +95,8 @@ locals {
       concurrency  = 1
       timeout      = 540
       max          = 10
-      app_secrets  = ["x-consumer-key", "x-consumer-secret"]
-      user_secrets = "read"
+      app_secrets  = ["x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
+      user_secrets = "write" # refreshing an OAuth 2.0 account's tokens stores the new ones
       enqueues     = ["metrics", "ads"]
       media        = "none"
       env          = {}
@@ -110,8 +110,8 @@ locals {
       concurrency  = 1
       timeout      = 300
       max          = 10
-      app_secrets  = ["gemini-api-key", "x-consumer-key", "x-consumer-secret"]
-      user_secrets = "read" # the account's tokens, for trending hashtags
+      app_secrets  = ["gemini-api-key", "x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
+      user_secrets = "write" # the account's tokens, for trending hashtags (refreshed when due)
       enqueues     = ["tweets"]
       media        = "write"
       env          = {}
@@ -184,6 +184,8 @@ locals {
       HERALD_EMAIL_BATCH_SIZE          = tostring(var.email_batch_size)
       HERALD_GEMINI_MODEL              = var.gemini_model
       HERALD_X_API_BASE                = var.x_api_base
+      HERALD_X_PRICES                  = var.x_prices
+      HERALD_X_OAUTH2_AUTHORIZE_URL    = var.x_oauth2_authorize_url
       HERALD_RECOVERY_GRACE_S          = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
       HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
       HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)

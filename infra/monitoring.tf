@@ -5,20 +5,22 @@
 
 locals {
   alert_types = {
-    x_post_failed            = "A post could not be published to X (revoked token, suspended account, rejected content, retries exhausted)."
-    x_post_unconfirmed       = "A post's outcome on X is unknown after a timeout; reconciliation will settle it, check if it stays unconfirmed."
-    email_config             = "A workspace's SMTP settings are unusable (authentication, TLS mode, host): its batches cannot send."
-    email_bad_task           = "send_email received a task it cannot parse (a bug or a tampered queue)."
-    email_import_failed      = "A background contact import gave up on a chunk whose tasks kept getting lost or failing: the import is marked failed."
-    ads_publish_failed       = "A job ad could not be published to Meta or Google Ads."
-    ads_status_sync_failed   = "Pausing, resuming or archiving an ad on its platform failed."
-    ads_task_gave_up         = "An ads task exhausted its deferrals and retries."
-    bad_task                 = "A worker (ads, segmentation) received a task it cannot parse."
-    autopilot_failed         = "An autopilot campaign's generation run failed: its plan is not being refilled."
-    metrics_bad_task         = "collect_metrics received a task it cannot parse."
-    metrics_budget_exhausted = "The X read budget for metrics is spent: metrics stop until the budget resets."
-    metrics_pull_failed      = "Pulling X metrics for an account failed."
-    metrics_sandbox_refused  = "A sandbox account reached metrics collection in production and was refused."
+    x_post_failed              = "A post could not be published to X (revoked token, suspended account, rejected content, retries exhausted)."
+    x_post_unconfirmed         = "A post's outcome on X is unknown after a timeout; reconciliation will settle it, check if it stays unconfirmed."
+    x_account_reconnect_needed = "X refused an OAuth 2.0 account's refresh token (its token lineage is lost): reconnect the account from Settings; its posts fail until then."
+    x_thread_held              = "X refused a reply part of a thread (403, its reply restriction): the rest is held until a person posts it as separate posts or drops it."
+    email_config               = "A workspace's SMTP settings are unusable (authentication, TLS mode, host): its batches cannot send."
+    email_bad_task             = "send_email received a task it cannot parse (a bug or a tampered queue)."
+    email_import_failed        = "A background contact import gave up on a chunk whose tasks kept getting lost or failing: the import is marked failed."
+    ads_publish_failed         = "A job ad could not be published to Meta or Google Ads."
+    ads_status_sync_failed     = "Pausing, resuming or archiving an ad on its platform failed."
+    ads_task_gave_up           = "An ads task exhausted its deferrals and retries."
+    bad_task                   = "A worker (ads, segmentation) received a task it cannot parse."
+    autopilot_failed           = "An autopilot campaign's generation run failed: its plan is not being refilled."
+    metrics_bad_task           = "collect_metrics received a task it cannot parse."
+    metrics_budget_exhausted   = "The X read budget for metrics is spent: metrics stop until the budget resets."
+    metrics_pull_failed        = "Pulling X metrics for an account failed."
+    metrics_sandbox_refused    = "A sandbox account reached metrics collection in production and was refused."
   }
 
   alert_policies = merge(

@@ -4,11 +4,13 @@
 
 locals {
   app_secrets = {
-    "token-signing-key" = "Signs the admin API's bearer tokens (32+ random bytes, base64)."
-    "track-hmac-key"    = "Signs tracking links in emails (32+ random bytes, base64)."
-    "gemini-api-key"    = "Gemini API key for generate (optional: without it the offline generator is used)."
-    "x-consumer-key"    = "X app consumer (API) key for OAuth 1.0a."
-    "x-consumer-secret" = "X app consumer (API) secret for OAuth 1.0a."
+    "token-signing-key"      = "Signs the admin API's bearer tokens (32+ random bytes, base64)."
+    "track-hmac-key"         = "Signs tracking links in emails (32+ random bytes, base64)."
+    "gemini-api-key"         = "Gemini API key for generate (optional: without it the offline generator is used)."
+    "x-consumer-key"         = "X app consumer (API) key for OAuth 1.0a."
+    "x-consumer-secret"      = "X app consumer (API) secret for OAuth 1.0a."
+    "x-oauth2-client-id"     = "X app OAuth 2.0 client id (connecting accounts with PKCE)."
+    "x-oauth2-client-secret" = "X app OAuth 2.0 client secret (confidential clients; optional)."
   }
 }
 

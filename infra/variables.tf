@@ -212,6 +212,28 @@ variable "x_api_base" {
   }
 }
 
+variable "x_oauth2_authorize_url" {
+  description = "X's OAuth 2.0 consent page (HERALD_X_OAUTH2_AUTHORIZE_URL)."
+  type        = string
+  default     = "https://x.com/i/oauth2/authorize"
+
+  validation {
+    condition     = startswith(var.x_oauth2_authorize_url, "https://")
+    error_message = "x_oauth2_authorize_url must be an https:// URL."
+  }
+}
+
+variable "x_prices" {
+  description = "X's prices as a JSON object merged over shared/x/prices.json, e.g. {\"tiers\": {\"pay_per_use\": {\"post_usd\": 0.02}}} (HERALD_X_PRICES). Empty: the file's prices (X's list prices since 2026-04-20)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.x_prices == "" || can(keys(jsondecode(var.x_prices)))
+    error_message = "x_prices must be empty or a JSON object."
+  }
+}
+
 variable "recovery_grace_s" {
   description = "Seconds an item may sit queued past its instant before dispatch decides its task was lost and enqueues it again (HERALD_RECOVERY_GRACE_S). 0: each pipeline's default."
   type        = number

@@ -13,6 +13,11 @@ from datetime import UTC, datetime
 
 
 def call_dispatch(url: str, job: str = "herald-dispatch", timeout: float = 60) -> int:
+    return post_dispatch(url, job, timeout)[0]
+
+
+def post_dispatch(url: str, job: str = "herald-dispatch", timeout: float = 60) -> tuple[int, bytes]:
+    """One Cloud Scheduler call: the HTTP status (0 when unreachable) and the body."""
     now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     req = urllib.request.Request(  # noqa: S310 - URL is the local dispatch function
         url,
@@ -28,11 +33,11 @@ def call_dispatch(url: str, job: str = "herald-dispatch", timeout: float = 60) -
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
-            return int(resp.status)
+            return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
-        return int(exc.code)
+        return int(exc.code), exc.read()
     except (urllib.error.URLError, TimeoutError, ConnectionError):
-        return 0
+        return 0, b""
 
 
 def next_boundary(now: float, tick: float) -> float:

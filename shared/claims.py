@@ -3,9 +3,11 @@
 A claim is a document whose id is the guarded action's key (for example
 `post:<id>:publish:<attempt>`). `create()` fails with AlreadyExists when the document
 exists, on real Firestore and on the emulator alike, so of any number of concurrent or
-repeated deliveries exactly one wins: the right tool for a one-shot action. A decision
-that reads and rewrites a document other runs also rewrite (who owns an email batch,
-shared.email.ownership) is a transaction instead.
+repeated deliveries exactly one wins. A create needs no transaction (one write, no
+read): the right tool for a one-shot action ("one X request per claimed part"). A
+decision that reads before it writes runs in a transaction instead: a cancel against
+post_tweet takes the same claims (shared.x.guards); who owns an email batch is
+shared.email.ownership.
 """
 
 from __future__ import annotations
@@ -30,6 +32,25 @@ def claim_id(*parts: str) -> str:
     return key
 
 
+def claim_doc(
+    *,
+    owner: str,
+    now: datetime,
+    workspace_id: str | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    **data: Any,
+) -> dict[str, Any]:
+    """The claim document `try_claim` creates (also created many at a time, each on its
+    own, by shared.batch_writes)."""
+    return {
+        "owner": owner,
+        "claimed_at": now,
+        "expires_at": now + ttl,
+        "workspace_id": workspace_id,
+        **data,
+    }
+
+
 def try_claim(
     db: Any,
     key: str,
@@ -41,13 +62,7 @@ def try_claim(
     **data: Any,
 ) -> bool:
     """Create the claim document; True if this caller won, False if it already existed."""
-    doc = {
-        "owner": owner,
-        "claimed_at": now,
-        "expires_at": now + ttl,
-        "workspace_id": workspace_id,
-        **data,
-    }
+    doc = claim_doc(owner=owner, now=now, workspace_id=workspace_id, ttl=ttl, **data)
     try:
         db.collection(CLAIMS).document(key).create(doc)
     except Exception as exc:

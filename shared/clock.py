@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -12,10 +13,17 @@ class Clock(Protocol):
         """The current instant, timezone-aware UTC."""
         ...
 
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds` (a frozen clock moves by that much instead)."""
+        ...
+
 
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
 
 
 class FrozenClock:
@@ -36,6 +44,9 @@ class FrozenClock:
         with self._lock:
             self._now += timedelta(seconds=seconds, **kwargs)
             return self._now
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(max(0.0, seconds))
 
     def set(self, instant: datetime) -> None:
         if instant.tzinfo is None:

@@ -1,7 +1,7 @@
-"""Media store for post and ad images: a `media` document per image, bytes in Cloud
-Storage (production) or local files (development).
+"""Media store for posts' images, GIFs and videos and ads' images: a `media` document per
+item, bytes in Cloud Storage (production) or local files (development).
 
-Posts and ad creatives refer to images by media id only. The document
+Posts and ad creatives refer to media by id only. The document
 (`media/{media_id}`: workspace_id, key, content_type, bytes, width, height, source,
 created_at) is read through the workspace like every other object, so an id of another
 workspace is "not found"; the storage key (`<workspace>/<media_id>.<ext>`) is chosen
@@ -9,7 +9,10 @@ here and never comes from a request.
 
 Every image is decoded (Pillow, a format allow-list and a pixel bound), re-encoded and
 stripped of its metadata (EXIF, XMP, ICC, comments) before it is stored: what is served
-back is always an image that Herald wrote, whatever the upload declared.
+back is always an image that Herald wrote, whatever the upload declared. Videos (MP4,
+MOV) cannot be re-encoded without a transcoder: their container is checked box by box
+(an `ftyp` first, a `moov`, nothing past the end) and they are stored as uploaded; the
+API serves every item with `nosniff` and a sandboxing CSP.
 
 Posts stored before media ids (`file:<ws>/<name>`, `gs://<bucket>/<ws>/<name>`) still
 publish: `resolve` reads such a ref only when it names an object of the post's own
@@ -32,7 +35,17 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 MEDIA = "media"
-MAX_BYTES = 5 * 1024 * 1024  # X's image limit
+# X's limits per kind: images 5 MB, (animated) GIFs 15 MB, videos 512 MB.
+LIMITS = {
+    "image/jpeg": 5 * 1024 * 1024,
+    "image/png": 5 * 1024 * 1024,
+    "image/webp": 5 * 1024 * 1024,
+    "image/gif": 15 * 1024 * 1024,
+    "video/mp4": 512 * 1024 * 1024,
+    "video/quicktime": 512 * 1024 * 1024,
+}
+MAX_BYTES = LIMITS["image/png"]
+MAX_IMAGE_BYTES = LIMITS["image/gif"]
 MAX_PIXELS = 8192 * 8192  # X's largest; also bounds a decompression bomb's memory
 MAX_FRAMES = 300
 # Pillow format name -> (content type, extension).
@@ -42,41 +55,102 @@ FORMATS = {
     "GIF": ("image/gif", "gif"),
     "WEBP": ("image/webp", "webp"),
 }
-ALLOWED_TYPES = frozenset(ctype for ctype, _ in FORMATS.values())
+ALLOWED_TYPES = frozenset(LIMITS)
+# ISO base media file format (MP4, MOV): the box types a file may hold at its top level.
+_VIDEO_BOXES = frozenset(
+    {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"uuid", b"udta", b"meta", b"pnot"}
+)
 _ID = re.compile(r"^[0-9a-f]{20}$")
 # What the old store wrote: <workspace>/<32 hex>.<ext>, nothing else.
-_LEGACY_NAME = re.compile(r"^([A-Za-z0-9_-]{1,80})/([0-9a-f]{32}\.(?:png|jpg|jpeg|gif|webp))$")
+_LEGACY_NAME = re.compile(
+    r"^([A-Za-z0-9_-]{1,80})/([0-9a-f]{32}\.(?:png|jpg|jpeg|gif|webp|mp4|mov))$"
+)
+
+
+_LEGACY_TYPES = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "mp4": "video/mp4",
+    "mov": "video/quicktime",
+}
 
 
 @dataclass(frozen=True)
 class Image:
-    """A decoded, re-encoded image ready to store."""
+    """A checked item ready to store: an image decoded and re-encoded, or a video whose
+    container was checked (no width or height: nothing here decodes its frames)."""
 
     data: bytes
     content_type: str
     extension: str
-    width: int
-    height: int
+    width: int | None
+    height: int | None
 
 
 def clean(data: bytes) -> Image:
-    """Decode `data` as JPEG, PNG, GIF or WebP and re-encode it without metadata.
+    """Check and prepare an upload: a JPEG, PNG, GIF or WebP image is decoded and
+    re-encoded without metadata; an MP4 or MOV video has its container checked.
 
-    ValidationError for anything that is not such an image (whatever its declared type),
-    is too large, or does not decode completely."""
+    ValidationError for anything that is not such an item (whatever its declared type),
+    is too large for its kind, or does not decode completely."""
+    if not data:
+        raise ValidationError("the file is empty")
+    if data[4:8] == b"ftyp":
+        return _video(data)
+    return _image(data)
+
+
+def _too_large(size: int, ctype: str, what: str = "the file") -> ValidationError:
+    limit = LIMITS[ctype]
+    return ValidationError(
+        f"{what} is {size} bytes; X accepts at most {limit} for {ctype}", {"max_bytes": limit}
+    )
+
+
+def _video(data: bytes) -> Image:
+    """An MP4 or MOV whose top-level boxes are well formed: `ftyp` first, a `moov`, each
+    box within the file."""
+    brand = data[8:12]
+    ctype, ext = ("video/quicktime", "mov") if brand == b"qt  " else ("video/mp4", "mp4")
+    if len(data) > LIMITS[ctype]:
+        raise _too_large(len(data), ctype)
+    seen: set[bytes] = set()
+    offset = 0
+    while offset < len(data):
+        if len(data) - offset < 8:
+            raise ValidationError("the video's container ends in the middle of a box")
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8]
+        header = 8
+        if size == 1:  # a 64-bit size follows the type
+            size = int.from_bytes(data[offset + 8 : offset + 16], "big")
+            header = 16
+        elif size == 0:  # the box runs to the end of the file
+            size = len(data) - offset
+        if kind not in _VIDEO_BOXES or size < header or offset + size > len(data):
+            raise ValidationError(
+                "the file is not an MP4 or MOV video (its container does not parse)",
+                {"allowed": sorted(ALLOWED_TYPES)},
+            )
+        seen.add(kind)
+        offset += size
+    if b"moov" not in seen:
+        raise ValidationError("the video has no movie header (moov box); export it again")
+    return Image(data, ctype, ext, None, None)
+
+
+def _image(data: bytes) -> Image:
     from PIL import Image as PILImage
     from PIL import ImageOps, UnidentifiedImageError
 
-    if not data:
-        raise ValidationError("the image is empty")
-    if len(data) > MAX_BYTES:
-        raise ValidationError(
-            f"the image is {len(data)} bytes; X accepts at most {MAX_BYTES}",
-            {"max_bytes": MAX_BYTES},
-        )
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _too_large(len(data), "image/gif", "the image")
     try:
         im: Any = PILImage.open(io.BytesIO(data), formats=list(FORMATS))
         fmt = str(im.format)
+        ctype, ext = FORMATS[fmt]
+        if len(data) > LIMITS[ctype]:
+            raise _too_large(len(data), ctype, "the image")
         width, height = im.size
         if width * height > MAX_PIXELS:
             raise ValidationError(
@@ -107,18 +181,14 @@ def clean(data: bytes) -> Image:
         ) from exc
     except UnidentifiedImageError as exc:
         raise ValidationError(
-            "the file is not a JPEG, PNG, GIF or WebP image",
+            "the file is not a JPEG, PNG, GIF or WebP image, nor an MP4 or MOV video",
             {"allowed": sorted(ALLOWED_TYPES)},
         ) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ValidationError(f"the image could not be decoded: {exc}"[:300]) from exc
     encoded = out.getvalue()
-    if len(encoded) > MAX_BYTES:
-        raise ValidationError(
-            f"the image is {len(encoded)} bytes once re-encoded; at most {MAX_BYTES}",
-            {"max_bytes": MAX_BYTES},
-        )
-    ctype, ext = FORMATS[fmt]
+    if len(encoded) > LIMITS[ctype]:
+        raise _too_large(len(encoded), ctype, "the image once re-encoded")
     return Image(encoded, ctype, ext, width, height)
 
 
@@ -144,7 +214,7 @@ def _save_animation(im: Any, fmt: str, out: io.BytesIO) -> None:
 
 
 def put(runtime: Runtime, workspace_id: str, data: bytes, source: str = "upload") -> dict[str, Any]:
-    """Clean and store an image; returns its media document (with `id`)."""
+    """Clean and store an image or video; returns its media document (with `id`)."""
     image = clean(data)
     media_id = uuid.uuid4().hex[:20]
     key = f"{workspace_id}/{media_id}.{image.extension}"
@@ -226,7 +296,13 @@ def resolve(runtime: Runtime, workspace_id: str, ref: str) -> tuple[bytes, str]:
         raise NotFound(f"image {ref[:120]!r} is not an image of this workspace")
     data = _load(runtime, store, name)
     ext = name.rsplit(".", 1)[1]
-    return data, {"jpg": "image/jpeg", "jpeg": "image/jpeg"}.get(ext, f"image/{ext}")
+    known = {
+        "jpg": "image/jpeg",
+        "jpeg": "image/jpeg",
+        "mp4": "video/mp4",
+        "mov": "video/quicktime",
+    }
+    return data, known.get(ext, f"image/{ext}")
 
 
 def _load(runtime: Runtime, store: str, key: str) -> bytes:

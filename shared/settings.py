@@ -95,9 +95,13 @@ class Settings:
     log_level: str = "INFO"  # HERALD_LOG_LEVEL
     # Base URL replacing https://api.x.com for X API calls (a proxy; the chaos benchmark).
     x_api_base: str | None = None  # HERALD_X_API_BASE
+    # Where people authorize Herald on X (OAuth 2.0 with PKCE); a local stand-in in tests.
+    x_authorize_url: str = "https://x.com/i/oauth2/authorize"  # HERALD_X_OAUTH2_AUTHORIZE_URL
     # How long an item may sit queued past its instant before dispatch decides its task
     # was lost and enqueues it again; unset = each pipeline's own default.
     recovery_grace_s: int | None = None  # HERALD_RECOVERY_GRACE_S
+    # X's prices: JSON merged over shared/x/prices.json (they change; see shared.x.prices).
+    x_prices: str | None = None  # HERALD_X_PRICES
     # X reads (posts looked up) a workspace may spend per calendar month; a workspace
     # document's `metrics_read_budget` overrides it. 0 stops X metric pulls.
     metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
@@ -146,6 +150,8 @@ class Settings:
                 raise SettingsError("emulator hosts are set in production")
             if self.x_api_base and not self.x_api_base.startswith("https://"):
                 raise SettingsError("HERALD_X_API_BASE must be an https:// URL in production")
+            if not self.x_authorize_url.startswith("https://"):
+                raise SettingsError("HERALD_X_OAUTH2_AUTHORIZE_URL must be https in production")
         if self.email_batch_size < 1 or self.email_batch_size > 500:
             raise SettingsError("HERALD_EMAIL_BATCH_SIZE must be between 1 and 500")
         if not 2 <= self.email_lease_s <= 60 or (self.is_production and self.email_lease_s != 60):
@@ -194,7 +200,9 @@ class Settings:
             gemini_model=env.get("HERALD_GEMINI_MODEL", defaults.gemini_model),
             log_level=env.get("HERALD_LOG_LEVEL", defaults.log_level).upper(),
             x_api_base=(env.get("HERALD_X_API_BASE") or "").rstrip("/") or None,
+            x_authorize_url=env.get("HERALD_X_OAUTH2_AUTHORIZE_URL") or defaults.x_authorize_url,
             recovery_grace_s=_int(env, "HERALD_RECOVERY_GRACE_S", 0) or None,
+            x_prices=env.get("HERALD_X_PRICES") or None,
             metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
             metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
             trusted_proxies=_int(env, "HERALD_TRUSTED_PROXIES", defaults.trusted_proxies),

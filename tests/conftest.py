@@ -28,6 +28,8 @@ from shared.runtime import Runtime
 from shared.secrets import Secrets
 from shared.settings import Settings
 from shared.tasks import RecordingEnqueuer
+from tests.x.fake_x import CLIENT_ID as FAKE_X_CLIENT_ID
+from tests.x.fake_x import FakeX
 
 
 @pytest.fixture(scope="session")
@@ -92,12 +94,28 @@ def db(runtime: Runtime):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def fake_x_server() -> Iterator[FakeX]:
+    """The stack's X: a local stand-in for OAuth 2.0 and the v2 endpoints (X accounts
+    connected in the browser tests post there; sandbox accounts never reach it)."""
+    fake = FakeX()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, fake_x_server: FakeX) -> Iterator[Stack]:
     config = StackConfig(
         ports=Ports.free(),
         data_dir=tmp_path_factory.mktemp("stack"),
         project_id="herald-e2e",
         tick_s=1.0,
+        extra_env={
+            "HERALD_X_API_BASE": fake_x_server.base_url,
+            "HERALD_X_OAUTH2_AUTHORIZE_URL": fake_x_server.authorize_url,
+            "HERALD_SECRET_X_OAUTH2_CLIENT_ID": FAKE_X_CLIENT_ID,
+        },
     )
     stack = Stack(config).start()
     try:

@@ -204,3 +204,44 @@ def test_log_level_filters_below_threshold(monkeypatch: pytest.MonkeyPatch) -> N
     log.info("quiet")
     log.warning("loud")
     assert [json.loads(line)["message"] for line in out.getvalue().splitlines()] == ["loud"]
+
+
+def test_batch_writes_answer_each_write_on_its_own(runtime: Runtime) -> None:
+    """One BatchWrite: each write applied or refused by itself, outcomes in order."""
+    from shared.batch_writes import (
+        ALREADY_EXISTS,
+        FAILED_PRECONDITION,
+        MAX_WRITES,
+        NOT_FOUND,
+        Write,
+        apply_each,
+    )
+
+    col = runtime.db.collection("rows")
+    for name in ("fresh", "changed", "taken"):
+        col.document(name).set({"n": 0})
+    snaps = {s.id: s for s in col.stream()}
+    col.document("changed").update({"n": 1})  # after the snapshot: its guard fails
+    guarded = {
+        k: Write(s.reference, {"n": 2}, last_update_time=s.update_time) for k, s in snaps.items()
+    }
+    outcomes = apply_each(
+        runtime.db,
+        [
+            guarded["fresh"],
+            guarded["changed"],
+            Write(col.document("missing"), {"n": 2}),
+            Write(col.document("taken"), {"n": 2}, op="create"),
+            Write(col.document("new"), {"n": 2}, op="create"),
+        ],
+    )
+    assert [o.code for o in outcomes] == [0, FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS, 0]
+    assert outcomes[0].update_time is not None and outcomes[1].update_time is None
+    assert {s.id: s.get("n") for s in col.stream()} == {
+        "fresh": 2,
+        "changed": 1,
+        "taken": 0,
+        "new": 2,
+    }
+    with pytest.raises(ValueError, match="at most"):
+        apply_each(runtime.db, [Write(col.document(f"d{i}"), {}) for i in range(MAX_WRITES + 1)])

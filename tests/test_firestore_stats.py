@@ -1,5 +1,7 @@
 """The read/write counter the benchmarks rely on counts what Firestore bills."""
 
+from typing import Any
+
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.firestore import counting_client
@@ -27,18 +29,40 @@ def test_counts_reads_and_writes(settings) -> None:  # type: ignore[no-untyped-d
     assert counter.writes == 8
 
 
-def test_pages_walk_every_document_once(settings) -> None:  # type: ignore[no-untyped-def]
-    from shared.queries import Order, QuerySpec, pages
+def _rows(settings: Any, counter: FirestoreCounter) -> tuple[Any, Any]:
+    """25 rows of one workspace, their declaration and a counting client."""
+    from shared.queries import Order, QuerySpec
 
     rows = QuerySpec("test.rows", "rows", equals=("ws",), order=(Order("key"),), paged=True)
-    counter = FirestoreCounter()
     db = counting_client(settings.project_id, CountingInterceptor(counter))
     batch = db.batch()
     for i in range(25):
         batch.set(db.collection("rows").document(f"r{i:03d}"), {"key": f"k{i:03d}", "ws": "a"})
     batch.commit()
+    counter.reset()
+    return db, rows
+
+
+def test_pages_walk_every_document_once(settings) -> None:  # type: ignore[no-untyped-def]
+    from shared.queries import pages
+
+    counter = FirestoreCounter()
+    db, rows = _rows(settings, counter)
     found = list(pages(db, rows, page_size=10, ws="a"))
     keys = [d.get("key") for page in found for d in page]
     assert [len(p) for p in found] == [10, 10, 5]
     assert keys == sorted(keys) and len(set(keys)) == 25
     assert counter.reads == 25
+
+
+def test_pages_hand_on_chunks_as_they_stream(settings) -> None:  # type: ignore[no-untyped-def]
+    from shared.queries import pages
+
+    counter = FirestoreCounter()
+    db, rows = _rows(settings, counter)
+    found = list(pages(db, rows, page_size=10, chunk=4, ws="a"))
+    keys = [d.get("key") for chunk in found for d in chunk]
+    # Chunks never span two pages: a page's last chunk is handed on when it ends.
+    assert [len(c) for c in found] == [4, 4, 2, 4, 4, 2, 4, 1]
+    assert keys == [f"k{i:03d}" for i in range(25)]
+    assert counter.reads == 25 and counter.snapshot()["calls.RunQuery"] == 3

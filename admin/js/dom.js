@@ -79,6 +79,8 @@ const STATUS_COLOURS = {
   posting: "warning",
   publishing: "warning",
   unconfirmed: "warning",
+  held: "warning",
+  reconnect_needed: "danger",
   archived: "dark",
   open: "success",
   closed: "secondary",

@@ -221,8 +221,10 @@ async function showApp() {
   $("#invite-view").classList.add("d-none");
   watchActivity();
   $("#app-view").classList.remove("d-none");
-  // Back from X's consent screen (?oauth_token=…&oauth_verifier=…): Settings finishes it.
-  if (new URLSearchParams(location.search).has("oauth_verifier")) location.hash = "#/settings";
+  // Back from X's consent screen (OAuth 1.0a: ?oauth_token=…&oauth_verifier=…; OAuth 2.0:
+  // ?state=…&code=… or ?state=…&error=…): Settings finishes it.
+  const back = new URLSearchParams(location.search);
+  if (back.has("oauth_verifier") || (back.has("state") && (back.has("code") || back.has("error")))) location.hash = "#/settings";
   else if (!location.hash) location.hash = "#/dashboard";
   await route();
 }

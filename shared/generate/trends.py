@@ -72,24 +72,18 @@ def skip_reason(account: dict[str, Any]) -> str | None:
 
 def fetch(runtime: Runtime, account: dict[str, Any], woeid: int) -> list[dict[str, Any]]:
     """One request to X; raises tweepy / ProviderError exceptions."""
-    import tweepy
-
     from shared.x import store
-    from shared.x.accounts import account_tokens, consumer_credentials
+    from shared.x.auth import user_client
     from shared.x.models import XAccount
 
-    key, secret = consumer_credentials(runtime)
     # The full record: the public account dict the service returns has no secret_ref.
     record = store.load(runtime, XAccount, account["workspace_id"], account["id"], "X account")
-    token, token_secret = account_tokens(runtime, record)
-    client = tweepy.Client(
-        consumer_key=key,
-        consumer_secret=secret,
-        access_token=token,
-        access_token_secret=token_secret,
-    )
+    client, user_auth = user_client(runtime, record)
     response = client.request(
-        "GET", f"/2/trends/by/woeid/{woeid}", params={"max_trends": MAX_TRENDS}, user_auth=True
+        "GET",
+        f"/2/trends/by/woeid/{woeid}",
+        params={"max_trends": MAX_TRENDS},
+        user_auth=user_auth,
     )
     items = response.json().get("data") or []
     return [

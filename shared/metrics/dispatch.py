@@ -7,9 +7,10 @@ tick, so the same path runs in `make dev` and in production. collect_metrics als
 accepts {"action": "sweep"} for a deployment that prefers calling it from Scheduler.
 
 Per tick (reads ∝ posts published in the last minutes + posts due, plus one document):
-1. discovery: posts published since the watermark (less DISCOVERY_LAG) get their first
-   `next_metrics_at` (published + 1 h), unless post_tweet already set it
-   (`schedule.first_pull_at`); a post is read here once or twice;
+1. discovery (at most once a minute): posts published since the watermark (less
+   DISCOVERY_LAG) get their first `next_metrics_at` (published + 1 h), unless
+   post_tweet already set it (`schedule.first_pull_at`); a post is read here once or
+   twice;
 2. due pulls: posts with `next_metrics_at` <= horizon are leased (next_metrics_at moved
    LEASE ahead, so the next tick does not see them and a lost task comes back), claimed
    once per (post, due instant), grouped per account in tasks of up to 100 posts;
@@ -27,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared import claims
+from shared.batch_writes import ALREADY_EXISTS, Write, apply_each
+from shared.log import get_logger
 from shared.metrics import schedule
 from shared.metrics.model import DISCOVERY_DOC, SWEEPS_DOC, SYSTEM, slot_key
 from shared.queries import build, pages
@@ -37,10 +40,13 @@ if TYPE_CHECKING:
     from shared.dispatch import DispatchContext
     from shared.runtime import Runtime
 
+log = get_logger("metrics.dispatch")
+
 LEASE = timedelta(hours=1)
 # post_tweet stamps published_at just before its write lands, so two concurrent
 # publishes can land out of order: each discovery re-reads this much behind the newest.
 DISCOVERY_LAG = timedelta(seconds=90)
+DISCOVERY_EVERY = timedelta(minutes=1)
 PAGE = 300
 MAX_PAGES = 10  # per tick; the rest waits for the next tick
 ADS_SWEEP_HOUR_UTC = 6  # insights of yesterday are settled by then on both platforms
@@ -51,12 +57,13 @@ def _field(snap: Any, name: str) -> Any:
     return (snap.to_dict() or {}).get(name)
 
 
-def discover(runtime: Runtime, now: datetime) -> int:
+def discover(runtime: Runtime, now: datetime, scanned: list[int] | None = None) -> int:
     """Give newly published posts their first pull instant.
 
     `scanned_to` is the instant up to which every publication has been seen: a post
     whose write lands after this tick was stamped after now - DISCOVERY_LAG, so the next
     tick starts there. Idle ticks read nothing but that mark (and one empty query).
+    `scanned`, when given, receives the number of published posts read.
     """
     db = runtime.db
     mark_ref = db.collection(SYSTEM).document(DISCOVERY_DOC)
@@ -80,6 +87,8 @@ def discover(runtime: Runtime, now: datetime) -> int:
                 )
                 found += 1
         batch.commit()
+        if scanned is not None:
+            scanned.append(len(docs))
         last_seen = docs[-1].get("published_at")
         pages_read += 1
         if pages_read >= MAX_PAGES:
@@ -108,16 +117,39 @@ def enqueue_due(runtime: Runtime, now: datetime, horizon: datetime) -> dict[str,
         for snap in docs:
             batch.update(snap.reference, {"next_metrics_at": now + LEASE})
         batch.commit()
-        for snap in docs:
-            post = snap.to_dict()
+        # One claim per (post, due instant): a racing tick loses it. The page's claims
+        # go in one BatchWrite, each won or lost on its own.
+        posts = [snap.to_dict() for snap in docs]
+        keys = [
+            claims.claim_id("mxdue", snap.id, slot_key(post["next_metrics_at"]))
+            for snap, post in zip(docs, posts, strict=True)
+        ]
+        outcomes = apply_each(
+            db,
+            [
+                Write(
+                    db.collection(claims.CLAIMS).document(key),
+                    claims.claim_doc(
+                        owner="dispatch",
+                        now=now,
+                        workspace_id=post.get("workspace_id"),
+                        ttl=timedelta(days=2),
+                    ),
+                    op="create",
+                )
+                for key, post in zip(keys, posts, strict=True)
+            ],
+        )
+        for snap, post, outcome in zip(docs, posts, outcomes, strict=True):
             counts["due"] += 1
-            due = post["next_metrics_at"]
-            key = claims.claim_id("mxdue", snap.id, slot_key(due))
-            if not claims.try_claim(
-                db, key, owner="dispatch", now=now, workspace_id=post.get("workspace_id"),
-                ttl=timedelta(days=2),
-            ):  # fmt: skip
+            if not outcome.ok:
+                if outcome.code != ALREADY_EXISTS:
+                    # Leased above: it is due again when the lease ends.
+                    log.error(
+                        "could not claim a metrics pull", post_id=snap.id, reason=outcome.message
+                    )
                 continue
+            due = post["next_metrics_at"]
             counts["claimed"] += 1
             account, workspace = post.get("account_id"), post.get("workspace_id")
             if not account or not workspace or "/" in str(account):
@@ -211,11 +243,23 @@ def enqueue_fold(runtime: Runtime, now: datetime) -> int:
 class MetricsSource:
     name = "metrics"
 
+    def __init__(self) -> None:
+        self._next_discovery: dict[str, datetime] = {}
+
     def run(self, ctx: DispatchContext) -> dict[str, int]:
-        discovered = discover(ctx.runtime, ctx.now)
+        # Discovery re-reads the last DISCOVERY_LAG of publications each time it runs:
+        # once a minute (per instance and project; a fresh instance looks at once), a
+        # post is read once or twice whatever the tick's cadence (`--tick 5` locally).
+        discovered, scanned = 0, [0]
+        project = ctx.runtime.settings.project_id
+        next_at = self._next_discovery.get(project)
+        if next_at is None or not next_at - DISCOVERY_EVERY <= ctx.now < next_at:
+            self._next_discovery[project] = ctx.now + DISCOVERY_EVERY
+            discovered = discover(ctx.runtime, ctx.now, scanned)
         counts = enqueue_due(ctx.runtime, ctx.now, ctx.horizon)
         counts["discovered"] = discovered
         counts["email_fold"] = enqueue_fold(ctx.runtime, ctx.now)
+        counts["discovery_read"] = sum(scanned)  # posts read, new or seen before
         counts["sweeps"] = run_sweeps(ctx.runtime, ctx.now)
         return counts
 

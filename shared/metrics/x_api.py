@@ -49,27 +49,21 @@ def _reset_from(headers: Any, now: datetime) -> datetime:
 
 
 def x_client(runtime: Runtime, account_id: str, account: dict[str, Any]) -> Any:
-    """A tweepy client with the account's OAuth 1.0a user context (the X pipeline's
-    credential helpers: consumer pair from app secrets, token pair from `secret_ref`)."""
-    import requests
-    import tweepy
-
+    """A tweepy client in the account's user context (OAuth 1.0a, or its OAuth 2.0 user
+    token: shared.x.auth), with `herald_user_auth` set for the calls it makes. Reading
+    the account's own posts with its own token is an owned read, X's cheapest."""
     from shared.errors import ProviderError
-    from shared.x.accounts import account_tokens, consumer_credentials
+    from shared.secrets import SecretNotFound
+    from shared.x.auth import user_client
     from shared.x.models import XAccount
+    from shared.x.xapi import AccountProblem
 
     try:
-        key, secret = consumer_credentials(runtime)
-        token, token_secret = account_tokens(runtime, XAccount.from_doc(account_id, account))
-    except ProviderError as exc:
-        raise Refused(exc.message) from exc
-    return tweepy.Client(
-        consumer_key=key,
-        consumer_secret=secret,
-        access_token=token,
-        access_token_secret=token_secret,
-        return_type=requests.Response,
-    )
+        client, user_auth = user_client(runtime, XAccount.from_doc(account_id, account))
+    except (ProviderError, SecretNotFound, AccountProblem) as exc:
+        raise Refused(getattr(exc, "message", None) or getattr(exc, "reason", str(exc))) from exc
+    client.herald_user_auth = user_auth
+    return client
 
 
 @dataclass
@@ -92,7 +86,11 @@ def fetch_x(client: Any, x_ids: list[str], now: datetime) -> Fetch:
     for i in range(0, len(x_ids), IDS_PER_REQUEST):
         chunk = x_ids[i : i + IDS_PER_REQUEST]
         try:
-            response = client.get_tweets(ids=chunk, tweet_fields=TWEET_FIELDS, user_auth=True)
+            response = client.get_tweets(
+                ids=chunk,
+                tweet_fields=TWEET_FIELDS,
+                user_auth=getattr(client, "herald_user_auth", True),
+            )
         except tweepy.TooManyRequests as exc:
             out.failure = RateLimited(_reset_from(exc.response.headers, now))
         except tweepy.TwitterServerError as exc:

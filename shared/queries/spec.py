@@ -178,6 +178,7 @@ def pages(
     page_size: int = 300,
     after: Sequence[Any] | None = None,
     fields: Sequence[str] | None = None,
+    chunk: int | None = None,
     **values: Any,
 ) -> Iterator[list[Any]]:
     """Every document of the declaration, `page_size` at a time, in its order.
@@ -185,6 +186,9 @@ def pages(
     `after` resumes after a position given as order values (a prefix is enough: after
     every document with that value). `fields` projects the documents (`select`); the
     order fields are added so the next page can start after the last snapshot.
+    `chunk` hands the documents on `chunk` at a time as they arrive, while the rest of
+    the page is still streaming: a caller can act on the first of a large page
+    (one query instead of many) before its last has been read.
     """
     if not spec.paged:
         raise QueryError(f"{spec.name}: declare paged=True to read it page by page")
@@ -192,17 +196,24 @@ def pages(
     if fields is not None:
         keep = {*fields, *(o.field for o in spec.order)} - {NAME}
         query = query.select(sorted(keep))
+    size = min(chunk or page_size, page_size)
     cursor: Any = list(after) if after is not None else None
     while True:
         page_query = query.limit(page_size)
         if cursor is not None:
             page_query = page_query.start_after(cursor)
-        docs = list(page_query.stream())
+        read, docs = 0, []
+        for doc in page_query.stream():
+            read += 1
+            cursor = doc
+            docs.append(doc)
+            if len(docs) == size:
+                yield docs
+                docs = []
         if docs:
             yield docs
-        if len(docs) < page_size:
+        if read < page_size:
             return
-        cursor = docs[-1]
 
 
 def aggregate(

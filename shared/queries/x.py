@@ -1,6 +1,6 @@
 """Queries of the X pipeline: accounts, campaigns, posts, templates, series."""
 
-from shared.queries.spec import QuerySpec, asc, desc
+from shared.queries.spec import QuerySpec, asc, desc, total
 
 # The API's lists (shared/x/store.page): newest key last, a page at a time.
 ACCOUNTS = QuerySpec(
@@ -86,4 +86,37 @@ SANDBOX_RECENT = QuerySpec(
     range="created_at",
     range_required=True,
     why="the sandbox X client's timeline",
+)
+
+# The X cost governor (shared/x/spend.py): one sum each, the account's optional.
+SPENT_IN_MONTH = QuerySpec(
+    "x.spent_in_month",
+    "posts",
+    equals=("workspace_id", "spend_month"),
+    optional=("account_id",),
+    aggregations=(total("x_cost_usd", "total"),),
+    why="what X billed the month's published posts",
+)
+PENDING_SPEND = QuerySpec(
+    "x.pending_spend",
+    "posts",
+    equals=("workspace_id",),
+    optional=("account_id",),
+    within=(("status", 2),),
+    range="due_key",
+    range_required=True,
+    aggregations=(total("estimated_cost_usd", "total"),),
+    why="what the month's scheduled posts will cost",
+)
+ACTIVE_SERIES = QuerySpec(
+    "x.active_series",
+    "post_series",
+    equals=("workspace_id", "active"),
+    why="what the workspace's running series will post this month",
+)
+ACCOUNT_OF_X_USER = QuerySpec(
+    "x.account_of_x_user",
+    "x_accounts",
+    equals=("workspace_id", "x_user_id"),
+    why="connecting an X user the workspace already has reconnects that account",
 )

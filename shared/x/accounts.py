@@ -19,15 +19,14 @@ from shared.secrets import SecretNotFound, user_secret_name
 from shared.x import cache, store
 from shared.x.models import (
     OAUTH_REQUESTS,
-    TIER_PRICING,
     TIERS,
     X_ACCOUNTS,
     AccountKind,
     AccountStatus,
     Limits,
-    Pricing,
     XAccount,
 )
+from shared.x.prices import PRICE_FIELDS
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -56,13 +55,13 @@ def account_tokens(runtime: Runtime, account: XAccount) -> tuple[str, str]:
     return data["access_token"], data["access_token_secret"]
 
 
-def _tier(tier: str) -> str:
+def check_tier(tier: str) -> str:
     if tier not in TIERS:
         raise ValidationError(f"unknown X API tier {tier!r}", {"tiers": sorted(TIERS)})
     return tier
 
 
-def _limits(tier: str, overrides: dict[str, Any] | None) -> dict[str, int]:
+def limits_for(tier: str, overrides: dict[str, Any] | None) -> dict[str, int]:
     limits = asdict(TIERS[tier])
     for key, value in (overrides or {}).items():
         if key not in limits:
@@ -74,10 +73,17 @@ def _limits(tier: str, overrides: dict[str, Any] | None) -> dict[str, int]:
 
 
 def _pricing(tier: str, overrides: dict[str, Any] | None) -> dict[str, Any]:
-    pricing = asdict(TIER_PRICING.get(tier, Pricing()))
+    """The account's own price overrides (the tier's prices come from configuration);
+    a null value drops an override."""
+    known = sorted(PRICE_FIELDS | {"model"})
+    pricing: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
-        if key not in pricing:
-            raise ValidationError(f"unknown pricing field {key!r}", {"pricing": sorted(pricing)})
+        if key not in known:
+            raise ValidationError(f"unknown pricing field {key!r}", {"pricing": known})
+        if value is None:
+            continue
+        if key == "model" and value not in ("pay_per_use", "subscription", "free"):
+            raise ValidationError("pricing model must be pay_per_use, subscription or free")
         if key != "model" and (not isinstance(value, int | float) or value < 0):
             raise ValidationError(f"price {key} must be a number ≥ 0")
         pricing[key] = value
@@ -90,7 +96,7 @@ def begin_connection(
     """Step 1: a request token and the URL where the user authorizes Herald on X."""
     import tweepy
 
-    _tier(tier)
+    check_tier(tier)
     key, secret = consumer_credentials(runtime)
     handler = tweepy.OAuth1UserHandler(key, secret, callback=callback_url)
     try:
@@ -157,7 +163,7 @@ def complete_connection(
         x_user_id=str(me.data.id),
         display_name=me.data.name,
         tier=pending["tier"],
-        limits=_limits(pending["tier"], None),
+        limits=limits_for(pending["tier"], None),
         pricing=_pricing(pending["tier"], None),
         status=AccountStatus.ACTIVE.value,
         created_at=now,
@@ -171,7 +177,7 @@ def complete_connection(
     runtime.secrets.delete(pending["secret_ref"])
     ref.delete()
     log.info("x account connected", workspace_id=workspace_id, account_id=account.id)
-    return account.to_dict()
+    return public(runtime, account.to_dict())
 
 
 def create_sandbox_account(
@@ -186,7 +192,7 @@ def create_sandbox_account(
     if not runtime.settings.sandbox:
         raise ValidationError("sandbox accounts are only available when HERALD_SANDBOX is on")
     now = runtime.clock.now()
-    tier = _tier(tier)
+    tier = check_tier(tier)
     account = XAccount(
         id=store.new_id(),
         workspace_id=workspace_id,
@@ -195,24 +201,30 @@ def create_sandbox_account(
         x_user_id=f"sandbox-{store.new_id()[:8]}",
         display_name=f"Sandbox @{handle.lstrip('@')}",
         tier=tier,
-        limits=_limits(tier, limits),
+        limits=limits_for(tier, limits),
         pricing=_pricing(tier, pricing),
         sandbox=True,
         created_at=now,
         updated_at=now,
     )
     store.insert(runtime, account)
-    return account.to_dict()
+    return public(runtime, account.to_dict())
 
 
-def _public(account: XAccount) -> dict[str, Any]:
-    data = account.to_dict()
-    data.pop("secret_ref", None)  # a reference, not the secret, but the UI has no use for it
-    return data
+def public(runtime: Runtime, data: dict[str, Any]) -> dict[str, Any]:
+    """What the API shows of an account: its effective prices, its own overrides, no
+    secret references."""
+    from shared.x.cost import pricing_of
+
+    out = {k: v for k, v in data.items() if k != "secret_ref"}
+    out["pricing_overrides"] = data.get("pricing") or {}
+    out["pricing"] = asdict(pricing_of(runtime.settings, data))
+    return out
 
 
 def get_account(runtime: Runtime, workspace_id: str, account_id: str) -> dict[str, Any]:
-    return _public(store.load(runtime, XAccount, workspace_id, account_id, "X account"))
+    account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
+    return public(runtime, account.to_dict())
 
 
 def list_accounts(
@@ -221,8 +233,7 @@ def list_accounts(
     from shared.queries.x import ACCOUNTS
 
     result = store.page(runtime, XAccount, ACCOUNTS, workspace_id, limit=limit, after=after)
-    for item in result["items"]:
-        item.pop("secret_ref", None)
+    result["items"] = [public(runtime, item) for item in result["items"]]
     return result
 
 
@@ -236,11 +247,11 @@ def update_account(
     if unknown:
         raise ValidationError(f"cannot change {sorted(unknown)}", {"allowed": sorted(allowed)})
     update: dict[str, Any] = {"updated_at": runtime.clock.now()}
-    tier = _tier(changes.get("tier", account.tier))
+    tier = check_tier(changes.get("tier", account.tier))
     if "tier" in changes or "limits" in changes:
         update["tier"] = tier
         base = account.limits if "tier" not in changes else None
-        update["limits"] = _limits(tier, {**(base or {}), **(changes.get("limits") or {})})
+        update["limits"] = limits_for(tier, {**(base or {}), **(changes.get("limits") or {})})
     if "tier" in changes or "pricing" in changes:
         base = account.pricing if "tier" not in changes else None
         update["pricing"] = _pricing(tier, {**(base or {}), **(changes.get("pricing") or {})})
@@ -253,9 +264,18 @@ def update_account(
 
 def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None:
     """Disconnect: the tokens are deleted; the document stays so history keeps its handle."""
+    from shared.x import tokens
+
     account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
     if account.secret_ref:
         runtime.secrets.delete(account.secret_ref)
+    lineage = tokens.lineage(runtime, account_id)
+    if lineage:
+        version = int(lineage["version"])
+        for v in range(max(1, version - 1), version + 2):
+            runtime.secrets.delete(tokens.secret_name(workspace_id, account_id, v))
+        runtime.db.collection(tokens.LINEAGES).document(account_id).delete()
+        tokens.forget(runtime, account_id)
     runtime.db.collection(X_ACCOUNTS).document(account_id).update(
         {
             "status": AccountStatus.DISCONNECTED.value,
@@ -265,6 +285,19 @@ def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None
         }
     )
     cache.invalidate(runtime, account_id)
+
+
+def usable_account(runtime: Runtime, workspace_id: str, account_id: str) -> XAccount:
+    """The workspace's account for authoring and scheduling (cached: a burst of posts for
+    one account reads it once); a sandbox account only while the sandbox is on."""
+    from shared.firestore import is_doc_id
+
+    account = cache.account(runtime, account_id) if is_doc_id(account_id) else None
+    if account is None or account.workspace_id != workspace_id:
+        raise NotFound(f"X account {account_id[:64]!r} not found")
+    if account.kind == AccountKind.SANDBOX and not runtime.settings.sandbox:
+        raise ValidationError("sandbox accounts cannot post here: HERALD_SANDBOX is off")
+    return account
 
 
 def limits_of(account: XAccount) -> Limits:

@@ -2,7 +2,10 @@
 
 Cost: one query whose results are only the due posts (`status == "scheduled"` and
 `next_key <= horizon`, ordered by `next_key`, paged with cursors), then per post one
-update (scheduled → queued, guarded by the snapshot's update time) and the task.
+update (scheduled → queued, guarded by the snapshot's update time) and the task. The
+updates go WRITE_BATCH to a BatchWrite request, each applied and answered on its own,
+while the query is still streaming; a post's task is created as soon as its update is
+confirmed, ENQUEUE_THREADS at a time (create_task is a round trip of tens of ms).
 Recovery runs at most every RECOVERY_EVERY_S per process and reads only posts whose
 task should have run long ago (the Cloud Tasks emulator loses its tasks on restart; a
 worker may die between claim and answer); on the same cadence, series due within a
@@ -15,14 +18,15 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.claims import CLAIMS, claim_id, claim_or_take_over
+from shared.batch_writes import FAILED_PRECONDITION, NOT_FOUND, Write, apply_each
 from shared.log import get_logger
-from shared.tasks import TaskSpec, safe_task_id
-from shared.x.models import POSTS, PostStatus
+from shared.x.enqueue import enqueue_publish, task_spec
+from shared.x.models import PostStatus
 from shared.x.store import instant_key, order_key
 
 if TYPE_CHECKING:
@@ -34,67 +38,49 @@ log = get_logger("x.dispatch")
 # A queued post whose task instant is this far past with no progress lost its task.
 RECOVERY_GRACE = timedelta(minutes=2)
 RECOVERY_EVERY_S = 30.0
-# A claim on a quick step (record the next try and enqueue it, create_task gives up after
-# 30 s; record a failure) that is this old was left by a worker that died in between.
-STEP_STALE = timedelta(minutes=2)
 PAGE = 200
-ENQUEUE_THREADS = 8
+# The due posts are read in pages this large: one query where 200-post pages made fifty
+# (Google's emulator scans the collection for every query), handed on as they arrive.
+DUE_PAGE = 20_000
+# Guarded updates per BatchWrite request, and requests in flight at once.
+WRITE_BATCH = 250
+WRITES_IN_FLIGHT = 4
+# Tasks created at once. create_task is a 10-50 ms round trip on Cloud Tasks: 10,000 due
+# posts take 10,000 x 20 ms / 64 = ~3 s; the gRPC channel carries them side by side.
+ENQUEUE_THREADS = 64
+# What a due post's move and task read of it (the query projects the rest away).
+DUE_FIELDS = ("workspace_id", "account_id", "try_n", "next_at")
 
 
-def task_spec(
-    post_id: str,
-    workspace_id: str,
-    *,
-    try_n: int,
-    at: datetime,
-    now: datetime,
-    action: str = "publish",
-    account_id: str | None = None,
-) -> TaskSpec:
-    """The post_tweet task for one try of a post, scheduled for `at`."""
-    return TaskSpec(
-        kind="tweets",
-        target="post_tweet",
-        payload={
-            "post_id": post_id,
-            "workspace_id": workspace_id,
-            "try_n": try_n,
-            "action": action,
-            # Lets the worker read the post and its account in one round trip.
-            "account_id": account_id,
-        },
-        schedule_time=at if at > now else None,
-        # Unique per try and instant. Cloud Tasks (and the local one) refuses a second
-        # task of the same name for about an hour, so a repeated enqueue is dropped; a
-        # task delivered twice is still possible: the worker's claim keeps it from
-        # posting twice.
-        task_id=safe_task_id("post", post_id, str(try_n), str(int(at.timestamp() * 1000))),
-    )
+def _claim_write(snap: Any, now: datetime) -> Write:
+    """The move of one due post from scheduled to queued, guarded by its snapshot.
 
-
-def dispatch_post(runtime: Runtime, snap: Any) -> bool:
-    """Move one due `scheduled` post to `queued` and enqueue its task: one write.
-
-    The update carries the snapshot's update time as a precondition, so on Firestore
-    of two overlapping ticks only one wins the transition and enqueues. (Were both to
-    enqueue, the worker's per-part claim would still keep the post from going out twice.)
+    The update carries the snapshot's update time as a precondition, so of two
+    overlapping ticks only one wins the transition and enqueues (Firestore and its
+    emulator both refuse the second write). A single guarded write, no transaction: the
+    query already read the post. (Were both to enqueue, the worker's per-part claim
+    would still keep the post from going out twice.)
     """
-    from google.api_core import exceptions
-
-    data = snap.to_dict()
-    now = runtime.clock.now()
     changes: dict[str, Any] = {"status": PostStatus.QUEUED.value, "queued_at": now}
-    if data["next_at"] < now:
+    if snap.get("next_at") < now:
         # Overdue (after an outage, or a long tick): its task runs now, and recovery must
         # count its grace from now, not from the old instant, or it would enqueue the
         # post a second time in this very tick.
         changes |= {"next_at": now, "next_key": order_key(now, snap.id)}
-    try:
-        snap.reference.update(
-            changes, option=runtime.db.write_option(last_update_time=snap.update_time)
-        )
-    except (exceptions.FailedPrecondition, exceptions.NotFound):
-        return False  # another tick moved it, or it was changed or deleted meanwhile
+    return Write(snap.reference, changes, last_update_time=snap.update_time)
+
+
+def _enqueue_claimed(
+    runtime: Runtime, snap: Any, claimed_at: datetime | None, now: datetime
+) -> str:
+    """Create the task of a post this tick moved to queued; on failure, put it back.
+
+    The post goes back to scheduled (the next tick tries again) only if nothing has
+    changed it since this tick's update: a post cancelled or rescheduled meanwhile keeps
+    its new state. If even that write fails, recovery finds the post queued with no
+    task after its grace.
+    """
+    data = snap.to_dict()
     spec = task_spec(
         snap.id,
         data["workspace_id"],
@@ -105,84 +91,60 @@ def dispatch_post(runtime: Runtime, snap: Any) -> bool:
     )
     try:
         runtime.enqueuer.enqueue(spec)
-    except Exception:
-        # Back to scheduled: the next tick tries again (recovery would, later, anyway).
-        snap.reference.update({"status": PostStatus.SCHEDULED.value})
-        raise
-    return True
+    except Exception as exc:
+        log.exception("could not enqueue a due post", exc=exc, post_id=snap.id)
+        try:
+            option = runtime.db.write_option(last_update_time=claimed_at) if claimed_at else None
+            snap.reference.update({"status": PostStatus.SCHEDULED.value}, option=option)
+        except Exception as put_back:
+            log.exception("could not put a post back to scheduled", exc=put_back, post_id=snap.id)
+        return "failed"
+    return "enqueued"
 
 
-def enqueue_publish(
-    runtime: Runtime,
-    post_id: str,
-    workspace_id: str,
-    *,
-    try_n: int,
-    at: datetime,
-    reason: str,
-    action: str = "publish",
-    status: str | None = PostStatus.QUEUED.value,
-    extra: dict[str, Any] | None = None,
-    once_per_try: bool = False,
-    account_id: str | None = None,
-) -> bool:
-    """Claim (post, try, instant) once, record it on the post, enqueue its task.
+def dispatch_posts(
+    runtime: Runtime, snaps: list[Any], enqueues: ThreadPoolExecutor
+) -> tuple[Counter[str], list[Future[str]]]:
+    """Move due posts to queued in one BatchWrite; enqueue the task of each one moved.
 
-    For the worker's own re-enqueues (retry, rate limit, reconciliation) and recovery,
-    where duplicate deliveries race: returns False when another caller already claimed
-    it. If enqueueing fails the claim is released so a later attempt can try again.
-    `extra` fields (try_n, attempts, last_error, ...) go into the same post update;
-    `status` None leaves the post's status as it is.
-    `once_per_try` claims the try alone (not the instant): duplicate deliveries
-    computing different instants still enqueue one task. The caller has read the post
-    at the try before `try_n`.
+    Returns the posts not moved ("skipped": another tick or an edit got there first;
+    "failed": left scheduled, the next tick tries again) and the futures of the tasks.
     """
-    db = runtime.db
     now = runtime.clock.now()
-    # A worker that died between this claim and the post update would leave the post at
-    # the old try for good: every later delivery would lose the claim. Its claim is taken
-    # over once it is older than any enqueue can take.
-    key = claim_or_take_over(
-        db,
-        claim_id("xq", post_id, str(try_n), "next" if once_per_try else instant_key(at)),
-        owner=reason,
-        now=now,
-        stale_after=STEP_STALE,
-        workspace_id=workspace_id,
-    )
-    if key is None:
-        return False
-    spec = task_spec(
-        post_id, workspace_id, try_n=try_n, at=at, now=now, action=action, account_id=account_id
-    )
-    # The post first, then its task: Cloud Tasks may deliver a task due now before
-    # enqueue() returns, and a task that finds the post still at the old try would be
-    # dropped as stale. If enqueueing fails the post is left at the new try with no task;
-    # recovery finds it after its grace.
-    db.collection(POSTS).document(post_id).update(
-        {
-            **({"status": status} if status is not None else {}),
-            "next_at": at,
-            "next_key": order_key(at, post_id),
-            "queued_at": now,
-            **(extra or {}),
-        }
-    )
+    counts: Counter[str] = Counter()
     try:
-        runtime.enqueuer.enqueue(spec)
-    except Exception:
-        db.collection(CLAIMS).document(key).delete()
-        raise
-    return True
+        outcomes = apply_each(runtime.db, [_claim_write(snap, now) for snap in snaps])
+    except Exception as exc:
+        # None was confirmed: those left scheduled go on the next tick; any the request
+        # did move before its answer was lost are queued with no task: recovery's case.
+        log.exception("could not move due posts to queued", exc=exc, posts=len(snaps))
+        counts["failed"] += len(snaps)
+        return counts, []
+    tasks = []
+    for snap, outcome in zip(snaps, outcomes, strict=True):
+        if outcome.ok:
+            tasks.append(enqueues.submit(_enqueue_claimed, runtime, snap, outcome.update_time, now))
+        elif outcome.code in (FAILED_PRECONDITION, NOT_FOUND):
+            counts["skipped"] += 1  # another tick moved it, or it was changed or deleted
+        else:
+            log.error(
+                "could not move a due post to queued",
+                post_id=snap.id,
+                code=outcome.code,
+                reason=outcome.message,
+            )
+            counts["failed"] += 1
+    return counts, tasks
 
 
-def _due(runtime: Runtime, statuses: list[str], upto: datetime) -> Any:
+def _due(runtime: Runtime, statuses: list[str], upto: datetime, **how: Any) -> Any:
     from shared.queries import pages
     from shared.queries.x import DUE_POSTS
 
     # "|~" sorts after every "|<id>", so every post due at or before `upto` is included.
     upto_key = instant_key(upto) + "|~"
-    return pages(runtime.db, DUE_POSTS, page_size=PAGE, status=statuses, le=upto_key)
+    how.setdefault("page_size", PAGE)
+    return pages(runtime.db, DUE_POSTS, status=statuses, le=upto_key, **how)
 
 
 class XSource:
@@ -195,28 +157,49 @@ class XSource:
     def run(self, ctx: DispatchContext) -> dict[str, int]:
         runtime = ctx.runtime
         counts = {"enqueued": 0, "skipped": 0, "failed": 0, "recovered": 0}
-
-        def one(snap: Any) -> str:
-            try:
-                won = dispatch_post(runtime, snap)
-            except Exception as exc:
-                # Left (or put back) as scheduled: the next tick tries again. Logged.
-                log.exception("could not enqueue a due post", exc=exc, post_id=snap.id)
-                return "failed"
-            return "enqueued" if won else "skipped"
-
-        # A page's posts are enqueued concurrently: a burst of due posts must not wait
-        # on one another's round trips (claim, create_task, update).
-        with ThreadPoolExecutor(max_workers=ENQUEUE_THREADS) as pool:
-            for docs in _due(runtime, [PostStatus.SCHEDULED.value], ctx.horizon):
-                for outcome in pool.map(one, docs):
-                    counts[outcome] += 1
-        if self._recovery_due():
-            counts["recovered"] = recover(runtime, ctx.now)
-            from shared.x.series import materialize_due
-
-            counts["series_posts"] = materialize_due(runtime)
+        moved: Counter[str] = Counter()
+        # While the query streams, each WRITE_BATCH of due posts is moved in one request
+        # and each post's task created as soon as its move is confirmed. The periodic
+        # pass runs beside them: it looks only at posts whose task is long overdue, and a
+        # due post this tick moves is queued with an instant of now or later (an overdue
+        # one gets now, in the same write), so neither sees the other's posts.
+        # (The write pool is shut down first: its requests hand tasks to the other.)
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="x-recovery") as periodic,
+            ThreadPoolExecutor(ENQUEUE_THREADS, thread_name_prefix="x-enqueue") as enqueues,
+            ThreadPoolExecutor(WRITES_IN_FLIGHT, thread_name_prefix="x-due") as writes,
+        ):
+            passes = periodic.submit(self._periodic, ctx) if self._recovery_due() else None
+            batches = [
+                writes.submit(dispatch_posts, runtime, snaps, enqueues)
+                for snaps in _due(
+                    runtime,
+                    [PostStatus.SCHEDULED.value],
+                    ctx.horizon,
+                    page_size=DUE_PAGE,
+                    chunk=WRITE_BATCH,
+                    fields=DUE_FIELDS,
+                )
+            ]
+            tasks = []
+            for batch in batches:
+                not_moved, enqueued = batch.result()
+                moved.update(not_moved)
+                tasks += enqueued
+            moved.update(task.result() for task in tasks)
+            if passes is not None:
+                counts.update(passes.result())
+        for outcome, n in moved.items():
+            counts[outcome] += n
         return counts
+
+    @staticmethod
+    def _periodic(ctx: DispatchContext) -> dict[str, int]:
+        """Recover lost tasks; create the posts of series due within a day."""
+        from shared.x.series import materialize_due
+
+        recovered = recover(ctx.runtime, ctx.now)
+        return {"recovered": recovered, "series_posts": materialize_due(ctx.runtime)}
 
     def _recovery_due(self) -> bool:
         with self._lock:

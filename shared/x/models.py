@@ -13,7 +13,10 @@ Collections
 - `post_templates`: text with `{placeholders}`.
 - `post_series`: recurring / evergreen series that materialize posts.
 - `posting_plans`: N posts a day over a campaign's active hours.
-- `x_oauth_requests`: pending three-legged OAuth handshakes (request token secret ref).
+- `x_oauth_requests`: pending authorizations: OAuth 1.0a request tokens, OAuth 2.0
+  PKCE states (the code verifier's secret ref).
+- `x_token_lineages`: the current version of an OAuth 2.0 account's tokens and who holds
+  the refresh lease (shared.x.tokens).
 - `sandbox_posts`: what a sandbox account would have posted, with generated ids.
 """
 
@@ -34,6 +37,7 @@ OAUTH_REQUESTS = "x_oauth_requests"
 SANDBOX_POSTS = "sandbox_posts"
 
 MAX_MEDIA = 4
+MAX_ALT_TEXT = 1000  # X's limit on a media item's alt text
 MAX_THREAD_PARTS = 25
 DEFAULT_WEIGHTED_LIMIT = 280
 
@@ -48,6 +52,8 @@ class AccountStatus(enum.StrEnum):
     ACTIVE = "active"
     REVOKED = "revoked"  # X answered 401: tokens no longer valid
     SUSPENDED = "suspended"  # X answered 403 for the account itself
+    # OAuth 2.0: X refused the refresh token (the lineage is lost); reconnect from Settings
+    RECONNECT_NEEDED = "reconnect_needed"
     DISCONNECTED = "disconnected"
 
 
@@ -60,6 +66,9 @@ class PostStatus(enum.StrEnum):
     PUBLISHED = "published"
     FAILED = "failed"
     UNCONFIRMED = "unconfirmed"  # request sent, answer lost; reconciliation settles it
+    # X refused a reply part (403: its reply restriction): the rest waits for a person,
+    # who may post it as separate posts (or drop it).
+    HELD = "held"
     CANCELLED = "cancelled"
 
 
@@ -83,8 +92,15 @@ TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
         }
     ),
     PostStatus.PUBLISHING: frozenset(
-        {PostStatus.PUBLISHING, PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.UNCONFIRMED}
+        {
+            PostStatus.PUBLISHING,
+            PostStatus.PUBLISHED,
+            PostStatus.FAILED,
+            PostStatus.UNCONFIRMED,
+            PostStatus.HELD,
+        }
     ),
+    PostStatus.HELD: frozenset({PostStatus.QUEUED, PostStatus.FAILED}),
     PostStatus.UNCONFIRMED: frozenset(
         {PostStatus.QUEUED, PostStatus.PUBLISHING, PostStatus.PUBLISHED, PostStatus.FAILED}
     ),
@@ -111,16 +127,18 @@ class CampaignStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Pricing:
-    """What X bills per post. Pay-per-use bills a post with a URL far more than one without.
-
-    Defaults are Herald's placeholders, not a quote: set the account's real prices.
-    """
+    """What X bills an account: per post (a post with a URL far more on pay-per-use), per
+    resource read (the account's own data, "owned reads", far less than other reads),
+    per media upload, plus a subscription fee. The values come from configuration
+    (shared.x.prices); these zero defaults only stand for "not billed"."""
 
     model: str = "pay_per_use"  # pay_per_use | subscription | free
-    post_usd: float = 0.015
-    post_with_url_usd: float = 0.2
+    post_usd: float = 0.0
+    post_with_url_usd: float = 0.0
+    owned_read_usd: float = 0.0
+    read_usd: float = 0.0
     media_upload_usd: float = 0.0
-    monthly_usd: float = 0.0  # subscription fee, shown apart from per-post cost
+    monthly_usd: float = 0.0  # subscription fee, shown apart from per-use cost
 
 
 @dataclass(frozen=True)
@@ -141,16 +159,6 @@ TIERS: dict[str, Limits] = {
     "enterprise": Limits(posts_per_15min=300, posts_per_24h=50_000),
     "sandbox": Limits(posts_per_15min=300, posts_per_24h=10_000),
 }
-TIER_PRICING: dict[str, Pricing] = {
-    "free": Pricing(model="free", post_usd=0.0, post_with_url_usd=0.0),
-    "basic": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0, monthly_usd=200),
-    "pro": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0, monthly_usd=5000),
-    "pay_per_use": Pricing(),
-    "enterprise": Pricing(model="subscription", post_usd=0.0, post_with_url_usd=0.0),
-    "sandbox": Pricing(model="pay_per_use"),  # shows what the flow would cost
-}
-
-
 _R = TypeVar("_R", bound="Record")
 
 
@@ -192,10 +200,13 @@ class XAccount(Record):
     display_name: str | None = None
     tier: str = "pay_per_use"
     limits: dict[str, int] = field(default_factory=lambda: asdict(TIERS["pay_per_use"]))
-    pricing: dict[str, Any] = field(default_factory=lambda: asdict(Pricing()))
+    # Overrides of the tier's configured prices (an enterprise deal); usually empty.
+    pricing: dict[str, Any] = field(default_factory=dict)
     status: str = AccountStatus.ACTIVE.value
     status_reason: str | None = None
-    secret_ref: str | None = None  # JSON {access_token, access_token_secret} in secrets
+    # "oauth1": secret_ref holds the token pair; "oauth2": the lineage (shared.x.tokens)
+    auth: str = "oauth1"
+    secret_ref: str | None = None  # OAuth 1.0a: JSON {access_token, access_token_secret}
     sandbox: bool = False
     # Rate governor: last x-rate-limit-* / x-user-limit-24hour-* seen. Written only when
     # they say the budget is nearly spent (see governor.py), so posting costs no write.
@@ -238,6 +249,11 @@ class Post(Record):
     # Thread continuation: parts[0] == text; a single post has one part.
     parts: list[str] = field(default_factory=list)
     media: list[str] = field(default_factory=list)  # shared.media ids, first part only
+    media_alt: list[str] = field(default_factory=list)  # alt text of each media item
+    # Media already on X for this post (ref -> {id, expires_at}): a later try reuses them.
+    x_media: dict[str, Any] = field(default_factory=dict)
+    # "Link in first reply": the main post goes out without its links, a reply has them.
+    link_in_reply: bool = False
     due_at: datetime | None = None  # UTC instant
     timezone: str = "UTC"  # the author's IANA zone, for display and plans
     status: str = PostStatus.DRAFT.value
@@ -246,12 +262,19 @@ class Post(Record):
     next_at: datetime | None = None
     next_key: str | None = None
     try_n: int = 0  # which publishing try is current; tasks of other tries are stale
-    attempts: int = 0  # tries that failed (retries spent); 429 deferrals do not count
+    attempts: int = 0  # create requests X received for this post (every part, every try)
+    retries: int = 0  # failed tries spent against the retry budget (429s do not count)
     last_error: dict[str, Any] | None = None  # {reason, code, at}
     x_ids: list[str] = field(default_factory=list)  # X id of each part, as soon as known
+    # Parts from this index on go out as separate posts, not replies (after a hold).
+    separate_from: int | None = None
     unknown_outcome: bool = False  # a create request's answer was lost
     published_at: datetime | None = None
     estimated_cost_usd: float = 0.0
+    # Counted: what X bills for the calls made for this post (creates X accepted, the
+    # reads reconciliation made), in the UTC month of the last one (`YYYY-MM`).
+    x_cost_usd: float = 0.0
+    spend_month: str | None = None
     source: str = PostSource.MANUAL.value
     content_hash: str = ""  # normalized text hash: duplicate check by equality query
     series_id: str | None = None

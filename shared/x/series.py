@@ -16,21 +16,18 @@ from shared.errors import HeraldError, ValidationError
 from shared.log import get_logger
 from shared.tenancy import check_timezone
 from shared.x import store
+from shared.x.accounts import get_account
+from shared.x.cadence import CADENCES, step
+from shared.x.lifecycle import schedule_post
 from shared.x.models import SERIES, Campaign, PostingPlan, PostSource, Series
+from shared.x.posts import create_post
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 log = get_logger("x.series")
-CADENCES = {"hours", "daily", "weekly"}
 # Posts of a series exist this long before they are due (visible in the calendar).
 MATERIALIZE_AHEAD = timedelta(hours=24)
-
-
-def _step(series: Series) -> timedelta:
-    if series.every == "hours":
-        return timedelta(hours=series.every_hours)
-    return timedelta(days=7 if series.every == "weekly" else 1)
 
 
 def create_series(
@@ -48,8 +45,6 @@ def create_series(
     campaign_id: str | None = None,
     timezone: str = "UTC",
 ) -> dict[str, Any]:
-    from shared.x.service import get_account
-
     account = get_account(runtime, workspace_id, account_id)
     if every not in CADENCES:
         raise ValidationError(f"every must be one of {sorted(CADENCES)}")
@@ -134,7 +129,6 @@ def materialize_series(
 ) -> list[dict[str, Any]]:
     """Create and schedule the series' posts due before `until` (default: 24 h ahead)."""
     from shared.claims import claim_id, try_claim
-    from shared.x.service import create_post, schedule_post
     from shared.x.validation import duplicates
 
     series = store.load(runtime, Series, workspace_id, series_id, "series")
@@ -176,19 +170,40 @@ def materialize_series(
                 log.warning("series occurrence not scheduled", series_id=series.id, error=str(exc))
                 errors.append({"at": next_at, "reason": exc.message})
             index += 1
-        next_at = next_at + _step(series)
+        next_at = next_at + step(series)
     ended = bool(series.end_at and next_at > series.end_at)
-    update = {
-        "next_at": next_at,
-        "next_key": store.order_key(next_at, series.id),
-        "next_index": index,
-        "active": series.active and not ended,
-        "updated_at": now,
-    }
-    if errors:
-        update["last_error"] = errors[-1]
-    runtime.db.collection(SERIES).document(series_id).update(update)
+    _advance(runtime, series.id, next_at, index, ended, errors[-1] if errors else None)
     return created
+
+
+def _advance(
+    runtime: Runtime,
+    series_id: str,
+    next_at: datetime,
+    next_index: int,
+    ended: bool,
+    error: dict[str, Any] | None,
+) -> None:
+    """Move the series past what this run materialized, in a transaction: a concurrent
+    run (the dispatcher and the API) never moves it back, and a series stopped meanwhile
+    stays stopped."""
+    ref = runtime.db.collection(SERIES).document(series_id)
+
+    def advance(transaction: Any) -> None:
+        stored = ref.get(transaction=transaction).to_dict() or {}
+        at = max(next_at, stored.get("next_at") or next_at)
+        update: dict[str, Any] = {
+            "next_at": at,
+            "next_key": store.order_key(at, series_id),
+            "next_index": max(next_index, int(stored.get("next_index") or 0)),
+            "active": bool(stored.get("active")) and not ended,
+            "updated_at": runtime.clock.now(),
+        }
+        if error:
+            update["last_error"] = error
+        transaction.update(ref, update)
+
+    store.transact(runtime, advance)
 
 
 def materialize_due(runtime: Runtime) -> int:
@@ -263,8 +278,6 @@ def create_plan(
     active_to: str = "18:00",
 ) -> dict[str, Any]:
     """A 24-hour plan in the campaign's timezone; `slots` are the next posting instants."""
-    from shared.x.service import get_account
-
     campaign = store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
     get_account(runtime, workspace_id, account_id)
     now = runtime.clock.now()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from shared.queries import QuerySpec
 
 R = TypeVar("R", bound=Record)
+T = TypeVar("T")
 
 MAX_PAGE = 200
 # Sorts after every ISO instant: drafts without a due instant list last.
@@ -29,6 +31,11 @@ def instant_key(instant: datetime) -> str:
     if instant.tzinfo is None:
         raise ValueError("naive datetime")
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def month_key(instant: datetime) -> str:
+    """The UTC calendar month `YYYY-MM` an instant falls in (spend and budgets)."""
+    return instant.astimezone(UTC).strftime("%Y-%m")
 
 
 def order_key(instant: datetime | None, doc_id: str) -> str:
@@ -52,15 +59,40 @@ def parse_instant(value: Any, field: str) -> datetime:
     return instant.astimezone(UTC)
 
 
-def load(runtime: Any, cls: type[R], workspace_id: str, doc_id: str, what: str) -> R:
-    """The workspace's document as a record; NotFound also for another workspace's."""
+def load(
+    runtime: Any,
+    cls: type[R],
+    workspace_id: str,
+    doc_id: str,
+    what: str,
+    transaction: Any = None,
+) -> R:
+    """The workspace's document as a record; NotFound also for another workspace's.
+    Inside `transaction` the read is part of it (and locks the document until it ends)."""
     if not is_doc_id(doc_id):
         raise NotFound(f"{what} not found")
-    snap = runtime.db.collection(cls.collection).document(doc_id).get()
+    snap = runtime.db.collection(cls.collection).document(doc_id).get(transaction=transaction)
     data = snap.to_dict() if snap.exists else None
     if not data or data.get("workspace_id") != workspace_id:
         raise NotFound(f"{what} {doc_id!r} not found")
     return cls.from_doc(snap.id, data)
+
+
+def transact(runtime: Any, decide: Callable[[Any], T]) -> T:
+    """Run `decide(transaction)` in a Firestore transaction and return what it returns.
+
+    For read-modify-write decisions that race (a cancel against post_tweet, a series
+    advanced by two runs): Firestore locks what the transaction read until it commits,
+    and retries `decide` from the start if it must. `decide` does all its reads before
+    its writes, and nothing irreversible (a task, an X request): it may run twice.
+    """
+    from google.cloud import firestore
+
+    @firestore.transactional
+    def run(transaction: Any) -> T:
+        return decide(transaction)
+
+    return run(runtime.db.transaction())
 
 
 def page(

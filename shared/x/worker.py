@@ -21,28 +21,15 @@ the sandbox's own `create()` record is its claim, so it costs the same.
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.claims import claim_id, claim_or_take_over, get_claim, try_claim
+from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
-from shared.x.client import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
-    AccountProblem,
-    Duplicate,
-    NotSent,
-    RateLimited,
-    UnknownOutcome,
-    XApi,
-    XError,
-)
-from shared.x.dispatch import STEP_STALE, enqueue_publish
+from shared.x.guards import sandbox_key
+from shared.x.links import outgoing_parts
 from shared.x.models import (
     POSTS,
     TERMINAL,
@@ -53,23 +40,48 @@ from shared.x.models import (
     PostStatus,
     XAccount,
 )
+from shared.x.outcomes import (
+    CLAIM_STALE,
+    MAX_ATTEMPTS,
+    RECONCILE_AFTER,
+    RECONCILE_TRIES,
+    Job,
+    claim_lost,
+    fail,
+    held,
+    on_error,
+    published,
+    requeue,
+)
+from shared.x.reconcile import reconcile, settle_duplicate
+from shared.x.xapi import (
+    AccountProblem,
+    Duplicate,
+    MediaProcessing,
+    NotSent,
+    Rejected,
+    XApi,
+    XError,
+    reached_x,
+)
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 log = get_logger("x.post_tweet")
 
-MAX_ATTEMPTS = 5
-CLAIM_STALE = timedelta(minutes=3)  # longer than any worker holds a claim (timeouts ~35 s)
-RECONCILE_AFTER = timedelta(seconds=20)
-RECONCILE_TRIES = 3
-# The unanswered request left at most one request timeout before the error was seen;
-# the margin absorbs clock skew between Herald and X's created_at.
-REQUEST_TIMEOUT = timedelta(seconds=CONNECT_TIMEOUT_S + READ_TIMEOUT_S)
-RECONCILE_MARGIN = timedelta(seconds=60)
-RATE_LIMIT_FALLBACK = timedelta(minutes=1)
-ALERT_FAILED = "x_post_failed"
-ALERT_UNCONFIRMED = "x_post_unconfirmed"
+# Tests and operators read these here, where the worker's behaviour is described.
+__all__ = ["CLAIM_STALE", "MAX_ATTEMPTS", "RECONCILE_AFTER", "RECONCILE_TRIES", "handle"]
+
+# Statuses no task acts on: not yet scheduled, or waiting for a person (a held thread).
+WAITING = frozenset({PostStatus.DRAFT, PostStatus.APPROVED, PostStatus.HELD})
+# How long an uploaded media id is reused by a later try (X keeps them a day or more),
+# and how many times a post comes back for a video X is still processing.
+MEDIA_ID_TTL = timedelta(hours=6)
+MAX_MEDIA_WAITS = 30
+# The longest early delivery held in the request; Cloud Tasks' dispatch deadline and
+# the request timeouts leave room for it.
+EARLY_WAIT = timedelta(seconds=5)
 
 ApiFactory = Callable[["Runtime", XAccount], XApi]
 
@@ -78,55 +90,22 @@ class BadTask(ValueError):
     """The task's payload cannot name a post; retrying it would not help."""
 
 
-def backoff(attempt: int) -> timedelta:
-    return timedelta(seconds=min(300, 5 * 2 ** max(0, attempt - 1)))
-
-
 def make_api(runtime: Runtime, account: XAccount) -> XApi:
-    from shared.x.accounts import account_tokens, consumer_credentials
-    from shared.x.client import SandboxX, TweepyX
+    from shared.errors import HeraldError
+    from shared.secrets import SecretNotFound
+    from shared.x.auth import user_api
+    from shared.x.sandbox import SandboxX
 
     if account.kind == AccountKind.SANDBOX:
         if not runtime.settings.sandbox:
             raise AccountProblem("sandbox accounts cannot post: HERALD_SANDBOX is off", 0, "")
         return SandboxX(runtime, account)
-    from shared.errors import HeraldError
-    from shared.secrets import SecretNotFound
-
     try:
-        key, secret = consumer_credentials(runtime)
-        token, token_secret = account_tokens(runtime, account)
+        return user_api(runtime, account)
     except (HeraldError, SecretNotFound) as exc:
         # Configuration a person must fix: retried with backoff, then failed with this.
         reason = exc.message if isinstance(exc, HeraldError) else str(exc)
         raise NotSent(f"cannot sign requests for @{account.handle}: {reason}") from exc
-    return TweepyX(
-        key,
-        secret,
-        token,
-        token_secret,
-        account.x_user_id,
-        api_base=runtime.settings.x_api_base,
-    )
-
-
-@dataclass
-class Job:
-    runtime: Runtime
-    post: Post
-    account: XAccount
-    api: XApi
-    try_n: int
-    now: datetime
-    x_ids: list[str] = field(default_factory=list)
-
-    def err(self, code: str | int | None, reason: str) -> dict[str, Any]:
-        return {"code": code, "reason": reason, "at": self.now}
-
-    def update(self, fields: dict[str, Any]) -> None:
-        self.runtime.db.collection(POSTS).document(self.post.id).update(
-            {**fields, "updated_at": self.now}
-        )
 
 
 def handle(
@@ -147,25 +126,34 @@ def handle(
             log.warning("task for a post that no longer exists")
             return {"result": "gone"}
         post = Post.from_doc(snap.id, data)
-        if post.status in TERMINAL or post.status in (PostStatus.DRAFT, PostStatus.APPROVED):
+        if post.status in TERMINAL or post.status in WAITING:
             return {"result": "noop", "status": post.status}
         if post.try_n != try_n:
             return {"result": "stale", "current_try": post.try_n}
         now = runtime.clock.now()
         if account is None or account.id != post.account_id:
             account = cache.account(runtime, post.account_id)
-        job = Job(runtime, post, account or XAccount(), None, try_n, now, list(post.x_ids))  # type: ignore[arg-type]
+        job = Job(
+            runtime,
+            post,
+            account or XAccount(),
+            None,  # type: ignore[arg-type]
+            try_n,
+            now,
+            list(post.x_ids),
+            read_time=snap.update_time,
+        )
         if account is None or account.workspace_id != workspace_id:
-            return _fail(job, "account_missing", "the post's X account no longer exists")
+            return fail(job, "account_missing", "the post's X account no longer exists")
         if account.status != AccountStatus.ACTIVE:
             reason = f"account @{account.handle} is {account.status}"
-            return _fail(job, f"account_{account.status}", f"{reason}: {account.status_reason}")
+            return fail(job, f"account_{account.status}", f"{reason}: {account.status_reason}")
         try:
             job.api = (api_factory or make_api)(runtime, account)
         except XError as exc:
-            return _on_error(job, exc)
+            return on_error(job, exc)
         if action == "reconcile" or _in_doubt(post):
-            return _reconcile(job)
+            return reconcile(job)
         return _publish(job)
 
 
@@ -190,58 +178,124 @@ def _read(runtime: Runtime, post_id: str, account_id: Any) -> tuple[Any, XAccoun
     return snaps[post_ref.path], cache.remember(runtime, snaps[account_ref.path])
 
 
-# ------------------------------------------------------------------------------ publish
+# -------------------------------------------------------------------- publish
 
 
 def _publish(job: Job) -> dict[str, Any]:
-    post, now = job.post, job.now
-    if post.due_at and now < post.due_at - timedelta(seconds=1):
-        # Early delivery (clock skew, a rescheduled post): wait for the due second.
-        return _requeue(job, post.due_at, "early", spend=False, error=None)
+    post = job.post
+    if not job.x_ids and post.due_at and post.due_at - job.now > EARLY_WAIT:
+        # Delivered long before its instant (a clock off, a task moved): come back then.
+        return requeue(job, post.due_at, "early", spend=False, error=None)
     media_ids: list[str] = []
     if not job.x_ids and post.media:
         deferred = _governed(job)  # before uploading media that would then expire unused
         if deferred:
             return deferred
-        from shared import media
-        from shared.errors import NotFound
-
         try:
-            for ref in post.media:
-                data, ctype = media.resolve(job.runtime, post.workspace_id, ref)
-                media_ids.append(job.api.upload_media(data, ctype))
-        except NotFound as exc:
-            return _fail(job, "media_missing", str(exc))
-        except XError as exc:
-            return _on_error(job, exc)
-    for index in range(len(job.x_ids), len(post.parts)):
+            media_ids = _upload_media(job)
+        except _Deferred as deferred_media:
+            return deferred_media.result
+    parts = outgoing_parts(post)  # with "link in first reply", the links go in part two
+    for index in range(len(job.x_ids), len(parts)):
         # Every part spends quota: check before each one, with the last answer's headers.
         deferred = _governed(job)
         if deferred:
             return deferred
+        if index == 0:
+            _wait_for_due(job)
+        now = job.now
         if job.account.kind != AccountKind.SANDBOX:
+            # The part guard (shared.x.guards): from here on a cancel answers 409.
             key = claim_id("xp", post.id, str(index), str(job.try_n))
             if not try_claim(
                 job.runtime.db, key, owner="post_tweet", now=now, workspace_id=post.workspace_id
             ):
-                return _claim_lost(job, key)
-        reply_to = job.x_ids[index - 1] if index else None
+                return claim_lost(job, key)
+            job.guarded = True
+        separate = post.separate_from is not None and index >= post.separate_from
+        reply_to = job.x_ids[index - 1] if index and not separate else None
         try:
+            # A sandbox account's record is its guard, created under the same key.
             created = job.api.create_post(
-                post.parts[index],
+                parts[index],
                 reply_to,
                 media_ids if index == 0 else [],
-                idempotency_key=f"{post.id}-{index}",
+                idempotency_key=sandbox_key(post.id, index, job.try_n),
             )
         except XError as exc:
-            return _on_error(job, exc)
+            job.sent += int(reached_x(exc))
+            if isinstance(exc, Duplicate) and job.post.unknown_outcome:
+                # The earlier, unanswered request did go out: this is the proof.
+                return settle_duplicate(job)
+            if reply_to and isinstance(exc, Rejected) and exc.code == 403:
+                return held(job, exc)
+            return on_error(job, exc)
+        job.sent += 1
+        job.bill_post(parts[index])
+        job.guarded = True
         job.x_ids.append(created.id)
         account_fields = governor.observe(job.account, created.rate, now)
         if account_fields:
             job.runtime.db.collection(X_ACCOUNTS).document(job.account.id).update(account_fields)
-        if index < len(post.parts) - 1:
+        if index < len(parts) - 1:
             job.update({"x_ids": job.x_ids, "status": PostStatus.PUBLISHING.value})
-    return _published(job)
+    return published(job)
+
+
+class _Deferred(Exception):
+    """Control flow: the media step decided this try's outcome (`result`)."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+
+
+def _upload_media(job: Job) -> list[str]:
+    """The post's media on X, each with its alt text. A video X is still processing is
+    remembered on the post (`x_media`) and the post comes back for it later, without
+    uploading it again."""
+    from shared import media
+    from shared.errors import NotFound
+
+    post, now = job.post, job.now
+    uploads: dict[str, Any] = dict(post.x_media)
+    alts = post.media_alt + [""] * (len(post.media) - len(post.media_alt))
+    media_ids: list[str] = []
+    try:
+        for ref, alt in zip(post.media, alts, strict=True):
+            known = uploads.get(ref)
+            if known and known["expires_at"] > now:
+                media_id = str(known["id"])
+                ready = known.get("ready")
+                media_ids.append(media_id if ready else job.api.resume_media(media_id, alt))
+            else:
+                data, ctype = media.resolve(job.runtime, post.workspace_id, ref)
+                media_ids.append(job.api.upload_media(data, ctype, alt))
+            expires = known["expires_at"] if known else now + MEDIA_ID_TTL
+            uploads[ref] = {"id": media_ids[-1], "expires_at": expires, "ready": True}
+    except NotFound as exc:
+        raise _Deferred(fail(job, "media_missing", str(exc))) from exc
+    except MediaProcessing as exc:
+        uploads[ref] = {"id": exc.media_id, "expires_at": now + MEDIA_ID_TTL, "ready": False}
+        waits = int(post.extra.get("media_waits") or 0) + 1
+        if waits > MAX_MEDIA_WAITS:
+            raise _Deferred(fail(job, "media_processing", f"{exc.reason}; gave up")) from exc
+        at = now + timedelta(seconds=max(exc.check_after_s, 5))
+        error = job.err("media_processing", exc.reason)
+        extra = {"x_media": uploads, "media_waits": waits}
+        result = requeue(job, at, "media_processing", spend=False, error=error, extra=extra)
+        raise _Deferred(result) from exc
+    except XError as exc:
+        raise _Deferred(on_error(job, exc)) from exc
+    return media_ids
+
+
+def _wait_for_due(job: Job) -> None:
+    """Never before the due instant: a delivery a little early (Cloud Tasks' own timing,
+    clock skew) waits out the remainder here, after the media are uploaded."""
+    due = job.post.due_at
+    if due and job.runtime.clock.now() < due:
+        job.runtime.clock.sleep((due - job.runtime.clock.now()).total_seconds())
+    job.now = job.runtime.clock.now()
 
 
 def _governed(job: Job) -> dict[str, Any] | None:
@@ -250,266 +304,4 @@ def _governed(job: Job) -> dict[str, Any] | None:
         return None
     log.info("rate governor defers the post", until=wait, part=len(job.x_ids))
     error = job.err("rate_governor", "the account's posting quota is spent until reset")
-    return _requeue(job, wait, "governor", spend=False, error=error)
-
-
-def _published(job: Job) -> dict[str, Any]:
-    # estimated_cost_usd was set when the post was written: no twitter-text on this path.
-    now = job.runtime.clock.now()
-    job.update(
-        {
-            "status": PostStatus.PUBLISHED.value,
-            "x_ids": job.x_ids,
-            "published_at": now,
-            "unknown_outcome": False,
-        }
-    )
-    lateness = (now - job.post.due_at).total_seconds() if job.post.due_at else None
-    log.info("post published", x_ids=job.x_ids, lateness_s=lateness, sandbox=job.post.sandbox)
-    return {"result": "published", "x_ids": job.x_ids}
-
-
-def _claim_lost(job: Job, key: str) -> dict[str, Any]:
-    claim = get_claim(job.runtime.db, key)
-    if claim and job.now - claim["claimed_at"] > CLAIM_STALE:
-        # The worker that held it stopped between sending and recording the answer.
-        return _unconfirmed(
-            job,
-            UnknownOutcome("a worker stopped after claiming this part; outcome unknown"),
-            sent_after=claim["claimed_at"],
-        )
-    return {"result": "in_progress"}
-
-
-def _requeue(
-    job: Job,
-    at: datetime,
-    reason: str,
-    *,
-    spend: bool,
-    error: dict[str, Any] | None,
-    action: str = "publish",
-    status: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    attempts = job.post.attempts + (1 if spend else 0)
-    fields: dict[str, Any] = {"try_n": job.try_n + 1, "attempts": attempts, **(extra or {})}
-    if error:
-        fields["last_error"] = error
-    if job.x_ids != job.post.x_ids:
-        fields["x_ids"] = job.x_ids
-    if status is None:
-        status = PostStatus.PUBLISHING.value if job.x_ids else PostStatus.QUEUED.value
-    won = enqueue_publish(
-        job.runtime,
-        job.post.id,
-        job.post.workspace_id,
-        try_n=job.try_n + 1,
-        at=at,
-        reason=reason,
-        action=action,
-        status=status,
-        extra={**fields, "updated_at": job.now},
-        once_per_try=True,
-        account_id=job.post.account_id,
-    )
-    return {"result": "requeued" if won else "in_progress", "reason": reason, "at": at}
-
-
-def _fail(job: Job, code: str | int | None, reason: str) -> dict[str, Any]:
-    # One failure record and one alert, however many deliveries get here.
-    # A worker that died between the claim and the update is taken over, or the post
-    # would never reach its terminal state.
-    won = claim_or_take_over(
-        job.runtime.db,
-        claim_id("xfail", job.post.id, str(job.try_n)),
-        owner="post_tweet",
-        now=job.now,
-        stale_after=STEP_STALE,
-        workspace_id=job.post.workspace_id,
-    )
-    if won is None:
-        return {"result": "in_progress"}
-    job.update(
-        {
-            "status": PostStatus.FAILED.value,
-            "last_error": job.err(code, reason),
-            "x_ids": job.x_ids,
-            "failed_at": job.now,
-        }
-    )
-    log.alert(
-        ALERT_FAILED,
-        f"X post failed: {reason}",
-        code=code,
-        account_id=job.post.account_id,
-        handle=job.account.handle,
-        parts_posted=len(job.x_ids),
-    )
-    return {"result": "failed", "code": code, "reason": reason}
-
-
-def _unconfirmed(job: Job, exc: XError, sent_after: datetime | None = None) -> dict[str, Any]:
-    # `sent_after`: the earliest the unanswered request can have left (a dead worker's
-    # claim time); reconciliation looks from there, not from when the loss was noticed.
-    result = _requeue(
-        job,
-        job.now + RECONCILE_AFTER,
-        "unconfirmed",
-        spend=False,
-        error=job.err(exc.code or "unknown_outcome", exc.reason),
-        action="reconcile",
-        status=PostStatus.UNCONFIRMED.value,
-        extra={
-            "unknown_outcome": True,
-            "unconfirmed_at": job.now,
-            "sent_after": sent_after or job.now - REQUEST_TIMEOUT,
-            "reconcile_tries": 0,
-        },
-    )
-    if result["result"] == "requeued":
-        log.alert(
-            ALERT_UNCONFIRMED,
-            f"X post unconfirmed: {exc.reason}; reconciling against the account's posts",
-            account_id=job.post.account_id,
-            handle=job.account.handle,
-            part=len(job.x_ids),
-        )
-        result["result"] = "unconfirmed"
-    return result
-
-
-def _on_error(job: Job, exc: XError) -> dict[str, Any]:
-    if isinstance(exc, RateLimited):
-        reset = exc.reset_at if exc.reset_at and exc.reset_at > job.now else None
-        reset = reset or job.now + RATE_LIMIT_FALLBACK
-        job.runtime.db.collection(X_ACCOUNTS).document(job.account.id).update(
-            governor.exhausted(job.account, reset)
-        )
-        log.warning("X rate limit: post re-enqueued for the reset", reset_at=reset)
-        return _requeue(job, reset, "rate_limited", spend=False, error=job.err(429, exc.reason))
-    if isinstance(exc, UnknownOutcome):
-        return _unconfirmed(job, exc)
-    if isinstance(exc, AccountProblem):
-        if exc.account_status:
-            job.runtime.db.collection(X_ACCOUNTS).document(job.account.id).update(
-                {"status": exc.account_status, "status_reason": exc.reason, "updated_at": job.now}
-            )
-            cache.invalidate(job.runtime, job.account.id)
-            log.warning("X account flagged", account_status=exc.account_status)
-        return _fail(job, exc.code, exc.reason)
-    if isinstance(exc, Duplicate) and job.post.unknown_outcome:
-        # The earlier, unanswered request did go out: this is the proof.
-        return _settle_duplicate(job)
-    if isinstance(exc, NotSent):
-        if job.post.attempts + 1 >= MAX_ATTEMPTS:
-            return _fail(job, exc.code, f"{exc.reason} (gave up after {MAX_ATTEMPTS} tries)")
-        at = job.now + backoff(job.post.attempts + 1)
-        log.warning("X post not sent; retrying", reason=exc.reason, retry_at=at)
-        return _requeue(job, at, "retry", spend=True, error=job.err(exc.code, exc.reason))
-    return _fail(job, exc.code, exc.reason)
-
-
-# ------------------------------------------------------------------------ reconciliation
-
-_URL = re.compile(r"https?://\S+")
-
-
-def _comparable(text: str) -> str:
-    from shared.text import normalize
-
-    # X returns text HTML-escaped and with links shortened to t.co.
-    return normalize(_URL.sub("", html.unescape(text)))
-
-
-def _find(job: Job, recent: list[dict[str, Any]]) -> str | None:
-    index = len(job.x_ids)
-    wanted = _comparable(job.post.parts[index])
-    reply_to = job.x_ids[index - 1] if index else None
-    for item in recent:
-        if _comparable(item.get("text") or "") != wanted:
-            continue
-        if index and item.get("in_reply_to") != reply_to:
-            continue
-        return str(item["id"])
-    return None
-
-
-def _lookup(job: Job) -> str | None:
-    # Look only where the unanswered request can be: a tight window keeps the reads (billed
-    # on pay-per-use) few even for a busy account. X wants end_time at least 10 s in the
-    # past, so a recent window stays open-ended.
-    at = job.post.extra.get("unconfirmed_at") or job.now
-    since = job.post.extra.get("sent_after") or at - REQUEST_TIMEOUT
-    until: datetime | None = at + RECONCILE_MARGIN
-    if until is not None and until > job.now - timedelta(seconds=10):
-        until = None
-    return _find(job, job.api.recent_posts(since - RECONCILE_MARGIN, until))
-
-
-def _settle_duplicate(job: Job) -> dict[str, Any]:
-    try:
-        found = _lookup(job)
-    except XError:
-        found = None
-    if found is None and len(job.x_ids) < len(job.post.parts) - 1:
-        return _fail(
-            job,
-            "duplicate_unknown_id",
-            "X says this part is already posted but its id cannot be found; "
-            "the rest of the thread cannot be attached",
-        )
-    job.x_ids.append(found or "unknown")
-    log.info("duplicate answer after an unknown outcome: settled as posted", x_id=found)
-    if len(job.x_ids) < len(job.post.parts):
-        extra = {"unknown_outcome": False}
-        return _requeue(job, job.now, "continue", spend=False, error=None, extra=extra)
-    return _published(job)
-
-
-def _reconcile(job: Job) -> dict[str, Any]:
-    if len(job.x_ids) >= len(job.post.parts):
-        return _published(job)
-    try:
-        found = _lookup(job)
-    except (RateLimited, AccountProblem) as exc:
-        return _on_error(job, exc)
-    except XError as exc:
-        tries = int(job.post.extra.get("reconcile_tries") or 0) + 1
-        return _requeue(
-            job,
-            job.now + backoff(tries),
-            "reconcile_retry",
-            spend=False,
-            error=job.err(exc.code, f"reconciliation failed: {exc.reason}"),
-            action="reconcile",
-            status=PostStatus.UNCONFIRMED.value,
-            extra={"reconcile_tries": tries},
-        )
-    if found:
-        job.x_ids.append(found)
-        log.info("reconciled: the unconfirmed post is on X", x_id=found)
-        if len(job.x_ids) < len(job.post.parts):
-            extra: dict[str, Any] = {"unknown_outcome": False}
-            return _requeue(job, job.now, "continue", spend=False, error=None, extra=extra)
-        return _published(job)
-    tries = int(job.post.extra.get("reconcile_tries") or 0) + 1
-    if tries < RECONCILE_TRIES:
-        return _requeue(
-            job,
-            job.now + RECONCILE_AFTER,
-            "reconcile_again",
-            spend=False,
-            error=None,
-            action="reconcile",
-            status=PostStatus.UNCONFIRMED.value,
-            extra={"reconcile_tries": tries},
-        )
-    # Not on the timeline after several looks: it was not posted. Try again; if X then
-    # answers "duplicate", the earlier request did go out after all and that settles it.
-    log.warning("unconfirmed post not found on X; posting it again")
-    if job.post.attempts + 1 >= MAX_ATTEMPTS:
-        return _fail(job, "unconfirmed", "the post could not be confirmed on X")
-    # unknown_outcome stays: a duplicate-content answer to the new request settles it.
-    extra = {"reconcile_tries": tries}
-    return _requeue(job, job.now, "not_found", spend=True, error=None, extra=extra)
+    return requeue(job, wait, "governor", spend=False, error=error)

@@ -15,7 +15,10 @@ import pytest
 
 ROUTES = Path(__file__).resolve().parents[2] / "shared" / "api" / "routes"
 GETTERS = {
-    "x.py": {"_svc": "shared.x.service"},
+    **{
+        f"{name}.py": {"_svc": "shared.x.service"}
+        for name in ("x_accounts", "x_spend", "campaigns", "posts", "templates", "series")
+    },
     "email.py": {"_svc": "shared.email.service"},
     "jobs.py": {"_jobs": "shared.jobs.service", "_ads": "shared.ads.service"},
     "metrics.py": {"_dash": "shared.metrics.dashboards"},
@@ -24,6 +27,7 @@ GETTERS = {
 ACTIONS = {
     "email.py": ("shared.email.service", re.compile(r'"[\w-]+": \("(\w+)", "')),
     "jobs.py": ("shared.ads.service", re.compile(r'"[\w-]+": \("(\w+)", "')),
+    "posts.py": ("shared.x.service", re.compile(r'"[\w-]+": \(\s*"(\w+)",')),
 }
 
 

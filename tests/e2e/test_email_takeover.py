@@ -34,7 +34,10 @@ from shared.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
-LEASE_S = int(os.environ.get("HERALD_TEST_TAKEOVER_LEASE_S", "4"))
+# 10 s, not less: a live run renews its lease every LEASE/4 and before each message
+# within LEASE/2; with 4 s a machine loaded by a parallel test run starved the other
+# batch's live run past its lease, so it was (correctly) taken over too.
+LEASE_S = int(os.environ.get("HERALD_TEST_TAKEOVER_LEASE_S", "10"))
 RESUME_GOAL_S = 120.0
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from local.stack import Stack
+from shared.x.guards import sandbox_key
 from shared.x.models import POSTS, SANDBOX_POSTS, X_ACCOUNTS
 from shared.x.store import order_key
 from tests.e2e._x_helpers import stack_runtime, wait_for_status
@@ -62,7 +63,7 @@ def test_scheduled_post_is_published_by_the_whole_chain(stack: Stack) -> None:
     assert post["status"] == "published", post.get("last_error")
     assert len(post["x_ids"]) == 1 and post["x_ids"][0].isdigit()
     assert post["published_at"] >= post["due_at"]
-    record = db.collection(SANDBOX_POSTS).document(f"{post_id}-0").get().to_dict()
+    record = db.collection(SANDBOX_POSTS).document(sandbox_key(post_id, 0, 0)).get().to_dict()
     assert record["x_id"] == post["x_ids"][0] and record["text"] == text
     assert record["sandbox"] is True
     lateness = (post["published_at"] - post["due_at"]).total_seconds()

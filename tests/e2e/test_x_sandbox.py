@@ -9,6 +9,7 @@ import pytest
 
 from local.stack import Stack
 from shared.x import service
+from shared.x.guards import sandbox_key
 from shared.x.models import SANDBOX_POSTS
 from tests.e2e._x_helpers import stack_runtime, wait_for_status
 
@@ -42,7 +43,10 @@ def test_post_due_in_five_seconds_is_published_by_the_sandbox(stack: Stack) -> N
         lateness.append((done["published_at"] - done["due_at"]).total_seconds())
     done = service.get_post(runtime, workspace_id, thread["id"])
     records = [
-        runtime.db.collection(SANDBOX_POSTS).document(f"{thread['id']}-{i}").get().to_dict()
+        runtime.db.collection(SANDBOX_POSTS)
+        .document(sandbox_key(thread["id"], i, done["try_n"]))
+        .get()
+        .to_dict()
         for i in range(2)
     ]
     assert [r["x_id"] for r in records] == done["x_ids"]

@@ -13,6 +13,7 @@ import pytest
 
 from local.stack import Stack
 from shared.x import service as xs
+from shared.x.guards import sandbox_key
 from shared.x.models import SANDBOX_POSTS
 from tests.e2e._x_helpers import stack_runtime, wait_for_status
 
@@ -68,5 +69,6 @@ def test_autopilot_plans_posts_with_images_that_publish(stack: Stack) -> None:
     xs.reschedule_post(runtime, ws, first["id"], runtime.clock.now() + timedelta(seconds=3))
     done = wait_for_status(runtime, first["id"], {"published", "failed"})
     assert done["status"] == "published", done.get("last_error")
-    record = runtime.db.collection(SANDBOX_POSTS).document(f"{first['id']}-0").get().to_dict()
+    key = sandbox_key(first["id"], 0, done["try_n"])
+    record = runtime.db.collection(SANDBOX_POSTS).document(key).get().to_dict()
     assert record["text"] == first["text"] and len(record["media_ids"]) == 1

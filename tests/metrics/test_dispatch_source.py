@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared.clock import FrozenClock
 from shared.dispatch import DispatchContext, load_sources
@@ -204,3 +206,56 @@ def test_a_post_without_account_ends_with_a_reason(
     assert pulls(enqueuer) == []
     post = runtime.db.collection("posts").document(pid).get().to_dict()
     assert post["metrics_status"] == "error" and post["next_metrics_at"] == schedule.NEVER
+
+
+def test_discovery_reads_a_post_once_or_twice_whatever_the_cadence(
+    runtime: Runtime, ws: str, clock: FrozenClock, settings: Any
+) -> None:
+    """Ticks every 5 s (`--tick 5`) re-read the last 90 s of publications once a minute,
+    not on every tick: a post's discovery reads do not grow with the tick's cadence."""
+    from shared.firestore import counting_client
+    from shared.firestore_stats import CountingInterceptor, FirestoreCounter
+    from shared.metrics.dispatch import MetricsSource
+
+    counter = FirestoreCounter()
+    counted = dataclasses.replace(
+        runtime, _db=counting_client(settings.project_id, CountingInterceptor(counter))
+    )
+    source = MetricsSource()
+    horizon = timedelta(seconds=90)
+    source.run(DispatchContext(counted, clock.now(), clock.now() + horizon))
+    add_posts(runtime, ws, "sand1", 20, clock.now())
+    counter.reset()
+    discovered = read = 0
+    for _ in range(24):  # two minutes of 5 s ticks
+        clock.advance(seconds=5)
+        counts = source.run(DispatchContext(counted, clock.now(), clock.now() + horizon))
+        discovered += counts["discovered"]
+        read += counts["discovery_read"]
+    assert discovered == 20 and read == 2 * 20  # two passes, each reading every post
+    post_reads = counter.reads - 24 * 3  # each tick's own queries and marker bill a few
+    assert post_reads <= read, counter.snapshot()
+
+
+def test_a_pages_pull_claims_go_in_one_request(
+    runtime: Runtime, ws: str, clock: FrozenClock, settings: Any
+) -> None:
+    """40 due pulls: their lease is one commit and their 40 claims one BatchWrite, not a
+    commit each (3,000 due pulls a tick were 3,000 round trips one after the other)."""
+    from shared.firestore import counting_client
+    from shared.firestore_stats import CountingInterceptor, FirestoreCounter
+    from shared.metrics.dispatch import enqueue_due
+
+    counter = FirestoreCounter()
+    counted = dataclasses.replace(
+        runtime, _db=counting_client(settings.project_id, CountingInterceptor(counter))
+    )
+    now = clock.now()
+    add_account(runtime, ws, "sand1", sandbox=True)
+    add_posts(runtime, ws, "sand1", 40, now - timedelta(hours=2), next_metrics_at=now)
+    counter.reset()
+    counts = enqueue_due(counted, now, now + timedelta(seconds=90))
+    assert counts["claimed"] == 40
+    calls = counter.snapshot()
+    assert calls["calls.BatchWrite"] == 1 and calls["calls.Commit"] == 1, calls
+    assert enqueue_due(counted, now, now + timedelta(seconds=90))["due"] == 0

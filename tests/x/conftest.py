@@ -15,6 +15,7 @@ from shared.runtime import Runtime
 from shared.secrets import user_secret_name
 from shared.x import governor, service, store
 from shared.x.models import X_ACCOUNTS, AccountKind, XAccount
+from tests.api.conftest import api, app, owner  # noqa: F401 - the API in-process, for races
 
 TWEETS = "https://api.twitter.com/2/tweets"
 MEDIA = "https://api.x.com/2/media/upload"

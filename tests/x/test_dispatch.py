@@ -136,7 +136,8 @@ def test_cancelled_and_rescheduled_posts_make_old_tasks_stale(runtime, clock, en
     assert new.schedule_time == clock.now() + timedelta(seconds=30)
     service.cancel_post(runtime, "ws1", post["id"])
     assert worker.handle(runtime, dict(new.payload))["result"] == "noop"
-    assert list(runtime.db.collection(SANDBOX_POSTS).stream()) == []
+    recorded = [r.to_dict() for r in runtime.db.collection(SANDBOX_POSTS).stream()]
+    assert [r for r in recorded if not r.get("withdrawn")] == []
 
 
 @pytest.mark.parametrize("lead_s", [600, 30], ids=["via-dispatch", "enqueued-at-scheduling"])
@@ -190,8 +191,10 @@ def test_overlapping_ticks_publish_each_post_once(runtime, clock, enqueuer) -> N
         t.start()
     for t in threads:
         t.join(30)
-    assert len({t.payload["post_id"] for t in enqueuer.tasks}) == 10
-    # The emulator ignores the update precondition: a post may be enqueued twice here.
+    # The update-time precondition lets one tick win each post: one task per post.
+    assert sorted(t.payload["post_id"] for t in enqueuer.tasks) == sorted(
+        d.id for d in runtime.db.collection(POSTS).stream()
+    )
     for task in list(enqueuer.tasks):
         clock.set(max(clock.now(), task.schedule_time))
         worker.handle(runtime, dict(task.payload))
@@ -224,7 +227,7 @@ def test_dead_workers_post_is_found_from_its_claim_time(runtime, clock, enqueuer
     from datetime import datetime
 
     from shared.claims import try_claim
-    from shared.x.client import Created, RateInfo
+    from shared.x.xapi import Created, RateInfo
     from tests.x.conftest import add_x_account
 
     account = add_x_account(runtime)
@@ -365,3 +368,97 @@ def test_recovery_with_an_old_snapshot_does_not_undo_unconfirmed(
     assert worker.handle(runtime, publish)["result"] == "published"
     assert len(create_calls(x_api)) == 1
     assert ref.get().to_dict()["x_ids"] == ["9001"]
+
+
+def _due_snapshots(runtime: Runtime) -> list[Any]:
+    """The due posts as this tick's query hands them to the writes."""
+    from shared.x.dispatch import DUE_FIELDS, _due
+
+    horizon = runtime.clock.now() + timedelta(seconds=runtime.settings.dispatch_lookahead_s)
+    pages = _due(runtime, ["scheduled"], horizon, fields=DUE_FIELDS)
+    return [snap for page in pages for snap in page]
+
+
+def test_one_batch_enqueues_only_the_posts_whose_guard_holds(runtime, clock, enqueuer) -> None:
+    """The due posts' moves go in one BatchWrite: a move whose precondition fails (the
+    post was moved, edited or deleted since the query) costs the others nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.x.dispatch import dispatch_posts
+
+    account = _sandbox(runtime)
+    posts = [_schedule(runtime, account["id"], f"batched {i}", 300 + i) for i in range(5)]
+    clock.advance(300 - 60)
+    snaps = _due_snapshots(runtime)
+    assert [s.id for s in snaps] == [p["id"] for p in posts]
+    ref = runtime.db.collection(POSTS).document
+    ref(posts[0]["id"]).update({"status": "queued"})  # an overlapping tick won it
+    ref(posts[1]["id"]).update({"text": "edited meanwhile"})  # the author edited it
+    ref(posts[2]["id"]).delete()
+    with ThreadPoolExecutor(4) as pool:
+        counts, tasks = dispatch_posts(runtime, snaps, pool)
+        outcomes = [t.result() for t in tasks]
+    assert dict(counts) == {"skipped": 3} and outcomes == ["enqueued", "enqueued"]
+    assert sorted(t.payload["post_id"] for t in enqueuer.tasks) == sorted(
+        p["id"] for p in posts[3:]
+    )
+    statuses = [ref(p["id"]).get().get("status") for p in posts[1:2] + posts[3:]]
+    assert statuses == ["scheduled", "queued", "queued"]
+    # The edited post is still due: the next tick moves it.
+    assert tick(runtime, [XSource()]).counts["x"]["enqueued"] == 1
+    assert enqueuer.tasks[-1].payload["post_id"] == posts[1]["id"]
+
+
+class _FailingFor:
+    """An enqueuer whose create_task fails for some posts (Cloud Tasks unavailable)."""
+
+    def __init__(self, inner: Any, post_ids: set[str], before_failing: Any = None) -> None:
+        self.inner, self.post_ids, self.before_failing = inner, post_ids, before_failing
+
+    def enqueue(self, spec: Any) -> str:
+        post_id = spec.payload["post_id"]
+        if post_id in self.post_ids:
+            if self.before_failing is not None:
+                self.before_failing(post_id)
+            raise RuntimeError("create_task: 503 service unavailable")
+        return str(self.inner.enqueue(spec))
+
+
+def test_an_enqueue_failure_puts_back_only_its_post(runtime, clock, enqueuer) -> None:
+    import dataclasses
+
+    account = _sandbox(runtime)
+    posts = [_schedule(runtime, account["id"], f"enqueue {i}", 300 + i) for i in range(4)]
+    clock.advance(300 - 60)
+    unlucky = posts[2]["id"]
+    failing = dataclasses.replace(runtime, _enqueuer=_FailingFor(enqueuer, {unlucky}))
+    counts = tick(failing, [XSource()]).counts["x"]
+    assert counts["enqueued"] == 3 and counts["failed"] == 1
+    status = {
+        p["id"]: runtime.db.collection(POSTS).document(p["id"]).get().get("status") for p in posts
+    }
+    assert status == {p["id"]: "scheduled" if p["id"] == unlucky else "queued" for p in posts}
+    assert unlucky not in {t.payload["post_id"] for t in enqueuer.tasks}
+    # Cloud Tasks is back: the next tick enqueues it, and only it.
+    assert tick(runtime, [XSource()]).counts["x"]["enqueued"] == 1
+    assert [t.payload["post_id"] for t in enqueuer.tasks].count(unlucky) == 1
+
+
+def test_a_failed_enqueue_does_not_undo_a_cancel_made_meanwhile(runtime, clock, enqueuer) -> None:
+    """The put-back is guarded by the tick's own update: a post the author cancelled
+    while its task was being created stays cancelled (an unguarded put-back made it
+    scheduled again, and the next tick published a cancelled post)."""
+    import dataclasses
+
+    account = _sandbox(runtime)
+    post = _schedule(runtime, account["id"], "cancelled in flight", 300)
+    clock.advance(300 - 60)
+
+    def cancel(post_id: str) -> None:
+        service.cancel_post(runtime, "ws1", post_id)
+
+    failing = dataclasses.replace(runtime, _enqueuer=_FailingFor(enqueuer, {post["id"]}, cancel))
+    assert tick(failing, [XSource()]).counts["x"]["failed"] == 1
+    assert runtime.db.collection(POSTS).document(post["id"]).get().get("status") == "cancelled"
+    assert tick(runtime, [XSource()]).counts["x"]["enqueued"] == 0
+    assert enqueuer.tasks == []

@@ -88,7 +88,7 @@ def test_validation_before_scheduling(runtime, clock) -> None:
     ok = service.create_post(runtime, "ws1", account_id=premium["id"], text="x" * 281)
     assert service.schedule_post(runtime, "ws1", ok["id"], due_at=due)["status"] == "scheduled"
     refs = [media.put(runtime, "ws1", png())["id"] for _ in range(5)]
-    with pytest.raises(ValidationError, match="at most 4 images"):
+    with pytest.raises(ValidationError, match="at most 4 media items"):
         service.create_post(runtime, "ws1", account_id=account["id"], text="pics", media=refs)
     thread = service.create_post(
         runtime, "ws1", account_id=account["id"], text="ok", parts=["fine", "y" * 300]
@@ -334,3 +334,33 @@ def test_a_campaign_or_template_too_large_for_firestore_is_refused_clearly(runti
     template = service.create_template(runtime, "ws1", name="T", text="Hi {name}")
     with pytest.raises(ValidationError, match="template is too large"):
         service.update_template(runtime, "ws1", template["id"], {"text": "x" * 1_100_000})
+
+
+def test_a_series_stopped_while_it_materializes_stays_stopped(runtime, clock, monkeypatch) -> None:
+    """The materializer wrote back the `active` flag of the snapshot it started from: a
+    series stopped meanwhile came back to life (a lost update; now a transaction)."""
+    from shared.x import series as series_module
+
+    account = _sandbox(runtime)
+    created = service.create_series(
+        runtime,
+        "ws1",
+        name="stop me",
+        account_id=account["id"],
+        texts=["Weekly reminder"],
+        start_at=clock.now() + timedelta(hours=30),
+        every="daily",
+        end_at=clock.now() + timedelta(days=10),
+    )
+    schedule = series_module.schedule_post
+
+    def stop_meanwhile(*args: object, **kwargs: object) -> dict:
+        service.delete_series(runtime, "ws1", created["id"])
+        return schedule(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(series_module, "schedule_post", stop_meanwhile)
+    clock.advance(hours=12)
+    assert len(service.materialize_series(runtime, "ws1", created["id"])) == 1
+    stored = service.get_series(runtime, "ws1", created["id"])
+    assert stored["active"] is False
+    assert stored["next_index"] == 1  # what this run materialized still counts

@@ -7,9 +7,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import requests
 import responses
 
+from shared.errors import Conflict
 from shared.runtime import Runtime
 from shared.x import service, worker
 from shared.x.models import POSTS, X_ACCOUNTS
@@ -72,7 +74,8 @@ def test_thread_resumes_at_first_unposted_part(runtime, clock, x_api) -> None:
     assert first["result"] == "requeued" and first["reason"] == "retry"
     stored = _doc(runtime, POSTS, post["id"])
     assert stored["status"] == "publishing" and stored["x_ids"] == ["2001"]
-    assert stored["attempts"] == 1 and stored["last_error"]["code"] == 503
+    assert stored["retries"] == 1 and stored["last_error"]["code"] == 503
+    assert stored["attempts"] == 2  # X received both parts' requests
     x_api.add(responses.POST, TWEETS, **created_reply("2002"))
     x_api.add(responses.POST, TWEETS, **created_reply("2003"))
     second = _deliver(runtime, clock, post["id"])
@@ -154,7 +157,8 @@ def test_429_waits_for_reset_without_spending_a_retry(runtime, clock, x_api) -> 
     result = _deliver(runtime, clock, post["id"])
     assert result["result"] == "requeued" and result["reason"] == "rate_limited"
     stored = _doc(runtime, POSTS, post["id"])
-    assert stored["status"] == "queued" and stored["attempts"] == 0
+    assert stored["status"] == "queued" and stored["retries"] == 0
+    assert stored["attempts"] == 1  # the 429 is a request X received
     task = runtime.enqueuer.tasks[-1]  # type: ignore[attr-defined]
     assert task.schedule_time >= datetime.fromtimestamp(reset, UTC)
     assert _doc(runtime, X_ACCOUNTS, account.id)["rl_remaining"] == 0
@@ -166,7 +170,7 @@ def test_429_waits_for_reset_without_spending_a_retry(runtime, clock, x_api) -> 
     # At the reset instant the first post goes out.
     x_api.add(responses.POST, TWEETS, **created_reply("4001"))
     assert _deliver(runtime, clock, post["id"])["result"] == "published"
-    assert _doc(runtime, POSTS, post["id"])["attempts"] == 0
+    assert _doc(runtime, POSTS, post["id"])["retries"] == 0
 
 
 def test_governor_defers_before_x_rejects(runtime, clock, x_api) -> None:
@@ -209,7 +213,8 @@ def test_server_error_then_success(runtime, clock, x_api) -> None:
     assert clock.now() - before >= timedelta(seconds=5)  # the backoff moved the task out
     assert _deliver(runtime, clock, post["id"])["result"] == "published"
     stored = _doc(runtime, POSTS, post["id"])
-    assert stored["attempts"] == 2 and stored["x_ids"] == ["6001"]
+    assert stored["retries"] == 2 and stored["x_ids"] == ["6001"]
+    assert stored["attempts"] == 2  # the 500 and the 201; the refused connection never left
 
 
 def test_timeout_goes_unconfirmed_then_reconciles(runtime, clock, x_api, capsys) -> None:
@@ -379,3 +384,231 @@ def test_task_delivered_before_enqueue_returns_is_not_dropped_as_stale(
     stored = _doc(runtime, POSTS, post["id"])
     assert stored["status"] == "published" and stored["x_ids"] == ["8001", "8002"]
     assert tweet_bodies(x_api)[-1]["reply"] == {"in_reply_to_tweet_id": "8001"}
+
+
+def test_a_task_delivered_early_waits_for_the_due_instant(runtime, clock, x_api) -> None:
+    """A delivery 0.6 s early published at once, before the due instant."""
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=20)
+    sent_at: list[datetime] = []
+
+    def create(request: Any) -> tuple[int, dict[str, str], str]:
+        sent_at.append(clock.now())
+        return 201, {}, json.dumps({"data": {"id": "1101", "text": "x"}})
+
+    x_api.add_callback(responses.POST, TWEETS, callback=create)
+    clock.set(post["due_at"] - timedelta(seconds=0.6))
+    assert worker.handle(runtime, task_payload(runtime, post["id"]))["result"] == "published"
+    assert sent_at == [post["due_at"]]
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["published_at"] >= stored["due_at"]
+    # Far too early (a clock off by minutes): not held in the request, re-enqueued.
+    other = scheduled_post(runtime, account.id, text="much later", due_in=60)
+    clock.set(other["due_at"] - timedelta(seconds=40))
+    result = worker.handle(runtime, task_payload(runtime, other["id"]))
+    assert result["reason"] == "early" and result["at"] == other["due_at"]
+    assert len(sent_at) == 1
+
+
+def test_attempts_count_every_request_x_received(runtime, clock, x_api) -> None:
+    """`attempts` said 4 when X had received 5 requests: 429s and lost answers were not
+    counted. It counts what was sent; `retries` is the retry budget spent."""
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, due_in=5)
+    reset = int((clock.now() + timedelta(minutes=2)).timestamp())
+    x_api.add(responses.POST, TWEETS, status=503, json={"title": "Service Unavailable"})
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        status=429,
+        json={"title": "Too Many Requests"},
+        headers={"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+    )
+    x_api.add(responses.POST, TWEETS, body=requests.exceptions.ReadTimeout("read timed out"))
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        body=requests.exceptions.ConnectionError("[Errno 111] Connection refused"),
+    )
+    x_api.add(responses.POST, TWEETS, **created_reply("1201"))
+    timeline = f"https://api.twitter.com/2/users/{account.x_user_id}/tweets"
+    x_api.add(responses.GET, timeline, json={"meta": {"result_count": 0}})
+    for _ in range(12):
+        if _deliver(runtime, clock, post["id"])["result"] == "published":
+            break
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "published"
+    received = len(create_calls(x_api)) - 1  # the refused connection never reached X
+    assert received == 4 and stored["attempts"] == received
+    assert stored["retries"] == 3  # 503, refused, and the post not found after its lost answer
+
+
+def test_link_in_first_reply_keeps_urls_out_of_the_main_post(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    text = "Our launch post is up: https://example.com/launch — tell us what you think!"
+    post = scheduled_post(runtime, account.id, text=text, link_in_reply=True, due_in=5)
+    assert post["parts"] == [text]  # as written; what goes out is computed from it
+    checked = service.validate_post(runtime, "ws1", post["id"])
+    assert checked["outgoing"] == [
+        "Our launch post is up: — tell us what you think!",
+        "https://example.com/launch",
+    ]
+    assert checked["cost"]["per_part_usd"] == [0.015, 0.2]
+    x_api.add(responses.POST, TWEETS, **created_reply("1301"))
+    x_api.add(responses.POST, TWEETS, **created_reply("1302"))
+    assert _deliver(runtime, clock, post["id"])["result"] == "published"
+    bodies = tweet_bodies(x_api)
+    assert bodies[0] == {"text": "Our launch post is up: — tell us what you think!"}
+    assert bodies[1] == {
+        "text": "https://example.com/launch",
+        "reply": {"in_reply_to_tweet_id": "1301"},
+    }
+    assert _doc(runtime, POSTS, post["id"])["x_ids"] == ["1301", "1302"]
+    # A post that is only a link cannot lose it: the main post would be empty.
+    bare = service.create_post(
+        runtime, "ws1", account_id=account.id, text="https://example.com", link_in_reply=True
+    )
+    problems = service.validate_post(runtime, "ws1", bare["id"])["problems"]
+    assert "main post is empty" in problems[0]["message"]
+
+
+REPLY_RESTRICTED = (
+    "Reply to this conversation is not allowed because you have not been mentioned or "
+    "otherwise engaged by the author of the post you are replying to."
+)
+
+
+def test_a_403_on_a_reply_part_holds_the_rest_of_the_thread(runtime, clock, x_api, capsys) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, text="1/3 held", parts=["2/3", "3/3"], due_in=5)
+    x_api.add(responses.POST, TWEETS, **created_reply("1401"))
+    x_api.add(
+        responses.POST,
+        TWEETS,
+        status=403,
+        json={"title": "Forbidden", "detail": REPLY_RESTRICTED, "type": "about:blank"},
+    )
+    result = _deliver(runtime, clock, post["id"])
+    assert result["result"] == "held"
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["status"] == "held" and stored["x_ids"] == ["1401"]
+    assert stored["last_error"]["code"] == 403
+    assert REPLY_RESTRICTED in stored["last_error"]["reason"]
+    # Nothing retried: no task beyond the first try's.
+    assert all(t.payload["try_n"] == 0 for t in runtime.enqueuer.tasks)  # type: ignore[attr-defined]
+    assert [a["alert"] for a in _alerts(capsys.readouterr().out)] == ["x_thread_held"]
+    # Not retried blindly: another delivery of the task sends nothing.
+    assert worker.handle(runtime, task_payload(runtime, post["id"]))["result"] == "noop"
+    assert len(create_calls(x_api)) == 2
+    # Held: it cannot be cancelled (part one is on X), the rest can go out on its own.
+    with pytest.raises(Conflict, match="already publishing"):
+        service.cancel_post(runtime, "ws1", post["id"])
+    service.post_rest_separately(runtime, "ws1", post["id"])
+    x_api.add(responses.POST, TWEETS, **created_reply("1402"))
+    x_api.add(responses.POST, TWEETS, **created_reply("1403"))
+    assert _deliver(runtime, clock, post["id"])["result"] == "published"
+    bodies = tweet_bodies(x_api)
+    assert bodies[2] == {"text": "2/3"} and bodies[3] == {"text": "3/3"}  # no reply field
+    stored = _doc(runtime, POSTS, post["id"])
+    assert stored["x_ids"] == ["1401", "1402", "1403"] and stored["status"] == "published"
+
+
+def test_the_rest_of_a_held_thread_can_be_dropped(runtime, clock, x_api) -> None:
+    account = add_x_account(runtime)
+    post = scheduled_post(runtime, account.id, text="1/2 drop", parts=["2/2"], due_in=5)
+    x_api.add(responses.POST, TWEETS, **created_reply("1501"))
+    x_api.add(responses.POST, TWEETS, status=403, json={"detail": REPLY_RESTRICTED})
+    assert _deliver(runtime, clock, post["id"])["result"] == "held"
+    dropped = service.drop_rest(runtime, "ws1", post["id"])
+    assert dropped["status"] == "failed" and dropped["x_ids"] == ["1501"]
+    assert "1 of 2 parts" in dropped["last_error"]["reason"]
+    with pytest.raises(Conflict):
+        service.post_rest_separately(runtime, "ws1", post["id"])
+    # A 403 on a post that is not a reply is X refusing it: failed, as before.
+    single = scheduled_post(runtime, account.id, text="not a reply", due_in=5)
+    x_api.add(responses.POST, TWEETS, status=403, json={"detail": "You are not permitted."})
+    assert _deliver(runtime, clock, single["id"])["result"] == "failed"
+
+
+def test_video_upload_in_chunks_with_alt_text_waits_for_processing(
+    runtime, clock, x_api, monkeypatch
+) -> None:
+    """A video goes up in chunks (tweet_video), X processes it; a wait longer than one
+    request allows sends the post back for it later, without uploading it again; every
+    item gets its alt text before the post goes out."""
+    from shared import media
+    from shared.x import media_upload
+    from tests.images import gif as gif_bytes
+    from tests.images import mp4
+
+    monkeypatch.setattr(media_upload, "CHUNK", 1024)
+    account = add_x_account(runtime)
+    video = media.put(runtime, "ws1", mp4(2510))["id"]
+    gif = media.put(runtime, "ws1", gif_bytes())["id"]
+    post = scheduled_post(
+        runtime,
+        account.id,
+        media=[gif, video],
+        media_alt=["A cat waving", "Our team at the launch, cheering"],
+        due_in=5,
+    )
+    x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "g1"}})
+    x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "v1"}})
+    x_api.add(responses.POST, f"{MEDIA}/g1/append", status=204)
+    for _ in range(3):
+        x_api.add(responses.POST, f"{MEDIA}/v1/append", status=204)
+    x_api.add(responses.POST, f"{MEDIA}/g1/finalize", json={"data": {"id": "g1"}})
+    pending = {"state": "in_progress", "check_after_secs": 40}
+    x_api.add(
+        responses.POST,
+        f"{MEDIA}/v1/finalize",
+        json={"data": {"id": "v1", "processing_info": pending}},
+    )
+    x_api.add(responses.GET, MEDIA, json={"data": {"id": "v1", "processing_info": pending}})
+    metadata = "https://api.x.com/2/media/metadata"
+    x_api.add(responses.POST, metadata, json={"data": {"id": "g1"}})
+    slept: list[float] = []
+
+    def api(rt: Runtime, acct: Any) -> Any:
+        from shared.x.client import TweepyX
+
+        return TweepyX("ck-test", "cs-test", "at-test", "ats-test", acct.x_user_id, slept.append)
+
+    clock.advance(5)
+    result = worker.handle(runtime, task_payload(runtime, post["id"]), api_factory=api)
+    assert result["reason"] == "media_processing" and slept == [40.0]
+    stored = _doc(runtime, POSTS, post["id"])
+    assert {v["id"] for v in stored["x_media"].values()} == {"g1", "v1"}
+    assert create_calls(x_api) == []
+    # The next try asks how the upload is doing instead of uploading it again.
+    x_api.add(
+        responses.GET, MEDIA, json={"data": {"id": "v1", "processing_info": {"state": "succeeded"}}}
+    )
+    x_api.add(responses.POST, metadata, json={"data": {"id": "v1"}})
+    x_api.add(responses.POST, TWEETS, **created_reply("1601"))
+    clock.set(task_payload_time(runtime, post["id"]))
+    result = worker.handle(runtime, task_payload(runtime, post["id"]), api_factory=api)
+    assert result["result"] == "published"
+    init = [json.loads(c.request.body) for c in x_api.calls if c.request.url.endswith("initialize")]
+    assert [(i["media_type"], i["media_category"]) for i in init] == [
+        ("image/gif", "tweet_gif"),
+        ("video/mp4", "tweet_video"),
+    ]
+    appends = [c for c in x_api.calls if c.request.url.endswith("/v1/append")]
+    assert len(appends) == 3  # 2,510 bytes in 1,024-byte chunks, uploaded once
+    alt = [json.loads(c.request.body) for c in x_api.calls if c.request.url == metadata]
+    assert [(a["id"], a["metadata"]["alt_text"]["text"]) for a in alt] == [
+        ("g1", "A cat waving"),
+        ("v1", "Our team at the launch, cheering"),
+    ]
+    # The GIF, ready in the first try, was not asked about again.
+    assert [
+        c.request.url.split("media_id=")[1] for c in x_api.calls if "STATUS" in c.request.url
+    ] == ["v1", "v1"]
+    assert all(oauth1_signed(c) for c in x_api.calls)
+    assert tweet_bodies(x_api)[0]["media"] == {"media_ids": ["g1", "v1"]}
+
+
+def task_payload_time(runtime: Runtime, post_id: str) -> datetime:
+    spec = [t for t in runtime.enqueuer.tasks if t.payload["post_id"] == post_id][-1]  # type: ignore[attr-defined]
+    return spec.schedule_time

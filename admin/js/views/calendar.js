@@ -1,9 +1,11 @@
 // Calendar (week and month) of scheduled and published posts; drag a post to another day
-// to reschedule it (same wall-clock time, in the workspace's timezone).
+// to reschedule it (same wall-clock time, in the workspace's timezone); the month's X
+// spend against the budgets, with "schedule anyway" past one that asks.
 import { canEdit, listAll, post, session, ws } from "../api.js";
 import { clear, h, icon } from "../dom.js";
 import { dayKey, utcToZoned, zonedToUtc } from "../time.js";
 import { act, exportButton, pageHeader, toast } from "../ui.js";
+import { sendWithinBudget, showSpend } from "./spend.js";
 
 const MOVABLE = new Set(["draft", "approved", "scheduled"]);
 const DAY_MS = 86_400_000;
@@ -23,6 +25,7 @@ export async function render(root, ctx) {
   let mode = ctx.params.get("view") === "week" ? "week" : "month";
   let anchor = ctx.params.get("date") || dayKey(new Date(), tz);
   const grid = h("div", { id: "calendar-grid" });
+  const spendBox = h("div", { id: "calendar-spend", class: "small mt-2" });
   const label = h("span", { class: "fw-semibold", id: "calendar-label" });
   const errorBox = h("div");
   const modeBtn = (m, text) => {
@@ -114,19 +117,22 @@ export async function render(root, ctx) {
           const time = utcToZoned(moved.when, tz).slice(11);
           const due = zonedToUtc(`${key}T${time}`, tz);
           if (due.getTime() === new Date(moved.when).getTime()) return;
-          const done = await act(null, () => post(ws(`/posts/${encodeURIComponent(moved.id)}/${moved.status === "scheduled" ? "reschedule" : "schedule"}`), { due_at: due.toISOString(), timezone: tz }), { errorBox });
-          if (done) {
+          const path = ws(`/posts/${encodeURIComponent(moved.id)}/${moved.status === "scheduled" ? "reschedule" : "schedule"}`);
+          const onDone = () => {
             toast(`Moved to ${key} ${time}`);
             draw();
-          }
+          };
+          // Into a month past its budget: the reason and "Schedule anyway" show in errorBox.
+          await act(null, () => sendWithinBudget(errorBox, (confirm) => post(path, { due_at: due.toISOString(), timezone: tz, confirm_over_budget: confirm }), onDone), { errorBox });
         });
       }
       cells.push(cell);
     }
     clear(grid).append(h("div", { class: `cal-grid${mode === "week" ? " cal-week" : ""}` }, cells));
+    showSpend(spendBox, null, anchor.slice(0, 7)).catch(() => clear(spendBox));
   }
 
-  root.append(pageHeader("Calendar", h("span", { class: "small text-body-secondary" }, `times in ${tz}`), exportButton("posts")), controls, errorBox, h("div", { class: "mt-3" }, grid));
+  root.append(pageHeader("Calendar", h("span", { class: "small text-body-secondary" }, `times in ${tz}`), exportButton("posts")), controls, spendBox, errorBox, h("div", { class: "mt-3" }, grid));
   if (canEdit()) root.append(h("p", { class: "small text-body-secondary mt-2" }, icon("arrows-move"), " Drag a scheduled post to another day to move it."));
   await draw();
 }

@@ -1,21 +1,46 @@
 // Post composer: thread editor with the live twitter-text weighted counter (the real
-// twitter-text library, config v3, as the server's twitter-text-parser), preview, images
-// (uploaded or from the media library), templates, a schedule picker to the second with
-// the server's timezones, and the estimated X cost.
+// twitter-text library, config v3, as the server's twitter-text-parser), preview, images,
+// GIFs and videos with their alt text (uploaded or from the media library), templates,
+// "link in first reply", a schedule picker to the second with the server's timezones, the
+// estimated X cost and the month's spend against the budgets.
 import { configs, extractEntitiesWithIndices, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
-import { canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
-import { mediaBlobUrl } from "../blobs.js";
+import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
 import { card, clear, field, h, icon } from "../dom.js";
 import { utcToZoned, zonedToUtc } from "../time.js";
 import { zoneSelect } from "../zones.js";
 import { checkButton, libraryPicker, seriesLink, templatePicker } from "./compose_extras.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { sendWithinBudget, showSpend } from "./spend.js";
 
 const MAX_PARTS = 25;
 const MAX_IMAGES = 4;
+const MAX_ALT = 1000;
+const MEDIA_TYPES = "image/png,image/jpeg,image/gif,image/webp,video/mp4,video/quicktime";
+const HTTP = /https?:\/\/\S+/gi;
 
 export function weigh(text) {
   return parseTweet(text || "", configs.version3);
+}
+
+/** "Link in first reply": the main post without its links, a reply with them (the
+ * server's shared.x.links does the same; its answer replaces this one). */
+export function outgoing(texts, linkInReply) {
+  if (!linkInReply || !texts.length) return texts.slice();
+  const head = texts[0];
+  const spans = [...head.matchAll(HTTP)].map((m) => [m.index, m.index + m[0].length]);
+  for (const e of extractEntitiesWithIndices(head)) {
+    if (e.url && !spans.some(([s, t]) => s <= e.indices[0] && e.indices[0] < t)) spans.push(e.indices);
+  }
+  if (!spans.length) return texts.slice();
+  spans.sort((a, b) => a[0] - b[0]);
+  let rest = "";
+  let at = 0;
+  for (const [s, t] of spans) {
+    rest += head.slice(at, s);
+    at = t;
+  }
+  rest = (rest + head.slice(at)).replace(/[ \t]{2,}/g, " ").replace(/[ \t]+([.,;:!?])/g, "$1").trim();
+  return [rest, spans.map(([s, t]) => head.slice(s, t)).join(" "), ...texts.slice(1)];
 }
 
 /** The text as DOM nodes, with URLs, mentions, hashtags and cashtags highlighted. */
@@ -71,8 +96,22 @@ export async function render(root, ctx) {
   // -- state ------------------------------------------------------------------------
   // Media ride on the first post of a thread (X attaches them to one post).
   const texts = editing ? (editing.parts?.length ? editing.parts : [editing.text || ""]) : [""];
-  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((id) => ({ id })) : [] }));
-  await Promise.all(parts[0].media.map(async (m) => (m.url = await mediaBlobUrl(m.id).catch(() => null))));
+  const alts = editing?.media_alt || [];
+  const parts = texts.map((text, i) => ({ text, media: i === 0 ? (editing?.media || []).map((id, j) => ({ id, alt: alts[j] || "" })) : [] }));
+  await Promise.all(
+    parts[0].media.map(async (m) => {
+      const blob = await mediaBlob(m.id).catch(() => null);
+      m.kind = blob?.type.startsWith("video/") ? "video" : "image";
+      m.url = blob && m.kind === "image" ? URL.createObjectURL(blob) : null;
+    }),
+  );
+  // Revoked once the view is gone; an estimate answering after that draws nothing (a
+  // preview redrawn with revoked blob: URLs fails to load them).
+  let gone = false;
+  ctx.onLeave(() => {
+    gone = true;
+    parts.forEach((p) => p.media.forEach((m) => m.url && URL.revokeObjectURL(m.url)));
+  });
 
   // -- controls ---------------------------------------------------------------------
   const campaignSel = h("select", { class: "form-select", id: "compose-campaign" }, h("option", { value: "" }, "— no campaign —"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
@@ -86,6 +125,8 @@ export async function render(root, ctx) {
   const partsBox = h("div", { id: "thread-parts" });
   const previewBox = h("div", { id: "tweet-preview" });
   const costBox = h("div", { id: "cost-estimate", class: "small text-body-secondary" });
+  const spendBox = h("div", { id: "spend-panel", class: "small mt-2" });
+  const linkInReply = h("input", { class: "form-check-input", type: "checkbox", id: "link-in-reply", checked: Boolean(editing?.link_in_reply) });
   const whenNow = h("input", { class: "form-check-input", type: "radio", name: "when", id: "when-now", value: "now" });
   const whenLater = h("input", { class: "form-check-input", type: "radio", name: "when", id: "when-later", value: "later", checked: true });
   const tzSel = zoneSelect({ id: "schedule-tz" }, editing?.timezone || wsTz);
@@ -101,11 +142,15 @@ export async function render(root, ctx) {
   tzSel.addEventListener("change", updateHint);
   updateHint();
 
+  let serverOutgoing = null; // what the server says goes out ("link in first reply")
   function renderPreview() {
+    if (gone) return;
     const account = accounts.find((a) => a.id === accountSel.value);
     clear(previewBox);
-    parts.forEach((p, i) => {
-      const images = h("div", { class: "d-flex gap-2 mt-2 flex-wrap" }, p.media.filter((m) => m.url).map((m) => h("img", { class: "thumb", src: m.url, alt: "image" })));
+    const sent = serverOutgoing || outgoing(parts.map((p) => p.text), linkInReply.checked);
+    const shown = sent.map((text, i) => ({ text, media: i === 0 ? parts[0].media : [] }));
+    shown.forEach((p, i) => {
+      const images = h("div", { class: "d-flex gap-2 mt-2 flex-wrap" }, p.media.map((m) => (m.url ? h("img", { class: "thumb", src: m.url, alt: m.alt || "image" }) : h("span", { class: "badge text-bg-secondary media-badge" }, icon(m.kind === "video" ? "film" : "image"), m.kind || "media"))));
       previewBox.append(
         h(
           "div",
@@ -117,14 +162,15 @@ export async function render(root, ctx) {
             // name already carries it (a sandbox account is "Sandbox @handle").
             ...previewName(account),
             account?.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null,
-            parts.length > 1 ? ` · ${i + 1}/${parts.length}` : "",
+            shown.length > 1 ? ` · ${i + 1}/${shown.length}` : "",
+            i === 1 && sent.length > parts.length ? h("span", { class: "badge text-bg-info ms-1 link-reply-badge" }, "link in first reply") : null,
           ),
           richText(p.text),
           images,
         ),
       );
     });
-    const est = estimate(parts, account);
+    const est = estimate(shown, account);
     scheduleServerEstimate(account);
     costBox.textContent = est
       ? `Estimated X cost: $${est.total.toFixed(3)} for ${parts.length} post${parts.length > 1 ? "s" : ""}${est.withUrl ? ` (${est.withUrl} with a link)` : ""}${est.images ? `, ${est.images} image${est.images > 1 ? "s" : ""}` : ""} · ${est.tier || est.model} tier${est.monthly ? ` (+ $${est.monthly}/month subscription)` : ""}`
@@ -139,16 +185,31 @@ export async function render(root, ctx) {
       const texts = parts.map((p) => p.text);
       if (!texts[0].trim()) return;
       try {
-        const r = await post(ws("/posts/estimate"), { account_id: account.id, text: texts[0], parts: texts, media_count: parts[0].media.length });
-        costBox.textContent = `Estimated X cost: $${Number(r.total_usd).toFixed(3)} for ${texts.length} post${texts.length > 1 ? "s" : ""}${r.parts_with_url ? ` (${r.parts_with_url} with a link)` : ""}${r.media_usd ? `, images $${Number(r.media_usd).toFixed(3)}` : ""} · ${account.tier} tier${r.monthly_usd ? ` (+ $${r.monthly_usd}/month subscription)` : ""}`;
+        const r = await post(ws("/posts/estimate"), { account_id: account.id, text: texts[0], parts: texts, media_count: parts[0].media.length, link_in_reply: linkInReply.checked });
+        const n = r.outgoing.length;
+        costBox.textContent = `Estimated X cost: $${Number(r.total_usd).toFixed(3)} for ${n} post${n > 1 ? "s" : ""}${r.parts_with_url ? ` (${r.parts_with_url} with a link)` : ""}${r.media_usd ? `, media $${Number(r.media_usd).toFixed(3)}` : ""} · ${account.tier} tier${r.monthly_usd ? ` (+ $${r.monthly_usd}/month subscription)` : ""}`;
         costBox.dataset.source = "server";
+        if (JSON.stringify(r.outgoing) !== JSON.stringify(serverOutgoing)) {
+          serverOutgoing = r.outgoing;
+          renderPreview();
+        }
       } catch {
         /* the local estimate stays */
       }
     }, 500);
   }
 
+  async function refreshSpend() {
+    const account = accounts.find((a) => a.id === accountSel.value);
+    try {
+      await showSpend(spendBox, account);
+    } catch (exc) {
+      clear(spendBox).append(h("span", { class: "text-body-secondary" }, "X spend unavailable: ", exc.message || String(exc)));
+    }
+  }
+
   function renderParts() {
+    if (gone) return;
     clear(partsBox);
     parts.forEach((p, i) => {
       const ta = h("textarea", { class: "form-control tweet-input", id: `part-${i}`, rows: 4, "aria-label": `Post ${i + 1} text`, placeholder: i === 0 ? "What's happening?" : "Continue the thread…" });
@@ -157,6 +218,7 @@ export async function render(root, ctx) {
       const bar = h("div", { class: "progress mt-1", role: "progressbar", "aria-label": "length" }, h("div", { class: "progress-bar" }));
       const update = () => {
         p.text = ta.value;
+        serverOutgoing = null;
         const r = weigh(ta.value);
         counter.textContent = `${r.weightedLength} / 280`;
         counter.dataset.weighted = String(r.weightedLength);
@@ -168,11 +230,13 @@ export async function render(root, ctx) {
         renderPreview();
       };
       ta.addEventListener("input", update);
-      const upload = i > 0 ? null : h("input", { class: "form-control form-control-sm", type: "file", accept: "image/png,image/jpeg,image/gif,image/webp", id: `media-${i}`, "aria-label": "Upload an image" });
+      const upload = i > 0 ? null : h("input", { class: "form-control form-control-sm", type: "file", accept: MEDIA_TYPES, id: `media-${i}`, "aria-label": "Add an image, GIF or video" });
       const fromLibrary = i > 0 || !canEdit() ? null : libraryPicker(async (id) => {
-        if (p.media.length >= MAX_IMAGES) return showError(errorBox, new Error(`A post can carry at most ${MAX_IMAGES} images.`));
+        if (p.media.length >= MAX_IMAGES) return showError(errorBox, new Error(`A post can carry at most ${MAX_IMAGES} media items.`));
         if (p.media.some((m) => m.id === id)) return undefined;
-        p.media.push({ id, url: await mediaBlobUrl(id).catch(() => null) });
+        const blob = await mediaBlob(id).catch(() => null);
+        const kind = blob?.type.startsWith("video/") ? "video" : "image";
+        p.media.push({ id, alt: "", kind, url: blob && kind === "image" ? URL.createObjectURL(blob) : null });
         renderParts();
         return undefined;
       });
@@ -180,14 +244,15 @@ export async function render(root, ctx) {
         const file = upload.files[0];
         if (!file) return;
         if (p.media.length >= MAX_IMAGES) {
-          showError(errorBox, new Error(`A post can carry at most ${MAX_IMAGES} images.`));
+          showError(errorBox, new Error(`A post can carry at most ${MAX_IMAGES} media items.`));
           return;
         }
         const form = new FormData();
         form.append("file", file);
         const media = await act(upload, () => request("POST", ws("/media"), form), { errorBox });
         if (media) {
-          p.media.push({ id: media.id, url: URL.createObjectURL(file) });
+          const kind = file.type.startsWith("video/") ? "video" : "image";
+          p.media.push({ id: media.id, kind, alt: "", url: kind === "image" ? URL.createObjectURL(file) : null });
           renderParts();
         }
         upload.value = "";
@@ -195,14 +260,26 @@ export async function render(root, ctx) {
       const thumbs = h(
         "div",
         { class: "d-flex gap-2 flex-wrap mt-2" },
-        p.media.map((m, j) =>
-          h(
+        p.media.map((m, j) => {
+          // Alt text for every image and video: X shows it to people who cannot see them.
+          const alt = h("input", { class: "form-control form-control-sm alt-text mt-1", id: `alt-${j}`, maxlength: MAX_ALT, value: m.alt || "", placeholder: "Alt text: describe it", "aria-label": `Alt text of media ${j + 1}` });
+          alt.addEventListener("input", () => {
+            m.alt = alt.value;
+            alt.classList.toggle("is-warning", !alt.value.trim());
+          });
+          alt.classList.toggle("is-warning", !alt.value.trim());
+          return h(
             "div",
-            { class: "position-relative" },
-            m.url ? h("img", { class: "thumb", src: m.url, alt: "image" }) : h("span", { class: "badge text-bg-secondary" }, "image"),
-            editable(h("button", { type: "button", class: "btn btn-sm btn-danger position-absolute top-0 end-0", "aria-label": "Remove image", onclick: () => { p.media.splice(j, 1); renderParts(); } }, icon("x"))),
-          ),
-        ),
+            { class: "media-item", dataset: { kind: m.kind || "image" } },
+            h(
+              "div",
+              { class: "position-relative d-inline-block" },
+              m.url ? h("img", { class: "thumb", src: m.url, alt: m.alt || "image" }) : h("span", { class: "badge text-bg-secondary media-badge" }, icon(m.kind === "video" ? "film" : "image"), m.kind || "media"),
+              editable(h("button", { type: "button", class: "btn btn-sm btn-danger position-absolute top-0 end-0", "aria-label": "Remove media", onclick: () => { p.media.splice(j, 1); renderParts(); } }, icon("x"))),
+            ),
+            alt,
+          );
+        }),
       );
       // Reorder: media stay with the thread's first post.
       const move = (delta) => {
@@ -232,7 +309,14 @@ export async function render(root, ctx) {
     renderParts();
     partsBox.querySelector(`#part-${parts.length - 1}`)?.focus();
   });
-  accountSel.addEventListener("change", renderPreview);
+  accountSel.addEventListener("change", () => {
+    renderPreview();
+    refreshSpend();
+  });
+  linkInReply.addEventListener("change", () => {
+    serverOutgoing = null;
+    renderPreview();
+  });
 
   function body(schedule) {
     if (!accountSel.value) throw new Error("Connect an X account (or add a sandbox account) in Settings first.");
@@ -242,6 +326,8 @@ export async function render(root, ctx) {
       text: parts[0].text,
       parts: parts.map((p) => p.text),
       media: parts[0].media.map((m) => m.id),
+      media_alt: parts[0].media.map((m) => (m.alt || "").trim()),
+      link_in_reply: linkInReply.checked,
       timezone: tzSel.value,
     };
     if (schedule) {
@@ -258,24 +344,25 @@ export async function render(root, ctx) {
       showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for X (${weigh(parts[over].text).weightedLength} / 280).` : `Post ${over + 1} is empty.`));
       return;
     }
-    const saved = await act(
+    const done = (saved) => {
+      if (!saved) return;
+      toast(schedule ? `Scheduled for ${new Date(saved.due_at || Date.now()).toLocaleString()}` : "Draft saved");
+      location.hash = schedule ? "#/history" : `#/compose?post=${encodeURIComponent(saved.id)}`;
+    };
+    await act(
       button,
       async () => {
         const payload = body(false);
-        let p = editing ? await patch(ws(`/posts/${encodeURIComponent(editing.id)}`), payload) : await post(ws("/posts"), payload);
+        const p = editing ? await patch(ws(`/posts/${encodeURIComponent(editing.id)}`), payload) : await post(ws("/posts"), payload);
         editing = p; // a second click edits the same post instead of creating another
-        if (schedule) {
-          const { due_at: dueAt, timezone } = body(true);
-          p = await post(ws(`/posts/${encodeURIComponent(p.id)}/schedule`), { due_at: dueAt, timezone });
-        }
-        return p;
+        if (!schedule) return done(p);
+        const { due_at: dueAt, timezone } = body(true);
+        // Past a budget that asks: the reason and "Schedule anyway" appear in errorBox.
+        const path = ws(`/posts/${encodeURIComponent(p.id)}/schedule`);
+        return sendWithinBudget(errorBox, (confirm) => post(path, { due_at: dueAt, timezone, confirm_over_budget: confirm }), done);
       },
       { errorBox },
     );
-    if (saved) {
-      toast(schedule ? `Scheduled for ${new Date(saved.due_at || Date.now()).toLocaleString()}` : "Draft saved");
-      location.hash = schedule ? "#/history" : `#/compose?post=${encodeURIComponent(saved.id)}`;
-    }
   }
 
   const checkBox = h("div", { id: "compose-check", class: "mt-2" });
@@ -308,7 +395,7 @@ export async function render(root, ctx) {
                 }, errorBox)
               : null,
             partsBox,
-            addPart,
+            h("div", { class: "d-flex align-items-center gap-3 flex-wrap" }, addPart, h("div", { class: "form-check mb-0" }, linkInReply, h("label", { class: "form-check-label", for: "link-in-reply" }, "Link in first reply"), h("div", { class: "form-text mt-0" }, "The main post goes out without its links; a reply right under it carries them."))),
             card(
               "When",
               h(
@@ -324,10 +411,17 @@ export async function render(root, ctx) {
           ),
         ),
       ),
-      h("div", { class: "col-lg-5" }, card("Preview", h("div", {}, previewBox, h("hr"), costBox))),
+      h("div", { class: "col-lg-5" }, card("Preview", h("div", {}, previewBox, h("hr"), costBox, spendBox))),
     ),
   );
   renderParts();
+  await refreshSpend();
 }
 
-export { mediaBlobUrl };
+/** An uploaded file's bytes by media id (the media route needs the bearer token, so no
+ * <img src>); images are previewed from blob: URLs, videos are not (the CSP has no media-src). */
+export async function mediaBlob(id) {
+  const resp = await fetch(apiUrl(ws(`/media/${encodeURIComponent(id)}/content`)), { headers: { Authorization: `Bearer ${session.token}` } });
+  if (!resp.ok) throw new Error(`media ${id}: HTTP ${resp.status}`);
+  return resp.blob();
+}

@@ -1,5 +1,6 @@
 // Post history: every post with its text and images, its status, the reason of a
-// failure, the link to the published post and its metrics. Refreshes every 5 s.
+// failure, the link to the published post and its metrics; a held thread (X refused a
+// reply part) can go on as separate posts, or stop. Refreshes every 5 s while shown.
 import { del, get, list, listAll, post, session, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { mediaBlobUrl } from "../blobs.js";
@@ -21,7 +22,7 @@ function thumbs(p) {
   );
 }
 
-const STATUSES = ["", "draft", "approved", "scheduled", "queued", "publishing", "published", "failed", "unconfirmed", "cancelled"];
+const STATUSES = ["", "draft", "approved", "scheduled", "queued", "publishing", "published", "failed", "unconfirmed", "held", "cancelled"];
 
 export function postUrl(p, accounts) {
   if (p.url) return p.url;
@@ -85,6 +86,13 @@ export async function render(root, ctx) {
     retry?.addEventListener("click", () => (location.hash = `#/compose?post=${encodeURIComponent(p.id)}`));
     const cancel = ["scheduled", "approved", "draft"].includes(p.status) ? editable(h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("x-circle"), "Cancel")) : null;
     cancel?.addEventListener("click", () => act(cancel, () => post(ws(`/posts/${encodeURIComponent(p.id)}/cancel`), {}), { done: "Post cancelled" }).then(refresh));
+    // Held: X refused a reply part (its reply restriction); the rest waits for a person.
+    const held = p.status === "held";
+    const separate = held ? editable(h("button", { class: "btn btn-sm btn-outline-primary post-rest", type: "button", title: "Post the parts X refused as replies as separate posts" }, icon("signpost-split"), "Post the rest as separate posts")) : null;
+    separate?.addEventListener("click", () => act(separate, () => post(ws(`/posts/${encodeURIComponent(p.id)}/post-rest-separately`), {}), { done: "The rest goes out as separate posts" }).then(refresh));
+    const drop = held ? editable(h("button", { class: "btn btn-sm btn-outline-danger drop-rest", type: "button" }, icon("x-octagon"), "Drop the rest")) : null;
+    drop?.addEventListener("click", () => act(drop, () => post(ws(`/posts/${encodeURIComponent(p.id)}/drop-rest`), {}), { done: "The rest of the thread is dropped" }).then(refresh));
+    const heldNote = held ? h("div", { class: "small text-warning held-note" }, `${(p.x_ids || []).length} of its parts are on X; X refused the next as a reply. Post the rest as separate posts, or drop it.`) : null;
     const text = (p.parts && p.parts.length ? p.parts : [p.text || ""]).join("\n—\n");
     // A post that never went out can be deleted (asks twice).
     const remove = ["draft", "cancelled", "failed"].includes(p.status) ? confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(ws(`/posts/${encodeURIComponent(p.id)}`)), { done: "Post deleted" }).then(refresh)) : null;
@@ -97,10 +105,10 @@ export async function render(root, ctx) {
       h("td", { class: "wrap small post-text" }, text, thumbs(p)),
       h("td", { class: "small" }, names.get(p.campaign_id) || ""),
       h("td", {}, statusBadge(p.status), p.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null),
-      h("td", { class: "reason small" }, reason),
+      h("td", { class: "reason small" }, reason, heldNote),
       h("td", { class: "small" }, url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "post-link" }, icon("box-arrow-up-right"), " view") : (p.x_ids || []).length ? h("span", { class: "text-body-secondary post-id", title: "sandbox: recorded, not on X" }, `#${p.x_ids[0]}`) : ""),
       h("td", {}, metricsCell(p), growth),
-      h("td", { class: "text-end" }, h("div", { class: "d-flex gap-1 justify-content-end" }, retry, cancel, remove)),
+      h("td", { class: "text-end" }, h("div", { class: "d-flex gap-1 justify-content-end flex-wrap" }, retry, cancel, separate, drop, remove)),
     );
   };
 

@@ -1,16 +1,18 @@
-// Settings: X accounts (OAuth or a labelled sandbox account) with tier and pricing,
-// topics, posting plans, the workspace timezone, members and roles.
-import { canEdit, del, get, isOwner, listAll, patch, post, session, ws } from "../api.js";
+// Settings: X accounts (OAuth 2.0 with PKCE, OAuth 1.0a, or a labelled sandbox account)
+// with tier, pricing, monthly budget and reconnection, the workspace's X budget, topics,
+// posting plans, the workspace timezone, members and roles.
+import { canEdit, del, get, isOwner, listAll, patch, post, put, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { act, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 import { zoneSelect } from "../zones.js";
 import { accountSection, newWorkspaceSection } from "./settings_account.js";
+import { showSpend } from "./spend.js";
 
 const TIERS = ["free", "basic", "pro", "pay_per_use", "enterprise"];
 
 export async function render(root, ctx) {
   root.append(pageHeader("Settings"), viewerNotice());
-  const sections = await Promise.all([workspaceSection(), accountsSection(ctx), topicsSection(), plansSection(), membersSection()]);
+  const sections = await Promise.all([workspaceSection(), accountsSection(ctx), budgetSection(), topicsSection(), plansSection(), membersSection()]);
   root.append(...sections, accountSection(), newWorkspaceSection());
 }
 
@@ -29,41 +31,82 @@ async function workspaceSection() {
   return card("Workspace", form);
 }
 
+const POLICIES = [
+  ["confirm", "ask before going past"],
+  ["refuse", "refuse past it"],
+];
+
+/** The admin page's own address: X sends the person back here after its consent page. */
+const callbackUrl = () => `${location.origin}${location.pathname}`;
+
+async function beginOAuth2(button, errorBox, body) {
+  const r = await act(button, () => post(ws("/x/oauth2/begin"), { callback_url: callbackUrl(), ...body }), { errorBox });
+  if (r?.authorization_url) {
+    if (!/^https?:\/\//.test(r.authorization_url)) return showError(errorBox, new Error("The API returned an authorization address that is not a web address."));
+    location.assign(r.authorization_url);
+  }
+  return undefined;
+}
+
 async function accountsSection() {
   const errorBox = h("div");
   const box = h("div", { id: "x-accounts" });
+  const [prices, budgets] = await Promise.all([get(ws("/x/prices")).catch(() => ({ tiers: {} })), get(ws("/x/budget")).catch(() => ({ accounts: {} }))]);
   const refresh = async () => {
     const items = await listAll(ws("/x/accounts"));
     clear(box).append(
       table(
-        ["Account", "Kind", "Status", "Tier", "Pricing (USD)", ""],
+        ["Account", "Kind", "Status", "Tier", "Pricing (USD)", "Budget (USD / month)", ""],
         items.map((a) => {
           const tier = h("select", { class: "form-select form-select-sm", "aria-label": "Tier" }, TIERS.concat(a.sandbox ? ["sandbox"] : []).map((t) => h("option", { value: t }, t)));
           tier.value = a.tier;
           tier.disabled = !canEdit();
           const p = a.pricing || {};
-          const num = (k) => {
-            const el = h("input", { class: "form-control form-control-sm", type: "number", step: "0.001", min: 0, value: p[k] ?? 0, "aria-label": k });
-            el.disabled = !canEdit();
+          const num = (k, value, label) => {
+            const el = h("input", { class: "form-control form-control-sm", type: "number", step: "0.001", min: 0, value: value ?? "", "aria-label": label || k });
+            el.disabled = !isOwner();
             return el;
           };
-          const postUsd = num("post_usd");
-          const urlUsd = num("post_with_url_usd");
-          const monthly = num("monthly_usd");
+          const postUsd = num("post_usd", p.post_usd);
+          const urlUsd = num("post_with_url_usd", p.post_with_url_usd);
+          const monthly = num("monthly_usd", p.monthly_usd);
           const save = editable(h("button", { class: "btn btn-sm btn-outline-primary", type: "button" }, icon("save"), "Save"));
-          save.addEventListener("click", () =>
-            act(save, () => patch(ws(`/x/accounts/${encodeURIComponent(a.id)}`), { tier: tier.value, pricing: { ...p, post_usd: Number(postUsd.value), post_with_url_usd: Number(urlUsd.value), monthly_usd: Number(monthly.value) } }), { errorBox, done: "Account saved" }),
-          );
+          save.addEventListener("click", () => {
+            // Prices equal to the tier's configured ones are not pinned: they follow the configuration.
+            const base = prices.tiers?.[tier.value] || {};
+            const override = (k, el) => (Number(el.value) === Number(base[k]) ? null : Number(el.value));
+            const pricing = { post_usd: override("post_usd", postUsd), post_with_url_usd: override("post_with_url_usd", urlUsd), monthly_usd: override("monthly_usd", monthly) };
+            return act(save, () => patch(ws(`/x/accounts/${encodeURIComponent(a.id)}`), { tier: tier.value, pricing }), { errorBox, done: "Account saved" }).then(refresh);
+          });
+          const limit = budgets.accounts?.[a.id] || {};
+          const budget = num("budget", limit.monthly_usd, `Monthly budget of @${a.handle}`);
+          budget.classList.add("account-budget");
+          budget.placeholder = "none";
+          const policy = h("select", { class: "form-select form-select-sm account-budget-policy", "aria-label": `Past the budget of @${a.handle}` }, POLICIES.map(([v, l]) => h("option", { value: v }, l)));
+          policy.value = limit.on_exceed || "confirm";
+          policy.disabled = !isOwner();
+          const saveBudget = isOwner() ? h("button", { class: "btn btn-sm btn-outline-primary account-budget-save", type: "button" }, icon("piggy-bank"), "Set") : null;
+          saveBudget?.addEventListener("click", async () => {
+            const body = { monthly_usd: budget.value === "" ? null : Number(budget.value), on_exceed: policy.value };
+            const saved = await act(saveBudget, () => put(ws(`/x/accounts/${encodeURIComponent(a.id)}/budget`), body), { errorBox, done: "Budget saved" });
+            if (saved) Object.assign(budgets, saved);
+          });
           const remove = editable(h("button", { class: "btn btn-sm btn-outline-danger", type: "button" }, icon("plug"), "Disconnect"));
           remove.addEventListener("click", () => act(remove, () => del(ws(`/x/accounts/${encodeURIComponent(a.id)}`)), { errorBox, done: "Account disconnected" }).then(refresh));
+          // A lost token lineage (or revoked tokens): reconnect with OAuth 2.0, same account.
+          const reconnect = !a.sandbox && a.status !== "active" && a.status !== "disconnected" && isOwner() ? h("button", { class: "btn btn-sm btn-warning x-reconnect", type: "button" }, icon("arrow-repeat"), "Reconnect") : null;
+          reconnect?.addEventListener("click", () => beginOAuth2(reconnect, errorBox, { tier: a.tier, account_id: a.id }));
+          const kind = a.sandbox ? h("span", { class: "badge text-bg-warning" }, "sandbox") : h("span", { class: "badge text-bg-primary", title: a.auth === "oauth2" ? "OAuth 2.0 user context" : "OAuth 1.0a user context" }, `X · ${a.auth === "oauth2" ? "OAuth 2.0" : "OAuth 1.0a"}`);
+          const state = a.status === "reconnect_needed" ? h("span", { class: "badge text-bg-danger", dataset: { status: a.status } }, "reconnect needed") : statusBadge(a.status);
           return h(
             "tr",
-            { dataset: { id: a.id } },
+            { dataset: { id: a.id, status: a.status } },
             h("td", {}, `@${a.handle || "?"}`, a.display_name ? h("div", { class: "small text-body-secondary" }, a.display_name) : null),
-            h("td", {}, a.sandbox ? h("span", { class: "badge text-bg-warning" }, "sandbox") : h("span", { class: "badge text-bg-primary" }, "X")),
-            h("td", {}, statusBadge(a.status), a.status_reason ? h("div", { class: "small text-danger" }, a.status_reason) : null),
+            h("td", {}, kind),
+            h("td", {}, state, a.status_reason ? h("div", { class: "small text-danger status-reason" }, a.status_reason) : null, reconnect),
             h("td", {}, tier),
             h("td", {}, h("div", { class: "d-flex gap-1" }, h("label", { class: "small" }, "post", postUsd), h("label", { class: "small" }, "with link", urlUsd), h("label", { class: "small" }, "monthly", monthly))),
+            h("td", {}, h("div", { class: "d-flex gap-1 align-items-end" }, budget, policy, saveBudget)),
             h("td", { class: "text-nowrap" }, save, " ", remove),
           );
         }),
@@ -73,10 +116,12 @@ async function accountsSection() {
   };
   const connectTier = h("select", { class: "form-select flex-grow-0 w-auto", id: "x-connect-tier", "aria-label": "Tier of the account to connect" }, TIERS.map((t) => h("option", { value: t }, t)));
   connectTier.value = "pay_per_use";
-  const connect = editable(h("button", { class: "btn btn-primary", type: "button", id: "x-connect" }, icon("twitter-x"), "Connect an X account"));
+  const connect2 = editable(h("button", { class: "btn btn-primary", type: "button", id: "x-connect-oauth2", title: "OAuth 2.0 with PKCE, as X recommends for API v2" }, icon("twitter-x"), "Connect an X account"));
+  connect2.addEventListener("click", () => beginOAuth2(connect2, errorBox, { tier: connectTier.value }));
+  const connect = editable(h("button", { class: "btn btn-outline-primary", type: "button", id: "x-connect", title: "The older OAuth 1.0a handshake" }, "OAuth 1.0a"));
   connect.addEventListener("click", async () => {
     // X sends the browser back to callback_url?oauth_token=…&oauth_verifier=…
-    const r = await act(connect, () => post(ws("/x/oauth/begin"), { callback_url: `${location.origin}${location.pathname}`, tier: connectTier.value }), { errorBox });
+    const r = await act(connect, () => post(ws("/x/oauth/begin"), { callback_url: callbackUrl(), tier: connectTier.value }), { errorBox });
     if (r?.authorization_url) {
       if (!/^https:\/\//.test(r.authorization_url)) return showError(errorBox, new Error("The API returned an authorization address that is not https."));
       location.assign(r.authorization_url);
@@ -90,12 +135,39 @@ async function accountsSection() {
   await refresh().catch((exc) => showError(errorBox, exc));
   // Coming back from X's consent screen: the API finishes the handshake.
   const q = new URLSearchParams(location.search);
-  if (q.get("oauth_token") && q.get("oauth_verifier")) {
-    await act(null, () => post(ws("/x/oauth/complete"), { oauth_token: q.get("oauth_token"), oauth_verifier: q.get("oauth_verifier") }), { errorBox, done: "X account connected" });
+  const back = q.get("oauth_token") && q.get("oauth_verifier") ? ["/x/oauth/complete", { oauth_token: q.get("oauth_token"), oauth_verifier: q.get("oauth_verifier") }] : q.get("code") && q.get("state") ? ["/x/oauth2/complete", { state: q.get("state"), code: q.get("code") }] : null;
+  if (q.get("error") && q.get("state")) showError(errorBox, new Error(`X did not authorize Herald: ${q.get("error_description") || q.get("error")}`));
+  if (back || q.get("error")) {
     history.replaceState(null, "", `${location.pathname}#/settings`);
+    if (back) await act(null, () => post(ws(back[0]), back[1]), { errorBox, done: "X account connected" });
     await refresh();
   }
-  return card("X accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto flex-nowrap" }, connectTier, connect), sandboxRow, note) : null), exportButton("x_accounts"));
+  return card("X accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto flex-wrap" }, connectTier, connect2, connect), sandboxRow, note) : null), exportButton("x_accounts"));
+}
+
+async function budgetSection() {
+  const errorBox = h("div");
+  const spendBox = h("div", { id: "x-budget-spend", class: "small mb-3" });
+  const budgets = await get(ws("/x/budget")).catch(() => ({}));
+  const amount = h("input", { class: "form-control", type: "number", step: "0.01", min: 0, id: "x-budget-usd", placeholder: "none", value: budgets.monthly_usd ?? "" });
+  const policy = h("select", { class: "form-select", id: "x-budget-policy" }, POLICIES.map(([v, l]) => h("option", { value: v }, l)));
+  policy.value = budgets.on_exceed || "confirm";
+  const save = h("button", { class: "btn btn-primary", type: "submit", id: "x-budget-save" }, icon("piggy-bank"), "Save budget");
+  const form = h(
+    "form",
+    { id: "x-budget-form" },
+    errorBox,
+    spendBox,
+    h("fieldset", { disabled: !isOwner() }, h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Monthly X budget (USD, UTC month)", amount, "Empty: no budget. X bills every post and read; the composer and the calendar show the month's spend.")), h("div", { class: "col-md-6" }, field("Past the budget", policy))), isOwner() ? save : null),
+  );
+  const showIt = () => showSpend(spendBox, null).catch((exc) => showError(errorBox, exc));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = { monthly_usd: amount.value === "" ? null : Number(amount.value), on_exceed: policy.value };
+    if (await act(save, () => put(ws("/x/budget"), body), { errorBox, done: "X budget saved" })) await showIt();
+  });
+  await showIt();
+  return card("X budget", form);
 }
 
 async function topicsSection() {

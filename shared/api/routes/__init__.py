@@ -1,3 +1,16 @@
 """Every routes module; importing this package registers all routes on the router."""
 
-from shared.api.routes import core, email, invitations, jobs, metrics, x  # noqa: F401
+from shared.api.routes import (  # noqa: F401
+    campaigns,
+    core,
+    email,
+    invitations,
+    jobs,
+    media,
+    metrics,
+    posts,
+    series,
+    templates,
+    x_accounts,
+    x_spend,
+)

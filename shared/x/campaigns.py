@@ -1,0 +1,166 @@
+"""Campaigns: what a set of posts is about, its brief and its estimated X cost."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shared.docsize import ensure_fits
+from shared.errors import Conflict, ValidationError
+from shared.queries import build, pages
+from shared.queries import x as q
+from shared.tenancy import check_timezone
+from shared.x import store
+from shared.x.accounts import usable_account
+from shared.x.models import CAMPAIGNS, Campaign, CampaignStatus, PostStatus
+
+if TYPE_CHECKING:
+    from shared.runtime import Runtime
+
+_CAMPAIGN_FIELDS = {
+    "name",
+    "description",
+    "keywords",
+    "hashtags",
+    "target_audience",
+    "start_at",
+    "end_at",
+    "timezone",
+    "status",
+    "topics",
+    "tone",
+    "language",
+    "call_to_action",
+    "links",
+    "approval_required",
+    "autopilot",
+    "account_id",
+}
+_LIST_FIELDS = {"keywords", "hashtags", "topics", "links"}
+
+
+def _campaign_values(values: dict[str, Any], partial: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in ("id", "workspace_id", "created_at", "updated_at", "estimated_cost_usd"):
+            continue
+        if key in ("start_at", "end_at"):
+            out[key] = store.parse_instant(value, key) if value is not None else None
+        elif key == "timezone":
+            out[key] = check_timezone(str(value))
+        elif key == "status":
+            if value not in set(CampaignStatus):
+                raise ValidationError(
+                    f"unknown campaign status {value!r}", {"allowed": list(CampaignStatus)}
+                )
+            out[key] = str(value)
+        elif key in _LIST_FIELDS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValidationError(f"{key} must be a list of strings")
+            out[key] = [v.strip() for v in value if v.strip()]
+        elif key == "name":
+            name = str(value).strip()
+            if not name or len(name) > 200:
+                raise ValidationError("campaign name must be 1-200 characters")
+            out[key] = name
+        else:
+            # Open document: fields other teams add (tone, autopilot, ...) pass through.
+            out[key] = value
+    if not partial and "name" not in out:
+        raise ValidationError("campaign name is required")
+    start, end = out.get("start_at"), out.get("end_at")
+    if start and end and end <= start:
+        raise ValidationError("the campaign must end after it starts")
+    return out
+
+
+def create_campaign(runtime: Runtime, workspace_id: str, **values: Any) -> dict[str, Any]:
+    now = runtime.clock.now()
+    campaign = Campaign.from_doc(store.new_id(), _campaign_values(values, partial=False))
+    campaign.workspace_id, campaign.created_at, campaign.updated_at = workspace_id, now, now
+    if campaign.account_id:
+        usable_account(runtime, workspace_id, campaign.account_id)
+    store.insert(runtime, campaign)
+    return campaign.to_dict()
+
+
+def get_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    return store.load(runtime, Campaign, workspace_id, campaign_id, "campaign").to_dict()
+
+
+def list_campaigns(
+    runtime: Runtime,
+    workspace_id: str,
+    limit: int = 50,
+    after: str | None = None,
+    status: str | None = None,
+) -> dict[str, Any]:
+    return store.page(
+        runtime,
+        Campaign,
+        q.CAMPAIGNS,
+        workspace_id,
+        limit=limit,
+        after=after,
+        equals={"status": status},
+    )
+
+
+def update_campaign(
+    runtime: Runtime, workspace_id: str, campaign_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    current = store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
+    update = _campaign_values(changes, partial=True)
+    start = update.get("start_at", current.start_at)
+    end = update.get("end_at", current.end_at)
+    if start and end and end <= start:
+        raise ValidationError("the campaign must end after it starts")
+    update["updated_at"] = runtime.clock.now()
+    ensure_fits(f"{CAMPAIGNS}/{campaign_id}", {**current.to_doc(), **update}, "campaign")
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).update(update)
+    return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def delete_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> None:
+    store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
+    live = (
+        build(
+            runtime.db,
+            q.CAMPAIGN_LIVE_POSTS,
+            campaign_id=campaign_id,
+            status=["scheduled", "queued", "publishing"],
+        )
+        .limit(1)
+        .get()
+    )
+    if live:
+        raise Conflict("the campaign has scheduled posts; cancel them first")
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).delete()
+
+
+def campaign_cost(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    """Sum of the estimated cost of the campaign's live and published posts."""
+    store.load(runtime, Campaign, workspace_id, campaign_id, "campaign")
+    totals: dict[str, float] = {}
+    count = 0
+    posts = pages(
+        runtime.db,
+        q.CAMPAIGN_POSTS,
+        fields=("status", "estimated_cost_usd"),
+        workspace_id=workspace_id,
+        campaign_id=campaign_id,
+    )
+    for docs in posts:
+        for snap in docs:
+            status = snap.get("status")
+            if status in (PostStatus.CANCELLED, PostStatus.FAILED):
+                continue
+            totals[status] = totals.get(status, 0.0) + float(snap.get("estimated_cost_usd") or 0)
+            count += 1
+    total = round(sum(totals.values()), 6)
+    runtime.db.collection(CAMPAIGNS).document(campaign_id).update({"estimated_cost_usd": total})
+    return {
+        "campaign_id": campaign_id,
+        "posts": count,
+        "total_usd": total,
+        "by_status_usd": {k: round(v, 6) for k, v in totals.items()},
+    }
