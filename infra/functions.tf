@@ -25,7 +25,7 @@ locals {
       }
     }
     track = {
-      description  = "Open pixel, click redirect and RFC 8058 unsubscribe for emails."
+      description  = "Open pixel, click redirect, RFC 8058 unsubscribe, providers' bounce and complaint webhooks."
       public       = true
       invoked_by   = []
       memory       = "256Mi"
@@ -34,7 +34,7 @@ locals {
       timeout      = 30
       max          = 20
       app_secrets  = ["track-hmac-key"]
-      user_secrets = "none"
+      user_secrets = "read" # webhook verification keys (SendGrid, Mailgun, Postmark)
       enqueues     = []
       media        = "none"
       env          = {}

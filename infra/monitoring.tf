@@ -11,6 +11,8 @@ locals {
     x_thread_held              = "X refused a reply part of a thread (403, its reply restriction): the rest is held until a person posts it as separate posts or drops it."
     email_config               = "A workspace's SMTP settings are unusable (authentication, TLS mode, host): its batches cannot send."
     email_bad_task             = "send_email received a task it cannot parse (a bug or a tampered queue)."
+    email_feedback             = "A workspace's bounce mailbox cannot be read (connection, TLS, login, folder): bounces and complaints after delivery are not being processed."
+    email_reputation           = "A workspace's complaint or bounce rate neared or reached its line (Gmail: complaints under 0.1 %, never 0.3 %); at the pause line its campaigns were paused."
     email_import_failed        = "A background contact import gave up on a chunk whose tasks kept getting lost or failing: the import is marked failed."
     ads_publish_failed         = "A job ad could not be published to Meta or Google Ads."
     ads_status_sync_failed     = "Pausing, resuming or archiving an ad on its platform failed."

@@ -1,7 +1,8 @@
 """send_email: one Cloud Task per batch; sends it over one SMTP connection.
 
 It also writes the chunks of a large contact import (`import_chunk` tasks on the
-emails queue, shared.email.imports): email work that must not block the API."""
+emails queue, shared.email.imports): email work that must not block the API, and runs
+the bounce mailboxes (`bounce_mailbox` tasks, shared.email.upkeep)."""
 
 import functions_framework
 from flask import Request
@@ -20,6 +21,8 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
         body = json_body(request)
         if isinstance(body.get("import_chunk"), str) and isinstance(body.get("workspace_id"), str):
             return _import_chunk(body["import_chunk"], body["workspace_id"])
+        if isinstance(body.get("bounce_mailbox"), str):
+            return _bounce_mailbox(body["bounce_mailbox"])
         batch_id, workspace_id = body.get("batch_id"), body.get("workspace_id")
         campaign_id, emails = body.get("campaign_id"), body.get("emails")
         if not isinstance(batch_id, str) or not isinstance(workspace_id, str):
@@ -52,3 +55,11 @@ def _import_chunk(chunk_id: str, workspace_id: str):  # type: ignore[no-untyped-
     with bound(import_chunk=chunk_id, workspace_id=workspace_id):
         # Errors propagate as 500: Cloud Tasks retries; the chunk's writes are idempotent.
         return json_response(run_chunk(get_runtime(), workspace_id, chunk_id))
+
+
+def _bounce_mailbox(workspace_id: str):  # type: ignore[no-untyped-def]
+    from shared.email.mailbox import poll
+
+    with bound(bounce_mailbox=workspace_id, workspace_id=workspace_id):
+        # Errors propagate as 500: Cloud Tasks retries; a run applies each report once.
+        return json_response(poll(get_runtime(), workspace_id))

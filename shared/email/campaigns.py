@@ -351,24 +351,51 @@ def _batches_with_status(runtime: Runtime, campaign_id: str, status: str) -> lis
 
 
 def resume_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
-    """Back to where it was; batches held while paused are queued again."""
+    """Back to where it was; batches held while paused are queued again, each in a new
+    slot of the shared quota (their old slots have passed: all at once would burst)."""
+    from google.cloud import firestore
+
+    from shared.email.pacing import read_side
     from shared.email.queue import enqueue_batch
+    from shared.email.quota import reserve
 
     data = _load(runtime, workspace_id, campaign_id)
     if data["status"] != "paused":
         raise Conflict(f"a {data['status']} campaign is not paused")
     now = runtime.clock.now()
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(
-        {"status": data.get("paused_from") or "scheduled", "updated_at": now}
+        {
+            "status": data.get("paused_from") or "scheduled",
+            "stop_reason": firestore.DELETE_FIELD,
+            "updated_at": now,
+        }
     )
-    for doc in _batches_with_status(runtime, campaign_id, "held"):
-        doc.reference.update({"status": "queued", "due_at": now, "enqueued_at": now})
-        tag = f"resume{int(now.timestamp())}"
-        recipients = doc.get("recipients") or ()
-        enqueue_batch(
-            runtime, doc.id, workspace_id, now, campaign_id, attempt_tag=tag, recipients=recipients
-        )
+    held = _batches_with_status(runtime, campaign_id, "held")
+    limits = read_side(runtime.db, workspace_id).limits() if held else None
+    for k in range(0, len(held), 10):
+        group = held[k : k + 10]
+        todo = [_unsent(doc.to_dict()) for doc in group]
+        assert limits is not None
+        slots = reserve(runtime.db, workspace_id, [(max(1, n), now) for n in todo], limits, now)
+        for doc, slot in zip(group, slots, strict=True):
+            doc.reference.update({"status": "queued", "due_at": slot, "enqueued_at": now})
+            tag = f"resume{int(now.timestamp())}"
+            recipients = doc.get("recipients") or ()
+            enqueue_batch(
+                runtime,
+                doc.id,
+                workspace_id,
+                slot,
+                campaign_id,
+                attempt_tag=tag,
+                recipients=recipients,
+            )
     return get_campaign(runtime, workspace_id, campaign_id)
+
+
+def _unsent(batch: dict[str, Any]) -> int:
+    outcomes = batch.get("outcomes") or {}
+    return sum(1 for i in range(len(batch.get("recipients") or [])) if str(i) not in outcomes)
 
 
 def cancel_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
@@ -409,8 +436,12 @@ def _tally(batch: dict[str, Any], outcomes: dict[str, Any]) -> dict[str, int]:
 
 
 def campaign_progress(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    """Where the sending stands, and the bounces and complaints learned after it."""
+    from shared.email.feedback import campaign_feedback
+
     data = _load(runtime, workspace_id, campaign_id)
-    return {"status": data["status"], **progress_of(runtime, data)}
+    progress = {"status": data["status"], **progress_of(runtime, data)}
+    return {**progress, "feedback": campaign_feedback(runtime, campaign_id)}
 
 
 def list_outcomes(

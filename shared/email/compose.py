@@ -17,8 +17,10 @@ from shared.email.render import (
     render,
 )
 from shared.email.tokens import Signer, Token
+from shared.email.verp import Ref, Tokens, provider_headers
 
 if TYPE_CHECKING:
+    from shared.email.signing import Signer as DkimSigner
     from shared.email.smtp_settings import Sender
     from shared.runtime import Runtime
 
@@ -37,6 +39,8 @@ class Composer:
         campaign: dict[str, Any],
         sender: Sender,
         subject_prefix: str = "",
+        *,
+        dkim: DkimSigner | None = None,
     ) -> None:
         self._runtime = runtime
         self._ws = workspace_id
@@ -49,13 +53,21 @@ class Composer:
         self._prefix = subject_prefix
         self._mailto_to = sender.reply_to or sender.from_address
         self._address = sender.postal_address
+        self._dkim = dkim
+        self._smtp_host = sender.smtp.host
+        self.tokens = Tokens(runtime.secrets.app_secret("track-hmac-key"))
 
     def _url(self, kind: str, rid: str, link: int = -1) -> str:
         token = self._signer.sign(Token(self._ws, self._cid, rid, kind, link))
         return f"{self._base}/{kind}/{token}"
 
-    def message(self, recipient: dict[str, Any]) -> bytes:
-        """The recipient's message, ready for DATA (CRLF line ends, not dot-stuffed)."""
+    def feedback_token(self, ref: Ref | None) -> str | None:
+        return self.tokens.encode(ref) if ref is not None else None
+
+    def message(self, recipient: dict[str, Any], ref: Ref | None = None) -> bytes:
+        """The recipient's message, ready for DATA (CRLF line ends, not dot-stuffed),
+        carrying its feedback token (`ref`: its batch and index) and, when the
+        workspace has a DKIM key, signed."""
         rid = str(recipient["id"])
         ctx = context_for(self.compiled, recipient)
         unsubscribe = self._url("u", rid)
@@ -69,7 +81,8 @@ class Composer:
         if self._prefix:
             rendered = Rendered(self._prefix + rendered.subject, rendered.text, rendered.html)
         name = " ".join(p for p in (recipient.get("first_name"), recipient.get("last_name")) if p)
-        return self._mime.build(
+        token = self.feedback_token(ref)
+        raw = self._mime.build(
             ascii_address(recipient["email"]),
             name,
             rendered,
@@ -77,4 +90,7 @@ class Composer:
             unsubscribe_url=unsubscribe,
             unsubscribe_mailto=f"mailto:{self._mailto_to}?subject="
             + quote(f"unsubscribe {self._cid} {rid}"),
+            feedback=token,
+            headers=tuple(provider_headers(self._smtp_host, token)) if token else (),
         )
+        return self._dkim.sign(raw) if self._dkim is not None else raw

@@ -38,7 +38,8 @@ from shared.email.model import (
 )
 from shared.email.ownership import takeover_at
 from shared.email.queue import enqueue_batch
-from shared.email.quota import Quota
+from shared.email.quota import Limits, reserve
+from shared.email.warmup import day_cap_for
 from shared.firestore import is_already_exists
 from shared.log import get_logger
 from shared.queries import build, pages
@@ -104,6 +105,9 @@ class EmailSource:
             if left["pending"] == 0 and left["deferred"] == 0:
                 doc.reference.update({"status": "done", "finished_at": ctx.now})
                 counts["done"] += 1
+        from shared.email import upkeep
+
+        counts["mailboxes"] = upkeep.enqueue(rt, ctx.now)
         return counts
 
     # -- expansion ------------------------------------------------------------------
@@ -135,24 +139,19 @@ class EmailSource:
             return
         settings = rt.db.collection(SETTINGS).document(workspace_id).get()
         conf = settings.to_dict() if settings.exists else {}
-        quota = Quota(
-            ledger.get("minutes") or {},
-            daily=int(conf.get("daily_quota") or 1_000_000),
-            per_minute=int(conf.get("per_minute_rate") or 100_000),
-        )
-        quota.prune(now)
-        size = max(1, min(rt.settings.email_batch_size, quota.per_minute, quota.daily))
+        limits = Limits.of(conf, day_cap_for(rt.db, workspace_id, conf))
+        size = limits.batch_size(rt.settings.email_batch_size, now.date())
         try:
             for doc in docs:
                 if time.monotonic() > deadline:
                     break
                 counts["campaigns"] += 1
-                self._expand(rt, doc, quota, size, now, deadline, counts)
+                self._expand(rt, doc, limits, size, now, deadline, counts)
         finally:
+            # The reservations were written group by group (shared.email.quota).
             ledger_ref.set(
                 {
                     "workspace_id": workspace_id,
-                    "minutes": quota.to_doc(),
                     "expand_gen": firestore.Increment(1),
                     "updated_at": now,
                 },
@@ -163,7 +162,7 @@ class EmailSource:
         self,
         rt: Runtime,
         doc: Any,
-        quota: Quota,
+        limits: Limits,
         size: int,
         now: datetime,
         deadline: float,
@@ -186,13 +185,19 @@ class EmailSource:
         carry: dict[str, list[dict[str, Any]]] = dict(campaign.get("expand_carry") or {})
         state = {"seq": seq, "batches": 0, "recipients": 0}
 
-        # Batches cut but not yet written: created CREATE_GROUP at a time, a commit each.
+        # Batches cut but not yet written, with the instant each wants: reserved and
+        # created CREATE_GROUP at a time (a quota transaction and a commit each).
         pending: list[tuple[str, list[dict[str, Any]], datetime]] = []
 
         def flush() -> None:
-            made = self._create_batches(rt, pending, ws, cid, now)
-            mine = [(bid, recipients, slot) for bid, recipients, slot in pending if bid in made]
+            if not pending:
+                return
+            wants = [(len(recipients), when) for _, recipients, when in pending]
+            slots = reserve(rt.db, ws, wants, limits, now)
+            slotted = [(bid, r, slot) for (bid, r, _), slot in zip(pending, slots, strict=True)]
             pending.clear()
+            made = self._create_batches(rt, slotted, ws, cid, now)
+            mine = [(bid, recipients, slot) for bid, recipients, slot in slotted if bid in made]
 
             def enqueue(batch: tuple[str, list[dict[str, Any]], datetime]) -> str:
                 bid, recipients, slot = batch
@@ -204,9 +209,8 @@ class EmailSource:
             group = carry.get(when_key) or []
             while len(group) >= size or (final and group):
                 chunk, group = group[:size], group[size:]
-                when = datetime.fromisoformat(when_key)
-                slot = quota.reserve(len(chunk), max(when, now))
-                pending.append((batch_id(cid, state["seq"]), [_for_send(m) for m in chunk], slot))
+                when = max(datetime.fromisoformat(when_key), now)
+                pending.append((batch_id(cid, state["seq"]), [_for_send(m) for m in chunk], when))
                 state["seq"] += 1
                 if len(pending) >= CREATE_GROUP:
                     flush()

@@ -29,6 +29,10 @@ EVENT_RETENTION = timedelta(days=400)
 FOLD_PENDING = "fold_pending"
 ENGAGEMENT = "email_engagement"  # {campaign_id}__{recipient_id}: opens/clicks per recipient
 QUOTAS = "email_quotas"  # {workspace_id}: sliding-window reservations per minute
+PACE = "email_pace"  # {workspace_id}: the adaptive rate after deferrals (shared.email.pace)
+# {workspace_id}: DKIM, bounce mailbox, webhooks, warm-up, soft-bounce limit, guard state
+DELIVERABILITY = "email_deliverability"
+SOFT_BOUNCES = "email_soft_bounces"  # {workspace_id}__{hash}: an address's soft-bounce streak
 
 # Fields that grow with the data and are only ever read whole, never queried: infra/
 # exempts them from single-field indexing (each map key or array element would otherwise
@@ -60,7 +64,9 @@ TALLY_FIELDS = {
 # Firestore `in` accepts at most 30 values per query.
 IN_LIMIT = 30
 
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
+# RFC 6531: a local part may hold UTF-8 beyond ASCII (sent only over SMTPUTF8); not
+# controls, spaces or separators of any script.
+_LOCAL = re.compile(r"^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]|[^\x00-\x9f\s\u2028\u2029])+$")
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -70,7 +76,8 @@ def normalize_email(raw: str) -> str:
 
 
 def valid_email(address: str) -> bool:
-    """A deliverable-looking addr-spec: one @, dot-atom local part, a domain with a dot.
+    """A deliverable-looking addr-spec: one @, dot-atom local part (UTF-8 allowed,
+    RFC 6531), a domain with a dot.
 
     Stricter than RFC 5322 on purpose (no quoted local parts, no comments, LDH domain
     labels): an address that passes is safe in an SMTP envelope and in a header.
@@ -78,7 +85,7 @@ def valid_email(address: str) -> bool:
     if not address or len(address) > 254 or any(c.isspace() for c in address):
         return False
     local, sep, domain = address.rpartition("@")
-    if not sep or not local or len(local) > 64 or not _LOCAL.match(local):
+    if not sep or not local or len(local.encode()) > 64 or not _LOCAL.match(local):
         return False
     if local.startswith(".") or local.endswith(".") or ".." in local:
         return False

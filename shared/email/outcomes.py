@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from shared.email import smtp
 from shared.email.model import BATCHES, EVENT_RETENTION, EVENTS, FOLD_PENDING, TALLY_FIELDS
+from shared.email.pace import Seen
 from shared.email.queue import enqueue_batch
-from shared.email.session import Dropped, Reply, Result, Unreachable
+from shared.email.session import NO_UTF8, Dropped, NoUtf8, Reply, Result, Unreachable
 from shared.email.suppression import suppress
 from shared.log import get_logger
 
@@ -47,11 +48,15 @@ class Recorder:
     batch: dict[str, Any]
     campaign_id: str
     suppressed_now: list[str] = field(default_factory=list)  # recipient ids, hard bounces
+    seen: Seen = field(default_factory=Seen)  # what the provider said of our pace
 
     def outcome(self, result: Result, rcpt: dict[str, Any]) -> dict[str, Any]:
         now = self.runtime.clock.now()
         if isinstance(result, Dropped):
             return unconfirmed(UNCONFIRMED_DROP, now)
+        if isinstance(result, NoUtf8):
+            # transient: "resend failed" sends it once the settings name a server that can.
+            return {**failed(0, NO_UTF8, now, transient=True), "reason": "smtputf8"}
         if isinstance(result, Unreachable):
             if result.transient_net:
                 text = f"cannot reach the server: {result.message}"
@@ -62,6 +67,8 @@ class Recorder:
     def classify(self, reply: Reply, rcpt: dict[str, Any]) -> dict[str, Any]:
         now = self.runtime.clock.now()
         code, text = reply.code, smtp.reply_text(reply.text)
+        if reply.phase != "connect":  # a refused connection says nothing of the pace
+            self.seen.add(code, text)
         if code in (250, 251):
             return {"status": "sent", "code": code, "text": text, "at": now}
         if smtp.is_transient(code):
@@ -148,6 +155,7 @@ def final(
     deferred: list[int],
     suppressed_now: list[str],
     now: datetime,
+    domain: str | None = None,
 ) -> Final:
     """The finished batch: tally, events, and the retry batch for `deferred`."""
     recipients = batch["recipients"]
@@ -183,11 +191,12 @@ def final(
         len(recipients) if batch.get("kind") == "retry" else 0
     )
     summary["batches_done"] = 0 if batch.get("kind") == "retry" else 1
-    fields = {
+    fields: dict[str, Any] = {
         "status": "done",
         "outcomes": outcomes,
         "inflight": [],
         "finished_at": now,
+        "sender_domain": domain,
         "counts": tally,
         **{name: int(summary.get(k, 0)) for k, name in TALLY_FIELDS.items()},
     }
@@ -195,6 +204,7 @@ def final(
         "workspace_id": batch["workspace_id"],
         "campaign_id": batch["campaign_id"],
         "batch_id": batch_id,
+        "domain": domain,
         "at": now,
         "expires_at": now + EVENT_RETENTION,
         FOLD_PENDING: True,  # the metrics fold counts it within a tick, once

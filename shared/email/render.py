@@ -296,6 +296,15 @@ class Envelope:
     reply_to: str | None
 
 
+def _to_field(name: str, address: str) -> str:
+    """formataddr, which refuses a non-ASCII address: such an address goes in as UTF-8
+    (RFC 6532), its display name RFC 2047-encoded as formataddr would."""
+    if address.isascii():
+        return formataddr((name, address), charset="utf-8")
+    shown = formataddr((name, "a@b"), charset="utf-8")[: -len(" <a@b>")] if name else ""
+    return f"{shown} <{address}>".lstrip()
+
+
 def _b64_lines(text: str) -> bytes:
     # base64 keeps every line at 76 characters and no line can start with "." or "--".
     return base64.encodebytes(text.encode("utf-8")).replace(b"\n", b"\r\n")
@@ -343,13 +352,22 @@ class MimeTemplate:
         now: datetime,
         unsubscribe_url: str | None = None,
         unsubscribe_mailto: str | None = None,
+        feedback: str | None = None,
+        headers: tuple[str, ...] = (),
     ) -> bytes:
+        """`feedback` (a token of shared.email.verp) starts the Message-ID; `headers`
+        are added as given. An address with a non-ASCII local part goes into To as
+        UTF-8 (RFC 6532: sent only over SMTPUTF8)."""
         name = " ".join(to_name.split())
+        msgid = make_msgid(domain=self._domain)
+        if feedback:
+            msgid = f"<{feedback}.{msgid[1:]}"
         head = [
-            "To: " + formataddr((name, to_address), charset="utf-8"),
+            "To: " + _to_field(name, to_address),
             "Subject: " + self._subject(" ".join(rendered.subject.split())),
             "Date: " + format_datetime(now),
-            "Message-ID: " + make_msgid(domain=self._domain),
+            "Message-ID: " + msgid,
+            *headers,
         ]
         targets = [f"<{u}>" for u in (unsubscribe_url, unsubscribe_mailto) if u]
         if targets:
@@ -362,7 +380,7 @@ class MimeTemplate:
         return b"".join(
             (
                 self._static,
-                "\r\n".join(head).encode("ascii"),
+                "\r\n".join(head).encode("utf-8"),
                 f"\r\n\r\n--{b}\r\n{part.format('plain')}".encode("ascii"),
                 _b64_lines(rendered.text),
                 f"--{b}\r\n{part.format('html')}".encode("ascii"),

@@ -5,6 +5,10 @@ It first marks each picked outcome with `resent_in` (the new batch id, computed
 deterministically), then creates the new batches with create(), then moves the
 counters and bumps resend_gen in one write. A round that died midway is redone
 with the same `g` and the same ids, so nobody is queued twice.
+
+The new batches take their slots in the quota every batch of the workspace shares
+(shared.email.quota): a resend never sends faster than the per-minute rate or past
+the day's caps, whatever regular and retry batches have reserved.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from shared.claims import get_claim, try_claim
 from shared.email.model import BATCHES, CAMPAIGNS
+from shared.email.pacing import read_side
 from shared.email.queue import enqueue_batch
+from shared.email.quota import reserve
 from shared.errors import Conflict, NotFound
 from shared.firestore import is_already_exists
 from shared.queries import pages
@@ -44,7 +50,8 @@ def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
         if claim.get("claimed_at") and claim["claimed_at"] > now - LEASE:
             raise Conflict("a resend of this campaign is already running")
     prefix = f"{campaign_id}__s{gen}_"
-    size = runtime.settings.email_batch_size
+    limits = read_side(db, workspace_id).limits()
+    size = limits.batch_size(runtime.settings.email_batch_size, now.date())
     picked: list[dict[str, Any]] = []
     for page in pages(db, CAMPAIGN_BATCHES, campaign_id=campaign_id):
         for doc in page:
@@ -67,7 +74,11 @@ def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
             if changed:
                 doc.reference.update({"outcomes": outcomes})
     batch_ids = []
-    for k in range(0, len(picked), size):
+    groups = [picked[k : k + size] for k in range(0, len(picked), size)]
+    slots = reserve(db, workspace_id, [(len(g), now) for g in groups], limits, now)
+    for k, (group, slot) in zip(
+        range(0, len(picked), size), zip(groups, slots, strict=True), strict=True
+    ):
         bid = f"{prefix}{k // size:04d}"
         batch_ids.append(bid)
         try:
@@ -79,9 +90,9 @@ def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
                     "kind": "resend",
                     "attempt": 0,
                     "status": "queued",
-                    "due_at": now,
+                    "due_at": slot,
                     "enqueued_at": now,
-                    "recipients": picked[k : k + size],
+                    "recipients": group,
                     "outcomes": {},
                     "run_gen": 0,
                 }
@@ -90,7 +101,7 @@ def resend_failed(runtime: Runtime, workspace_id: str, campaign_id: str) -> dict
             if not is_already_exists(exc):
                 raise
             continue
-        enqueue_batch(runtime, bid, workspace_id, now, campaign_id, recipients=picked[k : k + size])
+        enqueue_batch(runtime, bid, workspace_id, slot, campaign_id, recipients=group)
     update: dict[str, Any] = {"resend_gen": gen + 1, "updated_at": now}
     if picked:
         update |= {

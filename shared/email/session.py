@@ -52,7 +52,18 @@ class Unreachable:
     transient_net: bool  # connect or protocol trouble (retry later), not e.g. a login
 
 
-Result = Reply | Dropped | Unreachable
+@dataclass(frozen=True)
+class NoUtf8:
+    """The recipient's address has a non-ASCII local part and the server does not offer
+    SMTPUTF8 (RFC 6531): the message cannot be delivered through it."""
+
+
+NO_UTF8 = (
+    "not sent: the address has a non-ASCII local part, which needs SMTPUTF8, and the "
+    "SMTP server does not offer it; use a provider that does (Gmail, Postfix, Exim do)"
+)
+
+Result = Reply | Dropped | Unreachable | NoUtf8
 
 
 def connect(sender: Sender) -> smtplib.SMTP:
@@ -87,29 +98,45 @@ class Session:
     broken: Unreachable | None = None
     phase: str = ""  # of the message being sent; "body" once the server may have it
 
-    def send(self, to: str, body: bytes, meanwhile: Callable[[], None] | None = None) -> Result:
+    def _connection(self) -> smtplib.SMTP | Unreachable:
+        if self.conn is None:
+            try:
+                if self.conn_future is not None:
+                    future, self.conn_future = self.conn_future, None
+                    self.conn = future.result()
+                else:
+                    self.conn = smtp.connect(self.sender.smtp)
+            except ProviderError as exc:
+                reason = (exc.details or {}).get("reason")
+                self.broken = Unreachable(
+                    exc.message, transient_net=reason in ("connect", "disconnected", "smtp")
+                )
+                return self.broken
+        return self.conn
+
+    def send(
+        self,
+        to: str,
+        body: bytes,
+        meanwhile: Callable[[], None] | None = None,
+        mail_from: str | None = None,
+    ) -> Result:
         """One message. `meanwhile` runs after the body is sent, before the reply is
-        read: the next message is composed while the server stores this one."""
+        read: the next message is composed while the server stores this one.
+        `mail_from` is its return path (VERP), the From address when None."""
         if self.broken is not None:
             return self.broken
+        sender = mail_from or self.sender.from_address
         for attempt in range(2):
             self.phase = "connect"
-            if self.conn is None:
-                try:
-                    if self.conn_future is not None:
-                        future, self.conn_future = self.conn_future, None
-                        self.conn = future.result()
-                    else:
-                        self.conn = smtp.connect(self.sender.smtp)
-                except ProviderError as exc:
-                    reason = (exc.details or {}).get("reason")
-                    self.broken = Unreachable(
-                        exc.message, transient_net=reason in ("connect", "disconnected", "smtp")
-                    )
-                    return self.broken
-            conn = self.conn
+            conn_or = self._connection()
+            if isinstance(conn_or, Unreachable):
+                return conn_or
+            conn = conn_or
+            if not to.isascii() and not smtp.offers_utf8(conn):
+                return NoUtf8()
             try:
-                refused = self._envelope(conn, self.sender.from_address, to)
+                refused = self._envelope(conn, sender, to)
                 if refused is not None:
                     return refused
                 # From here the server may have the message: a drop is `Dropped`.
@@ -161,9 +188,10 @@ class Session:
         order: one round trip instead of three per message (RFC 2920). Nothing of the
         message is sent before its 354, so a drop here is retried like an unpipelined one.
         """
+        options = ["SMTPUTF8"] if not (sender + to).isascii() else []
         if not smtp.pipelines(conn):
             commands = (
-                lambda: conn.mail(sender),
+                lambda: conn.mail(sender, options),
                 lambda: conn.rcpt(to),
                 lambda: conn.docmd("DATA"),
             )
@@ -175,7 +203,7 @@ class Session:
                     return Reply(code, text, phase)
             return None
         self.phase = "mail"
-        conn.send(smtp.envelope(sender, to))
+        conn.send(smtp.envelope(sender, to, options).encode("utf-8"))
         replies: list[tuple[int, bytes]] = []
         dropped: Exception | None = None
         for _ in _ENVELOPE:

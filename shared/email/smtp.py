@@ -172,7 +172,12 @@ def pipelines(conn: smtplib.SMTP) -> bool:
     return bool(conn.does_esmtp and conn.has_extn("pipelining"))
 
 
-def envelope(sender: str, recipient: str) -> str:
+def offers_utf8(conn: smtplib.SMTP) -> bool:
+    """The server offers SMTPUTF8 (RFC 6531): addresses with non-ASCII local parts."""
+    return bool(conn.does_esmtp and conn.has_extn("smtputf8"))
+
+
+def envelope(sender: str, recipient: str, options: list[str] | None = None) -> str:
     """MAIL FROM, RCPT TO and DATA as one pipelined group (DATA must come last), written
     as smtplib's mail() and rcpt() write them (send() encodes them the same way).
 
@@ -181,7 +186,8 @@ def envelope(sender: str, recipient: str) -> str:
     if any(c in sender + recipient for c in "\r\n"):
         raise ValueError("an address contains a line break")
     mail, rcpt = smtplib.quoteaddr(sender), smtplib.quoteaddr(recipient)
-    return f"MAIL FROM:{mail}\r\nRCPT TO:{rcpt}\r\nDATA\r\n"
+    extra = "".join(f" {o}" for o in options or ())
+    return f"MAIL FROM:{mail}{extra}\r\nRCPT TO:{rcpt}\r\nDATA\r\n"
 
 
 def _close(conn: smtplib.SMTP | None) -> None:

@@ -33,12 +33,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.email import pacing
 from shared.email import session as smtp_session
 from shared.email.early import POOL, Early, remember_sender, start_lookups
-from shared.email.model import CAMPAIGNS, SETTINGS, ascii_address, normalize_email, valid_email
+from shared.email.model import CAMPAIGNS, ascii_address, normalize_email, valid_email
 from shared.email.outcomes import Recorder, failed, final, unconfirmed
 from shared.email.ownership import Lease, LostBatch, NotTaken, take
+from shared.email.queue import enqueue_batch
 from shared.email.session import Session
+from shared.email.signing import signer_for
+from shared.email.verp import Ref, return_path
 from shared.errors import HeraldError
 from shared.log import get_logger
 
@@ -65,6 +69,7 @@ class _Run:
     lease: Lease
     outcomes: dict[str, dict[str, Any]]
     recorder: Recorder
+    side: pacing.Side
     on_message: Callable[[int], None] | None = None
     session: Session | None = None
     sender: Sender | None = None
@@ -125,17 +130,22 @@ def _take_and_run(
     run: _Run | None = None
     try:
         if read is not None and read[0]["id"] == batch["campaign_id"]:
-            campaign, settings = read
+            campaign, side = read
         else:
-            campaign, settings = _campaign(db, batch["campaign_id"]), None
+            campaign, side = _campaign(db, batch["campaign_id"]), pacing.read_side(db, workspace_id)
         if campaign.get("status") == "paused":
             lease.write({"status": "held", "inflight": [], "lease_until": now}, settle=True)
             return {"status": "held"}
+        if _sending(campaign):
+            n, granted = len(_todo(batch, outcomes)), batch.get("paced_slot")
+            paced = pacing.gate(runtime, workspace_id, side, n, granted)
+            if paced is not None:
+                return _requeue(runtime, lease, batch_id, batch, paced)
         read_at = time.perf_counter()
         recorder = Recorder(runtime, batch, batch["campaign_id"])
-        run = _Run(runtime, batch_id, batch, campaign, lease, outcomes, recorder, on_message)
+        run = _Run(runtime, batch_id, batch, campaign, lease, outcomes, recorder, side, on_message)
         run.timing = {"read": _ms_since(started)}
-        _prepare(run, settings, early)
+        _prepare(run, side.settings, early)
         run.timing["prepare"] = _ms_since(read_at)
         return _send(run)
     except LostBatch:
@@ -151,18 +161,39 @@ def _take_and_run(
             _close(run)
 
 
-def _read(db: Any, workspace_id: str, campaign_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The campaign and the workspace's SMTP settings ({} when there are none): one get_all."""
-    refs = [
-        db.collection(CAMPAIGNS).document(campaign_id),
-        db.collection(SETTINGS).document(workspace_id),
-    ]
+def _read(db: Any, workspace_id: str, campaign_id: str) -> tuple[dict[str, Any], pacing.Side]:
+    """The campaign and the workspace's SMTP settings ({} when there are none), its
+    pace and deliverability settings: one get_all."""
+    refs = [db.collection(CAMPAIGNS).document(campaign_id), *pacing.side_refs(db, workspace_id)]
     snaps = {s.reference.path: s for s in db.get_all(refs)}
-    campaign, settings = (snaps[ref.path] for ref in refs)
-    return (
-        {**(campaign.to_dict() or {}), "id": campaign.id},
-        settings.to_dict() if settings.exists else {},
+    campaign, *side = (snaps[ref.path] for ref in refs)
+    return {**(campaign.to_dict() or {}), "id": campaign.id}, pacing.side_of(side)
+
+
+def _requeue(
+    runtime: Runtime, lease: Lease, batch_id: str, batch: dict[str, Any], due: Any
+) -> dict[str, Any]:
+    """The workspace's rate is cut and this batch came early: queue it for `due`."""
+    now = runtime.clock.now()
+    fields = {
+        "status": "queued",
+        "due_at": due,
+        "paced_slot": due,
+        "inflight": [],
+        "lease_until": now,
+    }
+    lease.write(fields, settle=True)
+    enqueue_batch(
+        runtime,
+        batch_id,
+        batch["workspace_id"],
+        due,
+        batch["campaign_id"],
+        attempt_tag=f"paced{int(due.timestamp())}",
+        recipients=batch["recipients"],
     )
+    log.info("batch paced: the workspace's rate is cut", batch_id=batch_id, due=due.isoformat())
+    return {"status": "paced", "due_at": due.isoformat()}
 
 
 def _campaign(db: Any, campaign_id: str) -> dict[str, Any]:
@@ -184,7 +215,7 @@ def _give_back(
         _release(runtime, lease, dict(taken.batch["outcomes"]), [])
 
 
-def _prepare(run: _Run, settings: dict[str, Any] | None, early: Early | None) -> None:
+def _prepare(run: _Run, settings: dict[str, Any], early: Early | None) -> None:
     """The sender, the suppression lookups and the connection (those started early
     are kept when they fit)."""
     from shared.email.smtp_settings import sender_for
@@ -250,13 +281,10 @@ def _send(run: _Run) -> dict[str, Any]:
             if todo:
                 raise AssertionError("a sender is resolved whenever there is work")
             return _finish(run, [])
-        composer = Composer(rt, batch["workspace_id"], run.campaign, run.sender)
+        dkim = signer_for(rt, run.side.deliverability, run.sender.from_address)
+        composer = Composer(rt, batch["workspace_id"], run.campaign, run.sender, dkim=dkim)
     except HeraldError as exc:
-        log.alert("email_config", "a batch cannot be sent", batch_id=run.batch_id, error=str(exc))
-        for i in todo:
-            run.outcomes[str(i)] = failed(0, f"not sent: {exc.message}", now, transient=True)
-        _close(run)
-        return _finish(run, [])
+        return _stop_for_config(run, [], "settings", exc.message)
     session, lease = run.session, run.lease
     deferred: list[int] = []
     last_write = time.monotonic()
@@ -274,6 +302,9 @@ def _send(run: _Run) -> dict[str, Any]:
             current = i
             following = todo[p + 1] if p + 1 < len(todo) else None
             outcome = _deliver(run, session, composer, recipients[i], i, following)
+            if session.broken is not None and not session.broken.transient_net:
+                # The server refused the login (or TLS): no message can go out.
+                return _stop_for_config(run, deferred, "smtp_login", session.broken.message)
             run.outcomes[str(i)] = outcome
             current = None
             if outcome["status"] == "deferred":
@@ -311,7 +342,8 @@ def _deliver(
     try:
         if isinstance(ready, Exception):
             raise ready
-        body = ready if ready is not None else smtp_session.wire(composer.message(rcpt))
+        ref = Ref(run.batch_id, index)
+        body = ready if ready is not None else smtp_session.wire(composer.message(rcpt, ref))
     except Exception as exc:  # a template error or a value no header can carry
         return failed(0, f"could not build the message: {exc}", now, transient=False)
 
@@ -322,13 +354,44 @@ def _deliver(
         if following is None or following in run.ready:
             return
         try:
-            raw = composer.message(run.batch["recipients"][following])
+            raw = composer.message(run.batch["recipients"][following], Ref(run.batch_id, following))
             run.ready[following] = smtp_session.wire(raw)
         except Exception as exc:  # recorded per recipient by the loop
             run.ready[following] = exc
 
-    result = session.send(ascii_address(rcpt["email"]), body, compose_next)
+    mailbox = run.side.deliverability.get("mailbox") or {}
+    mail_from = None
+    if mailbox.get("enabled") and mailbox.get("address"):
+        # VERP: a bounce comes back to an address that names this message.
+        mail_from = return_path(mailbox["address"], composer.tokens.encode(ref))
+    result = session.send(ascii_address(rcpt["email"]), body, compose_next, mail_from)
     return run.recorder.outcome(result, rcpt)
+
+
+def _warn(run: _Run, tally: dict[str, int]) -> None:
+    """Hard bounces and messages in doubt are worth a look: one WARNING each per batch."""
+    if run.recorder.suppressed_now:
+        log.warning(
+            "hard bounces: addresses suppressed",
+            batch_id=run.batch_id,
+            campaign_id=run.batch["campaign_id"],
+            hard_bounces=len(run.recorder.suppressed_now),
+        )
+    if tally.get("unconfirmed"):
+        reasons = sorted(
+            {
+                str(o.get("reason"))
+                for o in run.outcomes.values()
+                if o.get("status") == "unconfirmed"
+            }
+        )
+        log.warning(
+            "messages in doubt (unconfirmed): never re-sent",
+            batch_id=run.batch_id,
+            campaign_id=run.batch["campaign_id"],
+            unconfirmed=tally["unconfirmed"],
+            reasons=reasons,
+        )
 
 
 def _close(run: _Run) -> None:
@@ -356,6 +419,20 @@ def _release(runtime: Runtime, lease: Lease, outcomes: dict[str, Any], deferred:
         lease.write(fields, settle=True)
 
 
+def _stop_for_config(run: _Run, deferred: list[int], kind: str, message: str) -> dict[str, Any]:
+    """The SMTP settings cannot work: nothing is failed. The batch is held with what it
+    knows (resumed with the campaign), the campaign paused with the reason, an alert."""
+    _close(run)
+    now = run.runtime.clock.now()
+    for i in deferred:  # no retry batch was made for them: sent again on resume
+        run.outcomes.pop(str(i), None)
+    run.lease.stop()
+    fields = {"status": "held", "outcomes": run.outcomes, "inflight": [], "lease_until": now}
+    run.lease.write(fields, settle=True)
+    pacing.stop_campaign(run.runtime, run.batch["campaign_id"], run.batch_id, kind, message)
+    return {"status": "held", "reason": message}
+
+
 def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
     """One fenced commit: the batch with its tally, its events, the retry batch for the
     deferred; then the retry batch's task."""
@@ -369,11 +446,23 @@ def _finish(run: _Run, deferred: list[int]) -> dict[str, Any]:
         deferred,
         run.recorder.suppressed_now,
         rt.clock.now(),
+        run.sender.from_address.rpartition("@")[2].lower() if run.sender else None,
     )
+    ws = run.batch["workspace_id"]
+    if done.retry is not None:
+        # The retry batch takes its slot in the quota every batch shares.
+        wanted, n = done.retry["due_at"], len(done.retry["recipients"])
+        done.retry["due_at"] = pacing.retry_slot(rt, ws, run.side, n, wanted)
     committing = time.perf_counter()
     run.lease.write(done.fields, settle=True, also=lambda w, txn: done.add_to(w, rt.db, txn))
     run.timing["commit"] = _ms_since(committing)
     done.enqueue_retry(rt)
+    pacing.after_batch(rt, ws, run.side, run.recorder.seen)
+    _warn(run, done.tally)
+    if run.recorder.suppressed_now:  # hard bounces at the SMTP answer move the rate too
+        from shared.email.reputation import check_soon
+
+        check_soon(rt, ws)
     log.info(
         "batch finished",
         batch_id=run.batch_id,

@@ -1,6 +1,6 @@
 """Queries of the email pipeline: templates, lists, contacts, campaigns, batches."""
 
-from shared.queries.spec import QuerySpec, asc, total
+from shared.queries.spec import QuerySpec, asc, count, total
 
 TEMPLATES = QuerySpec("email.templates", "email_templates", equals=("workspace_id",))
 CONTACT_LISTS = QuerySpec("email.contact_lists", "contact_lists", equals=("workspace_id",))
@@ -120,6 +120,42 @@ BATCH_TALLIES = (
         aggregations=(total("n_cancelled", "cancelled"), total("n_batches_done", "batches_done")),
     ),
 )
+# Feedback after delivery (shared.email.feedback): a campaign's bounces and complaints,
+# and a workspace's (or sending domain's) sends and feedback over the guard's window.
+CAMPAIGN_FEEDBACK = QuerySpec(
+    "email.campaign_feedback",
+    "email_events",
+    equals=("campaign_id", "type"),
+    aggregations=(count(),),
+    why="a campaign's hard bounces, soft bounces and complaints",
+)
+SENT_SINCE = QuerySpec(
+    "email.sent_since",
+    "email_batches",
+    equals=("workspace_id",),
+    optional=("sender_domain",),
+    range="finished_at",
+    range_required=True,
+    aggregations=(total("n_sent", "sent"),),
+    why="reputation: messages sent in the window",
+)
+FEEDBACK_SINCE = QuerySpec(
+    "email.feedback_since",
+    "email_events",
+    equals=("workspace_id", "type"),
+    optional=("domain",),
+    range="at",
+    range_required=True,
+    aggregations=(count(),),
+    why="reputation: bounces and complaints in the window",
+)
+MAILBOXES = QuerySpec(
+    "email.mailboxes",
+    "email_deliverability",
+    equals=("mailbox_enabled",),
+    why="dispatch: the bounce mailboxes to read",
+)
+
 LOST_BATCHES = {
     field: QuerySpec(
         f"email.lost_batches_by_{field}",

@@ -180,3 +180,24 @@ def test_a_viewer_sees_but_cannot_edit(admin: Admin, owner: Account, viewer: Acc
     )
     assert status == 403, body
     assert body["error"]["code"] == "forbidden"
+
+
+def test_deliverability_generates_a_dkim_key_and_shows_its_record_and_reputation(
+    admin: Admin, owner: Account
+) -> None:
+    page = admin.page
+    admin.login(owner)
+    admin.nav("email/smtp", "#smtp-form")
+    page.select_option("#smtp-preset", "local-sink")
+    page.click("#smtp-save")
+    expect(page.locator("#smtp-form")).to_contain_text("configured")
+    admin.nav("email/deliverability", "#deliverability")
+    expect(page.locator("#reputation-state [data-state=ok]")).to_be_visible()
+    expect(page.locator("[data-provider=sendgrid]")).to_contain_text("/hooks/sendgrid/")
+    page.fill("#dkim-selector", "page1")
+    page.click("#dkim-generate")
+    expect(page.locator("#dkim-record-name")).to_have_text("page1._domainkey.localhost.localdomain")
+    expect(page.locator("#dkim-record-value")).to_contain_text("v=DKIM1; k=rsa; p=MII")
+    page.click("#dkim-toggle")
+    expect(page.locator("#dkim-toggle")).to_have_text("Turn signing on")
+    admin.check("email-deliverability")

@@ -424,11 +424,11 @@ def test_next_message_is_composed_while_the_server_stores_this_one(
         smtplib.SMTP.getreply,
     )
 
-    def message(self, rcpt):
+    def message(self, rcpt, ref=None):
         events.append("compose " + rcpt["email"])
         if rcpt["email"] == "c03@example.com":
             raise ValueError("no header can carry this")
-        return real_message(self, rcpt)
+        return real_message(self, rcpt, ref)
 
     def send(self, data):
         if isinstance(data, bytes) and data.endswith(b"\r\n.\r\n"):

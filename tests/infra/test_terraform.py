@@ -26,6 +26,7 @@ LOCAL_ONLY = {
     "HERALD_LOCAL_SMTP": "the local SMTP sink preset",
     "HERALD_FIRESTORE_STATS_DIR": "read/write counters for bench/ only",
     "HERALD_EMAIL_LEASE_S": "shortens the email batch lease in tests (production keeps 60 s)",
+    "HERALD_DNS_RESOLVER": "a local DNS server for the pre-flight tests (production: system)",
 }
 LOCAL_ONLY_PREFIXES = {
     "HERALD_SECRET_": "app secrets from env locally; Secret Manager in production"

@@ -10,6 +10,7 @@ const TABS = [
   ["contacts", "Contacts", "people"],
   ["templates", "Templates", "file-earmark-richtext"],
   ["smtp", "SMTP settings", "hdd-network"],
+  ["deliverability", "Deliverability", "shield-check"],
 ];
 
 export const P = {
@@ -92,6 +93,7 @@ const TAB_MODULES = {
   contacts: () => import("./email_contacts.js"),
   templates: () => import("./email_templates.js"),
   smtp: () => import("./email_smtp.js"),
+  deliverability: () => import("./deliverability.js"),
 };
 
 export async function render(root, ctx) {

@@ -3,6 +3,7 @@
 from shared.api.routes import (  # noqa: F401
     campaigns,
     core,
+    deliverability,
     email,
     invitations,
     jobs,
