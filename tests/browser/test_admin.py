@@ -200,4 +200,34 @@ def test_deliverability_generates_a_dkim_key_and_shows_its_record_and_reputation
     expect(page.locator("#dkim-record-value")).to_contain_text("v=DKIM1; k=rsa; p=MII")
     page.click("#dkim-toggle")
     expect(page.locator("#dkim-toggle")).to_have_text("Turn signing on")
+    # The pre-flight answers for each record, with advice (nothing is published here).
+    page.click("#preflight-run")
+    expect(page.locator("#preflight-results tr[data-check]")).to_have_count(3, timeout=30_000)
+    # The bounce mailbox, a provider's webhook key, the soft-bounce limit, a warm-up; each
+    # save draws the page again (the next form is filled once it has).
+    box = page.locator("#deliverability")
+
+    def save(button: str) -> None:
+        before = box.get_attribute("data-drawn") or ""
+        page.click(button)
+        expect(box).not_to_have_attribute("data-drawn", before)
+
+    page.fill("#mailbox-host", "imap.example.com")
+    page.fill("#mailbox-username", "bounces")
+    page.fill("#mailbox-password", "an app password")
+    page.fill("#mailbox-address", "bounces@example.com")
+    save("#mailbox-form button[type=submit]")
+    expect(page.locator("#mailbox-state")).to_contain_text(
+        "bounces@example.com on imap.example.com"
+    )
+    mailgun = page.locator("#deliverability tr[data-provider=mailgun]")
+    mailgun.locator("input[name=key]").fill("key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    save("#deliverability tr[data-provider=mailgun] button[type=submit]")
+    expect(page.locator("#deliverability tr[data-provider=mailgun]")).to_contain_text("configured")
+    page.fill("#soft-bounce-limit", "5")
+    save("#policy-form button[type=submit]")
+    expect(page.locator("#soft-bounce-limit")).to_have_value("5")
+    page.fill("#warmup-curve", "50, 100, 200")
+    save("#warmup-form button[type=submit]")
+    expect(page.locator("#warmup-state")).to_contain_text("of 3: at most 50 today")
     admin.check("email-deliverability")
