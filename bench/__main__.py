@@ -24,6 +24,7 @@ BENCHMARKS = (
     "cold_start",
     "dispatch_scale",
     "precision",
+    "contact_import",
     "slow_answer",
     "email_throughput",
     "chaos",

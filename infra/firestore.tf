@@ -38,9 +38,11 @@ locals {
     { collection = "candidates", fields = ["segment_id", "workspace_id", "sort_key"] },
     { collection = "candidates", fields = ["workspace_id", "sort_key"] },
     { collection = "contact_import_chunks", fields = ["status", "updated_at"] },
-    { collection = "contact_list_members", fields = ["list_id", "workspace_id", "key"] },
+    { collection = "contact_list_members", fields = ["list_id", "workspace_id", "hi"] },
     { collection = "contact_lists", fields = ["workspace_id", "created_at"] },
     { collection = "contacts", fields = ["workspace_id", "email_norm"] },
+    { collection = "contacts", fields = ["workspace_id", "list_ids contains"] },
+    { collection = "contacts", fields = ["workspace_id", "list_ids contains", "email_norm"] },
     { collection = "email_batches", fields = ["campaign_id", "key"] },
     { collection = "email_batches", fields = ["campaign_id", "status", "key"] },
     { collection = "email_batches", fields = ["campaign_id", "workspace_id", "key"] },
@@ -149,9 +151,10 @@ locals {
     best_time              = ["buckets"]
     candidate_imports      = ["report"]
     claims                 = ["inflight"]
+    contact_import_chunks  = ["custom", "payload"]
     contact_imports        = ["report"]
     contact_list_members   = ["members"]
-    contacts               = ["fields", "lists"]
+    contacts               = ["fields"]
     email_batches          = ["inflight", "outcomes", "recipients"]
     email_campaign_days    = ["links"]
     email_campaign_metrics = ["daily", "links"]

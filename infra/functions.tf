@@ -18,7 +18,7 @@ locals {
       max          = 20
       app_secrets  = ["token-signing-key", "track-hmac-key", "gemini-api-key", "x-consumer-key", "x-consumer-secret", "x-oauth2-client-id", "x-oauth2-client-secret"]
       user_secrets = "write" # SMTP passwords, X tokens, ad credentials
-      enqueues     = ["tweets", "emails", "ads", "segments"]
+      enqueues     = ["tweets", "emails", "imports", "ads", "segments"]
       media        = "write"
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
@@ -50,7 +50,7 @@ locals {
       max          = 2
       app_secrets  = []
       user_secrets = "none"
-      enqueues     = ["tweets", "emails", "ads", "metrics", "generate"]
+      enqueues     = ["tweets", "emails", "imports", "ads", "metrics", "generate"]
       media        = "none"
       env          = {}
     }
@@ -85,6 +85,24 @@ locals {
       env = {
         HERALD_SMTP_CA_FILE = var.smtp_ca_file
       }
+    }
+    # Its own function and queue: a chunk is CPU and Firestore work (4,000 contacts and
+    # their member pages), not SMTP; on the emails queue an import would hold the slots
+    # of email batches. 10 at once: each owns its member pages, so none contend.
+    import_contacts = {
+      description  = "Writes one chunk of a large contact import: its contacts and member pages."
+      public       = false
+      invoked_by   = ["tasks"]
+      memory       = "1Gi"
+      cpu          = "1"
+      concurrency  = 1
+      timeout      = 540
+      max          = 10
+      app_secrets  = []
+      user_secrets = "none"
+      enqueues     = []
+      media        = "none"
+      env          = {}
     }
     collect_metrics = {
       description  = "Collects X post metrics, folds email events into rollups, fans out ad insights."

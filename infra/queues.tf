@@ -15,6 +15,10 @@
 # - emails (send_email): per-recipient 4xx deferrals follow the ladder 30 s, 1 min, 1 h in
 #   code; the task-level retry of a failed batch uses the same ladder's shape (30 s, 60 s,
 #   then linear steps capped at 1 h).
+# - imports (import_contacts: one task per chunk of a large contact import): the writes
+#   are idempotent, so a failed chunk is simply retried (10 s doubling to 10 min); the
+#   dispatcher also re-enqueues a chunk whose task was lost (shared/email/import_chunks.py).
+#   10 at once: each chunk owns its member pages, so none contend.
 # - ads (publish_ads: publishes, status changes, ad insights): Meta and Google Ads rate
 #   limits defer the work in code; crashes retry slowly so a rate-limited platform is not
 #   hammered.

@@ -13,13 +13,14 @@ FUNCTION_NAMES = (
     "dispatch",
     "post_tweet",
     "send_email",
+    "import_contacts",
     "collect_metrics",
     "generate",
     "track",
     "publish_ads",
     "segment",
 )
-QUEUE_KINDS = ("tweets", "emails", "ads", "segments", "metrics", "generate")
+QUEUE_KINDS = ("tweets", "emails", "imports", "ads", "segments", "metrics", "generate")
 ENVIRONMENTS = ("local", "test", "production")
 
 

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.firestore import counting_client
@@ -53,6 +54,47 @@ def test_pages_walk_every_document_once(settings) -> None:  # type: ignore[no-un
     assert [len(p) for p in found] == [10, 10, 5]
     assert keys == sorted(keys) and len(set(keys)) == 25
     assert counter.reads == 25
+
+
+def test_counts_writes_per_document_while_switched_on(settings) -> None:  # type: ignore[no-untyped-def]
+    counter = FirestoreCounter()
+    state: list[frozenset[str] | None] = [None]
+    db = counting_client(
+        settings.project_id, CountingInterceptor(counter, documents_switch=lambda: state[0])
+    )
+    db.collection("pages").document("p1").set({"n": 0})
+    assert counter.documents_snapshot() == {}  # off: nothing is counted per document
+    state[0] = frozenset({"contacts"})
+    for n in range(3):
+        batch = db.batch()
+        batch.set(db.collection("pages").document("p1"), {"n": n})
+        batch.set(db.collection("contacts").document(f"c{n}"), {"n": n})
+        batch.commit()
+    db.collection("pages").document("p2").delete()
+    assert counter.documents_snapshot() == {"pages/p1": 3, "pages/p2": 1}
+    assert counter.snapshot()["writes.contacts"] == 3
+
+
+def test_a_refused_commit_counts_no_write(settings) -> None:  # type: ignore[no-untyped-def]
+    """A commit Firestore refuses (a precondition that failed, a create of an existing
+    document) writes nothing and is billed nothing: the hot-document counts skip it."""
+    from google.api_core.exceptions import AlreadyExists, FailedPrecondition
+
+    counter = FirestoreCounter()
+    db = counting_client(
+        settings.project_id,
+        CountingInterceptor(counter, documents_switch=frozenset),
+    )
+    ref = db.collection("pages").document("refused")
+    ref.set({"n": 0})
+    stale = ref.get().update_time
+    ref.set({"n": 1})
+    with pytest.raises(FailedPrecondition):
+        ref.update({"n": 2}, option=db.write_option(last_update_time=stale))
+    with pytest.raises(AlreadyExists):
+        ref.create({"n": 3})
+    assert counter.documents_snapshot() == {"pages/refused": 2}
+    assert counter.writes == 2
 
 
 def test_pages_hand_on_chunks_as_they_stream(settings) -> None:  # type: ignore[no-untyped-def]

@@ -1,8 +1,7 @@
 """send_email: one Cloud Task per batch; sends it over one SMTP connection.
 
-It also writes the chunks of a large contact import (`import_chunk` tasks on the
-emails queue, shared.email.imports): email work that must not block the API, and runs
-the bounce mailboxes (`bounce_mailbox` tasks, shared.email.upkeep)."""
+It also runs the bounce mailboxes (`bounce_mailbox` tasks, shared.email.upkeep). Contact
+import chunks have their own function, import_contacts."""
 
 import functions_framework
 from flask import Request
@@ -19,8 +18,6 @@ log = get_logger("send_email")
 def send_email(request: Request):  # type: ignore[no-untyped-def]
     try:
         body = json_body(request)
-        if isinstance(body.get("import_chunk"), str) and isinstance(body.get("workspace_id"), str):
-            return _import_chunk(body["import_chunk"], body["workspace_id"])
         if isinstance(body.get("bounce_mailbox"), str):
             return _bounce_mailbox(body["bounce_mailbox"])
         batch_id, workspace_id = body.get("batch_id"), body.get("workspace_id")
@@ -47,14 +44,6 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
 
 def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _import_chunk(chunk_id: str, workspace_id: str):  # type: ignore[no-untyped-def]
-    from shared.email.imports import run_chunk
-
-    with bound(import_chunk=chunk_id, workspace_id=workspace_id):
-        # Errors propagate as 500: Cloud Tasks retries; the chunk's writes are idempotent.
-        return json_response(run_chunk(get_runtime(), workspace_id, chunk_id))
 
 
 def _bounce_mailbox(workspace_id: str):  # type: ignore[no-untyped-def]

@@ -39,5 +39,6 @@ def _hook(request: Request, provider: str, workspace_id: str):  # type: ignore[n
     if (request.content_length or 0) > MAX_BODY:
         return jsonify(error="too_large"), 413
     body = request.get_data(cache=False)
-    reply = receive(get_runtime(), provider, workspace_id, request.headers, body)
+    # WSGI headers arrive Title-Cased (X-Twilio-Email-Event-Webhook-Signature, Authorization).
+    reply = receive(get_runtime(), provider, workspace_id, dict(request.headers.items()), body)
     return jsonify(reply.body), reply.status

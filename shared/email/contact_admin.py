@@ -6,17 +6,16 @@ suppression list (shared.email.suppression) `unsubscribed` (the recipient's own
 one-click or a manual unsubscribe), `bounced` (a hard bounce) or `suppressed` (any
 other reason). A page of 50 contacts costs two `in` queries for it.
 
-An edit or a delete also updates the contact's entries in the member buckets of its
-lists (what dispatch reads), so the next campaign sees the change. The address itself
-is the contact's identity (its id derives from it) and cannot be edited: delete the
-contact and add the new address. A deleted contact's suppression stays, so a later
-import of the same address still refuses it.
+An edit or a delete also updates the contact's entries in the member pages of its lists
+(shared.email.members: what dispatch reads), so the next campaign sees the change. The
+address itself is the contact's identity (its id derives from it) and cannot be edited:
+delete the contact and add the new address. A deleted contact's suppression stays, so a
+later import of the same address still refuses it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.email import members
 from shared.email.model import (
@@ -61,7 +60,7 @@ def with_status(runtime: Runtime, workspace_id: str, items: list[dict[str, Any]]
         reason = reasons.get(normalize_email(str(contact.get("email") or "")))
         contact["status"] = status_of(reason)
         contact["suppression_reason"] = reason
-        contact["list_ids"] = sorted(contact.get("lists") or {})
+        contact["list_ids"] = sorted(contact.get("list_ids") or [])
 
 
 def search_contacts(
@@ -94,76 +93,27 @@ def get_contact(runtime: Runtime, workspace_id: str, contact_id: str) -> dict[st
     return _view(runtime, workspace_id, contact_id)
 
 
-def _name(value: Any, key: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str) or len(value) > 120 or "\n" in value or "\r" in value:
-        raise ValidationError(f"{key} must be one line of at most 120 characters", {"field": key})
-    return value.strip()
-
-
-def _changes(body: dict[str, Any]) -> dict[str, Any]:
-    changes: dict[str, Any] = {}
-    for key in ("first_name", "last_name"):
-        if key in body:
-            changes[key] = _name(body[key], key)
-    if "timezone" in body:
-        tz = body["timezone"]
-        if tz in (None, ""):
-            changes["timezone"] = None
-        else:
-            try:
-                ZoneInfo(str(tz))
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValidationError(
-                    f"unknown timezone {tz!r}; use an IANA name", {"field": "timezone"}
-                ) from exc
-            changes["timezone"] = str(tz)
-    if "fields" in body:
-        fields = body["fields"] or {}
-        if not isinstance(fields, dict) or not all(
-            isinstance(k, str) and k.isidentifier() and isinstance(v, str | int | float)
-            for k, v in fields.items()
-        ):
-            raise ValidationError(
-                "fields must map simple names (letters, digits, _) to values", {"field": "fields"}
-            )
-        changes["fields"] = {k: str(v)[:1000] for k, v in fields.items()}
-    return changes
-
-
-def _bucket_refs(db: Any, contact: dict[str, Any]) -> list[tuple[Any, str]]:
-    """(bucket document, member key) of each list the contact is in."""
-    digest = str(contact["id"]).rpartition("__")[2]
-    bucket = members.bucket_of(digest)
-    return [
-        (db.collection(members.MEMBERS).document(members.bucket_id(lid, bucket)), digest)
-        for lid in sorted(contact.get("lists") or {})
-    ]
-
-
 def update_contact(
     runtime: Runtime, workspace_id: str, contact_id: str, body: dict[str, Any]
 ) -> dict[str, Any]:
-    """Edit names, timezone and custom fields; `status` subscribes or unsubscribes."""
-    from google.cloud.firestore_v1.field_path import FieldPath
+    """Edit names, timezone and custom fields (shared.email.contacts.update_contact, which
+    rewrites the contact's entry in its lists' member pages); `status` subscribes or
+    unsubscribes; the address cannot change."""
+    from shared.email.contacts import update_contact as edit
 
-    db = runtime.db
     contact = _contact(runtime, workspace_id, contact_id)
     if "email" in body and normalize_email(str(body["email"])) != contact.get("email_norm"):
         raise ValidationError(
             "an address cannot be changed: delete the contact and add the new address",
             {"field": "email"},
         )
-    changes = _changes(body)
+    changes = {
+        k: v for k, v in body.items() if k in ("first_name", "last_name", "timezone", "fields")
+    }
+    if "fields" in changes:
+        changes["fields"] = {k: str(v) for k, v in (changes["fields"] or {}).items()}
     if changes:
-        now = runtime.clock.now()
-        batch = db.batch()
-        batch.update(db.collection(CONTACTS).document(contact_id), {**changes, "updated_at": now})
-        entry = members.member(contact_id, {**contact, **changes})
-        for ref, key in _bucket_refs(db, contact):
-            batch.update(ref, {FieldPath("members", key).to_api_repr(): entry})
-        batch.commit()
+        edit(runtime, workspace_id, contact_id, changes)
     if "status" in body:
         _set_status(runtime, workspace_id, contact, body["status"])
     return _view(runtime, workspace_id, contact_id)
@@ -196,23 +146,18 @@ def _set_status(runtime: Runtime, workspace_id: str, contact: dict[str, Any], wa
 
 
 def delete_contact(runtime: Runtime, workspace_id: str, contact_id: str) -> None:
-    """The contact and its list memberships; a suppression of its address stays."""
-    from google.cloud import firestore
-    from google.cloud.firestore_v1.field_path import FieldPath
-
-    db = runtime.db
+    """The contact and its entries in its lists' member pages (those first: a failure
+    between the two leaves it out of the sends); a suppression of its address stays."""
     contact = _contact(runtime, workspace_id, contact_id)
-    batch = db.batch()
-    for ref, key in _bucket_refs(db, contact):
-        batch.update(ref, {FieldPath("members", key).to_api_repr(): firestore.DELETE_FIELD})
-    batch.delete(db.collection(CONTACTS).document(contact_id))
-    batch.commit()
+    digest = contact_id.partition("__")[2]
+    for list_id in sorted(contact.get("list_ids") or []):
+        members.put(runtime.db, workspace_id, list_id, digest, None)
+    runtime.db.collection(CONTACTS).document(contact_id).delete()
 
 
 def lists_with_counts(runtime: Runtime, workspace_id: str) -> list[dict[str, Any]]:
-    """The workspace's lists by name, each with `contact_count`: the entries of its member
-    buckets (`contacts.lists` is not indexed, so no count() can serve it), read one list
-    per thread side by side. A read per member bucket of each list (at most 128)."""
+    """The workspace's lists by name, each with `contact_count` (one count() aggregation
+    per list over `list_ids`, a read per 1,000 members), counted side by side."""
     from concurrent.futures import ThreadPoolExecutor
 
     from shared.email.contacts import get_contact_list, list_contact_lists

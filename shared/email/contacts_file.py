@@ -35,14 +35,23 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
+def _delimiter(data: bytes) -> str:
+    """`,`, `;` or tab, as the start of the file suggests (`,` when it cannot tell).
+
+    Only the delimiter is taken from the sniffer: the quoting it guesses from the first
+    8 KiB (doublequote off when no `""` shows there) would misread `Robert ""Bob""`
+    further down, so quoting stays the csv module's default (RFC 4180: a doubled quote
+    inside a quoted field is one quote)."""
+    head = data[:8192].decode("utf-8-sig", errors="ignore")
     try:
-        head = data[:8192].decode("utf-8-sig", errors="ignore")
-        dialect: Any = csv.Sniffer().sniff(head, delimiters=",;\t")
+        return csv.Sniffer().sniff(head, delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel
+        return ","
+
+
+def _csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
     stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
-    reader = csv.reader(stream, dialect, strict=True)
+    reader = csv.reader(stream, delimiter=_delimiter(data), strict=True)
     while True:
         try:
             row = next(reader)

@@ -3,7 +3,7 @@
 Per tick:
 1. Campaigns `scheduled` and due within the horizon, or `sending` but not fully
    expanded, are expanded under a per-workspace lease (claim
-   `email-expand:{workspace}:{gen}`): list-member buckets are read in order, recipients
+   `email-expand:{workspace}:{gen}`): the list's member pages are read in order, recipients
    grouped by send instant (local-hour campaigns) and cut into batches of
    settings.email_batch_size (capped by the per-minute rate). Each batch is created
    with create() under a deterministic id (campaign + sequence): that create is the
@@ -28,8 +28,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.claims import try_claim
+from shared.email import members
 from shared.email.campaigns import progress_of
-from shared.email.imports import recover_lost_chunks
+from shared.email.import_chunks import recover_lost_chunks
 from shared.email.model import (
     BATCHES,
     QUOTAS,
@@ -42,7 +43,7 @@ from shared.email.quota import Limits, reserve
 from shared.email.warmup import day_cap_for
 from shared.firestore import is_already_exists
 from shared.log import get_logger
-from shared.queries import build, pages
+from shared.queries import build
 from shared.queries import email as q
 from shared.zones import find_zone, zone_or_utc
 
@@ -60,9 +61,9 @@ RECOVERY_GRACE = timedelta(minutes=10)
 # How long a campaign's expansion waits for a background import into its list.
 IMPORT_WAIT = timedelta(minutes=30)
 # Expansion persists its cursor, carry-over and sequence once per this many member
-# buckets (and whenever the tick's budget runs out): a takeover redoes at most these,
-# and the batch create()s it repeats are no-ops.
-SAVE_EVERY_BUCKETS = 64
+# pages (~1,000-4,000 members each; and whenever the tick's budget runs out): a takeover
+# redoes at most these, and the batch create()s it repeats are no-ops.
+SAVE_EVERY_PAGES = 32
 # Batches created per commit: one round trip for ten instead of ten (~0.5 MB of
 # recipients at most, well under a commit's 10 MiB).
 CREATE_GROUP = 10
@@ -179,9 +180,9 @@ class EmailSource:
             return
         start = campaign.get("scheduled_at") or now
         seq = int(campaign.get("next_seq") or 0)
-        after = campaign.get("expand_after") or ""
+        after = campaign.get("expand_after") or None  # the last page read (its `hi`)
         # Recipients not yet in a batch, per send instant; persisted with the cursor so
-        # batches fill up across buckets and a takeover resumes from a consistent state.
+        # batches fill up across pages and a takeover resumes from a consistent state.
         carry: dict[str, list[dict[str, Any]]] = dict(campaign.get("expand_carry") or {})
         state = {"seq": seq, "batches": 0, "recipients": 0}
 
@@ -240,27 +241,18 @@ class EmailSource:
             state["batches"] = state["recipients"] = 0
 
         unsaved = 0
-        buckets = pages(
-            rt.db,
-            q.LIST_MEMBERS,
-            page_size=8,
-            after=[after] if after else None,
-            list_id=campaign["list_id"],
-            workspace_id=ws,
-        )
-        for page in buckets:
-            for bucket in page:
-                for entry in (bucket.get("members") or {}).values():
-                    key = _send_instant(campaign, entry, start).isoformat()
-                    carry.setdefault(key, []).append(entry)
-                for key in sorted(carry):
-                    carry[key].sort(key=lambda m: str(m["email"]).lower())
-                    emit(key, final=False)
-            unsaved += len(page)
+        for hi, entries in members.pages(rt.db, ws, campaign["list_id"], after):
+            for entry in entries:
+                key = _send_instant(campaign, entry, start).isoformat()
+                carry.setdefault(key, []).append(entry)
+            for key in sorted(carry):
+                carry[key].sort(key=lambda m: str(m["email"]).lower())
+                emit(key, final=False)
+            unsaved += 1
             out_of_time = time.monotonic() > deadline
-            if unsaved >= SAVE_EVERY_BUCKETS or out_of_time:
-                # One campaign write per stretch of buckets: cursor, carry, counters.
-                save(page[-1].get("key"), done=False)
+            if unsaved >= SAVE_EVERY_PAGES or out_of_time:
+                # One campaign write per stretch of pages: cursor, carry, counters.
+                save(hi, done=False)
                 unsaved = 0
             if out_of_time:
                 return  # the next tick continues from the saved cursor
@@ -280,7 +272,7 @@ class EmailSource:
         """Create the batches; the ids this expansion made, whose tasks it enqueues.
 
         create() is the "dispatched exactly once" mark. A group goes in one commit;
-        if any of its batches exists already (a takeover redoing buckets after the
+        if any of its batches exists already (a takeover redoing pages after the
         last save), each is created on its own instead: a failed commit wrote none of
         its batches (commits are atomic), so one that exists was made by an earlier
         (dead) expansion and is left to recovery."""

@@ -31,11 +31,13 @@ from shared.email.contacts import (
     create_contact_list,
     get_contact,
     get_contact_list,
-    import_contacts,
     list_contact_lists,
     list_contacts,
+    remove_from_list,
+    update_contact,
 )
-from shared.email.imports import get_import
+from shared.email.import_chunks import get_import
+from shared.email.imports import import_contacts
 from shared.email.model import CAMPAIGNS, valid_email
 from shared.email.resend import resend_failed
 from shared.email.smtp_settings import get_smtp_settings, presets, put_smtp_settings, sender_for
@@ -67,6 +69,7 @@ __all__ = [
     "list_templates",
     "pause_campaign",
     "put_smtp_settings",
+    "remove_from_list",
     "resend_failed",
     "resume_campaign",
     "schedule_campaign",
@@ -75,6 +78,7 @@ __all__ = [
     "smtp_presets",
     "unschedule_campaign",
     "update_campaign",
+    "update_contact",
     "update_template",
 ]
 

@@ -4,13 +4,15 @@ from shared.queries.spec import QuerySpec, asc, count, total
 
 TEMPLATES = QuerySpec("email.templates", "email_templates", equals=("workspace_id",))
 CONTACT_LISTS = QuerySpec("email.contact_lists", "contact_lists", equals=("workspace_id",))
-LIST_MEMBERS = QuerySpec(
-    "email.list_members",
+MEMBER_PAGES = QuerySpec(
+    "email.member_pages",
     "contact_list_members",
     equals=("list_id", "workspace_id"),
-    order=(asc("key"),),
-    paged=True,
-    why="a list's member buckets: counts, pages, a campaign's expansion",
+    range="hi",
+    range_required=True,
+    order=(asc("hi"),),
+    why="a list's member pages by the top of their hash range: a campaign's expansion "
+    "(cursor: the last page's hi), an import's layout, the page holding one contact",
 )
 CONTACTS = QuerySpec(
     "email.contacts",
@@ -20,6 +22,23 @@ CONTACTS = QuerySpec(
     order=(asc("email_norm"),),
     paged=True,
     why="the contacts list, and its search by the start of the address (a range)",
+)
+LIST_CONTACTS = QuerySpec(
+    "email.list_contacts",
+    "contacts",
+    equals=("workspace_id",),
+    contains="list_ids",
+    order=(asc("email_norm"),),
+    paged=True,
+    why="a list's contacts, a page at a time by address",
+)
+LIST_CONTACT_COUNT = QuerySpec(
+    "email.list_contact_count",
+    "contacts",
+    equals=("workspace_id",),
+    contains="list_ids",
+    aggregations=(count(),),
+    why="a list's size (an aggregation reads an index entry per 1,000 members)",
 )
 LIST_IMPORTS = QuerySpec(
     "email.list_imports",
@@ -34,6 +53,12 @@ STALE_CHUNKS = QuerySpec(
     range="updated_at",
     range_required=True,
     why="import chunks whose task was lost",
+)
+QUEUED_CHUNK = QuerySpec(
+    "email.queued_chunk",
+    "contact_import_chunks",
+    equals=("import_id", "status"),
+    why="an import is not done while one of its chunks is queued (read with limit 1)",
 )
 IMPORT_SUMS = QuerySpec(
     "email.import_sums",

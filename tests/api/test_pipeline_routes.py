@@ -40,15 +40,19 @@ def test_email_settings_contacts_and_campaign_lifecycle(api: Api, owner) -> None
     assert any(p["id"] == "gmail" for p in presets)
     lst = api.call("POST", f"/workspaces/{ws}/lists", token, json={"name": "Leads"}).get_json()
     csv_data = b"Email,First\nann@example.com,Ann\nnot-an-address,Bob\nANN@example.com,Ann2\n"
-    r = api.call(
-        "POST",
-        f"/workspaces/{ws}/lists/{lst['id']}/import",
-        token,
-        data=upload(
-            "leads.csv", csv_data, mapping=json.dumps({"email": "Email", "first_name": "First"})
-        ),
-        content_type="multipart/form-data",
-    )
+
+    def import_leads():  # type: ignore[no-untyped-def]
+        return api.call(
+            "POST",
+            f"/workspaces/{ws}/lists/{lst['id']}/import",
+            token,
+            data=upload(
+                "leads.csv", csv_data, mapping=json.dumps({"email": "Email", "first_name": "First"})
+            ),
+            content_type="multipart/form-data",
+        )
+
+    r = import_leads()
     assert r.status_code == 200, r.get_json()
     report = r.get_json()
     assert report["imported"] == 1 and report["total_rows"] == 3
@@ -67,6 +71,25 @@ def test_email_settings_contacts_and_campaign_lifecycle(api: Api, owner) -> None
         api.call("GET", f"/workspaces/{ws}/lists/{lst['id']}", token).get_json()["contact_count"]
         == 1
     )
+    ann = contacts["items"][0]["id"]
+    r = api.call(
+        "PATCH",
+        f"/workspaces/{ws}/contacts/{ann}",
+        token,
+        json={"first_name": "Annie", "timezone": "Europe/Paris", "fields": {"plan": "gold"}},
+    )
+    assert r.status_code == 200, r.get_json()
+    assert (r.get_json()["first_name"], r.get_json()["fields"]) == ("Annie", {"plan": "gold"})
+    r = api.call("PATCH", f"/workspaces/{ws}/contacts/{ann}", token, json={"timezone": "Mars/X"})
+    assert r.status_code == 400 and "timezone" in r.get_json()["error"]["message"]
+    r = api.call("DELETE", f"/workspaces/{ws}/lists/{lst['id']}/contacts/{ann}", token)
+    assert r.status_code == 204
+    assert (
+        api.call("GET", f"/workspaces/{ws}/lists/{lst['id']}", token).get_json()["contact_count"]
+        == 0
+    )
+    assert api.call("GET", f"/workspaces/{ws}/contacts/{ann}", token).get_json()["list_ids"] == []
+    assert import_leads().get_json()["imported"] == 1  # back in the list
     r = api.call(
         "POST",
         f"/workspaces/{ws}/email/campaigns",

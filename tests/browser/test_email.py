@@ -144,6 +144,16 @@ def test_postal_address_contacts_template_campaign_and_engagement(
     dee_row.locator("button", has_text="Confirm delete").click()
     expect(page.locator("#contacts-table tr", has_text=dee)).to_have_count(0)
     expect(lists.locator(".list-count")).to_have_text("4")
+    # Eve (unsubscribed) leaves the list; the contact stays.
+    page.fill("#contacts-search", "")
+    page.select_option("#contacts-scope", label=f"list: Newsletter {tag}")
+    eve_row = page.locator("#contacts-table tr", has_text=eve)
+    eve_row.locator("button", has_text="Remove from list").click()
+    eve_row.locator("button", has_text="Confirm remove").click()
+    expect(page.locator("#contacts-table tr", has_text=eve)).to_have_count(0)
+    expect(lists.locator(".list-count")).to_have_text("3")
+    page.select_option("#contacts-scope", label="all contacts")
+    expect(page.locator("#contacts-table tr", has_text=eve)).to_have_count(1)
     page.fill("#contacts-search", "")
     expect(page.locator("#contacts-table tr", has_text=cy)).to_be_visible()
     admin.check("email-contacts")
@@ -227,7 +237,7 @@ def test_postal_address_contacts_template_campaign_and_engagement(
     admin.check("email-compose")
     page.click("#email-send")
     expect(page.locator("#email-progress")).to_have_attribute("data-pct", "100", timeout=60_000)
-    expect(page.locator("#email-progress-counts")).to_contain_text("3 sent")  # eve unsubscribed
+    expect(page.locator("#email-progress-counts")).to_contain_text("3 sent")  # not eve
     for address in (ana, bo, cy):
         expect(page.locator("#email-recipients tr", has_text=address)).to_contain_text("250")
 

@@ -176,7 +176,7 @@ def test_batches_are_created_a_group_per_commit_and_a_takeover_makes_the_rest(
     runtime, db, clock, enqueuer, monkeypatch
 ):
     """Ten batches go in one commit. An expander that dies between creating a group and
-    enqueueing all of it loses nothing: the takeover redoes the buckets since the last
+    enqueueing all of it loses nothing: the takeover redoes the pages since the last
     save, enqueues only what it makes itself, and recovery enqueues the dead one's
     batches whose task never went out."""
     from shared.email import dispatch as email_dispatch
@@ -244,7 +244,7 @@ def test_a_group_whose_commit_fails_is_created_one_by_one(
 
     _use_sink(monkeypatch)
     monkeypatch.setattr(email_dispatch, "CREATE_GROUP", 4)
-    monkeypatch.setattr(email_dispatch, "SAVE_EVERY_BUCKETS", 10_000)  # one group: 0-3
+    monkeypatch.setattr(email_dispatch, "SAVE_EVERY_PAGES", 10_000)  # one group: 0-3
     cid = campaign(runtime, audience(runtime, [f"h{i:03d}@example.com" for i in range(200)]))
     service.schedule_campaign(runtime, WS, cid, clock.now().isoformat())
     foreign = batch_id(cid, 2)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.email import contacts, imports, service
+from shared.email import import_chunks, imports, service
 from shared.email.members import MEMBERS
 from shared.email.model import BATCHES, CONTACT_IMPORTS, CONTACTS
 from shared.runtime import set_runtime
@@ -29,11 +29,13 @@ def _generated_csv(n: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _send_email_client():
+def _import_client():
     import functions_framework
 
-    source = str(ROOT / "functions" / "send_email" / "main.py")
-    return functions_framework.create_app("send_email", source, signature_type="http").test_client()
+    source = str(ROOT / "functions" / "import_contacts" / "main.py")
+    return functions_framework.create_app(
+        "import_contacts", source, signature_type="http"
+    ).test_client()
 
 
 def _run_task(client, task) -> dict:
@@ -57,8 +59,8 @@ def test_100k_row_import_is_staged_in_bounded_memory(runtime, db, enqueuer):
     assert result["status"] == "importing" and result["total_rows"] == 100_000
     assert result["rejected"] == {"invalid address": 100, "duplicate": 100}
     assert result["accepted"] == result["staged"] == 99_800
-    tasks = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]
-    assert len(tasks) == result["chunks_total"] == 50
+    tasks = [t for t in enqueuer.of_kind("imports")]
+    assert len(tasks) == result["chunks_total"] == 25  # ≤ 4,000 rows each
     assert db.collection(CONTACTS).limit(1).get() == []  # nothing written yet
     progress = service.get_import(runtime, WS, result["import_id"])
     assert (progress["status"], progress["chunks_done"], progress["imported"]) == (
@@ -70,7 +72,7 @@ def test_100k_row_import_is_staged_in_bounded_memory(runtime, db, enqueuer):
 
 def test_background_import_completes_with_duplicate_tasks(runtime, db, enqueuer, monkeypatch):
     monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")  # the sandbox sink preset
-    monkeypatch.setattr(contacts, "SYNC_ROWS", 10)
+    monkeypatch.setattr(imports, "SYNC_ROWS", 10)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
     data = _generated_csv(30)
     lst = service.create_contact_list(runtime, WS, "Mid")
@@ -80,14 +82,14 @@ def test_background_import_completes_with_duplicate_tasks(runtime, db, enqueuer,
         (9, "invalid address"),
         (11, "duplicate"),
     ]
-    tasks = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]
+    tasks = [t for t in enqueuer.of_kind("imports")]
     assert len(tasks) == result["chunks_total"] == 4
     # A campaign to the list waits for the import rather than send to a part of it.
     cid = campaign(runtime, lst["id"])
     assert start_campaign(runtime, cid) == []
     set_runtime(runtime)
     try:
-        client = _send_email_client()
+        client = _import_client()
         for task in tasks + tasks[:2]:  # every task, two of them delivered twice
             _run_task(client, task)
     finally:
@@ -96,8 +98,8 @@ def test_background_import_completes_with_duplicate_tasks(runtime, db, enqueuer,
     assert (progress["status"], progress["imported"], progress["chunks_done"]) == ("done", 28, 4)
     assert len(list(db.collection(CONTACTS).stream())) == 28
     assert service.get_contact_list(runtime, WS, lst["id"])["contact_count"] == 28
-    buckets = [d.to_dict() for d in db.collection(MEMBERS).stream()]
-    assert sum(len(b["members"]) for b in buckets) == 28
+    pages = [d.to_dict() for d in db.collection(MEMBERS).stream()]
+    assert sum(p["n"] for p in pages) == 28
     assert db.collection(CONTACT_IMPORTS).document(result["import_id"]).get().get("status") == (
         "done"
     )
@@ -116,7 +118,7 @@ def test_small_import_stays_synchronous(runtime, enqueuer):
     lst = service.create_contact_list(runtime, WS, "Small")
     result = service.import_contacts(runtime, WS, _generated_csv(20), "s.csv", MAPPING, lst["id"])
     assert (result["status"], result["imported"]) == ("done", 18)
-    assert enqueuer.of_kind("emails") == []
+    assert enqueuer.tasks == []
     assert service.get_import(runtime, WS, result["import_id"])["imported"] == 18
 
 
@@ -135,22 +137,22 @@ def test_a_chunk_whose_task_was_lost_gets_a_new_one_and_the_import_completes(
     import, and every campaign to its list, for IMPORT_WAIT: the dispatcher's recovery
     gives a chunk queued past the grace a new task under a new name."""
     monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")
-    monkeypatch.setattr(contacts, "SYNC_ROWS", 10)
+    monkeypatch.setattr(imports, "SYNC_ROWS", 10)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 7)
     lst = service.create_contact_list(runtime, WS, "Lost")
     result = service.import_contacts(runtime, WS, _generated_csv(30), "l.csv", MAPPING, lst["id"])
-    first = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]
+    first = [t for t in enqueuer.of_kind("imports")]
     assert len(first) == 4
     set_runtime(runtime)
     try:
-        client = _send_email_client()
+        client = _import_client()
         for task in first[:2]:  # the other two tasks are lost
             _run_task(client, task)
         dispatch(runtime)  # within the grace: nothing is presumed lost yet
-        assert len([t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]) == 4
+        assert len([t for t in enqueuer.of_kind("imports")]) == 4
         clock.advance(minutes=11)
         dispatch(runtime)
-        again = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload][4:]
+        again = [t for t in enqueuer.of_kind("imports")][4:]
         assert sorted(t.payload["import_chunk"] for t in again) == sorted(
             t.payload["import_chunk"] for t in first[2:]
         )
@@ -167,17 +169,17 @@ def test_a_chunk_that_never_gets_written_fails_its_import_with_the_reason(
     runtime, db, enqueuer, clock, monkeypatch
 ):
     monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")
-    monkeypatch.setattr(contacts, "SYNC_ROWS", 10)
+    monkeypatch.setattr(imports, "SYNC_ROWS", 10)
     monkeypatch.setattr(imports, "CHUNK_ROWS", 20)
     lst = service.create_contact_list(runtime, WS, "Doomed")
     result = service.import_contacts(runtime, WS, _generated_csv(30), "d.csv", MAPPING, lst["id"])
     cid = campaign(runtime, lst["id"])
     assert start_campaign(runtime, cid) == []  # waits for the import
-    for _ in range(imports.MAX_RECOVERIES + 1):  # every task it is given is lost
+    for _ in range(import_chunks.MAX_RECOVERIES + 1):  # every task it is given is lost
         clock.advance(minutes=11)
         dispatch(runtime)
-    chunk_tasks = [t for t in enqueuer.of_kind("emails") if "import_chunk" in t.payload]
-    assert len(chunk_tasks) == 2 * (1 + imports.MAX_RECOVERIES)
+    chunk_tasks = [t for t in enqueuer.of_kind("imports")]
+    assert len(chunk_tasks) == 2 * (1 + import_chunks.MAX_RECOVERIES)
     progress = service.get_import(runtime, WS, result["import_id"])
     assert progress["status"] == "failed"
     assert "was not written after 6 tasks" in progress["error"]

@@ -1,7 +1,7 @@
 // Email → Contacts: import a file into a list (with its validation report), the lists with
 // their counts, and the contacts: search by address, subscription status, edit, manual
 // unsubscribe, delete, CSV export.
-import { canEdit, del, get, list, listAll, patch, post, request, session } from "../api.js";
+import { canEdit, del, get, list, listAll, patch, post, request, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, fmtNumber, h, icon, selectDefault, statusBadge, table } from "../dom.js";
 import { act, confirmButton, editable, exportButton, lockForViewer, showError, toast } from "../ui.js";
 import { zoneSelect } from "../zones.js";
@@ -152,6 +152,9 @@ export async function render(root) {
           ? editable(h("button", { type: "button", class: "btn btn-sm btn-outline-success", onclick: (e) => act(e.currentTarget, () => patch(P.contact(c.id), { status: "subscribed" }), { errorBox, done: `${c.email} subscribed again` }).then(() => loadContacts()) }, "Resubscribe"))
           : null;
       const remove = confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(P.contact(c.id)), { errorBox, done: `${c.email} deleted` }).then(() => refresh()));
+      // Shown a list's contacts: one can leave that list (the contact and its other lists stay).
+      const listId = scope.value;
+      const leave = listId ? confirmButton("Remove from list", "Confirm remove", "warning", (b) => act(b, () => del(ws(`/lists/${encodeURIComponent(listId)}/contacts/${encodeURIComponent(c.id)}`)), { errorBox, done: `${c.email} removed from ${names.get(listId) || "the list"}` }).then(() => refresh())) : null;
       return h(
         "tr",
         { dataset: { id: c.id, status: c.status } },
@@ -160,7 +163,7 @@ export async function render(root) {
         h("td", {}, statusBadge(c.status)),
         h("td", { class: "small" }, (c.list_ids || []).map((id) => names.get(id) || id).join(", ")),
         h("td", { class: "small" }, c.timezone || ""),
-        h("td", { class: "text-nowrap" }, canEdit() ? h("div", { class: "d-flex gap-1" }, edit, unsub, remove) : null),
+        h("td", { class: "text-nowrap" }, canEdit() ? h("div", { class: "d-flex gap-1" }, edit, unsub, leave, remove) : null),
       );
     });
     clear(contactsBox).append(table(["Email", "Name", "Status", "Lists", "Timezone", ""], rows, search.value ? "No contact's address starts with that." : "No contacts yet: import a file."));

@@ -79,7 +79,9 @@ class ContactPatch(Body):
     first_name: str | None = Field(None, max_length=120)
     last_name: str | None = Field(None, max_length=120)
     timezone: str | None = Field(None, description="IANA zone; empty to clear")
-    fields: dict[Name, ShortValue | int | float] | None = Field(None, max_length=50)
+    fields: dict[Name, ShortValue | int | float] | None = Field(
+        None, max_length=50, description="custom fields to set (merged with the contact's others)"
+    )
     status: str | None = Field(
         None,
         description="subscribed | unsubscribed: a manual unsubscribe, or its undoing (a "
@@ -382,6 +384,17 @@ def delete_contact(ctx: Ctx) -> Any:
     from shared.email import contact_admin
 
     contact_admin.delete_contact(ctx.runtime, ctx.ws, ctx.params["contact_id"])
+
+
+@router.delete(
+    "/workspaces/{ws}/lists/{list_id}/contacts/{contact_id}",
+    summary="Take a contact out of a list (the contact stays, with its other lists)",
+    tag="contacts",
+    role=Role.EDITOR,
+    status=204,
+)
+def remove_from_list(ctx: Ctx) -> Any:
+    _svc().remove_from_list(ctx.runtime, ctx.ws, ctx.params["list_id"], ctx.params["contact_id"])
 
 
 # -- email templates --------------------------------------------------------------------
