@@ -19,7 +19,14 @@ from shared.settings import FUNCTION_NAMES
 
 # None of these may be loaded by the hot-path functions (issue 10, cold start).
 HEAVY = ("google.ads", "google.genai", "facebook_business", "matplotlib", "sklearn", "pandas")
-LEAN_FUNCTIONS = ("dispatch", "post_tweet", "send_email", "import_contacts", "track")
+LEAN_FUNCTIONS = (
+    "dispatch",
+    "post_tweet",
+    "send_email",
+    "import_contacts",
+    "read_bounces",
+    "track",
+)
 
 _IMPORT_PROBE = """
 import sys, time, json, importlib.util

@@ -50,7 +50,7 @@ locals {
       max          = 2
       app_secrets  = []
       user_secrets = "none"
-      enqueues     = ["tweets", "emails", "imports", "ads", "metrics", "generate"]
+      enqueues     = ["tweets", "emails", "imports", "bounces", "ads", "metrics", "generate"]
       media        = "none"
       env          = {}
     }
@@ -103,6 +103,26 @@ locals {
       enqueues     = []
       media        = "none"
       env          = {}
+    }
+    # Its own function and queue: a run waits on a workspace's IMAP server (20 s timeouts)
+    # and applies the reports it finds; on the emails queue a slow mailbox would hold the
+    # slot of an email batch. One run per mailbox and minute, 5 at once.
+    read_bounces = {
+      description  = "Reads one workspace's bounce mailbox over IMAP and applies its bounce and complaint reports."
+      public       = false
+      invoked_by   = ["tasks"]
+      memory       = "512Mi"
+      cpu          = null
+      concurrency  = 1
+      timeout      = 300
+      max          = 5
+      app_secrets  = ["track-hmac-key"] # verifies the VERP tokens in the reports
+      user_secrets = "read"             # the mailbox's IMAP password
+      enqueues     = []
+      media        = "none"
+      env = {
+        HERALD_SMTP_CA_FILE = var.smtp_ca_file # the IMAP TLS context is the SMTP one
+      }
     }
     collect_metrics = {
       description  = "Collects X post metrics, folds email events into rollups, fans out ad insights."

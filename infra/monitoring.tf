@@ -15,6 +15,7 @@ locals {
     email_reputation           = "A workspace's complaint or bounce rate neared or reached its line (Gmail: complaints under 0.1 %, never 0.3 %); at the pause line its campaigns were paused."
     email_import_failed        = "A background contact import gave up on a chunk whose tasks kept getting lost or failing: the import is marked failed."
     import_bad_task            = "import_contacts received a task it cannot parse (a bug or a tampered queue)."
+    bounces_bad_task           = "read_bounces received a task it cannot parse (a bug or a tampered queue)."
     ads_publish_failed         = "A job ad could not be published to Meta or Google Ads."
     ads_status_sync_failed     = "Pausing, resuming or archiving an ad on its platform failed."
     ads_task_gave_up           = "An ads task exhausted its deferrals and retries."

@@ -19,6 +19,10 @@
 #   are idempotent, so a failed chunk is simply retried (10 s doubling to 10 min); the
 #   dispatcher also re-enqueues a chunk whose task was lost (shared/email/import_chunks.py).
 #   10 at once: each chunk owns its member pages, so none contend.
+# - bounces (read_bounces: one run per enabled bounce mailbox and minute): a mailbox that
+#   cannot be read is an alert, not a retry; a run that failed otherwise is retried twice
+#   within a minute (10 s, 20 s), after which the next minute's run takes over. 5 at once:
+#   each waits on a workspace's IMAP server.
 # - ads (publish_ads: publishes, status changes, ad insights): Meta and Google Ads rate
 #   limits defer the work in code; crashes retry slowly so a rate-limited platform is not
 #   hammered.

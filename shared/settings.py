@@ -19,8 +19,18 @@ FUNCTION_NAMES = (
     "track",
     "publish_ads",
     "segment",
+    "read_bounces",
 )
-QUEUE_KINDS = ("tweets", "emails", "imports", "ads", "segments", "metrics", "generate")
+QUEUE_KINDS = (
+    "tweets",
+    "emails",
+    "imports",
+    "bounces",
+    "ads",
+    "segments",
+    "metrics",
+    "generate",
+)
 ENVIRONMENTS = ("local", "test", "production")
 
 

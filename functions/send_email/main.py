@@ -1,7 +1,7 @@
 """send_email: one Cloud Task per batch; sends it over one SMTP connection.
 
-It also runs the bounce mailboxes (`bounce_mailbox` tasks, shared.email.upkeep). Contact
-import chunks have their own function, import_contacts."""
+Batches only: contact import chunks have their own function (import_contacts), and so
+does reading the bounce mailboxes (read_bounces)."""
 
 import functions_framework
 from flask import Request
@@ -18,8 +18,6 @@ log = get_logger("send_email")
 def send_email(request: Request):  # type: ignore[no-untyped-def]
     try:
         body = json_body(request)
-        if isinstance(body.get("bounce_mailbox"), str):
-            return _bounce_mailbox(body["bounce_mailbox"])
         batch_id, workspace_id = body.get("batch_id"), body.get("workspace_id")
         campaign_id, emails = body.get("campaign_id"), body.get("emails")
         if not isinstance(batch_id, str) or not isinstance(workspace_id, str):
@@ -44,11 +42,3 @@ def send_email(request: Request):  # type: ignore[no-untyped-def]
 
 def _strings(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-def _bounce_mailbox(workspace_id: str):  # type: ignore[no-untyped-def]
-    from shared.email.mailbox import poll
-
-    with bound(bounce_mailbox=workspace_id, workspace_id=workspace_id):
-        # Errors propagate as 500: Cloud Tasks retries; a run applies each report once.
-        return json_response(poll(get_runtime(), workspace_id))

@@ -2,8 +2,8 @@
 
 Who reads it: the dispatcher enqueues one `bounce_mailbox` task per workspace with a
 mailbox, once a minute (a task name per workspace and minute, so a repeated tick adds
-none); send_email runs it. IMAP IDLE would need a connection held open, which a
-serverless function does not keep.
+none) on the `bounces` queue; the read_bounces function runs it. IMAP IDLE would need a
+connection held open, which a serverless function does not keep.
 
 A run logs in, selects the folder and takes up to MAX_PER_RUN messages that are neither
 deleted nor flagged. Each is parsed (shared.email.reports) and its reports applied

@@ -1,5 +1,7 @@
-"""Deliverability upkeep the dispatcher starts each tick: one `bounce_mailbox` send_email
-task per enabled bounce mailbox (shared.email.mailbox), once a minute per workspace.
+"""Deliverability upkeep the dispatcher starts each tick: one `bounce_mailbox` task per
+enabled bounce mailbox (shared.email.mailbox), once a minute per workspace, on the
+`bounces` queue, run by the read_bounces function (an IMAP wait kept off send_email's
+emails queue).
 
 Each task is named by its workspace and minute, so a repeated tick (Cloud Scheduler may
 deliver twice) adds none on Cloud Tasks, and a duplicate that does run changes nothing:
@@ -20,20 +22,22 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 MAILBOX_EVERY = timedelta(minutes=1)
+MAILBOX_QUEUE = "bounces"
+MAILBOX_WORKER = "read_bounces"
 
 
 def _window(now: datetime, every: timedelta) -> str:
     return str(int(now.timestamp() // every.total_seconds()))
 
 
-def _enqueue(runtime: Runtime, kind: str, workspace_id: str, window: str) -> None:
+def _enqueue(runtime: Runtime, workspace_id: str, window: str) -> None:
     # Due now, with Cloud Tasks' default deadline (10 min); the name dedupes the minute.
     runtime.enqueuer.enqueue(
         TaskSpec(
-            kind="emails",
-            target="send_email",
-            payload={kind: workspace_id},
-            task_id=safe_task_id(kind, workspace_id, window),
+            kind=MAILBOX_QUEUE,
+            target=MAILBOX_WORKER,
+            payload={"bounce_mailbox": workspace_id},
+            task_id=safe_task_id("bounce_mailbox", workspace_id, window),
         )
     )
 
@@ -42,5 +46,5 @@ def enqueue(runtime: Runtime, now: datetime) -> int:
     query = build(runtime.db, q.MAILBOXES, mailbox_enabled=True).select(["workspace_id"])
     mailboxes = sorted({d.get("workspace_id") for d in query.stream()})
     for ws in mailboxes:
-        _enqueue(runtime, "bounce_mailbox", ws, _window(now, MAILBOX_EVERY))
+        _enqueue(runtime, ws, _window(now, MAILBOX_EVERY))
     return len(mailboxes)

@@ -187,11 +187,17 @@ def create_sandbox_account(
     tier: str = "sandbox",
     limits: dict[str, Any] | None = None,
     pricing: dict[str, Any] | None = None,
+    network: str = "x",
 ) -> dict[str, Any]:
-    """An account that records what would be posted (collection sandbox_posts)."""
+    """An account that records what would be posted (collection sandbox_posts), on
+    `network`'s rules (x, bluesky, mastodon)."""
     if not runtime.settings.sandbox:
         raise ValidationError("sandbox accounts are only available when HERALD_SANDBOX is on")
+    if network not in ("x", "bluesky", "mastodon"):
+        raise ValidationError("network must be x, bluesky or mastodon", {"field": "network"})
     now = runtime.clock.now()
+    if network != "x" and tier == "sandbox":
+        tier = network  # the network's own limits (Bluesky's 300 graphemes, Mastodon's 500)
     tier = check_tier(tier)
     account = XAccount(
         id=store.new_id(),
@@ -199,6 +205,7 @@ def create_sandbox_account(
         kind=AccountKind.SANDBOX.value,
         handle=handle.lstrip("@") or "herald_sandbox",
         x_user_id=f"sandbox-{store.new_id()[:8]}",
+        network=network,
         display_name=f"Sandbox @{handle.lstrip('@')}",
         tier=tier,
         limits=limits_for(tier, limits),

@@ -146,8 +146,14 @@ class TweepyX:
     # -- posts ------------------------------------------------------------------------
 
     def create_post(
-        self, text: str, reply_to: str | None, media_ids: list[str], idempotency_key: str
+        self,
+        text: str,
+        reply_to: str | None,
+        media_ids: list[str],
+        idempotency_key: str,
+        part: Any = None,
     ) -> Created:
+        # X has no idempotency key: the part guard and reconciliation are its story.
         import requests
         import tweepy
 

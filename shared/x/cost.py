@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 def pricing_of(settings: Settings, account: dict[str, Any] | Any) -> Pricing:
     """The account's effective prices: its tier's configured prices, its overrides on top."""
     data = account if isinstance(account, dict) else {"tier": account.tier, **vars(account)}
+    if (data.get("network") or "x") != "x":
+        return Pricing(model="free")  # Bluesky's and Mastodon's APIs bill nothing
     base = tier_pricing(settings, str(data.get("tier") or "pay_per_use"))
     overrides = {
         k: v for k, v in (data.get("pricing") or {}).items() if k in PRICE_FIELDS | {"model"}

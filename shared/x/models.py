@@ -6,10 +6,14 @@ queried sit at the top level. Documents stay open: a record keeps unknown fields
 without this module knowing them.
 
 Collections
-- `x_accounts`: connected X accounts (kind "x") and sandbox accounts (kind "sandbox").
-  Tokens live in the secrets store; the document only holds `secret_ref`.
+- `x_accounts`: connected channels: X (kind "x"), Bluesky ("bluesky"), Mastodon
+  ("mastodon") and sandbox accounts (kind "sandbox") of any of them; `network` says
+  which network (absent on older documents: X). Credentials live in the secrets store;
+  the document only holds `secret_ref`. The name stays: X came first.
 - `campaigns`: what a set of posts is about, with its IANA timezone.
-- `posts`: one X post or thread; the unit the dispatcher and post_tweet work on.
+- `posts`: one post or thread on one channel (its account's `network`); the unit the
+  dispatcher and post_tweet work on. A post written for several channels is one post
+  per channel sharing a `group_id`.
 - `post_templates`: text with `{placeholders}`.
 - `post_series`: recurring / evergreen series that materialize posts.
 - `posting_plans`: N posts a day over a campaign's active hours.
@@ -44,6 +48,8 @@ DEFAULT_WEIGHTED_LIMIT = 280
 
 class AccountKind(enum.StrEnum):
     X = "x"
+    BLUESKY = "bluesky"
+    MASTODON = "mastodon"
     SANDBOX = "sandbox"  # records instead of posting; only when settings.sandbox
 
 
@@ -148,6 +154,7 @@ class Limits:
     weighted_length: int = DEFAULT_WEIGHTED_LIMIT
     posts_per_15min: int = 100
     posts_per_24h: int = 100
+    url_length: int = 23  # what a URL weighs (X's t.co; a Mastodon instance's setting)
 
 
 # Per-user POST /2/tweets quotas of X's tiers (developer.x.com rate-limit tables).
@@ -158,6 +165,12 @@ TIERS: dict[str, Limits] = {
     "pay_per_use": Limits(posts_per_15min=100, posts_per_24h=10_000),
     "enterprise": Limits(posts_per_15min=300, posts_per_24h=50_000),
     "sandbox": Limits(posts_per_15min=300, posts_per_24h=10_000),
+    # Bluesky: 300 graphemes; a PDS allows 5,000 write points an hour and 35,000 a day, a
+    # create costing 3 (docs.bsky.app, rate limits).
+    "bluesky": Limits(weighted_length=300, posts_per_15min=416, posts_per_24h=11_666),
+    # Mastodon: the instance's own limit replaces 500 at connection; 300 statuses per 3 h
+    # per account is Mastodon's default.
+    "mastodon": Limits(weighted_length=500, posts_per_15min=300, posts_per_24h=2_400),
 }
 _R = TypeVar("_R", bound="Record")
 
@@ -193,11 +206,16 @@ class Record:
 
 @dataclass
 class XAccount(Record):
+    """A connected channel (the class keeps its first network's name)."""
+
     collection: ClassVar[str] = X_ACCOUNTS
     kind: str = AccountKind.X.value
+    network: str = "x"  # x | bluesky | mastodon (shared.channels.base.Network)
     handle: str = ""
-    x_user_id: str | None = None
+    x_user_id: str | None = None  # the network's account id (X user id, DID, Mastodon id)
     display_name: str | None = None
+    # Bluesky: the PDS the account lives on; Mastodon: the instance (https://host)
+    service_url: str | None = None
     tier: str = "pay_per_use"
     limits: dict[str, int] = field(default_factory=lambda: asdict(TIERS["pay_per_use"]))
     # Overrides of the tier's configured prices (an enterprise deal); usually empty.
@@ -244,12 +262,19 @@ class Campaign(Record):
 class Post(Record):
     collection: ClassVar[str] = POSTS
     account_id: str = ""
+    network: str = "x"  # the account's network, copied for lists and metrics
+    group_id: str | None = None  # the posts written together for several channels
     campaign_id: str | None = None
     text: str = ""
     # Thread continuation: parts[0] == text; a single post has one part.
     parts: list[str] = field(default_factory=list)
     media: list[str] = field(default_factory=list)  # shared.media ids, first part only
     media_alt: list[str] = field(default_factory=list)  # alt text of each media item
+    # Mastodon's focal point of each media item ({x, y} in -1..1), empty where none.
+    media_focus: list[dict[str, float]] = field(default_factory=list)
+    # Network options: Mastodon {visibility, spoiler_text, sensitive, language},
+    # Bluesky {langs}. Checked by shared.channels.rules.
+    options: dict[str, Any] = field(default_factory=dict)
     # Media already on X for this post (ref -> {id, expires_at}): a later try reuses them.
     x_media: dict[str, Any] = field(default_factory=dict)
     # "Link in first reply": the main post goes out without its links, a reply has them.
@@ -265,7 +290,9 @@ class Post(Record):
     attempts: int = 0  # create requests X received for this post (every part, every try)
     retries: int = 0  # failed tries spent against the retry budget (429s do not count)
     last_error: dict[str, Any] | None = None  # {reason, code, at}
-    x_ids: list[str] = field(default_factory=list)  # X id of each part, as soon as known
+    # The network's id of each part, as soon as known (X: tweet id; Bluesky: "uri|cid";
+    # Mastodon: status id).
+    x_ids: list[str] = field(default_factory=list)
     # Parts from this index on go out as separate posts, not replies (after a hold).
     separate_from: int | None = None
     unknown_outcome: bool = False  # a create request's answer was lost

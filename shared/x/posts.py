@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from shared.channels.base import network_of
 from shared.errors import Conflict, ValidationError
 from shared.queries import x as q
 from shared.tenancy import check_timezone
@@ -79,6 +80,36 @@ def _media_alt(alt: list[str] | None, refs: list[str]) -> list[str]:
     return texts + [""] * (len(refs) - len(texts))
 
 
+def _media_focus(focus: list[dict[str, float]] | None, refs: list[str]) -> list[dict[str, float]]:
+    """Each media item's focal point ({x, y} in -1..1; Mastodon crops around it)."""
+    points = list(focus or [])
+    if len(points) > len(refs):
+        raise ValidationError("more focal points than media items", {"field": "media_focus"})
+    out: list[dict[str, float]] = []
+    for i, point in enumerate(points):
+        if not point:
+            out.append({})
+            continue
+        try:
+            x, y = float(point["x"]), float(point["y"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValidationError(f"focal point {i + 1} needs numbers x and y") from exc
+        if not (-1 <= x <= 1 and -1 <= y <= 1):
+            raise ValidationError(f"focal point {i + 1} must lie within -1..1")
+        out.append({"x": x, "y": y})
+    return out + [{}] * (len(refs) - len(out))
+
+
+def _options(account: XAccount, options: dict[str, Any] | None) -> dict[str, Any]:
+    from shared.channels.rules import options_problem
+
+    chosen = {k: v for k, v in (options or {}).items() if v is not None}
+    problem = options_problem(account, chosen)
+    if problem:
+        raise ValidationError(problem, {"field": "options"})
+    return chosen
+
+
 def _cost(runtime: Runtime, account: XAccount, parts: list[str], media: list[str]) -> float:
     return float(estimate(pricing_of(runtime.settings, account), parts, len(media))["total_usd"])
 
@@ -105,6 +136,9 @@ def create_post(
     series_id: str | None = None,
     media_alt: list[str] | None = None,
     link_in_reply: bool = False,
+    media_focus: list[dict[str, float]] | None = None,
+    options: dict[str, Any] | None = None,
+    group_id: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """A draft post (not validated against X yet: see validate_post / schedule_post).
@@ -124,6 +158,7 @@ def create_post(
         raise ValidationError("the post is empty")
     refs = _media(runtime, workspace_id, media)
     sent = outgoing(items, bool(link_in_reply))
+    options = _options(account, options)
     now = runtime.clock.now()
     reserved = set(Post.__dataclass_fields__) | {"due_key", "created_key"}
     post = Post(
@@ -135,6 +170,10 @@ def create_post(
         parts=items,
         media=refs,
         media_alt=_media_alt(media_alt, refs),
+        media_focus=_media_focus(media_focus, refs),
+        options=options,
+        network=network_of(account).value,
+        group_id=group_id,
         link_in_reply=bool(link_in_reply),
         due_at=store.parse_instant(due_at, "due_at") if due_at else None,
         timezone=check_timezone(timezone),
@@ -271,6 +310,8 @@ def update_post(
         "campaign_id",
         "timezone",
         "account_id",
+        "options",
+        "media_focus",
     }
     unknown = set(changes) - allowed
     if unknown:
@@ -284,6 +325,8 @@ def update_post(
         post.media = _media(runtime, workspace_id, changes["media"])
     if "media" in changes or "media_alt" in changes:
         post.media_alt = _media_alt(changes.get("media_alt", post.media_alt), post.media)
+    if "media" in changes or "media_focus" in changes:
+        post.media_focus = _media_focus(changes.get("media_focus", post.media_focus), post.media)
     if "link_in_reply" in changes:
         post.link_in_reply = bool(changes["link_in_reply"])
     if changes.get("campaign_id"):
@@ -294,6 +337,8 @@ def update_post(
     if "account_id" in changes:
         post.account_id = changes["account_id"]
     account = usable_account(runtime, workspace_id, post.account_id)
+    if "options" in changes or "account_id" in changes:
+        post.options = _options(account, changes.get("options", post.options))
     now = runtime.clock.now()
     if post.status == PostStatus.SCHEDULED:
         require_valid(runtime, post, account)
@@ -304,6 +349,9 @@ def update_post(
         "parts": post.parts,
         "media": post.media,
         "media_alt": post.media_alt,
+        "media_focus": post.media_focus,
+        "options": post.options,
+        "network": network_of(account).value,
         "link_in_reply": post.link_in_reply,
         "campaign_id": post.campaign_id,
         "timezone": post.timezone,

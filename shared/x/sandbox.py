@@ -67,7 +67,12 @@ class SandboxX:
             )
 
     def create_post(
-        self, text: str, reply_to: str | None, media_ids: list[str], idempotency_key: str
+        self,
+        text: str,
+        reply_to: str | None,
+        media_ids: list[str],
+        idempotency_key: str,
+        part: Any = None,
     ) -> Created:
         from shared.firestore import is_already_exists
         from shared.x.models import SANDBOX_POSTS

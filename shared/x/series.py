@@ -57,9 +57,8 @@ def create_series(
         raise ValidationError("a series needs at least one text")
     from shared.x.validation import content_problems
 
-    limit = int(account["limits"].get("weighted_length") or 280)
     for i, variant in enumerate(variants):
-        problems = content_problems([variant], [], limit)
+        problems = content_problems([variant], [], account)
         if problems:
             raise ValidationError(f"text {i + 1}: {problems[0]['message']}", {"problems": problems})
     start = store.parse_instant(start_at, "start_at")

@@ -1,7 +1,9 @@
 """Checks a post must pass before it is approved or scheduled.
 
-Weighted length per part against the account's limit (twitter-text v3), at most four
-images, and no duplicate of a recent post of the same account. The duplicate check is
+Each part's length as the account's network counts it, against its limit (X:
+twitter-text v3 weighted; Bluesky: graphemes; Mastodon: the instance's count, see
+shared.channels.rules), at most four media, and no duplicate of a recent post of the same
+account. The duplicate check is
 an equality query on (account_id, content_hash): it reads only the matching posts.
 """
 
@@ -10,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.text import content_hash, validate_tweet, weighted_length
+from shared.channels import rules
+from shared.text import content_hash
 from shared.x.models import MAX_MEDIA, MAX_THREAD_PARTS, PostStatus, XAccount
 
 # X refuses an identical post within a window it does not publish; a week is safe.
@@ -26,8 +29,10 @@ _LIVE = frozenset(
 )
 
 
-def content_problems(parts: list[str], media: list[str], limit: int) -> list[dict[str, Any]]:
+def content_problems(parts: list[str], media: list[str], account: Any) -> list[dict[str, Any]]:
+    """What the account's network would refuse in these parts and media."""
     problems: list[dict[str, Any]] = []
+    limit = rules.rules_for(account).limit
     if not parts:
         problems.append({"field": "text", "message": "the post is empty"})
     if len(parts) > MAX_THREAD_PARTS:
@@ -35,13 +40,13 @@ def content_problems(parts: list[str], media: list[str], limit: int) -> list[dic
             {"field": "parts", "message": f"a thread has at most {MAX_THREAD_PARTS} parts"}
         )
     for i, part in enumerate(parts):
-        message = validate_tweet(part, limit)
+        message = rules.text_problem(account, part)
         if message:
             problems.append(
                 {
                     "field": "text" if i == 0 else f"parts[{i}]",
                     "message": message if len(parts) == 1 else f"part {i + 1}: {message}",
-                    "weighted_length": weighted_length(part) if part else 0,
+                    "weighted_length": rules.length(account, part) if part else 0,
                     "limit": limit,
                 }
             )
@@ -81,8 +86,7 @@ def problems_for(
     post_id: str,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    limit = int(account.limits.get("weighted_length") or 280)
-    problems = content_problems(parts, media, limit)
+    problems = content_problems(parts, media, account)
     if parts and not problems:
         dupes = duplicates(db, account.id, parts, post_id, now)
         if dupes:

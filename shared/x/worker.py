@@ -1,5 +1,8 @@
 """post_tweet: publish one post (or thread) exactly once, whatever Cloud Tasks delivers.
 
+For every network (X, Bluesky, Mastodon: the account's channel, shared.channels); the
+function keeps its first network's name.
+
 A task carries (post_id, workspace_id, try_n, action). Tasks of an older try are
 stale and do nothing, so a retry, a deferral or a reschedule never races an old
 delivery. Before each irreversible create request the worker takes the claim
@@ -25,6 +28,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.channels.base import PartRef
 from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
@@ -55,10 +59,8 @@ from shared.x.outcomes import (
 )
 from shared.x.reconcile import reconcile, settle_duplicate
 from shared.x.xapi import (
-    AccountProblem,
     Duplicate,
     MediaProcessing,
-    NotSent,
     Rejected,
     XApi,
     XError,
@@ -91,21 +93,10 @@ class BadTask(ValueError):
 
 
 def make_api(runtime: Runtime, account: XAccount) -> XApi:
-    from shared.errors import HeraldError
-    from shared.secrets import SecretNotFound
-    from shared.x.auth import user_api
-    from shared.x.sandbox import SandboxX
+    """The account's channel on its network (X, Bluesky, Mastodon) or the sandbox."""
+    from shared.channels.registry import make_channel
 
-    if account.kind == AccountKind.SANDBOX:
-        if not runtime.settings.sandbox:
-            raise AccountProblem("sandbox accounts cannot post: HERALD_SANDBOX is off", 0, "")
-        return SandboxX(runtime, account)
-    try:
-        return user_api(runtime, account)
-    except (HeraldError, SecretNotFound) as exc:
-        # Configuration a person must fix: retried with backoff, then failed with this.
-        reason = exc.message if isinstance(exc, HeraldError) else str(exc)
-        raise NotSent(f"cannot sign requests for @{account.handle}: {reason}") from exc
+    return make_channel(runtime, account)
 
 
 def handle(
@@ -221,6 +212,14 @@ def _publish(job: Job) -> dict[str, Any]:
                 reply_to,
                 media_ids if index == 0 else [],
                 idempotency_key=sandbox_key(post.id, index, job.try_n),
+                part=PartRef(
+                    post.id,
+                    index,
+                    job.try_n,
+                    post.due_at,
+                    job.x_ids[0] if reply_to else None,
+                    post.options,
+                ),
             )
         except XError as exc:
             job.sent += int(reached_x(exc))
@@ -259,9 +258,10 @@ def _upload_media(job: Job) -> list[str]:
     post, now = job.post, job.now
     uploads: dict[str, Any] = dict(post.x_media)
     alts = post.media_alt + [""] * (len(post.media) - len(post.media_alt))
+    focuses = post.media_focus + [{}] * (len(post.media) - len(post.media_focus))
     media_ids: list[str] = []
     try:
-        for ref, alt in zip(post.media, alts, strict=True):
+        for ref, alt, focus in zip(post.media, alts, focuses, strict=True):
             known = uploads.get(ref)
             if known and known["expires_at"] > now:
                 media_id = str(known["id"])
@@ -269,7 +269,9 @@ def _upload_media(job: Job) -> list[str]:
                 media_ids.append(media_id if ready else job.api.resume_media(media_id, alt))
             else:
                 data, ctype = media.resolve(job.runtime, post.workspace_id, ref)
-                media_ids.append(job.api.upload_media(data, ctype, alt))
+                # A focal point only where one was set (Mastodon's; the others take none).
+                where = {"focus": focus} if focus else {}
+                media_ids.append(job.api.upload_media(data, ctype, alt, **where))
             expires = known["expires_at"] if known else now + MEDIA_ID_TTL
             uploads[ref] = {"id": media_ids[-1], "expires_at": expires, "ready": True}
     except NotFound as exc:

@@ -127,8 +127,16 @@ class XApi(Protocol):
         ...
 
     def create_post(
-        self, text: str, reply_to: str | None, media_ids: list[str], idempotency_key: str
-    ) -> Created: ...
+        self,
+        text: str,
+        reply_to: str | None,
+        media_ids: list[str],
+        idempotency_key: str,
+        part: Any = None,
+    ) -> Created:
+        """`part` (shared.channels.base.PartRef): which part of which post, for networks
+        that derive their idempotency from it."""
+        ...
 
     def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
         """[{id, text, in_reply_to}] of the account's posts in [since, until], newest first."""

@@ -244,22 +244,35 @@ def test_soft_bounces_in_a_row_suppress_at_the_workspace_limit(runtime, db, cloc
     assert not streak.get().exists
 
 
-def test_a_mailbox_that_refuses_the_login_raises_the_feedback_alert(runtime, server, imap, capsys):
-    configure(runtime, server, imap, password="not the password")
-    counts = mailbox.poll(runtime, WS)
-    assert counts["messages"] == 0
-    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    (alert,) = [e for e in entries if e.get("alert") == "email_feedback"]
-    assert "refused the login" in alert["reason"]
-
-
-def test_the_dispatcher_reads_each_mailbox_once_a_minute_through_send_email(
-    runtime, db, clock, server, imap
-):
+def deliver(runtime, function: str, payload: Any) -> Any:
+    """One task delivered to a function through its adapter (functions-framework)."""
     from functions_framework import create_app
 
     from shared.runtime import set_runtime
 
+    source = Path(__file__).resolve().parents[2] / "functions" / function / "main.py"
+    set_runtime(runtime)
+    try:
+        app = create_app(function, str(source), signature_type="http").test_client()
+        return app.post("/", json=payload)
+    finally:
+        set_runtime(None)
+
+
+def test_a_mailbox_that_refuses_the_login_raises_the_feedback_alert(runtime, server, imap, capsys):
+    configure(runtime, server, imap, password="not the password")
+    reply = deliver(runtime, "read_bounces", {"bounce_mailbox": WS})
+    # Answered (not retried by Cloud Tasks): the next minute's run tries again.
+    assert reply.status_code == 200 and reply.json["messages"] == 0
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (alert,) = [e for e in entries if e.get("alert") == "email_feedback"]
+    assert "refused the login" in alert["reason"]
+    assert alert["workspace_id"] == WS
+
+
+def test_the_dispatcher_reads_each_mailbox_once_a_minute_through_read_bounces(
+    runtime, db, clock, server, imap
+):
     configure(runtime, server, imap)
     send(runtime, clock, ["hard@example.com"])
     sender = server.handler.senders["hard@example.com"]
@@ -269,14 +282,10 @@ def test_the_dispatcher_reads_each_mailbox_once_a_minute_through_send_email(
     dispatch(runtime)
     dispatch(runtime)  # the same minute, twice: one task
     tasks = [t for t in runtime.enqueuer.tasks[before:] if "bounce_mailbox" in t.payload]
-    assert [t.payload for t in tasks] == [{"bounce_mailbox": WS}]
-    source = Path(__file__).resolve().parents[2] / "functions" / "send_email" / "main.py"
-    set_runtime(runtime)
-    try:
-        app = create_app("send_email", str(source), signature_type="http").test_client()
-        reply = app.post("/", json=tasks[0].payload)
-    finally:
-        set_runtime(None)
+    assert [(t.kind, t.target, t.payload) for t in tasks] == [
+        ("bounces", "read_bounces", {"bounce_mailbox": WS})
+    ]
+    reply = deliver(runtime, "read_bounces", tasks[0].payload)
     assert reply.status_code == 200 and reply.json["applied"] == 1
     assert suppression(db, "hard@example.com")["reason"] == "hard_bounce"
     deliverability.put_mailbox(runtime, WS, {**MAILBOX, "port": imap.port, "enabled": False})
@@ -284,3 +293,21 @@ def test_the_dispatcher_reads_each_mailbox_once_a_minute_through_send_email(
     later = len(runtime.enqueuer.tasks)
     dispatch(runtime)
     assert not [t for t in runtime.enqueuer.tasks[later:] if "bounce_mailbox" in t.payload]
+
+
+def test_send_email_no_longer_reads_mailboxes_and_read_bounces_refuses_bad_tasks(
+    runtime, server, imap, capsys
+):
+    configure(runtime, server, imap)
+    imap.deliver(dsn("bounces@herald.example", "x@example.com", "5.1.1", "Subject: x\r\n"))
+    # Batches only: a mailbox task on the emails queue is a malformed batch task.
+    reply = deliver(runtime, "send_email", {"bounce_mailbox": WS})
+    assert reply.status_code == 400 and "batch_id" in reply.json["error"]["message"]
+    assert len(imap.flags()) == 1, "send_email left the mailbox unread"
+    for bad in ({}, {"bounce_mailbox": ""}, {"bounce_mailbox": ["ws"]}, {"batch_id": "b1"}):
+        reply = deliver(runtime, "read_bounces", bad)
+        assert reply.status_code == 400, bad
+        assert "bounce_mailbox" in reply.json["error"]["message"]
+    entries = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    alerts = [e["alert"] for e in entries if e.get("alert")]
+    assert alerts == ["email_bad_task"] + ["bounces_bad_task"] * 4

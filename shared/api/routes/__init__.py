@@ -2,6 +2,7 @@
 
 from shared.api.routes import (  # noqa: F401
     campaigns,
+    channels,
     core,
     deliverability,
     email,

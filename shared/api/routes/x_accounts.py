@@ -31,7 +31,8 @@ def _changes(body: BaseModel) -> dict[str, Any]:
 
 class AccountOut(Open):
     id: str
-    kind: str = Field(description="x | sandbox")
+    kind: str = Field(description="x | bluesky | mastodon | sandbox")
+    network: str = Field("x", description="x | bluesky | mastodon")
     handle: str
     display_name: str | None = None
     tier: str
@@ -62,6 +63,7 @@ class AccountPatch(Body):
 class SandboxIn(Body):
     handle: str = Field("herald_sandbox", min_length=1, max_length=50)
     tier: str = "sandbox"
+    network: str = Field("x", description="x | bluesky | mastodon: whose rules it posts by")
 
 
 class OAuthBeginIn(Body):
@@ -152,7 +154,9 @@ def disconnect_x_account(ctx: Ctx) -> Any:
 )
 def create_sandbox_x_account(ctx: Ctx) -> Any:
     body: SandboxIn = ctx.body
-    return _svc().create_sandbox_account(ctx.runtime, ctx.ws, handle=body.handle, tier=body.tier)
+    return _svc().create_sandbox_account(
+        ctx.runtime, ctx.ws, handle=body.handle, tier=body.tier, network=body.network
+    )
 
 
 @router.post(
