@@ -148,6 +148,7 @@ def test_postal_address_contacts_template_campaign_and_engagement(
     page.fill("#contacts-search", "")
     page.select_option("#contacts-scope", label=f"list: Newsletter {tag}")
     eve_row = page.locator("#contacts-table tr", has_text=eve)
+    expect(page.locator("#contacts-table tr[data-id]")).to_have_count(4)  # ana, bo, cy, eve
     eve_row.locator("button", has_text="Remove from list").click()
     eve_row.locator("button", has_text="Confirm remove").click()
     expect(page.locator("#contacts-table tr", has_text=eve)).to_have_count(0)

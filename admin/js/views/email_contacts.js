@@ -132,9 +132,12 @@ export async function render(root) {
   const { form, setLists } = importForm(async () => refresh());
   let names = new Map();
   let cursor = null;
+  let asked = 0; // a newer search or scope wins over an older answer arriving late
 
   async function loadContacts(after) {
+    const mine = ++asked;
     const page = await list(P.contacts(), { limit: PAGE, q: search.value.trim() || undefined, list_id: scope.value || undefined, cursor: after || undefined });
+    if (mine !== asked) return;
     cursor = page.next_cursor;
     more.classList.toggle("d-none", !cursor);
     const rows = page.items.map((c) => {
