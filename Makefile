@@ -52,7 +52,8 @@ admin/vendor/.stamp: local/node_modules/.stamp local/vendor_admin.py
 
 # Debian packages: Google's Firestore emulator (from the Google Cloud CLI apt source,
 # with the Java runtime it runs on) for `make dev`, `make test` and `make bench`,
-# Chromium for the admin page's browser tests, and dovecot-imapd (a real IMAP server
+# Chromium with emoji and CJK fonts for the admin page's browser tests (without them
+# 🚀 and 続き render as boxes in the screenshots), and dovecot-imapd (a real IMAP server
 # for the bounce mailbox tests).
 FIRESTORE_JAR := /usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar
 system:
@@ -60,6 +61,9 @@ system:
 	test -f $(FIRESTORE_JAR) || missing="$$missing google-cloud-cli-firestore-emulator"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver fonts-dejavu-core"; \
+	for font in fonts-noto-color-emoji fonts-noto-cjk; do \
+	  dpkg -s $$font >/dev/null 2>&1 || missing="$$missing $$font"; \
+	done; \
 	test -x /usr/sbin/dovecot -a -x /usr/lib/dovecot/imap || missing="$$missing dovecot-imapd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

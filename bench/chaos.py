@@ -135,6 +135,7 @@ class Chaos:
                 "security": "none",
                 "from_address": "news@herald.example",
                 "from_name": "Chaos",
+                "postal_address": "Herald bench, 1 Example Street, Springfield",
                 "daily_quota": 10_000_000,
                 "per_minute_rate": 1_000_000,
             },

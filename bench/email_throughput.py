@@ -397,6 +397,7 @@ def run(reporter: Reporter, stack: Stack, quick: bool, context: dict[str, Any]) 
                 "security": "none",
                 "from_address": "news@herald.example",
                 "from_name": "Bench",
+                "postal_address": "Herald bench, 1 Example Street, Springfield",
                 "daily_quota": 10_000_000,
                 "per_minute_rate": 1_000_000,
             },

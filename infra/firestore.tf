@@ -39,6 +39,7 @@ locals {
     { collection = "candidates", fields = ["workspace_id", "sort_key"] },
     { collection = "contact_import_chunks", fields = ["status", "updated_at"] },
     { collection = "contact_list_members", fields = ["list_id", "workspace_id", "hi"] },
+    { collection = "contact_lists", fields = ["workspace_id", "created_at"] },
     { collection = "contacts", fields = ["workspace_id", "email_norm"] },
     { collection = "contacts", fields = ["workspace_id", "list_ids contains"] },
     { collection = "contacts", fields = ["workspace_id", "list_ids contains", "email_norm"] },
@@ -52,16 +53,17 @@ locals {
     { collection = "email_batches", fields = ["workspace_id", "key"] },
     { collection = "email_campaign_days", fields = ["campaign_id", "workspace_id", "date"] },
     { collection = "email_campaign_metrics", fields = ["workspace_id", "campaign_id"] },
-    { collection = "email_campaign_metrics", fields = ["workspace_id", "last_event_at desc"] },
+    { collection = "email_campaign_metrics", fields = ["workspace_id", "last_event_ms desc"] },
     { collection = "email_campaigns", fields = ["status", "due_at"] },
     { collection = "email_campaigns", fields = ["workspace_id", "key"] },
-    { collection = "email_events", fields = ["campaign_id", "type", "workspace_id", "at"] },
     { collection = "email_events", fields = ["domain", "type", "workspace_id", "at"] },
     { collection = "email_events", fields = ["type", "workspace_id", "at"] },
     { collection = "email_events", fields = ["workspace_id", "at"] },
     { collection = "email_suppressions", fields = ["workspace_id", "email_norm"] },
+    { collection = "email_templates", fields = ["workspace_id", "created_at"] },
     { collection = "job_openings", fields = ["status", "workspace_id", "sort_key"] },
     { collection = "job_openings", fields = ["workspace_id", "sort_key"] },
+    { collection = "media", fields = ["workspace_id", "created_at desc"] },
     { collection = "memberships", fields = ["workspace_id", "user_id"] },
     { collection = "metrics_daily", fields = ["workspace_id", "date"] },
     { collection = "post_metrics_snapshots", fields = ["post_id", "at"] },
@@ -85,6 +87,7 @@ locals {
     { collection = "posts", fields = ["workspace_id", "published_at"] },
     { collection = "segment_runs", fields = ["status", "workspace_id", "sort_key desc"] },
     { collection = "segment_runs", fields = ["workspace_id", "sort_key"] },
+    { collection = "segments", fields = ["workspace_id", "sort_key"] },
     { collection = "x_accounts", fields = ["workspace_id", "created_key"] },
   ]
 
@@ -98,6 +101,7 @@ locals {
     invitations      = "expires_at" # workspace invitations (14 days)
     x_oauth_requests = "expires_at" # pending X OAuth 1.0a request tokens (30 min)
     email_events     = "expires_at" # raw engagement events (400 days); rollups keep the counts
+    email_uniques    = "expires_at" # a recipient's first open / click marker, as long as its event
   }
 }
 
@@ -152,11 +156,11 @@ locals {
     contact_list_members   = ["members"]
     contacts               = ["fields"]
     email_batches          = ["inflight", "outcomes", "recipients"]
-    email_campaign_metrics = ["daily"]
+    email_campaign_days    = ["links"]
+    email_campaign_metrics = ["daily", "links"]
     email_campaigns        = ["expand_carry"]
     email_events           = ["recipient_ids"]
     email_quotas           = ["minutes"]
-    email_rollup_state     = ["day_counts"]
   }
 
   unindexed_fields = merge([

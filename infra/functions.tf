@@ -227,7 +227,6 @@ locals {
       HERALD_RECOVERY_GRACE_S          = var.recovery_grace_s == 0 ? "" : tostring(var.recovery_grace_s)
       HERALD_METRICS_READ_BUDGET       = tostring(var.metrics_read_budget)
       HERALD_METRICS_ROLLUP_INTERVAL_S = tostring(var.metrics_rollup_interval_s)
-      HERALD_METRICS_LATE_DAYS         = tostring(var.metrics_late_days)
       HERALD_TRUSTED_PROXIES           = tostring(var.trusted_proxies)
       HERALD_SMTP_ALLOWED_DESTINATIONS = join(",", var.smtp_allowed_destinations)
     },

@@ -196,15 +196,9 @@ variable "metrics_read_budget" {
 }
 
 variable "metrics_rollup_interval_s" {
-  description = "Seconds between email/ad rollup passes (HERALD_METRICS_ROLLUP_INTERVAL_S)."
+  description = "Seconds between ad rollup passes (HERALD_METRICS_ROLLUP_INTERVAL_S); email engagement folds at every dispatch tick."
   type        = number
   default     = 3600
-}
-
-variable "metrics_late_days" {
-  description = "How many days late an email event is still folded into rollups (HERALD_METRICS_LATE_DAYS)."
-  type        = number
-  default     = 7
 }
 
 variable "x_api_base" {

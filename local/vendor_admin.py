@@ -21,6 +21,9 @@ ASSETS: list[tuple[str, str]] = [
     ("bootstrap-icons/font/bootstrap-icons.min.css", "bootstrap-icons/bootstrap-icons.min.css"),
     ("bootstrap-icons/font/fonts", "bootstrap-icons/fonts"),
     ("chart.js/dist/chart.umd.min.js", "chart.js/chart.umd.min.js"),
+    # Not loaded by the page: the browser tests inject it (from the page's own origin, so
+    # the CSP allows it) to check every screen for accessibility violations.
+    ("axe-core/axe.min.js", "axe-core/axe.min.js"),
 ]
 
 # twitter-text ships CommonJS and a Babel ESM tree that imports core-js, punycode and

@@ -116,8 +116,7 @@ class Settings:
     # X reads (posts looked up) a workspace may spend per calendar month; a workspace
     # document's `metrics_read_budget` overrides it. 0 stops X metric pulls.
     metrics_read_budget: int = 10_000  # HERALD_METRICS_READ_BUDGET
-    metrics_rollup_interval_s: int = 3600  # HERALD_METRICS_ROLLUP_INTERVAL_S
-    metrics_late_days: int = 7  # HERALD_METRICS_LATE_DAYS (email events folded this late)
+    metrics_rollup_interval_s: int = 3600  # HERALD_METRICS_ROLLUP_INTERVAL_S (ads rollups)
     # X-Forwarded-For entries, counted from the end, that proxies in front of the API
     # appended: Google's front end appends "<client>, <load balancer>", so 2. The client
     # address (sign-in throttling) is the first of them; 0 ignores the header.
@@ -217,7 +216,6 @@ class Settings:
             x_prices=env.get("HERALD_X_PRICES") or None,
             metrics_read_budget=_int(env, "HERALD_METRICS_READ_BUDGET", 10_000),
             metrics_rollup_interval_s=_int(env, "HERALD_METRICS_ROLLUP_INTERVAL_S", 3600),
-            metrics_late_days=_int(env, "HERALD_METRICS_LATE_DAYS", 7),
             trusted_proxies=_int(env, "HERALD_TRUSTED_PROXIES", defaults.trusted_proxies),
             smtp_allowed_destinations=tuple(
                 e.strip()

@@ -5,6 +5,7 @@ const TOKEN_KEY = "herald.token";
 const WORKSPACE_KEY = "herald.workspace";
 
 let apiBase = "";
+let refreshTimer = null; // keepSignedIn's
 export const session = {
   token: sessionStorage.getItem(TOKEN_KEY) || "",
   workspaceId: localStorage.getItem(WORKSPACE_KEY) || "",
@@ -29,6 +30,8 @@ export class ApiError extends Error {
       for (const item of d.slice(0, 8)) parts.push(describeDetail(item));
     } else if (d && typeof d === "object") {
       for (const [key, value] of Object.entries(d).slice(0, 8)) {
+        // `where` and ids point the page at what to fix (ui.showError): not for reading.
+        if (key === "where" || key.endsWith("_id")) continue;
         if (typeof value === "string" || typeof value === "number") parts.push(`${key}: ${value}`);
       }
     }
@@ -61,12 +64,35 @@ export function apiUrl(path) {
 export function setToken(token) {
   session.token = token || "";
   if (token) sessionStorage.setItem(TOKEN_KEY, token);
-  else sessionStorage.removeItem(TOKEN_KEY);
+  else {
+    sessionStorage.removeItem(TOKEN_KEY);
+    clearTimeout(refreshTimer);
+  }
 }
 
 export function setWorkspace(id) {
   session.workspaceId = id;
   localStorage.setItem(WORKSPACE_KEY, id);
+}
+
+/**
+ * Keeps the person signed in while the page is open: the token (valid one hour) is
+ * traded for a fresh one five minutes before it expires (POST /auth/refresh). After the
+ * session's 12-hour limit the API refuses and the next call sends them to the login.
+ */
+export function keepSignedIn(expiresAt) {
+  clearTimeout(refreshTimer);
+  if (!expiresAt) return;
+  const due = new Date(expiresAt).getTime() - Date.now() - 5 * 60_000;
+  refreshTimer = setTimeout(async () => {
+    try {
+      const fresh = await request("POST", "/auth/refresh", {});
+      setToken(fresh.token);
+      keepSignedIn(fresh.expires_at);
+    } catch {
+      /* the next call answers 401 and the login form says why */
+    }
+  }, Math.max(10_000, due));
 }
 
 /** Listeners called when the API says the token is no longer good (expired, logged out). */
@@ -123,6 +149,30 @@ export async function request(method, path, body, { query } = {}) {
     throw apiError;
   }
   return data;
+}
+
+/** Downloads a file the API serves (a CSV export) under the name it gives. */
+export async function download(path) {
+  const resp = await fetch(apiUrl(path), { headers: { Authorization: `Bearer ${session.token}` }, mode: "cors", credentials: "omit" });
+  if (!resp.ok) {
+    let message = `The export failed (HTTP ${resp.status})`;
+    try {
+      message = (await resp.json()).error.message || message;
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(resp.status, `http_${resp.status}`, message);
+  }
+  const name = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "")?.[1] || "export.csv";
+  const url = URL.createObjectURL(await resp.blob());
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return name;
 }
 
 export const get = (path, query) => request("GET", path, undefined, { query });

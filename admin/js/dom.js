@@ -1,5 +1,6 @@
 // DOM helpers. User data only ever becomes text nodes or attribute values set through the
 // DOM API: nothing here parses HTML, so a campaign called "<img onerror=...>" stays text.
+import { formatInstant } from "./time.js";
 
 /** Creates an element. attrs: class, text, on<Event> handlers, dataset, any attribute. */
 export function h(tag, attrs = {}, ...children) {
@@ -11,8 +12,13 @@ export function h(tag, attrs = {}, ...children) {
     else if (key === "dataset") Object.assign(el.dataset, value);
     else if (key.startsWith("on") && typeof value === "function") {
       el.addEventListener(key.slice(2).toLowerCase(), value);
-    } else if (key === "value") el.value = value;
-    else if (key === "checked" || key === "disabled" || key === "selected" || key === "multiple") {
+    } else if (key === "value") {
+      // The default too, so form.reset() comes back to it rather than to empty.
+      if (el.tagName === "INPUT" || el.tagName === "TEXTAREA") el.defaultValue = value;
+      el.value = value;
+    } else if (key === "checked") {
+      el.defaultChecked = el.checked = Boolean(value); // form.reset() keeps it
+    } else if (key === "disabled" || key === "selected" || key === "multiple") {
       el[key] = Boolean(value);
     } else el.setAttribute(key, value === true ? "" : String(value));
   }
@@ -40,14 +46,14 @@ export function $(selector, root = document) {
 }
 
 export function fmtDate(value, timeZone) {
-  if (!value) return "";
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(undefined, {
-    timeZone: timeZone || undefined,
-    dateStyle: "medium",
-    timeStyle: "short",
-  });
+  return formatInstant(value, timeZone);
+}
+
+/** Chooses `value` in a select and makes it the default that form.reset() restores. */
+export function selectDefault(select, value) {
+  for (const o of select.options) o.defaultSelected = o.value === String(value ?? "");
+  select.value = value ?? "";
+  return select;
 }
 
 export function fmtNumber(value, digits = 0) {
@@ -107,23 +113,27 @@ export function card(title, body, extra) {
   return h(
     "div",
     { class: "card mb-4" },
-    h("div", { class: "card-header d-flex align-items-center gap-2" }, h("span", { class: "fw-semibold" }, title), h("span", { class: "ms-auto" }, extra || [])),
+    h("div", { class: "card-header d-flex align-items-center gap-2 flex-wrap" }, h("h2", { class: "h6 fw-semibold mb-0" }, title), h("div", { class: "ms-auto d-flex gap-2 flex-wrap" }, extra || [])),
     h("div", { class: "card-body" }, body),
   );
 }
 
-/** A labelled form control wrapper. */
+/** A labelled form control wrapper; a `required` control's label says so. */
 export function field(label, control, help) {
   if (!control.id) control.id = `f-${Math.random().toString(36).slice(2, 10)}`;
+  const helpId = help ? `${control.id}-help` : null;
+  if (helpId) control.setAttribute("aria-describedby", helpId);
+  const mark = control.required ? [h("span", { class: "required-mark", "aria-hidden": "true" }, " *"), h("span", { class: "visually-hidden" }, " (required)")] : null;
   return h(
     "div",
     { class: "mb-3" },
-    h("label", { class: "form-label", for: control.id }, label),
+    h("label", { class: "form-label", for: control.id }, label, mark),
     control,
-    help ? h("div", { class: "form-text" }, help) : null,
+    help ? h("div", { class: "form-text", id: helpId }, help) : null,
   );
 }
 
+/** A table in a horizontally scrollable box (its own scroll, never the page's). */
 export function table(headers, rows, emptyText = "Nothing here yet.") {
   const tbody = h("tbody");
   if (!rows.length) {

@@ -1,16 +1,21 @@
 // Entry point: configuration, login, the application shell and the hash router.
-import { ApiError, get, loadConfig, onUnauthenticated, post, session, setToken, setWorkspace } from "./api.js";
+import { ApiError, get, keepSignedIn, loadConfig, onUnauthenticated, post, session, setToken, setWorkspace } from "./api.js";
 import { $, clear, h } from "./dom.js";
 import { showError, toast } from "./ui.js";
 import { setActivity } from "./views/dashboard.js";
+import { loadZones } from "./zones.js";
 
 const ROUTES = {
   dashboard: () => import("./views/dashboard.js"),
+  analytics: () => import("./views/analytics.js"),
   campaigns: () => import("./views/campaigns.js"),
   compose: () => import("./views/compose.js"),
   calendar: () => import("./views/calendar.js"),
   drafts: () => import("./views/drafts.js"),
   history: () => import("./views/history.js"),
+  series: () => import("./views/series.js"),
+  templates: () => import("./views/templates.js"),
+  media: () => import("./views/media.js"),
   email: () => import("./views/email.js"),
   jobs: () => import("./views/jobs.js"),
   settings: () => import("./views/settings.js"),
@@ -42,7 +47,19 @@ async function route() {
   if (!session.token || !session.me) return;
   leaveView();
   const { name, rest, params } = parseHash();
-  document.querySelectorAll("[data-route]").forEach((a) => a.classList.toggle("active", a.dataset.route === name));
+  document.querySelectorAll("[data-route]").forEach((a) => {
+    a.classList.toggle("active", a.dataset.route === name);
+    if (a.dataset.route === name) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  });
+  // On a phone the section menu folds away once a section is chosen.
+  // A tap while it is still unfolding hides it once it has (Bootstrap ignores hide()
+  // mid-transition).
+  const menu = $("#app-sections");
+  const fold = window.bootstrap?.Collapse.getOrCreateInstance(menu, { toggle: false });
+  const opening = menu.classList.contains("collapsing") && $("#nav-toggle").getAttribute("aria-expanded") === "true";
+  if (opening) menu.addEventListener("shown.bs.collapse", () => fold?.hide(), { once: true });
+  else if (menu.classList.contains("show")) fold?.hide();
   const view = $("#view");
   clear(view).append(h("div", { class: "text-body-secondary" }, h("span", { class: "spinner-border spinner-border-sm me-2" }), "Loading…"));
   const ctx = {
@@ -122,6 +139,7 @@ async function showInvitations(items) {
 async function loadMe() {
   const me = await get("/auth/me");
   session.me = me;
+  keepSignedIn(me.token_expires_at);
   const workspaces = me.workspaces || [];
   const invitations = (await get("/invitations").catch(() => ({ items: [] }))).items || [];
   if (!workspaces.length) {
@@ -184,13 +202,20 @@ function watchActivity() {
 }
 
 async function showApp() {
-  const state = await loadMe();
+  // Every timezone list and time conversion needs the server's zones: load them first.
+  const [state] = await Promise.all([loadMe(), loadZones()]);
   $("#login-view").classList.add("d-none");
   if (state.waiting) {
     // Signed in, in no workspace yet: only the invitations to answer.
     $("#app-view").classList.add("d-none");
     $("#invite-view").classList.remove("d-none");
-    clear($("#invite-list")).append(invitationList(state.invitations, showApp));
+    // Declining the last one leaves no workspace: back to the sign-in form, saying so.
+    const next = () =>
+      showApp().catch((exc) => {
+        setToken("");
+        showLogin(exc instanceof ApiError ? exc.describe() : String(exc));
+      });
+    clear($("#invite-list")).append(invitationList(state.invitations, next));
     return;
   }
   $("#invite-view").classList.add("d-none");

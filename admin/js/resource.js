@@ -1,11 +1,12 @@
 // A generic list + create form for simple resources (job openings, candidates, segments…).
 import { canEdit, listAll, post } from "./api.js";
-import { card, clear, field, h, icon, table } from "./dom.js";
+import { card, clear, field, h, icon, selectDefault, table } from "./dom.js";
 import { act, editable, lockForViewer, toast } from "./ui.js";
 
 /**
  * spec: {title, path, columns: [[label, row => node|string]], fields: [{name, label,
- * type, options, help, required, parse}], createLabel, empty, id}
+ * type, options, help, required, parse, value (the default), placeholder}], createLabel,
+ * empty, id, extra (header node, e.g. an export button)}
  */
 export async function resourceSection(spec) {
   const box = h("div", { id: `${spec.id}-list` });
@@ -19,9 +20,13 @@ export async function resourceSection(spec) {
     const controls = {};
     const inputs = spec.fields.map((f) => {
       let el;
-      if (f.options) el = h("select", { class: "form-select", name: f.name, multiple: f.multiple }, f.options().map(([v, l]) => h("option", { value: v }, l)));
-      else if (f.type === "textarea") el = h("textarea", { class: "form-control", name: f.name, rows: 3 });
-      else el = h("input", { class: "form-control", name: f.name, type: f.type || "text", value: f.value ?? "" });
+      const required = Boolean(f.required);
+      if (f.options) {
+        el = h("select", { class: "form-select", name: f.name, multiple: f.multiple, required }, f.options().map(([v, l]) => h("option", { value: v }, l)));
+        if (!f.multiple) selectDefault(el, f.value ?? el.options[0]?.value ?? "");
+      } else if (f.type === "textarea") el = h("textarea", { class: "form-control", name: f.name, rows: 3, required });
+      // `value` is the default form.reset() comes back to (h() sets defaultValue).
+      else el = h("input", { class: "form-control", name: f.name, type: f.type || "text", value: f.value ?? "", required, placeholder: f.placeholder });
       el.id = `${spec.id}-${f.name}`;
       controls[f.name] = el;
       return h("div", { class: f.col || "col-md-4" }, field(f.label, el, f.help));
@@ -49,8 +54,8 @@ export async function resourceSection(spec) {
         spec.onCreated?.(created);
       }
     });
-    section.append(card(spec.title, h("div", {}, canEdit() ? [form, h("hr")] : null, box)));
-  } else section.append(card(spec.title, box));
+    section.append(card(spec.title, h("div", {}, canEdit() ? [form, h("hr")] : null, box), spec.extra));
+  } else section.append(card(spec.title, box, spec.extra));
   section.refresh = refresh;
   await refresh().catch((exc) => {
     clear(box).append(h("div", { class: "text-danger small" }, exc.describe ? exc.describe() : String(exc)));

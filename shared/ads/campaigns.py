@@ -259,7 +259,10 @@ def publish_campaign(runtime: Runtime, workspace_id: str, campaign_id: str) -> d
         raise Conflict(f"the campaign is {doc['status']}, not a draft", {"status": doc["status"]})
     opening = get_or_404(runtime.db, OPENINGS, workspace_id, doc["opening_id"], "job opening")
     if opening["status"] != "open":
-        raise Conflict("set the job opening's status to open before publishing its ads")
+        raise Conflict(
+            "set the job opening's status to open before publishing its ads",
+            {"field": "status", "where": "opening", "opening_id": opening["id"]},
+        )
     check_targeting(doc["targeting"])  # rules may have tightened since the draft was saved
     now = runtime.clock.now()
     horizon = now + timedelta(seconds=runtime.settings.dispatch_lookahead_s)

@@ -273,7 +273,7 @@ def schedule_campaign(
     local_hour: int | None = None,
 ) -> dict[str, Any]:
     """Schedule at an instant, or at `local_hour` on that date in each recipient's zone."""
-    from shared.email.smtp_settings import sender_for
+    from shared.email.smtp_settings import require_postal_address, sender_for
 
     data = _load(runtime, workspace_id, campaign_id)
     if data["status"] not in ("draft", "scheduled") or data.get("batches_total"):
@@ -287,7 +287,8 @@ def schedule_campaign(
         raise ValidationError("choose a contact list before scheduling", {"field": "list_id"})
     if not (data.get("subject") or "").strip() or not (data.get("html") or "").strip():
         raise ValidationError("a campaign needs a subject and an HTML body")
-    sender_for(runtime, workspace_id)  # refuse early when SMTP is not configured
+    # Refuse early when SMTP is not configured or the postal address is missing.
+    require_postal_address(sender_for(runtime, workspace_id))
     instant = _instant(at, tz)
     now = runtime.clock.now()
     if instant < now - timedelta(minutes=5):

@@ -7,6 +7,8 @@ from urllib.parse import quote
 
 from shared.email.model import ascii_address
 from shared.email.render import (
+    ADDRESS_VAR,
+    UNSUBSCRIBE_VAR,
     Envelope,
     MimeTemplate,
     Rendered,
@@ -50,6 +52,7 @@ class Composer:
         self._mime = MimeTemplate(envelope, {"X-Herald-Campaign": self._cid})
         self._prefix = subject_prefix
         self._mailto_to = sender.reply_to or sender.from_address
+        self._address = sender.postal_address
         self._dkim = dkim
         self._smtp_host = sender.smtp.host
         self.tokens = Tokens(runtime.secrets.app_secret("track-hmac-key"))
@@ -68,7 +71,8 @@ class Composer:
         rid = str(recipient["id"])
         ctx = context_for(self.compiled, recipient)
         unsubscribe = self._url("u", rid)
-        ctx["unsubscribe_url"] = unsubscribe
+        ctx[UNSUBSCRIBE_VAR] = unsubscribe
+        ctx[ADDRESS_VAR] = self._address
         if self.compiled.track_opens:
             ctx["__open"] = self._url("o", rid)
         if self.compiled.track_clicks:

@@ -63,9 +63,11 @@ def list_contacts(
     list_id: str | None = None,
     after: str | None = None,
     limit: int = 50,
+    prefix: str | None = None,
 ) -> dict[str, Any]:
-    """One page ordered by address (of one list, or all); pass the returned `next` as
-    `after` for the next page."""
+    """One page ordered by address (of one list, or all; only addresses starting with
+    `prefix`, normalized, when given without a list); pass the returned `next` as `after`
+    for the next page."""
     from shared.queries import build
     from shared.queries.email import CONTACTS as ALL_CONTACTS
     from shared.queries.email import LIST_CONTACTS
@@ -74,7 +76,9 @@ def list_contacts(
     if list_id:
         query = build(runtime.db, LIST_CONTACTS, workspace_id=workspace_id, list_ids=list_id)
     else:
-        query = build(runtime.db, ALL_CONTACTS, workspace_id=workspace_id)
+        # The prefix bounds the address range; `after` resumes within it (a cursor).
+        bounds: dict[str, Any] = {"ge": prefix, "lt": prefix + "\uf8ff"} if prefix else {}
+        query = build(runtime.db, ALL_CONTACTS, workspace_id=workspace_id, **bounds)
     if after:
         query = query.start_after([after])
     docs = list(query.limit(limit).stream())

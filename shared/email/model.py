@@ -24,6 +24,9 @@ EVENTS = "email_events"  # flat engagement events, id = dedupe key
 # Raw events expire through a Firestore TTL policy on `expires_at` (infra/firestore.tf);
 # the metrics rollups keep their counts, so dashboards outlive the events.
 EVENT_RETENTION = timedelta(days=400)
+# Every new event carries this flag until the metrics fold has counted it (once: see
+# shared.metrics.email_rollups); writers set it, only the fold clears it.
+FOLD_PENDING = "fold_pending"
 ENGAGEMENT = "email_engagement"  # {campaign_id}__{recipient_id}: opens/clicks per recipient
 QUOTAS = "email_quotas"  # {workspace_id}: sliding-window reservations per minute
 PACE = "email_pace"  # {workspace_id}: the adaptive rate after deferrals (shared.email.pace)

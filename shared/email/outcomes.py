@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.email import smtp
-from shared.email.model import BATCHES, EVENT_RETENTION, EVENTS, TALLY_FIELDS
+from shared.email.model import BATCHES, EVENT_RETENTION, EVENTS, FOLD_PENDING, TALLY_FIELDS
 from shared.email.pace import Seen
 from shared.email.queue import enqueue_batch
 from shared.email.session import NO_UTF8, Dropped, NoUtf8, Reply, Result, Unreachable
@@ -207,6 +207,7 @@ def final(
         "domain": domain,
         "at": now,
         "expires_at": now + EVENT_RETENTION,
+        FOLD_PENDING: True,  # the metrics fold counts it within a tick, once
     }
     events = {
         f"{kind}__{batch_id}": {**base, "type": kind, "count": len(rids), "recipient_ids": rids}

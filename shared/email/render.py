@@ -51,7 +51,11 @@ _BLOCK = frozenset(
         "hr",
     }
 )
+_SPACES = re.compile(r"\s+")
 MAX_TEMPLATE_CHARS = 200_000
+# Template variables Herald fills in every message (besides the contact's own fields).
+UNSUBSCRIBE_VAR = "unsubscribe_url"
+ADDRESS_VAR = "postal_address"
 
 
 class _TextExtractor(HTMLParser):
@@ -88,8 +92,10 @@ class _TextExtractor(HTMLParser):
                 self.parts.append(f" ({href})")
 
     def handle_data(self, data: str) -> None:
+        # Whitespace collapses to one space but is kept at the edges: "thing.\n<a>Next"
+        # must not become "thing.Next".
         if not self._skip:
-            self.parts.append(" ".join(data.split()) if data.strip() else " ")
+            self.parts.append(_SPACES.sub(" ", data))
 
 
 def html_to_text(source: str) -> str:
@@ -170,6 +176,7 @@ def compile_campaign(campaign: dict[str, Any]) -> Compiled:
     html_source: str = campaign.get("html") or ""
     links: list[str] = list(campaign.get("links") or extract_links(html_source))
     text_source: str = campaign.get("text") or html_to_text(html_source)
+    html_source, text_source = with_footer(html_source, text_source)
     track_clicks = bool(campaign.get("track_clicks"))
     track_opens = bool(campaign.get("track_opens"))
     if track_clicks and links:
@@ -202,6 +209,50 @@ def compile_campaign(campaign: dict[str, Any]) -> Compiled:
             _cache.items.clear()
         _cache.items[key] = compiled
     return compiled
+
+
+def _uses(source: str, variable: str) -> bool:
+    return re.search(r"\{\{[^}]*\b" + variable + r"\b", source) is not None
+
+
+# The default footer: the sender's postal address (CAN-SPAM) and a visible unsubscribe
+# link, each added unless the template places it itself with {{ postal_address }} or
+# {{ unsubscribe_url }}. The address may span lines; the footer keeps it on one.
+_HTML_ADDRESS = (
+    '{% if postal_address %}<p style="margin:0 0 4px">'
+    '{{ postal_address | replace("\\n", ", ") }}</p>{% endif %}'
+)
+_HTML_UNSUBSCRIBE = (
+    '<p style="margin:0">No longer want these emails? '
+    '<a href="{{ unsubscribe_url }}" style="color:#555">Unsubscribe</a></p>'
+)
+_TEXT_ADDRESS = '{% if postal_address %}{{ postal_address | replace("\\n", ", ") }}\n{% endif %}'
+_TEXT_UNSUBSCRIBE = "Unsubscribe: {{ unsubscribe_url }}\n"
+
+
+def with_footer(html_source: str, text_source: str) -> tuple[str, str]:
+    """The HTML and text sources with the parts of the default footer they lack."""
+    html_parts = [
+        part
+        for var, part in ((ADDRESS_VAR, _HTML_ADDRESS), (UNSUBSCRIBE_VAR, _HTML_UNSUBSCRIBE))
+        if not _uses(html_source, var)
+    ]
+    if html_parts:
+        footer = (
+            '<div style="margin-top:24px;padding-top:12px;border-top:1px solid #ddd;'
+            'font:12px/1.5 Arial,sans-serif;color:#555">' + "".join(html_parts) + "</div>"
+        )
+        html_source, n = _BODY_END.subn(footer + "</body>", html_source, count=1)
+        if not n:
+            html_source += footer
+    text_parts = [
+        part
+        for var, part in ((ADDRESS_VAR, _TEXT_ADDRESS), (UNSUBSCRIBE_VAR, _TEXT_UNSUBSCRIBE))
+        if not _uses(text_source, var)
+    ]
+    if text_parts:
+        text_source = text_source.rstrip("\n") + "\n\n-- \n" + "".join(text_parts)
+    return html_source, text_source
 
 
 def _rewrite_text_links(text: str, links: list[str]) -> str:

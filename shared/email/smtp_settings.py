@@ -88,6 +88,8 @@ class Sender:
     daily_quota: int
     per_minute_rate: int
     sandbox: bool
+    # The sender's physical postal address, printed in every message's footer (CAN-SPAM).
+    postal_address: str = ""
 
 
 def local_sink(runtime: Runtime) -> dict[str, Any] | None:
@@ -162,6 +164,35 @@ def _str(body: dict[str, Any], key: str, *, required: bool = False, limit: int =
     return value
 
 
+def _address(body: dict[str, Any]) -> str:
+    """The postal address: up to 6 lines, 300 characters; kept as typed, trimmed."""
+    value = body.get("postal_address") or ""
+    if not isinstance(value, str):
+        raise ValidationError("postal_address must be text", {"field": "postal_address"})
+    lines = [" ".join(line.split()) for line in value.replace("\r", "\n").split("\n")]
+    text = "\n".join(line for line in lines if line)
+    if len(text) > 300 or text.count("\n") > 5:
+        raise ValidationError(
+            "postal_address must be at most 6 lines and 300 characters",
+            {"field": "postal_address"},
+        )
+    return text
+
+
+def require_postal_address(sender: Sender) -> None:
+    """Refuse to send a campaign through a real server without the sender's postal
+    address: CAN-SPAM requires it in every commercial message. The sandbox sink
+    delivers to no one, so it sends without (the footer then leaves it out)."""
+    from shared.errors import Conflict
+
+    if not sender.postal_address and not sender.sandbox:
+        raise Conflict(
+            "set the sender's postal address (Email → SMTP settings) before sending: "
+            "the law (CAN-SPAM) requires it in every campaign message",
+            {"field": "postal_address", "where": "smtp"},
+        )
+
+
 def _positive(body: dict[str, Any], key: str, default: int) -> int:
     value = body.get(key, default)
     if value is None:
@@ -227,6 +258,7 @@ def put_smtp_settings(runtime: Runtime, workspace_id: str, body: dict[str, Any])
         "reply_to": reply_to,
         "daily_quota": _positive(body, "daily_quota", DEFAULT_DAILY_QUOTA),
         "per_minute_rate": _positive(body, "per_minute_rate", DEFAULT_PER_MINUTE),
+        "postal_address": _address(body),
         "sandbox": sandbox,
         "updated_at": runtime.clock.now(),
     }
@@ -264,4 +296,5 @@ def sender_for(runtime: Runtime, workspace_id: str, stored: dict[str, Any] | Non
         daily_quota=int(data.get("daily_quota") or DEFAULT_DAILY_QUOTA),
         per_minute_rate=int(data.get("per_minute_rate") or DEFAULT_PER_MINUTE),
         sandbox=bool(data.get("sandbox")),
+        postal_address=str(data.get("postal_address") or ""),
     )

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 from shared.email import prefetch
 from shared.email.compose import signer
-from shared.email.model import CAMPAIGNS, CONTACTS, ENGAGEMENT, EVENT_RETENTION, EVENTS
+from shared.email.model import (
+    CAMPAIGNS,
+    CONTACTS,
+    ENGAGEMENT,
+    EVENT_RETENTION,
+    EVENTS,
+    FOLD_PENDING,
+)
 from shared.email.suppression import suppress
 from shared.firestore import is_already_exists
 from shared.tenancy import scoped_get
@@ -111,6 +118,7 @@ def _event(runtime: Runtime, key: str, token: Token, kind: str, **extra: Any) ->
                 "count": 1,
                 "at": runtime.clock.now(),
                 "expires_at": runtime.clock.now() + EVENT_RETENTION,
+                FOLD_PENDING: True,  # the metrics fold counts it within a tick, once
                 **extra,
             }
         )

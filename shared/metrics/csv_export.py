@@ -95,6 +95,17 @@ def _ad_row(row: dict[str, Any]) -> dict[str, Any]:
     return ads_row(row)
 
 
+def _campaign_row(row: dict[str, Any]) -> dict[str, Any]:
+    from shared.metrics.dashboards import campaign_view
+
+    return campaign_view(row)
+
+
+def _contact_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Membership is a map (list id -> {added_at}); the column lists the ids."""
+    return {**row, "list_ids": sorted(row.get("lists") or {})}
+
+
 _X = tuple(X_METRIC_FIELDS)
 TABLES: dict[str, Table] = {
     t.name: t
@@ -125,7 +136,9 @@ TABLES: dict[str, Table] = {
             "email_campaign_metrics",
             ("campaign_id", "sent", "failed", "opens", "unique_opens", "clicks",
              "unique_clicks", "unsubscribes", "bounces", "open_rate", "click_rate",
-             "bounce_rate", "unsubscribe_rate", "last_event_at"),
+             "bounce_rate", "unsubscribe_rate", "machine_opens", "machine_clicks",
+             "last_event_at"),
+            derive=_campaign_row,
         ),
         Table(
             "email_recipients",
@@ -142,6 +155,7 @@ TABLES: dict[str, Table] = {
             "contacts",
             ("id", "email", "first_name", "last_name", "timezone", "fields", "list_ids",
              "created_at", "updated_at"),
+            derive=_contact_row,
         ),
         Table(
             "candidates",
@@ -165,6 +179,25 @@ TABLES: dict[str, Table] = {
             derive=_ad_row,
         ),
         Table("daily_metrics", ("date", *SERIES_FIELDS)),
+        # The admin page's other tables, so each has its export button too.
+        Table(
+            "campaigns",
+            ("id", "name", "status", "timezone", "account_id", "description", "hashtags",
+             "approval_required", "autopilot.enabled", "autopilot.posts_per_day", "created_at"),
+        ),
+        Table("post_templates", ("id", "name", "text", "placeholders", "created_at", "updated_at")),
+        Table(
+            "series",
+            ("id", "name", "kind", "account_id", "campaign_id", "texts", "every", "every_hours",
+             "start_at", "end_at", "timezone", "next_at", "active"),
+        ),
+        Table("contact_lists", ("id", "name", "created_at")),
+        Table("email_templates", ("id", "name", "subject", "defaults", "created_at", "updated_at")),
+        Table(
+            "segments",
+            ("id", "run_id", "label", "size", "share", "profile.median_years",
+             "profile.top_skills", "profile.top_locations", "created_at"),
+        ),
     )
 }  # fmt: skip
 

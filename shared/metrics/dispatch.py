@@ -14,7 +14,9 @@ Per tick (reads ∝ posts published in the last minutes + posts due, plus one do
 2. due pulls: posts with `next_metrics_at` <= horizon are leased (next_metrics_at moved
    LEASE ahead, so the next tick does not see them and a lost task comes back), claimed
    once per (post, due instant), grouped per account in tasks of up to 100 posts;
-3. sweeps: the email/ads rollup fan-out (every HERALD_METRICS_ROLLUP_INTERVAL_S) and the
+3. email engagement: when an event waits to be folded (one read), a fold task, so an
+   open, click, unsubscribe or bounce reaches the dashboards within a tick;
+4. sweeps: the ads rollup fan-out (every HERALD_METRICS_ROLLUP_INTERVAL_S) and the
    daily ad-insights fan-out, each claimed per due instant.
 This module imports no provider SDK.
 """
@@ -225,6 +227,19 @@ def run_sweeps(runtime: Runtime, now: datetime) -> int:
     return started
 
 
+def enqueue_fold(runtime: Runtime, now: datetime) -> int:
+    """A fold task when email events wait (one read). Its id is the tick's second, so a
+    duplicate delivery of the tick enqueues it once in production; two folds side by
+    side count nothing twice anyway (see email_rollups)."""
+    from shared.metrics.email_rollups import has_pending
+    from shared.metrics.worker import fold_task
+
+    if not has_pending(runtime.db):
+        return 0
+    runtime.enqueuer.enqueue(fold_task(now.astimezone(UTC).strftime("%Y%m%dT%H%M%S")))
+    return 1
+
+
 class MetricsSource:
     name = "metrics"
 
@@ -243,6 +258,7 @@ class MetricsSource:
             discovered = discover(ctx.runtime, ctx.now, scanned)
         counts = enqueue_due(ctx.runtime, ctx.now, ctx.horizon)
         counts["discovered"] = discovered
+        counts["email_fold"] = enqueue_fold(ctx.runtime, ctx.now)
         counts["discovery_read"] = sum(scanned)  # posts read, new or seen before
         counts["sweeps"] = run_sweeps(ctx.runtime, ctx.now)
         return counts

@@ -21,7 +21,7 @@ WORKSPACES = "workspaces"
 SNAPSHOTS = "post_metrics_snapshots"  # {post_id}_{slot}: one reading of a post's counters
 DAILY = "metrics_daily"  # {workspace}_{yyyy-mm-dd}: what a dashboard day reads
 EMAIL_CAMPAIGN_METRICS = "email_campaign_metrics"  # {campaign_id}: per-campaign rollup
-EMAIL_ROLLUP_STATE = "email_rollup_state"  # {workspace}: event counts last folded
+EMAIL_CAMPAIGN_DAYS = "email_campaign_days"  # {campaign_id}_{yyyy-mm-dd}: a campaign's day
 BEST_TIME = "best_time"  # {x_account_id}: 168 hour-of-week buckets
 BUDGETS = "metrics_budgets"  # {workspace}_{yyyy-mm}_{shard}: X reads used this month
 X_READ_RATE = "metrics_x_rate"  # {x_account_id}: last known read rate-limit reset
@@ -34,8 +34,8 @@ DISCOVERY_DOC = "metrics_discovery"  # system/metrics_discovery: published_at wa
 # Read whole, never queried: not indexed (see shared.email.model.UNINDEXED_FIELDS).
 UNINDEXED_FIELDS = {
     BEST_TIME: ("buckets",),  # 168 hour-of-week buckets
-    EMAIL_CAMPAIGN_METRICS: ("daily",),  # one entry per day of the campaign
-    EMAIL_ROLLUP_STATE: ("day_counts",),  # event counts per day folded so far
+    EMAIL_CAMPAIGN_METRICS: ("daily", "links"),  # one entry per day / per link clicked
+    EMAIL_CAMPAIGN_DAYS: ("links",),  # one entry per link clicked that day
 }
 
 # The counters X returns in `public_metrics`, under the names Herald stores.

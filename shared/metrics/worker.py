@@ -1,10 +1,12 @@
 """collect_metrics' actions: what each task on the metrics queue asks for.
 
 - x_pull:    {"action": "x_pull", "workspace_id", "account_id", "post_ids", "slot", ...}
+- fold:      {"action": "fold"}: count the email events not folded yet (every
+             workspace) into the rollups; enqueued by a dispatch tick that finds some
 - x_day:     {"action": "x_day", "workspace_id", "day"}: the X part of one day's rollup,
              scheduled by the pulls that touched the day (once per window; x_daily)
-- rollup:    {"action": "rollup", "workspace_id"}: email rollups of the late window and
-             the ads_* fields of the recent reporting days, for one workspace
+- rollup:    {"action": "rollup", "workspace_id"}: the fold, and the ads_* fields of
+             the recent reporting days, for one workspace
 - rebuild:   {"action": "rebuild", "workspace_id", "start", "end"}: email rollups of a
              date range, unconditionally (events later than the late window)
 - fanout:    {"action": "fanout", "kind": "rollups" | "ads_insights"}: one task per
@@ -33,7 +35,7 @@ from shared.tasks import TaskSpec, safe_task_id
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-ACTIONS = ("x_pull", "x_day", "rollup", "rebuild", "fanout", "sweep")
+ACTIONS = ("x_pull", "fold", "x_day", "rollup", "rebuild", "fanout", "sweep")
 
 
 def _need(payload: dict[str, Any], *names: str) -> None:
@@ -51,8 +53,29 @@ def rollup_task(workspace_id: str, due: str) -> TaskSpec:
     )
 
 
+def fold_task(instant: str, n: int = 0) -> TaskSpec:
+    """A fold of pending email events; one per dispatch tick that finds some, and a
+    follow-up (n + 1) while a backlog remains."""
+    return TaskSpec(
+        kind="metrics",
+        target="collect_metrics",
+        payload={"action": "fold", "n": n},
+        task_id=safe_task_id("mfold", instant, str(n)),
+    )
+
+
+def fold(runtime: Runtime, n: int = 0) -> dict[str, int]:
+    from shared.metrics import email_rollups
+
+    stats = email_rollups.fold_pending(runtime)
+    if stats["more"] and n < 50:
+        instant = runtime.clock.now().strftime("%Y%m%dT%H%M%S")
+        runtime.enqueuer.enqueue(fold_task(instant, n + 1))
+    return stats
+
+
 def request_rollup(runtime: Runtime, workspace_id: str) -> dict[str, str]:
-    """Fold this workspace's recent email events and ad insights now (API "refresh")."""
+    """Fold the pending email events and this workspace's ad insights now (API "refresh")."""
     name = runtime.enqueuer.enqueue(rollup_task(workspace_id, slot_key(runtime.clock.now())))
     return {"task": name}
 
@@ -100,7 +123,7 @@ def fan_out_rollups(runtime: Runtime, due: str) -> dict[str, int]:
 def rollup(runtime: Runtime, workspace_id: str) -> dict[str, int]:
     from shared.metrics import ads_tasks, email_rollups
 
-    stats = email_rollups.fold_workspace(runtime, workspace_id)
+    stats = email_rollups.fold_pending(runtime)
     tz = workspace_timezone(runtime.db, workspace_id)
     today = local_day(runtime.clock.now(), tz)
     days = [today, *ads_tasks.reporting_days(today)]
@@ -126,6 +149,9 @@ def handle(runtime: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
             )
         parse_instant(str(payload["slot"]), "slot")
         return x_pull.pull(runtime, payload)
+    if action == "fold":
+        n = payload.get("n", 0)
+        return fold(runtime, n if isinstance(n, int) and n >= 0 else 0)
     if action == "x_day":
         from shared.metrics import x_daily
 

@@ -18,8 +18,10 @@ CONTACTS = QuerySpec(
     "email.contacts",
     "contacts",
     equals=("workspace_id",),
+    range="email_norm",
     order=(asc("email_norm"),),
     paged=True,
+    why="the contacts list, and its search by the start of the address (a range)",
 )
 LIST_CONTACTS = QuerySpec(
     "email.list_contacts",

@@ -1,6 +1,6 @@
 """Queries of the metrics pipeline: pulls, rollups, dashboards, CSV exports."""
 
-from shared.queries.spec import QuerySpec, asc, count, desc
+from shared.queries.spec import QuerySpec, asc, desc
 
 PUBLISHED_POSTS = QuerySpec(
     "metrics.published_posts",
@@ -39,7 +39,7 @@ TOP_EMAIL_CAMPAIGNS = QuerySpec(
     "metrics.top_email_campaigns",
     "email_campaign_metrics",
     equals=("workspace_id",),
-    order=(desc("last_event_at"),),
+    order=(desc("last_event_ms"),),
 )
 WORKSPACES = QuerySpec("metrics.workspaces", "workspaces", order=(asc("created_at"),), paged=True)
 EMAIL_EVENTS = QuerySpec(
@@ -50,21 +50,11 @@ EMAIL_EVENTS = QuerySpec(
     order=(asc("at"),),
     paged=True,
 )
-EMAIL_EVENT_COUNT = QuerySpec(
-    "metrics.email_event_count",
+EMAIL_FOLD_PENDING = QuerySpec(
+    "metrics.email_fold_pending",
     "email_events",
-    equals=("workspace_id",),
-    range="at",
-    range_required=True,
-    aggregations=(count("n"),),
-)
-CAMPAIGN_UNIQUE_EVENTS = QuerySpec(
-    "metrics.campaign_unique_events",
-    "email_events",
-    equals=("workspace_id", "campaign_id"),
-    within=(("type", 2),),
-    order=(asc("at"),),
-    paged=True,
+    equals=("fold_pending",),
+    why="the incremental fold: events not yet counted into the rollups (any workspace)",
 )
 CAMPAIGN_DAYS = QuerySpec(
     "metrics.campaign_days",
@@ -110,5 +100,11 @@ EXPORTS = {
         ("ad_campaigns", "ad_campaigns", "sort_key"),
         ("ad_performance", "ad_insights", "date"),
         ("daily_metrics", "metrics_daily", "date"),
+        ("campaigns", "campaigns", "created_key"),
+        ("post_templates", "post_templates", "created_key"),
+        ("series", "post_series", "created_key"),
+        ("contact_lists", "contact_lists", "created_at"),
+        ("email_templates", "email_templates", "created_at"),
+        ("segments", "segments", "sort_key"),
     )
 }

@@ -1,6 +1,6 @@
 """Queries of the X pipeline: accounts, campaigns, posts, templates, series."""
 
-from shared.queries.spec import QuerySpec, asc, total
+from shared.queries.spec import QuerySpec, asc, desc, total
 
 # The API's lists (shared/x/store.page): newest key last, a page at a time.
 ACCOUNTS = QuerySpec(
@@ -20,6 +20,14 @@ TEMPLATES = QuerySpec(
     equals=("workspace_id",),
     order=(asc("created_key"),),
     paged=True,
+)
+MEDIA = QuerySpec(
+    "x.media",
+    "media",
+    equals=("workspace_id",),
+    order=(desc("created_at"),),
+    paged=True,
+    why="the media library, newest first",
 )
 SERIES = QuerySpec(
     "x.series", "post_series", equals=("workspace_id",), order=(asc("created_key"),), paged=True

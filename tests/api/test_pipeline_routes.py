@@ -28,6 +28,7 @@ def test_email_settings_contacts_and_campaign_lifecycle(api: Api, owner) -> None
             "password": "app-password-1",
             "from_address": "news@example.com",
             "from_name": "Acme",
+            "postal_address": "Acme, 1 Main Street, Springfield",
         },
     )
     assert r.status_code == 200, r.get_json()
@@ -269,3 +270,46 @@ def test_xlsx_contact_import_and_a_malformed_file(api: Api, owner) -> None:
     assert r.get_json()["error"]["code"] == "invalid"
     r = api.call("POST", url, token, data={}, content_type="multipart/form-data")
     assert r.status_code == 400 and r.get_json()["error"]["details"][0]["field"] == "file"
+
+
+def test_every_admin_table_exports_its_rows(api: Api, owner) -> None:
+    """Each table the admin page shows has its export: campaigns, post templates,
+    series, contact lists and email templates come out with their own fields."""
+    import csv
+
+    token, ws = owner
+    account = api.call("POST", f"/workspaces/{ws}/x/accounts/sandbox", token, json={}).get_json()
+    created = [
+        ("campaigns", "campaigns", {"name": "Launch", "account_id": account["id"]}),
+        ("templates", "post_templates", {"name": "Tip", "text": "Tip of the day: {tip}"}),
+        (
+            "series",
+            "series",
+            {
+                "name": "Weekly",
+                "account_id": account["id"],
+                "texts": ["Hello again"],
+                "every": "weekly",
+                "start_at": "2030-01-07T09:00:00Z",
+                "end_at": "2030-03-04T09:00:00Z",
+            },
+        ),
+        ("lists", "contact_lists", {"name": "@SUM(A1)"}),
+        (
+            "email/templates",
+            "email_templates",
+            {"name": "Welcome", "subject": "Hi {{ first_name }}"},
+        ),
+    ]
+    for path, table, body in created:
+        r = api.call("POST", f"/workspaces/{ws}/{path}", token, json=body)
+        assert r.status_code == 201, (path, r.get_json())
+        made = r.get_json()
+        r = api.call("GET", f"/workspaces/{ws}/exports/{table}", token)
+        assert r.status_code == 200 and r.mimetype == "text/csv", table
+        rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True).lstrip("\ufeff"))))
+        assert [row["id"] for row in rows] == [made["id"]], table
+        name = body["name"] if not body["name"].startswith("@") else "'" + body["name"]
+        assert rows[0]["name"] == name, table
+    r = api.call("GET", f"/workspaces/{ws}/exports/campaigns", token)
+    assert account["id"] in r.get_data(as_text=True)

@@ -150,3 +150,42 @@ def test_ids_in_bodies_and_queries_of_another_workspace_are_refused(api: Api, ow
     lst = api.call("POST", f"/workspaces/{other_ws}/lists", other_token, json={"name": "L"})
     r = api.call("GET", f"/workspaces/{ws}/contacts?list_id={lst.get_json()['id']}", token)
     assert r.status_code == 404
+
+
+def test_media_library_lists_the_workspaces_images_newest_first(api: Api, owner) -> None:
+    """GET /media: the workspace's images, newest first, a page at a time; none of
+    another workspace's."""
+    token, ws = owner
+
+    def upload(workspace: str, bearer: str, size: tuple[int, int]) -> dict:
+        r = api.call(
+            "POST",
+            f"/workspaces/{workspace}/media",
+            bearer,
+            data={"file": (io.BytesIO(png(size)), "img.png", "image/png")},
+            content_type="multipart/form-data",
+        )
+        assert r.status_code == 201, r.get_json()
+        return r.get_json()
+
+    made = []
+    for width in (1, 2, 3):
+        made.append(upload(ws, token, (width, 1)))
+        api.runtime.clock.advance(1)
+    _, other_ws = api.user("mallory", "Other")
+    upload(other_ws, api.login("mallory"), (9, 9))
+    seen, cursor = [], None
+    while True:
+        query = f"?limit=2&cursor={cursor}" if cursor else "?limit=2"
+        page = api.call("GET", f"/workspaces/{ws}/media{query}", token).get_json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert [m["id"] for m in seen] == [m["id"] for m in reversed(made)]
+    assert [(m["width"], m["content_type"]) for m in seen] == [
+        (3, "image/png"),
+        (2, "image/png"),
+        (1, "image/png"),
+    ]
+    assert all("key" not in m and "workspace_id" not in m for m in seen)

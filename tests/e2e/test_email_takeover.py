@@ -106,7 +106,13 @@ def test_a_killed_send_email_batch_resumes_within_two_minutes(
     service.put_smtp_settings(
         runtime,
         ws,
-        {"host": "127.0.0.1", "port": port, "security": "none", "from_address": "n@herald.example"},
+        {
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "from_address": "n@herald.example",
+            "postal_address": "Herald, 1 Main Street, Springfield",  # CAN-SPAM: required
+        },
     )
     addresses = [f"k{i:03d}@example.com" for i in range(100)]  # two batches of 50
     lst = service.create_contact_list(runtime, ws, "takeover")

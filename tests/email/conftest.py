@@ -205,6 +205,7 @@ def smtp_body(server: SmtpServer, **overrides: Any) -> dict[str, Any]:
         "reply_to": "reply@herald.example",
         "daily_quota": 100_000,
         "per_minute_rate": 10_000,
+        "postal_address": "Herald Team, 1 Rue de la Paix, 75002 Paris, France",
     }
     body.update(overrides)
     return body

@@ -73,6 +73,7 @@ def test_quota_spreads_batches_over_time(runtime, db, enqueuer, monkeypatch):
         "from_address": "news@herald.example",
         "daily_quota": 50,
         "per_minute_rate": 20,
+        "postal_address": "Herald, 1 Example Street, Springfield",
     }
     service.put_smtp_settings(runtime, WS, body)
     addresses = [f"q{i:02d}@example.com" for i in range(60)]

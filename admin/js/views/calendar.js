@@ -5,7 +5,7 @@
 import { canEdit, listAll, post, session, ws } from "../api.js";
 import { clear, h, icon } from "../dom.js";
 import { dayKey, utcToZoned, zonedToUtc } from "../time.js";
-import { act, pageHeader, toast } from "../ui.js";
+import { act, exportButton, pageHeader, toast } from "../ui.js";
 import { entries, entryElement } from "./calendar_items.js";
 import { sendWithinBudget, showSpend } from "./spend.js";
 
@@ -127,7 +127,7 @@ export async function render(root, ctx) {
     showSpend(spendBox, null, anchor.slice(0, 7)).catch(() => clear(spendBox));
   }
 
-  root.append(pageHeader("Calendar", h("span", { class: "small text-body-secondary" }, `times in ${tz}`)), controls, spendBox, errorBox, h("div", { class: "mt-3" }, grid));
+  root.append(pageHeader("Calendar", h("span", { class: "small text-body-secondary" }, `times in ${tz}`), exportButton("posts")), controls, spendBox, errorBox, h("div", { class: "mt-3" }, grid));
   if (canEdit()) root.append(h("p", { class: "small text-body-secondary mt-2" }, icon("arrows-move"), " Drag a scheduled post to another day to move it."));
   await draw();
 }

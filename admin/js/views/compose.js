@@ -1,12 +1,15 @@
 // Post composer: thread editor with the live twitter-text weighted counter (the real
 // twitter-text library, config v3, as the server's twitter-text-parser), preview, images,
-// GIFs and videos with their alt text, "link in first reply", schedule picker with
-// timezone, the estimated X cost and the month's spend against the budgets; other
-// channels (Bluesky, Mastodon, more X accounts) the post also goes to (./channels.js).
+// GIFs and videos with their alt text (uploaded or from the media library), templates,
+// "link in first reply", a schedule picker to the second with the server's timezones, the
+// estimated X cost and the month's spend against the budgets; other channels (Bluesky,
+// Mastodon, more X accounts) the post also goes to (./channels.js).
 import { configs, extractEntitiesWithIndices, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
 import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
 import { card, clear, field, h, icon } from "../dom.js";
-import { timeZones, utcToZoned, zonedToUtc } from "../time.js";
+import { utcToZoned, zonedToUtc } from "../time.js";
+import { zoneSelect } from "../zones.js";
+import { checkButton, libraryPicker, seriesLink, templatePicker } from "./compose_extras.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 import { LABELS, channelName, channelPanel, groupProblems } from "./channels.js";
 import { countFor } from "./networks.js";
@@ -78,7 +81,13 @@ export async function render(root, ctx) {
       m.url = blob && m.kind === "image" ? URL.createObjectURL(blob) : null;
     }),
   );
-  ctx.onLeave(() => parts.forEach((p) => p.media.forEach((m) => m.url && URL.revokeObjectURL(m.url))));
+  // Revoked once the view is gone; an estimate answering after that draws nothing (a
+  // preview redrawn with revoked blob: URLs fails to load them).
+  let gone = false;
+  ctx.onLeave(() => {
+    gone = true;
+    parts.forEach((p) => p.media.forEach((m) => m.url && URL.revokeObjectURL(m.url)));
+  });
 
   // -- controls ---------------------------------------------------------------------
   const campaignSel = h("select", { class: "form-select", id: "compose-campaign" }, h("option", { value: "" }, "— no campaign —"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
@@ -102,14 +111,14 @@ export async function render(root, ctx) {
   const linkInReply = h("input", { class: "form-check-input", type: "checkbox", id: "link-in-reply", checked: Boolean(editing?.link_in_reply) });
   const whenNow = h("input", { class: "form-check-input", type: "radio", name: "when", id: "when-now", value: "now" });
   const whenLater = h("input", { class: "form-check-input", type: "radio", name: "when", id: "when-later", value: "later", checked: true });
-  const tzSel = h("select", { class: "form-select", id: "schedule-tz" }, timeZones().map((z) => h("option", { value: z }, z)));
-  tzSel.value = editing?.timezone || wsTz;
-  const inAnHour = new Date(Date.now() + 3600_000);
-  const at = h("input", { class: "form-control", type: "datetime-local", id: "schedule-at", value: utcToZoned(editing?.due_at || inAnHour, tzSel.value) });
+  const tzSel = zoneSelect({ id: "schedule-tz" }, editing?.timezone || wsTz);
+  const inAnHour = new Date(Math.floor(Date.now() / 1000) * 1000 + 3600_000);
+  // step=1: Herald posts at the second, so the picker offers seconds.
+  const at = h("input", { class: "form-control", type: "datetime-local", step: 1, id: "schedule-at", value: utcToZoned(editing?.due_at || inAnHour, tzSel.value) });
   const utcHint = h("div", { class: "form-text", id: "schedule-utc" });
   const updateHint = () => {
     const instant = zonedToUtc(at.value, tzSel.value);
-    utcHint.textContent = instant ? `= ${instant.toISOString().replace(".000Z", "Z")} UTC · your browser: ${instant.toLocaleString()}` : "pick a date and time";
+    utcHint.textContent = instant ? `= ${instant.toISOString().replace(".000Z", "Z")} UTC · your browser: ${instant.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" })}` : "pick a date and time";
   };
   at.addEventListener("input", updateHint);
   tzSel.addEventListener("change", updateHint);
@@ -118,6 +127,7 @@ export async function render(root, ctx) {
   const primaryAccount = () => accounts.find((a) => a.id === accountSel.value);
   let serverOutgoing = null; // what the server says goes out ("link in first reply")
   function renderPreview() {
+    if (gone) return;
     const account = primaryAccount();
     const sent = serverOutgoing || outgoing(parts.map((p) => p.text), linkInReply.checked);
     const shown = sent.map((text, i) => ({ text, media: i === 0 ? parts[0].media : [] }));
@@ -168,6 +178,7 @@ export async function render(root, ctx) {
   }
 
   function renderParts() {
+    if (gone) return;
     clear(partsBox);
     parts.forEach((p, i) => {
       const ta = h("textarea", { class: "form-control tweet-input", id: `part-${i}`, rows: 4, "aria-label": `Post ${i + 1} text`, placeholder: i === 0 ? "What's happening?" : "Continue the thread…" });
@@ -190,6 +201,15 @@ export async function render(root, ctx) {
       };
       ta.addEventListener("input", update);
       const upload = i > 0 ? null : h("input", { class: "form-control form-control-sm", type: "file", accept: MEDIA_TYPES, id: `media-${i}`, "aria-label": "Add an image, GIF or video" });
+      const fromLibrary = i > 0 || !canEdit() ? null : libraryPicker(async (id) => {
+        if (p.media.length >= MAX_IMAGES) return showError(errorBox, new Error(`A post can carry at most ${MAX_IMAGES} media items.`));
+        if (p.media.some((m) => m.id === id)) return undefined;
+        const blob = await mediaBlob(id).catch(() => null);
+        const kind = blob?.type.startsWith("video/") ? "video" : "image";
+        p.media.push({ id, alt: "", kind, url: blob && kind === "image" ? URL.createObjectURL(blob) : null });
+        renderParts();
+        return undefined;
+      });
       upload?.addEventListener("change", async () => {
         const file = upload.files[0];
         if (!file) return;
@@ -245,7 +265,7 @@ export async function render(root, ctx) {
         h(
           "div",
           { class: "thread-part card mb-2" },
-          h("div", { class: "card-body" }, h("div", { class: "d-flex align-items-center mb-1" }, h("span", { class: "small text-body-secondary me-auto" }, parts.length > 1 ? `Post ${i + 1} of ${parts.length}` : "Post"), counter), ta, bar, h("div", { class: "d-flex gap-2 mt-2 align-items-center" }, canEdit() ? upload : null, i > 0 ? h("span", { class: "small text-body-secondary" }, "images go on the first post") : null, h("span", { class: "ms-auto d-flex gap-1" }, up, down, remove)), thumbs),
+          h("div", { class: "card-body" }, h("div", { class: "d-flex align-items-center mb-1" }, h("span", { class: "small text-body-secondary me-auto" }, parts.length > 1 ? `Post ${i + 1} of ${parts.length}` : "Post"), counter), ta, bar, h("div", { class: "d-flex gap-2 mt-2 align-items-center flex-wrap" }, canEdit() ? upload : null, fromLibrary, i > 0 ? h("span", { class: "small text-body-secondary" }, "images go on the first post") : null, h("span", { class: "ms-auto d-flex gap-1" }, up, down, remove)), thumbs),
         ),
       );
       update();
@@ -346,6 +366,7 @@ export async function render(root, ctx) {
     );
   }
 
+  const checkBox = h("div", { id: "compose-check", class: "mt-2" });
   const saveDraft = editable(h("button", { type: "button", class: "btn btn-outline-secondary", id: "save-draft" }, icon("save"), "Save draft"));
   const schedule = editable(h("button", { type: "button", class: "btn btn-primary", id: "schedule-post" }, icon("calendar-check"), "Schedule"));
   saveDraft.addEventListener("click", () => save(false, saveDraft));
@@ -369,6 +390,12 @@ export async function render(root, ctx) {
             {},
             h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Campaign", campaignSel)), h("div", { class: "col-md-6" }, field("Channel", accountSel))),
             h("div", { class: "mb-2" }, h("div", { class: "small fw-semibold mb-1" }, "Also post to"), channels.element),
+            canEdit()
+              ? templatePicker((text) => {
+                  parts[0].text = text;
+                  renderParts();
+                }, errorBox)
+              : null,
             partsBox,
             h("div", { class: "d-flex align-items-center gap-3 flex-wrap" }, addPart, h("div", { class: "form-check mb-0" }, linkInReply, h("label", { class: "form-check-label", for: "link-in-reply" }, "Link in first reply"), h("div", { class: "form-text mt-0" }, "The main post goes out without its links; a reply right under it carries them."))),
             card(
@@ -381,7 +408,8 @@ export async function render(root, ctx) {
                 utcHint,
               ),
             ),
-            h("div", { class: "d-flex gap-2 mt-3" }, saveDraft, schedule),
+            h("div", { class: "d-flex gap-2 mt-3 flex-wrap" }, saveDraft, schedule, editing ? checkButton(editing.id, checkBox) : null, canEdit() ? seriesLink(() => ({ texts: parts.map((p) => p.text), account_id: accountSel.value, campaign_id: campaignSel.value, timezone: tzSel.value })) : null),
+            checkBox,
           ),
         ),
       ),

@@ -1,4 +1,6 @@
-// Dashboard: what Herald is doing now, today's numbers, the last 7 days, top campaigns.
+// Dashboard: what Herald is doing now, today's numbers (engagement within a minute: the
+// rollups fold each open, click, unsubscribe and bounce at the next dispatch tick), the
+// last 7 days, top campaigns.
 import { get, list, listAll, session, ws } from "../api.js";
 import { dayKey } from "../time.js";
 import { chart, destroyCharts, palette } from "../charts.js";
@@ -29,6 +31,7 @@ export function setActivity(activity) {
 
 export async function render(root, ctx) {
   const timeline = h("canvas", { id: "timeline-chart", "aria-label": "Posts and emails over the last 7 days", role: "img" });
+  const engagement = h("canvas", { id: "engagement-chart", "aria-label": "Email opens, clicks, unsubscribes and bounces over the last 7 days", role: "img" });
   const top = h("div", { id: "top-campaigns" });
   const errors = h("div");
   root.append(
@@ -44,10 +47,19 @@ export async function render(root, ctx) {
     ),
     h(
       "div",
+      { class: "row g-3 mb-4" },
+      stat("stat-opens", "Opens today", "envelope-open", "info"),
+      stat("stat-clicks", "Clicks today", "cursor", "success"),
+      stat("stat-unsubscribes", "Unsubscribes today", "person-dash", "warning"),
+      stat("stat-bounces", "Bounces today", "envelope-x", "danger"),
+    ),
+    h(
+      "div",
       { class: "row g-3" },
       h("div", { class: "col-lg-8" }, h("div", { class: "card h-100" }, h("div", { class: "card-header fw-semibold" }, "Last 7 days"), h("div", { class: "card-body" }, h("div", { class: "chart-box" }, timeline)))),
       h("div", { class: "col-lg-4" }, h("div", { class: "card h-100" }, h("div", { class: "card-header fw-semibold" }, "Top campaigns"), h("div", { class: "card-body" }, top))),
     ),
+    h("div", { class: "card mt-3" }, h("div", { class: "card-header fw-semibold" }, "Email engagement, last 7 days"), h("div", { class: "card-body" }, h("div", { class: "chart-box" }, engagement))),
   );
   ctx.onLeave(() => destroyCharts(root));
 
@@ -66,6 +78,20 @@ export async function render(root, ctx) {
     root.querySelector("#stat-sent").textContent = fmtNumber(d.today.sent);
     root.querySelector("#stat-failed").textContent = fmtNumber(d.today.failed);
     root.querySelector("#stat-active").textContent = fmtNumber(d.activity.sending + d.activity.posting);
+    for (const key of ["opens", "clicks", "unsubscribes", "bounces"]) root.querySelector(`#stat-${key}`).textContent = fmtNumber(d.engaged.at(-1)?.[key] ?? 0);
+    chart(engagement, {
+      type: "line",
+      data: {
+        labels: d.engaged.map((x) => x.date),
+        datasets: [
+          ["opens", "opens", 0],
+          ["clicks", "clicks", 1],
+          ["unsubscribes", "unsubscribes", 3],
+          ["bounces", "bounces", 2],
+        ].map(([key, label, colour]) => ({ label, data: d.engaged.map((x) => x[key]), borderColor: palette(colour), backgroundColor: palette(colour) })),
+      },
+      options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
+    });
     setActivity(d.activity);
     const series = [
       ["x_posts", "X posts", 0],
@@ -80,8 +106,8 @@ export async function render(root, ctx) {
       },
       options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } } },
     });
-    const rows = d.top.map((c) => h("tr", {}, h("td", {}, c.href ? h("a", { href: c.href }, c.name) : c.name), h("td", { class: "small text-body-secondary" }, c.kind), h("td", { class: "text-end" }, fmtNumber(c.count))));
-    clear(top).append(table(["Campaign", "", "Sent"], rows, "No activity yet."));
+    const rows = d.top.map((c) => h("tr", {}, h("td", {}, c.href ? h("a", { href: c.href }, c.name) : c.name), h("td", { class: "small text-body-secondary" }, c.kind), h("td", { class: "text-end" }, fmtNumber(c.count)), h("td", { class: "text-end small" }, c.clicks === undefined ? "–" : `${fmtNumber(c.clicks)} / ${fmtNumber(c.unsubscribes)}`)));
+    clear(top).append(table(["Campaign", "Kind", "Sent", "Clicks / unsub."], rows, "No activity yet."));
     const tick = d.scheduler?.last_tick_at ? new Date(d.scheduler.last_tick_at) : null;
     const alive = tick && Date.now() - tick.getTime() < 3 * 60_000;
     root.querySelector("#dash-updated").replaceChildren(
@@ -110,6 +136,7 @@ async function load(tz, names) {
     activity: { posting: 0, sending: 0 },
     days: week.map((date) => ({ date, x_posts: 0, email_sent: 0, failed: 0 })),
     top: [],
+    engaged: [],
   };
   const byDay = new Map(out.days.map((x) => [x.date, x]));
   const perCampaign = new Map();
@@ -158,9 +185,14 @@ async function load(tz, names) {
       mine.failed = Math.max(mine.failed, Number(row.email_failed || 0) + Number(row.email_bounces || 0));
     }
   }
+  out.engaged = week.map((date) => {
+    const row = (dash?.overview?.days || []).find((x) => x.date === date) || {};
+    return { date, opens: Number(row.email_opens || 0), clicks: Number(row.email_clicks || 0), unsubscribes: Number(row.email_unsubscribes || 0), bounces: Number(row.email_bounces || 0) };
+  });
+  const engagement = new Map((dash?.top_email_campaigns || []).map((m) => [m.campaign_id, m]));
   out.top = [
     ...[...perCampaign].map(([id, count]) => ({ name: names.get(id) || id, href: `#/campaigns/${encodeURIComponent(id)}`, kind: "X", count })),
-    ...emails.filter((c) => Number(c.progress?.sent || 0) > 0).map((c) => ({ name: c.name, href: `#/email/campaign/${encodeURIComponent(c.id)}`, kind: "email", count: Number(c.progress.sent) })),
+    ...emails.filter((c) => Number(c.progress?.sent || 0) > 0).map((c) => ({ name: c.name, href: `#/email/campaign/${encodeURIComponent(c.id)}`, kind: "email", count: Number(c.progress.sent), clicks: Number(engagement.get(c.id)?.clicks || 0), unsubscribes: Number(engagement.get(c.id)?.unsubscribes || 0) })),
   ]
     .sort((a, b) => b.count - a.count)
     .slice(0, 5);

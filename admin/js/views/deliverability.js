@@ -1,9 +1,10 @@
 // Email deliverability: the DKIM key (generate, the DNS record to publish, on/off), the
 // sending domain's pre-flight (SPF, DKIM, DMARC with advice), the reputation figures
-// against Gmail's lines, and the webhook URLs to give each provider.
+// against Gmail's lines, the bounce mailbox, each provider's webhook URL and what
+// verifies its calls, the soft-bounce limit and the warm-up plan.
 import { get, isOwner, post, put, ws } from "../api.js";
-import { card, clear, fmtNumber, h, icon, table } from "../dom.js";
-import { act, editable } from "../ui.js";
+import { card, clear, field, fmtDate, fmtNumber, h, icon, selectDefault, table } from "../dom.js";
+import { act, editable, lockForViewer } from "../ui.js";
 
 const BASE = () => ws("/email/deliverability");
 const OK_COLOURS = { pass: "success", warn: "warning", fail: "danger", ok: "success", alert: "warning", pause: "danger" };
@@ -19,7 +20,51 @@ export async function render(root) {
 }
 
 function draw(box, view, refresh) {
-  clear(box).append(dkimCard(view, refresh), preflightCard(), reputationCard(view.reputation), webhooksCard(view));
+  box.dataset.drawn = String(Number(box.dataset.drawn || 0) + 1); // a redraw after each save
+  clear(box).append(dkimCard(view, refresh), preflightCard(), reputationCard(view.reputation), mailboxCard(view, refresh), webhooksCard(view, refresh), sendingCard(view, refresh));
+}
+
+/** A form whose submit PUTs `body()` to `path`, then reads the page again (with the
+ * reputation, which the PUT's answer leaves out). */
+function putForm(id, path, body, controls, label, done, refresh) {
+  const errorBox = h("div");
+  const save = editable(h("button", { class: "btn btn-primary btn-sm", type: "submit" }, icon("save"), label));
+  const form = h("form", { id, novalidate: true }, errorBox, lockForViewer(h("fieldset", { disabled: !isOwner() }, controls, isOwner() ? save : null)));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (await act(save, () => put(`${BASE()}/${path}`, body()), { errorBox, done })) await refresh();
+  });
+  return form;
+}
+
+function mailboxCard(view, refresh) {
+  const m = view.mailbox || {};
+  const host = h("input", { class: "form-control", id: "mailbox-host", value: m.host || "", placeholder: "imap.example.com", required: true });
+  const port = h("input", { class: "form-control", id: "mailbox-port", type: "number", min: 1, max: 65535, value: m.port ?? "", placeholder: "993" });
+  const security = selectDefault(h("select", { class: "form-select", id: "mailbox-security" }, ["ssl", "starttls", "none"].map((x) => h("option", { value: x }, x))), m.security || "ssl");
+  const username = h("input", { class: "form-control", id: "mailbox-username", value: m.username || "", required: true, autocomplete: "off" });
+  const password = h("input", { class: "form-control", id: "mailbox-password", type: "password", autocomplete: "new-password", placeholder: m.password_set ? "kept: type to replace" : "" });
+  const address = h("input", { class: "form-control", id: "mailbox-address", type: "email", value: m.address || "", placeholder: "bounces@example.com", required: true });
+  const folder = h("input", { class: "form-control", id: "mailbox-folder", value: m.folder || "", placeholder: "INBOX" });
+  const enabled = h("input", { class: "form-check-input", type: "checkbox", id: "mailbox-enabled", checked: m.enabled ?? true });
+  const body = () => ({
+    host: host.value.trim(),
+    ...(port.value && { port: Number(port.value) }),
+    security: security.value,
+    username: username.value.trim(),
+    ...(password.value && { password: password.value }),
+    address: address.value.trim(),
+    ...(folder.value.trim() && { folder: folder.value.trim() }),
+    enabled: enabled.checked,
+  });
+  const state = view.mailbox ? h("p", { class: "small", id: "mailbox-state" }, badge(view.mailbox.enabled ? "pass" : "warn"), ` ${view.mailbox.address} on ${view.mailbox.host}`, view.mailbox.last_polled_at ? `, read ${fmtDate(view.mailbox.last_polled_at)}` : ", not read yet") : h("p", { class: "small text-body-secondary", id: "mailbox-state" }, "No bounce mailbox: bounces arrive by the SMTP answer and the webhooks only.");
+  const controls = h(
+    "div",
+    {},
+    h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("IMAP host", host)), h("div", { class: "col-md-2" }, field("Port", port)), h("div", { class: "col-md-2" }, field("Security", security)), h("div", { class: "col-md-4" }, field("Bounce address", address, "Messages go out with bounces+<token>@ its domain (VERP)."))),
+    h("div", { class: "row" }, h("div", { class: "col-md-4" }, field("Username", username)), h("div", { class: "col-md-4" }, field("Password", password, "Kept in the secrets store.")), h("div", { class: "col-md-2" }, field("Folder", folder)), h("div", { class: "col-md-2 form-check mt-4 ps-5" }, enabled, h("label", { class: "form-check-label", for: "mailbox-enabled" }, "Read it"))),
+  );
+  return card("Bounce mailbox (IMAP)", [state, putForm("mailbox-form", "mailbox", body, controls, "Save mailbox", "Bounce mailbox saved", refresh)]);
 }
 
 function dkimCard(view, refresh) {
@@ -89,12 +134,54 @@ function reputationCard(rep) {
   );
 }
 
-function webhooksCard(view) {
+/** What verifies one provider's webhook calls: SNS topics, a key, or basic auth. */
+function webhookForm(provider, w, refresh) {
+  const input = (name, attrs) => h("input", { class: "form-control form-control-sm", name, "aria-label": `${provider}: ${attrs.placeholder}`, autocomplete: "off", ...attrs });
+  let controls;
+  let body;
+  if (provider === "ses") {
+    const arns = input("topic_arns", { placeholder: "SNS topic ARNs, comma-separated", value: (w.topic_arns || []).join(", ") });
+    controls = arns;
+    body = () => ({ provider, topic_arns: arns.value.split(/[\s,]+/).filter(Boolean) });
+  } else if (provider === "postmark") {
+    const user = input("username", { placeholder: "basic auth user", value: w.username || "" });
+    const pass = input("password", { placeholder: "basic auth password (12+)", type: "password" });
+    controls = h("div", { class: "d-flex gap-1" }, user, pass);
+    body = () => ({ provider, username: user.value.trim(), password: pass.value });
+  } else {
+    const key = input("key", { placeholder: provider === "sendgrid" ? "verification key" : "signing key", type: "password" });
+    controls = key;
+    body = () => ({ provider, key: key.value });
+  }
+  return putForm(`webhook-${provider}`, "webhooks", body, h("div", { class: "mb-1" }, controls), "Save", `${provider} webhook saved`, refresh);
+}
+
+function sendingCard(view, refresh) {
+  const limit = h("input", { class: "form-control", id: "soft-bounce-limit", type: "number", min: 1, max: 20, value: view.soft_bounce_limit });
+  const policy = putForm("policy-form", "policy", () => ({ soft_bounce_limit: Number(limit.value) }), field("Soft bounces in a row that suppress an address", limit), "Save limit", "Soft-bounce limit saved", refresh);
+  const w = view.warmup;
+  const curve = h("input", { class: "form-control", id: "warmup-curve", value: (w?.curve || []).join(", "), placeholder: "default curve" });
+  const start = h("input", { class: "form-control", id: "warmup-start", type: "date", value: w?.start || "" });
+  const on = h("input", { class: "form-check-input", type: "checkbox", id: "warmup-enabled", checked: w ? Boolean(w.enabled ?? true) : true });
+  const warm = putForm(
+    "warmup-form",
+    "warmup",
+    () => ({ ...(curve.value.trim() && { curve: curve.value.split(/[\s,]+/).filter(Boolean).map(Number) }), ...(start.value && { start: start.value }), enabled: on.checked }),
+    h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Daily volumes", curve, "Messages a day, day by day; empty: Herald's default curve.")), h("div", { class: "col-md-3" }, field("From", start)), h("div", { class: "col-md-3 form-check mt-4 ps-5" }, on, h("label", { class: "form-check-label", for: "warmup-enabled" }, "Warm up"))),
+    "Save warm-up",
+    "Warm-up saved",
+    refresh,
+  );
+  const state = w ? h("p", { class: "small", id: "warmup-state" }, `Day ${w.day} of ${w.days}: at most ${fmtNumber(w.cap_today)} today`, w.held ? " (held: the reputation guard is not clear)" : "") : h("p", { class: "small text-body-secondary", id: "warmup-state" }, "No warm-up plan.");
+  return card("Sending policy", [h("p", { class: "small" }, `Quota: ${view.daily_quota ? `${fmtNumber(view.daily_quota)} a day` : "no daily cap"}, ${view.per_minute_rate ? `${fmtNumber(view.per_minute_rate)} a minute` : "no rate limit"}.`), policy, h("hr"), state, warm]);
+}
+
+function webhooksCard(view, refresh) {
   return card(
     "Bounce and complaint webhooks",
     table(
-      ["Provider", "URL to give it", "Verification"],
-      Object.entries(view.webhooks).map(([provider, w]) => h("tr", { dataset: { provider } }, h("td", {}, provider), h("td", {}, h("code", { class: "small" }, w.url)), h("td", {}, badge(w.configured ? "pass" : "warn"), w.configured ? " configured" : " not set"))),
+      ["Provider", "URL to give it", "Verification", isOwner() ? "Set it" : ""],
+      Object.entries(view.webhooks).map(([provider, w]) => h("tr", { dataset: { provider } }, h("td", {}, provider), h("td", {}, h("code", { class: "small" }, w.url)), h("td", {}, badge(w.configured ? "pass" : "warn"), w.configured ? " configured" : " not set"), h("td", {}, isOwner() ? webhookForm(provider, w, refresh) : null))),
     ),
   );
 }

@@ -1,11 +1,29 @@
-// Post history: every post with its status, the reason of a failure, the link to the
-// published post and its metrics; a held thread (X refused a reply part) can go on as
-// separate posts, or stop. Each row is one network's post: a post written for several
-// channels shows one row per network, each with its own result. Refreshes every 5 s.
-import { list, listAll, post, ws } from "../api.js";
+// Post history: every post with its text and images, its status, the reason of a
+// failure, the link to the published post and its metrics; a held thread (X refused a
+// reply part) can go on as separate posts, or stop. Each row is one network's post: a
+// post written for several channels shows one row per network, each with its own
+// result. Refreshes every 5 s while shown.
+import { del, get, list, listAll, post, session, ws } from "../api.js";
+import { chart, destroyCharts, palette } from "../charts.js";
+import { mediaBlobUrl } from "../blobs.js";
 import { clear, fmtDate, fmtNumber, h, icon, statusBadge, table } from "../dom.js";
-import { act, editable, pageHeader } from "../ui.js";
+import { act, confirmButton, editable, exportButton, pageHeader } from "../ui.js";
 import { LABELS, networkUrl } from "./channels.js";
+
+/** The post's images as small thumbnails (fetched once per page load). */
+function thumbs(p) {
+  const ids = p.media || [];
+  if (!ids.length) return null;
+  return h(
+    "div",
+    { class: "d-flex gap-1 mt-1 post-images" },
+    ids.map((id, i) => {
+      const img = h("img", { class: "thumb-sm", alt: `Image ${i + 1} of the post` });
+      mediaBlobUrl(id).then((url) => (img.src = url)).catch(() => img.replaceWith(h("span", { class: "small text-danger" }, "image unavailable")));
+      return img;
+    }),
+  );
+}
 
 const STATUSES = ["", "draft", "approved", "scheduled", "queued", "publishing", "published", "failed", "unconfirmed", "held", "cancelled"];
 
@@ -31,13 +49,34 @@ export async function render(root, ctx) {
   const campaigns = await listAll(ws("/campaigns")).catch(() => []);
   const accounts = new Map((await listAll(ws("/x/accounts")).catch(() => [])).map((a) => [a.id, a]));
   const names = new Map(campaigns.map((c) => [c.id, c.name]));
-  const campaignSel = h("select", { class: "form-select form-select-sm", id: "history-campaign", "aria-label": "Campaign" }, h("option", { value: "" }, "All campaigns"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
+  const campaignSel = h("select", { class: "form-select form-select-sm w-auto", id: "history-campaign", "aria-label": "Campaign" }, h("option", { value: "" }, "All campaigns"), campaigns.map((c) => h("option", { value: c.id }, c.name)));
   campaignSel.value = ctx.params.get("campaign") || "";
-  const statusSel = h("select", { class: "form-select form-select-sm", id: "history-status", "aria-label": "Status" }, STATUSES.map((s) => h("option", { value: s }, s ? s : "Any status")));
+  const statusSel = h("select", { class: "form-select form-select-sm w-auto", id: "history-status", "aria-label": "Status" }, STATUSES.map((s) => h("option", { value: s }, s ? s : "Any status")));
   const box = h("div", { id: "history-table" });
   const more = h("button", { class: "btn btn-sm btn-outline-secondary d-none", type: "button" }, "Load more");
   let cursor = null;
   let rows = [];
+  // One post's readings over time (GET /posts/{id}/metrics), below the table: the
+  // table refreshes every 5 s, this stays until another post is chosen.
+  const growthCanvas = h("canvas", { id: "post-growth-chart", role: "img", "aria-label": "The post's metrics over time" });
+  const growthTitle = h("div", { class: "small mb-2", id: "post-growth-title" });
+  const growthCard = h("div", { class: "card mt-3 d-none", id: "post-growth" }, h("div", { class: "card-header fw-semibold" }, "Metrics over time"), h("div", { class: "card-body" }, growthTitle, h("div", { class: "chart-box" }, growthCanvas)));
+  ctx.onLeave(() => destroyCharts(growthCard));
+  async function showGrowth(p, text) {
+    const m = await get(ws(`/posts/${encodeURIComponent(p.id)}/metrics`)).catch(() => null);
+    growthCard.classList.remove("d-none");
+    growthTitle.textContent = `${text.slice(0, 120)} · ${m?.snapshots?.length || 0} reading(s)${m?.next_metrics_at ? `, next ${fmtDate(m.next_metrics_at, session.workspace?.timezone)}` : ""}`;
+    const points = m?.snapshots || [];
+    chart(growthCanvas, {
+      type: "line",
+      data: {
+        labels: points.map((x) => fmtDate(x.at, session.workspace?.timezone)),
+        datasets: [["impressions", 0], ["engagements", 1], ["likes", 3], ["reposts", 5]].map(([key, colour]) => ({ label: key, data: points.map((x) => x[key] || 0), borderColor: palette(colour), backgroundColor: palette(colour) })),
+      },
+      options: { scales: { y: { beginAtZero: true } } },
+    });
+    growthCard.scrollIntoView({ block: "nearest" });
+  }
 
   const rowOf = (p) => {
     const url = postUrl(p, accounts);
@@ -54,11 +93,15 @@ export async function render(root, ctx) {
     drop?.addEventListener("click", () => act(drop, () => post(ws(`/posts/${encodeURIComponent(p.id)}/drop-rest`), {}), { done: "The rest of the thread is dropped" }).then(refresh));
     const heldNote = held ? h("div", { class: "small text-warning held-note" }, `${(p.x_ids || []).length} of its parts are on X; X refused the next as a reply. Post the rest as separate posts, or drop it.`) : null;
     const text = (p.parts && p.parts.length ? p.parts : [p.text || ""]).join("\n—\n");
+    // A post that never went out can be deleted (asks twice).
+    const remove = ["draft", "cancelled", "failed"].includes(p.status) ? confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(ws(`/posts/${encodeURIComponent(p.id)}`)), { done: "Post deleted" }).then(refresh)) : null;
+    const growth = p.status === "published" ? h("button", { class: "btn btn-sm btn-outline-info", type: "button", "aria-label": "Metrics over time", title: "Metrics over time" }, icon("graph-up")) : null;
+    growth?.addEventListener("click", () => showGrowth(p, text));
     return h(
       "tr",
       { dataset: { id: p.id, status: p.status } },
       h("td", { class: "small text-nowrap" }, fmtDate(p.published_at || p.due_at || p.created_at, p.timezone)),
-      h("td", { class: "wrap small post-text" }, text),
+      h("td", { class: "wrap small post-text" }, text, thumbs(p)),
       h("td", { class: "small" }, names.get(p.campaign_id) || ""),
       h(
         "td",
@@ -69,8 +112,8 @@ export async function render(root, ctx) {
       ),
       h("td", { class: "reason small" }, reason, heldNote),
       h("td", { class: "small" }, url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "post-link" }, icon("box-arrow-up-right"), " view") : (p.x_ids || []).length ? h("span", { class: "text-body-secondary post-id", title: "sandbox: recorded, not on X" }, `#${p.x_ids[0]}`) : ""),
-      h("td", {}, metricsCell(p)),
-      h("td", { class: "text-end" }, retry, cancel, separate, drop),
+      h("td", {}, metricsCell(p), growth),
+      h("td", { class: "text-end" }, h("div", { class: "d-flex gap-1 justify-content-end flex-wrap" }, retry, cancel, separate, drop, remove)),
     );
   };
 
@@ -93,10 +136,12 @@ export async function render(root, ctx) {
   campaignSel.addEventListener("change", refresh);
   statusSel.addEventListener("change", refresh);
   root.append(
-    pageHeader("Post history", h("div", { class: "d-flex gap-2" }, campaignSel, statusSel)),
+    pageHeader("Post history", h("div", { class: "d-flex gap-2 flex-wrap page-actions" }, campaignSel, statusSel, exportButton("posts"), exportButton("post_metrics", "Export metrics CSV"))),
     h("div", { class: "card" }, h("div", { class: "card-body" }, box, more)),
+    growthCard,
   );
   await ctx.every(async () => {
+    if (box.querySelector("[data-armed]")) return; // a delete waits for its confirmation
     if (!cursor || rows.length <= 50) await refresh();
   }, 5000);
 }

@@ -1,11 +1,11 @@
-// Job ads: openings, candidates (import with its report), segments, ad campaigns and
-// their performance.
-import { canEdit, get, isOwner, listAll, patch, post, put, request, session, ws } from "../api.js";
-import { chart, destroyCharts, palette } from "../charts.js";
-import { card, clear, field, fmtNumber, fmtPct, h, icon, statusBadge, table } from "../dom.js";
+// Job ads: openings, candidates (import with its report), segments; the ad campaigns
+// and their performance are jobs_ads.js.
+import { canEdit, del, get, patch, post, request, session, ws } from "../api.js";
+import { destroyCharts } from "../charts.js";
+import { card, clear, field, fmtDate, fmtNumber, fmtPct, h, icon, selectDefault, statusBadge, table } from "../dom.js";
 import { resourceSection } from "../resource.js";
 import { importReport } from "./email.js";
-import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { act, confirmButton, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 
 const TABS = [
   ["openings", "Openings", "briefcase"],
@@ -19,19 +19,21 @@ export async function render(root, ctx) {
   root.append(
     pageHeader("Job ads"),
     viewerNotice(),
-    h("ul", { class: "nav nav-tabs mb-3" }, TABS.map(([id, label, i]) => h("li", { class: "nav-item" }, h("a", { class: `nav-link${tab === id ? " active" : ""}`, href: `#/jobs/${id}`, id: `tab-${id}` }, icon(i), label)))),
+    h("ul", { class: "nav nav-tabs mb-3" }, TABS.map(([id, label, i]) => h("li", { class: "nav-item" }, h("a", { class: `nav-link${tab === id ? " active" : ""}`, href: `#/jobs/${id}`, id: `tab-${id}`, "aria-current": tab === id ? "page" : null }, icon(i), label)))),
   );
   const body = h("div");
   root.append(body);
   ctx.onLeave(() => destroyCharts(root));
   if (tab === "candidates") return candidates(body);
   if (tab === "segments") return segments(body);
-  if (tab === "ads") return ads(body, ctx);
+  if (tab === "ads") return (await import("./jobs_ads.js")).render(body, ctx);
   return openings(body);
 }
 
 async function openings(root) {
+  const errorBox = h("div", { id: "openings-errors" });
   root.append(
+    errorBox,
     await resourceSection({
       id: "openings",
       title: "Openings",
@@ -39,6 +41,7 @@ async function openings(root) {
       path: () => ws("/jobs/openings"),
       createLabel: "Create opening",
       empty: "No openings yet.",
+      extra: exportButton("job_openings"),
       fields: [
         { name: "title", label: "Title", required: true },
         { name: "company", label: "Company", required: true },
@@ -46,9 +49,10 @@ async function openings(root) {
         { name: "country", label: "Country (ISO code)", col: "col-md-2", help: "e.g. FR", required: true },
         { name: "salary_min", label: "Salary from", type: "number", col: "col-md-2", parse: Number },
         { name: "salary_max", label: "Salary to", type: "number", col: "col-md-2", parse: Number },
-        { name: "salary_currency", label: "Currency", col: "col-md-2", value: "EUR" },
-        { name: "salary_period", label: "Per", col: "col-md-2", options: () => ["year", "month", "week", "day", "hour"].map((x) => [x, x]) },
-        { name: "apply_url", label: "Apply URL", type: "url", col: "col-md-6" },
+        { name: "salary_currency", label: "Currency", col: "col-md-2", value: "EUR", help: "ISO code, needed with a salary" },
+        { name: "salary_period", label: "Per", col: "col-md-2", value: "year", options: () => ["year", "month", "week", "day", "hour"].map((x) => [x, x]) },
+        { name: "apply_url", label: "Apply URL", type: "url", col: "col-md-6", required: true, placeholder: "https://…", help: "Where candidates apply (https)." },
+        { name: "status", label: "Status", col: "col-md-2", value: "draft", options: () => ["draft", "open"].map((x) => [x, x]), help: "Ads publish only for open openings." },
         { name: "description", label: "Description", type: "textarea", col: "col-12" },
       ],
       transform: (b) => {
@@ -61,7 +65,8 @@ async function openings(root) {
         ["Company", (r) => r.company],
         ["Location", (r) => [r.location?.city, r.location?.region, r.location?.country].filter(Boolean).join(", ")],
         ["Salary", (r) => (r.salary_min || r.salary_max ? `${fmtNumber(r.salary_min)}–${fmtNumber(r.salary_max)} ${r.salary_currency || ""}/${r.salary_period || ""}` : "")],
-        ["Status", (r) => openingStatus(r)],
+        ["Status", (r) => openingStatus(r, errorBox)],
+        ["", (r) => confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(ws(`/jobs/openings/${encodeURIComponent(r.id)}`)), { errorBox, done: "Opening deleted" }).then(() => root.querySelector("#openings")?.refresh()))],
       ],
     }),
   );
@@ -75,6 +80,7 @@ async function candidates(root) {
   const section = await resourceSection({
     id: "candidates",
     title: "Candidates",
+    extra: exportButton("candidates"),
     path: () => ws("/jobs/candidates"),
     empty: "No candidates yet: import a file.",
     columns: [
@@ -96,9 +102,37 @@ async function candidates(root) {
       reportBox.append(card("Validation report", importReport(r)));
       toast("Candidates imported");
       section.refresh();
+      drawHistory();
     }
   });
-  root.append(card("Import candidates", h("div", {}, form, reportBox)), section);
+  const history = h("div", { id: "candidate-imports" });
+  const drawHistory = async () => {
+    const page = await get(ws("/jobs/candidates/imports"), { limit: 10 }).catch(() => ({ items: [] }));
+    clear(history).append(table(["File", "Rows", "Imported", "Rejected", "When"], (page.items || []).map((x) => h("tr", {}, h("td", { class: "wrap" }, x.filename || ""), h("td", {}, fmtNumber(x.total_rows)), h("td", {}, fmtNumber(x.imported)), h("td", {}, fmtNumber(Object.values(x.rejected || {}).reduce((a, b) => a + Number(b || 0), 0))), h("td", { class: "small" }, fmtDate(x.created_at, session.workspace?.timezone)))), "No import yet."));
+  };
+  root.append(card("Import candidates", h("div", {}, form, reportBox)), section, card("Past imports", history));
+  await drawHistory();
+}
+
+/** A button that reads the whole segment (education, sources, what ad targeting can use). */
+function segmentDetails(r) {
+  const button = h("button", { class: "btn btn-sm btn-outline-secondary", type: "button", "aria-label": `Details of ${r.label}` }, icon("info-circle"), "Details");
+  button.addEventListener("click", async () => {
+    const seg = await act(button, () => get(ws(`/jobs/segments/${encodeURIComponent(r.id)}`)));
+    if (!seg) return;
+    const top = (list) => (list || []).map((x) => `${x.value} ${Math.round(x.share * 100)}%`).join(", ") || "–";
+    button.replaceWith(
+      h(
+        "dl",
+        { class: "small mb-0 segment-details" },
+        h("dt", {}, "Education"), h("dd", {}, top(seg.profile?.top_education)),
+        h("dt", {}, "Sources"), h("dd", {}, top(seg.profile?.top_sources)),
+        h("dt", {}, "Ad keywords"), h("dd", {}, (seg.keywords || []).join(", ") || "–"),
+        h("dt", {}, "Ad locations"), h("dd", {}, (seg.locations || []).join(", ") || "–"),
+      ),
+    );
+  });
+  return button;
 }
 
 async function segments(root) {
@@ -108,6 +142,7 @@ async function segments(root) {
   const section = await resourceSection({
     id: "segments",
     title: "Segments",
+    extra: exportButton("segments"),
     path: () => ws("/jobs/segments"),
     empty: "No segments yet: import candidates, then recompute.",
     columns: [
@@ -116,6 +151,7 @@ async function segments(root) {
       ["Experience", (r) => (r.profile?.median_years !== undefined && r.profile?.median_years !== null ? `median ${r.profile.median_years} y (${r.profile.p25_years}–${r.profile.p75_years})` : "")],
       ["Top skills", (r) => (r.profile?.top_skills || []).slice(0, 6).map((x) => `${x.value} ${Math.round(x.share * 100)}%`).join(", ")],
       ["Locations", (r) => (r.profile?.top_locations || []).slice(0, 4).map((x) => x.value).join(", ")],
+      ["", segmentDetails],
     ],
   });
   // The run happens in the `segment` function; poll its status until it is done.
@@ -130,126 +166,21 @@ async function segments(root) {
       await new Promise((res) => setTimeout(res, 1000));
     }
     section.refresh();
+    drawRuns();
   });
-  root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run)), runState), section);
-}
-
-async function ads(root, ctx) {
-  const [openingsList, segmentsList] = await Promise.all([listAll(ws("/jobs/openings")).catch(() => []), listAll(ws("/jobs/segments")).catch(() => [])]);
-  const perf = h("canvas", { id: "ads-performance", role: "img", "aria-label": "Ad performance" });
-  const perfTable = h("div", { class: "mt-3", id: "ads-performance-table" });
-  const section = await resourceSection({
-    id: "ads",
-    title: "Ad campaigns",
-    noun: "Ad campaign",
-    path: () => ws("/ads/campaigns"),
-    createLabel: "Create ad campaign",
-    empty: "No ad campaigns yet.",
-    fields: [
-      { name: "name", label: "Name", required: true },
-      { name: "opening_id", label: "Opening", options: () => openingsList.map((o) => [o.id, o.title]) },
-      { name: "segment_ids", label: "Segments (none: everyone)", multiple: true, options: () => segmentsList.map((x) => [x.id, x.label]), help: "Ctrl/⌘-click to pick several" },
-      { name: "platforms", label: "Platforms", options: () => [["meta", "Meta"], ["google", "Google Ads"], ["meta,google", "Both"]], parse: (v) => v.split(","), required: true },
-      { name: "daily_budget", label: "Daily budget", type: "number", parse: Number, col: "col-md-2", required: true },
-      { name: "currency", label: "Currency", col: "col-md-2", help: "default: the salary's" },
-    ],
-    columns: [
-      ["Name", (r) => r.name],
-      ["Platforms", (r) => (r.platforms || []).join(", ")],
-      ["Budget/day", (r) => `${fmtNumber(r.daily_budget, 2)} ${r.currency || ""}`],
-      ["Status", (r) => [statusBadge(r.status), Object.values(r.publications || {}).some((x) => x?.sandbox) || r.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null]],
-      ["Error", (r) => (r.error ? h("span", { class: "text-danger small" }, r.error.reason || r.error.message || String(r.error)) : "")],
-      ["Actions", (r) => adActions(r, () => section.refresh())],
-    ],
-  });
-  ctx.timers.push(setInterval(() => !document.hidden && section.refresh().catch(() => {}), 5000)); // publishing is asynchronous
-  root.append(await adAccounts(), section, card("Performance", h("div", {}, h("div", { class: "chart-box" }, perf), perfTable)));
-  const campaigns = await listAll(ws("/ads/campaigns")).catch(() => []);
-  const metrics = await Promise.all(campaigns.slice(0, 10).map((c) => get(ws(`/ads/campaigns/${encodeURIComponent(c.id)}/performance`)).catch(() => null)));
-  const totals = metrics.map((m) => m?.totals || {});
-  perfTable.append(
-    table(
-      ["Campaign", "Impressions", "Clicks", "CTR", "Spend", "CPC"],
-      campaigns.slice(0, 10).map((c, i) => h("tr", {}, h("td", {}, c.name), h("td", {}, fmtNumber(totals[i].impressions)), h("td", {}, fmtNumber(totals[i].clicks)), h("td", {}, fmtPct(totals[i].ctr)), h("td", {}, fmtNumber(totals[i].spend, 2)), h("td", {}, fmtNumber(totals[i].cpc, 2)))),
-      "No ad campaign yet.",
-    ),
-  );
-  chart(perf, {
-    type: "bar",
-    data: {
-      labels: campaigns.slice(0, 10).map((c) => c.name),
-      datasets: [
-        { label: "impressions", data: totals.map((t) => t.impressions || 0), backgroundColor: palette(0) },
-        { label: "clicks", data: totals.map((t) => t.clicks || 0), backgroundColor: palette(1) },
-        { label: "applications", data: totals.map((t) => t.applications || t.conversions || 0), backgroundColor: palette(3) },
-      ],
-    },
-    options: { scales: { y: { beginAtZero: true } } },
-  });
-}
-
-function adActions(r, refresh) {
-  const out = h("div", { class: "d-flex gap-1" });
-  const btn = (label, iconName, path, colour) => {
-    const b = editable(h("button", { class: `btn btn-sm btn-outline-${colour}`, type: "button" }, icon(iconName), label));
-    b.addEventListener("click", () => act(b, () => post(ws(`/ads/campaigns/${encodeURIComponent(r.id)}/${path}`), {}), { done: `${label}: done` }).then(refresh));
-    return b;
+  const runs = h("div", { id: "segment-runs" });
+  const drawRuns = async () => {
+    const page = await get(ws("/jobs/segmentations"), { limit: 10 }).catch(() => ({ items: [] }));
+    clear(runs).append(table(["Run", "Status", "Segments", "Candidates", "When"], (page.items || []).map((x) => h("tr", {}, h("td", { class: "small" }, x.id), h("td", {}, statusBadge(x.status), x.error ? h("div", { class: "small text-danger" }, x.error) : null), h("td", {}, x.k ?? x.k_requested ?? "auto"), h("td", {}, fmtNumber(x.candidate_count)), h("td", { class: "small" }, fmtDate(x.finished_at || x.created_at, session.workspace?.timezone)))), "No run yet."));
   };
-  if (["draft", "failed"].includes(r.status)) out.append(btn("Publish", "play", "publish", "success"));
-  if (r.status === "paused") out.append(btn("Resume", "play", "resume", "success"));
-  if (["active", "scheduled", "publishing"].includes(r.status)) out.append(btn("Pause", "pause", "pause", "warning"));
-  if (!["archived", "draft"].includes(r.status)) out.append(btn("Archive", "archive", "archive", "secondary"));
-  return out;
+  root.append(errorBox, card("Segmentation", h("div", { class: "d-flex gap-2 align-items-end" }, h("div", {}, field("Number of segments", k)), h("div", { class: "mb-3" }, run)), runState), section, card("Runs", runs));
+  await drawRuns();
 }
 
-function openingStatus(r) {
+function openingStatus(r, errorBox) {
   if (!canEdit()) return statusBadge(r.status);
-  const sel = h("select", { class: "form-select form-select-sm", "aria-label": "Status" }, ["draft", "open", "closed", "archived"].map((x) => h("option", { value: x }, x)));
-  sel.value = r.status;
-  sel.addEventListener("change", () => act(sel, () => patch(ws(`/jobs/openings/${encodeURIComponent(r.id)}`), { status: sel.value }), { done: `Opening ${sel.value}` }));
+  const sel = selectDefault(h("select", { class: "form-select form-select-sm", "aria-label": `Status of ${r.title}` }, ["draft", "open", "closed", "archived"].map((x) => h("option", { value: x }, x))), r.status);
+  sel.addEventListener("change", () => act(sel, () => patch(ws(`/jobs/openings/${encodeURIComponent(r.id)}`), { status: sel.value }), { errorBox, done: `Opening ${sel.value}` }));
   return sel;
 }
 
-const AD_FIELDS = {
-  meta: [
-    ["account_id", "Ad account id (digits)"],
-    ["page_id", "Facebook Page id"],
-    ["access_token", "Access token", "password"],
-  ],
-  google: [
-    ["account_id", "Customer id (digits)"],
-    ["login_customer_id", "Manager account id (optional)"],
-    ["developer_token", "Developer token", "password"],
-    ["client_id", "OAuth client id"],
-    ["client_secret", "OAuth client secret", "password"],
-    ["refresh_token", "Refresh token", "password"],
-  ],
-};
-
-async function adAccounts() {
-  const errorBox = h("div");
-  const accounts = await get(ws("/ads/accounts")).catch(() => []);
-  const rows = (Array.isArray(accounts) ? accounts : accounts.items || []).map((a) => {
-    const forms = h("div");
-    if (isOwner()) {
-      const inputs = AD_FIELDS[a.platform].map(([name, label, type]) => h("input", { class: "form-control form-control-sm", name, type: type || "text", placeholder: label, "aria-label": label, autocomplete: "off" }));
-      const save = h("button", { class: "btn btn-sm btn-outline-primary", type: "submit" }, icon("key"), a.connected ? "Replace" : "Connect");
-      const form = h("form", { class: "d-flex gap-1 flex-wrap" }, inputs, save);
-      form.addEventListener("submit", async (e) => {
-        e.preventDefault();
-        const body = Object.fromEntries(inputs.filter((i) => i.value.trim()).map((i) => [i.name, i.value.trim()]));
-        const r = await act(save, () => put(ws(`/ads/accounts/${a.platform}`), body), { errorBox, done: `${a.platform} connected` });
-        if (r) inputs.forEach((i) => (i.value = ""));
-      });
-      forms.append(form);
-    }
-    return h(
-      "tr",
-      { dataset: { platform: a.platform } },
-      h("td", {}, a.platform === "meta" ? "Meta" : "Google Ads"),
-      h("td", {}, a.connected ? h("span", { class: "badge text-bg-success" }, `connected ${a.account_id || ""}`) : session.sandbox ? h("span", { class: "badge text-bg-warning" }, "sandbox: recorded, not published") : h("span", { class: "badge text-bg-secondary" }, "not connected")),
-      h("td", {}, forms),
-    );
-  });
-  return card("Ad accounts", h("div", {}, errorBox, table(["Platform", "State", isOwner() ? "Credentials (kept in the secrets store)" : ""], rows)));
-}

@@ -82,7 +82,7 @@ export function renderPreviews(box, channels, media) {
         h(
           "div",
           { class: `tweet-preview${network === "x" ? "" : " post-preview"}`, dataset: { network } },
-          h("div", { class: "small text-body-secondary mb-1" }, ...identity(account, network), account?.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null, texts.length > 1 ? ` · ${i + 1}/${texts.length}` : "", i === 1 && linkReply ? h("span", { class: "badge text-bg-info ms-1 link-reply-badge" }, "link in first reply") : null),
+          h("div", { class: "small text-body-secondary mb-1 preview-head" }, ...identity(account, network), account?.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null, texts.length > 1 ? ` · ${i + 1}/${texts.length}` : "", i === 1 && linkReply ? h("span", { class: "badge text-bg-info ms-1 link-reply-badge" }, "link in first reply") : null),
           network === "x" ? xText(text) : fediText(text, network),
           i === 0 ? mediaRow(media) : null,
           h("div", { class: `small mt-1 preview-count${count.valid ? " text-body-secondary" : " text-danger"}`, dataset: { valid: count.valid ? "1" : "0" } }, `${count.length} / ${count.limit}${count.unit ? ` ${count.unit}` : ""}`),

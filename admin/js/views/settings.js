@@ -3,9 +3,10 @@
 // posting plans, the workspace timezone, members and roles.
 import { canEdit, del, get, isOwner, listAll, patch, post, put, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
-import { timeZones } from "../time.js";
-import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { act, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
+import { zoneSelect } from "../zones.js";
 import { LABELS, networkOf } from "./channels.js";
+import { accountSection, newWorkspaceSection } from "./settings_account.js";
 import { showSpend } from "./spend.js";
 
 const TIERS = ["free", "basic", "pro", "pay_per_use", "enterprise"];
@@ -13,15 +14,14 @@ const TIERS = ["free", "basic", "pro", "pay_per_use", "enterprise"];
 export async function render(root, ctx) {
   root.append(pageHeader("Settings"), viewerNotice());
   const sections = await Promise.all([workspaceSection(), accountsSection(ctx), budgetSection(), topicsSection(), plansSection(), membersSection()]);
-  root.append(...sections);
+  root.append(...sections, accountSection(), newWorkspaceSection());
 }
 
 async function workspaceSection() {
   const w = await get(ws(""));
   const errorBox = h("div");
   const name = h("input", { class: "form-control", id: "ws-name", value: w.name });
-  const tz = h("select", { class: "form-select", id: "ws-timezone" }, timeZones().map((z) => h("option", { value: z }, z)));
-  tz.value = w.timezone;
+  const tz = zoneSelect({ id: "ws-timezone" }, w.timezone);
   const save = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon("save"), "Save"));
   const form = h("form", { id: "workspace-form" }, errorBox, lockForViewer(h("fieldset", {}, h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Workspace name", name)), h("div", { class: "col-md-6" }, field("Timezone", tz, "Default for schedules, posting plans and the calendar."))), isOwner() ? save : null)));
   form.addEventListener("submit", async (e) => {
@@ -135,7 +135,7 @@ async function accountsSection() {
   });
   // A sandbox account of any network: it posts by that network's rules (limits, media).
   const sandboxNetwork = h("select", { class: "form-select flex-grow-0 w-auto", id: "sandbox-network", "aria-label": "Network of the sandbox account" }, Object.entries(LABELS).map(([v, l]) => h("option", { value: v }, l)));
-  const sandboxHandle = h("input", { class: "form-control", id: "sandbox-handle", placeholder: "sandbox handle, e.g. herald_demo", "aria-label": "Sandbox handle" });
+  const sandboxHandle = h("input", { class: "form-control", id: "sandbox-handle", placeholder: "sandbox handle, e.g. herald_demo", "aria-label": "Handle of the sandbox account" });
   const addSandbox = editable(h("button", { class: "btn btn-outline-warning", type: "button", id: "x-sandbox" }, icon("cone-striped"), "Add a sandbox account"));
   addSandbox.addEventListener("click", () => act(addSandbox, () => post(ws("/x/accounts/sandbox"), { handle: sandboxHandle.value.trim() || "herald_sandbox", network: sandboxNetwork.value }), { errorBox, done: `Sandbox ${LABELS[sandboxNetwork.value]} account added` }).then(refresh));
   const sandboxRow = session.sandbox ? h("div", { class: "input-group mt-2" }, sandboxNetwork, sandboxHandle, addSandbox) : null;
@@ -150,7 +150,7 @@ async function accountsSection() {
     if (back) await act(null, () => post(ws(back[0]), back[1]), { errorBox, done: "X account connected" });
     await refresh();
   }
-  return card("X accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto" }, connectTier, connect2, connect), sandboxRow, note) : null));
+  return card("X accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto flex-wrap" }, connectTier, connect2, connect), sandboxRow, note) : null), exportButton("x_accounts"));
 }
 
 async function budgetSection() {
@@ -227,10 +227,17 @@ async function plansSection() {
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const plan = await act(save, () => post(ws(`/campaigns/${encodeURIComponent(campaign.value)}/plans`), { account_id: account.value, posts_per_day: Number(perDay.value), active_from: from.value, active_to: to.value }), { errorBox, done: "Posting plan saved" });
-    if (plan) {
-      clear(box).append(h("div", { class: "small" }, `${plan.posts_per_day} posts a day, ${plan.active_from}–${plan.active_to} (${plan.timezone}). Next slots: `, (plan.slots || []).map((s) => fmtDate(s, plan.timezone)).join(" · ") || "none in the next 24 h"));
-    }
+    if (plan) showPlan(plan);
   });
+  // The slots move with the clock: "Refresh" reads the plan again (its next 24 hours).
+  const showPlan = (plan) => {
+    const again = h("button", { class: "btn btn-sm btn-outline-secondary ms-2", type: "button", id: "plan-refresh" }, icon("arrow-clockwise"), "Refresh");
+    again.addEventListener("click", async () => {
+      const fresh = await act(again, () => get(ws(`/plans/${encodeURIComponent(plan.id)}`)), { errorBox });
+      if (fresh) showPlan(fresh);
+    });
+    clear(box).append(h("div", { class: "small" }, `${plan.posts_per_day} posts a day, ${plan.active_from}–${plan.active_to} (${plan.timezone}). Next slots: `, (plan.slots || []).map((s) => fmtDate(s, plan.timezone)).join(" · ") || "none in the next 24 h", again));
+  };
   if (!campaigns.length || !accounts.length) return card("Posting plan", h("div", { class: "text-body-secondary" }, "Create a campaign and connect an X account first."));
   return card("Posting plan", h("div", {}, canEdit() ? form : h("div", { class: "text-body-secondary" }, "Editors set posting plans."), box));
 }
@@ -275,8 +282,8 @@ async function membersSection() {
       ),
     );
   };
-  const username = h("input", { class: "form-control", id: "member-username", placeholder: "username", autocomplete: "off" });
-  const role = h("select", { class: "form-select", id: "member-role" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
+  const username = h("input", { class: "form-control", id: "member-username", placeholder: "username", autocomplete: "off", "aria-label": "Username to invite" });
+  const role = h("select", { class: "form-select", id: "member-role", "aria-label": "Role of the invited member" }, ["viewer", "editor", "owner"].map((r) => h("option", { value: r }, r)));
   const add = h("button", { class: "btn btn-primary", type: "submit" }, icon("person-plus"), "Invite");
   const form = h("form", { id: "member-form" }, h("div", { class: "input-group" }, username, role, add));
   form.addEventListener("submit", async (e) => {

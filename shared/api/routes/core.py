@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from shared.api import auth
-from shared.api.context import Ctx
+from shared.api.context import Ctx, Reply
 from shared.api.lists import list_page
 from shared.api.models import Body
 from shared.api.router import router
@@ -189,6 +189,23 @@ def system_status(ctx: Ctx) -> Any:
         "tick_errors": data.get("errors") or {},
         "sandbox": ctx.runtime.settings.sandbox,
     }
+
+
+@router.get(
+    "/timezones",
+    summary="The IANA timezones Herald accepts (canonical names, UTC first), with offsets",
+    tag="meta",
+    auth=False,
+    role=None,
+    response={"type": "object", "description": "{zones: [{name, offset_minutes}], count}"},
+    description="The server's own zone database, the one every timezone field is checked "
+    "against (a browser's list differs: Chromium's lacks UTC and Asia/Kolkata). "
+    "`offset_minutes` is the offset now. Cacheable for an hour.",
+)
+def timezones(ctx: Ctx) -> Any:
+    from shared.timezones import zone_list
+
+    return Reply(zone_list(ctx.now()), headers={"Cache-Control": "public, max-age=3600"})
 
 
 # -- auth -------------------------------------------------------------------------------

@@ -49,6 +49,12 @@ class SmtpIn(Body):
     reply_to: str | None = Field(None, max_length=254)
     daily_quota: int | None = Field(None, ge=1)
     per_minute_rate: int | None = Field(None, ge=1)
+    postal_address: str | None = Field(
+        None,
+        max_length=300,
+        description="the sender's postal address, printed in every message's footer "
+        "(CAN-SPAM); required before a campaign goes through a real SMTP server",
+    )
 
 
 class SmtpOut(Open):
@@ -66,21 +72,28 @@ class ListIn(Body):
 
 class ContactsQuery(PageQuery):
     list_id: str | None = None
+    q: str | None = Field(None, max_length=254, description="the address starts with this")
+
+
+class ContactPatch(Body):
+    first_name: str | None = Field(None, max_length=120)
+    last_name: str | None = Field(None, max_length=120)
+    timezone: str | None = Field(None, description="IANA zone; empty to clear")
+    fields: dict[Name, ShortValue | int | float] | None = Field(
+        None, max_length=50, description="custom fields to set (merged with the contact's others)"
+    )
+    status: str | None = Field(
+        None,
+        description="subscribed | unsubscribed: a manual unsubscribe, or its undoing (a "
+        "recipient's own unsubscribe or a hard bounce cannot be undone here)",
+    )
+    email: str | None = Field(None, description="cannot change; given only to be checked")
 
 
 # An email's HTML and text parts (Gmail clips messages past ~102 KB): bounds that keep
 # a template's or a campaign's document far below Firestore's 1 MiB.
 MAX_HTML = 100_000
 MAX_TEXT = 50_000
-
-
-class ContactPatch(Body):
-    first_name: str | None = Field(None, max_length=120)
-    last_name: str | None = Field(None, max_length=120)
-    timezone: str | None = Field(None, description="an IANA zone, e.g. Europe/Paris")
-    fields: dict[Name, ShortValue] | None = Field(
-        None, max_length=50, description="custom fields to set (merged with the contact's others)"
-    )
 
 
 class EmailTemplateIn(Body):
@@ -212,9 +225,16 @@ def smtp_test(ctx: Ctx) -> Any:
 # -- contacts ---------------------------------------------------------------------------
 
 
-@router.get("/workspaces/{ws}/lists", summary="Contact lists", tag="contacts", response=ARRAY)
+@router.get(
+    "/workspaces/{ws}/lists",
+    summary="Contact lists with their contact counts",
+    tag="contacts",
+    response=ARRAY,
+)
 def list_contact_lists(ctx: Ctx) -> Any:
-    return _svc().list_contact_lists(ctx.runtime, ctx.ws)
+    from shared.email.contact_admin import lists_with_counts
+
+    return lists_with_counts(ctx.runtime, ctx.ws)
 
 
 @router.post(
@@ -293,46 +313,77 @@ def _mapping(raw: str | None) -> dict[str, Any]:
 
 @router.get(
     "/workspaces/{ws}/contacts",
-    summary="Contacts by address (optionally of one list)",
+    summary="Contacts by address (of one list, or whose address starts with q), with "
+    "each one's subscription status",
     tag="contacts",
     query=ContactsQuery,
     response=OBJECT,
     paged=True,
+    description="`status`: subscribed | unsubscribed | bounced | suppressed (from the "
+    "suppression list); `list_ids`: the lists the contact is in.",
 )
 def list_contacts(ctx: Ctx) -> Any:
+    from shared.email import contact_admin
+
     q: ContactsQuery = ctx.query
     if q.list_id:
         from shared.tenancy import scoped_get
 
         if scoped_get(ctx.db, "contact_lists", ctx.ws, q.list_id) is None:
             raise NotFound("contact list not found in this workspace")
-    return service_page(
-        _svc().list_contacts(
+    if q.q and not q.list_id:
+        page = contact_admin.search_contacts(
+            ctx.runtime, ctx.ws, q.q, after=after_key(ctx), limit=q.limit
+        )
+    else:
+        page = _svc().list_contacts(
             ctx.runtime, ctx.ws, list_id=q.list_id, after=after_key(ctx), limit=q.limit
         )
-    )
+    contact_admin.with_status(ctx.runtime, ctx.ws, page["items"])
+    return service_page(page)
 
 
 @router.get(
-    "/workspaces/{ws}/contacts/{contact_id}", summary="A contact", tag="contacts", response=OBJECT
+    "/workspaces/{ws}/contacts/{contact_id}",
+    summary="A contact with its subscription status",
+    tag="contacts",
+    response=OBJECT,
 )
 def get_contact(ctx: Ctx) -> Any:
-    return _svc().get_contact(ctx.runtime, ctx.ws, ctx.params["contact_id"])
+    from shared.email import contact_admin
+
+    return contact_admin.get_contact(ctx.runtime, ctx.ws, ctx.params["contact_id"])
 
 
 @router.patch(
     "/workspaces/{ws}/contacts/{contact_id}",
-    summary="Change a contact's names, timezone or custom fields",
+    summary="Edit a contact (names, timezone, fields) or its subscription status",
     tag="contacts",
     role=Role.EDITOR,
     body=ContactPatch,
     response=OBJECT,
-    description="Campaigns to its lists expanded from now on use the new values.",
+    description="The lists' member entries change with it, so the next campaign uses the "
+    "new values. The address is the contact's identity and cannot change.",
 )
 def update_contact(ctx: Ctx) -> Any:
-    return _svc().update_contact(
+    from shared.email import contact_admin
+
+    return contact_admin.update_contact(
         ctx.runtime, ctx.ws, ctx.params["contact_id"], ctx.body.model_dump(exclude_unset=True)
     )
+
+
+@router.delete(
+    "/workspaces/{ws}/contacts/{contact_id}",
+    summary="Delete a contact and its list memberships (a suppression of the address stays)",
+    tag="contacts",
+    role=Role.EDITOR,
+    status=204,
+)
+def delete_contact(ctx: Ctx) -> Any:
+    from shared.email import contact_admin
+
+    contact_admin.delete_contact(ctx.runtime, ctx.ws, ctx.params["contact_id"])
 
 
 @router.delete(

@@ -64,6 +64,21 @@ def get_media(ctx: Ctx) -> Any:
 
 
 @router.get(
+    "/workspaces/{ws}/media",
+    summary="The media library: the workspace's uploads and generated images, newest first",
+    tag="media",
+    response=MediaOut,
+    paged=True,
+)
+def list_media(ctx: Ctx) -> Any:
+    from shared import media
+    from shared.api.lists import doc_out, list_page
+    from shared.queries import x as q
+
+    return list_page(ctx, q.MEDIA, serialize=lambda snap: media.public(doc_out(snap)))
+
+
+@router.get(
     "/workspaces/{ws}/media/{media_id}/content",
     summary="The bytes of an uploaded or generated image or video (for previews)",
     tag="media",

@@ -146,8 +146,9 @@ def best_time(ctx: Ctx) -> Any:
 
 @router.get(
     "/workspaces/{ws}/exports/{table}",
-    summary="CSV export of a table (posts, post_metrics, x_accounts, email_campaigns, "
-    "email_campaign_metrics, email_recipients, email_events, contacts, candidates, "
+    summary="CSV export of a table (posts, post_metrics, x_accounts, campaigns, "
+    "post_templates, series, email_campaigns, email_campaign_metrics, email_recipients, "
+    "email_events, email_templates, contacts, contact_lists, candidates, segments, "
     "job_openings, ad_campaigns, ad_performance, daily_metrics)",
     tag="metrics",
     produces="text/csv",
