@@ -9,7 +9,10 @@ documents for idempotency.
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -104,3 +107,25 @@ def is_doc_id(value: object) -> bool:
         and value not in (".", "..")
         and not (value.startswith("__") and value.endswith("__"))
     )
+
+
+def transact(db: Any, attempt: Callable[[Any], Any], tries: int = 8) -> tuple[Any, list[Any]]:
+    """`attempt(txn)` in a transaction, retried when it aborts (another transaction
+    holds what it read); its result and the transaction's write results. Each retry
+    waits a random pause first: contenders that abort each other and retry in step would
+    abort each other again (the emulator keeps no place in line for a retried one).
+    `attempt` does its reads before its writes and nothing irreversible: it may run
+    again."""
+    from google.api_core.exceptions import Aborted
+    from google.cloud import firestore
+
+    run = firestore.transactional(attempt)
+    for n in range(tries):
+        txn = db.transaction(max_attempts=1)
+        try:
+            return run(txn), list(txn.write_results or [])
+        except ValueError as exc:  # what the client raises for an aborted transaction
+            if not isinstance(exc.__cause__, Aborted) or n == tries - 1:
+                raise
+        time.sleep(random.uniform(0, min(1.0, 0.05 * 2**n)))  # noqa: S311 - a jitter
+    raise AssertionError("unreachable")

@@ -41,7 +41,6 @@ for d up to 25 s (tests/email/test_ownership.py replays it on a frozen clock).
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -50,6 +49,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.email.model import BATCHES
+from shared.firestore import transact
 from shared.log import get_logger
 
 log = get_logger("email.ownership")
@@ -127,26 +127,6 @@ def take(
                 "took over a batch whose run stopped", batch_id=batch_id, in_doubt=taken.in_doubt
             )
     return taken
-
-
-def transact(db: Any, attempt: Callable[[Any], Any], tries: int = 8) -> tuple[Any, list[Any]]:
-    """`attempt(txn)` in a transaction, retried when it aborts (another transaction
-    holds the batch); its result and the transaction's write results. Each retry waits
-    a random pause first: contenders that abort each other and retry in step would
-    abort each other again (the emulator keeps no place in line for a retried one)."""
-    from google.api_core.exceptions import Aborted
-    from google.cloud import firestore
-
-    run = firestore.transactional(attempt)
-    for n in range(tries):
-        txn = db.transaction(max_attempts=1)
-        try:
-            return run(txn), list(txn.write_results or [])
-        except ValueError as exc:  # what the client raises for an aborted transaction
-            if not isinstance(exc.__cause__, Aborted) or n == tries - 1:
-                raise
-        time.sleep(random.uniform(0, min(1.0, 0.05 * 2**n)))  # noqa: S311 - a jitter
-    raise AssertionError("unreachable")
 
 
 def takeover_at(lease_until: datetime, now: datetime) -> datetime | None:

@@ -18,8 +18,6 @@ R = TypeVar("R", bound=Record)
 T = TypeVar("T")
 
 MAX_PAGE = 200
-# Rounds of the client's own 5 attempts before a contended transaction gives up.
-TRANSACTION_ROUNDS = 6
 # Sorts after every ISO instant: drafts without a due instant list last.
 NO_INSTANT = "9999-12-31T23:59:59.999999Z"
 
@@ -88,29 +86,10 @@ def transact(runtime: Any, decide: Callable[[Any], T]) -> T:
     and retries `decide` from the start if it must. `decide` does all its reads before
     its writes, and nothing irreversible (a task, an X request): it may run twice.
     """
-    import random
-    import time
+    from shared.firestore import transact as run_transaction
 
-    from google.api_core import exceptions
-    from google.cloud import firestore
-
-    @firestore.transactional
-    def run(transaction: Any) -> T:
-        return decide(transaction)
-
-    # The client retries a contended commit at once, 5 times; eight workers on one lease
-    # document exhausted that (tests/x/test_oauth2.py). Rounds of it with a jittered,
-    # growing pause let the contenders through one after the other.
-    for round_n in range(TRANSACTION_ROUNDS):
-        try:
-            return run(runtime.db.transaction())
-        except (ValueError, exceptions.Aborted) as exc:
-            if isinstance(exc, ValueError) and "Failed to commit transaction" not in str(exc):
-                raise
-            if round_n == TRANSACTION_ROUNDS - 1:
-                raise
-            time.sleep(random.uniform(0.02, 0.1) * (round_n + 1))  # noqa: S311 (jitter)
-    raise AssertionError("unreachable")
+    result: T = run_transaction(runtime.db, decide)[0]
+    return result
 
 
 def page(
