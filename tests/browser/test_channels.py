@@ -19,10 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 URL = "https://example.com/" + "a" * 60  # 80 characters: X and Mastodon count 23
 TEXT = "Launch 🎉 " + URL  # the emoji weighs 2 on X, one grapheme on Bluesky and Mastodon
-PAST_THE_EDGE = """() => [...document.querySelectorAll("#view *")]
-  .filter((el) => el.offsetParent !== null && !el.closest(".table-responsive"))
-  .filter((el) => el.getBoundingClientRect().right > 390.5)
-  .slice(0, 8).map((el) => `${el.tagName}#${el.id}.${el.className}`)"""
 LIMITS = {"x": "33 / 280", "bluesky": "89 / 300 graphemes", "mastodon": "32 / 500"}
 
 
@@ -33,27 +29,6 @@ def readme_owner(stack: Stack) -> Account:
     name = f"channels-{uuid.uuid4().hex[:6]}@example.com"
     ids = herald_user_add(stack, name)
     return Account(name, PASSWORD, ids["user_id"], ids["workspace_id"])
-
-
-def _check(admin: Admin, name: str) -> None:
-    """The fixtures' screen check (axe-core, no sideways scroll at 390 px) where they have
-    one; otherwise at least nothing of the screen itself (#view: the top bar is the admin
-    page's own) sticks out of a 390 px phone."""
-    check = getattr(admin, "check", None)
-    if check is not None:
-        check(name)
-        return
-    page = admin.page
-    size = page.viewport_size
-    page.set_viewport_size({"width": 390, "height": 844})
-    try:
-        page.wait_for_timeout(150)
-        wide = page.evaluate(PAST_THE_EDGE)
-        admin.shot(f"{name}-390")
-        assert wide == [], f"{name} sticks out at 390 px: {wide}"
-    finally:
-        page.set_viewport_size(size)
-    admin.shot(name)
 
 
 def _add_sandbox(admin: Admin, network: str, handle: str) -> None:
@@ -77,7 +52,7 @@ def test_one_post_to_three_networks_each_with_its_counter_preview_and_result(
     _add_sandbox(admin, "x", f"x_{tag}")
     _add_sandbox(admin, "bluesky", f"sky-{tag}.bsky.social")
     _add_sandbox(admin, "mastodon", f"toot_{tag}")
-    _check(admin, "settings-channels")
+    admin.check("settings-channels")
 
     # Compose on X, also to Bluesky and Mastodon: one counter per network, its own rules.
     admin.nav("compose", "#part-0")
@@ -139,7 +114,7 @@ def test_one_post_to_three_networks_each_with_its_counter_preview_and_result(
     expect(toot_preview.locator(".preview-count")).to_have_text(f"{expected} / 500")
     sky_preview = page.locator("#tweet-preview .network-preview[data-network=bluesky]")
     expect(sky_preview.locator(".preview-count")).to_have_text(LIMITS["bluesky"])
-    _check(admin, "compose-channels")
+    admin.check("compose-channels")
 
     # A few seconds ahead, in the workspace's zone (UTC).
     due = datetime.now(UTC) + timedelta(seconds=8)
@@ -158,7 +133,7 @@ def test_one_post_to_three_networks_each_with_its_counter_preview_and_result(
             "data-status", "published", timeout=45_000
         )
         expect(row).to_contain_text("sandbox")
-    _check(admin, "history-channels")
+    admin.check("history-channels")
 
     api = Api(stack, readme_owner)
     items: list[dict[str, Any]] = api.ok("GET", "/posts?status=published")["items"]
@@ -178,4 +153,4 @@ def test_one_post_to_three_networks_each_with_its_counter_preview_and_result(
     for network in ("x", "bluesky", "mastodon"):
         badge = group.locator(f".cal-network[data-network={network}]")
         expect(badge).to_have_attribute("data-status", "published")
-    _check(admin, "calendar-channels")
+    admin.check("calendar-channels")
