@@ -276,13 +276,7 @@ def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None
     account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
     if account.secret_ref:
         runtime.secrets.delete(account.secret_ref)
-    lineage = tokens.lineage(runtime, account_id)
-    if lineage:
-        version = int(lineage["version"])
-        for v in range(max(1, version - 1), version + 2):
-            runtime.secrets.delete(tokens.secret_name(workspace_id, account_id, v))
-        runtime.db.collection(tokens.LINEAGES).document(account_id).delete()
-        tokens.forget(runtime, account_id)
+    tokens.TOKENS.discard(runtime, workspace_id, account_id)
     runtime.db.collection(X_ACCOUNTS).document(account_id).update(
         {
             "status": AccountStatus.DISCONNECTED.value,

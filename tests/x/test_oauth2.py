@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from shared.errors import NotFound
+from shared.lineage import ProcessCache
 from shared.runtime import Runtime
 from shared.x import service, tokens, worker
 from shared.x.models import OAUTH_REQUESTS, POSTS, X_ACCOUNTS, XAccount
@@ -124,8 +125,9 @@ def test_tokens_are_refreshed_before_they_expire(oauth2_runtime, fake_x) -> None
 
 
 def test_concurrent_refreshes_call_x_once(oauth2_runtime, fake_x) -> None:
-    """Eight workers need a token at the same moment: one refresher wins, the others
-    wait for it and use what it got; X sees a single refresh."""
+    """Eight processes need a token at the same moment: one refresher wins, the others
+    wait for it and use what it got; X sees a single refresh. (Each thread has a process
+    cache of its own: threads of one process would wait on the process's lock instead.)"""
     runtime = oauth2_runtime
     fake_x.refresh_delay = 0.3  # a slow answer: the others arrive while it is out
     account = connect(runtime)
@@ -138,7 +140,7 @@ def test_concurrent_refreshes_call_x_once(oauth2_runtime, fake_x) -> None:
     def need_token() -> None:
         start.wait()
         try:
-            got.append(tokens.access_token(runtime, record))
+            got.append(tokens.access_token(runtime, record, ProcessCache()))
         except BaseException as exc:
             errors.append(exc)
 
