@@ -8,6 +8,7 @@ locals {
     x_post_failed              = "A post could not be published to X (revoked token, suspended account, rejected content, retries exhausted)."
     x_post_unconfirmed         = "A post's outcome on X is unknown after a timeout; reconciliation will settle it, check if it stays unconfirmed."
     x_account_reconnect_needed = "X refused an OAuth 2.0 account's refresh token (its token lineage is lost): reconnect the account from Settings; its posts fail until then."
+    bluesky_account_revoked    = "A Bluesky account's PDS refused its app password (or took the account down) when a session had to be opened: the account is flagged with the PDS's reason; connect it again with a new app password from Settings; its posts fail until then."
     x_thread_held              = "X refused a reply part of a thread (403, its reply restriction): the rest is held until a person posts it as separate posts or drops it."
     email_config               = "A workspace's SMTP settings are unusable (authentication, TLS mode, host): its batches cannot send."
     email_bad_task             = "send_email received a task it cannot parse (a bug or a tampered queue)."

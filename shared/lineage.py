@@ -35,7 +35,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -133,16 +133,14 @@ class ProcessCache:
         with self._lock:
             self._values[key] = value
 
-    def drop(self, match: Any) -> None:
-        """Drop the values whose key is `match` or, for tuple keys, starts with it."""
+    def drop(self, key: Hashable) -> None:
         with self._lock:
-            for key in list(self._values):
-                if key == match or (
-                    isinstance(key, tuple)
-                    and isinstance(match, tuple)
-                    and key[: len(match)] == match
-                ):
-                    del self._values[key]
+            self._values.pop(key, None)
+
+    def drop_where(self, which: Callable[[Hashable], bool]) -> None:
+        with self._lock:
+            for key in [k for k in self._values if which(k)]:
+                del self._values[key]
 
     def lock(self, key: Hashable) -> threading.Lock:
         with self._lock:

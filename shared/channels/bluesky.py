@@ -7,11 +7,12 @@ found nothing) then meets the record already there: whatever the PDS answers to 
 (a 500 today, RecordAlreadyExists once the lexicon names it, or a lost answer), the
 record at that key is read and, when it holds this part's text, is the part's result.
 
-Sessions: an app password (kept in the secrets store) opens a session per process and
-account; the SDK refreshes it under its own lock, so the threads of one process never
-spend one refresh token twice, and no refresh token is shared between processes. A
-refresh the PDS refuses (the session was revoked) falls back to the app password once;
-an app password the PDS refuses flags the account "revoked" with the PDS's reason.
+Sessions (shared.channels.bluesky_sessions): one session lineage per account for every
+process, renewed by one at a time (one refreshSession per version; createSession with the
+app password only when the lineage is lost or has not begun, once for all processes);
+each call uses the current version, and an access token the PDS refuses renews the
+lineage past it once. An app password the PDS refuses flags the account "revoked" with
+the PDS's reason.
 
 Text: links, mentions and hashtags become facets with UTF-8 byte offsets through the
 SDK's own detection (`Client.detect_facets`, which resolves mentioned handles to DIDs).
@@ -23,21 +24,22 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from shared.channels import bluesky_sessions as sessions
 from shared.channels.base import PartRef
+from shared.channels.bluesky_xrpc import SESSION_GONE, error_name, map_error, new_client
+from shared.lineage import PROCESS, Held, ProcessCache
 from shared.x.xapi import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
     AccountProblem,
     Created,
     NotSent,
     RateInfo,
     RateLimited,
     Rejected,
-    UnknownOutcome,
     XError,
 )
 
@@ -45,16 +47,13 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
     from shared.x.models import XAccount
 
-DEFAULT_SERVICE = "https://bsky.social"
 PUBLIC_APPVIEW = "https://public.api.bsky.app"  # unauthenticated reads (metrics)
 POST_COLLECTION = "app.bsky.feed.post"
 CREATE_POINTS = 3  # a create spends 3 of the PDS's write points (docs.bsky.app)
 IMAGE_MAX_BYTES = 1_000_000
 RECENT_POSTS_MAX_PAGES = 10
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-# What a PDS answers when the session itself is gone (refresh or access token).
-_SESSION_GONE = frozenset({"ExpiredToken", "InvalidToken"})
-_SUSPENDED = frozenset({"AccountTakedown", "AccountDeactivated", "AccountSuspended"})
+CLIENTS = "bluesky-client"  # a process's clients (ProcessCache keys)
 
 
 def record_key(part: PartRef) -> str:
@@ -102,81 +101,67 @@ def _rate(headers: dict[str, Any] | None) -> RateInfo:
     )
 
 
-def _error_name(exc: Any) -> tuple[int | None, str, str]:
-    """(status, XRPC error name, message) of an SDK error."""
-    response = getattr(exc, "response", None)
-    if response is None:
-        cause = exc.__cause__ or exc.__context__
-        return None, type(cause or exc).__name__, str(cause or exc)
-    content = response.content
-    name = getattr(content, "error", None) or ""
-    message = getattr(content, "message", None) or (name or f"HTTP {response.status_code}")
-    return int(response.status_code), str(name), str(message)
+@dataclass
+class _Pooled:
+    """A process's client for an account, and the session installed in it."""
 
+    client: Any
+    access_jwt: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-def map_error(exc: Exception, *, creating: bool) -> XError:
-    """An atproto error as one of Herald's outcomes."""
-    import httpx
-    from atproto_client import exceptions as ax
-
-    status, name, message = _error_name(exc)
-    if isinstance(exc, ax.RateLimitExceededError):
-        reset = exc.reset_at
-        return RateLimited(f"Bluesky rate limit reached: {message}", reset)
-    if status is None:  # no answer: did the request leave?
-        cause = exc.__cause__ or exc.__context__ or exc
-        if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
-            return NotSent(f"could not reach Bluesky: {message}")
-        if creating:
-            return UnknownOutcome(f"no answer from Bluesky after sending the post: {message}")
-        return NotSent(f"Bluesky did not answer: {message}")
-    if name in _SUSPENDED:
-        return AccountProblem(
-            f"Bluesky says the account is suspended: {message}", status, "suspended"
-        )
-    if status in (401, 403) or name == "AuthenticationRequired":
-        return AccountProblem(
-            f"Bluesky refused the account's credentials: {message}", status, "revoked"
-        )
-    if status >= 500 or status in (408, 409, 502):
-        return NotSent(f"Bluesky answered {status}: {message}", status)
-    return Rejected(f"Bluesky refused the post ({status} {name}): {message}", status)
+    def install(self, held: Held) -> None:
+        with self.lock:
+            if self.access_jwt != held.credentials["access_jwt"]:
+                sessions.install(self.client, held)
+                self.access_jwt = held.credentials["access_jwt"]
 
 
 class BlueskyChannel:
-    """One account's Bluesky client (a logged-in atproto Client)."""
+    """One account's Bluesky client, using its session lineage's current version."""
 
     def __init__(
         self,
-        client: Any,
-        login: Callable[[], None],
+        pooled: _Pooled,
+        session: Callable[[int | None], Held],
         did: str,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._client = client
-        self._login = login
+        self._pooled = pooled
+        self._session = session
         self._did = did
         self._now = now
 
     @property
     def client(self) -> Any:
-        return self._client
+        return self._pooled.client
+
+    @property
+    def _client(self) -> Any:
+        return self._pooled.client
+
+    def use_session(self, past: int | None = None) -> int:
+        """Install the lineage's current session (renewed past version `past`, whose
+        access token the PDS refused); its version."""
+        held = self._session(past)
+        self._pooled.install(held)
+        return held.version
 
     def _call(self, fn: Callable[[], Any], *, creating: bool = False) -> Any:
-        """`fn` with the session; a session the PDS no longer knows is opened again once
-        with the app password (the call was refused, so repeating it is safe)."""
+        """`fn` with the current session; when the PDS refuses its access token, once
+        more with the next one (the call was refused, so repeating it is safe)."""
         from atproto_client import exceptions as ax
         from atproto_core.exceptions import AtProtocolError
 
+        version = self.use_session()
         try:
             return fn()
         except (ax.BadRequestError, ax.UnauthorizedError) as exc:
-            if _error_name(exc)[1] not in _SESSION_GONE:
+            if error_name(exc)[1] not in SESSION_GONE:
                 raise map_error(exc, creating=creating) from exc
         except AtProtocolError as exc:
             raise map_error(exc, creating=creating) from exc
+        self.use_session(past=version)
         try:
-            self._login()
             return fn()
         except AtProtocolError as exc:
             raise map_error(exc, creating=creating) from exc
@@ -350,64 +335,42 @@ def _instant(value: str | None) -> datetime | None:
 
 # -- sessions -------------------------------------------------------------------------------
 
-_clients: dict[tuple[str, str, int], tuple[Any, Callable[[], None]]] = {}
-_opening: dict[tuple[str, str, int], threading.Lock] = {}
-_lock = threading.Lock()
 
+def bluesky_channel(
+    runtime: Runtime,
+    account: XAccount,
+    transport: Any = None,
+    process: ProcessCache | None = None,
+) -> BlueskyChannel:
+    """The account's channel: a client kept per process (its connections), the session
+    from the account's lineage (shared.channels.bluesky_sessions). `process`: the cache
+    of a simulated process (tests)."""
+    process = process or PROCESS
+    key = (CLIENTS, runtime.settings.project_id, account.id, id(transport))
+    with process.lock(key):
+        pooled: _Pooled | None = process.get(key)
+        if pooled is None:
+            pooled = _Pooled(new_client(account.service_url, transport))
+            process.put(key, pooled)
 
-def credentials(runtime: Runtime, account: XAccount) -> tuple[str, str]:
-    from shared.errors import ProviderError
+    def session(past: int | None) -> Held:
+        if past is None:
+            return sessions.current(runtime, account, transport, process)
+        return sessions.renew_past(runtime, account, past, transport, process)
 
-    if not account.secret_ref:
-        raise ProviderError(f"Bluesky account @{account.handle} has no app password; reconnect it")
-    data = json.loads(runtime.secrets.get(account.secret_ref))
-    return str(data["identifier"]), str(data["app_password"])
-
-
-def new_client(service_url: str | None, transport: Any = None) -> Any:
-    import httpx
-    from atproto_client import Client
-    from atproto_client.request import Request
-
-    timeout = httpx.Timeout(READ_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
-    options: dict[str, Any] = {"timeout": timeout}
-    if transport is not None:
-        options["transport"] = transport
-    return Client(base_url=service_url or DEFAULT_SERVICE, request=Request(**options))
-
-
-def bluesky_channel(runtime: Runtime, account: XAccount, transport: Any = None) -> BlueskyChannel:
-    """The account's channel; its session is opened once per process (app password) and
-    kept, the SDK refreshing it before it expires."""
-    from atproto_core.exceptions import AtProtocolError
-
-    key = (runtime.settings.project_id, account.id, id(transport))
-    with _lock:
-        opening = _opening.setdefault(key, threading.Lock())
-    with opening:  # the deliveries a cold process gets at once open one session
-        with _lock:
-            known = _clients.get(key)
-        if known is None:
-            client = new_client(account.service_url, transport)
-            identifier, password = credentials(runtime, account)
-
-            def login() -> None:
-                client.login(identifier, password, fetch_bsky_profile=False)
-
-            try:
-                login()
-            except AtProtocolError as exc:
-                raise map_error(exc, creating=False) from exc
-            known = (client, login)
-            with _lock:
-                _clients[key] = known
-    client, login = known
-    did = account.x_user_id or client._session.did  # the DID the session is for
-    return BlueskyChannel(client, login, did, now=runtime.clock.now)
+    channel = BlueskyChannel(pooled, session, account.x_user_id or "", now=runtime.clock.now)
+    channel.use_session()  # a cold account's session is opened (once) before the post
+    if not account.x_user_id:
+        channel._did = pooled.client._session.did  # the DID the session is for
+    return channel
 
 
 def forget(account_id: str | None = None) -> None:
-    """Drop cached sessions (a reconnected or disconnected account; tests)."""
-    with _lock:
-        for key in [k for k in _clients if account_id is None or k[1] == account_id]:
-            _clients.pop(key, None)
+    """Drop this process's clients and sessions (a reconnected or disconnected account;
+    tests)."""
+
+    def which(key: Any) -> bool:
+        mine = isinstance(key, tuple) and key[0] in (CLIENTS, sessions.LINEAGES)
+        return mine and (account_id is None or account_id in key)
+
+    PROCESS.drop_where(which)

@@ -1,8 +1,10 @@
 """Connecting Bluesky and Mastodon accounts.
 
 - Bluesky: an app password (Settings → App passwords on Bluesky), checked by opening a
-  session on the account's PDS; the password is kept in the secrets store, the document
-  keeps the DID, the handle and the PDS.
+  session on the account's PDS, which becomes the first version of the account's session
+  lineage (shared.channels.bluesky_sessions); the password is kept in the secrets store,
+  the document keeps the DID, the handle and the PDS. Connecting the same DID again
+  reconnects that account (a new app password, a new lineage).
 - Mastodon: OAuth (authorization code) with any instance. Herald registers itself on
   the instance once (its client id and secret kept in the secrets store, per instance),
   the person approves on the instance, the code becomes a token kept in the secrets
@@ -25,6 +27,7 @@ from shared.log import get_logger
 from shared.secrets import user_secret_name
 from shared.x import store
 from shared.x.accounts import limits_for, public
+from shared.x.flags import reactivate
 from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
 
 if TYPE_CHECKING:
@@ -50,17 +53,21 @@ def connect_bluesky(
     service_url: str | None = None,
     transport: Any = None,
 ) -> dict[str, Any]:
-    """Check the app password by opening a session; creates the account."""
+    """Check the app password by opening a session, which begins the account's session
+    lineage (its first post needs no createSession). Connecting an account the workspace
+    already has (the same DID) reconnects it: the new app password, active again, a new
+    lineage."""
     from atproto_core.exceptions import AtProtocolError
 
-    from shared.channels import bluesky
+    from shared.channels import bluesky_sessions
+    from shared.channels.bluesky_xrpc import DEFAULT_SERVICE, map_error, new_client
 
-    service = _https_base(service_url, "service_url") if service_url else bluesky.DEFAULT_SERVICE
-    client = bluesky.new_client(service, transport)
+    service = _https_base(service_url, "service_url") if service_url else DEFAULT_SERVICE
+    client = new_client(service, transport)
     try:
         client.login(identifier.strip().lstrip("@"), app_password, fetch_bsky_profile=False)
     except AtProtocolError as exc:
-        mapped = bluesky.map_error(exc, creating=False)
+        mapped = map_error(exc, creating=False)
         if mapped.code is None:  # nothing answered at that address: the address is wrong
             raise ValidationError(
                 f"{mapped.reason}; check the account's PDS address ({service})",
@@ -69,29 +76,56 @@ def connect_bluesky(
         raise ProviderError(mapped.reason) from exc
     session = client._session  # the SDK's session: the DID and handle it is for
     now = runtime.clock.now()
-    account = XAccount(
-        id=store.new_id(),
-        workspace_id=workspace_id,
-        kind=AccountKind.BLUESKY.value,
-        network="bluesky",
-        handle=session.handle,
-        x_user_id=session.did,
-        display_name=session.handle,
-        service_url=service,
-        tier="bluesky",
-        limits=limits_for("bluesky", None),
-        auth="app_password",
-        status=AccountStatus.ACTIVE.value,
-        created_at=now,
-        updated_at=now,
-    )
+    account = _bluesky_account_of(runtime, workspace_id, session.did)
+    new = account is None
+    if account is None:
+        account = XAccount(
+            id=store.new_id(),
+            workspace_id=workspace_id,
+            kind=AccountKind.BLUESKY.value,
+            network="bluesky",
+            handle=session.handle,
+            x_user_id=session.did,
+            display_name=session.handle,
+            service_url=service,
+            tier="bluesky",
+            limits=limits_for("bluesky", None),
+            auth="app_password",
+            status=AccountStatus.ACTIVE.value,
+            created_at=now,
+            updated_at=now,
+        )
     account.secret_ref = runtime.secrets.put(
         user_secret_name(workspace_id, "bluesky-app-password", account.id),
         json.dumps({"identifier": session.did, "app_password": app_password}),
     )
-    store.insert(runtime, account)
-    log.info("bluesky account connected", workspace_id=workspace_id, account_id=account.id)
+    account.service_url = service
+    bluesky_sessions.start(runtime, account, session)  # before the account is active again
+    if new:
+        store.insert(runtime, account)
+    else:
+        changes = {"handle": session.handle, "service_url": service}
+        reactivate(runtime, account, changes | {"secret_ref": account.secret_ref})
+    log.info(
+        "bluesky account connected",
+        workspace_id=workspace_id,
+        account_id=account.id,
+        reconnected=not new,
+    )
     return public(runtime, account.to_dict())
+
+
+def _bluesky_account_of(runtime: Runtime, workspace_id: str, did: str) -> XAccount | None:
+    """The workspace's Bluesky account of this DID, if it has one (sandboxes aside)."""
+    from shared.queries import build
+    from shared.queries.x import ACCOUNT_OF_X_USER
+
+    found = build(runtime.db, ACCOUNT_OF_X_USER, workspace_id=workspace_id, x_user_id=did)
+    for snap in found.limit(10).get():
+        account = XAccount.from_doc(snap.id, snap.to_dict())
+        if account.kind == AccountKind.BLUESKY:
+            return account
+    return None
 
 
 def _app_credentials(runtime: Runtime, instance: str, redirect_uri: str) -> tuple[str, str]:

@@ -29,7 +29,8 @@ def fetch_bluesky(ids: list[str], now: datetime, transport: Any = None) -> Fetch
     from atproto_client import exceptions as ax
     from atproto_core.exceptions import AtProtocolError
 
-    from shared.channels.bluesky import PUBLIC_APPVIEW, new_client, split_id
+    from shared.channels.bluesky import PUBLIC_APPVIEW, split_id
+    from shared.channels.bluesky_xrpc import new_client
 
     client = new_client(PUBLIC_APPVIEW, transport)
     by_uri = {split_id(i)[0]: i for i in ids}

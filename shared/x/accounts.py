@@ -270,13 +270,20 @@ def update_account(
 
 
 def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None:
-    """Disconnect: the tokens are deleted; the document stays so history keeps its handle."""
+    """Disconnect: the credentials are deleted (the app password or tokens, and every
+    version of the account's token or session lineage); the document stays so history
+    keeps its handle."""
     from shared.x import tokens
 
     account = store.load(runtime, XAccount, workspace_id, account_id, "X account")
     if account.secret_ref:
         runtime.secrets.delete(account.secret_ref)
-    tokens.TOKENS.discard(runtime, workspace_id, account_id)
+    if account.kind == AccountKind.BLUESKY:
+        from shared.channels import bluesky_sessions
+
+        bluesky_sessions.discard(runtime, workspace_id, account_id)
+    else:
+        tokens.TOKENS.discard(runtime, workspace_id, account_id)
     runtime.db.collection(X_ACCOUNTS).document(account_id).update(
         {
             "status": AccountStatus.DISCONNECTED.value,

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import Conflict, NotFound, ProviderError
 from shared.log import get_logger
 from shared.secrets import user_secret_name
-from shared.x import cache, store, tokens
+from shared.x import store, tokens
 from shared.x.accounts import OAUTH_REQUEST_TTL, check_tier, limits_for, public
-from shared.x.models import OAUTH_REQUESTS, X_ACCOUNTS, AccountKind, AccountStatus, XAccount
+from shared.x.flags import reactivate
+from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
 from shared.x.xapi import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 
 if TYPE_CHECKING:
@@ -193,12 +194,6 @@ def _account_for(
         "handle": str(me.get("username") or account.handle),
         "display_name": me.get("name") or account.display_name,
         "x_user_id": x_user_id,
-        "status": AccountStatus.ACTIVE.value,
-        "status_reason": None,
-        "updated_at": now,
     }
-    runtime.db.collection(X_ACCOUNTS).document(account.id).update(changes)
-    cache.invalidate(runtime, account.id)
-    for key, value in changes.items():
-        setattr(account, key, value)
+    reactivate(runtime, account, changes)
     return account

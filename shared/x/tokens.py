@@ -27,13 +27,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.lineage import Busy, Lineages, Lost, ProcessCache, Refused, Renewed
 from shared.log import get_logger
 from shared.secrets import SecretNotFound
-from shared.x import cache
-from shared.x.models import X_ACCOUNTS, AccountStatus, XAccount
+from shared.x.flags import AccountSource
+from shared.x.models import AccountStatus, XAccount
 from shared.x.xapi import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, AccountProblem, NotSent
 
 if TYPE_CHECKING:
@@ -63,19 +63,11 @@ class LineageLost(AccountProblem):
 
 
 @dataclass
-class _Tokens:
-    """An X account's side of its lineage (shared.lineage.Source)."""
+class _Tokens(AccountSource):
+    """An X account's side of its lineage: renewed with the refresh token."""
 
-    runtime: Runtime
-    account: XAccount
-
-    @property
-    def workspace_id(self) -> str:
-        return self.account.workspace_id
-
-    @property
-    def account_id(self) -> str:
-        return self.account.id
+    alert_type: ClassVar[str] = ALERT_RECONNECT
+    network: ClassVar[str] = "X"
 
     def renew(self, held: dict[str, Any] | None) -> Renewed:
         if not held or not held.get("refresh_token"):
@@ -86,26 +78,6 @@ class _Tokens:
         now = self.runtime.clock.now()
         token = _ask_x(self.runtime, held["refresh_token"])
         return Renewed(_stored(token, now), _expires(token, now))
-
-    def flag(self, transaction: Any, refused: Refused) -> None:
-        transaction.update(
-            self.runtime.db.collection(X_ACCOUNTS).document(self.account.id),
-            {
-                "status": AccountStatus.RECONNECT_NEEDED.value,
-                "status_reason": refused.reason,
-                "updated_at": self.runtime.clock.now(),
-            },
-        )
-
-    def alert(self, refused: Refused) -> None:
-        cache.invalidate(self.runtime, self.account.id)
-        log.alert(
-            ALERT_RECONNECT,
-            f"X account @{self.account.handle} needs reconnecting: {refused.reason}",
-            account_id=self.account.id,
-            workspace_id=self.account.workspace_id,
-            handle=self.account.handle,
-        )
 
 
 def secret_name(workspace_id: str, account_id: str, version: int) -> str:
