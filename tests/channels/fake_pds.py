@@ -1,7 +1,8 @@
 """A Bluesky PDS stand-in for the real atproto SDK, through an httpx MockTransport.
 
 It answers what the SDK asks when Herald publishes: sessions (createSession with an app
-password, refreshSession rotating the refresh token), createRecord (a key already used
+password, refreshSession rotating the refresh token; an access token in `revoked_access`
+is answered ExpiredToken), createRecord (a key already used
 answers 500 InternalServerError, as the reference PDS does today), getRecord,
 listRecords (newest first), uploadBlob, resolveHandle. `faults` queues what the next
 createRecord does instead of answering normally.
@@ -44,6 +45,11 @@ class FakePDS:
     creates: list[dict[str, Any]] = field(default_factory=list)  # every createRecord body
     sessions: int = 0
     refreshes: int = 0
+    refused_refreshes: int = 0  # refreshSession answered ExpiredToken
+    failed_logins: int = 0  # createSession answered AuthenticationRequired
+    session_delay_s: float = 0.0
+    revoked_access: set[str] = field(default_factory=set)
+    create_tokens: list[str] = field(default_factory=list)  # each createRecord's access token
     refused_refresh: set[str] = field(default_factory=set)
     faults: list[str] = field(default_factory=list)
     list_fails: int = 0  # listRecords / getRecord answers 502 this many times
@@ -85,8 +91,14 @@ class FakePDS:
             and request.content
             else {}
         )
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if bearer in self.revoked_access and method != "com.atproto.server.refreshSession":
+            return _json(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
         if method == "com.atproto.server.createSession":
+            time.sleep(self.session_delay_s)
             if body.get("password") != self.password:
+                with self.lock:
+                    self.failed_logins += 1
                 return _json(
                     401,
                     {
@@ -102,6 +114,7 @@ class FakePDS:
             time.sleep(self.refresh_delay_s)
             with self.lock:
                 if token not in self.live_refresh or token in self.refused_refresh:
+                    self.refused_refreshes += 1
                     return _json(
                         400, {"error": "ExpiredToken", "message": "Token has been revoked"}
                     )
@@ -127,6 +140,8 @@ class FakePDS:
             }
             return _json(200, {"blob": blob})
         if method == "com.atproto.repo.createRecord":
+            with self.lock:
+                self.create_tokens.append(bearer)
             return self._create(body)
         if method == "com.atproto.repo.getRecord":
             if self.get_fails:

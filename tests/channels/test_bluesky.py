@@ -212,8 +212,9 @@ def test_revoked_app_password_fails_with_reason_and_flags_account(runtime, clock
 
 
 def test_session_refresh_is_single_under_concurrency(runtime, clock, pds) -> None:
-    """Access tokens near expiry: the threads of a process refresh once (the SDK's lock),
-    and a refresh the PDS refuses falls back to the app password."""
+    """Access tokens near expiry: the threads of a process renew through the account's
+    session lineage, one refresh per version, and a refresh the PDS refuses falls back
+    to the app password."""
     account = add_bluesky_account(runtime)
     pds.access_ttl_s = 60  # inside the SDK's 15-minute refresh margin
     pds.refresh_delay_s = 0.2
@@ -237,7 +238,7 @@ def test_session_refresh_is_single_under_concurrency(runtime, clock, pds) -> Non
     for t in threads:
         t.join(30)
     assert done == ["published"] * 4
-    # The SDK refreshes before each call while the new token is inside the margin too,
+    # The lineage renews before each call while the new token is inside the margin too,
     # one refresh at a time: every refresh token was used once, none was refused.
     assert pds.refreshes >= 1 and pds.sessions == 1
     assert pds.refused_refresh == set()
