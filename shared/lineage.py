@@ -20,7 +20,7 @@ processes:
   v's (dead) refresh token.
 - The source refusing for good (`Refused`: the provider will not renew, a person must act)
   marks the lineage lost with the reason, in a transaction in which the source also flags
-  its account; the source then alerts once. Every later caller gets `Lost` at once.
+  its account; the source then announces it once (an alert). Every later caller gets `Lost` at once.
 Each process keeps the current version until shortly before it expires (a `ProcessCache`),
 so a call costs no lineage read in the common case, and one thread per process at a time
 goes to Firestore for an account.
@@ -110,8 +110,8 @@ class Source(Protocol):
         """Inside the transaction that records the loss: flag the account."""
         ...
 
-    def alert(self, refused: Refused) -> None:
-        """Once, after the loss is recorded."""
+    def announce(self, refused: Refused) -> None:
+        """Once, after the loss is recorded (an alert)."""
         ...
 
 
@@ -290,11 +290,27 @@ class Lineages:
                 held = self._renew_holding(runtime, source, current, owner)
                 cache.put(key, held)
                 return held
-            if time.monotonic() > deadline:
-                raise Busy(
-                    f"the renewal of {self.collection}/{source.account_id} is taking too long"
-                )
-            time.sleep(POLL_S)
+            # Busy: wait with plain reads (a transaction's read locks the document, and
+            # waiters polling in transactions starve the holder's commit), and go for
+            # the lease again only once it is free or has run out.
+            while True:
+                if time.monotonic() > deadline:
+                    raise Busy(
+                        f"the renewal of {self.collection}/{source.account_id} is taking too long"
+                    )
+                time.sleep(POLL_S)
+                current = self.lineage(runtime, source.account_id) or {}
+                if current.get("lost_at") or not current:
+                    break  # the transaction says what happened
+                if int(current["version"]) > seen:
+                    return self._remember(runtime, cache, key, current)
+                lease_until = current.get("lease_until")
+                if (
+                    not current.get("lease_owner")
+                    or not lease_until
+                    or lease_until <= _now(runtime)
+                ):
+                    break
 
     def _take_lease(
         self, runtime: Runtime, source: Source, seen: int, owner: str, force: bool
@@ -437,7 +453,7 @@ class Lineages:
 
         if transact(runtime.db, decide)[0]:
             self.forget(runtime, source.account_id)
-            source.alert(refused)
+            source.announce(refused)
 
 
 def _now(runtime: Runtime) -> datetime:

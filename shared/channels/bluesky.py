@@ -17,6 +17,8 @@ the PDS's reason.
 Text: links, mentions and hashtags become facets with UTF-8 byte offsets through the
 SDK's own detection (`Client.detect_facets`, which resolves mentioned handles to DIDs).
 A part's network id is "<at-uri>|<cid>": replies need both (root and parent refs).
+The SDK and the session modules are imported where they are used: functions that only
+show a post's link (web_url) load none of them.
 """
 
 from __future__ import annotations
@@ -24,14 +26,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from shared.channels import bluesky_sessions as sessions
 from shared.channels.base import PartRef
-from shared.channels.bluesky_xrpc import SESSION_GONE, error_name, map_error, new_client
 from shared.lineage import PROCESS, Held, ProcessCache
 from shared.x.xapi import (
     AccountProblem,
@@ -101,15 +100,17 @@ def _rate(headers: dict[str, Any] | None) -> RateInfo:
     )
 
 
-@dataclass
 class _Pooled:
     """A process's client for an account, and the session installed in it."""
 
-    client: Any
-    access_jwt: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.access_jwt: str | None = None
+        self.lock = threading.Lock()
 
     def install(self, held: Held) -> None:
+        from shared.channels import bluesky_sessions as sessions
+
         with self.lock:
             if self.access_jwt != held.credentials["access_jwt"]:
                 sessions.install(self.client, held)
@@ -151,6 +152,8 @@ class BlueskyChannel:
         more with the next one (the call was refused, so repeating it is safe)."""
         from atproto_client import exceptions as ax
         from atproto_core.exceptions import AtProtocolError
+
+        from shared.channels.bluesky_xrpc import SESSION_GONE, error_name, map_error
 
         version = self.use_session()
         try:
@@ -345,6 +348,9 @@ def bluesky_channel(
     """The account's channel: a client kept per process (its connections), the session
     from the account's lineage (shared.channels.bluesky_sessions). `process`: the cache
     of a simulated process (tests)."""
+    from shared.channels import bluesky_sessions as sessions
+    from shared.channels.bluesky_xrpc import new_client
+
     process = process or PROCESS
     key = (CLIENTS, runtime.settings.project_id, account.id, id(transport))
     with process.lock(key):
@@ -368,6 +374,7 @@ def bluesky_channel(
 def forget(account_id: str | None = None) -> None:
     """Drop this process's clients and sessions (a reconnected or disconnected account;
     tests)."""
+    from shared.channels import bluesky_sessions as sessions
 
     def which(key: Any) -> bool:
         mine = isinstance(key, tuple) and key[0] in (CLIENTS, sessions.LINEAGES)

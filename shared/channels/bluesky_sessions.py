@@ -20,23 +20,17 @@ campaign on Cloud Functions would lock its account out. So:
   is flagged "revoked" ("suspended") with the PDS's reason, one `bluesky_account_revoked`
   alert; its posts then fail with that reason without asking the PDS again, until the
   account is connected again (a new lineage). Disconnecting deletes the lineage's secrets.
+The SDK and shared.channels.bluesky_xrpc are imported inside the functions that use them:
+disconnecting, which every API function can reach, loads neither.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from shared.channels.bluesky_xrpc import (
-    DEFAULT_SERVICE,
-    SESSION_GONE,
-    error_name,
-    map_error,
-    new_client,
-)
 from shared.lineage import Busy, Held, Lineages, Lost, ProcessCache, Refused, Renewed
 from shared.log import get_logger
 from shared.x.flags import AccountSource
@@ -72,18 +66,26 @@ def credentials(runtime: Runtime, account: XAccount) -> tuple[str, str]:
     return str(data["identifier"]), str(data["app_password"])
 
 
-@dataclass
 class _Session(AccountSource):
     """A Bluesky account's side of its lineage: refreshSession, else createSession."""
 
-    alert_type: ClassVar[str] = ALERT_REVOKED
     network: ClassVar[str] = "Bluesky"
 
-    transport: Any = None
+    def __init__(self, runtime: Runtime, account: XAccount, transport: Any = None) -> None:
+        super().__init__(runtime, account)
+        self.transport = transport
 
     def renew(self, held: dict[str, Any] | None) -> Renewed:
         from atproto_client import models
         from atproto_core.exceptions import AtProtocolError
+
+        from shared.channels.bluesky_xrpc import (
+            DEFAULT_SERVICE,
+            SESSION_GONE,
+            error_name,
+            map_error,
+            new_client,
+        )
 
         service = self.account.service_url or DEFAULT_SERVICE
         client = new_client(service, self.transport)
@@ -115,6 +117,10 @@ class _Session(AccountSource):
                 raise Refused(reason, mapped.account_status) from exc
             raise mapped from exc
         return renewed(self.runtime, answer, service)
+
+    def announce(self, refused: Refused) -> None:
+        message, fields = self.flagged(refused)
+        log.alert(ALERT_REVOKED, message, **fields)
 
 
 def renewed(runtime: Runtime, answer: Any, service: str) -> Renewed:
@@ -185,6 +191,8 @@ def renew_past(
 
 def start(runtime: Runtime, account: XAccount, answer: Any) -> int:
     """A new lineage from the session connecting opened (connect, reconnect)."""
+    from shared.channels.bluesky_xrpc import DEFAULT_SERVICE
+
     service = account.service_url or DEFAULT_SERVICE
     previous = SESSIONS.lineage(runtime, account.id)
     return SESSIONS.start(

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from shared.log import get_logger
 from shared.x import cache
 from shared.x.models import X_ACCOUNTS, AccountStatus, XAccount
 
@@ -15,16 +14,14 @@ if TYPE_CHECKING:
     from shared.lineage import Refused
     from shared.runtime import Runtime
 
-log = get_logger("x.flags")
-
 
 @dataclass
 class AccountSource:
     """An account's side of its credential lineage (shared.lineage.Source) but `renew`:
     a loss flags the account with the provider's reason, in the transaction that records
-    the loss, and raises one `alert_type` alert."""
+    the loss; each network's `announce` raises its alert (its type written where it is
+    raised: tests/infra matches every type to a policy) with what `flagged` gives."""
 
-    alert_type: ClassVar[str]
     network: ClassVar[str]  # as people read it: "X", "Bluesky"
 
     runtime: Runtime
@@ -48,15 +45,17 @@ class AccountSource:
             },
         )
 
-    def alert(self, refused: Refused) -> None:
+    def flagged(self, refused: Refused) -> tuple[str, dict[str, Any]]:
+        """After the loss is recorded: the process forgets the account; the alert's
+        message and fields."""
         cache.invalidate(self.runtime, self.account.id)
-        log.alert(
-            self.alert_type,
-            f"{self.network} account @{self.account.handle} is {refused.status}: {refused.reason}",
-            account_id=self.account.id,
-            workspace_id=self.account.workspace_id,
-            handle=self.account.handle,
-        )
+        message = f"{self.network} account @{self.account.handle} is {refused.status}: "
+        fields = {
+            "account_id": self.account.id,
+            "workspace_id": self.account.workspace_id,
+            "handle": self.account.handle,
+        }
+        return message + refused.reason, fields
 
 
 def reactivate(runtime: Runtime, account: XAccount, changes: dict[str, Any]) -> None:

@@ -20,7 +20,9 @@ Collections
 - `x_oauth_requests`: pending authorizations: OAuth 1.0a request tokens, OAuth 2.0
   PKCE states (the code verifier's secret ref).
 - `x_token_lineages`: the current version of an OAuth 2.0 account's tokens and who holds
-  the refresh lease (shared.x.tokens).
+  the refresh lease (shared.x.tokens, on shared.lineage).
+- `bluesky_session_lineages`: the same for a Bluesky account's session
+  (shared.channels.bluesky_sessions).
 - `sandbox_posts`: what a sandbox account would have posted, with generated ids.
 """
 

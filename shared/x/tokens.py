@@ -25,7 +25,6 @@ costs no lineage read in the common case.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -62,11 +61,9 @@ class LineageLost(AccountProblem):
         super().__init__(reason, 401, AccountStatus.RECONNECT_NEEDED.value)
 
 
-@dataclass
 class _Tokens(AccountSource):
     """An X account's side of its lineage: renewed with the refresh token."""
 
-    alert_type: ClassVar[str] = ALERT_RECONNECT
     network: ClassVar[str] = "X"
 
     def renew(self, held: dict[str, Any] | None) -> Renewed:
@@ -78,6 +75,10 @@ class _Tokens(AccountSource):
         now = self.runtime.clock.now()
         token = _ask_x(self.runtime, held["refresh_token"])
         return Renewed(_stored(token, now), _expires(token, now))
+
+    def announce(self, refused: Refused) -> None:
+        message, fields = self.flagged(refused)
+        log.alert(ALERT_RECONNECT, message, **fields)
 
 
 def secret_name(workspace_id: str, account_id: str, version: int) -> str:
