@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +30,14 @@ def jwt(exp: float, sub: str = DID, scope: str = "com.atproto.appPass") -> str:
     def b64(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
-    payload = {"exp": int(exp), "iat": int(time.time()), "sub": sub, "scope": scope}
+    # jti: two tokens issued in the same second differ (tests tell versions apart by them)
+    payload = {
+        "exp": int(exp),
+        "iat": int(time.time()),
+        "sub": sub,
+        "scope": scope,
+        "jti": uuid.uuid4().hex,
+    }
     return f"{b64({'alg': 'ES256K', 'typ': 'at+jwt'})}.{b64(payload)}.c2ln"
 
 
