@@ -16,6 +16,9 @@ an app password the PDS refuses flags the account "revoked" with the PDS's reaso
 Text: links, mentions and hashtags become facets with UTF-8 byte offsets through the
 SDK's own detection (`Client.detect_facets`, which resolves mentioned handles to DIDs).
 A part's network id is "<at-uri>|<cid>": replies need both (root and parent refs).
+
+Over 400 lines because posting, reconciling and sessions share the record-key scheme and
+the PDS's error vocabulary, which must be read the same way in each.
 """
 
 from __future__ import annotations
