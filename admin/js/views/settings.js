@@ -252,7 +252,7 @@ async function plansSection() {
     });
     clear(box).append(h("div", { class: "small" }, `${plan.posts_per_day} posts a day, ${plan.active_from}–${plan.active_to} (${plan.timezone}). Next slots: `, (plan.slots || []).map((s) => fmtDate(s, plan.timezone)).join(" · ") || "none in the next 24 h", again));
   };
-  if (!campaigns.length || !accounts.length) return card("Posting plan", h("div", { class: "text-body-secondary" }, "Create a campaign and connect an X account first."));
+  if (!campaigns.length || !accounts.length) return card("Posting plan", h("div", { class: "text-body-secondary" }, "Create a campaign and connect an account (X, Bluesky or Mastodon) first."));
   return card("Posting plan", h("div", {}, canEdit() ? form : h("div", { class: "text-body-secondary" }, "Editors set posting plans."), box));
 }
 
