@@ -3,6 +3,9 @@
 Used by `herald dev` (foreground, Ctrl-C stops everything) and by the end-to-end test
 fixtures (free ports, a per-session data directory). Every child runs in its own
 process group with a parent-death signal, so no process outlives the stack.
+
+Over 400 lines because the processes it starts depend on each other's ports,
+environment and readiness; one module orders their start and their stop.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from local.tasks.config import load as load_queues
-from shared.settings import FUNCTION_NAMES, Settings
+from shared.settings import FUNCTION_NAMES, LOCAL_ADMIN_PORT, LOCAL_FUNCTION_PORTS, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -120,8 +123,8 @@ class Ports:
             firestore=base + 1,
             tasks=base + 2,
             smtp=2525,
-            admin=8700,
-            functions={name: 8701 + i for i, name in enumerate(FUNCTION_NAMES)},
+            admin=LOCAL_ADMIN_PORT,
+            functions=dict(LOCAL_FUNCTION_PORTS),
         )
 
     @classmethod

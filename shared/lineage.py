@@ -27,6 +27,10 @@ goes to Firestore for an account.
 
 The networks' own parts (what renewing means, what a loss flags) are a `Source`:
 shared.x.tokens (X's OAuth 2.0) and shared.channels.bluesky_sessions.
+
+Over 400 lines because the lease's steps (take, wait, renew or adopt, commit, release,
+lose) are one protocol whose transactions check each other's writes: read apart, each
+step's guard would make no sense.
 """
 
 from __future__ import annotations

@@ -65,6 +65,12 @@ def error_name(exc: Any) -> tuple[int | None, str, str]:
     return int(response.status_code), str(name), str(message)
 
 
+def error_message(exc: Exception) -> str:
+    """What the PDS said (or why nothing answered), with its status and XRPC error name."""
+    status, name, message = error_name(exc)
+    return message if status is None else f"{status} {name}: {message}" if name else message
+
+
 def map_error(exc: Exception, *, creating: bool) -> XError:
     """An atproto error as one of Herald's outcomes."""
     import httpx

@@ -29,6 +29,7 @@ from shared.x import store
 from shared.x.accounts import limits_for, public
 from shared.x.flags import reactivate
 from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
+from shared.x.xapi import AccountProblem, Rejected
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -60,7 +61,7 @@ def connect_bluesky(
     from atproto_core.exceptions import AtProtocolError
 
     from shared.channels import bluesky_sessions
-    from shared.channels.bluesky_xrpc import DEFAULT_SERVICE, map_error, new_client
+    from shared.channels.bluesky_xrpc import DEFAULT_SERVICE, error_message, map_error, new_client
 
     service = _https_base(service_url, "service_url") if service_url else DEFAULT_SERVICE
     client = new_client(service, transport)
@@ -73,7 +74,18 @@ def connect_bluesky(
                 f"{mapped.reason}; check the account's PDS address ({service})",
                 {"field": "service_url"},
             ) from exc
-        raise ProviderError(mapped.reason) from exc
+        if isinstance(mapped, AccountProblem) and mapped.account_status == "revoked":
+            # What the person typed is wrong (the PDS answered): bad input, not an outage.
+            raise ValidationError(
+                f"{service} refused this handle and app password ({error_message(exc)}); "
+                "check both: the password is an app password made in Bluesky's settings",
+                {"field": "app_password"},
+            ) from exc
+        raise ProviderError(
+            f"{service} did not open a session: {error_message(exc)}"
+            if isinstance(mapped, Rejected)  # its reason speaks of a post
+            else mapped.reason
+        ) from exc
     session = client._session  # the SDK's session: the DID and handle it is for
     now = runtime.clock.now()
     account = _bluesky_account_of(runtime, workspace_id, session.did)

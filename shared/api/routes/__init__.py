@@ -1,8 +1,10 @@
 """Every routes module; importing this package registers all routes on the router."""
 
 from shared.api.routes import (  # noqa: F401
+    ads,
     campaigns,
     channels,
+    contacts,
     core,
     deliverability,
     email,
@@ -13,6 +15,7 @@ from shared.api.routes import (  # noqa: F401
     metrics,
     posts,
     series,
+    smtp,
     templates,
     x_accounts,
     x_spend,
