@@ -9,7 +9,8 @@
   the instance once (its client id and secret kept in the secrets store, per instance),
   the person approves on the instance, the code becomes a token kept in the secrets
   store. The instance's own character limit, URL weight and version are read from its
-  configuration and kept on the account (validation counts with them).
+  configuration and kept on the account (validation counts with them). Connecting an
+  account the workspace already has (the same account of the same instance) reconnects it.
 Accounts live in `x_accounts` with `network` set (shared.x.models).
 """
 
@@ -88,7 +89,7 @@ def connect_bluesky(
         ) from exc
     session = client._session  # the SDK's session: the DID and handle it is for
     now = runtime.clock.now()
-    account = _bluesky_account_of(runtime, workspace_id, session.did)
+    account = _account_of(runtime, workspace_id, AccountKind.BLUESKY, session.did)
     new = account is None
     if account is None:
         account = XAccount(
@@ -127,15 +128,21 @@ def connect_bluesky(
     return public(runtime, account.to_dict())
 
 
-def _bluesky_account_of(runtime: Runtime, workspace_id: str, did: str) -> XAccount | None:
-    """The workspace's Bluesky account of this DID, if it has one (sandboxes aside)."""
+def _account_of(
+    runtime: Runtime, workspace_id: str, kind: AccountKind, user_id: str, host: str | None = None
+) -> XAccount | None:
+    """The workspace's account of this kind and network user (a Bluesky DID; a Mastodon
+    account id, which is the instance's own, so `host` says which instance), sandboxes
+    aside."""
     from shared.queries import build
     from shared.queries.x import ACCOUNT_OF_X_USER
 
-    found = build(runtime.db, ACCOUNT_OF_X_USER, workspace_id=workspace_id, x_user_id=did)
+    found = build(runtime.db, ACCOUNT_OF_X_USER, workspace_id=workspace_id, x_user_id=user_id)
     for snap in found.limit(10).get():
         account = XAccount.from_doc(snap.id, snap.to_dict())
-        if account.kind == AccountKind.BLUESKY:
+        if account.kind == kind and (
+            host is None or urlparse(account.service_url or "").netloc == host
+        ):
             return account
     return None
 
@@ -195,18 +202,28 @@ def begin_mastodon(
 
 
 def complete_mastodon(runtime: Runtime, workspace_id: str, state: str, code: str) -> dict[str, Any]:
-    """Step 2: the code becomes a token; the instance's limits are read; the account is made."""
+    """Step 2: the code becomes a token; the instance's limits are read; the account is
+    made, or, when the workspace already has this account of this instance, reconnected
+    (the new token, active again). The state is spent before the code is traded, so two
+    completions of one authorization make one account."""
     from mastodon import MastodonError
 
     from shared.channels.mastodon import SCOPES, client
-    from shared.firestore import is_doc_id
+    from shared.firestore import is_doc_id, transact
 
     if not is_doc_id(state):
         raise ValidationError("state is not one Herald handed out")
     ref = runtime.db.collection(OAUTH_REQUESTS).document(state)
-    snap = ref.get()
-    pending = snap.to_dict() if snap.exists else None
     now = runtime.clock.now()
+
+    def spend(txn: Any) -> dict[str, Any] | None:
+        snap = ref.get(transaction=txn)
+        pending = snap.to_dict() if snap.exists else None
+        if pending and pending.get("workspace_id") == workspace_id:
+            txn.delete(ref)
+        return pending
+
+    pending, _ = transact(runtime.db, spend)
     if not pending or pending.get("workspace_id") != workspace_id:
         raise NotFound("this Mastodon authorization is unknown or was already used; start again")
     if pending["expires_at"] < now:
@@ -229,28 +246,41 @@ def complete_mastodon(runtime: Runtime, workspace_id: str, state: str, code: str
         },
     )
     host = urlparse(instance).netloc
-    account = XAccount(
-        id=store.new_id(),
-        workspace_id=workspace_id,
-        kind=AccountKind.MASTODON.value,
-        network="mastodon",
-        handle=f"{me['acct']}@{host}",
-        x_user_id=str(me["id"]),
-        display_name=me.get("display_name") or me["acct"],
-        service_url=instance,
-        tier="mastodon",
-        limits=limits,
-        auth="oauth2",
-        status=AccountStatus.ACTIVE.value,
-        created_at=now,
-        updated_at=now,
-        extra={"instance_version": str(config.get("version") or "")},
-    )
+    fields: dict[str, Any] = {
+        "handle": f"{me['acct']}@{host}",
+        "display_name": me.get("display_name") or me["acct"],
+        "service_url": instance,
+        "limits": limits,
+        "extra": {"instance_version": str(config.get("version") or "")},
+    }
+    account = _account_of(runtime, workspace_id, AccountKind.MASTODON, str(me["id"]), host)
+    new = account is None
+    if account is None:
+        account = XAccount(
+            id=store.new_id(),
+            workspace_id=workspace_id,
+            kind=AccountKind.MASTODON.value,
+            network="mastodon",
+            x_user_id=str(me["id"]),
+            tier="mastodon",
+            auth="oauth2",
+            status=AccountStatus.ACTIVE.value,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
     account.secret_ref = runtime.secrets.put(
         user_secret_name(workspace_id, "mastodon-token", account.id),
         json.dumps({"access_token": token}),
     )
-    store.insert(runtime, account)
-    ref.delete()
-    log.info("mastodon account connected", workspace_id=workspace_id, account_id=account.id)
+    if new:
+        store.insert(runtime, account)
+    else:
+        reactivate(runtime, account, fields | {"secret_ref": account.secret_ref})
+    log.info(
+        "mastodon account connected",
+        workspace_id=workspace_id,
+        account_id=account.id,
+        reconnected=not new,
+    )
     return public(runtime, account.to_dict())

@@ -118,7 +118,8 @@ ACCOUNT_OF_X_USER = QuerySpec(
     "x.account_of_x_user",
     "x_accounts",
     equals=("workspace_id", "x_user_id"),
-    why="connecting an X user (or a Bluesky DID) the workspace already has reconnects that account",
+    why="connecting an account the workspace already has (an X user, a Bluesky DID, a "
+    "Mastodon account) reconnects it",
 )
 GROUP_POSTS = QuerySpec(
     "x.group_posts",

@@ -21,6 +21,10 @@ def _accounts(api: Api) -> list[dict[str, object]]:
     return [s.to_dict() for s in api.runtime.db.collection(X_ACCOUNTS).stream()]
 
 
+def _account_ids(api: Api) -> list[str]:
+    return [s.id for s in api.runtime.db.collection(X_ACCOUNTS).stream()]
+
+
 def test_bluesky_wrong_app_password_is_bad_input_then_the_right_one_connects(
     api: Api, owner, served_pds: str
 ) -> None:
@@ -98,3 +102,41 @@ def test_mastodon_oauth_with_any_instance_and_a_denied_authorization(
     assert query["error"] == "access_denied" and query["error_description"] == DENIED
     assert "code" not in query
     assert len(_accounts(api)) == 1
+
+
+def _authorize(api: Api, token: str, ws: str, url: str) -> dict[str, str]:
+    begin = f"/workspaces/{ws}/mastodon/oauth/begin"
+    r = api.call("POST", begin, token, json={"instance_url": url, "callback_url": CALLBACK})
+    back = requests.get(r.get_json()["authorization_url"], allow_redirects=False, timeout=10)
+    query = {k: v[0] for k, v in parse_qs(urlparse(back.headers["Location"]).query).items()}
+    return {"state": query["state"], "code": query["code"]}
+
+
+def test_mastodon_completed_twice_makes_one_account_and_a_reconnect_keeps_it(
+    api: Api, owner, served_mastodon: tuple[FakeMastodon, str]
+) -> None:
+    """The same authorization completed twice at once (a double click, a retried
+    request) makes one account; connecting the same Mastodon account again later
+    reconnects that account with the new token instead of making a second one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token, ws = owner
+    _, url = served_mastodon
+    complete = f"/workspaces/{ws}/mastodon/oauth/complete"
+    body = _authorize(api, token, ws, url)
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: api.call("POST", complete, token, json=body), (1, 2)))
+    assert sorted(r.status_code for r in answers) == [201, 404]
+    first = next(r.get_json() for r in answers if r.status_code == 201)
+    assert _account_ids(api) == [first["id"]]
+
+    ref = api.runtime.db.collection(X_ACCOUNTS).document(first["id"])
+    ref.update({"status": "revoked", "status_reason": "The access token was revoked"})
+    old_token = api.runtime.secrets.get(ref.get().get("secret_ref"))
+    r = api.call("POST", complete, token, json=_authorize(api, token, ws, url))
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["id"] == first["id"] and r.get_json()["status"] == "active"
+    assert _account_ids(api) == [first["id"]]
+    stored = ref.get().to_dict()
+    assert stored["status_reason"] is None
+    assert api.runtime.secrets.get(stored["secret_ref"]) != old_token
