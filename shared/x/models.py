@@ -255,6 +255,8 @@ class Campaign(Record):
     approval_required: bool = True
     autopilot: dict[str, Any] = field(default_factory=dict)
     account_id: str | None = None
+    # Other accounts (any network) its generated posts also go to, as post groups.
+    channels: list[str] = field(default_factory=list)
     estimated_cost_usd: float = 0.0  # sum over its posts, kept by the service
 
 
