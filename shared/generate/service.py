@@ -185,7 +185,8 @@ class Generation:
             out.trends = trends_for(self.runtime, self.account, self.campaign.get("region"))
         recent = _recent_texts(db, self.account["id"])
         index = DuplicateIndex(recent, boilerplate=[self.brief.call_to_action])
-        ctx = WriteContext(limit=self.limit, trends=tuple(out.trends), recent=tuple(recent))
+        counting = self.targets.counting
+        ctx = WriteContext(self.limit, tuple(out.trends), tuple(recent), counting)
         rotation = rotation_store.load(db, ws, cid, self.brief.topics)
         try:
             for _ in range(MAX_ROUNDS):
@@ -196,7 +197,7 @@ class Generation:
                 fresh = [d["text"] for d in out.drafts] + [
                     r["text"] for r in out.rejected if r.get("reason") == "near_duplicate"
                 ]
-                ctx = WriteContext(self.limit, tuple(out.trends), tuple(fresh + recent))
+                ctx = WriteContext(self.limit, tuple(out.trends), tuple(fresh + recent), counting)
                 taken = [rotation.take(self.now, self.forced) for _ in range(need)]
                 # seq walks on with each round so retried offline drafts differ.
                 slots = [Slot(t.topic, t.seq, t.n) for t in taken]

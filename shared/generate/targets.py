@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shared.channels.base import Network
 from shared.channels.rules import length, rules_for, text_problem
 from shared.errors import NotFound, ValidationError
 
@@ -81,6 +82,28 @@ class Targets:
     def length(self, text: str) -> int:
         """The text's length as the writer's limit counts it (what a re-ask quotes)."""
         return self.limit + self.overshoot(text)
+
+    @property
+    def counting(self) -> str:
+        """How each network counts, for the writer's prompt (the strictest one is told
+        as `limit`; a long link can still make Bluesky the one that decides)."""
+        said: dict[str, str] = {}
+        for account in self.accounts:
+            rules = rules_for(account)
+            if rules.network == Network.BLUESKY:
+                said.setdefault(
+                    "bluesky",
+                    f"Bluesky allows {rules.limit} and counts every "
+                    "character of a link, an emoji as 1",
+                )
+            elif rules.network == Network.MASTODON:
+                url = int((account.get("limits") or {}).get("url_length") or 23)
+                said.setdefault(
+                    "mastodon", f"Mastodon allows {rules.limit} and counts every link as {url}"
+                )
+            else:
+                said.setdefault("x", "X counts every link as 23, emoji and CJK characters as 2")
+        return "; ".join(said.values())
 
     def problem(self, text: str) -> str | None:
         """A network that would refuse the text, with its reason (None: all take it)."""

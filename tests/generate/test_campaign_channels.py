@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared.channels.rules import graphemes
 from shared.errors import NotFound, ValidationError
 from shared.generate import autopilot
 from shared.generate.brief import Autopilot
@@ -18,6 +19,7 @@ from shared.text import weighted_length
 from shared.x import service as xs
 from shared.x.models import POSTS
 from tests.generate.conftest import World
+from tests.generate.gemini_fake import FakeGemini, posts_answer
 from tests.generate.test_channels import PROSE, FixedWriter
 
 AUTO = {"enabled": True, "days_ahead": 3, "posts_per_day": 2, "post_times": ["09:00", "18:00"]}
@@ -146,3 +148,31 @@ def test_campaign_channels_are_checked_when_saved(world: World) -> None:
     # Making a channel the campaign's account takes it out of the channels.
     changed = xs.update_campaign(runtime, ws, cid, {"account_id": sky})
     assert changed["account_id"] == sky and changed["channels"] == []
+
+
+def test_gemini_is_told_each_networks_count_and_its_draft_fits_the_strictest(
+    world: World,
+) -> None:
+    """A Bluesky campaign that also posts to Mastodon: Gemini (scripted, over HTTP) is
+    asked for 300 with how each network counts; its answer with a long link is cut to
+    Bluesky's graphemes and stored for both networks."""
+    sky, toot = _account(world, "bluesky"), _account(world, "mastodon")
+    cid = world.campaign(account_id=sky, channels=[toot], topics=["Lightning"])
+    link = "https://example.org/learn/" + "deep-dive-" * 15
+    long_text = " ".join(["Lightning channels settle instantly."] * 8) + " " + link
+    fake = FakeGemini(
+        [
+            posts_answer([{"topic": "lightning", "text": long_text, "hashtags": ["#Zaps"]}]),
+            posts_answer([{"topic": "lightning", "text": long_text, "hashtags": ["#Zaps"]}]),
+        ]
+    )
+    out = generate(world.runtime, GenerateRequest(world.workspace_id, cid), fake.writer())
+    prompt = fake.prompt()
+    assert "must fit 300 weighted characters" in prompt
+    assert "Bluesky allows 300 and counts every character of a link" in prompt
+    assert "Mastodon allows 500 and counts every link as 23" in prompt
+    assert "X counts" not in prompt  # no X account among the channels
+    assert "the limit is 300" in fake.prompt(1)  # the re-ask for a shorter one
+    [draft] = out.drafts
+    assert link in draft["text"] and graphemes(draft["text"]) <= 300
+    assert sorted(p["network"] for p in draft["channels"]) == ["bluesky", "mastodon"]
