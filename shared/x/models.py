@@ -326,6 +326,8 @@ class Series(Record):
     collection: ClassVar[str] = SERIES
     name: str = ""
     account_id: str = ""
+    # Other accounts (any network) each occurrence also goes to, as a post group.
+    channels: list[str] = field(default_factory=list)
     campaign_id: str | None = None
     kind: str = "recurring"  # recurring | evergreen
     texts: list[str] = field(default_factory=list)  # variants, rotated
