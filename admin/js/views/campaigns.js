@@ -91,7 +91,7 @@ function briefForm(campaign) {
   const size = selectDefault(h("select", { class: "form-select", id: "brief-image-size" }, [["landscape", "landscape 1600×900"], ["square", "square 1080×1080"]].map(([v, l]) => h("option", { value: v }, l))), image.size || "landscape");
   const last = campaign.autopilot_last_run;
   const lastRun = last
-    ? h("div", { class: "small mb-3", id: "autopilot-last-run" }, "Last autopilot run: ", statusBadge(last.status), ` ${fmtDate(last.at, campaign.timezone)}`, last.status === "planned" ? ` · ${last.drafts} draft(s) for ${last.slots} slot(s)` : "", last.reason ? h("div", { class: "text-danger" }, last.reason) : null)
+    ? h("div", { class: "small mb-3", id: "autopilot-last-run" }, "Last autopilot run: ", statusBadge(last.status), ` ${fmtDate(last.at, campaign.timezone)}`, last.status === "planned" ? ` · ${last.drafts} draft(s) for ${last.slots} slot(s)` : "", last.reason ? h("div", { class: "text-danger" }, last.reason) : null, (last.skipped_channels || []).map((c) => h("div", { class: "text-warning-emphasis skipped-channel" }, `Left out: ${c.reason}`)))
     : h("div", { class: "small text-body-secondary mb-3" }, "Autopilot has not run yet (it runs hourly for active campaigns).");
   const submit = editable(h("button", { class: "btn btn-primary", type: "submit", id: "brief-save" }, icon("save"), "Save generation settings"));
   const box = h("div");
