@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from local.tasks.config import load as load_queues
-from shared.settings import FUNCTION_NAMES, Settings
+from shared.settings import FUNCTION_NAMES, LOCAL_ADMIN_PORT, LOCAL_FUNCTION_PORTS, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -120,8 +120,8 @@ class Ports:
             firestore=base + 1,
             tasks=base + 2,
             smtp=2525,
-            admin=8700,
-            functions={name: 8701 + i for i, name in enumerate(FUNCTION_NAMES)},
+            admin=LOCAL_ADMIN_PORT,
+            functions=dict(LOCAL_FUNCTION_PORTS),
         )
 
     @classmethod

@@ -21,6 +21,10 @@ FUNCTION_NAMES = (
     "segment",
     "read_bounces",
 )
+# `make dev`'s fixed ports (local/stack.py): the admin page, then one per function in
+# FUNCTION_NAMES' order. The local defaults below are derived from them.
+LOCAL_ADMIN_PORT = 8700
+LOCAL_FUNCTION_PORTS = {name: LOCAL_ADMIN_PORT + 1 + i for i, name in enumerate(FUNCTION_NAMES)}
 QUEUE_KINDS = (
     "tweets",
     "emails",
@@ -93,8 +97,9 @@ class Settings:
     sandbox: bool = False  # HERALD_SANDBOX
     secrets_dir: str = ".herald/secrets"  # HERALD_SECRETS_DIR (local encrypted store)
     secrets_key: str | None = None  # HERALD_SECRETS_KEY (Fernet key; else a key file)
-    track_base_url: str = "http://127.0.0.1:8708"  # HERALD_TRACK_URL (public; make dev's port)
-    admin_origin: str = "http://127.0.0.1:8700"  # HERALD_ADMIN_ORIGIN (CORS)
+    # HERALD_TRACK_URL (public); HERALD_ADMIN_ORIGIN (CORS); defaults: make dev's
+    track_base_url: str = f"http://127.0.0.1:{LOCAL_FUNCTION_PORTS['track']}"
+    admin_origin: str = f"http://127.0.0.1:{LOCAL_ADMIN_PORT}"
     media_bucket: str | None = None  # HERALD_MEDIA_BUCKET (production image store)
     media_dir: str = ".herald/media"  # HERALD_MEDIA_DIR (local image store)
     dispatch_lookahead_s: int = 90  # HERALD_DISPATCH_LOOKAHEAD_S
@@ -163,6 +168,11 @@ class Settings:
                 raise SettingsError("HERALD_X_API_BASE must be an https:// URL in production")
             if not self.x_authorize_url.startswith("https://"):
                 raise SettingsError("HERALD_X_OAUTH2_AUTHORIZE_URL must be https in production")
+            # The local defaults would put 127.0.0.1 in every email's links and pixel.
+            if not self.track_base_url.startswith("https://"):
+                raise SettingsError("HERALD_TRACK_URL must be track's public https:// URL")
+            if not self.admin_origin.startswith("https://"):
+                raise SettingsError("HERALD_ADMIN_ORIGIN must be the admin page's https origin")
         if self.email_batch_size < 1 or self.email_batch_size > 500:
             raise SettingsError("HERALD_EMAIL_BATCH_SIZE must be between 1 and 500")
         if not 2 <= self.email_lease_s <= 60 or (self.is_production and self.email_lease_s != 60):

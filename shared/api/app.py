@@ -296,7 +296,7 @@ def handle(request: Any) -> Any:
                 else:
                     response = error_response("not_found", f"no such route: {path[:200]}", 404)
             else:
-                ctx = Ctx(request=request, runtime=runtime, route=route, params=params)
+                ctx = Ctx(request=request, runtime=runtime, params=params)
                 response = _to_response(route, _run(route, ctx))
         except HeraldError as exc:
             headers = {}

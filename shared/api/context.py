@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from shared.errors import ValidationError
 
 if TYPE_CHECKING:
-    from shared.api.router import Route
     from shared.runtime import Runtime
     from shared.tenancy import Role
 
@@ -27,7 +26,6 @@ class Reply:
 class Ctx:
     request: Any  # flask.Request
     runtime: Runtime
-    route: Route
     params: dict[str, str]
     user_id: str | None = None
     username: str | None = None

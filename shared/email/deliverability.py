@@ -18,6 +18,8 @@ replaces whole, so these live apart):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -222,14 +224,33 @@ def put_webhook(
                 {"field": "key"},
             )
         if provider == "sendgrid":
-            from shared.email.webhooks import sendgrid_public_key
-
             sendgrid_public_key(key)  # refuses a key that does not parse
         name = user_secret_name(workspace_id, f"{provider}-hook", "default")
         current = {"key_ref": runtime.secrets.put(name, key.strip())}
     hooks[provider] = current
     save(runtime, workspace_id, "webhooks", hooks)
     return get_deliverability(runtime, workspace_id)
+
+
+def sendgrid_public_key(key: str) -> Any:
+    """The verification key SendGrid shows (base64 DER, or PEM); refused if it is not an
+    EC public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    text = key.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            loaded = serialization.load_pem_public_key(text.encode())
+        else:
+            loaded = serialization.load_der_public_key(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error) as exc:
+        raise ValidationError(
+            "key must be SendGrid's verification key (base64)", {"field": "key"}
+        ) from exc
+    if not isinstance(loaded, ec.EllipticCurvePublicKey):
+        raise ValidationError("key must be an ECDSA public key", {"field": "key"})
+    return loaded
 
 
 def put_policy(runtime: Runtime, workspace_id: str, body: dict[str, Any]) -> dict[str, Any]:

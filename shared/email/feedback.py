@@ -35,7 +35,7 @@ from shared.email.model import (
 )
 from shared.email.reports import Report
 from shared.email.suppression import suppress
-from shared.firestore import is_already_exists
+from shared.firestore import is_already_exists, transact
 from shared.log import get_logger
 
 if TYPE_CHECKING:
@@ -141,15 +141,12 @@ def _unattributed(runtime: Runtime, report: Report, workspace_id: str | None, no
 
 def _soft(runtime: Runtime, ws: str, email: str, cid: str, now: datetime) -> None:
     """One more soft bounce in the address's streak; suppressed at the limit."""
-    from google.cloud import firestore
-
     db = runtime.db
     norm = normalize_email(email)
     ref = db.collection(SOFT_BOUNCES).document(suppression_id(ws, norm))
     limit = deliverability.soft_bounce_limit(deliverability.load(runtime, ws))
     reached: list[int] = [0]
 
-    @firestore.transactional
     def add(transaction: Any) -> None:
         snap = ref.get(transaction=transaction)
         doc = snap.to_dict() if snap.exists else {}
@@ -171,7 +168,7 @@ def _soft(runtime: Runtime, ws: str, email: str, cid: str, now: datetime) -> Non
             },
         )
 
-    add(db.transaction())
+    transact(db, add)
     if reached[0] >= limit:
         suppress(db, ws, email, "soft_bounce_limit", now, cid)
         log.info("soft bounces in a row reached the limit: address suppressed", limit=limit)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import firestore_writes as fw
+from shared.firestore import transact
 
 MEMBERS = "contact_list_members"
 LOW = "0" * 32  # the lowest contact hash
@@ -230,12 +231,9 @@ def rewrite(
     None removes one) and write it back, cut `at` these hashes, or wherever it would
     pass MAX_ROWS / MAX_BYTES. Returns the changes of `add` outside the page's range (a
     split since the caller looked moved them)."""
-    from google.cloud import firestore
-
     ref = db.collection(MEMBERS).document(page_id(list_id, lo))
     outside: dict[str, str | None] = {}
 
-    @firestore.transactional
     def run(transaction: Any) -> None:
         outside.clear()
         snap = ref.get(transaction=transaction)
@@ -260,7 +258,7 @@ def rewrite(
             writes.append(fw.set_write(name, doc))
         transaction._add_write_pbs(writes)
 
-    run(db.transaction())
+    transact(db, run)
     return outside
 
 

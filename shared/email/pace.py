@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.email.model import PACE
+from shared.firestore import transact
 
 THROTTLE_CODES = frozenset({421, 450, 451, 452, 454})
 _SAYS_THROTTLE = re.compile(r"throttl|rate|too many|slow down", re.IGNORECASE)
@@ -95,12 +96,9 @@ def gate(
     passes when it comes back, `granted`)."""
     if granted is not None and granted <= now:
         return None
-    from google.cloud import firestore
-
     ref = db.collection(PACE).document(workspace_id)
     answer: list[datetime | None] = [None]
 
-    @firestore.transactional
     def run(transaction: Any) -> None:
         snap = ref.get(transaction=transaction)
         doc = snap.to_dict() if snap.exists else None
@@ -116,7 +114,7 @@ def gate(
             start = now
         transaction.update(ref, {"next_free": start + timedelta(minutes=n / rate)})
 
-    run(db.transaction())
+    transact(db, run)
     return answer[0]
 
 
@@ -125,14 +123,11 @@ def record(
 ) -> dict[str, Any] | None:
     """After a batch: cut the rate (`seen.slow_down`) or raise it back (a clean batch
     while `cut`). The change made, or None."""
-    from google.cloud import firestore
-
     if not seen.slow_down and not (cut and seen.sent and not seen.throttled):
         return None
     ref = db.collection(PACE).document(workspace_id)
     change: list[dict[str, Any] | None] = [None]
 
-    @firestore.transactional
     def run(transaction: Any) -> None:
         snap = ref.get(transaction=transaction)
         doc = snap.to_dict() if snap.exists else {}
@@ -168,7 +163,7 @@ def record(
         change[0] = {"rate": new, "changed_at": now}
         transaction.update(ref, change[0])
 
-    run(db.transaction())
+    transact(db, run)
     return change[0]
 
 

@@ -22,6 +22,7 @@ from shared.email import pace
 from shared.email.model import CAMPAIGNS, DELIVERABILITY, PACE, SETTINGS
 from shared.email.quota import Limits, reserve
 from shared.email.warmup import day_cap
+from shared.firestore import transact
 from shared.log import get_logger
 
 if TYPE_CHECKING:
@@ -120,13 +121,10 @@ def stop_campaign(
     runtime: Runtime, campaign_id: str, batch_id: str, kind: str, message: str
 ) -> None:
     """Pause the campaign (if it still sends) with the reason it stopped, and alert."""
-    from google.cloud import firestore
-
     db, now = runtime.db, runtime.clock.now()
     ref = db.collection(CAMPAIGNS).document(campaign_id)
     reason = {"kind": kind, "message": message[:500], "at": now, "batch_id": batch_id}
 
-    @firestore.transactional
     def pause(transaction: Any) -> None:
         snap = ref.get(transaction=transaction)
         status = snap.get("status") if snap.exists else None
@@ -143,7 +141,7 @@ def stop_campaign(
         elif status == "paused":
             transaction.update(ref, {"stop_reason": reason})
 
-    pause(db.transaction())
+    transact(db, pause)
     log.alert(
         "email_config",
         "the SMTP settings do not work: the campaign is paused, its batch held",

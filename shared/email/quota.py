@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from shared.email.model import QUOTAS
+from shared.firestore import transact
 
 DAY_MINUTES = 1440
 DEFAULT_DAILY = 1_000_000
@@ -132,14 +133,11 @@ def reserve(
 
     `merge=["minutes", ...]` replaces the whole map, so minutes older than the window
     are dropped (a field-by-field merge would keep every minute ever reserved)."""
-    from google.cloud import firestore
-
     if not wants:
         return []
     ref = db.collection(QUOTAS).document(workspace_id)
     slots: list[datetime] = []
 
-    @firestore.transactional
     def run(transaction: Any) -> None:
         snap = ref.get(transaction=transaction)
         quota = Quota((snap.to_dict() or {}).get("minutes") or {} if snap.exists else {}, limits)
@@ -152,7 +150,7 @@ def reserve(
             merge=["workspace_id", "minutes", "updated_at"],
         )
 
-    run(db.transaction())
+    transact(db, run)
     return list(slots)
 
 

@@ -251,29 +251,6 @@ def ses_reports(tokens: Tokens, note: dict[str, Any]) -> list[Report]:
 # -- SendGrid ------------------------------------------------------------------------------
 
 
-def sendgrid_public_key(key: str) -> Any:
-    """The verification key SendGrid shows (base64 DER, or PEM); refused if it is not an
-    EC public key."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    from shared.errors import ValidationError
-
-    text = key.strip()
-    try:
-        if text.startswith("-----BEGIN"):
-            loaded = serialization.load_pem_public_key(text.encode())
-        else:
-            loaded = serialization.load_der_public_key(base64.b64decode(text, validate=True))
-    except (ValueError, binascii.Error) as exc:
-        raise ValidationError(
-            "key must be SendGrid's verification key (base64)", {"field": "key"}
-        ) from exc
-    if not isinstance(loaded, ec.EllipticCurvePublicKey):
-        raise ValidationError("key must be an ECDSA public key", {"field": "key"})
-    return loaded
-
-
 def _sendgrid(
     runtime: Runtime, hook: dict[str, Any], headers: Mapping[str, str], body: bytes
 ) -> list[Report]:
@@ -286,7 +263,7 @@ def _sendgrid(
     if not signature or not timestamp:
         raise Refused(401, "the call is not signed")
     _fresh(runtime, timestamp, SENDGRID_SKEW_S)
-    key = sendgrid_public_key(runtime.secrets.get(hook["key_ref"]))
+    key = deliverability.sendgrid_public_key(runtime.secrets.get(hook["key_ref"]))
     try:
         key.verify(
             base64.b64decode(signature, validate=True),

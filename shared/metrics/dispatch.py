@@ -227,12 +227,22 @@ def run_sweeps(runtime: Runtime, now: datetime) -> int:
     return started
 
 
+def fold_task(instant: str, n: int = 0) -> TaskSpec:
+    """A fold of pending email events; one per dispatch tick that finds some, and a
+    follow-up (n + 1) while a backlog remains."""
+    return TaskSpec(
+        kind="metrics",
+        target="collect_metrics",
+        payload={"action": "fold", "n": n},
+        task_id=safe_task_id("mfold", instant, str(n)),
+    )
+
+
 def enqueue_fold(runtime: Runtime, now: datetime) -> int:
     """A fold task when email events wait (one read). Its id is the tick's second, so a
     duplicate delivery of the tick enqueues it once in production; two folds side by
     side count nothing twice anyway (see email_rollups)."""
     from shared.metrics.email_rollups import has_pending
-    from shared.metrics.worker import fold_task
 
     if not has_pending(runtime.db):
         return 0

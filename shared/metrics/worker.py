@@ -53,22 +53,13 @@ def rollup_task(workspace_id: str, due: str) -> TaskSpec:
     )
 
 
-def fold_task(instant: str, n: int = 0) -> TaskSpec:
-    """A fold of pending email events; one per dispatch tick that finds some, and a
-    follow-up (n + 1) while a backlog remains."""
-    return TaskSpec(
-        kind="metrics",
-        target="collect_metrics",
-        payload={"action": "fold", "n": n},
-        task_id=safe_task_id("mfold", instant, str(n)),
-    )
-
-
 def fold(runtime: Runtime, n: int = 0) -> dict[str, int]:
     from shared.metrics import email_rollups
 
     stats = email_rollups.fold_pending(runtime)
     if stats["more"] and n < 50:
+        from shared.metrics.dispatch import fold_task
+
         instant = runtime.clock.now().strftime("%Y%m%dT%H%M%S")
         runtime.enqueuer.enqueue(fold_task(instant, n + 1))
     return stats

@@ -284,3 +284,25 @@ def test_warm_up_caps_each_day_by_the_plan(runtime, clock, enqueuer, server):
         today + timedelta(days=1): 100,
         today + timedelta(days=2): 100,  # the curve is over: no warm-up cap, the rest
     }
+
+
+def test_concurrent_reservations_all_get_a_slot_within_the_rate(runtime, clock):
+    """Ten batches reserving at once on one workspace's quota document: each gets a slot
+    (contended transactions retry with a jittered pause instead of failing after the
+    client's five immediate attempts), and no minute holds more than the rate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.email import quota
+
+    now = clock.now()
+    limits = quota.Limits(per_minute=100, daily=10_000)
+
+    def reserve(_: int) -> datetime:
+        return quota.reserve(runtime.db, "ws-contended", [(50, now)], limits, now)[0]
+
+    with ThreadPoolExecutor(10) as pool:
+        slots = list(pool.map(reserve, range(10)))
+    per_minute = Counter(s.replace(second=0, microsecond=0) for s in slots)
+    assert len(slots) == 10
+    assert max(per_minute.values()) <= 2  # 2 x 50 = the rate of 100 a minute
+    assert max(slots) - min(slots) >= timedelta(minutes=4)

@@ -61,3 +61,23 @@ def test_recovery_grace_override() -> None:
     assert Settings.from_env({}).recovery_grace(default) == default
     s = Settings.from_env({"HERALD_RECOVERY_GRACE_S": "20"})
     assert s.recovery_grace(default) == timedelta(seconds=20)
+
+
+def test_local_defaults_are_make_devs_ports() -> None:
+    """The track URL and CORS origin a process gets without configuration are where
+    `make dev` serves track and the admin page."""
+    from local.stack import Ports
+
+    ports, settings = Ports.fixed(), Settings()
+    assert settings.track_base_url == f"http://127.0.0.1:{ports.functions['track']}"
+    assert settings.admin_origin == f"http://127.0.0.1:{ports.admin}"
+
+
+def test_production_refuses_the_local_track_url_and_origin() -> None:
+    https = {"HERALD_ENV": "production", "HERALD_TRACK_URL": "https://t.example"}
+    with pytest.raises(SettingsError, match="HERALD_TRACK_URL"):
+        Settings.from_env({"HERALD_ENV": "production"})
+    with pytest.raises(SettingsError, match="HERALD_ADMIN_ORIGIN"):
+        Settings.from_env(https)
+    settings = Settings.from_env({**https, "HERALD_ADMIN_ORIGIN": "https://admin.example"})
+    assert settings.track_base_url == "https://t.example"

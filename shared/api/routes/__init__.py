@@ -3,6 +3,7 @@
 from shared.api.routes import (  # noqa: F401
     campaigns,
     channels,
+    contacts,
     core,
     deliverability,
     email,
@@ -13,6 +14,7 @@ from shared.api.routes import (  # noqa: F401
     metrics,
     posts,
     series,
+    smtp,
     templates,
     x_accounts,
     x_spend,
