@@ -10,6 +10,9 @@ recover them. The providers are fakes that, like the real ones, accept a repeat.
 
 Figures: items sent twice (goal 0), items lost (goal 0), items ending in a terminal
 state with a recorded reason (goal 100 %).
+
+Over 400 lines because the fakes' faults, the kills and restarts, and the final tally
+are one run: the counts only mean something against the faults injected.
 """
 
 from __future__ import annotations

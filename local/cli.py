@@ -92,7 +92,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         f"logs         {DATA_DIR / 'logs'}\n"
         f"data         Google's Firestore emulator, exported to {DATA_DIR / EXPORT_DIR} on stop"
         " (`herald dev --fresh` starts empty)\n"
-        "sandbox      ON: X posts and ad publishes are recorded, not published\n"
+        "sandbox      ON: posts (X, Bluesky, Mastodon) and ad publishes are recorded,"
+        " not published\n"
         "\nCtrl-C stops everything.",
         flush=True,
     )

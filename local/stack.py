@@ -3,6 +3,9 @@
 Used by `herald dev` (foreground, Ctrl-C stops everything) and by the end-to-end test
 fixtures (free ports, a per-session data directory). Every child runs in its own
 process group with a parent-death signal, so no process outlives the stack.
+
+Over 400 lines because the processes it starts depend on each other's ports,
+environment and readiness; one module orders their start and their stop.
 """
 
 from __future__ import annotations

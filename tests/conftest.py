@@ -28,6 +28,8 @@ from shared.runtime import Runtime
 from shared.secrets import Secrets
 from shared.settings import Settings
 from shared.tasks import RecordingEnqueuer
+from tests.channels.fake_pds import FakePDS
+from tests.channels.fake_servers import FakeMastodon, serve
 from tests.x.fake_x import CLIENT_ID as FAKE_X_CLIENT_ID
 from tests.x.fake_x import FakeX
 
@@ -102,6 +104,21 @@ def fake_x_server() -> Iterator[FakeX]:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def served_pds() -> Iterator[str]:
+    """A Bluesky PDS (tests/channels/fake_pds.py) over HTTP on a free port: its URL."""
+    with serve(FakePDS().handle) as url:
+        yield url
+
+
+@pytest.fixture
+def served_mastodon() -> Iterator[tuple[FakeMastodon, str]]:
+    """A Mastodon instance over HTTP on a free port, and its URL."""
+    fake = FakeMastodon()
+    with serve(fake.handle) as url:
+        yield fake, url
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,9 @@ an app password the PDS refuses flags the account "revoked" with the PDS's reaso
 Text: links, mentions and hashtags become facets with UTF-8 byte offsets through the
 SDK's own detection (`Client.detect_facets`, which resolves mentioned handles to DIDs).
 A part's network id is "<at-uri>|<cid>": replies need both (root and parent refs).
+
+Over 400 lines because posting, reconciling and sessions share the record-key scheme and
+the PDS's error vocabulary, which must be read the same way in each.
 """
 
 from __future__ import annotations
@@ -112,6 +115,12 @@ def _error_name(exc: Any) -> tuple[int | None, str, str]:
     name = getattr(content, "error", None) or ""
     message = getattr(content, "message", None) or (name or f"HTTP {response.status_code}")
     return int(response.status_code), str(name), str(message)
+
+
+def error_message(exc: Exception) -> str:
+    """What the PDS said (or why nothing answered), with its status and XRPC error name."""
+    status, name, message = _error_name(exc)
+    return message if status is None else f"{status} {name}: {message}" if name else message
 
 
 def map_error(exc: Exception, *, creating: bool) -> XError:

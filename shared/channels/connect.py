@@ -26,6 +26,7 @@ from shared.secrets import user_secret_name
 from shared.x import store
 from shared.x.accounts import limits_for, public
 from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
+from shared.x.xapi import AccountProblem, Rejected
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -66,7 +67,18 @@ def connect_bluesky(
                 f"{mapped.reason}; check the account's PDS address ({service})",
                 {"field": "service_url"},
             ) from exc
-        raise ProviderError(mapped.reason) from exc
+        if isinstance(mapped, AccountProblem) and mapped.account_status == "revoked":
+            # What the person typed is wrong (the PDS answered): bad input, not an outage.
+            raise ValidationError(
+                f"{service} refused this handle and app password ({bluesky.error_message(exc)}); "
+                "check both: the password is an app password made in Bluesky's settings",
+                {"field": "app_password"},
+            ) from exc
+        raise ProviderError(
+            f"{service} did not open a session: {bluesky.error_message(exc)}"
+            if isinstance(mapped, Rejected)  # its reason speaks of a post
+            else mapped.reason
+        ) from exc
     session = client._session  # the SDK's session: the DID and handle it is for
     now = runtime.clock.now()
     account = XAccount(

@@ -11,6 +11,10 @@ The counters on the campaign hold what the dispatcher, resend and cancel add; wh
 worker learns stays on each finished batch (`model.TALLY_FIELDS`) and progress adds
 their sum, one aggregation query (one read per 1,000 batches), so sending a batch never
 writes the campaign document.
+
+Over 400 lines because every lifecycle step (schedule, pause, resume, cancel, resend)
+checks and moves the same status and counters inside its transaction; one module keeps
+that table in one place.
 """
 
 from __future__ import annotations

@@ -21,6 +21,9 @@ has at most 50 in doubt after a kill; a slow one at most 25. An ordinary excepti
 not a crash: the run knows what it sent, records it, releases the batch and lets Cloud
 Tasks retry. A run that finds a newer run owns the batch stops at once and records
 nothing.
+
+Over 400 lines because what is left is one control flow (take, send, checkpoint,
+commit) whose steps share the batch's state; its parts already live beside it.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ Increment on at most three documents per group keeps hot campaigns free of conte
 
 `rebuild` recomputes a date range from the stored events (a repair, e.g. for events
 written before folding existed); it folds what is pending first.
+
+Over 400 lines because the fold and the rebuild write the same rollup fields and must
+agree on each; kept in one module so they cannot drift apart.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ retry spent); 5xx / network errors re-enqueue with backoff up to MAX_ATTEMPTS, t
 slot is skipped with the reason recorded on the post; 401/403 record the reason. A
 spent read budget stops the pull and records `budget_exhausted` on the posts, which
 come back at the start of the next budget month.
+
+Over 400 lines because the three networks' reads share one schedule, one budget and
+one failure policy, written once here rather than per network.
 """
 
 from __future__ import annotations

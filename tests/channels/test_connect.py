@@ -8,7 +8,7 @@ import pytest
 import responses
 
 from shared.channels.connect import begin_mastodon, complete_mastodon, connect_bluesky
-from shared.errors import ProviderError
+from shared.errors import ValidationError
 from shared.x import service
 from tests.channels.conftest import INSTANCE
 from tests.channels.fake_pds import APP_PASSWORD, DID, HANDLE
@@ -20,7 +20,7 @@ def test_bluesky_app_password_connects_and_a_wrong_one_is_refused(runtime, pds) 
     )
     assert account["network"] == "bluesky" and account["x_user_id"] == DID
     assert account["limits"]["weighted_length"] == 300 and "secret_ref" not in account
-    with pytest.raises(ProviderError, match="Invalid identifier or password"):
+    with pytest.raises(ValidationError, match="Invalid identifier or password"):
         connect_bluesky(
             runtime, "ws1", HANDLE, "wrong", "https://pds.test", transport=pds.transport
         )

@@ -92,7 +92,7 @@ async function topEmail() {
 async function bestTime() {
   const accounts = await listAll(ws("/x/accounts")).catch(() => []);
   const box = h("div", { id: "best-time" });
-  if (!accounts.length) return card("Best time to post", h("div", { class: "text-body-secondary" }, "Connect an X account first."));
+  if (!accounts.length) return card("Best time to post", h("div", { class: "text-body-secondary" }, "Connect an account (X, Bluesky or Mastodon) first."));
   const sel = h("select", { class: "form-select form-select-sm w-auto", id: "best-time-account", "aria-label": "X account" }, accounts.map((a) => h("option", { value: a.id }, `@${a.handle}`)));
   const draw = async () => {
     const bt = await get(ws(`/x/accounts/${encodeURIComponent(sel.value)}/best-time`)).catch(() => null);

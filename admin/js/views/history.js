@@ -2,13 +2,15 @@
 // failure, the link to the published post and its metrics; a held thread (X refused a
 // reply part) can go on as separate posts, or stop. Each row is one network's post: a
 // post written for several channels shows one row per network, each with its own
-// result. Refreshes every 5 s while shown.
+// result, and opens the group: every network's result, cancel on all at once
+// (./history_groups.js). Refreshes every 5 s while shown.
 import { del, get, list, listAll, post, session, ws } from "../api.js";
 import { chart, destroyCharts, palette } from "../charts.js";
 import { mediaBlobUrl } from "../blobs.js";
 import { clear, fmtDate, fmtNumber, h, icon, statusBadge, table } from "../dom.js";
 import { act, confirmButton, editable, exportButton, pageHeader } from "../ui.js";
 import { LABELS, networkUrl } from "./channels.js";
+import { groupPanel } from "./history_groups.js";
 
 /** The post's images as small thumbnails (fetched once per page load). */
 function thumbs(p) {
@@ -78,6 +80,7 @@ export async function render(root, ctx) {
     growthCard.scrollIntoView({ block: "nearest" });
   }
 
+  const group = groupPanel(session.workspace?.timezone, () => refresh());
   const rowOf = (p) => {
     const url = postUrl(p, accounts);
     const reason = p.last_error?.reason || p.last_error?.message || p.status_reason || "";
@@ -97,6 +100,8 @@ export async function render(root, ctx) {
     const remove = ["draft", "cancelled", "failed"].includes(p.status) ? confirmButton("Delete", "Confirm delete", "danger", (b) => act(b, () => del(ws(`/posts/${encodeURIComponent(p.id)}`)), { done: "Post deleted" }).then(refresh)) : null;
     const growth = p.status === "published" ? h("button", { class: "btn btn-sm btn-outline-info", type: "button", "aria-label": "Metrics over time", title: "Metrics over time" }, icon("graph-up")) : null;
     growth?.addEventListener("click", () => showGrowth(p, text));
+    const together = p.group_id ? h("button", { class: "btn btn-sm btn-outline-secondary text-nowrap group-open", type: "button", dataset: { group: p.group_id }, title: "Every network of this post: results, cancel on all" }, icon("collection"), "All networks") : null;
+    together?.addEventListener("click", () => group.show(p.group_id));
     return h(
       "tr",
       { dataset: { id: p.id, status: p.status } },
@@ -113,7 +118,7 @@ export async function render(root, ctx) {
       h("td", { class: "reason small" }, reason, heldNote),
       h("td", { class: "small" }, url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer", class: "post-link" }, icon("box-arrow-up-right"), " view") : (p.x_ids || []).length ? h("span", { class: "text-body-secondary post-id", title: "sandbox: recorded, not on X" }, `#${p.x_ids[0]}`) : ""),
       h("td", {}, metricsCell(p), growth),
-      h("td", { class: "text-end" }, h("div", { class: "d-flex gap-1 justify-content-end flex-wrap" }, retry, cancel, separate, drop, remove)),
+      h("td", { class: "text-end" }, h("div", { class: "d-flex gap-1 justify-content-end flex-wrap" }, together, retry, cancel, separate, drop, remove)),
     );
   };
 
@@ -138,6 +143,7 @@ export async function render(root, ctx) {
   root.append(
     pageHeader("Post history", h("div", { class: "d-flex gap-2 flex-wrap page-actions" }, campaignSel, statusSel, exportButton("posts"), exportButton("post_metrics", "Export metrics CSV"))),
     h("div", { class: "card" }, h("div", { class: "card-body" }, box, more)),
+    group.panel,
     growthCard,
   );
   await ctx.every(async () => {

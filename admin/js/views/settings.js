@@ -1,12 +1,14 @@
-// Settings: X accounts (OAuth 2.0 with PKCE, OAuth 1.0a, or a labelled sandbox account)
-// with tier, pricing, monthly budget and reconnection, the workspace's X budget, topics,
-// posting plans, the workspace timezone, members and roles.
+// Settings: accounts: X (OAuth 2.0 with PKCE, OAuth 1.0a, or a labelled sandbox account)
+// with tier, pricing, monthly budget and reconnection; Bluesky and Mastodon
+// (./settings_channels.js); the workspace's X budget, topics, posting plans, the
+// workspace timezone, members and roles.
 import { canEdit, del, get, isOwner, listAll, patch, post, put, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { act, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 import { zoneSelect } from "../zones.js";
 import { LABELS, networkOf } from "./channels.js";
 import { accountSection, newWorkspaceSection } from "./settings_account.js";
+import { blueskyForm, finishMastodon, isMastodonReturn, mastodonForm } from "./settings_channels.js";
 import { showSpend } from "./spend.js";
 
 const TIERS = ["free", "basic", "pro", "pay_per_use", "enterprise"];
@@ -98,6 +100,7 @@ async function accountsSection() {
           const reconnect = !a.sandbox && a.status !== "active" && a.status !== "disconnected" && isOwner() ? h("button", { class: "btn btn-sm btn-warning x-reconnect", type: "button" }, icon("arrow-repeat"), "Reconnect") : null;
           reconnect?.addEventListener("click", () => beginOAuth2(reconnect, errorBox, { tier: a.tier, account_id: a.id }));
           const network = networkOf(a);
+          const noFee = network !== "x" ? () => h("span", { class: "small text-body-secondary" }, "no API fee") : null;
           const kind = a.sandbox
             ? h("span", { class: "badge text-bg-warning", dataset: { network } }, `${LABELS[network]} · sandbox`)
             : network !== "x"
@@ -110,13 +113,14 @@ async function accountsSection() {
             h("td", {}, `@${a.handle || "?"}`, a.display_name ? h("div", { class: "small text-body-secondary" }, a.display_name) : null),
             h("td", {}, kind),
             h("td", {}, state, a.status_reason ? h("div", { class: "small text-danger status-reason" }, a.status_reason) : null, reconnect),
-            h("td", {}, tier),
-            h("td", {}, h("div", { class: "d-flex gap-1" }, h("label", { class: "small" }, "post", postUsd), h("label", { class: "small" }, "with link", urlUsd), h("label", { class: "small" }, "monthly", monthly))),
-            h("td", {}, h("div", { class: "d-flex gap-1 align-items-end" }, budget, policy, saveBudget)),
-            h("td", { class: "text-nowrap" }, save, " ", remove),
+            // Bluesky and Mastodon: no tiers, prices or budget; the post's length limit instead.
+            h("td", {}, noFee ? h("span", { class: "small network-limit" }, `${a.limits?.weighted_length ?? "?"} ${network === "bluesky" ? "graphemes" : "characters"} a post`) : tier),
+            h("td", {}, noFee ? noFee() : h("div", { class: "d-flex gap-1" }, h("label", { class: "small" }, "post", postUsd), h("label", { class: "small" }, "with link", urlUsd), h("label", { class: "small" }, "monthly", monthly))),
+            h("td", {}, noFee ? noFee() : h("div", { class: "d-flex gap-1 align-items-end" }, budget, policy, saveBudget)),
+            h("td", { class: "text-nowrap" }, noFee ? null : save, " ", remove),
           );
         }),
-        "No X account yet.",
+        "No account yet.",
       ),
     );
   };
@@ -140,17 +144,27 @@ async function accountsSection() {
   addSandbox.addEventListener("click", () => act(addSandbox, () => post(ws("/x/accounts/sandbox"), { handle: sandboxHandle.value.trim() || "herald_sandbox", network: sandboxNetwork.value }), { errorBox, done: `Sandbox ${LABELS[sandboxNetwork.value]} account added` }).then(refresh));
   const sandboxRow = session.sandbox ? h("div", { class: "input-group mt-2" }, sandboxNetwork, sandboxHandle, addSandbox) : null;
   const note = session.sandbox ? h("div", { class: "form-text" }, "Sandbox accounts record posts instead of publishing them; they exist only in the local sandbox.") : null;
+  const bluesky = isOwner() ? blueskyForm(refresh) : null;
+  const mastodon = isOwner() ? mastodonForm() : null;
   await refresh().catch((exc) => showError(errorBox, exc));
-  // Coming back from X's consent screen: the API finishes the handshake.
   const q = new URLSearchParams(location.search);
+  if (isMastodonReturn(q)) {
+    history.replaceState(null, "", `${location.pathname}#/settings`);
+    if (mastodon && (await finishMastodon(q, mastodon.errorBox))) await refresh();
+  } else await returnFromX(q, errorBox, refresh);
+  const others = isOwner() ? h("div", { class: "row g-4 mt-1", id: "connect-networks" }, h("div", { class: "col-md-6" }, bluesky), h("div", { class: "col-md-6" }, mastodon.form)) : null;
+  return card("Accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto flex-wrap" }, connectTier, connect2, connect), sandboxRow, note) : null, others), exportButton("x_accounts"));
+}
+
+/** Back from X's consent screen (?oauth_token&oauth_verifier, ?state&code or
+ * ?state&error): the API finishes the handshake. */
+async function returnFromX(q, errorBox, refresh) {
   const back = q.get("oauth_token") && q.get("oauth_verifier") ? ["/x/oauth/complete", { oauth_token: q.get("oauth_token"), oauth_verifier: q.get("oauth_verifier") }] : q.get("code") && q.get("state") ? ["/x/oauth2/complete", { state: q.get("state"), code: q.get("code") }] : null;
   if (q.get("error") && q.get("state")) showError(errorBox, new Error(`X did not authorize Herald: ${q.get("error_description") || q.get("error")}`));
-  if (back || q.get("error")) {
-    history.replaceState(null, "", `${location.pathname}#/settings`);
-    if (back) await act(null, () => post(ws(back[0]), back[1]), { errorBox, done: "X account connected" });
-    await refresh();
-  }
-  return card("X accounts", h("div", {}, errorBox, box, isOwner() ? h("div", { class: "mt-2" }, h("div", { class: "input-group w-auto flex-wrap" }, connectTier, connect2, connect), sandboxRow, note) : null), exportButton("x_accounts"));
+  if (!back && !q.get("error")) return;
+  history.replaceState(null, "", `${location.pathname}#/settings`);
+  if (back) await act(null, () => post(ws(back[0]), back[1]), { errorBox, done: "X account connected" });
+  await refresh();
 }
 
 async function budgetSection() {
@@ -238,7 +252,7 @@ async function plansSection() {
     });
     clear(box).append(h("div", { class: "small" }, `${plan.posts_per_day} posts a day, ${plan.active_from}–${plan.active_to} (${plan.timezone}). Next slots: `, (plan.slots || []).map((s) => fmtDate(s, plan.timezone)).join(" · ") || "none in the next 24 h", again));
   };
-  if (!campaigns.length || !accounts.length) return card("Posting plan", h("div", { class: "text-body-secondary" }, "Create a campaign and connect an X account first."));
+  if (!campaigns.length || !accounts.length) return card("Posting plan", h("div", { class: "text-body-secondary" }, "Create a campaign and connect an account (X, Bluesky or Mastodon) first."));
   return card("Posting plan", h("div", {}, canEdit() ? form : h("div", { class: "text-body-secondary" }, "Editors set posting plans."), box));
 }
 

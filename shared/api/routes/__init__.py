@@ -1,6 +1,7 @@
 """Every routes module; importing this package registers all routes on the router."""
 
 from shared.api.routes import (  # noqa: F401
+    ads,
     campaigns,
     channels,
     contacts,

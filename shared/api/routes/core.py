@@ -1,4 +1,9 @@
-"""Meta, sign-in, workspaces and members."""
+"""Meta, sign-in, workspaces and members.
+
+Over 400 lines because sign-in and the workspace and member routes share the membership
+helpers below (a user's workspaces, the owners, keeping one): either half would import
+them from the other.
+"""
 
 from __future__ import annotations
 
