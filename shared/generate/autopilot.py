@@ -4,7 +4,9 @@ An active campaign with `autopilot: {enabled: true, days_ahead, posts_per_day,
 post_times}` gets its empty slots filled with generated drafts, each with `due_at` at
 its slot (dispatch enqueues the run hourly, see shared.generate.dispatch). Slots are
 local times in the campaign's timezone; a day counts as planned when it already has
-`posts_per_day` live posts of the campaign, whatever created them.
+`posts_per_day` live posts of the campaign, whatever created them. A post group (one
+post per channel: the campaign's account and its `channels`) is one post of the plan,
+however many networks it goes to.
 """
 
 from __future__ import annotations
@@ -33,15 +35,23 @@ def plan_slots(
 ) -> list[datetime]:
     """UTC instants of the slots to fill, earliest first.
 
-    `existing`: the campaign's posts due from now on (dicts with due_at and status).
+    `existing`: the campaign's posts due from now on (dicts with due_at and status; the
+    posts of a group, sharing its `group_id`, hold one slot).
     """
     tz = zone_or_utc(timezone)
     local_now = now.astimezone(tz)
     taken: dict[date, list[datetime]] = {}
+    groups: set[str] = set()
     for post in existing:
         due = post.get("due_at")
-        if isinstance(due, datetime) and post.get("status") not in _FREE:
-            taken.setdefault(due.astimezone(tz).date(), []).append(due)
+        if not isinstance(due, datetime) or post.get("status") in _FREE:
+            continue
+        group = post.get("group_id")
+        if group:
+            if group in groups:
+                continue
+            groups.add(group)
+        taken.setdefault(due.astimezone(tz).date(), []).append(due)
     slots: list[datetime] = []
     for offset in range(autopilot.days_ahead):
         day = local_now.date() + timedelta(days=offset)
@@ -132,6 +142,7 @@ def run(runtime: Any, workspace_id: str, campaign_id: str, key: str) -> dict[str
                 "drafts": len(result["drafts"]),
                 "rejected": [r.get("reason") for r in result.get("rejected", [])],
                 "error": result.get("error"),
+                "skipped_channels": result.get("skipped_channels", []),
             }
         }
     )

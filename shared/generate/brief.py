@@ -105,6 +105,7 @@ class Brief:
     autopilot: Autopilot = field(default_factory=Autopilot)
     image: ImageSettings = field(default_factory=ImageSettings)
     account_id: str | None = None
+    channels: tuple[str, ...] = ()  # other accounts the drafts also go to (post groups)
 
     @classmethod
     def from_campaign(cls, campaign: dict[str, Any]) -> Brief:
@@ -152,6 +153,7 @@ class Brief:
             autopilot=_autopilot(campaign.get("autopilot"), problems),
             image=_image(campaign.get("image"), name, problems),
             account_id=_str(campaign.get("account_id")) or None,
+            channels=tuple(dict.fromkeys(_list(campaign.get("channels")))),
         )
         if problems:
             raise ValidationError("the campaign brief is not usable for generation", problems)

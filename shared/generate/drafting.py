@@ -68,6 +68,8 @@ class WriteContext:
     limit: int  # the account's weighted length limit
     trends: tuple[str, ...] = ()
     recent: tuple[str, ...] = ()  # recent post texts, to steer away from repeats
+    # How the networks written for count a text (shared.generate.targets.counting).
+    counting: str = "X counts every link as 23, emoji and CJK characters as 2"
 
 
 @dataclass

@@ -47,7 +47,7 @@ def _rules(brief: Brief, ctx: WriteContext) -> list[str]:
     tags = "no hashtags" if n == 0 else f"exactly {n} hashtag{'s' if n > 1 else ''}"
     return [
         f"Length: the post text plus its hashtags must fit {ctx.limit} weighted characters "
-        "(X counts every link as 23, emoji and CJK characters as 2). Aim well below.",
+        f"({ctx.counting}). Aim well below.",
         f"Hashtags: {tags} per post, in the hashtags field, not inside the text.",
     ]
 

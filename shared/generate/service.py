@@ -8,9 +8,16 @@ the campaign wants one, and store the draft with `shared.x.service.create_post(.
 source="generated")`. Drafts land as `draft`, or `approved` when the campaign does not
 require approval (autopilot drafts with a slot are then scheduled at it).
 
-Asked for several channels (`channels`: other accounts the drafts also go to), each
-draft fits every network as it counts (shared.generate.targets: the strictest decides)
-and is stored as a post group, one post per channel (shared.x.groups).
+Asked for several channels (`channels`: other accounts the drafts also go to; by
+default the campaign's own `channels`), each draft fits every network as it counts
+(shared.generate.targets: the strictest decides) and is stored as a post group, one
+post per channel (shared.x.groups).
+
+An account that cannot post (disconnected, revoked, ...): the campaign's own account
+stops the generation with a clear error (its drafts could never go out); one of the
+campaign's other channels is skipped and listed in `skipped_channels` with why, so the
+campaign goes on posting to the rest. A channel the caller chose explicitly must be
+usable: it is an error too.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from shared.generate import topics as rotation_store
 from shared.generate.brief import Brief, Topic, slug
 from shared.generate.dedupe import DuplicateIndex
 from shared.generate.drafting import Candidate, Slot, Usage, WriteContext, Writer, fit
-from shared.generate.targets import Targets
+from shared.generate.targets import Targets, channel_accounts
 from shared.generate.usage import record_usage
 from shared.log import get_logger
 
@@ -48,7 +55,8 @@ class GenerateRequest:
     images: bool | None = None  # None: the campaign's image setting
     due_at: list[datetime] = field(default_factory=list)  # one per draft (autopilot slots)
     schedule: bool = False  # schedule drafts that need no approval at their due_at
-    channels: tuple[str, ...] = ()  # other accounts each draft also goes to (a post group)
+    # Other accounts each draft also goes to (a post group); None: the campaign's channels.
+    channels: tuple[str, ...] | None = None
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> GenerateRequest:
@@ -67,12 +75,15 @@ class GenerateRequest:
         images = body.get("images")
         if images is not None and not isinstance(images, bool):
             problems["images"] = "images must be true or false"
-        channels = body.get("channels") or []
-        if not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels):
+        channels = body.get("channels")
+        if channels is not None and (
+            not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels)
+        ):
             problems["channels"] = "channels must be a list of account ids"
         if problems:
             raise ValidationError("the generation request is incomplete", problems)
-        return cls(str(ws), str(cid), int(count), topic, images, channels=tuple(channels))
+        chosen = None if channels is None else tuple(channels)
+        return cls(str(ws), str(cid), int(count), topic, images, channels=chosen)
 
 
 @dataclass
@@ -83,6 +94,8 @@ class Outcome:
     usage: Usage = field(default_factory=Usage)
     trends: list[str] = field(default_factory=list)
     error: dict[str, Any] | None = None
+    # The campaign's channels left out of this call: {account_id, handle, network, reason}
+    skipped_channels: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +105,7 @@ class Outcome:
             "usage": self.usage.__dict__,
             "trends": self.trends,
             "error": self.error,
+            "skipped_channels": self.skipped_channels,
         }
 
 
@@ -129,12 +143,22 @@ class Generation:
         self.brief = Brief.from_campaign(self.campaign)
         if not self.brief.account_id:
             raise ValidationError(
-                "the campaign has no X account; choose the account its posts go to",
+                "the campaign has no account; choose the account (X, Bluesky or Mastodon) "
+                "its posts go to",
                 {"account_id": "required"},
             )
         self.account = xs.get_account(runtime, req.workspace_id, self.brief.account_id)
-        others = [c for c in dict.fromkeys(req.channels) if c != self.account["id"]]
-        self.channels = [xs.get_account(runtime, req.workspace_id, c) for c in others]
+        if self.account.get("status") != "active":
+            raise ValidationError(
+                f"the campaign's account @{self.account['handle']} is "
+                f"{self.account.get('status')}: reconnect it in Settings or choose another "
+                "account for the campaign",
+                {"account_id": self.account["id"]},
+            )
+        ids = req.channels if req.channels is not None else self.brief.channels
+        self.channels, self.skipped = channel_accounts(
+            runtime, req.workspace_id, self.account["id"], ids, explicit=req.channels is not None
+        )
         self.targets = Targets([self.account, *self.channels])
         self.limit = self.targets.limit
         self.writer = writer or choose_writer(runtime)
@@ -154,14 +178,15 @@ class Generation:
 
     def run(self) -> Outcome:
         db, ws, cid = self.runtime.db, self.req.workspace_id, self.req.campaign_id
-        out = Outcome(generator=self.writer.name)
+        out = Outcome(generator=self.writer.name, skipped_channels=self.skipped)
         if self.writer.name != "offline":  # trends only inform the model
             from shared.generate.trends import trends_for
 
             out.trends = trends_for(self.runtime, self.account, self.campaign.get("region"))
         recent = _recent_texts(db, self.account["id"])
         index = DuplicateIndex(recent, boilerplate=[self.brief.call_to_action])
-        ctx = WriteContext(limit=self.limit, trends=tuple(out.trends), recent=tuple(recent))
+        counting = self.targets.counting
+        ctx = WriteContext(self.limit, tuple(out.trends), tuple(recent), counting)
         rotation = rotation_store.load(db, ws, cid, self.brief.topics)
         try:
             for _ in range(MAX_ROUNDS):
@@ -172,7 +197,7 @@ class Generation:
                 fresh = [d["text"] for d in out.drafts] + [
                     r["text"] for r in out.rejected if r.get("reason") == "near_duplicate"
                 ]
-                ctx = WriteContext(self.limit, tuple(out.trends), tuple(fresh + recent))
+                ctx = WriteContext(self.limit, tuple(out.trends), tuple(fresh + recent), counting)
                 taken = [rotation.take(self.now, self.forced) for _ in range(need)]
                 # seq walks on with each round so retried offline drafts differ.
                 slots = [Slot(t.topic, t.seq, t.n) for t in taken]

@@ -1,4 +1,7 @@
-"""Campaigns: what a set of posts is about, its brief and its estimated X cost."""
+"""Campaigns: what a set of posts is about, its brief and its estimated X cost.
+
+A campaign posts to its account and, optionally, to other channels (`channels`: account
+ids of any network); generation writes each draft for all of them as a post group."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from shared.queries import x as q
 from shared.tenancy import check_timezone
 from shared.x import store
 from shared.x.accounts import usable_account
-from shared.x.models import CAMPAIGNS, Campaign, CampaignStatus, PostStatus
+from shared.x.groups import MAX_CHANNELS
+from shared.x.models import CAMPAIGNS, AccountStatus, Campaign, CampaignStatus, PostStatus
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -34,6 +38,7 @@ _CAMPAIGN_FIELDS = {
     "approval_required",
     "autopilot",
     "account_id",
+    "channels",
 }
 _LIST_FIELDS = {"keywords", "hashtags", "topics", "links"}
 
@@ -57,6 +62,11 @@ def _campaign_values(values: dict[str, Any], partial: bool) -> dict[str, Any]:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ValidationError(f"{key} must be a list of strings")
             out[key] = [v.strip() for v in value if v.strip()]
+        elif key == "channels":
+            ids = [] if value is None else value
+            if not isinstance(ids, list) or not all(isinstance(v, str) and v for v in ids):
+                raise ValidationError("channels must be a list of account ids")
+            out[key] = list(dict.fromkeys(ids))
         elif key == "name":
             name = str(value).strip()
             if not name or len(name) > 200:
@@ -73,12 +83,42 @@ def _campaign_values(values: dict[str, Any], partial: bool) -> dict[str, Any]:
     return out
 
 
+def _check_channels(
+    runtime: Runtime,
+    workspace_id: str,
+    account_id: str | None,
+    channels: list[str],
+    before: list[str],
+) -> list[str]:
+    """The campaign's other channels: accounts of the workspace, not its own account,
+    at most MAX_CHANNELS with it. A newly added one must be connected; one already
+    there that was disconnected since stays (generation skips it and says why), so an
+    unrelated edit of the campaign still saves."""
+    chosen = [c for c in channels if c != account_id]
+    if len(chosen) + 1 > MAX_CHANNELS:
+        raise ValidationError(
+            f"a campaign posts to at most {MAX_CHANNELS} channels, its account included",
+            {"field": "channels"},
+        )
+    for other in chosen:
+        account = usable_account(runtime, workspace_id, other)
+        if other not in before and account.status != AccountStatus.ACTIVE:
+            raise ValidationError(
+                f"@{account.handle} is {account.status}: reconnect it in Settings first",
+                {"field": "channels", "account_id": other},
+            )
+    return chosen
+
+
 def create_campaign(runtime: Runtime, workspace_id: str, **values: Any) -> dict[str, Any]:
     now = runtime.clock.now()
     campaign = Campaign.from_doc(store.new_id(), _campaign_values(values, partial=False))
     campaign.workspace_id, campaign.created_at, campaign.updated_at = workspace_id, now, now
     if campaign.account_id:
         usable_account(runtime, workspace_id, campaign.account_id)
+    campaign.channels = _check_channels(
+        runtime, workspace_id, campaign.account_id, campaign.channels, []
+    )
     store.insert(runtime, campaign)
     return campaign.to_dict()
 
@@ -114,6 +154,14 @@ def update_campaign(
     end = update.get("end_at", current.end_at)
     if start and end and end <= start:
         raise ValidationError("the campaign must end after it starts")
+    if "channels" in update or "account_id" in update:
+        update["channels"] = _check_channels(
+            runtime,
+            workspace_id,
+            update.get("account_id", current.account_id),
+            update.get("channels", current.channels),
+            current.channels,
+        )
     update["updated_at"] = runtime.clock.now()
     ensure_fits(f"{CAMPAIGNS}/{campaign_id}", {**current.to_doc(), **update}, "campaign")
     runtime.db.collection(CAMPAIGNS).document(campaign_id).update(update)

@@ -257,6 +257,8 @@ class Campaign(Record):
     approval_required: bool = True
     autopilot: dict[str, Any] = field(default_factory=dict)
     account_id: str | None = None
+    # Other accounts (any network) its generated posts also go to, as post groups.
+    channels: list[str] = field(default_factory=list)
     estimated_cost_usd: float = 0.0  # sum over its posts, kept by the service
 
 
@@ -326,6 +328,8 @@ class Series(Record):
     collection: ClassVar[str] = SERIES
     name: str = ""
     account_id: str = ""
+    # Other accounts (any network) each occurrence also goes to, as a post group.
+    channels: list[str] = field(default_factory=list)
     campaign_id: str | None = None
     kind: str = "recurring"  # recurring | evergreen
     texts: list[str] = field(default_factory=list)  # variants, rotated

@@ -2,7 +2,11 @@
 
 A series materializes scheduled posts on its cadence (every N hours, daily, weekly,
 until `end_at`), rotating its text variants; when every variant was posted recently
-it adds a dated variation, so no exact duplicate goes out. A posting plan spreads N
+it adds a dated variation, so no exact duplicate goes out. With `channels` (other
+accounts, any network) each occurrence is a post group, one post per channel; every
+variant is checked against every channel's network when the series is created, and a
+channel that can no longer post is left out of later occurrences (said in
+`last_error`), the others still go out. A posting plan spreads N
 posts a day over a campaign's active hours in the campaign's timezone.
 """
 
@@ -12,14 +16,16 @@ from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from shared.channels.base import LABELS, network_of
 from shared.errors import HeraldError, ValidationError
 from shared.log import get_logger
 from shared.tenancy import check_timezone
-from shared.x import store
+from shared.x import cache, store
 from shared.x.accounts import get_account
 from shared.x.cadence import CADENCES, step
+from shared.x.groups import MAX_CHANNELS
 from shared.x.lifecycle import schedule_post
-from shared.x.models import SERIES, Campaign, PostingPlan, PostSource, Series
+from shared.x.models import SERIES, AccountStatus, Campaign, PostingPlan, PostSource, Series
 from shared.x.posts import create_post
 
 if TYPE_CHECKING:
@@ -44,8 +50,13 @@ def create_series(
     kind: str = "recurring",
     campaign_id: str | None = None,
     timezone: str = "UTC",
+    channels: list[str] | None = None,
 ) -> dict[str, Any]:
     account = get_account(runtime, workspace_id, account_id)
+    others = [c for c in dict.fromkeys(channels or []) if c != account_id]
+    if len(others) + 1 > MAX_CHANNELS:
+        raise ValidationError(f"a series posts to at most {MAX_CHANNELS} channels")
+    targets = [account, *(get_account(runtime, workspace_id, c) for c in others)]
     if every not in CADENCES:
         raise ValidationError(f"every must be one of {sorted(CADENCES)}")
     if every == "hours" and not 1 <= every_hours <= 24 * 7:
@@ -58,9 +69,14 @@ def create_series(
     from shared.x.validation import content_problems
 
     for i, variant in enumerate(variants):
-        problems = content_problems([variant], [], account)
-        if problems:
-            raise ValidationError(f"text {i + 1}: {problems[0]['message']}", {"problems": problems})
+        for target in targets:
+            problems = content_problems([variant], [], target)
+            if problems:
+                where = "" if not others else f" ({channel_name(target)})"
+                raise ValidationError(
+                    f"text {i + 1}{where}: {problems[0]['message']}",
+                    {"problems": problems, "account_id": target["id"]},
+                )
     start = store.parse_instant(start_at, "start_at")
     end = store.parse_instant(end_at, "end_at") if end_at else None
     if end and end <= start:
@@ -73,6 +89,7 @@ def create_series(
         workspace_id=workspace_id,
         name=name.strip() or "series",
         account_id=account_id,
+        channels=others,
         campaign_id=campaign_id,
         kind=kind,
         texts=variants,
@@ -88,6 +105,10 @@ def create_series(
     store.insert(runtime, series)
     created = materialize_series(runtime, workspace_id, series.id)
     return get_series(runtime, workspace_id, series.id) | {"posts": created}
+
+
+def channel_name(account: dict[str, Any]) -> str:
+    return f"{LABELS[network_of(account)]} @{account['handle']}"
 
 
 def get_series(runtime: Runtime, workspace_id: str, series_id: str) -> dict[str, Any]:
@@ -149,20 +170,22 @@ def materialize_series(
                     from shared.text import content_hash
 
                     taken.add(content_hash(text))
-            text = _variant(series, index, next_at, taken)
+            fields = {
+                "text": _variant(series, index, next_at, taken),
+                "campaign_id": series.campaign_id,
+                "due_at": next_at,
+                "timezone": series.timezone,
+                "source": PostSource.SERIES.value,
+                "series_id": series.id,
+            }
             try:
-                post = create_post(
-                    runtime,
-                    workspace_id,
-                    account_id=series.account_id,
-                    text=text,
-                    campaign_id=series.campaign_id,
-                    due_at=next_at,
-                    timezone=series.timezone,
-                    source=PostSource.SERIES.value,
-                    series_id=series.id,
-                )
-                created.append(schedule_post(runtime, workspace_id, post["id"]))
+                if series.channels:
+                    created += _occurrence_group(runtime, series, fields, errors)
+                else:
+                    post = create_post(
+                        runtime, workspace_id, account_id=series.account_id, **fields
+                    )
+                    created.append(schedule_post(runtime, workspace_id, post["id"]))
             except HeraldError as exc:
                 # This occurrence stays a draft (or is skipped) with the reason on the
                 # series; the next ones still go out.
@@ -173,6 +196,26 @@ def materialize_series(
     ended = bool(series.end_at and next_at > series.end_at)
     _advance(runtime, series.id, next_at, index, ended, errors[-1] if errors else None)
     return created
+
+
+def _occurrence_group(
+    runtime: Runtime, series: Series, fields: dict[str, Any], errors: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One occurrence for the series' account and its channels, scheduled together; a
+    channel that can no longer post is left out, with the reason noted."""
+    from shared.x.groups import create_group
+
+    channels = [{"account_id": series.account_id}]
+    for account_id in series.channels:
+        account = cache.account(runtime, account_id)
+        if account is None or account.status != AccountStatus.ACTIVE:
+            handle = f"@{account.handle}" if account else account_id
+            state = account.status if account else "gone"
+            errors.append({"at": fields["due_at"], "reason": f"{handle} is {state}: left out"})
+            continue
+        channels.append({"account_id": account_id})
+    group = create_group(runtime, series.workspace_id, channels=channels, schedule=True, **fields)
+    return list(group["posts"])
 
 
 def _advance(

@@ -59,7 +59,7 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     name = f"Launch {tag}"
     page.fill("#campaign-create [name=name]", name)
     page.fill("#campaign-create [name=description]", "Herald schedules posts for small teams")
-    page.select_option("#campaign-create [name=account_id]", label=f"@{handle} (sandbox)")
+    page.select_option("#campaign-create [name=account_id]", label=f"X @{handle} (sandbox)")
     page.click("#campaign-create button[type=submit]")
     expect(page.locator("#campaign-list")).to_contain_text(f"@{handle}")
     admin.check("campaigns")
@@ -200,7 +200,7 @@ def test_campaign_drafts_templates_composer_series_calendar_history_analytics(
     expect(page.locator("#series-texts")).to_have_value(f"Posted now with a library image {tag}")
     page.fill("#series-texts", f"Weekly tip {tag} #1\n---\nWeekly tip {tag} #2")
     page.fill("#series-name", f"Tips {tag}")
-    page.select_option("#series-account", label=f"@{handle} (sandbox)")
+    page.select_option("#series-account", label=f"X @{handle} (sandbox)")
     page.select_option("#series-every", "weekly")
     page.click("#series-create")
     series_row = page.locator("#series-list tr", has_text=f"Tips {tag}")

@@ -79,7 +79,7 @@ def test_requests_are_checked(world: World) -> None:
     with pytest.raises(NotFound):
         generate(world.runtime, GenerateRequest("other-ws", world.campaign()))
     no_account = xs.create_campaign(world.runtime, world.workspace_id, name="Loose")
-    with pytest.raises(ValidationError, match="no X account"):
+    with pytest.raises(ValidationError, match="has no account"):
         generate(world.runtime, GenerateRequest(world.workspace_id, no_account["id"]))
     with pytest.raises(ValidationError, match="no topic"):
         generate(world.runtime, GenerateRequest(world.workspace_id, world.campaign(), topic="Golf"))

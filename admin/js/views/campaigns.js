@@ -1,9 +1,11 @@
-// Campaigns: list, create, edit, the X account its posts go to, and the brief the
-// generator writes drafts from (approval, autopilot, images).
+// Campaigns: list, create, edit, the account its posts go to and the other channels
+// (any network) its generated posts also go to, and the brief the generator writes
+// drafts from (approval, autopilot, images).
 import { canEdit, del, get, listAll, patch, post, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, selectDefault, statusBadge, table } from "../dom.js";
 import { act, confirmButton, editable, exportButton, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
 import { zoneSelect } from "../zones.js";
+import { channelName, channelPicker } from "./channels.js";
 
 const STATUSES = ["draft", "active", "paused", "ended"];
 
@@ -11,8 +13,8 @@ function accountSelect(accounts, value) {
   const select = h(
     "select",
     { class: "form-select", name: "account_id" },
-    h("option", { value: "" }, accounts.length ? "— choose the X account —" : "no X account yet: connect one in Settings"),
-    accounts.map((a) => h("option", { value: a.id }, `@${a.handle}${a.sandbox ? " (sandbox)" : ""}`)),
+    h("option", { value: "" }, accounts.length ? "— choose the account —" : "no account yet: connect one in Settings"),
+    accounts.map((a) => h("option", { value: a.id }, channelName(a))),
   );
   return selectDefault(select, value ?? (accounts.length === 1 ? accounts[0].id : ""));
 }
@@ -26,6 +28,9 @@ function campaignForm(campaign, accounts, onSaved) {
   const tone = h("input", { class: "form-control", name: "tone", value: campaign?.tone || "" });
   const hashtags = h("input", { class: "form-control", name: "hashtags", value: (campaign?.hashtags || []).join(" ") });
   const account = accountSelect(accounts, campaign ? campaign.account_id || "" : undefined);
+  const formId = campaign ? "campaign-edit" : "campaign-create";
+  const channels = channelPicker(accounts, () => account.value, { id: `${formId}-channels`, chosen: campaign?.channels || [] });
+  account.addEventListener("change", channels.redraw);
   const submit = editable(h("button", { class: "btn btn-primary", type: "submit" }, icon(campaign ? "save" : "plus-lg"), campaign ? "Save" : "Create campaign"));
   const box = h("div");
   const fs = lockForViewer(
@@ -35,13 +40,15 @@ function campaignForm(campaign, accounts, onSaved) {
       field("Name", name),
       field("Description", description, "What the campaign is about; the generator writes drafts from it."),
       h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Audience", audience)), h("div", { class: "col-md-6" }, field("Tone", tone))),
-      h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("X account", account, "Where the campaign's generated and planned posts go.")), h("div", { class: "col-md-6" }, field("Status", status))),
+      h("div", { class: "row" }, h("div", { class: "col-md-6" }, field("Account", account, "Where the campaign's generated and planned posts go.")), h("div", { class: "col-md-6" }, field("Status", status))),
+      h("fieldset", { class: "mb-3" }, h("legend", { class: "form-label fs-6 mb-1" }, "Also post to"), channels.element, h("div", { class: "form-text" }, "Generated drafts and autopilot go to these too, one post per network, each written within the strictest network's limit (up to 9 besides the account).")),
       field("Timezone", tz, "Posting plans, autopilot times and the campaign's days are in this zone."),
       field("Hashtags", hashtags, "Separated by spaces, e.g. #hiring #python"),
       submit,
     ),
   );
-  const form = h("form", { id: campaign ? "campaign-edit" : "campaign-create", novalidate: true }, box, fs);
+  const form = h("form", { id: formId, novalidate: true }, box, fs);
+  form.addEventListener("reset", () => setTimeout(() => channels.reset(campaign?.channels || [])));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const body = {
@@ -53,6 +60,7 @@ function campaignForm(campaign, accounts, onSaved) {
       status: status.value,
       hashtags: hashtags.value.split(/[\s,]+/).filter(Boolean),
       account_id: account.value || null,
+      channels: channels.selected(),
     };
     act(submit, () => (campaign ? patch(ws(`/campaigns/${encodeURIComponent(campaign.id)}`), body) : post(ws("/campaigns"), body)), { errorBox: box }).then((saved) => {
       if (saved) {
@@ -83,7 +91,7 @@ function briefForm(campaign) {
   const size = selectDefault(h("select", { class: "form-select", id: "brief-image-size" }, [["landscape", "landscape 1600×900"], ["square", "square 1080×1080"]].map(([v, l]) => h("option", { value: v }, l))), image.size || "landscape");
   const last = campaign.autopilot_last_run;
   const lastRun = last
-    ? h("div", { class: "small mb-3", id: "autopilot-last-run" }, "Last autopilot run: ", statusBadge(last.status), ` ${fmtDate(last.at, campaign.timezone)}`, last.status === "planned" ? ` · ${last.drafts} draft(s) for ${last.slots} slot(s)` : "", last.reason ? h("div", { class: "text-danger" }, last.reason) : null)
+    ? h("div", { class: "small mb-3", id: "autopilot-last-run" }, "Last autopilot run: ", statusBadge(last.status), ` ${fmtDate(last.at, campaign.timezone)}`, last.status === "planned" ? ` · ${last.drafts} draft(s) for ${last.slots} slot(s)` : "", last.reason ? h("div", { class: "text-danger" }, last.reason) : null, (last.skipped_channels || []).map((c) => h("div", { class: "text-warning-emphasis skipped-channel" }, `Left out: ${c.reason}`)))
     : h("div", { class: "small text-body-secondary mb-3" }, "Autopilot has not run yet (it runs hourly for active campaigns).");
   const submit = editable(h("button", { class: "btn btn-primary", type: "submit", id: "brief-save" }, icon("save"), "Save generation settings"));
   const box = h("div");
@@ -169,7 +177,8 @@ async function renderDetail(root, id) {
 export async function render(root, ctx) {
   if (ctx.rest[0]) return renderDetail(root, ctx.rest[0]);
   const accounts = await listAll(ws("/x/accounts")).catch(() => []);
-  const handles = new Map(accounts.map((a) => [a.id, a.handle]));
+  const byId = new Map(accounts.map((a) => [a.id, a]));
+  const named = (id) => (byId.has(id) ? channelName(byId.get(id)) : id);
   const listBox = h("div", { id: "campaign-list" });
   const refresh = async () => {
     const items = await listAll(ws("/campaigns"));
@@ -179,12 +188,12 @@ export async function render(root, ctx) {
         { dataset: { id: c.id } },
         h("td", {}, h("a", { href: `#/campaigns/${encodeURIComponent(c.id)}`, class: "campaign-link" }, c.name)),
         h("td", { class: "wrap small text-body-secondary" }, c.description || ""),
-        h("td", { class: "small" }, c.account_id ? `@${handles.get(c.account_id) || c.account_id}` : h("span", { class: "text-body-secondary" }, "no account")),
+        h("td", { class: "small campaign-channels" }, c.account_id ? [c.account_id, ...(c.channels || [])].map((id) => h("div", {}, named(id))) : h("span", { class: "text-body-secondary" }, "no account")),
         h("td", {}, statusBadge(c.status || "active"), c.autopilot?.enabled ? h("span", { class: "badge text-bg-info ms-1" }, "autopilot") : null),
         h("td", { class: "small" }, fmtDate(c.created_at, session.workspace?.timezone)),
       ),
     );
-    clear(listBox).append(table(["Name", "Description", "X account", "Status", "Created"], rows, "No campaigns yet: create the first one."));
+    clear(listBox).append(table(["Name", "Description", "Posts to", "Status", "Created"], rows, "No campaigns yet: create the first one."));
   };
   root.append(pageHeader("Campaigns", exportButton("campaigns"), exportButton("posts", "Export posts CSV")), viewerNotice());
   const createForm = campaignForm(null, accounts, () => {

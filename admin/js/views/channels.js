@@ -105,6 +105,40 @@ export function channelPanel(accounts, primary, texts, onChange = () => {}) {
   return { element: h("div", {}, list, counters), selected, refresh, isGroup: () => selected().length > 1 };
 }
 
+/** Checkboxes of the accounts besides `primaryId()` (a campaign's channels, the drafts'
+ * "also write for"), each with its network's name. An account that cannot post any more
+ * shows only while it is chosen, marked, so it can be taken out. */
+export function channelPicker(accounts, primaryId, { id, chosen = [], onChange = () => {} }) {
+  let picked = new Set(chosen);
+  const box = h("div", { id, class: "d-flex flex-wrap gap-3 channel-picker" });
+  function draw() {
+    clear(box);
+    const shown = accounts.filter((a) => a.id !== primaryId() && (a.status === "active" || picked.has(a.id)));
+    if (!shown.length) box.append(h("span", { class: "small text-body-secondary" }, "Connect Bluesky, Mastodon or another X account in Settings to post to several networks."));
+    for (const a of shown) {
+      const input = h("input", { class: "form-check-input", type: "checkbox", id: `${id}-${a.id}`, value: a.id, checked: picked.has(a.id), dataset: { network: networkOf(a) } });
+      input.addEventListener("change", () => {
+        if (input.checked) picked.add(a.id);
+        else picked.delete(a.id);
+        onChange();
+      });
+      const note = a.status === "active" ? null : h("span", { class: "text-danger small" }, ` (${a.status}: skipped)`);
+      box.append(h("div", { class: "form-check mb-0" }, input, h("label", { class: "form-check-label", for: `${id}-${a.id}` }, channelName(a), note)));
+    }
+  }
+  draw();
+  return {
+    element: box,
+    /** The chosen ids, the primary never among them. */
+    selected: () => [...picked].filter((x) => x !== primaryId()),
+    reset(ids) {
+      picked = new Set(ids);
+      draw();
+    },
+    redraw: draw,
+  };
+}
+
 /** A refused group's problems, one line per channel (the 400's details.channels). */
 export function groupProblems(details) {
   const bad = (details?.channels || []).filter((c) => !c.ok);

@@ -44,3 +44,14 @@ export function countFor(account, text) {
   }
   return { length, limit, unit, valid: t.trim().length > 0 && length <= limit, permillage: (length * 1000) / limit };
 }
+
+/** The count of `text` on the strictest of `accounts` (the one at the highest share of
+ * its limit; not valid if any network would refuse it); `network` says which one. */
+export function strictestCount(accounts, text) {
+  const counts = (accounts.length ? accounts : [null]).map((a) => ({ ...countFor(a, text), network: networkOf(a) }));
+  const worst = counts.reduce((m, c) => (c.permillage > m.permillage ? c : m));
+  return { ...worst, valid: counts.every((c) => c.valid) };
+}
+
+/** "287 / 300 graphemes": a count as the counters show it. */
+export const counterText = (c) => `${c.length} / ${c.limit}${c.unit ? ` ${c.unit}` : ""}`;

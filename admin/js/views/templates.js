@@ -1,10 +1,24 @@
 // Post templates: texts with {placeholders} the composer fills ("start from a template").
+// A template belongs to no network: its counter shows the text as written on each
+// network the workspace posts to (the composer checks the filled text per channel).
 import { canEdit, del, listAll, patch, post, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, table } from "../dom.js";
 import { act, editable, exportButton, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
-import { weigh } from "./compose.js";
+import { LABELS, networkOf } from "./channels.js";
+import { countFor, counterText } from "./networks.js";
+
+/** One account per network and limit the workspace posts with (X alone when none). */
+function networksOf(accounts) {
+  const seen = new Map();
+  for (const a of accounts.filter((x) => x.status === "active")) {
+    const key = `${networkOf(a)}|${a.limits?.weighted_length || ""}`;
+    if (!seen.has(key)) seen.set(key, a);
+  }
+  return seen.size ? [...seen.values()] : [null];
+}
 
 export async function render(root) {
+  const networks = networksOf(await listAll(ws("/x/accounts")).catch(() => []));
   const errorBox = h("div");
   const listBox = h("div", { id: "templates-list" });
   let editing = null;
@@ -12,8 +26,8 @@ export async function render(root) {
   const text = h("textarea", { class: "form-control", id: "template-text", rows: 4, required: true, placeholder: "New on the blog: {title} {link} #{tag}" });
   const counter = h("div", { class: "form-text counter", id: "template-counter" });
   const count = () => {
-    const r = weigh(text.value);
-    counter.textContent = `${r.weightedLength} / 280 as written; {placeholders}: ${(text.value.match(/\{(\w+)\}/g) || []).join(" ") || "none"}`;
+    const counts = networks.map((a) => `${LABELS[networkOf(a)]} ${counterText(countFor(a, text.value))}`);
+    counter.textContent = `${counts.join(" · ")} as written; {placeholders}: ${(text.value.match(/\{(\w+)\}/g) || []).join(" ") || "none"}`;
   };
   text.addEventListener("input", count);
   count();

@@ -31,7 +31,7 @@ def _changes(body: BaseModel) -> dict[str, Any]:
 
 
 class CampaignIn(Body):
-    references: ClassVar[dict[str, str]] = {"account_id": "account_id"}
+    references: ClassVar[dict[str, str]] = {"account_id": "account_id", "channels": "account_id"}
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     keywords: list[Word] | None = Field(None, max_length=50)
@@ -42,6 +42,12 @@ class CampaignIn(Body):
     timezone: str | None = Field(None, max_length=64, description="IANA zone")
     status: str | None = Field(None, description="draft | active | paused | ended")
     account_id: str | None = None
+    channels: list[str] | None = Field(
+        None,
+        max_length=9,
+        description="other accounts (any network) the campaign's generated posts also go "
+        "to: each draft fits every network's limit and is stored as a post group",
+    )
     # Generation brief (shared.generate.brief).
     topics: list[Word | SmallObject] | None = Field(None, max_length=50)
     topic_priorities: dict[Word, int] | None = Field(None, max_length=50)

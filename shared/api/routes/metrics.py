@@ -8,7 +8,7 @@ writes drafts. The dashboard adds only two count() aggregations for the live
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -37,14 +37,16 @@ class TopQuery(Query):
 
 
 class GenerateIn(Body):
+    references: ClassVar[dict[str, str]] = {"channels": "account_id"}
     count: int = Field(1, ge=1, le=20, description="drafts to write")
     topic: str | None = Field(None, description="force one of the campaign's topics")
     images: bool | None = Field(None, description="default: the campaign's image setting")
-    channels: list[str] = Field(
-        default_factory=list,
+    channels: list[str] | None = Field(
+        None,
         max_length=9,
-        description="other accounts each draft also goes to: the drafts fit every network's "
-        "limit (the strictest decides) and are stored as post groups",
+        description="other accounts each draft also goes to (default: the campaign's "
+        "channels; [] for its account alone): the drafts fit every network's limit (the "
+        "strictest decides) and are stored as post groups",
     )
 
 
@@ -198,7 +200,7 @@ def generate_drafts(ctx: Ctx) -> Any:
         count=body.count,
         topic=body.topic,
         images=body.images,
-        channels=tuple(body.channels),
+        channels=None if body.channels is None else tuple(body.channels),
     )
     return generate(ctx.runtime, req).to_dict()
 

@@ -1,4 +1,4 @@
-"""Recurring and evergreen series of X posts."""
+"""Recurring and evergreen series of posts (X, Bluesky, Mastodon; one or several channels)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,16 @@ class SeriesIn(Body):
     references: ClassVar[dict[str, str]] = {
         "account_id": "account_id",
         "campaign_id": "campaign_id",
+        "channels": "account_id",
     }
     name: str = Field(min_length=1, max_length=200)
     account_id: str
+    channels: list[str] | None = Field(
+        None,
+        max_length=9,
+        description="other accounts (any network) each occurrence also goes to, as a post "
+        "group; every text must fit every channel's network",
+    )
     texts: list[PostText] = Field(min_length=1, max_length=25)
     start_at: AwareDatetime
     every: str = Field("daily", description="hours | daily | weekly")
