@@ -112,6 +112,9 @@ def test_a_killed_send_email_batch_resumes_within_two_minutes(
             "security": "none",
             "from_address": "n@herald.example",
             "postal_address": "Herald, 1 Main Street, Springfield",  # CAN-SPAM: required
+            # Both batches at once, both in flight at the kill: the default 60 a minute
+            # would hold the second back to the next minute (20 s of the test's time).
+            "per_minute_rate": 6000,
         },
     )
     addresses = [f"k{i:03d}@example.com" for i in range(100)]  # two batches of 50
@@ -154,10 +157,14 @@ def test_a_killed_send_email_batch_resumes_within_two_minutes(
     )
     assert max(server.copies.values()) == 1, "a recipient got two copies"
     assert taken_over, "no run took the killed batch over"
-    outcomes = [o for b in batches() for o in (b.get("outcomes") or {}).values()]
-    assert len(outcomes) == len(addresses)
-    statuses = Counter(o["status"] for o in outcomes)
-    assert set(statuses) <= {"sent", "unconfirmed"} and statuses["unconfirmed"] <= 50, statuses
+    per_batch = [
+        Counter(o["status"] for o in (b.get("outcomes") or {}).values()) for b in batches()
+    ]
+    statuses = sum(per_batch, Counter())
+    assert statuses.total() == len(addresses)
+    assert set(statuses) <= {"sent", "unconfirmed"}, statuses
+    # In doubt after the kill: at most what each batch had written ahead (its first 50).
+    assert all(c["unconfirmed"] <= 50 for c in per_batch), per_batch
     # Everything the server got is recorded as sent, or unconfirmed (in the killed chunk).
     assert (
         statuses["sent"]
