@@ -114,6 +114,11 @@ class Source(Protocol):
         """Inside the transaction that records the loss: flag the account."""
         ...
 
+    def deferred(self, until: datetime) -> Exception:
+        """What a caller gets while the provider asked to wait before the next renewal
+        (a 429's reset): the network's rate-limit error, so the caller waits too."""
+        ...
+
     def announce(self, refused: Refused) -> None:
         """Once, after the loss is recorded (an alert)."""
         ...
@@ -306,6 +311,9 @@ class Lineages:
                 current = self.lineage(runtime, source.account_id) or {}
                 if current.get("lost_at") or not current:
                     break  # the transaction says what happened
+                not_before = current.get("renew_not_before")
+                if not_before and not_before > _now(runtime):
+                    break  # the holder was told to wait: so is everyone (the transaction)
                 if int(current["version"]) > seen:
                     return self._remember(runtime, cache, key, current)
                 lease_until = current.get("lease_until")
@@ -338,6 +346,9 @@ class Lineages:
                 raise Lost(current.get("lost_reason"), current.get("lost_status"))
             if int(current["version"]) > seen or (self._fresh(current, now) and not force):
                 return "fresh", current
+            not_before = current.get("renew_not_before")
+            if not_before and not_before > now:
+                raise source.deferred(not_before)
             lease_until = current.get("lease_until")
             if current.get("lease_owner") and lease_until and lease_until > now:
                 return "busy", current
@@ -377,8 +388,10 @@ class Lineages:
                 runtime.secrets.put(name, json.dumps(stored))
         except Lost:
             raise
-        except BaseException:
-            self._release(runtime, account_id, owner)
+        except BaseException as exc:
+            # A provider that asked to wait (429) is not asked again by every waiter in
+            # turn: the lineage remembers until when.
+            self._release(runtime, account_id, owner, not_before=_wait_until(exc))
             raise
         expires = datetime.fromisoformat(stored["expires_at"])
         self._commit(runtime, account_id, owner, version, name, expires)
@@ -418,19 +431,25 @@ class Lineages:
                     "access_expires_at": expires,
                     "lease_owner": None,
                     "lease_until": None,
+                    "renew_not_before": None,
                     "refreshed_at": _now(runtime),
                 },
             )
 
         transact(runtime.db, decide)
 
-    def _release(self, runtime: Runtime, account_id: str, owner: str) -> None:
+    def _release(
+        self, runtime: Runtime, account_id: str, owner: str, not_before: datetime | None = None
+    ) -> None:
         ref = runtime.db.collection(self.collection).document(account_id)
+        changes: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        if not_before is not None:
+            changes["renew_not_before"] = not_before
 
         def decide(transaction: Any) -> None:
             current = ref.get(transaction=transaction).to_dict() or {}
             if current.get("lease_owner") == owner:
-                transaction.update(ref, {"lease_owner": None, "lease_until": None})
+                transaction.update(ref, changes)
 
         transact(runtime.db, decide)
 
@@ -458,6 +477,13 @@ class Lineages:
         if transact(runtime.db, decide)[0]:
             self.forget(runtime, source.account_id)
             source.announce(refused)
+
+
+def _wait_until(exc: BaseException) -> datetime | None:
+    """Until when a renewal's failure says to wait: a rate-limit error's `reset_at`
+    (the sources' errors carry it), else not at all."""
+    until = getattr(exc, "reset_at", None)
+    return until if isinstance(until, datetime) else None
 
 
 def _now(runtime: Runtime) -> datetime:

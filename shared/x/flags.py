@@ -5,6 +5,7 @@ again when it is reconnected. Each change drops the process's cached copy of the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from shared.x import cache
@@ -43,6 +44,15 @@ class AccountSource:
                 "status_reason": refused.reason,
                 "updated_at": self.runtime.clock.now(),
             },
+        )
+
+    def deferred(self, until: datetime) -> Exception:
+        from shared.x.xapi import RateLimited
+
+        return RateLimited(
+            f"{self.network} asked to wait before @{self.account.handle}'s credentials are "
+            "renewed again",
+            until,
         )
 
     def flagged(self, refused: Refused) -> tuple[str, dict[str, Any]]:

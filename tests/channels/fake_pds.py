@@ -55,6 +55,8 @@ class FakePDS:
     refreshes: int = 0
     refused_refreshes: int = 0  # refreshSession answered ExpiredToken
     failed_logins: int = 0  # createSession answered AuthenticationRequired
+    sessions_limited: bool = False  # createSession answers 429 (the account's login limit)
+    limited_logins: int = 0
     session_delay_s: float = 0.0
     revoked_access: set[str] = field(default_factory=set)
     create_tokens: list[str] = field(default_factory=list)  # each createRecord's access token
@@ -104,6 +106,15 @@ class FakePDS:
             return _json(400, {"error": "ExpiredToken", "message": "Token has been revoked"})
         if method == "com.atproto.server.createSession":
             time.sleep(self.session_delay_s)
+            if self.sessions_limited:
+                with self.lock:
+                    self.limited_logins += 1
+                reset = str(self.reset_epoch or int(time.time()) + 600)
+                return _json(
+                    429,
+                    {"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                    {"ratelimit-limit": "30", "ratelimit-remaining": "0", "ratelimit-reset": reset},
+                )
             if body.get("password") != self.password:
                 with self.lock:
                     self.failed_logins += 1

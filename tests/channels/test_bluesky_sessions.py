@@ -23,7 +23,7 @@ from shared.runtime import Runtime
 from shared.secrets import SecretNotFound
 from shared.x import accounts, worker
 from shared.x.models import POSTS, X_ACCOUNTS, XAccount
-from shared.x.xapi import AccountProblem
+from shared.x.xapi import AccountProblem, RateLimited
 from tests.channels.conftest import PDS, add_bluesky_account
 from tests.channels.fake_pds import APP_PASSWORD, HANDLE, FakePDS
 from tests.x.conftest import scheduled_post, task_payload
@@ -100,6 +100,32 @@ def test_a_cold_account_opens_one_session_for_all_processes(runtime, pds) -> Non
     lineage = SESSIONS.lineage(runtime, account.id)
     assert lineage["version"] == 1 and lineage["lease_owner"] is None
     assert _secret(runtime, account, 1)["access_jwt"] == got[0]
+
+
+def test_a_login_limit_is_met_once_and_every_process_waits_for_its_reset(
+    runtime, clock, pds
+) -> None:
+    """createSession answered 429 (Bluesky's 30 logins in 5 minutes): the lineage keeps
+    the reset, so the seven processes waiting behind the first do not each try in turn;
+    all eight are told to wait until the reset, and after it one login serves them."""
+    account = add_bluesky_account(runtime)
+    reset = clock.now().replace(microsecond=0) + timedelta(minutes=5)
+    pds.sessions_limited, pds.reset_epoch = True, int(reset.timestamp())
+    pds.session_delay_s = 0.3  # the others arrive while it is out
+    got = _in_processes(_access(runtime, account, pds))
+    assert pds.limited_logins == 1 and pds.sessions == 0
+    assert all(isinstance(g, RateLimited) and g.reset_at == reset for g in got), got
+    assert SESSIONS.lineage(runtime, account.id)["renew_not_before"] == reset
+
+    pds.sessions_limited = False
+    clock.advance(minutes=4)  # still before the reset: nobody asks
+    got = _in_processes(_access(runtime, account, pds), n=2)
+    assert all(isinstance(g, RateLimited) for g in got) and pds.sessions == 0
+    clock.advance(minutes=2)
+    got = _in_processes(_access(runtime, account, pds))
+    assert [g for g in got if isinstance(g, Exception)] == []
+    assert pds.sessions == 1 and pds.limited_logins == 1
+    assert SESSIONS.lineage(runtime, account.id)["renew_not_before"] is None
 
 
 def test_an_expired_access_token_is_refreshed_once_for_all_processes(runtime, clock, pds) -> None:
