@@ -275,3 +275,80 @@ def test_a_channels_variant_is_bounded_as_a_whole(api: Api, owner) -> None:
     r = api.call("POST", f"/workspaces/{ws}/post-groups", token, json={"channels": [variant]})
     assert r.status_code == 400 and "at most 32 KiB" in str(r.get_json()), r.get_json()
     assert _posts(api) == []
+
+
+def test_group_cancels_racing_the_workers_at_the_due_instant(api: Api, owner, capsys) -> None:
+    """A group cancel racing its three posts' deliveries at the due instant: each network
+    is either cancelled with nothing recorded, or listed in `not_cancelled` and recorded
+    once; never cancelled while it went out, never out twice."""
+    import json
+    import random
+    import threading
+
+    from shared.x.models import SANDBOX_POSTS
+
+    token, ws = owner
+    accounts = _three(api, token, ws)
+    rng = random.Random(21)
+    outcomes: dict[str, int] = {}
+    wrong: list[Any] = []
+    for i in range(12):
+        text = f"group race {i}"
+        due = api.runtime.clock.now() + timedelta(seconds=30)
+        group = api.call(
+            "POST",
+            f"/workspaces/{ws}/post-groups",
+            token,
+            json={
+                "text": text,
+                "due_at": due.isoformat(),
+                "schedule": True,
+                "channels": [{"account_id": a["id"]} for a in accounts.values()],
+            },
+        ).get_json()
+        api.runtime.clock.set(due)  # type: ignore[attr-defined]
+        start = threading.Barrier(4)
+        answer: list[Any] = []
+
+        def deliver(post_id: str, start: Any = start) -> None:
+            start.wait()
+            threading.Event().wait(rng.random() * 0.08)  # the cancel's request is slower
+            worker.handle(api.runtime, task_payload(api.runtime, post_id))
+
+        def cancel(group_id: str = group["group_id"], start: Any = start, answer: list = answer):
+            client = api.client.application.test_client()
+            start.wait()
+            answer.append(
+                client.post(
+                    f"/api/v1/workspaces/{ws}/post-groups/{group_id}/cancel",
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            )
+
+        threads = [threading.Thread(target=deliver, args=(p["id"],)) for p in group["posts"]]
+        threads.append(threading.Thread(target=cancel))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert answer[0].status_code == 200, answer[0].get_json()
+        kept = {k["id"] for k in answer[0].get_json()["not_cancelled"]}
+        records = [
+            r.to_dict()
+            for r in api.runtime.db.collection(SANDBOX_POSTS).stream()
+            if (r.to_dict() or {}).get("text") == text and not (r.to_dict() or {}).get("withdrawn")
+        ]
+        for post in group["posts"]:
+            sent = sum(1 for r in records if r.get("account_id") == post["account_id"])
+            final = api.runtime.db.collection(POSTS).document(post["id"]).get().get("status")
+            key = f"{'kept' if post['id'] in kept else 'cancelled'} sent={sent} final={final}"
+            outcomes[key] = outcomes.get(key, 0) + 1
+            if (post["id"] in kept, sent, final) not in (
+                (False, 0, "cancelled"),
+                (True, 1, "published"),
+            ):
+                wrong.append((post["network"], key))
+    with capsys.disabled():
+        counts = json.dumps(outcomes, sort_keys=True)
+        print(f"\n12 group cancels x 3 networks at the due instant: {counts}")
+    assert wrong == [], outcomes
