@@ -71,6 +71,13 @@ def test_connect_bluesky_with_an_app_password_and_mastodon_by_oauth(
     expect(sky.locator(".badge[data-network=bluesky]")).to_have_text("Bluesky")
     expect(sky).to_contain_text("300 graphemes a post")
     expect(password).to_have_value("")  # the app password stays in no field
+    # The same account connected again (a new app password, say) is the same account.
+    page.fill("#bsky-identifier", HANDLE)
+    password.fill(APP_PASSWORD)
+    page.fill("#bsky-service", served_pds)
+    page.click("#bsky-connect")
+    expect(page.locator("#toasts")).to_contain_text(f"Bluesky account @{HANDLE} reconnected")
+    expect(accounts.locator(".badge[data-network=bluesky]")).to_have_count(1)
 
     # Mastodon, denied on the instance: it sends the browser back with an error; the page
     # says so next to the form and nothing is made.

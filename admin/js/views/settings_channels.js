@@ -12,6 +12,10 @@ const DEFAULT_PDS = "https://bsky.social";
  * (X's OAuth 2.0 comes back with ?state&code too). No fragment: OAuth forbids one. */
 const mastodonCallback = () => `${location.origin}${location.pathname}?connect=mastodon`;
 
+/** "reconnected" for an account the workspace already had (connecting it again
+ * renews its credentials and makes it active: its updated_at moved past created_at). */
+const connectedVerb = (a) => (a.created_at && a.updated_at && a.created_at !== a.updated_at ? "reconnected" : "connected");
+
 /** Whether the page was opened by an instance sending the person back. */
 export const isMastodonReturn = (q) => q.get("connect") === "mastodon" && q.has("state");
 
@@ -40,7 +44,7 @@ export function blueskyForm(onConnected) {
     const account = await act(connect, () => post(ws("/bluesky/accounts"), body), { errorBox });
     if (account) {
       form.reset(); // the app password stays in no field
-      toast(`Bluesky account @${account.handle} connected`);
+      toast(`Bluesky account @${account.handle} ${connectedVerb(account)}`);
       await onConnected(account);
     }
     return undefined;
@@ -86,6 +90,6 @@ export async function finishMastodon(q, errorBox) {
   }
   if (!q.get("code")) return null;
   const account = await act(null, () => post(ws("/mastodon/oauth/complete"), { state: q.get("state"), code: q.get("code") }), { errorBox });
-  if (account) toast(`Mastodon account @${account.handle} connected`);
+  if (account) toast(`Mastodon account @${account.handle} ${connectedVerb(account)}`);
   return account || null;
 }
