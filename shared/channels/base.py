@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.x.xapi import Created
+from shared.channels.outcomes import Created
 
 
 class Network(enum.StrEnum):
@@ -68,7 +68,7 @@ class PartRef:
 
 
 class Channel(Protocol):
-    """What the worker needs of a network (shared.x.xapi.XApi, with a part's identity)."""
+    """What the worker needs of a network (as shared.x.xapi.XApi, with a part's identity)."""
 
     def upload_media(self, data: bytes, content_type: str, alt_text: str = "") -> str:
         """The media id, once the network has it (MediaProcessing if it is still busy)."""

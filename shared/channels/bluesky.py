@@ -31,8 +31,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from shared.channels.base import PartRef
-from shared.lineage import PROCESS, Held, ProcessCache
-from shared.x.xapi import (
+from shared.channels.outcomes import (
     AccountProblem,
     Created,
     NotSent,
@@ -41,6 +40,7 @@ from shared.x.xapi import (
     Rejected,
     XError,
 )
+from shared.lineage import PROCESS, Held, ProcessCache
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime

@@ -31,11 +31,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from shared.channels.outcomes import AccountProblem, NotSent
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from shared.lineage import Busy, Held, Lineages, Lost, ProcessCache, Refused, Renewed
 from shared.log import get_logger
 from shared.x.flags import AccountSource
 from shared.x.models import AccountStatus
-from shared.x.xapi import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, AccountProblem, NotSent
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime

@@ -12,9 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from shared.x.xapi import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
+from shared.channels.outcomes import (
     AccountProblem,
     NotSent,
     RateLimited,
@@ -22,6 +20,7 @@ from shared.x.xapi import (
     UnknownOutcome,
     XError,
 )
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 
 DEFAULT_SERVICE = "https://bsky.social"
 # What a PDS answers when the session itself is gone (refresh or access token).

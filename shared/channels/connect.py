@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from shared.channels.outcomes import AccountProblem, Rejected
 from shared.errors import Conflict, NotFound, ProviderError, ValidationError
 from shared.log import get_logger
 from shared.secrets import user_secret_name
@@ -30,7 +31,6 @@ from shared.x import store
 from shared.x.accounts import limits_for, public
 from shared.x.flags import reactivate
 from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
-from shared.x.xapi import AccountProblem, Rejected
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime

@@ -21,9 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.channels.base import PartRef
-from shared.x.xapi import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
+from shared.channels.outcomes import (
     AccountProblem,
     Created,
     MediaProcessing,
@@ -33,8 +31,8 @@ from shared.x.xapi import (
     Rejected,
     UnknownOutcome,
     XError,
-    request_left,
 )
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, request_left, timed_session
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -229,8 +227,6 @@ def client(
     account was connected (Mastodon.py picks endpoints by it)."""
     import requests
     from mastodon import Mastodon
-
-    from shared.x.client import timed_session
 
     return Mastodon(
         access_token=access_token,

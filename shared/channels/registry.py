@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.channels.base import Network, network_of
+from shared.channels.outcomes import AccountProblem, NotSent
 from shared.x.models import AccountKind
-from shared.x.xapi import AccountProblem, NotSent
 
 if TYPE_CHECKING:
     from shared.channels.base import Channel

@@ -17,13 +17,13 @@ from shared.channels import bluesky, bluesky_sessions
 from shared.channels.bluesky_sessions import SESSIONS
 from shared.channels.bluesky_xrpc import new_client
 from shared.channels.connect import connect_bluesky
+from shared.channels.outcomes import AccountProblem, RateLimited
 from shared.channels.registry import make_channel
 from shared.lineage import ProcessCache, _stored
 from shared.runtime import Runtime
 from shared.secrets import SecretNotFound
 from shared.x import accounts, worker
 from shared.x.models import POSTS, X_ACCOUNTS, XAccount
-from shared.x.xapi import AccountProblem, RateLimited
 from tests.channels.conftest import PDS, add_bluesky_account
 from tests.channels.fake_pds import APP_PASSWORD, HANDLE, FakePDS
 from tests.x.conftest import scheduled_post, task_payload
