@@ -11,6 +11,10 @@ and network-blind: the claim / unconfirmed / reconcile machinery and the rate go
 - `outcomes`: what a network call can end in, for every network.
 - `rules`: each network's limits (length as the network counts it, media, alt text).
 - `bluesky`, `mastodon`: the clients (atproto, Mastodon.py; imported lazily).
-- `registry`: the channel of an account.
-- `connect`: connecting accounts (Bluesky app password, Mastodon OAuth).
+- `bluesky_xrpc`: the atproto client Herald uses and its errors as outcomes.
+- `urls`: a post's link on its network.
+
+Nothing here imports shared.x (tests/infra/test_import_graph.py): the channel of an
+account (shared.x.registry), connecting accounts (shared.x.connect) and Bluesky session
+lineages (shared.x.bluesky_sessions) need the account store and live there.
 """

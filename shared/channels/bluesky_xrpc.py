@@ -1,6 +1,6 @@
 """Bluesky's XRPC through the `atproto` SDK: the client Herald uses, and what the SDK's
 errors mean as Herald's outcomes. Shared by the channel (shared.channels.bluesky), the
-session lineage (shared.channels.bluesky_sessions), connecting and the metrics reads.
+session lineage (shared.x.bluesky_sessions), connecting and the metrics reads.
 
 The client never refreshes a session on its own: the SDK's refresh (within 15 minutes of
 the access token's expiry, under a lock of the client's) would spend a refresh token that

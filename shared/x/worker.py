@@ -88,7 +88,7 @@ class BadTask(ValueError):
 
 def make_api(runtime: Runtime, account: XAccount) -> XApi:
     """The account's channel on its network (X, Bluesky, Mastodon) or the sandbox."""
-    from shared.channels.registry import make_channel
+    from shared.x.registry import make_channel
 
     return make_channel(runtime, account)
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
     from shared.x.models import XAccount
 
-log = get_logger("channels.bluesky_sessions")
+log = get_logger("x.bluesky_sessions")
 T = TypeVar("T")
 
 LINEAGES = "bluesky_session_lineages"
@@ -202,21 +202,6 @@ def start(runtime: Runtime, account: XAccount, answer: Any) -> int:
         renewed(runtime, answer, service),
         int((previous or {}).get("version") or 0),
     )
-
-
-def install(client: Any, held: Held) -> None:
-    """Make `held` the client's session (the SDK's session string import)."""
-    from atproto_client.client.session import Session
-
-    data = held.credentials
-    session = Session(
-        handle=data["handle"],
-        did=data["did"],
-        access_jwt=data["access_jwt"],
-        refresh_jwt=data["refresh_jwt"],
-        pds_endpoint=data["pds_endpoint"],
-    )
-    client.login(session_string=session.encode(), fetch_bsky_profile=False)
 
 
 def discard(runtime: Runtime, workspace_id: str, account_id: str) -> None:
