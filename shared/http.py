@@ -1,4 +1,5 @@
-"""Request and response helpers shared by the thin function adapters."""
+"""HTTP helpers: the requests and responses of the thin function adapters, and the
+timeouts and session every outgoing call to a network uses."""
 
 from __future__ import annotations
 
@@ -147,3 +148,41 @@ def client_ip(request: Any, trusted_proxies: int) -> str:
         except ValueError:
             pass  # not an address: a proxy we do not know of; fall back to the peer
     return str(request.remote_addr or "unknown")
+
+
+# Every outgoing request to a network: a hung connection must not hold a worker forever.
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 30.0
+
+
+def timed_session(session: Any, api_base: str | None = None, hosts: tuple[str, ...] = ()) -> Any:
+    """The requests `session` with a timeout on every request (SDKs such as tweepy set
+    none) and, when `api_base` is set, `hosts` replaced by it (a proxy, the chaos
+    benchmark's fault-injecting X, a test's fake network)."""
+    from requests.adapters import HTTPAdapter
+
+    class _Timeout(HTTPAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+            if api_base:
+                for host in hosts:
+                    if request.url.startswith(host):
+                        request.url = api_base + request.url[len(host) :]
+            return super().send(request, **kwargs)
+
+    session.mount("https://", _Timeout())
+    return session
+
+
+def request_left(exc: BaseException) -> bool:
+    """Whether a requests connection error happened after the request was sent."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True  # read timeout: the network may have acted on it
+    text = repr(exc)
+    refused = ("NewConnectionError", "Connection refused", "NameResolutionError", "getaddrinfo")
+    return not any(marker in text for marker in refused)

@@ -26,7 +26,7 @@ so a call costs no lineage read in the common case, and one thread per process a
 goes to Firestore for an account.
 
 The networks' own parts (what renewing means, what a loss flags) are a `Source`:
-shared.x.tokens (X's OAuth 2.0) and shared.channels.bluesky_sessions.
+shared.x.tokens (X's OAuth 2.0) and shared.x.bluesky_sessions.
 
 Over 400 lines because the lease's steps (take, wait, renew or adopt, commit, release,
 lose) are one protocol whose transactions check each other's writes: read apart, each

@@ -11,9 +11,9 @@ from aiosmtpd.controller import Controller
 
 from bench.fakes import ChaosSMTPHandler, FakeX, Faults
 from local.stack import free_port
+from shared.channels.outcomes import NotSent, RateLimited, UnknownOutcome
 from shared.settings import Settings, SettingsError
 from shared.x.client import TweepyX
-from shared.x.xapi import NotSent, RateLimited, UnknownOutcome
 
 
 def _client(fake: FakeX, user: str = "42") -> TweepyX:

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.x.xapi import Created
+from shared.channels.outcomes import Created
 
 
 class Network(enum.StrEnum):
@@ -34,9 +35,30 @@ class Network(enum.StrEnum):
 LABELS = {Network.X: "X", Network.BLUESKY: "Bluesky", Network.MASTODON: "Mastodon"}
 
 
-def network_of(account: Any) -> Network:
+class NetworkAccount(Protocol):
+    """What network code reads of an account (shared.x.models.XAccount has it): channels
+    take this, never the account store's own type."""
+
+    @property
+    def network(self) -> str: ...
+
+    @property
+    def handle(self) -> str: ...
+
+    @property
+    def service_url(self) -> str | None: ...
+
+    @property
+    def limits(self) -> Mapping[str, int]: ...
+
+
+# An account as network code meets it: the record, or its document as a dict.
+AccountLike = NetworkAccount | Mapping[str, Any]
+
+
+def network_of(account: AccountLike) -> Network:
     """The account's network (a document written before channels existed is X)."""
-    value = account.get("network") if isinstance(account, dict) else account.network
+    value = account.get("network") if isinstance(account, Mapping) else account.network
     try:
         return Network(value or Network.X)
     except ValueError:
@@ -68,7 +90,7 @@ class PartRef:
 
 
 class Channel(Protocol):
-    """What the worker needs of a network (shared.x.xapi.XApi, with a part's identity)."""
+    """What the worker needs of a network (as shared.x.xapi.XApi, with a part's identity)."""
 
     def upload_media(self, data: bytes, content_type: str, alt_text: str = "") -> str:
         """The media id, once the network has it (MediaProcessing if it is still busy)."""

@@ -7,17 +7,17 @@ found nothing) then meets the record already there: whatever the PDS answers to 
 (a 500 today, RecordAlreadyExists once the lexicon names it, or a lost answer), the
 record at that key is read and, when it holds this part's text, is the part's result.
 
-Sessions (shared.channels.bluesky_sessions): one session lineage per account for every
-process, renewed by one at a time (one refreshSession per version; createSession with the
-app password only when the lineage is lost or has not begun, once for all processes);
-each call uses the current version, and an access token the PDS refuses renews the
-lineage past it once. An app password the PDS refuses flags the account "revoked" with
-the PDS's reason.
+Sessions (shared.x.bluesky_sessions, handed to the channel as a callable): one session
+lineage per account for every process, renewed by one at a time (one refreshSession per
+version; createSession with the app password only when the lineage is lost or has not
+begin, once for all processes); each call uses the current version, and an access token
+the PDS refuses renews the lineage past it once. An app password the PDS refuses flags
+the account "revoked" with the PDS's reason.
 
 Text: links, mentions and hashtags become facets with UTF-8 byte offsets through the
 SDK's own detection (`Client.detect_facets`, which resolves mentioned handles to DIDs).
 A part's network id is "<at-uri>|<cid>": replies need both (root and parent refs).
-The SDK and the session modules are imported where they are used: functions that only
+The SDK is imported where it is used: functions that only
 show a post's link (web_url) load none of them.
 """
 
@@ -28,11 +28,10 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.channels.base import PartRef
-from shared.lineage import PROCESS, Held, ProcessCache
-from shared.x.xapi import (
+from shared.channels.outcomes import (
     AccountProblem,
     Created,
     NotSent,
@@ -41,10 +40,7 @@ from shared.x.xapi import (
     Rejected,
     XError,
 )
-
-if TYPE_CHECKING:
-    from shared.runtime import Runtime
-    from shared.x.models import XAccount
+from shared.lineage import Held
 
 PUBLIC_APPVIEW = "https://public.api.bsky.app"  # unauthenticated reads (metrics)
 POST_COLLECTION = "app.bsky.feed.post"
@@ -100,7 +96,7 @@ def _rate(headers: dict[str, Any] | None) -> RateInfo:
     )
 
 
-class _Pooled:
+class PooledClient:
     """A process's client for an account, and the session installed in it."""
 
     def __init__(self, client: Any) -> None:
@@ -109,11 +105,9 @@ class _Pooled:
         self.lock = threading.Lock()
 
     def install(self, held: Held) -> None:
-        from shared.channels import bluesky_sessions as sessions
-
         with self.lock:
             if self.access_jwt != held.credentials["access_jwt"]:
-                sessions.install(self.client, held)
+                install(self.client, held)
                 self.access_jwt = held.credentials["access_jwt"]
 
 
@@ -122,7 +116,7 @@ class BlueskyChannel:
 
     def __init__(
         self,
-        pooled: _Pooled,
+        pooled: PooledClient,
         session: Callable[[int | None], Held],
         did: str,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -145,6 +139,8 @@ class BlueskyChannel:
         access token the PDS refused); its version."""
         held = self._session(past)
         self._pooled.install(held)
+        if not self._did:
+            self._did = self._pooled.client._session.did  # the DID the session is for
         return held.version
 
     def _call(self, fn: Callable[[], Any], *, creating: bool = False) -> Any:
@@ -336,48 +332,16 @@ def _instant(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-# -- sessions -------------------------------------------------------------------------------
+def install(client: Any, held: Held) -> None:
+    """Make `held` the client's session (the SDK's session string import)."""
+    from atproto_client.client.session import Session
 
-
-def bluesky_channel(
-    runtime: Runtime,
-    account: XAccount,
-    transport: Any = None,
-    process: ProcessCache | None = None,
-) -> BlueskyChannel:
-    """The account's channel: a client kept per process (its connections), the session
-    from the account's lineage (shared.channels.bluesky_sessions). `process`: the cache
-    of a simulated process (tests)."""
-    from shared.channels import bluesky_sessions as sessions
-    from shared.channels.bluesky_xrpc import new_client
-
-    process = process or PROCESS
-    key = (CLIENTS, runtime.settings.project_id, account.id, id(transport))
-    with process.lock(key):
-        pooled: _Pooled | None = process.get(key)
-        if pooled is None:
-            pooled = _Pooled(new_client(account.service_url, transport))
-            process.put(key, pooled)
-
-    def session(past: int | None) -> Held:
-        if past is None:
-            return sessions.current(runtime, account, transport, process)
-        return sessions.renew_past(runtime, account, past, transport, process)
-
-    channel = BlueskyChannel(pooled, session, account.x_user_id or "", now=runtime.clock.now)
-    channel.use_session()  # a cold account's session is opened (once) before the post
-    if not account.x_user_id:
-        channel._did = pooled.client._session.did  # the DID the session is for
-    return channel
-
-
-def forget(account_id: str | None = None) -> None:
-    """Drop this process's clients and sessions (a reconnected or disconnected account;
-    tests)."""
-    from shared.channels import bluesky_sessions as sessions
-
-    def which(key: Any) -> bool:
-        mine = isinstance(key, tuple) and key[0] in (CLIENTS, sessions.LINEAGES)
-        return mine and (account_id is None or account_id in key)
-
-    PROCESS.drop_where(which)
+    data = held.credentials
+    session = Session(
+        handle=data["handle"],
+        did=data["did"],
+        access_jwt=data["access_jwt"],
+        refresh_jwt=data["refresh_jwt"],
+        pds_endpoint=data["pds_endpoint"],
+    )
+    client.login(session_string=session.encode(), fetch_bsky_profile=False)

@@ -1,6 +1,6 @@
 """Bluesky's XRPC through the `atproto` SDK: the client Herald uses, and what the SDK's
 errors mean as Herald's outcomes. Shared by the channel (shared.channels.bluesky), the
-session lineage (shared.channels.bluesky_sessions), connecting and the metrics reads.
+session lineage (shared.x.bluesky_sessions), connecting and the metrics reads.
 
 The client never refreshes a session on its own: the SDK's refresh (within 15 minutes of
 the access token's expiry, under a lock of the client's) would spend a refresh token that
@@ -12,9 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from shared.x.xapi import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
+from shared.channels.outcomes import (
     AccountProblem,
     NotSent,
     RateLimited,
@@ -22,6 +20,7 @@ from shared.x.xapi import (
     UnknownOutcome,
     XError,
 )
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 
 DEFAULT_SERVICE = "https://bsky.social"
 # What a PDS answers when the session itself is gone (refresh or access token).

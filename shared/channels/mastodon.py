@@ -7,23 +7,21 @@ account's statuses) stay the first line, as for every network.
 
 Rate limits: Mastodon.py throws on 429 (`ratelimit_method="throw"`, never its sleeping
 "wait") and keeps the X-RateLimit-* headers of the last answer; they feed the shared
-governor like X's. The token (OAuth, any instance) is in the secrets store.
+governor like X's. The client takes the account's token (OAuth, any instance; shared.x
+keeps it in the secrets store).
 """
 
 from __future__ import annotations
 
 import html
-import json
 import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shared.channels.base import PartRef
-from shared.x.xapi import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
+from shared.channels.outcomes import (
     AccountProblem,
     Created,
     MediaProcessing,
@@ -33,12 +31,8 @@ from shared.x.xapi import (
     Rejected,
     UnknownOutcome,
     XError,
-    request_left,
 )
-
-if TYPE_CHECKING:
-    from shared.runtime import Runtime
-    from shared.x.models import XAccount
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, request_left, timed_session
 
 SCOPES = ["read", "write"]
 DEFAULT_VERSION = "4.3.0"
@@ -230,8 +224,6 @@ def client(
     import requests
     from mastodon import Mastodon
 
-    from shared.x.client import timed_session
-
     return Mastodon(
         access_token=access_token,
         api_base_url=service_url,
@@ -241,24 +233,4 @@ def client(
         version_check_mode="created",  # endpoints chosen by the stored version
         mastodon_version=version or DEFAULT_VERSION,
         **options,
-    )
-
-
-def token(runtime: Runtime, account: XAccount) -> str:
-    from shared.errors import ProviderError
-
-    if not account.secret_ref:
-        raise ProviderError(f"Mastodon account @{account.handle} has no token; reconnect it")
-    return str(json.loads(runtime.secrets.get(account.secret_ref))["access_token"])
-
-
-def mastodon_channel(runtime: Runtime, account: XAccount, **options: Any) -> MastodonChannel:
-    if not account.service_url:
-        from shared.errors import ProviderError
-
-        raise ProviderError(f"Mastodon account @{account.handle} names no instance; reconnect it")
-    version = account.extra.get("instance_version")
-    return MastodonChannel(
-        client(account.service_url, token(runtime, account), version=version, **options),
-        now=runtime.clock.now,
     )

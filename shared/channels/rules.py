@@ -13,10 +13,11 @@ The composer shows one counter per network from `describe` (the API's validate a
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.channels.base import LABELS, Network, network_of
+from shared.channels.base import LABELS, AccountLike, Network, network_of
 
 # The URL and mention shapes Mastodon's own counter replaces (app/lib/text_formatter).
 _MASTODON_URL = re.compile(r"https?://[^\s<>\"]+", re.I)
@@ -56,9 +57,9 @@ def mastodon_length(text: str, url_length: int = 23) -> int:
     return graphemes(counted)
 
 
-def rules_for(account: Any) -> Rules:
+def rules_for(account: AccountLike) -> Rules:
     network = network_of(account)
-    limits = (account.get("limits") if isinstance(account, dict) else account.limits) or {}
+    limits = (account.get("limits") if isinstance(account, Mapping) else account.limits) or {}
     if network == Network.BLUESKY:
         return Rules(network, 300, max_alt=2000, unit="graphemes", media_types=("image/",))
     if network == Network.MASTODON:
@@ -66,7 +67,7 @@ def rules_for(account: Any) -> Rules:
     return Rules(network, int(limits.get("weighted_length") or 280))
 
 
-def length(account: Any, text: str) -> int:
+def length(account: AccountLike, text: str) -> int:
     """The text's length as the account's network counts it."""
     from shared.text import weighted_length
 
@@ -74,12 +75,12 @@ def length(account: Any, text: str) -> int:
     if network == Network.BLUESKY:
         return graphemes(text)
     if network == Network.MASTODON:
-        limits = (account.get("limits") if isinstance(account, dict) else account.limits) or {}
+        limits = (account.get("limits") if isinstance(account, Mapping) else account.limits) or {}
         return mastodon_length(text, int(limits.get("url_length") or 23))
     return weighted_length(text)
 
 
-def text_problem(account: Any, text: str) -> str | None:
+def text_problem(account: AccountLike, text: str) -> str | None:
     """A message for a person if the network would refuse this text, else None."""
     from shared.text import validate_tweet
 
@@ -99,7 +100,7 @@ def text_problem(account: Any, text: str) -> str | None:
     return None
 
 
-def media_problems(account: Any, content_types: list[str]) -> list[dict[str, Any]]:
+def media_problems(account: AccountLike, content_types: list[str]) -> list[dict[str, Any]]:
     """What the network would refuse in a post's media (Bluesky takes images only)."""
     rules = rules_for(account)
     kinds = " and ".join(t.rstrip("/") + "s" for t in rules.media_types)
@@ -113,7 +114,7 @@ def media_problems(account: Any, content_types: list[str]) -> list[dict[str, Any
     ]
 
 
-def options_problem(account: Any, options: dict[str, Any]) -> str | None:
+def options_problem(account: AccountLike, options: dict[str, Any]) -> str | None:
     """Network options a post may carry (Mastodon visibility and content warning)."""
     network = network_of(account)
     allowed: dict[Network, set[str]] = {
@@ -138,7 +139,7 @@ def options_problem(account: Any, options: dict[str, Any]) -> str | None:
     return None
 
 
-def describe(account: Any, parts: list[str]) -> dict[str, Any]:
+def describe(account: AccountLike, parts: list[str]) -> dict[str, Any]:
     """The composer's counter for one network: each part's length and the limit."""
     rules = rules_for(account)
     return {

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from shared.channels.base import Network, network_of
+from shared.channels.base import Network, NetworkAccount, network_of
 
 
-def post_url(account: Any, network_id: str) -> str | None:
+def post_url(account: NetworkAccount, network_id: str) -> str | None:
     """The web page of the post a network gave `network_id` (X: a tweet id; Bluesky:
     "at-uri|cid"; Mastodon: a status id on the account's instance)."""
     network = network_of(account)

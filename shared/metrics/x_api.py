@@ -52,11 +52,11 @@ def x_client(runtime: Runtime, account_id: str, account: dict[str, Any]) -> Any:
     """A tweepy client in the account's user context (OAuth 1.0a, or its OAuth 2.0 user
     token: shared.x.auth), with `herald_user_auth` set for the calls it makes. Reading
     the account's own posts with its own token is an owned read, X's cheapest."""
+    from shared.channels.outcomes import AccountProblem
     from shared.errors import ProviderError
     from shared.secrets import SecretNotFound
     from shared.x.auth import user_client
     from shared.x.models import XAccount
-    from shared.x.xapi import AccountProblem
 
     try:
         client, user_auth = user_client(runtime, XAccount.from_doc(account_id, account))

@@ -279,7 +279,7 @@ def delete_account(runtime: Runtime, workspace_id: str, account_id: str) -> None
     if account.secret_ref:
         runtime.secrets.delete(account.secret_ref)
     if account.kind == AccountKind.BLUESKY:
-        from shared.channels import bluesky_sessions
+        from shared.x import bluesky_sessions
 
         bluesky_sessions.discard(runtime, workspace_id, account_id)
     else:

@@ -14,18 +14,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from shared.channels.outcomes import Created, NotSent, Rejected, UnknownOutcome
+from shared.http import request_left, timed_session
 from shared.x.media_upload import MediaUploader
-from shared.x.xapi import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
-    Created,
-    NotSent,
-    RateInfo,
-    Rejected,
-    UnknownOutcome,
-    map_http,
-    request_left,
-)
+from shared.x.xapi import map_http, rate_info
 
 API = "https://api.twitter.com"  # tweepy's host for /2/tweets
 X_HOSTS = (API, "https://api.x.com")
@@ -43,24 +35,9 @@ class _Bearer:
         return request
 
 
-def timed_session(session: Any, api_base: str | None) -> Any:
-    """`session` with a timeout on every request (tweepy sets none: a hung connection
-    would hold the worker forever) and X's hosts replaced by `api_base` (a proxy, the
-    chaos benchmark's fault-injecting X, a test's fake X)."""
-    from requests.adapters import HTTPAdapter
-
-    class _Timeout(HTTPAdapter):
-        def send(self, request: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-            if kwargs.get("timeout") is None:
-                kwargs["timeout"] = (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
-            if api_base:
-                for host in X_HOSTS:
-                    if request.url.startswith(host):
-                        request.url = api_base + request.url[len(host) :]
-            return super().send(request, **kwargs)
-
-    session.mount("https://", _Timeout())
-    return session
+def x_session(session: Any, api_base: str | None) -> Any:
+    """`session` with Herald's timeouts and X's hosts replaced by `api_base`."""
+    return timed_session(session, api_base, X_HOSTS)
 
 
 class TweepyX:
@@ -117,7 +94,7 @@ class TweepyX:
         sleep: Callable[[float], None],
         api_base: str | None,
     ) -> None:
-        timed_session(client.session, api_base)
+        x_session(client.session, api_base)
         self._client = client
         # tweepy: user_auth=True signs with OAuth 1.0a; False sends the bearer token,
         # which for an OAuth 2.0 user token is user context too.
@@ -170,7 +147,7 @@ class TweepyX:
             if request_left(exc):
                 raise UnknownOutcome(f"no answer from X after sending the post: {exc}") from exc
             raise NotSent(f"could not reach X: {exc}") from exc
-        return Created(str(response.json()["data"]["id"]), RateInfo.from_headers(response.headers))
+        return Created(str(response.json()["data"]["id"]), rate_info(response.headers))
 
     def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
         import requests

@@ -47,7 +47,7 @@ class AccountSource:
         )
 
     def deferred(self, until: datetime) -> Exception:
-        from shared.x.xapi import RateLimited
+        from shared.channels.outcomes import RateLimited
 
         return RateLimited(
             f"{self.network} asked to wait before @{self.account.handle}'s credentials are "

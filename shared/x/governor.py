@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.channels.outcomes import RateInfo
 from shared.x.models import XAccount
-from shared.x.xapi import RateInfo
 
 LOW_WATER = 2  # persist the state when this few posts are left in a window
 RESET_MARGIN = timedelta(seconds=1)

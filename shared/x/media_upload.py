@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from shared.x.xapi import MediaProcessing, NotSent, Rejected, map_http
+from shared.channels.outcomes import MediaProcessing, NotSent, Rejected
+from shared.x.xapi import map_http
 
 MEDIA_API = "https://api.x.com/2/media/upload"
 METADATA_API = "https://api.x.com/2/media/metadata"

@@ -22,7 +22,7 @@ Collections
 - `x_token_lineages`: the current version of an OAuth 2.0 account's tokens and who holds
   the refresh lease (shared.x.tokens, on shared.lineage).
 - `bluesky_session_lineages`: the same for a Bluesky account's session
-  (shared.channels.bluesky_sessions).
+  (shared.x.bluesky_sessions).
 - `sandbox_posts`: what a sandbox account would have posted, with generated ids.
 """
 

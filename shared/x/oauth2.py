@@ -19,13 +19,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shared.errors import Conflict, NotFound, ProviderError
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from shared.log import get_logger
 from shared.secrets import user_secret_name
 from shared.x import store, tokens
 from shared.x.accounts import OAUTH_REQUEST_TTL, check_tier, limits_for, public
 from shared.x.flags import reactivate
 from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
-from shared.x.xapi import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -131,10 +131,10 @@ def _me(runtime: Runtime, access_token: str) -> dict[str, Any]:
     import requests
     import tweepy
 
-    from shared.x.client import timed_session
+    from shared.x.client import x_session
 
     client = tweepy.Client(bearer_token=access_token, return_type=requests.Response)
-    timed_session(client.session, runtime.settings.x_api_base)
+    x_session(client.session, runtime.settings.x_api_base)
     try:
         response = client.get_me(user_auth=False)
     except tweepy.TweepyException as exc:

@@ -13,7 +13,16 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from shared.channels.outcomes import (
+    AccountProblem,
+    NotSent,
+    RateLimited,
+    UnknownOutcome,
+    Withdrawn,
+    XError,
+)
 from shared.claims import claim_id, claim_or_take_over, get_claim
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from shared.log import get_logger
 from shared.x import cache, governor
 from shared.x.cost import post_cost, pricing_of, read_cost
@@ -22,17 +31,7 @@ from shared.x.guards import is_withdrawn
 from shared.x.links import outgoing_parts
 from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, Pricing, XAccount
 from shared.x.store import month_key
-from shared.x.xapi import (
-    CONNECT_TIMEOUT_S,
-    READ_TIMEOUT_S,
-    AccountProblem,
-    NotSent,
-    RateLimited,
-    UnknownOutcome,
-    Withdrawn,
-    XApi,
-    XError,
-)
+from shared.x.xapi import XApi
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime

@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.channels.outcomes import AccountProblem, RateLimited, XError
 from shared.log import get_logger
 from shared.x.models import PostStatus
 from shared.x.outcomes import (
@@ -27,7 +28,6 @@ from shared.x.outcomes import (
     published,
     requeue,
 )
-from shared.x.xapi import AccountProblem, RateLimited, XError
 
 log = get_logger("x.post_tweet")
 

@@ -8,8 +8,8 @@ from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shared.channels.outcomes import Created, NotSent, RateInfo, Withdrawn
 from shared.x.guards import is_withdrawn
-from shared.x.xapi import Created, NotSent, RateInfo, Withdrawn
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime

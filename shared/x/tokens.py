@@ -28,12 +28,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from shared.channels.outcomes import AccountProblem, NotSent
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from shared.lineage import Busy, Lineages, Lost, ProcessCache, Refused, Renewed
 from shared.log import get_logger
 from shared.secrets import SecretNotFound
 from shared.x.flags import AccountSource
 from shared.x.models import AccountStatus, XAccount
-from shared.x.xapi import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, AccountProblem, NotSent
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -110,14 +111,14 @@ def oauth_session(runtime: Runtime, **kwargs: Any) -> Any:
 
     from requests_oauthlib import OAuth2Session
 
-    from shared.x.client import timed_session
+    from shared.x.client import x_session
 
     if not runtime.settings.is_production and token_url(runtime).startswith("http://"):
         # A local stand-in of X (tests, the local stack): oauthlib refuses plain http
         # unless told; production is https only (Settings.check).
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
     client_id, _ = client_credentials(runtime)
-    return timed_session(OAuth2Session(client_id, **kwargs), runtime.settings.x_api_base)
+    return x_session(OAuth2Session(client_id, **kwargs), runtime.settings.x_api_base)
 
 
 def _basic_auth(runtime: Runtime) -> Any:

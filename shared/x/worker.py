@@ -29,6 +29,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from shared.channels.base import PartRef
+from shared.channels.outcomes import Duplicate, MediaProcessing, Rejected, XError, reached_x
 from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
 from shared.x import cache, governor
@@ -58,14 +59,7 @@ from shared.x.outcomes import (
     requeue,
 )
 from shared.x.reconcile import reconcile, settle_duplicate
-from shared.x.xapi import (
-    Duplicate,
-    MediaProcessing,
-    Rejected,
-    XApi,
-    XError,
-    reached_x,
-)
+from shared.x.xapi import XApi
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -94,7 +88,7 @@ class BadTask(ValueError):
 
 def make_api(runtime: Runtime, account: XAccount) -> XApi:
     """The account's channel on its network (X, Bluesky, Mastodon) or the sandbox."""
-    from shared.channels.registry import make_channel
+    from shared.x.registry import make_channel
 
     return make_channel(runtime, account)
 

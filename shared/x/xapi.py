@@ -1,120 +1,47 @@
-"""The X API's vocabulary for the pipeline: the outcomes a call can have, the rate headers
-of an answer, and the protocol every X client (real, sandbox) implements.
-
-Every failure is mapped to one of a few outcomes the worker knows how to handle:
-`NotSent` (safe to retry), `UnknownOutcome` (the create request left, its answer did
-not arrive), `RateLimited`, `AccountProblem` (revoked / suspended), `Duplicate`,
-`Rejected` (permanent), `Withdrawn` (a change took the part first), `MediaProcessing`
-(X is still processing an upload).
+"""The X API for the pipeline: the protocol every X client (real, sandbox) implements, the
+rate headers of an answer, and tweepy's errors as Herald's outcomes
+(shared.channels.outcomes).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-CONNECT_TIMEOUT_S = 5.0
-READ_TIMEOUT_S = 30.0
+from shared.channels.outcomes import (
+    AccountProblem,
+    Created,
+    Duplicate,
+    NotSent,
+    RateInfo,
+    RateLimited,
+    Rejected,
+    XError,
+)
 
 
-class XError(Exception):
-    def __init__(self, reason: str, code: int | str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-
-
-class NotSent(XError):
-    """Nothing was posted (connection refused, 5xx, media failure): retry with backoff."""
-
-
-class UnknownOutcome(XError):
-    """The create request was sent and its answer lost (timeout, reset)."""
-
-
-class RateLimited(XError):
-    def __init__(self, reason: str, reset_at: datetime | None, code: int = 429) -> None:
-        super().__init__(reason, code)
-        self.reset_at = reset_at
-
-
-class AccountProblem(XError):
-    """401 revoked tokens / 403 suspended or locked account: the account is flagged."""
-
-    def __init__(self, reason: str, code: int, account_status: str) -> None:
-        super().__init__(reason, code)
-        self.account_status = account_status
-
-
-class Duplicate(XError):
-    """X refuses the text as a duplicate of a recent post of the account."""
-
-
-class Rejected(XError):
-    """X refuses this post for good (bad request, not permitted)."""
-
-
-class Withdrawn(XError):
-    """A cancel, reschedule or edit took this part's guard first: nothing was sent."""
-
-
-class MediaProcessing(XError):
-    """X is still processing an uploaded video or GIF after the wait a request allows."""
-
-    def __init__(self, reason: str, media_id: str, check_after_s: float) -> None:
-        super().__init__(reason)
-        self.media_id = media_id
-        self.check_after_s = check_after_s
-
-
-def reached_x(exc: XError) -> bool:
-    """Whether X received the request that failed so: everything but a request that never
-    left (connection refused, connect timeout: NotSent without a status) or that a change
-    withdrew first. A lost answer counts: X may well have received it."""
-    if isinstance(exc, Withdrawn):
-        return False
-    return not (isinstance(exc, NotSent) and exc.code is None)
-
-
-@dataclass(frozen=True)
-class RateInfo:
+def rate_info(headers: Any) -> RateInfo:
     """The x-rate-limit-* (15 min window) and x-user-limit-24hour-* headers of an answer."""
 
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: datetime | None = None
-    day_limit: int | None = None
-    day_remaining: int | None = None
-    day_reset_at: datetime | None = None
+    def num(name: str) -> int | None:
+        value = headers.get(name)
+        try:
+            return int(value) if value is not None else None
+        except ValueError:
+            return None
 
-    @classmethod
-    def from_headers(cls, headers: Any) -> RateInfo:
-        def num(name: str) -> int | None:
-            value = headers.get(name)
-            try:
-                return int(value) if value is not None else None
-            except ValueError:
-                return None
+    def instant(name: str) -> datetime | None:
+        epoch = num(name)
+        return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
-        def instant(name: str) -> datetime | None:
-            epoch = num(name)
-            return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
-
-        return cls(
-            limit=num("x-rate-limit-limit"),
-            remaining=num("x-rate-limit-remaining"),
-            reset_at=instant("x-rate-limit-reset"),
-            day_limit=num("x-user-limit-24hour-limit"),
-            day_remaining=num("x-user-limit-24hour-remaining"),
-            day_reset_at=instant("x-user-limit-24hour-reset"),
-        )
-
-
-@dataclass(frozen=True)
-class Created:
-    id: str
-    rate: RateInfo
+    return RateInfo(
+        limit=num("x-rate-limit-limit"),
+        remaining=num("x-rate-limit-remaining"),
+        reset_at=instant("x-rate-limit-reset"),
+        day_limit=num("x-user-limit-24hour-limit"),
+        day_remaining=num("x-user-limit-24hour-remaining"),
+        day_reset_at=instant("x-user-limit-24hour-reset"),
+    )
 
 
 class XApi(Protocol):
@@ -148,26 +75,13 @@ def _message(exc: Any) -> str:
     return "; ".join(messages) or str(exc).splitlines()[0]
 
 
-def request_left(exc: BaseException) -> bool:
-    """Whether a requests connection error happened after the request was sent."""
-    import requests
-
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return False
-    if isinstance(exc, requests.exceptions.Timeout):
-        return True  # read timeout: X may have acted on it
-    text = repr(exc)
-    refused = ("NewConnectionError", "Connection refused", "NameResolutionError", "getaddrinfo")
-    return not any(marker in text for marker in refused)
-
-
 def map_http(exc: Any) -> XError:
     import tweepy
 
     status = exc.response.status_code
     message = _message(exc)
     if isinstance(exc, tweepy.TooManyRequests):
-        rate = RateInfo.from_headers(exc.response.headers)
+        rate = rate_info(exc.response.headers)
         resets = [
             r
             for r, left in (

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import responses
 
-from shared.channels import bluesky
 from shared.runtime import Runtime
 from shared.secrets import user_secret_name
 from shared.x import governor, store
 from shared.x.accounts import limits_for
 from shared.x.models import X_ACCOUNTS, XAccount
+from shared.x.registry import forget_bluesky
 from tests.channels.fake_pds import APP_PASSWORD, DID, HANDLE, FakePDS
 
 PDS = "https://pds.test"
@@ -24,10 +24,10 @@ INSTANCE = "https://social.test"
 @pytest.fixture(autouse=True)
 def _fresh_state() -> Iterator[None]:
     governor.forget()
-    bluesky.forget()
+    forget_bluesky()
     yield
     governor.forget()
-    bluesky.forget()
+    forget_bluesky()
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 
 from shared.channels.base import PartRef
 from shared.channels.bluesky import record_key
-from shared.channels.registry import make_channel
 from shared.runtime import Runtime
 from shared.x import service, worker
 from shared.x.models import POSTS, X_ACCOUNTS
+from shared.x.registry import make_channel
 from tests.channels.conftest import add_bluesky_account
 from tests.channels.fake_pds import FakePDS
 from tests.images import png

@@ -1,4 +1,4 @@
-"""Bluesky session lineages (shared/channels/bluesky_sessions.py) through the real atproto
+"""Bluesky session lineages (shared/x/bluesky_sessions.py) through the real atproto
 SDK against the fake PDS, on the Firestore emulator. A "process" is a thread with a
 process cache of its own (shared.lineage.ProcessCache): it shares nothing with the others
 but Firestore and the secrets store, as Cloud Functions instances do."""
@@ -13,17 +13,16 @@ from typing import Any
 
 import pytest
 
-from shared.channels import bluesky, bluesky_sessions
-from shared.channels.bluesky_sessions import SESSIONS
 from shared.channels.bluesky_xrpc import new_client
-from shared.channels.connect import connect_bluesky
-from shared.channels.registry import make_channel
+from shared.channels.outcomes import AccountProblem, RateLimited
 from shared.lineage import ProcessCache, _stored
 from shared.runtime import Runtime
 from shared.secrets import SecretNotFound
-from shared.x import accounts, worker
+from shared.x import accounts, bluesky_sessions, worker
+from shared.x.bluesky_sessions import SESSIONS
+from shared.x.connect import connect_bluesky
 from shared.x.models import POSTS, X_ACCOUNTS, XAccount
-from shared.x.xapi import AccountProblem, RateLimited
+from shared.x.registry import forget_bluesky, make_channel
 from tests.channels.conftest import PDS, add_bluesky_account
 from tests.channels.fake_pds import APP_PASSWORD, HANDLE, FakePDS
 from tests.x.conftest import scheduled_post, task_payload
@@ -251,7 +250,7 @@ def test_a_new_instance_uses_the_session_the_last_one_opened(runtime, clock, pds
     account = add_bluesky_account(runtime)
     for n in range(3):
         assert _post(runtime, account, pds, f"post {n}")["result"] == "published"
-        bluesky.forget()  # the instance goes; the next post lands on a cold one
+        forget_bluesky()  # the instance goes; the next post lands on a cold one
         clock.advance(minutes=10)
     assert pds.sessions == 1 and len(pds.creates) == 3
 

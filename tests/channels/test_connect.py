@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import responses
 
-from shared.channels.connect import begin_mastodon, complete_mastodon, connect_bluesky
 from shared.errors import ValidationError
 from shared.x import service
+from shared.x.connect import begin_mastodon, complete_mastodon, connect_bluesky
 from tests.channels.conftest import INSTANCE
 from tests.channels.fake_pds import APP_PASSWORD, DID, HANDLE
 

@@ -1,8 +1,10 @@
-"""The shape of shared/: no import cycles, counting lazy and TYPE_CHECKING imports.
+"""The shape of shared/: no import cycles, counting lazy and TYPE_CHECKING imports,
+between modules nor between its top-level packages (shared.channels, shared.x, ...).
 
 A cycle hidden inside a function or behind TYPE_CHECKING still ties two modules
 together (neither can be understood, tested or moved without the other), so every
-import statement counts here, wherever it is.
+import statement counts here, wherever it is. Packages are layers: shared.x (accounts,
+posts, publishing) uses shared.channels (network code), never the other way round.
 """
 
 from __future__ import annotations
@@ -25,6 +27,20 @@ def _graph() -> dict[str, set[str]]:
                 edges.add(target)
         graph[name] = edges
     return graph
+
+
+def _packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph folded by top-level package of shared/ (shared.x.worker is
+    shared.x; a module directly in shared/, such as shared.http, is its own)."""
+
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    folded: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        edges = folded.setdefault(package(module), set())
+        edges.update(package(t) for t in targets if package(t) != package(module))
+    return folded
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -71,6 +87,26 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_shared_has_no_import_cycles() -> None:
     assert _cycles(_graph()) == []
+
+
+def test_shared_packages_have_no_import_cycles() -> None:
+    assert _cycles(_packages(_graph())) == []
+
+
+def test_packages_fold_modules_by_top_level_package() -> None:
+    graph = {
+        "shared.x.worker": {"shared.channels.base", "shared.x.models", "shared.http"},
+        "shared.x.models": set(),
+        "shared.channels.base": {"shared.x.models"},
+        "shared.http": set(),
+    }
+    folded = _packages(graph)
+    assert folded == {
+        "shared.x": {"shared.channels", "shared.http"},
+        "shared.channels": {"shared.x"},
+        "shared.http": set(),
+    }
+    assert _cycles(folded) == [["shared.channels", "shared.x"]]
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

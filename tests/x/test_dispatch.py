@@ -226,8 +226,8 @@ def test_dead_workers_post_is_found_from_its_claim_time(runtime, clock, enqueuer
     noticed: reconciliation must look from the claim (full chaos run: posted twice)."""
     from datetime import datetime
 
+    from shared.channels.outcomes import Created, RateInfo
     from shared.claims import try_claim
-    from shared.x.xapi import Created, RateInfo
     from tests.x.conftest import add_x_account
 
     account = add_x_account(runtime)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from shared.channels.outcomes import RateInfo
 from shared.x import governor
 from shared.x.models import XAccount
-from shared.x.xapi import RateInfo
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

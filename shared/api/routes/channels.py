@@ -53,7 +53,7 @@ class MastodonCompleteIn(Body):
     status=201,
 )
 def connect_bluesky(ctx: Ctx) -> Any:
-    from shared.channels.connect import connect_bluesky as connect
+    from shared.x.connect import connect_bluesky as connect
 
     body: BlueskyConnectIn = ctx.body
     return connect(ctx.runtime, ctx.ws, body.identifier, body.app_password, body.service_url)
@@ -70,7 +70,7 @@ def connect_bluesky(ctx: Ctx) -> Any:
     "`callback_url` with `code` and `state`, which go to .../mastodon/oauth/complete.",
 )
 def mastodon_begin(ctx: Ctx) -> Any:
-    from shared.channels.connect import begin_mastodon
+    from shared.x.connect import begin_mastodon
 
     body: MastodonBeginIn = ctx.body
     _on_admin_page(ctx, body.callback_url)
@@ -87,7 +87,7 @@ def mastodon_begin(ctx: Ctx) -> Any:
     status=201,
 )
 def mastodon_complete(ctx: Ctx) -> Any:
-    from shared.channels.connect import complete_mastodon
+    from shared.x.connect import complete_mastodon
 
     body: MastodonCompleteIn = ctx.body
     return complete_mastodon(ctx.runtime, ctx.ws, body.state, body.code)

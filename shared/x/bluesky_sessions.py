@@ -31,17 +31,18 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from shared.channels.outcomes import AccountProblem, NotSent
+from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from shared.lineage import Busy, Held, Lineages, Lost, ProcessCache, Refused, Renewed
 from shared.log import get_logger
 from shared.x.flags import AccountSource
 from shared.x.models import AccountStatus
-from shared.x.xapi import CONNECT_TIMEOUT_S, READ_TIMEOUT_S, AccountProblem, NotSent
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
     from shared.x.models import XAccount
 
-log = get_logger("channels.bluesky_sessions")
+log = get_logger("x.bluesky_sessions")
 T = TypeVar("T")
 
 LINEAGES = "bluesky_session_lineages"
@@ -201,21 +202,6 @@ def start(runtime: Runtime, account: XAccount, answer: Any) -> int:
         renewed(runtime, answer, service),
         int((previous or {}).get("version") or 0),
     )
-
-
-def install(client: Any, held: Held) -> None:
-    """Make `held` the client's session (the SDK's session string import)."""
-    from atproto_client.client.session import Session
-
-    data = held.credentials
-    session = Session(
-        handle=data["handle"],
-        did=data["did"],
-        access_jwt=data["access_jwt"],
-        refresh_jwt=data["refresh_jwt"],
-        pds_endpoint=data["pds_endpoint"],
-    )
-    client.login(session_string=session.encode(), fetch_bsky_profile=False)
 
 
 def discard(runtime: Runtime, workspace_id: str, account_id: str) -> None:

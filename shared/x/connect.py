@@ -2,7 +2,7 @@
 
 - Bluesky: an app password (Settings → App passwords on Bluesky), checked by opening a
   session on the account's PDS, which becomes the first version of the account's session
-  lineage (shared.channels.bluesky_sessions); the password is kept in the secrets store,
+  lineage (shared.x.bluesky_sessions); the password is kept in the secrets store,
   the document keeps the DID, the handle and the PDS. Connecting the same DID again
   reconnects that account (a new app password, a new lineage).
 - Mastodon: OAuth (authorization code) with any instance. Herald registers itself on
@@ -23,6 +23,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from shared.channels.outcomes import AccountProblem, Rejected
 from shared.errors import Conflict, NotFound, ProviderError, ValidationError
 from shared.log import get_logger
 from shared.secrets import user_secret_name
@@ -30,12 +31,11 @@ from shared.x import store
 from shared.x.accounts import limits_for, public
 from shared.x.flags import reactivate
 from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
-from shared.x.xapi import AccountProblem, Rejected
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
 
-log = get_logger("channels.connect")
+log = get_logger("x.connect")
 OAUTH_REQUEST_TTL = timedelta(minutes=30)
 APP_NAME = "Herald"
 
@@ -61,8 +61,8 @@ def connect_bluesky(
     lineage."""
     from atproto_core.exceptions import AtProtocolError
 
-    from shared.channels import bluesky_sessions
     from shared.channels.bluesky_xrpc import DEFAULT_SERVICE, error_message, map_error, new_client
+    from shared.x import bluesky_sessions
 
     service = _https_base(service_url, "service_url") if service_url else DEFAULT_SERVICE
     client = new_client(service, transport)
