@@ -20,7 +20,7 @@ from shared.x.registry import make_channel
 from tests.channels.conftest import add_bluesky_account
 from tests.channels.fake_pds import FakePDS
 from tests.images import png
-from tests.x.conftest import scheduled_post, task_payload
+from tests.x.conftest import deliver_concurrently, scheduled_post, task_payload
 
 
 def _doc(runtime: Runtime, collection: str, doc_id: str) -> dict[str, Any]:
@@ -112,20 +112,7 @@ def test_duplicate_and_concurrent_deliveries_publish_once(runtime, clock, pds) -
     account = add_bluesky_account(runtime)
     post = scheduled_post(runtime, account.id, due_in=0)
     payload = task_payload(runtime, post["id"])
-    results: list[dict[str, Any]] = []
-    lock = threading.Lock()
-
-    def deliver() -> None:
-        outcome = worker.handle(runtime, dict(payload), api_factory=_factory(pds))
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=deliver) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    deliver()  # and once more after all of them
+    results = deliver_concurrently(runtime, payload, api_factory=_factory(pds))
     assert len(pds.records) == 1 and len(pds.creates) == 1
     assert [r["result"] for r in results].count("published") == 1
     assert pds.sessions == 1  # one session for the process, shared by the deliveries

@@ -18,7 +18,7 @@ from shared.x import service, worker
 from shared.x.models import POSTS, X_ACCOUNTS
 from tests.channels.conftest import INSTANCE, add_mastodon_account
 from tests.images import png
-from tests.x.conftest import scheduled_post, task_payload
+from tests.x.conftest import deliver_concurrently, scheduled_post, task_payload
 
 STATUSES = f"{INSTANCE}/api/v1/statuses"
 MEDIA = f"{INSTANCE}/api/v2/media"
@@ -131,20 +131,7 @@ def test_duplicate_and_concurrent_deliveries_publish_once(runtime, clock, mastod
 
     mastodon_api.add_callback(responses.POST, STATUSES, callback=slow_create)
     payload = task_payload(runtime, post["id"])
-    results: list[dict[str, Any]] = []
-    lock = threading.Lock()
-
-    def deliver() -> None:
-        outcome = worker.handle(runtime, dict(payload))
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=deliver) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    deliver()
+    results = deliver_concurrently(runtime, payload)
     assert len(_creates(mastodon_api)) == 1
     assert [r["result"] for r in results].count("published") == 1
 

@@ -79,6 +79,32 @@ def task_payload(runtime: Runtime, post_id: str) -> dict[str, Any]:
     return dict(tasks[-1].payload)
 
 
+def deliver_concurrently(
+    runtime: Runtime, payload: dict[str, Any], api_factory: Any = None, times: int = 6
+) -> list[dict[str, Any]]:
+    """The same task delivered `times` times at once, then once more after all of them
+    (Cloud Tasks' duplicates and a late retry); each delivery's outcome."""
+    import threading
+
+    from shared.x import worker
+
+    results: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        outcome = worker.handle(runtime, dict(payload), api_factory=api_factory)
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=deliver) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    deliver()
+    return results
+
+
 def created_reply(tweet_id: str, text: str = "ok", remaining: int = 99) -> dict[str, Any]:
     return {
         "status": 201,

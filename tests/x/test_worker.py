@@ -21,6 +21,7 @@ from tests.x.conftest import (
     add_x_account,
     create_calls,
     created_reply,
+    deliver_concurrently,
     oauth1_signed,
     scheduled_post,
     task_payload,
@@ -282,20 +283,7 @@ def test_duplicate_and_concurrent_delivery_posts_once(runtime, clock, x_api) -> 
 
     x_api.add_callback(responses.POST, TWEETS, callback=slow_create)
     payload = task_payload(runtime, post["id"])
-    results: list[dict[str, Any]] = []
-    lock = threading.Lock()
-
-    def deliver() -> None:
-        outcome = worker.handle(runtime, dict(payload))
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=deliver) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    deliver()  # and once more after all of them
+    results = deliver_concurrently(runtime, payload)
     assert len(create_calls(x_api)) == 1
     assert sorted(r["result"] for r in results).count("published") == 1
     assert _doc(runtime, POSTS, post["id"])["x_ids"] == ["8001"]
