@@ -63,6 +63,11 @@ class Body(BaseModel):
     references: ClassVar[dict[str, str]] = {}
     external_ids: ClassVar[frozenset[str]] = frozenset()
 
+    def given(self, *, json: bool = False) -> dict[str, Any]:
+        """The fields the request gave, not the defaults it left out (a create, or a
+        partial update); `json`: datetimes as ISO strings."""
+        return self.model_dump(exclude_unset=True, mode="json" if json else "python")
+
 
 class Query(BaseModel):
     """Query strings: bounded like bodies (unknown parameters are ignored, as HTTP does)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
@@ -26,10 +26,6 @@ def _ads() -> Any:
     from shared.ads import service
 
     return service
-
-
-def _dump(body: BaseModel) -> dict[str, Any]:
-    return body.model_dump(exclude_unset=True, mode="json")
 
 
 # -- models -----------------------------------------------------------------------------
@@ -128,7 +124,7 @@ def list_ad_accounts(ctx: Ctx) -> Any:
     response=OBJECT,
 )
 def set_ad_credentials(ctx: Ctx) -> Any:
-    return _ads().set_credentials(ctx.runtime, ctx.ws, _platform(ctx), _dump(ctx.body))
+    return _ads().set_credentials(ctx.runtime, ctx.ws, _platform(ctx), ctx.body.given(json=True))
 
 
 @router.delete(
@@ -187,7 +183,7 @@ def list_ad_campaigns(ctx: Ctx) -> Any:
     status=201,
 )
 def create_ad_campaign(ctx: Ctx) -> Any:
-    return _ads().create_campaign(ctx.runtime, ctx.ws, _dump(ctx.body))
+    return _ads().create_campaign(ctx.runtime, ctx.ws, ctx.body.given(json=True))
 
 
 @router.get(
@@ -209,7 +205,7 @@ def get_ad_campaign(ctx: Ctx) -> Any:
     response=AdCampaignOut,
 )
 def update_ad_campaign(ctx: Ctx) -> Any:
-    return _ads().update_campaign(ctx.runtime, ctx.ws, _acid(ctx), _dump(ctx.body))
+    return _ads().update_campaign(ctx.runtime, ctx.ws, _acid(ctx), ctx.body.given(json=True))
 
 
 @router.delete(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
@@ -21,10 +21,6 @@ def _svc() -> Any:
     from shared.x import service
 
     return service
-
-
-def _changes(body: BaseModel) -> dict[str, Any]:
-    return body.model_dump(exclude_unset=True)
 
 
 # -- models ---------------------------------------------------------------------------
@@ -114,7 +110,7 @@ def list_campaigns(ctx: Ctx) -> Any:
     status=201,
 )
 def create_campaign(ctx: Ctx) -> Any:
-    return _svc().create_campaign(ctx.runtime, ctx.ws, **_changes(ctx.body))
+    return _svc().create_campaign(ctx.runtime, ctx.ws, **ctx.body.given())
 
 
 @router.get(
@@ -136,9 +132,7 @@ def get_campaign(ctx: Ctx) -> Any:
     response=CampaignOut,
 )
 def update_campaign(ctx: Ctx) -> Any:
-    return _svc().update_campaign(
-        ctx.runtime, ctx.ws, ctx.params["campaign_id"], _changes(ctx.body)
-    )
+    return _svc().update_campaign(ctx.runtime, ctx.ws, ctx.params["campaign_id"], ctx.body.given())
 
 
 @router.delete(

@@ -196,7 +196,7 @@ def update_contact(ctx: Ctx) -> Any:
     from shared.email import contact_admin
 
     return contact_admin.update_contact(
-        ctx.runtime, ctx.ws, ctx.params["contact_id"], ctx.body.model_dump(exclude_unset=True)
+        ctx.runtime, ctx.ws, ctx.params["contact_id"], ctx.body.given()
     )
 
 

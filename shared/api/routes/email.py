@@ -156,7 +156,7 @@ def update_email_template(ctx: Ctx) -> Any:
         ctx.runtime,
         ctx.ws,
         ctx.params["email_template_id"],
-        ctx.body.model_dump(exclude_unset=True),
+        ctx.body.given(),
     )
 
 
@@ -202,7 +202,7 @@ def list_email_campaigns(ctx: Ctx) -> Any:
     status=201,
 )
 def create_email_campaign(ctx: Ctx) -> Any:
-    return _svc().create_campaign(ctx.runtime, ctx.ws, ctx.body.model_dump(exclude_unset=True))
+    return _svc().create_campaign(ctx.runtime, ctx.ws, ctx.body.given())
 
 
 @router.get(
@@ -224,9 +224,7 @@ def get_email_campaign(ctx: Ctx) -> Any:
     response=EmailCampaignOut,
 )
 def update_email_campaign(ctx: Ctx) -> Any:
-    return _svc().update_campaign(
-        ctx.runtime, ctx.ws, _cid(ctx), ctx.body.model_dump(exclude_unset=True)
-    )
+    return _svc().update_campaign(ctx.runtime, ctx.ws, _cid(ctx), ctx.body.given())
 
 
 @router.delete(

@@ -110,10 +110,6 @@ class GroupOut(BaseModel):
     )
 
 
-def _body(ctx: Ctx) -> dict[str, Any]:
-    return ctx.body.model_dump(exclude_unset=True)
-
-
 @router.post(
     "/workspaces/{ws}/post-groups/validate",
     summary="Check a post for several channels, each with its network's rules",
@@ -125,7 +121,7 @@ def _body(ctx: Ctx) -> dict[str, Any]:
     "limit) and what it would refuse.",
 )
 def validate_group(ctx: Ctx) -> Any:
-    return _svc().validate_group(ctx.runtime, ctx.ws, **_body(ctx))
+    return _svc().validate_group(ctx.runtime, ctx.ws, **ctx.body.given())
 
 
 @router.post(
@@ -141,7 +137,7 @@ def validate_group(ctx: Ctx) -> Any:
     "scheduled for `due_at` in the same write.",
 )
 def create_group(ctx: Ctx) -> Any:
-    return _svc().create_group(ctx.runtime, ctx.ws, **_body(ctx))
+    return _svc().create_group(ctx.runtime, ctx.ws, **ctx.body.given())
 
 
 @router.get(

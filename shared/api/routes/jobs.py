@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
@@ -25,10 +25,6 @@ def _jobs() -> Any:
     from shared.jobs import service
 
     return service
-
-
-def _dump(body: BaseModel) -> dict[str, Any]:
-    return body.model_dump(exclude_unset=True, mode="json")
 
 
 # -- models -----------------------------------------------------------------------------
@@ -122,7 +118,7 @@ def list_openings(ctx: Ctx) -> Any:
     status=201,
 )
 def create_opening(ctx: Ctx) -> Any:
-    return _jobs().create_opening(ctx.runtime, ctx.ws, _dump(ctx.body))
+    return _jobs().create_opening(ctx.runtime, ctx.ws, ctx.body.given(json=True))
 
 
 @router.get(
@@ -144,7 +140,9 @@ def get_opening(ctx: Ctx) -> Any:
     response=OpeningOut,
 )
 def update_opening(ctx: Ctx) -> Any:
-    return _jobs().update_opening(ctx.runtime, ctx.ws, ctx.params["opening_id"], _dump(ctx.body))
+    return _jobs().update_opening(
+        ctx.runtime, ctx.ws, ctx.params["opening_id"], ctx.body.given(json=True)
+    )
 
 
 @router.delete(

@@ -31,10 +31,6 @@ def _svc() -> Any:
     return service
 
 
-def _changes(body: BaseModel) -> dict[str, Any]:
-    return body.model_dump(exclude_unset=True)
-
-
 # -- models ---------------------------------------------------------------------------
 
 
@@ -210,7 +206,7 @@ def calendar(ctx: Ctx) -> Any:
     status=201,
 )
 def create_post(ctx: Ctx) -> Any:
-    return _svc().create_post(ctx.runtime, ctx.ws, **_changes(ctx.body))
+    return _svc().create_post(ctx.runtime, ctx.ws, **ctx.body.given())
 
 
 @router.post(
@@ -239,7 +235,7 @@ def get_post(ctx: Ctx) -> Any:
     response=PostOut,
 )
 def update_post(ctx: Ctx) -> Any:
-    return _svc().update_post(ctx.runtime, ctx.ws, ctx.params["post_id"], _changes(ctx.body))
+    return _svc().update_post(ctx.runtime, ctx.ws, ctx.params["post_id"], ctx.body.given())
 
 
 @router.delete(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
@@ -20,10 +20,6 @@ def _svc() -> Any:
     from shared.x import service
 
     return service
-
-
-def _changes(body: BaseModel) -> dict[str, Any]:
-    return body.model_dump(exclude_unset=True)
 
 
 # -- models ---------------------------------------------------------------------------
@@ -82,7 +78,7 @@ def list_series(ctx: Ctx) -> Any:
     status=201,
 )
 def create_series(ctx: Ctx) -> Any:
-    return _svc().create_series(ctx.runtime, ctx.ws, **_changes(ctx.body))
+    return _svc().create_series(ctx.runtime, ctx.ws, **ctx.body.given())
 
 
 @router.get("/workspaces/{ws}/series/{series_id}", summary="A series", tag="posts", response=OBJECT)

@@ -78,7 +78,7 @@ def get_smtp(ctx: Ctx) -> Any:
     response=SmtpOut,
 )
 def put_smtp(ctx: Ctx) -> Any:
-    return _svc().put_smtp_settings(ctx.runtime, ctx.ws, ctx.body.model_dump(exclude_unset=True))
+    return _svc().put_smtp_settings(ctx.runtime, ctx.ws, ctx.body.given())
 
 
 @router.get(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from shared.api.context import Ctx
 from shared.api.lists import after_key, service_page
@@ -20,10 +20,6 @@ def _svc() -> Any:
     from shared.x import service
 
     return service
-
-
-def _changes(body: BaseModel) -> dict[str, Any]:
-    return body.model_dump(exclude_unset=True)
 
 
 # -- models ---------------------------------------------------------------------------
@@ -98,9 +94,7 @@ def get_template(ctx: Ctx) -> Any:
     response=TemplateOut,
 )
 def update_template(ctx: Ctx) -> Any:
-    return _svc().update_template(
-        ctx.runtime, ctx.ws, ctx.params["template_id"], _changes(ctx.body)
-    )
+    return _svc().update_template(ctx.runtime, ctx.ws, ctx.params["template_id"], ctx.body.given())
 
 
 @router.delete(

@@ -22,10 +22,6 @@ def _svc() -> Any:
     return service
 
 
-def _changes(body: BaseModel) -> dict[str, Any]:
-    return body.model_dump(exclude_unset=True)
-
-
 # -- models ---------------------------------------------------------------------------
 
 
@@ -129,7 +125,7 @@ def get_x_account(ctx: Ctx) -> Any:
     response=AccountOut,
 )
 def update_x_account(ctx: Ctx) -> Any:
-    return _svc().update_account(ctx.runtime, ctx.ws, ctx.params["account_id"], _changes(ctx.body))
+    return _svc().update_account(ctx.runtime, ctx.ws, ctx.params["account_id"], ctx.body.given())
 
 
 @router.delete(
