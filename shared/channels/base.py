@@ -90,10 +90,18 @@ class PartRef:
 
 
 class Channel(Protocol):
-    """What the worker needs of a network (as shared.x.xapi.XApi, with a part's identity)."""
+    """What the worker needs of a network: X, Bluesky, Mastodon and the sandbox."""
 
-    def upload_media(self, data: bytes, content_type: str, alt_text: str = "") -> str:
-        """The media id, once the network has it (MediaProcessing if it is still busy)."""
+    def upload_media(
+        self,
+        data: bytes,
+        content_type: str,
+        alt_text: str = "",
+        focus: Mapping[str, float] | None = None,
+    ) -> str:
+        """The media id, once the network has it (MediaProcessing if it is still busy).
+        `focus` ({x, y} in -1..1): where to crop, for a network that crops (Mastodon);
+        the others take it and ignore it, as a post group gives every channel the same."""
         ...
 
     def resume_media(self, media_id: str, alt_text: str = "") -> str: ...

@@ -114,7 +114,10 @@ class TweepyX:
 
     # -- media --------------------------------------------------------------------------
 
-    def upload_media(self, data: bytes, content_type: str, alt_text: str = "") -> str:
+    def upload_media(
+        self, data: bytes, content_type: str, alt_text: str = "", focus: Any = None
+    ) -> str:
+        """`focus` is Mastodon's (X crops by its own rules)."""
         return self._media.upload(data, content_type, alt_text)
 
     def resume_media(self, media_id: str, alt_text: str = "") -> str:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from shared.channels.base import Channel
 from shared.channels.outcomes import (
     AccountProblem,
     NotSent,
@@ -31,7 +32,6 @@ from shared.x.guards import is_withdrawn
 from shared.x.links import outgoing_parts
 from shared.x.models import POSTS, X_ACCOUNTS, Post, PostStatus, Pricing, XAccount
 from shared.x.store import month_key
-from shared.x.xapi import XApi
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -60,7 +60,7 @@ class Job:
     runtime: Runtime
     post: Post
     account: XAccount
-    api: XApi
+    api: Channel
     try_n: int
     now: datetime
     x_ids: list[str] = field(default_factory=list)

@@ -41,7 +41,9 @@ class SandboxX:
         millis = int(now.timestamp() * 1000) - 1288834974657
         return str((millis << 22) | random.getrandbits(22))
 
-    def upload_media(self, data: bytes, content_type: str, alt_text: str = "") -> str:
+    def upload_media(
+        self, data: bytes, content_type: str, alt_text: str = "", focus: Any = None
+    ) -> str:
         return self.new_id(self._runtime.clock.now())
 
     def resume_media(self, media_id: str, alt_text: str = "") -> str:

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.channels.base import PartRef
+from shared.channels.base import Channel, PartRef
 from shared.channels.outcomes import Duplicate, MediaProcessing, Rejected, XError, reached_x
 from shared.claims import claim_id, try_claim
 from shared.log import bound, get_logger
@@ -59,7 +59,6 @@ from shared.x.outcomes import (
     requeue,
 )
 from shared.x.reconcile import reconcile, settle_duplicate
-from shared.x.xapi import XApi
 
 if TYPE_CHECKING:
     from shared.runtime import Runtime
@@ -79,14 +78,14 @@ MAX_MEDIA_WAITS = 30
 # the request timeouts leave room for it.
 EARLY_WAIT = timedelta(seconds=5)
 
-ApiFactory = Callable[["Runtime", XAccount], XApi]
+ApiFactory = Callable[["Runtime", XAccount], Channel]
 
 
 class BadTask(ValueError):
     """The task's payload cannot name a post; retrying it would not help."""
 
 
-def make_api(runtime: Runtime, account: XAccount) -> XApi:
+def make_api(runtime: Runtime, account: XAccount) -> Channel:
     """The account's channel on its network (X, Bluesky, Mastodon) or the sandbox."""
     from shared.x.registry import make_channel
 
@@ -263,9 +262,7 @@ def _upload_media(job: Job) -> list[str]:
                 media_ids.append(media_id if ready else job.api.resume_media(media_id, alt))
             else:
                 data, ctype = media.resolve(job.runtime, post.workspace_id, ref)
-                # A focal point only where one was set (Mastodon's; the others take none).
-                where = {"focus": focus} if focus else {}
-                media_ids.append(job.api.upload_media(data, ctype, alt, **where))
+                media_ids.append(job.api.upload_media(data, ctype, alt, focus or None))
             expires = known["expires_at"] if known else now + MEDIA_ID_TTL
             uploads[ref] = {"id": media_ids[-1], "expires_at": expires, "ready": True}
     except NotFound as exc:

@@ -6,11 +6,10 @@ rate headers of an answer, and tweepy's errors as Herald's outcomes
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from shared.channels.outcomes import (
     AccountProblem,
-    Created,
     Duplicate,
     NotSent,
     RateInfo,
@@ -42,32 +41,6 @@ def rate_info(headers: Any) -> RateInfo:
         day_remaining=num("x-user-limit-24hour-remaining"),
         day_reset_at=instant("x-user-limit-24hour-reset"),
     )
-
-
-class XApi(Protocol):
-    def upload_media(self, data: bytes, content_type: str, alt_text: str = "") -> str:
-        """The media id, once X has processed it (MediaProcessing if it still is)."""
-        ...
-
-    def resume_media(self, media_id: str, alt_text: str = "") -> str:
-        """An upload X was still processing: the media id once it is done."""
-        ...
-
-    def create_post(
-        self,
-        text: str,
-        reply_to: str | None,
-        media_ids: list[str],
-        idempotency_key: str,
-        part: Any = None,
-    ) -> Created:
-        """`part` (shared.channels.base.PartRef): which part of which post, for networks
-        that derive their idempotency from it."""
-        ...
-
-    def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
-        """[{id, text, in_reply_to}] of the account's posts in [since, until], newest first."""
-        ...
 
 
 def _message(exc: Any) -> str:

@@ -89,6 +89,32 @@ def test_thread_resumes_at_first_unposted_part(runtime, clock, x_api) -> None:
     assert _doc(runtime, POSTS, post["id"])["x_ids"] == ["2001", "2002", "2003"]
 
 
+def test_a_focal_point_set_for_mastodon_does_not_stop_the_x_post(runtime, clock, x_api) -> None:
+    """A post group's media carry one focal point for every channel; X has none to set,
+    and its post goes out all the same (it raised TypeError: a 500 retried to the end)."""
+    from shared import media
+    from shared.x.client import TweepyX
+    from tests.images import png
+
+    account = add_x_account(runtime)
+    image = media.put(runtime, "ws1", png())["id"]
+    post = scheduled_post(
+        runtime, account.id, media=[image], media_focus=[{"x": 0.5, "y": 0.5}], due_in=5
+    )
+    x_api.add(responses.POST, f"{MEDIA}/initialize", json={"data": {"id": "m1"}})
+    x_api.add(responses.POST, f"{MEDIA}/m1/append", status=204)
+    x_api.add(responses.POST, f"{MEDIA}/m1/finalize", json={"data": {"id": "m1"}})
+    x_api.add(responses.POST, TWEETS, **created_reply("3002"))
+
+    def api(rt: Runtime, acct: Any) -> Any:
+        return TweepyX("ck-test", "cs-test", "at-test", "ats-test", acct.x_user_id)
+
+    payload = task_payload(runtime, post["id"])
+    clock.advance(5)
+    assert worker.handle(runtime, payload, api_factory=api)["result"] == "published"
+    assert tweet_bodies(x_api)[0]["media"]["media_ids"] == ["m1"]
+
+
 def test_media_upload_flow_then_post(runtime, clock, x_api) -> None:
     from shared import media
 
