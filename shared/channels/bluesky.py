@@ -40,12 +40,12 @@ from shared.channels.outcomes import (
     Rejected,
     XError,
 )
+from shared.channels.rules import BLUESKY_IMAGE_MAX_BYTES
 from shared.lineage import Held
 
 PUBLIC_APPVIEW = "https://public.api.bsky.app"  # unauthenticated reads (metrics)
 POST_COLLECTION = "app.bsky.feed.post"
 CREATE_POINTS = 3  # a create spends 3 of the PDS's write points (docs.bsky.app)
-IMAGE_MAX_BYTES = 1_000_000
 RECENT_POSTS_MAX_PAGES = 10
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 CLIENTS = "bluesky-client"  # a process's clients (ProcessCache keys)
@@ -173,9 +173,10 @@ class BlueskyChannel:
         """The blob reference (JSON, with the alt text) that the post's embed names."""
         if not content_type.startswith("image/"):
             raise Rejected(f"Bluesky posts from Herald carry images; got {content_type}")
-        if len(data) > IMAGE_MAX_BYTES:
+        if len(data) > BLUESKY_IMAGE_MAX_BYTES:
             raise Rejected(
-                f"an image of {len(data):,} bytes is over Bluesky's {IMAGE_MAX_BYTES:,} bytes"
+                f"an image of {len(data):,} bytes is over Bluesky's "
+                f"{BLUESKY_IMAGE_MAX_BYTES:,} bytes"
             )
         from atproto_client import models
         from atproto_client.models.utils import get_response_model

@@ -43,7 +43,6 @@ OAUTH_REQUESTS = "x_oauth_requests"
 SANDBOX_POSTS = "sandbox_posts"
 
 MAX_MEDIA = 4
-MAX_ALT_TEXT = 1000  # X's limit on a media item's alt text
 MAX_THREAD_PARTS = 25
 DEFAULT_WEIGHTED_LIMIT = 280
 

@@ -23,7 +23,6 @@ from shared.x.guards import LIVE, OUT, already_publishing, withdraw
 from shared.x.links import outgoing, outgoing_parts
 from shared.x.models import (
     EDITABLE,
-    MAX_ALT_TEXT,
     MAX_MEDIA,
     POSTS,
     TERMINAL,
@@ -68,15 +67,21 @@ def _media(runtime: Runtime, workspace_id: str, media: list[str] | None) -> list
     return check_ids(runtime, workspace_id, ids)
 
 
-def _media_alt(alt: list[str] | None, refs: list[str]) -> list[str]:
-    """One alt text per media item (empty where none was written), each ≤ 1,000 chars."""
+def _media_alt(alt: list[str] | None, refs: list[str], account: Any) -> list[str]:
+    """One alt text per media item (empty where none was written), each within what the
+    account's network accepts (X 1,000 characters, Bluesky 2,000, Mastodon 1,500)."""
+    from shared.channels.base import LABELS
+    from shared.channels.rules import rules_for
+
     texts = [str(a or "").strip() for a in (alt or [])]
     if len(texts) > len(refs):
         raise ValidationError("more alt texts than media items", {"field": "media_alt"})
+    rules = rules_for(account)
     for i, text in enumerate(texts):
-        if len(text) > MAX_ALT_TEXT:
+        if len(text) > rules.max_alt:
             raise ValidationError(
-                f"alt text {i + 1} is {len(text)} characters; X accepts {MAX_ALT_TEXT}",
+                f"alt text {i + 1} is {len(text)} characters; "
+                f"{LABELS[rules.network]} accepts {rules.max_alt}",
                 {"field": f"media_alt[{i}]"},
             )
     return texts + [""] * (len(refs) - len(texts))
@@ -179,7 +184,7 @@ def new_post(
         text=items[0],
         parts=items,
         media=refs,
-        media_alt=_media_alt(media_alt, refs),
+        media_alt=_media_alt(media_alt, refs, account),
         media_focus=_media_focus(media_focus, refs),
         options=options,
         network=network_of(account).value,
@@ -284,7 +289,7 @@ def validate_post(runtime: Runtime, workspace_id: str, post_id: str) -> dict[str
     sent = outgoing_parts(post)
     warnings = [
         {"field": f"media_alt[{i}]", "message": f"media item {i + 1} has no alt text"}
-        for i, alt in enumerate(_media_alt(post.media_alt, post.media))
+        for i, alt in enumerate(_media_alt(post.media_alt, post.media, account))
         if not alt
     ]
     counter = describe(account, sent)
@@ -345,8 +350,6 @@ def update_post(
         post.text = post.parts[0]
     if "media" in changes:
         post.media = _media(runtime, workspace_id, changes["media"])
-    if "media" in changes or "media_alt" in changes:
-        post.media_alt = _media_alt(changes.get("media_alt", post.media_alt), post.media)
     if "media" in changes or "media_focus" in changes:
         post.media_focus = _media_focus(changes.get("media_focus", post.media_focus), post.media)
     if "link_in_reply" in changes:
@@ -359,6 +362,9 @@ def update_post(
     if "account_id" in changes:
         post.account_id = changes["account_id"]
     account = usable_account(runtime, workspace_id, post.account_id)
+    if changes.keys() & {"media", "media_alt", "account_id"}:
+        alt = changes.get("media_alt", post.media_alt)
+        post.media_alt = _media_alt(alt, post.media, account)
     if "options" in changes or "account_id" in changes:
         post.options = _options(account, changes.get("options", post.options))
     now = runtime.clock.now()

@@ -215,3 +215,30 @@ def test_validation_uses_the_instance_limit_and_counts_urls_as_23(runtime) -> No
         "101 characters as Mastodon counts them; the limit is 100"
         in (checked["problems"][0]["message"])
     )
+
+
+def test_alt_text_is_bounded_by_each_networks_own_limit(runtime) -> None:
+    """Alt text within Mastodon's 1,500 characters is taken for a Mastodon post; X's
+    1,000 and Bluesky's 2,000 apply to theirs, each refusal naming its network."""
+    import pytest
+
+    from shared import media
+    from shared.errors import ValidationError
+    from tests.channels.conftest import add_bluesky_account
+    from tests.x.conftest import add_x_account
+
+    image = media.put(runtime, "ws1", png())["id"]
+
+    def post(account_id: str, alt: str) -> dict[str, Any]:
+        return service.create_post(
+            runtime, "ws1", account_id=account_id, text="alt", media=[image], media_alt=[alt]
+        )
+
+    toot = post(add_mastodon_account(runtime).id, "a" * 1200)
+    assert len(toot["media_alt"][0]) == 1200
+    with pytest.raises(ValidationError, match="Mastodon accepts 1500"):
+        post(add_mastodon_account(runtime).id, "a" * 1501)
+    with pytest.raises(ValidationError, match="X accepts 1000"):
+        post(add_x_account(runtime).id, "a" * 1200)
+    with pytest.raises(ValidationError, match="Bluesky accepts 2000"):
+        post(add_bluesky_account(runtime).id, "a" * 2001)
