@@ -35,6 +35,42 @@ log = get_logger("x.accounts")
 OAUTH_REQUEST_TTL = timedelta(minutes=30)
 
 
+def consume_oauth_request(
+    runtime: Runtime, workspace_id: str, key: str, kind: str, label: str
+) -> dict[str, Any]:
+    """The pending authorization `key` (the state, or OAuth 1.0a's request token) of this
+    kind, deleted in the same transaction, so one authorization completes once however
+    many requests bring it back. Unknown, spent or another workspace's: NotFound;
+    expired: Conflict (its secret deleted)."""
+    from shared.firestore import is_doc_id
+
+    field = "oauth_token" if kind == "oauth1" else "state"
+    if not key or not is_doc_id(key):
+        raise ValidationError(f"{field} is not one Herald handed out", {"field": field})
+    ref = runtime.db.collection(OAUTH_REQUESTS).document(key)
+
+    def decide(transaction: Any) -> dict[str, Any]:
+        snap = ref.get(transaction=transaction)
+        pending = snap.to_dict() if snap.exists else None
+        if (
+            not pending
+            or pending.get("workspace_id") != workspace_id
+            or pending.get("kind", "oauth1") != kind
+        ):
+            raise NotFound(
+                f"this {label} authorization is unknown or was already used; start again"
+            )
+        transaction.delete(ref)
+        return pending
+
+    pending: dict[str, Any] = store.transact(runtime, decide)
+    if pending["expires_at"] < runtime.clock.now():
+        if pending.get("secret_ref"):
+            runtime.secrets.delete(pending["secret_ref"])
+        raise Conflict(f"this {label} authorization expired; start again")
+    return pending
+
+
 def consumer_credentials(runtime: Runtime) -> tuple[str, str]:
     try:
         return (
@@ -112,6 +148,7 @@ def begin_connection(
     runtime.db.collection(OAUTH_REQUESTS).document(token).set(
         {
             "workspace_id": workspace_id,
+            "kind": "oauth1",
             "secret_ref": ref,
             "tier": tier,
             "created_at": now,
@@ -127,24 +164,15 @@ def complete_connection(
     """Step 2: exchange the verifier for the user's tokens; creates the account."""
     import tweepy
 
-    from shared.firestore import is_doc_id
-
-    if not is_doc_id(oauth_token):
-        raise ValidationError("oauth_token is not one Herald handed out")
-    ref = runtime.db.collection(OAUTH_REQUESTS).document(oauth_token)
-    snap = ref.get()
-    pending = snap.to_dict() if snap.exists else None
+    pending = consume_oauth_request(runtime, workspace_id, oauth_token, "oauth1", "X")
     now = runtime.clock.now()
-    if not pending or pending.get("workspace_id") != workspace_id:
-        raise NotFound("this X authorization is unknown or was already used; start again")
-    if pending["expires_at"] < now:
-        raise Conflict("this X authorization expired; start again")
     key, secret = consumer_credentials(runtime)
     handler = tweepy.OAuth1UserHandler(key, secret)
     handler.request_token = {
         "oauth_token": oauth_token,
         "oauth_token_secret": runtime.secrets.get(pending["secret_ref"]),
     }
+    runtime.secrets.delete(pending["secret_ref"])  # spent with the request, whatever X says
     try:
         access_token, access_secret = handler.get_access_token(oauth_verifier)
         me = tweepy.Client(
@@ -174,8 +202,6 @@ def complete_connection(
         json.dumps({"access_token": access_token, "access_token_secret": access_secret}),
     )
     store.insert(runtime, account)
-    runtime.secrets.delete(pending["secret_ref"])
-    ref.delete()
     log.info("x account connected", workspace_id=workspace_id, account_id=account.id)
     return public(runtime, account.to_dict())
 

@@ -19,16 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets as pysecrets
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from shared.channels.outcomes import AccountProblem, Rejected
-from shared.errors import Conflict, NotFound, ProviderError, ValidationError
+from shared.errors import ProviderError, ValidationError
 from shared.log import get_logger
 from shared.secrets import user_secret_name
 from shared.x import store
-from shared.x.accounts import limits_for, public
+from shared.x.accounts import OAUTH_REQUEST_TTL, consume_oauth_request, limits_for, public
 from shared.x.flags import reactivate
 from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
 
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from shared.runtime import Runtime
 
 log = get_logger("x.connect")
-OAUTH_REQUEST_TTL = timedelta(minutes=30)
 APP_NAME = "Herald"
 
 
@@ -191,7 +189,7 @@ def begin_mastodon(
     runtime.db.collection(OAUTH_REQUESTS).document(state).set(
         {
             "workspace_id": workspace_id,
-            "network": "mastodon",
+            "kind": "mastodon",
             "instance": instance,
             "callback_url": callback_url,
             "created_at": now,
@@ -209,25 +207,9 @@ def complete_mastodon(runtime: Runtime, workspace_id: str, state: str, code: str
     from mastodon import MastodonError
 
     from shared.channels.mastodon import SCOPES, client
-    from shared.firestore import is_doc_id, transact
 
-    if not is_doc_id(state):
-        raise ValidationError("state is not one Herald handed out")
-    ref = runtime.db.collection(OAUTH_REQUESTS).document(state)
+    pending = consume_oauth_request(runtime, workspace_id, state, "mastodon", "Mastodon")
     now = runtime.clock.now()
-
-    def spend(txn: Any) -> dict[str, Any] | None:
-        snap = ref.get(transaction=txn)
-        pending = snap.to_dict() if snap.exists else None
-        if pending and pending.get("workspace_id") == workspace_id:
-            txn.delete(ref)
-        return pending
-
-    pending, _ = transact(runtime.db, spend)
-    if not pending or pending.get("workspace_id") != workspace_id:
-        raise NotFound("this Mastodon authorization is unknown or was already used; start again")
-    if pending["expires_at"] < now:
-        raise Conflict("this Mastodon authorization expired; start again")
     instance, callback = pending["instance"], pending["callback_url"]
     client_id, client_secret = _app_credentials(runtime, instance, callback)
     api = client(instance, client_id=client_id, client_secret=client_secret)

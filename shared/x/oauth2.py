@@ -18,12 +18,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import Conflict, NotFound, ProviderError
+from shared.errors import Conflict, ProviderError
 from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from shared.log import get_logger
 from shared.secrets import user_secret_name
 from shared.x import store, tokens
-from shared.x.accounts import OAUTH_REQUEST_TTL, check_tier, limits_for, public
+from shared.x.accounts import (
+    OAUTH_REQUEST_TTL,
+    check_tier,
+    consume_oauth_request,
+    limits_for,
+    public,
+)
 from shared.x.flags import reactivate
 from shared.x.models import OAUTH_REQUESTS, AccountKind, AccountStatus, XAccount
 
@@ -72,39 +78,12 @@ def begin_oauth2(
     return {"authorization_url": url, "state": state}
 
 
-def _consume(runtime: Runtime, workspace_id: str, state: str) -> dict[str, Any]:
-    """The pending authorization, deleted in the same transaction: used once only."""
-    from shared.errors import ValidationError
-
-    if not state or "/" in state:
-        raise ValidationError("state is missing")
-    ref = runtime.db.collection(OAUTH_REQUESTS).document(state)
-
-    def decide(transaction: Any) -> dict[str, Any]:
-        snap = ref.get(transaction=transaction)
-        pending = snap.to_dict() if snap.exists else None
-        if (
-            not pending
-            or pending.get("workspace_id") != workspace_id
-            or pending.get("kind") != "oauth2"
-        ):
-            raise NotFound("this X authorization is unknown or was already used; start again")
-        transaction.delete(ref)
-        return pending
-
-    pending = store.transact(runtime, decide)
-    if pending["expires_at"] < runtime.clock.now():
-        runtime.secrets.delete(pending["secret_ref"])
-        raise Conflict("this X authorization expired; start again")
-    return pending
-
-
 def complete_oauth2(runtime: Runtime, workspace_id: str, state: str, code: str) -> dict[str, Any]:
     """Exchange the code for tokens; create the account or reconnect it."""
     from oauthlib.oauth2.rfc6749.errors import OAuth2Error
     from requests.exceptions import RequestException
 
-    pending = _consume(runtime, workspace_id, state)
+    pending = consume_oauth_request(runtime, workspace_id, state, "oauth2", "X")
     verifier = runtime.secrets.get(pending["secret_ref"])
     runtime.secrets.delete(pending["secret_ref"])
     session = tokens.oauth_session(runtime, redirect_uri=pending["redirect_uri"], state=state)
