@@ -97,9 +97,15 @@ def map_error(api: Any, exc: Exception, *, creating: bool, now: datetime | None 
 class MastodonChannel:
     """One account's Mastodon client."""
 
-    def __init__(self, api: Any, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        api: Any,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        account_id: str | None = None,
+    ) -> None:
         self._api = api
         self._now = now
+        self._account_id = account_id  # the instance's id of the account (else asked)
 
     @property
     def api(self) -> Any:
@@ -174,13 +180,13 @@ class MastodonChannel:
 
     def recent_posts(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
         """The account's statuses created in [since, until], newest first."""
-        me = self._call(self._api.me)
+        account_id = self._account_id or self._call(self._api.me)["id"]
         out: list[dict[str, Any]] = []
         max_id: str | None = None
         for _ in range(RECENT_POSTS_MAX_PAGES):
             page = self._call(
                 self._api.account_statuses,
-                me["id"],
+                account_id,
                 max_id=max_id,
                 limit=STATUSES_PAGE,
                 exclude_reblogs=True,

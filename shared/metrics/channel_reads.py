@@ -68,20 +68,15 @@ def fetch_bluesky(ids: list[str], now: datetime, transport: Any = None) -> Fetch
 
 def mastodon_reader(runtime: Runtime, account_id: str, account: dict[str, Any]) -> Any:
     """The account's Mastodon.py client (Refused when it cannot be signed for)."""
-    from shared.channels.mastodon import client
     from shared.errors import ProviderError
     from shared.secrets import SecretNotFound
     from shared.x.models import XAccount
-    from shared.x.registry import mastodon_token
+    from shared.x.registry import mastodon_client
 
-    record = XAccount.from_doc(account_id, account)
-    if not record.service_url:
-        raise Refused(f"Mastodon account @{record.handle} names no instance; reconnect it")
     try:
-        secret = mastodon_token(runtime, record)
+        return mastodon_client(runtime, XAccount.from_doc(account_id, account))
     except (ProviderError, SecretNotFound) as exc:
         raise Refused(getattr(exc, "message", None) or str(exc)) from exc
-    return client(record.service_url, secret, version=record.extra.get("instance_version"))
 
 
 def fetch_mastodon(api: Any, ids: list[str], now: datetime) -> Fetch:

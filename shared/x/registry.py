@@ -106,15 +106,23 @@ def mastodon_token(runtime: Runtime, account: XAccount) -> str:
     return str(json.loads(runtime.secrets.get(account.secret_ref))["access_token"])
 
 
-def mastodon_channel(runtime: Runtime, account: XAccount, **options: Any) -> MastodonChannel:
-    from shared.channels.mastodon import MastodonChannel, client
+def mastodon_client(runtime: Runtime, account: XAccount, **options: Any) -> Any:
+    """The account's Mastodon.py client on its instance (ProviderError: it cannot be
+    signed for: no instance, no token)."""
+    from shared.channels.mastodon import client
+    from shared.errors import ProviderError
 
     if not account.service_url:
-        from shared.errors import ProviderError
-
         raise ProviderError(f"Mastodon account @{account.handle} names no instance; reconnect it")
     version = account.extra.get("instance_version")
+    return client(account.service_url, mastodon_token(runtime, account), version=version, **options)
+
+
+def mastodon_channel(runtime: Runtime, account: XAccount, **options: Any) -> MastodonChannel:
+    from shared.channels.mastodon import MastodonChannel
+
     return MastodonChannel(
-        client(account.service_url, mastodon_token(runtime, account), version=version, **options),
+        mastodon_client(runtime, account, **options),
         now=runtime.clock.now,
+        account_id=account.x_user_id,
     )
