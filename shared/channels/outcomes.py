@@ -25,6 +25,14 @@ class NotSent(XError):
     """Nothing was posted (connection refused, 5xx, media failure): retry with backoff."""
 
 
+def cannot_sign(handle: str, exc: Exception) -> NotSent:
+    """The account's credentials are missing or unusable: configuration a person must
+    fix (HeraldError's message, or a secret not found), retried with backoff, then failed
+    with this reason."""
+    reason = getattr(exc, "message", None) or str(exc)
+    return NotSent(f"cannot sign requests for @{handle}: {reason}")
+
+
 class UnknownOutcome(XError):
     """The create request was sent and its answer lost (timeout, reset)."""
 

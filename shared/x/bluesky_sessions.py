@@ -31,7 +31,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from shared.channels.outcomes import AccountProblem, NotSent
+from shared.channels.outcomes import AccountProblem, NotSent, cannot_sign
 from shared.http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from shared.lineage import Busy, Held, Lineages, Lost, ProcessCache, Refused, Renewed
 from shared.log import get_logger
@@ -165,9 +165,7 @@ def _mapped(account: XAccount, get: Callable[[], T]) -> T:
             f"opening a Bluesky session for @{account.handle} is taking too long"
         ) from exc
     except (HeraldError, SecretNotFound) as exc:
-        # Configuration a person must fix: retried with backoff, then failed with this.
-        reason = exc.message if isinstance(exc, HeraldError) else str(exc)
-        raise NotSent(f"cannot sign requests for @{account.handle}: {reason}") from exc
+        raise cannot_sign(account.handle, exc) from exc
 
 
 def current(

@@ -14,7 +14,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from shared.channels.base import Network, network_of
-from shared.channels.outcomes import AccountProblem, NotSent
+from shared.channels.outcomes import AccountProblem, cannot_sign
 from shared.lineage import PROCESS
 from shared.x.models import AccountKind
 
@@ -49,9 +49,7 @@ def make_channel(runtime: Runtime, account: XAccount, **client_options: Any) -> 
 
         return user_api(runtime, account)
     except (HeraldError, SecretNotFound) as exc:
-        # Configuration a person must fix: retried with backoff, then failed with this.
-        reason = exc.message if isinstance(exc, HeraldError) else str(exc)
-        raise NotSent(f"cannot sign requests for @{account.handle}: {reason}") from exc
+        raise cannot_sign(account.handle, exc) from exc
 
 
 def bluesky_channel(
