@@ -313,7 +313,7 @@ class Lineages:
                     break  # the transaction says what happened
                 not_before = current.get("renew_not_before")
                 if not_before and not_before > _now(runtime):
-                    break  # the holder was told to wait: so is everyone (the transaction)
+                    raise source.deferred(not_before)  # the holder was told to wait: all are
                 if int(current["version"]) > seen:
                     return self._remember(runtime, cache, key, current)
                 lease_until = current.get("lease_until")
