@@ -160,8 +160,9 @@ def lists_with_counts(runtime: Runtime, workspace_id: str) -> list[dict[str, Any
     per list over `list_ids`, a read per 1,000 members), counted side by side."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from shared.email.contacts import get_contact_list, list_contact_lists
+    from shared.email.contacts import contact_count, list_contact_lists
 
     lists = list_contact_lists(runtime, workspace_id)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        return list(pool.map(lambda x: get_contact_list(runtime, workspace_id, x["id"]), lists))
+        counts = pool.map(lambda x: contact_count(runtime, workspace_id, x["id"]), lists)
+        return [x | {"contact_count": n} for x, n in zip(lists, counts, strict=True)]

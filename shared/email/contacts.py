@@ -47,13 +47,17 @@ def get_contact_list(runtime: Runtime, workspace_id: str, list_id: str) -> dict[
     if data is None:
         raise NotFound("no such contact list")
     out = public(data.pop("id"), data)
+    out["contact_count"] = contact_count(runtime, workspace_id, list_id)
+    return out
+
+
+def contact_count(runtime: Runtime, workspace_id: str, list_id: str) -> int:
+    """One read per 1,000 members (an aggregation bills index entries, not documents)."""
     from shared.queries import aggregate
     from shared.queries.email import LIST_CONTACT_COUNT
 
-    # One read per 1,000 members (an aggregation bills index entries, not documents).
     counted = aggregate(runtime.db, LIST_CONTACT_COUNT, workspace_id=workspace_id, list_ids=list_id)
-    out["contact_count"] = int(counted["count"])
-    return out
+    return int(counted["count"])
 
 
 def list_contacts(
