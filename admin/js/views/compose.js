@@ -4,7 +4,7 @@
 // "link in first reply", a schedule picker to the second with the server's timezones, the
 // estimated X cost and the month's spend against the budgets; other channels (Bluesky,
 // Mastodon, more X accounts) the post also goes to (./channels.js).
-import { configs, extractEntitiesWithIndices, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
+import { extractEntitiesWithIndices } from "../../vendor/twitter-text/twitter-text.mjs";
 import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
 import { card, clear, field, h, icon } from "../dom.js";
 import { utcToZoned, zonedToUtc } from "../time.js";
@@ -21,10 +21,6 @@ const MAX_IMAGES = 4;
 const MAX_ALT = 1000;
 const MEDIA_TYPES = "image/png,image/jpeg,image/gif,image/webp,video/mp4,video/quicktime";
 const HTTP = /https?:\/\/\S+/gi;
-
-export function weigh(text) {
-  return parseTweet(text || "", configs.version3);
-}
 
 /** "Link in first reply": the main post without its links, a reply with them (the
  * server's shared.x.links does the same; its answer replaces this one). */
