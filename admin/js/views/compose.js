@@ -6,7 +6,7 @@
 // Mastodon, more X accounts) the post also goes to (./channels.js).
 import { extractEntitiesWithIndices } from "../../vendor/twitter-text/twitter-text.mjs";
 import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
-import { card, clear, field, h, icon } from "../dom.js";
+import { card, clear, field, fmtDate, h, icon } from "../dom.js";
 import { utcToZoned, zonedToUtc } from "../time.js";
 import { zoneSelect } from "../zones.js";
 import { checkButton, libraryPicker, seriesLink, templatePicker } from "./compose_extras.js";
@@ -304,6 +304,12 @@ export async function render(root, ctx) {
     return payload;
   }
 
+  // In the zone the post was scheduled in (the composer's), as the rest of the page shows times.
+  const scheduledAt = (saved) => {
+    const zone = saved.timezone || tzSel.value;
+    return `${fmtDate(saved.due_at || Date.now(), zone)} (${zone})`;
+  };
+
   async function save(schedule, button) {
     const group = !editing && channels.isGroup();
     // Several channels: the server checks each with its own rules and lists the problems.
@@ -316,7 +322,7 @@ export async function render(root, ctx) {
     }
     const done = (saved) => {
       if (!saved) return;
-      toast(schedule ? `Scheduled for ${new Date(saved.due_at || Date.now()).toLocaleString()}` : "Draft saved");
+      toast(schedule ? `Scheduled for ${scheduledAt(saved)}` : "Draft saved");
       location.hash = schedule ? "#/history" : `#/compose?post=${encodeURIComponent(saved.id)}`;
     };
     if (group) return saveGroup(schedule, button);
@@ -347,7 +353,7 @@ export async function render(root, ctx) {
         const send = (confirm) => post(ws("/post-groups"), { ...shared, channels: channels.selected(), schedule, confirm_over_budget: confirm });
         const shown = (g) => {
           if (!g) return;
-          toast(`${schedule ? `Scheduled for ${new Date(g.due_at || Date.now()).toLocaleString()}` : "Drafts saved"} on ${g.posts.length} channels`);
+          toast(`${schedule ? `Scheduled for ${scheduledAt(g)}` : "Drafts saved"} on ${g.posts.length} channels`);
           location.hash = "#/history";
         };
         try {
