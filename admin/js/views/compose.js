@@ -4,7 +4,8 @@
 // "link in first reply", a schedule picker to the second with the server's timezones, the
 // estimated X cost and the month's spend against the budgets; other channels (Bluesky,
 // Mastodon, more X accounts) the post also goes to (./channels.js).
-import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
+import { canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
+import { mediaBlob } from "../blobs.js";
 import { card, clear, field, fmtDate, h, icon } from "../dom.js";
 import { utcToZoned, zonedToUtc } from "../time.js";
 import { zoneSelect } from "../zones.js";
@@ -382,12 +383,4 @@ export async function render(root, ctx) {
   );
   renderParts();
   await refreshSpend();
-}
-
-/** An uploaded file's bytes by media id (the media route needs the bearer token, so no
- * <img src>); images are previewed from blob: URLs, videos are not (the CSP has no media-src). */
-export async function mediaBlob(id) {
-  const resp = await fetch(apiUrl(ws(`/media/${encodeURIComponent(id)}/content`)), { headers: { Authorization: `Bearer ${session.token}` } });
-  if (!resp.ok) throw new Error(`media ${id}: HTTP ${resp.status}`);
-  return resp.blob();
 }
