@@ -13,7 +13,7 @@ import { checkButton, libraryPicker, seriesLink, templatePicker } from "./compos
 import { estimate, outgoing } from "./compose_x.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 import { LABELS, channelName, channelPanel, groupProblems } from "./channels.js";
-import { countFor } from "./networks.js";
+import { countFor, networkOf } from "./networks.js";
 import { renderPreviews } from "./previews.js";
 import { sendWithinBudget, showSpend } from "./spend.js";
 
@@ -280,7 +280,7 @@ export async function render(root, ctx) {
     const over = group ? -1 : parts.findIndex((p) => !countFor(account, p.text).valid);
     if (over >= 0) {
       const r = countFor(account, parts[over].text);
-      showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for ${LABELS[account?.network || "x"]} (${r.length} / ${r.limit}).` : `Post ${over + 1} is empty.`));
+      showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for ${LABELS[networkOf(account)]} (${r.length} / ${r.limit}).` : `Post ${over + 1} is empty.`));
       return;
     }
     const done = (saved) => {
