@@ -106,6 +106,46 @@ export function onUnauthenticated(fn) {
  * Resolves to the parsed JSON (or null for 204); rejects with ApiError.
  */
 export async function request(method, path, body, { query } = {}) {
+  const resp = await send(method, path, body, { query, accept: "application/json" });
+  if (resp.status === 204) return null;
+  const text = await resp.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** A file the API serves behind the token (media bytes, a CSV export) as a File: the
+ * bytes, their type, and the name Content-Disposition gives ("" without one). Fails as
+ * request() does, a 401 included. */
+export async function fetchBlob(path) {
+  const resp = await send("GET", path, undefined, { accept: "*/*" });
+  const name = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "")?.[1] || "";
+  const blob = await resp.blob();
+  return new File([blob], name, { type: blob.type });
+}
+
+/** Downloads a file the API serves (a CSV export) under the name it gives. */
+export async function download(path) {
+  const file = await fetchBlob(path);
+  const name = file.name || "export.csv";
+  const url = URL.createObjectURL(file);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return name;
+}
+
+/** The one fetch behind every call: the bearer token; an answer that is not ok becomes
+ * an ApiError from the API's error shape, and a 401 while signed in tells the
+ * onUnauthenticated listeners. Resolves to the ok Response. */
+async function send(method, path, body, { query, accept }) {
   let url = apiUrl(path);
   if (query) {
     const params = new URLSearchParams();
@@ -113,7 +153,7 @@ export async function request(method, path, body, { query } = {}) {
     const qs = params.toString();
     if (qs) url += `?${qs}`;
   }
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: accept };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   let payload;
   if (body instanceof FormData || body instanceof Blob) payload = body;
@@ -127,52 +167,16 @@ export async function request(method, path, body, { query } = {}) {
   } catch (exc) {
     throw new ApiError(0, "network", `The API at ${apiBase || "(not configured)"} cannot be reached. Is Herald running?`, String(exc));
   }
-  if (resp.status === 204) return null;
-  const text = await resp.text();
-  let data = null;
-  if (text) {
-    try {
-      data = JSON.parse(text);
-    } catch {
-      data = null;
-    }
+  if (resp.ok) return resp;
+  let err = {};
+  try {
+    err = JSON.parse(await resp.text()).error || {};
+  } catch {
+    /* not the API's JSON (a proxy's page, an empty body) */
   }
-  if (!resp.ok) {
-    const err = data && data.error ? data.error : {};
-    const apiError = new ApiError(
-      resp.status,
-      err.code || `http_${resp.status}`,
-      err.message || `The API answered HTTP ${resp.status} ${resp.statusText}`.trim(),
-      err.details,
-    );
-    if (resp.status === 401 && session.token) unauthenticatedListeners.forEach((fn) => fn(apiError));
-    throw apiError;
-  }
-  return data;
-}
-
-/** Downloads a file the API serves (a CSV export) under the name it gives. */
-export async function download(path) {
-  const resp = await fetch(apiUrl(path), { headers: { Authorization: `Bearer ${session.token}` }, mode: "cors", credentials: "omit" });
-  if (!resp.ok) {
-    let message = `The export failed (HTTP ${resp.status})`;
-    try {
-      message = (await resp.json()).error.message || message;
-    } catch {
-      /* not JSON */
-    }
-    throw new ApiError(resp.status, `http_${resp.status}`, message);
-  }
-  const name = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "")?.[1] || "export.csv";
-  const url = URL.createObjectURL(await resp.blob());
-  const a = document.createElement("a");
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  return name;
+  const apiError = new ApiError(resp.status, err.code || `http_${resp.status}`, err.message || `The API answered HTTP ${resp.status} ${resp.statusText}`.trim(), err.details);
+  if (resp.status === 401 && session.token) unauthenticatedListeners.forEach((fn) => fn(apiError));
+  throw apiError;
 }
 
 export const get = (path, query) => request("GET", path, undefined, { query });

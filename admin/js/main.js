@@ -301,7 +301,6 @@ async function start() {
 }
 
 export { route };
-export const refreshRole = loadMe;
 window.addEventListener("unhandledrejection", (e) => {
   if (e.reason instanceof ApiError) {
     toast(e.reason.describe(), "danger");

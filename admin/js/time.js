@@ -71,7 +71,3 @@ export function formatInstant(value, timeZone, options = { dateStyle: "medium", 
   const tag = `UTC${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
   return `${shifted.toLocaleString(undefined, { ...options, timeZone: "UTC" })} (${tag})`;
 }
-
-export function browserZone() {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-}

@@ -101,10 +101,6 @@ export function pageHeader(title, ...actions) {
   return h("div", { class: "d-flex align-items-center mb-3 gap-2 flex-wrap" }, h("h1", { class: "h3 mb-0 me-auto" }, title), ...actions);
 }
 
-export function confirmDialog(message) {
-  return window.confirm(message);
-}
-
 /** A button that downloads a table of the workspace as CSV (GET .../exports/{table}). */
 export function exportButton(tableName, label = "Export CSV") {
   const button = h("button", { type: "button", class: "btn btn-sm btn-outline-secondary text-nowrap export-csv", dataset: { table: tableName } }, icon("download"), label);

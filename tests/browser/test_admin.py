@@ -82,6 +82,23 @@ def test_login_and_a_wrong_password_is_refused(admin: Admin, owner: Account) -> 
     expect(page.locator("#stat-sent")).to_have_text(re.compile(r"^\d+$"))
 
 
+def test_a_file_download_refused_for_an_ended_session_asks_to_sign_in_again(
+    admin: Admin, owner: Account
+) -> None:
+    """Files (CSV exports, media bytes) come through the same 401 handling as JSON calls."""
+    page = admin.page
+    admin.allow(401)  # the ended session, on purpose
+    admin.login(owner)
+    admin.nav("calendar", "button.export-csv")
+    # The session ends on the server's side: the page still holds a token the API refuses.
+    page.evaluate(
+        "async () => { (await import(new URL('js/api.js', document.baseURI).href))"
+        ".session.token = 'ended'; }"
+    )
+    page.click("button.export-csv")
+    expect(page.locator("#login-error")).to_contain_text("Your session has ended")
+
+
 def test_settings_opened_before_the_system_answer_still_offers_the_sandbox_account(
     admin: Admin, owner: Account
 ) -> None:

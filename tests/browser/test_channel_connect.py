@@ -8,7 +8,6 @@ result in History, and cancelled on every network, one network having gone out a
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -18,7 +17,7 @@ from playwright.sync_api import expect
 
 from local.stack import Stack
 from shared.x.models import POSTS
-from tests.browser.conftest import PASSWORD, Account, Admin, Api, herald_user_add
+from tests.browser.conftest import Account, Admin, Api
 from tests.channels.fake_pds import APP_PASSWORD, HANDLE
 from tests.channels.fake_servers import FakeMastodon
 from tests.e2e._x_helpers import stack_runtime
@@ -26,24 +25,16 @@ from tests.e2e._x_helpers import stack_runtime
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 
-@pytest.fixture
-def readme_owner(stack: Stack) -> Account:
-    """`herald user add NAME`, no options: a workspace of its own, in UTC."""
-    name = f"connect-{uuid.uuid4().hex[:6]}@example.com"
-    ids = herald_user_add(stack, name)
-    return Account(name, PASSWORD, ids["user_id"], ids["workspace_id"])
-
-
 def test_connect_bluesky_with_an_app_password_and_mastodon_by_oauth(
     admin: Admin,
-    readme_owner: Account,
+    fresh_owner: Account,
     stack: Stack,
     served_pds: str,
     served_mastodon: tuple[FakeMastodon, str],
 ) -> None:
     page = admin.page
     admin.allow(400)  # the wrong app password, on purpose
-    admin.login(readme_owner)
+    admin.login(fresh_owner)
     admin.nav("settings", "#bsky-form")
     accounts = page.locator("#x-accounts")
 
@@ -104,7 +95,7 @@ def test_connect_bluesky_with_an_app_password_and_mastodon_by_oauth(
     expect(page.locator("#mastodon-errors .api-error")).to_have_count(0)
     admin.check("settings-connect")
 
-    made = Api(stack, readme_owner).ok("GET", "/x/accounts")["items"]
+    made = Api(stack, fresh_owner).ok("GET", "/x/accounts")["items"]
     assert sorted((a["network"], a["handle"], a["status"]) for a in made) == [
         ("bluesky", HANDLE, "active"),
         ("mastodon", f"herald@{host}", "active"),
@@ -129,15 +120,15 @@ def _group(api: Api, due: datetime) -> dict[str, Any]:
 
 
 def test_a_post_group_dragged_in_the_calendar_then_cancelled_on_every_network(
-    admin: Admin, readme_owner: Account, stack: Stack
+    admin: Admin, fresh_owner: Account, stack: Stack
 ) -> None:
     page = admin.page
-    api = Api(stack, readme_owner)
+    api = Api(stack, fresh_owner)
     due = (datetime.now(UTC) + timedelta(days=2)).replace(hour=10, minute=37, second=17)
     due = due.replace(microsecond=0)
     group = _group(api, due)
     gid = group["group_id"]
-    admin.login(readme_owner)
+    admin.login(fresh_owner)
 
     # Calendar: the group is one item; dragged one day, every network's post moves.
     admin.nav(f"calendar?date={due.date().isoformat()}", "#calendar-grid .cal-day")

@@ -13,22 +13,13 @@ import pytest
 from playwright.sync_api import expect
 
 from local.stack import Stack
-from tests.browser.conftest import PASSWORD, Account, Admin, Api, herald_user_add
+from tests.browser.conftest import Account, Admin, Api
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 URL = "https://example.com/" + "a" * 60  # 80 characters: X and Mastodon count 23
 TEXT = "Launch 🎉 " + URL  # the emoji weighs 2 on X, one grapheme on Bluesky and Mastodon
 LIMITS = {"x": "33 / 280", "bluesky": "89 / 300 graphemes", "mastodon": "32 / 500"}
-
-
-@pytest.fixture
-def readme_owner(stack: Stack) -> Account:
-    """The README's own first step, `herald user add NAME` with no options: a workspace
-    of its own in UTC (the channels added here touch no other test)."""
-    name = f"channels-{uuid.uuid4().hex[:6]}@example.com"
-    ids = herald_user_add(stack, name)
-    return Account(name, PASSWORD, ids["user_id"], ids["workspace_id"])
 
 
 def _add_sandbox(admin: Admin, network: str, handle: str) -> None:
@@ -41,11 +32,11 @@ def _add_sandbox(admin: Admin, network: str, handle: str) -> None:
 
 
 def test_one_post_to_three_networks_each_with_its_counter_preview_and_result(
-    admin: Admin, readme_owner: Account, stack: Stack
+    admin: Admin, fresh_owner: Account, stack: Stack
 ) -> None:
     page = admin.page
     tag = uuid.uuid4().hex[:6]
-    admin.login(readme_owner)
+    admin.login(fresh_owner)
 
     # Settings: a sandbox account on each network.
     admin.nav("settings", "#x-accounts")
@@ -135,7 +126,7 @@ def test_one_post_to_three_networks_each_with_its_counter_preview_and_result(
         expect(row).to_contain_text("sandbox")
     admin.check("history-channels")
 
-    api = Api(stack, readme_owner)
+    api = Api(stack, fresh_owner)
     items: list[dict[str, Any]] = api.ok("GET", "/posts?status=published")["items"]
     grouped = [p for p in items if p.get("group_id")]
     assert {p["network"] for p in grouped} == {"x", "bluesky", "mastodon"}

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from local.stack import Stack
-from tests.browser.conftest import PASSWORD, Account, Admin, Api, herald_user_add
+from tests.browser.conftest import Account, Admin, Api
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
@@ -21,25 +21,18 @@ OVER = re.compile(r"\bover\b")
 LINK = "https://example.org/notes/" + "long-path-" * 12  # 146 characters; X counts 23
 
 
-@pytest.fixture
-def crossnet_owner(stack: Stack) -> Account:
-    name = f"crossnet-{uuid.uuid4().hex[:6]}@example.com"
-    ids = herald_user_add(stack, name)
-    return Account(name, PASSWORD, ids["user_id"], ids["workspace_id"])
-
-
 def test_a_campaign_drafts_for_three_networks_and_series_count_their_own_way(
-    admin: Admin, crossnet_owner: Account, stack: Stack
+    admin: Admin, fresh_owner: Account, stack: Stack
 ) -> None:
     page = admin.page
     tag = uuid.uuid4().hex[:6]
-    api = Api(stack, crossnet_owner)
+    api = Api(stack, fresh_owner)
     handles = {"x": f"x_{tag}", "bluesky": f"sky-{tag}.bsky.social", "mastodon": f"toot_{tag}"}
     ids = {
         n: api.ok("POST", "/x/accounts/sandbox", {"handle": h, "network": n})["id"]
         for n, h in handles.items()
     }
-    admin.login(crossnet_owner)
+    admin.login(fresh_owner)
 
     # The campaign posts to X and also to Bluesky and Mastodon.
     admin.nav("campaigns", "#campaign-create")

@@ -19,7 +19,7 @@ from tests.browser.conftest import (
     README_USER,
     Account,
     Admin,
-    herald_user_add,
+    new_owner,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -108,9 +108,9 @@ def test_change_my_password_and_open_a_second_workspace(admin: Admin, stack: Sta
     """The account's own capabilities: a new password (the old one stops working) and
     a workspace of one's own, switched to from the top bar."""
     page = admin.page
-    name = f"pw-{uuid.uuid4().hex[:6]}"
-    ids = herald_user_add(stack, name)
-    admin.login(Account(name, PASSWORD, ids["user_id"], ids["workspace_id"]))
+    account = new_owner(stack, "pw")
+    name = account.username
+    admin.login(account)
     admin.nav("settings", "#password-form")
     page.fill("#pw-current", PASSWORD)
     page.fill("#pw-new", "an even longer passphrase")

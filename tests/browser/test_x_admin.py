@@ -14,19 +14,11 @@ import pytest
 from playwright.sync_api import expect
 
 from local.stack import Stack
-from tests.browser.conftest import Account, Admin, Api, herald_user_add
+from tests.browser.conftest import Account, Admin, Api
 from tests.e2e._x_helpers import stack_runtime, wait_for_status
 from tests.images import mp4
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-
-
-@pytest.fixture
-def x_owner(stack: Stack) -> Account:
-    """An owner of a workspace of its own: budgets set here touch no other test."""
-    name = f"xowner-{uuid.uuid4().hex[:6]}"
-    ids = herald_user_add(stack, name, "--workspace", "X Corp", "--timezone", "UTC")
-    return Account(name, "correct horse battery", ids["user_id"], ids["workspace_id"])
 
 
 def _png() -> bytes:
@@ -38,10 +30,10 @@ def _png() -> bytes:
 
 
 def test_connect_with_oauth2_and_reconnect_a_lost_account(
-    admin: Admin, x_owner: Account, stack: Stack
+    admin: Admin, fresh_owner: Account, stack: Stack
 ) -> None:
     page = admin.page
-    admin.login(x_owner)
+    admin.login(fresh_owner)
     admin.nav("settings", "#x-accounts")
     # X's consent page (the stack's stand-in approves at once) sends the browser back
     # with ?state=…&code=…; the page finishes the connection.
@@ -76,12 +68,12 @@ def test_connect_with_oauth2_and_reconnect_a_lost_account(
 
 
 def test_compose_with_alt_text_video_link_in_reply_past_the_budget(
-    admin: Admin, x_owner: Account, stack: Stack
+    admin: Admin, fresh_owner: Account, stack: Stack
 ) -> None:
     page = admin.page
-    api = Api(stack, x_owner)
+    api = Api(stack, fresh_owner)
     api.ok("POST", "/x/accounts/sandbox", {"handle": "budgeted"})
-    admin.login(x_owner)
+    admin.login(fresh_owner)
 
     # The workspace's monthly X budget: ask before going past $0.10.
     admin.nav("settings", "#x-budget-form")
@@ -150,10 +142,10 @@ def test_compose_with_alt_text_video_link_in_reply_past_the_budget(
 
 
 def test_a_held_thread_goes_on_as_separate_posts(
-    admin: Admin, x_owner: Account, stack: Stack
+    admin: Admin, fresh_owner: Account, stack: Stack
 ) -> None:
     page = admin.page
-    api = Api(stack, x_owner)
+    api = Api(stack, fresh_owner)
     account = api.ok("POST", "/x/accounts/sandbox", {"handle": "threads"})
     tag = uuid.uuid4().hex[:6]
     post = api.ok(
@@ -171,7 +163,7 @@ def test_a_held_thread_goes_on_as_separate_posts(
             "last_error": {"code": 403, "reason": reason, "at": datetime.now(UTC)},
         }
     )
-    admin.login(x_owner)
+    admin.login(fresh_owner)
     admin.nav("history", "#history-table")
     row = page.locator(f"#history-table tr[data-id='{post['id']}']")
     expect(row.locator(".badge[data-status]")).to_have_attribute("data-status", "held")
@@ -185,9 +177,9 @@ def test_a_held_thread_goes_on_as_separate_posts(
     assert done["x_ids"][0] == "1890000000000000001"
 
 
-def test_a_held_thread_can_be_dropped(admin: Admin, x_owner: Account, stack: Stack) -> None:
+def test_a_held_thread_can_be_dropped(admin: Admin, fresh_owner: Account, stack: Stack) -> None:
     page = admin.page
-    api = Api(stack, x_owner)
+    api = Api(stack, fresh_owner)
     account = api.ok("POST", "/x/accounts/sandbox", {"handle": "dropper"})
     post = api.ok(
         "POST", "/posts", {"account_id": account["id"], "text": "1/2 dropped", "parts": ["2/2"]}
@@ -200,7 +192,7 @@ def test_a_held_thread_can_be_dropped(admin: Admin, x_owner: Account, stack: Sta
             "last_error": {"code": 403, "reason": "Reply to this conversation is not allowed"},
         }
     )
-    admin.login(x_owner)
+    admin.login(fresh_owner)
     admin.nav("history", "#history-table")
     row = page.locator(f"#history-table tr[data-id='{post['id']}']")
     row.locator(".drop-rest").click()

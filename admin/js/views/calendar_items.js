@@ -3,13 +3,11 @@
 import { h, icon } from "../dom.js";
 import { utcToZoned } from "../time.js";
 import { LABELS } from "./channels.js";
+import { byNetwork, networkOf } from "./networks.js";
 
 const MOVABLE = new Set(["draft", "approved", "scheduled"]);
 const STATUS_ICON = { published: "check-circle-fill", failed: "x-circle-fill", unconfirmed: "question-circle-fill", held: "pause-circle-fill", cancelled: "slash-circle" };
 const STATUS_BG = { published: "success", failed: "danger", unconfirmed: "warning", held: "warning", cancelled: "secondary" };
-
-const NETWORK_ORDER = ["x", "bluesky", "mastodon"];
-const byNetwork = (a, b) => NETWORK_ORDER.indexOf(a.network || "x") - NETWORK_ORDER.indexOf(b.network || "x");
 
 /** A day's posts as calendar entries: each group's posts together (X, Bluesky, Mastodon),
  * in due order. */
@@ -33,7 +31,7 @@ export function entries(posts) {
 }
 
 function networkBadge(p) {
-  const network = p.network || "x";
+  const network = networkOf(p);
   const reason = p.last_error?.reason || p.status_reason || "";
   return h(
     "span",
@@ -60,7 +58,7 @@ export function entryElement(entry, tz, canMove) {
       href: `#/compose?post=${encodeURIComponent(first.id)}`,
       draggable: movable ? "true" : "false",
       dataset: { id: first.id, status, ...(entry.group ? { group: entry.group } : {}) },
-      title: entry.group ? `${entry.posts.map((p) => `${LABELS[p.network || "x"]}: ${p.status}`).join(", ")} · ${text}` : `${first.status}: ${text}`,
+      title: entry.group ? `${entry.posts.map((p) => `${LABELS[networkOf(p)]}: ${p.status}`).join(", ")} · ${text}` : `${first.status}: ${text}`,
     },
     h("span", { class: `badge me-1 text-bg-${timeBg}` }, utcToZoned(when, tz).slice(11, 16)),
     entry.group ? h("span", { class: "cal-networks" }, entry.posts.map(networkBadge)) : null,

@@ -5,8 +5,6 @@ import { post, ws } from "../api.js";
 import { clear, h } from "../dom.js";
 import { networkOf } from "./networks.js";
 
-export { networkOf };
-
 export const LABELS = { x: "X", bluesky: "Bluesky", mastodon: "Mastodon" };
 
 export function channelName(account) {

@@ -4,15 +4,16 @@
 // "link in first reply", a schedule picker to the second with the server's timezones, the
 // estimated X cost and the month's spend against the budgets; other channels (Bluesky,
 // Mastodon, more X accounts) the post also goes to (./channels.js).
-import { configs, extractEntitiesWithIndices, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
-import { apiUrl, canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
-import { card, clear, field, h, icon } from "../dom.js";
+import { canEdit, get, listAll, patch, post, request, session, ws } from "../api.js";
+import { mediaBlob } from "../blobs.js";
+import { card, clear, field, fmtDate, h, icon } from "../dom.js";
 import { utcToZoned, zonedToUtc } from "../time.js";
 import { zoneSelect } from "../zones.js";
 import { checkButton, libraryPicker, seriesLink, templatePicker } from "./compose_extras.js";
+import { estimate, outgoing } from "./compose_x.js";
 import { act, editable, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 import { LABELS, channelName, channelPanel, groupProblems } from "./channels.js";
-import { countFor } from "./networks.js";
+import { countFor, networkOf } from "./networks.js";
 import { renderPreviews } from "./previews.js";
 import { sendWithinBudget, showSpend } from "./spend.js";
 
@@ -20,48 +21,6 @@ const MAX_PARTS = 25;
 const MAX_IMAGES = 4;
 const MAX_ALT = 1000;
 const MEDIA_TYPES = "image/png,image/jpeg,image/gif,image/webp,video/mp4,video/quicktime";
-const HTTP = /https?:\/\/\S+/gi;
-
-export function weigh(text) {
-  return parseTweet(text || "", configs.version3);
-}
-
-/** "Link in first reply": the main post without its links, a reply with them (the
- * server's shared.x.links does the same; its answer replaces this one). */
-export function outgoing(texts, linkInReply) {
-  if (!linkInReply || !texts.length) return texts.slice();
-  const head = texts[0];
-  const spans = [...head.matchAll(HTTP)].map((m) => [m.index, m.index + m[0].length]);
-  for (const e of extractEntitiesWithIndices(head)) {
-    if (e.url && !spans.some(([s, t]) => s <= e.indices[0] && e.indices[0] < t)) spans.push(e.indices);
-  }
-  if (!spans.length) return texts.slice();
-  spans.sort((a, b) => a[0] - b[0]);
-  let rest = "";
-  let at = 0;
-  for (const [s, t] of spans) {
-    rest += head.slice(at, s);
-    at = t;
-  }
-  rest = (rest + head.slice(at)).replace(/[ \t]{2,}/g, " ").replace(/[ \t]+([.,;:!?])/g, "$1").trim();
-  return [rest, spans.map(([s, t]) => head.slice(s, t)).join(" "), ...texts.slice(1)];
-}
-
-/** X bills per post (pay-per-use: a post with a URL costs more) plus media uploads. */
-export function estimate(parts, account) {
-  const pricing = account?.pricing;
-  if (!pricing) return null;
-  let total = 0;
-  let withUrl = 0;
-  for (const p of parts) {
-    const hasUrl = extractEntitiesWithIndices(p.text).some((e) => e.url);
-    if (hasUrl) withUrl += 1;
-    total += Number(hasUrl ? pricing.post_with_url_usd : pricing.post_usd) || 0;
-  }
-  const images = parts.reduce((n, p) => n + p.media.length, 0);
-  total += images * (Number(pricing.media_upload_usd) || 0);
-  return { total, withUrl, images, model: pricing.model, tier: account.tier, monthly: Number(pricing.monthly_usd) || 0 };
-}
 
 export async function render(root, ctx) {
   const wsTz = session.workspace?.timezone || "UTC";
@@ -308,6 +267,12 @@ export async function render(root, ctx) {
     return payload;
   }
 
+  // In the zone the post was scheduled in (the composer's), as the rest of the page shows times.
+  const scheduledAt = (saved) => {
+    const zone = saved.timezone || tzSel.value;
+    return `${fmtDate(saved.due_at || Date.now(), zone)} (${zone})`;
+  };
+
   async function save(schedule, button) {
     const group = !editing && channels.isGroup();
     // Several channels: the server checks each with its own rules and lists the problems.
@@ -315,12 +280,12 @@ export async function render(root, ctx) {
     const over = group ? -1 : parts.findIndex((p) => !countFor(account, p.text).valid);
     if (over >= 0) {
       const r = countFor(account, parts[over].text);
-      showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for ${LABELS[account?.network || "x"]} (${r.length} / ${r.limit}).` : `Post ${over + 1} is empty.`));
+      showError(errorBox, new Error(parts[over].text.trim() ? `Post ${over + 1} is too long for ${LABELS[networkOf(account)]} (${r.length} / ${r.limit}).` : `Post ${over + 1} is empty.`));
       return;
     }
     const done = (saved) => {
       if (!saved) return;
-      toast(schedule ? `Scheduled for ${new Date(saved.due_at || Date.now()).toLocaleString()}` : "Draft saved");
+      toast(schedule ? `Scheduled for ${scheduledAt(saved)}` : "Draft saved");
       location.hash = schedule ? "#/history" : `#/compose?post=${encodeURIComponent(saved.id)}`;
     };
     if (group) return saveGroup(schedule, button);
@@ -351,7 +316,7 @@ export async function render(root, ctx) {
         const send = (confirm) => post(ws("/post-groups"), { ...shared, channels: channels.selected(), schedule, confirm_over_budget: confirm });
         const shown = (g) => {
           if (!g) return;
-          toast(`${schedule ? `Scheduled for ${new Date(g.due_at || Date.now()).toLocaleString()}` : "Drafts saved"} on ${g.posts.length} channels`);
+          toast(`${schedule ? `Scheduled for ${scheduledAt(g)}` : "Drafts saved"} on ${g.posts.length} channels`);
           location.hash = "#/history";
         };
         try {
@@ -418,12 +383,4 @@ export async function render(root, ctx) {
   );
   renderParts();
   await refreshSpend();
-}
-
-/** An uploaded file's bytes by media id (the media route needs the bearer token, so no
- * <img src>); images are previewed from blob: URLs, videos are not (the CSP has no media-src). */
-export async function mediaBlob(id) {
-  const resp = await fetch(apiUrl(ws(`/media/${encodeURIComponent(id)}/content`)), { headers: { Authorization: `Bearer ${session.token}` } });
-  if (!resp.ok) throw new Error(`media ${id}: HTTP ${resp.status}`);
-  return resp.blob();
 }

@@ -9,9 +9,8 @@ import { canEdit, list, listAll, patch, post, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { act, editable, lockForViewer, pageHeader, showError, viewerNotice } from "../ui.js";
 import { LABELS, channelName, channelPicker } from "./channels.js";
-import { counterText, strictestCount } from "./networks.js";
+import { byNetwork, counterText, networkOf, strictestCount } from "./networks.js";
 
-const NETWORK_ORDER = Object.keys(LABELS);
 const firstText = (p) => (p.parts?.length ? p.parts[0] : p.text || "");
 const rowKey = (p) => (p.group_id ? `${p.group_id}|${firstText(p)}` : p.id);
 const versionOf = (posts) => `${posts.map((x) => `${x.id}:${x.updated_at}`).join(",")}|${firstText(posts[0])}`;
@@ -56,8 +55,7 @@ function draftRow(posts, accounts, names, errorBox, refresh) {
   reject.addEventListener("click", () => act(reject, () => each((path) => post(ws(`${path}/cancel`), {})), { errorBox, done: "Draft rejected" }).then((ok) => ok && refresh(key)));
   const edit = h("a", { class: "btn btn-sm btn-outline-secondary", href: `#/compose?post=${encodeURIComponent(p.id)}` }, icon("pencil"), "Open");
   const thread = (p.parts?.length ? p.parts : [p.text || ""]).join("\n—\n");
-  const order = (a) => NETWORK_ORDER.indexOf(a.network || "x");
-  const networks = h("div", { class: "d-flex flex-wrap gap-1 mt-1 draft-networks" }, [...mine].sort((a, b) => order(a) - order(b)).map((a) => h("span", { class: "badge text-bg-light border text-wrap", title: channelName(a), dataset: { network: a.network || "x" } }, `${LABELS[a.network || "x"]} @${a.handle}`)));
+  const networks = h("div", { class: "d-flex flex-wrap gap-1 mt-1 draft-networks" }, [...mine].sort(byNetwork).map((a) => h("span", { class: "badge text-bg-light border text-wrap", title: channelName(a), dataset: { network: networkOf(a) } }, `${LABELS[networkOf(a)]} @${a.handle}`)));
   const tr = h(
     "tr",
     { dataset: { id: p.id, group: p.group_id || "" } },

@@ -9,7 +9,7 @@ export function variablesHelp() {
   return h("details", { class: "small mb-3", id: "email-variables" }, h("summary", {}, "Template variables"), h("ul", { class: "mb-0 mt-1" }, VARIABLES.map(([v, what]) => h("li", {}, h("code", {}, v), ` — ${what}`))));
 }
 
-export function parseDefaults(text) {
+function parseDefaults(text) {
   return Object.fromEntries(
     text
       .split("\n")

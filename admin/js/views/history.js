@@ -10,6 +10,7 @@ import { mediaBlobUrl } from "../blobs.js";
 import { clear, fmtDate, fmtNumber, h, icon, statusBadge, table } from "../dom.js";
 import { act, confirmButton, editable, exportButton, pageHeader } from "../ui.js";
 import { LABELS, networkUrl } from "./channels.js";
+import { networkOf } from "./networks.js";
 import { groupPanel } from "./history_groups.js";
 
 /** The post's images as small thumbnails (fetched once per page load). */
@@ -111,7 +112,7 @@ export async function render(root, ctx) {
       h(
         "td",
         {},
-        h("span", { class: "badge text-bg-light border me-1 network-badge", dataset: { network: p.network || "x" }, title: p.group_id ? "posted with the same post on other channels" : "" }, LABELS[p.network || "x"] || p.network, p.group_id ? h("span", { class: "ms-1 group-mark" }, icon("collection"), h("span", { class: "visually-hidden" }, " (one of a post to several channels)")) : null),
+        h("span", { class: "badge text-bg-light border me-1 network-badge", dataset: { network: networkOf(p) }, title: p.group_id ? "posted with the same post on other channels" : "" }, LABELS[networkOf(p)] || p.network, p.group_id ? h("span", { class: "ms-1 group-mark" }, icon("collection"), h("span", { class: "visually-hidden" }, " (one of a post to several channels)")) : null),
         statusBadge(p.status),
         p.sandbox ? h("span", { class: "badge text-bg-warning ms-1" }, "sandbox") : null,
       ),

@@ -5,6 +5,7 @@ import { get, post, ws } from "../api.js";
 import { append, clear, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { act, confirmButton } from "../ui.js";
 import { LABELS } from "./channels.js";
+import { networkOf } from "./networks.js";
 
 const CANCELLABLE = new Set(["draft", "approved", "scheduled", "queued"]);
 // Why the API kept a network's post (`not_cancelled[].reason` is the post's status then).
@@ -32,7 +33,7 @@ export function groupPanel(tz, onChange) {
         h("td", { class: "small group-result" }, r.error || ""),
       );
     });
-    const kept = (group.not_cancelled || []).map((k) => h("li", { dataset: { network: k.network || "x" } }, `${LABELS[k.network || "x"] || k.network}: ${KEPT[k.reason] || k.reason}, not cancelled`));
+    const kept = (group.not_cancelled || []).map((k) => h("li", { dataset: { network: networkOf(k) } }, `${LABELS[networkOf(k)] || k.network}: ${KEPT[k.reason] || k.reason}, not cancelled`));
     const cancellable = group.posts.some((p) => CANCELLABLE.has(p.status));
     const cancel = cancellable ? confirmButton("Cancel on every network", "Confirm: cancel on every network", "danger", (b) => cancelAll(b, group.group_id)) : null;
     if (cancel) cancel.id = "post-group-cancel";

@@ -5,7 +5,12 @@
 // (POST .../post-groups/validate) stays the one that decides.
 import { configs, parseTweet } from "../../vendor/twitter-text/twitter-text.mjs";
 
-export const networkOf = (account) => account?.network || "x";
+/** An account's or a post's network (none given: X). */
+export const networkOf = (item) => item?.network || "x";
+
+/** The order networks are listed in, and a sort of accounts or posts by it. */
+export const NETWORK_ORDER = ["x", "bluesky", "mastodon"];
+export const byNetwork = (a, b) => NETWORK_ORDER.indexOf(networkOf(a)) - NETWORK_ORDER.indexOf(networkOf(b));
 
 const MASTODON_URL = /https?:\/\/[^\s<>"]+/giu;
 const MASTODON_MENTION = /(?<![\p{L}\p{N}_/])@([\p{L}\p{N}_]+(?:[.-][\p{L}\p{N}_]+)*)@[\p{L}\p{N}_.-]*[\p{L}\p{N}_]/giu;

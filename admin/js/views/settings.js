@@ -6,7 +6,8 @@ import { canEdit, del, get, isOwner, listAll, patch, post, put, session, ws } fr
 import { card, clear, field, fmtDate, h, icon, statusBadge, table } from "../dom.js";
 import { act, editable, exportButton, lockForViewer, pageHeader, showError, toast, viewerNotice } from "../ui.js";
 import { zoneSelect } from "../zones.js";
-import { LABELS, networkOf } from "./channels.js";
+import { LABELS } from "./channels.js";
+import { networkOf } from "./networks.js";
 import { accountSection, newWorkspaceSection } from "./settings_account.js";
 import { blueskyForm, finishMastodon, isMastodonReturn, mastodonForm } from "./settings_channels.js";
 import { showSpend } from "./spend.js";

@@ -5,7 +5,7 @@ import { post, ws } from "../api.js";
 import { field, h, icon } from "../dom.js";
 import { act, showError, toast } from "../ui.js";
 
-export const APP_PASSWORDS_URL = "https://bsky.app/settings/app-passwords";
+const APP_PASSWORDS_URL = "https://bsky.app/settings/app-passwords";
 const DEFAULT_PDS = "https://bsky.social";
 
 /** The admin page's own address, marked so that the return is known to be Mastodon's

@@ -4,8 +4,8 @@
 import { canEdit, del, listAll, patch, post, session, ws } from "../api.js";
 import { card, clear, field, fmtDate, h, icon, table } from "../dom.js";
 import { act, editable, exportButton, lockForViewer, pageHeader, toast, viewerNotice } from "../ui.js";
-import { LABELS, networkOf } from "./channels.js";
-import { countFor, counterText } from "./networks.js";
+import { LABELS } from "./channels.js";
+import { countFor, counterText, networkOf } from "./networks.js";
 
 /** One account per network and limit the workspace posts with (X alone when none). */
 function networksOf(accounts) {
