@@ -336,16 +336,18 @@ class Generation:
         if due is not None:
             self.req.due_at.pop(0)
         ids = [p["id"] for p in group["posts"]]
+        latest = {p["id"]: p for p in group["posts"]}  # each step answers the posts it left
         error = None
         if not self.brief.approval_required:
             try:
                 for post_id in ids:
-                    xs.approve_post(self.runtime, ws, post_id)
+                    latest[post_id] = xs.approve_post(self.runtime, ws, post_id)
                 if self.req.schedule and due is not None:
-                    groups.schedule_group(self.runtime, ws, group["group_id"])
+                    scheduled = groups.schedule_group(self.runtime, ws, group["group_id"])
+                    latest.update((p["id"], p) for p in scheduled["posts"])
             except (ValidationError, Conflict) as exc:
                 error = exc.message  # the drafts stay for a person to fix
-        posts = [xs.get_post(self.runtime, ws, i) for i in ids]
+        posts = [{k: v for k, v in latest[i].items() if k != "result"} for i in ids]
         main = next(p for p in posts if p["account_id"] == self.account["id"])
         extra = {"approval_error": error} if error else {}
         return {**main, **extra, "channels": posts}
