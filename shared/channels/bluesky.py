@@ -130,10 +130,6 @@ class BlueskyChannel:
     def client(self) -> Any:
         return self._pooled.client
 
-    @property
-    def _client(self) -> Any:
-        return self._pooled.client
-
     def use_session(self, past: int | None = None) -> int:
         """Install the lineage's current session (renewed past version `past`, whose
         access token the PDS refused); its version."""
@@ -183,7 +179,7 @@ class BlueskyChannel:
 
         def upload() -> Any:
             # The SDK's upload_blob sends "*/*"; the PDS is told the image's own type.
-            return self._client.invoke_procedure(
+            return self.client.invoke_procedure(
                 "com.atproto.repo.uploadBlob",
                 data=data,
                 input_encoding=content_type,
@@ -204,7 +200,7 @@ class BlueskyChannel:
         from atproto_client import models
         from atproto_client.models.blob_ref import BlobRef
 
-        facets = self._call(lambda: self._client.detect_facets(text)) or None
+        facets = self._call(lambda: self.client.detect_facets(text)) or None
         reply = None
         if reply_to:
             parent = models.create_strong_ref(_ref(reply_to))
@@ -248,7 +244,7 @@ class BlueskyChannel:
         )
 
         def create() -> Any:
-            return self._client.invoke_procedure(
+            return self.client.invoke_procedure(
                 "com.atproto.repo.createRecord",
                 data=data,
                 input_encoding="application/json",
@@ -273,7 +269,7 @@ class BlueskyChannel:
         post holds the key."""
 
         def get() -> Any:
-            return self._client.app.bsky.feed.post.get(self._did, rkey)
+            return self.client.app.bsky.feed.post.get(self._did, rkey)
 
         try:
             found = self._call(get)
@@ -293,7 +289,7 @@ class BlueskyChannel:
             params = models.ComAtprotoRepoListRecords.Params(
                 collection=POST_COLLECTION, repo=self._did, limit=100, cursor=cursor
             )
-            page = self._call(partial(self._client.com.atproto.repo.list_records, params))
+            page = self._call(partial(self.client.com.atproto.repo.list_records, params))
             oldest = None
             for item in page.records:
                 value = item.value

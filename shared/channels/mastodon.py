@@ -149,7 +149,9 @@ class MastodonChannel:
     def resume_media(self, media_id: str, alt_text: str = "") -> str:
         media = self._call(self._api.media, media_id)
         if media.get("url") is None:
-            raise MediaProcessing("Mastodon is still processing the media", media_id, 5.0)
+            raise MediaProcessing(
+                "Mastodon is still processing the media", media_id, MEDIA_CHECK_AFTER_S
+            )
         return media_id
 
     # -- posts ----------------------------------------------------------------------------
@@ -194,9 +196,7 @@ class MastodonChannel:
             if not page:
                 return out
             for status in page:
-                created = status.get("created_at")
-                if isinstance(created, str):
-                    created = datetime.fromisoformat(created.replace("Z", "+00:00"))
+                created = _instant(status.get("created_at"))
                 if created and (created < since or (until and created > until)):
                     continue
                 reply = status.get("in_reply_to_id")
@@ -207,15 +207,20 @@ class MastodonChannel:
                         "in_reply_to": str(reply) if reply else None,
                     }
                 )
-            oldest = page[-1].get("created_at")
-            if isinstance(oldest, str):
-                oldest = datetime.fromisoformat(oldest.replace("Z", "+00:00"))
+            oldest = _instant(page[-1].get("created_at"))
             if (oldest and oldest < since) or len(page) < STATUSES_PAGE:
                 return out
             max_id = str(page[-1]["id"])
         raise NotSent(
             f"more than {RECENT_POSTS_MAX_PAGES * STATUSES_PAGE} statuses to look through"
         )
+
+
+def _instant(value: Any) -> datetime | None:
+    """A status's created_at (Mastodon.py gives a datetime; a raw answer, ISO 8601)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if isinstance(value, datetime) else None
 
 
 def client(
