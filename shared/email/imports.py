@@ -124,15 +124,6 @@ def plan(
     return splits, [(lo, hi) for lo, hi, _ in chunks]
 
 
-def _layout(runtime: Runtime, workspace_id: str, list_id: str) -> list[members.Page]:
-    """The list's pages; a list made before pages existed gets its first one now."""
-    found = members.layout(runtime.db, workspace_id, list_id)
-    if not found:
-        members.ensure_root(runtime.db, workspace_id, list_id)
-        found = members.layout(runtime.db, workspace_id, list_id)
-    return found
-
-
 def stage(
     runtime: Runtime,
     workspace_id: str,
@@ -146,7 +137,7 @@ def stage(
     per_chunk = max(1, min(CHUNK_ROWS, CHUNK_BYTES * len(staged) // max(1, staged.stored_bytes())))
     positions = array("Q", sorted(staged.positions))
     if list_id:
-        splits, ranges = plan(_layout(runtime, workspace_id, list_id), positions, per_chunk)
+        splits, ranges = plan(members.layout(db, workspace_id, list_id), positions, per_chunk)
         for lo, cuts in splits.items():
             members.split(db, workspace_id, list_id, lo, at=cuts)
     else:  # no pages to own: any cut of the hash range will do
@@ -262,8 +253,6 @@ def import_contacts(
             record.update({"status": "importing", "chunks_total": chunks})
             settle(runtime, import_id)  # chunk tasks may all have run already
             return result | {"status": "importing", "chunks_total": chunks, "staged": len(staged)}
-        if list_id:
-            _layout(runtime, workspace_id, list_id)  # a list made before pages gets its first
         rows = staged.all_rows()
         write_rows(db, workspace_id, rows, list_id, tally.custom, now, progress=progress)
     except Exception as exc:

@@ -156,9 +156,15 @@ def ensure_root(db: Any, workspace_id: str, list_id: str) -> None:
 
 def layout(db: Any, workspace_id: str, list_id: str, lo: str = LOW, hi: str = END) -> list[Page]:
     """The pages covering [lo, hi), in order (lo and hi being page boundaries), without
-    their members: one read per page."""
-    query = _query(db, workspace_id, list_id, gt=lo, le=hi)
-    return [Page.of(snap) for snap in query.select(["lo", "hi", "n", "size"]).stream()]
+    their members: one read per page. A list made before member pages existed has none:
+    it gets its first page here."""
+    for _ in range(2):
+        query = _query(db, workspace_id, list_id, gt=lo, le=hi)
+        found = [Page.of(snap) for snap in query.select(["lo", "hi", "n", "size"]).stream()]
+        if found:
+            return found
+        ensure_root(db, workspace_id, list_id)
+    raise RuntimeError(f"list {list_id} has no member page for [{lo}, {hi})")
 
 
 def pages(
@@ -314,7 +320,10 @@ def put(db: Any, workspace_id: str, list_id: str, digest: str, text: str | None)
     for _ in range(MERGE_ATTEMPTS):
         query = _query(db, workspace_id, list_id, gt=digest).limit(1).select(["lo", "hi"])
         found = [Page.of(s) for s in query.stream()]
-        if not found or found[0].lo > digest:
+        if not found:  # a list made before member pages existed: its first page
+            ensure_root(db, workspace_id, list_id)
+            continue
+        if found[0].lo > digest:
             raise RuntimeError(f"list {list_id} has no member page for {digest}")
         if not rewrite(db, workspace_id, list_id, found[0].lo, add={digest: text}):
             return

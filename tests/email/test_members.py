@@ -273,6 +273,21 @@ def test_a_list_made_before_pages_gets_its_first_page_on_import(runtime):
     assert len(_check_partition(runtime.db, lst)) == 3
 
 
+def test_a_list_made_before_pages_takes_a_contact_edit_and_removal(runtime, monkeypatch):
+    """A contact of such a list edited or taken out of it: the list gets its first page
+    (this answered 500, "no member page")."""
+    monkeypatch.setenv("HERALD_LOCAL_SMTP", "127.0.0.1:2525")
+    lst = service.create_contact_list(runtime, WS, "Older")["id"]
+    service.import_contacts(runtime, WS, _rows(2, tag="old"), "o.csv", MAPPING, lst)
+    for page in _pages(runtime.db, lst):  # as before member pages existed
+        runtime.db.collection(members.MEMBERS).document(members.page_id(lst, page["lo"])).delete()
+    ids = {c["email"]: c["id"] for c in service.list_contacts(runtime, WS, list_id=lst)["items"]}
+    service.update_contact(runtime, WS, ids["old00000@example.com"], {"first_name": "Ada"})
+    service.remove_from_list(runtime, WS, lst, ids["old00001@example.com"])
+    entries = _check_partition(runtime.db, lst)
+    assert len(entries) == 1 and '"first_name":"Ada"' in next(iter(entries.values()))
+
+
 def _page(lo: str, hi: str) -> members.Page:
     return members.Page(None, lo, hi, 0, 0, None)
 
