@@ -113,10 +113,13 @@ def update_contact(
     if "fields" in changes:
         changes["fields"] = {k: str(v) for k, v in (changes["fields"] or {}).items()}
     if changes:
-        edit(runtime, workspace_id, contact_id, changes)
+        out = edit(runtime, workspace_id, contact_id, changes, data=contact)
+    else:
+        out = public(contact_id, {k: v for k, v in contact.items() if k != "id"})
     if "status" in body:
         _set_status(runtime, workspace_id, contact, body["status"])
-    return _view(runtime, workspace_id, contact_id)
+    with_status(runtime, workspace_id, [out])  # read after the change of status
+    return out
 
 
 def _set_status(runtime: Runtime, workspace_id: str, contact: dict[str, Any], wanted: Any) -> None:

@@ -124,11 +124,20 @@ def _changes(body: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_contact(
-    runtime: Runtime, workspace_id: str, contact_id_: str, body: dict[str, Any]
+    runtime: Runtime,
+    workspace_id: str,
+    contact_id_: str,
+    body: dict[str, Any],
+    data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Change a contact's names, timezone or custom fields; its entry in each of its lists'
-    member pages changes with it (campaigns expanded afterwards use the new values)."""
-    data = scoped_get(runtime.db, CONTACTS, workspace_id, contact_id_)
+    member pages changes with it (campaigns expanded afterwards use the new values).
+    `data`: the contact as the caller already read it (else it is read here)."""
+    data = (
+        dict(data)
+        if data is not None
+        else scoped_get(runtime.db, CONTACTS, workspace_id, contact_id_)
+    )
     if data is None:
         raise NotFound("no such contact")
     changes = _changes(body, data)
